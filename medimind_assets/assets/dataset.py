@@ -1,0 +1,93 @@
+"""The validated training dataset, `dataset.jsonl`, built from the raw sources."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from medimind_assets.assets.common import OWNERS, markdown_table
+from medimind_assets.atomic import atomic_write_jsonl, sha256_file
+from medimind_assets.data import mediqa, sources
+from medimind_assets.data.build import BuildOptions, build_dataset
+from medimind_assets.data.safety import DosageRule
+from medimind_assets.data.sources import MEDIQA, MEDQUAD
+from medimind_assets.data.validation import DEFAULT_MIN_ROWS, validate_rows
+from medimind_assets.resources import MediMindSettings
+
+class DatasetConfig(dg.Config):
+    validation_fraction: float = Field(0.1, description="Share of (non-test) questions held out for validation.")
+    max_answer_chars: int = Field(4000, description="Longer answers are cut at the last sentence end before this.")
+    min_answer_chars: int = Field(20, description="Shorter answers are rejected as junk.")
+    dosage_rule: str = Field("flag", description="Answers with dosage instructions: flag (caution), reject, off.")
+    include_medquad: bool = Field(True, description="Add MedQuAD pairs to the MEDIQA ones.")
+    min_rows: int = Field(DEFAULT_MIN_ROWS, description="Fewer rows than this fails the dataset.")
+
+    def build_options(self) -> BuildOptions:
+        return BuildOptions(
+            validation_fraction=self.validation_fraction,
+            max_answer_chars=self.max_answer_chars,
+            min_answer_chars=self.min_answer_chars,
+            dosage_rule=DosageRule(self.dosage_rule),
+            include_medquad=self.include_medquad,
+        )
+
+def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
+    """Content hashes of the raw files this build read (the same value the source assets report)."""
+    versions = {"raw_mediqa_qa": sources.snapshot(raw_dir, MEDIQA).data_version}
+    if include_medquad:
+        versions["raw_medquad"] = sources.snapshot(raw_dir, MEDQUAD).data_version
+    return versions
+
+@dg.asset(
+    deps=["raw_mediqa_qa", "raw_medquad"],
+    group_name="data",
+    kinds={"json"},
+    owners=OWNERS,
+    code_version="1",
+    description="dataset.jsonl: cleaned, deduplicated, safety-labelled question-answer rows split by question.",
+)
+def dataset(context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings) -> dg.MaterializeResult:
+    raw_dir = settings.raw_path
+    result = build_dataset(raw_dir, config.build_options())
+    outcomes = validate_rows(result.rows, mediqa.test_questions(raw_dir / MEDIQA), config.min_rows)
+    failed = [o for o in outcomes if not o.passed]
+    path = settings.dataset_path
+    if failed:
+        # Keep the candidate for inspection; the published dataset.jsonl stays exactly as it was.
+        rejected_path = path.with_name("dataset.rejected.jsonl")
+        atomic_write_jsonl(rejected_path, result.rows)
+        details = "; ".join(f"{o.name}: {o.count} problem(s), e.g. {o.problems[0]}" for o in failed)
+        raise dg.Failure(
+            description=f"dataset failed validation, {path} left unchanged ({details})",
+            metadata={"rejected_candidate": dg.MetadataValue.path(str(rejected_path))},
+        )
+    atomic_write_jsonl(path, result.rows)
+    digest = sha256_file(path)
+    context.log.info(f"wrote {len(result.rows)} rows to {path} (sha256 {digest[:12]})")
+    sample = [result.rows[i] for i in range(0, len(result.rows), max(1, len(result.rows) // 8))][:8]
+    return dg.MaterializeResult(
+        data_version=dg.DataVersion(digest),
+        metadata={
+            "dagster/row_count": len(result.rows),
+            "path": dg.MetadataValue.path(str(path)),
+            "sha256": digest,
+            **{f"rows/source/{k}": v for k, v in result.count_by("source").items()},
+            **{f"rows/split/{k}": v for k, v in result.count_by("split").items()},
+            **{f"rows/safety/{k}": v for k, v in result.count_by("safety_level").items()},
+            **{f"rejected/{k}": v for k, v in sorted(result.rejected.items())},
+            "rejected_total": sum(result.rejected.values()),
+            "truncated_answers": result.truncated,
+            "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
+            "build_options": dg.MetadataValue.json(json.loads(config.model_dump_json())),
+            "sample": dg.MetadataValue.md(
+                markdown_table(sample, ["split", "source", "safety_level", "instruction", "response"], width=70)
+            ),
+        },
+    )
+
+def dataset_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: materialize the `dataset` asset first")
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]

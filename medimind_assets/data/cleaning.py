@@ -1,0 +1,101 @@
+"""Text cleaning for questions and answers. Pure functions; each rule below has a test.
+
+Decisions:
+- Invisible characters (zero-width spaces, BOM, soft hyphen) are removed; non-breaking and other unicode spaces become
+  plain spaces; the pilcrow `¶` (a leftover anchor) is removed.
+- Whitespace: spaces and tabs collapse to one space, each line is stripped, runs of blank lines become one blank line
+  (paragraphs survive, MedQuAD's indentation does not).
+- MEDIQA answers start with the source page's `Title (Section): ` prefix. It is navigation, not part of the
+  answer, so it is stripped (at most 150 characters, ending in a colon, before the first sentence).
+- `« ... »` is leftover page navigation between sections: removed, including an unterminated one at the end.
+- MedQuAD answers of some collections open with a "Key Points" header: removed.
+- Over-long answers are cut at the last sentence end before `max_chars` (they would be truncated at training time
+  anyway; cutting at a sentence keeps the response well formed). The caller counts them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u00b6"), None)
+_SPACES = re.compile(r"[^\S\n]+")  # any whitespace except newline (includes U+00A0, U+2009, tabs)
+_BLANK_LINES = re.compile(r"\n{3,}")
+_NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
+_TITLE_PREFIX = re.compile(r"^([^\n:.!]{1,150}?(?:\?)?):\s+(?=\S)")
+_KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def normalize_whitespace(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def strip_title_prefix(text: str) -> str:
+    return _TITLE_PREFIX.sub("", text, count=1)
+
+
+def remove_navigation(text: str) -> str:
+    return _NAVIGATION.sub(" ", text)
+
+
+def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
+    """(text cut at the last sentence end within `max_chars`, whether it was cut)."""
+    if len(text) <= max_chars:
+        return text, False
+    head = text[:max_chars]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends and ends[-1] >= max_chars // 2:
+        return head[: ends[-1]].rstrip(), True
+    return head.rsplit(None, 1)[0].rstrip(), True
+
+
+def clean_answer(text: str, strip_prefix: bool = False) -> str:
+    """Cleaned answer text. `strip_prefix` for MEDIQA answers, which carry the page title."""
+    text = normalize_whitespace(remove_navigation(normalize_whitespace(text)))
+    if strip_prefix:
+        text = strip_title_prefix(text)
+    return _KEY_POINTS.sub("", text).strip()
+
+
+# MedQuAD question templates leave artefacts: "What is (are) X ?", "Who is at risk for X? ?",
+# "What causes Causes of X ?".
+_QUESTION_FIXES = [
+    (re.compile(r"^What is \(are\) ", re.IGNORECASE), "What is "),
+    (re.compile(r"^What causes Causes of ", re.IGNORECASE), "What causes "),
+    (re.compile(r"\?\s*\?+\s*$"), "?"),
+    (re.compile(r"\s+([?.,;:])"), r"\1"),
+]
+
+
+def clean_question(text: str) -> str:
+    text = normalize_whitespace(text).replace("\n", " ")
+    for pattern, replacement in _QUESTION_FIXES:
+        text = pattern.sub(replacement, text)
+    return re.sub(r"\s{2,}", " ", text).strip()
+
+
+def normalize_key(text: str) -> str:
+    """Comparison key: case, punctuation and whitespace ignored. Used for duplicates and test overlap."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.findall(r"[^\W_]+", text))
+
+
+JUNK_ANSWERS = frozenset({"topics", "summary", "see also", "related topics", "key points", "n/a", "none"})
+
+
+def junk_reason(question: str, answer: str, min_chars: int) -> str | None:
+    """Why an answer is unusable, or None. Reasons are the names counted in the dataset's metadata."""
+    if not answer:
+        return "empty_answer"
+    key = normalize_key(answer)
+    if key in JUNK_ANSWERS:
+        return "junk_answer"
+    if key == normalize_key(question):
+        return "answer_equals_question"
+    if len(answer) < min_chars:
+        return "answer_too_short"
+    return None

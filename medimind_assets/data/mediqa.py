@@ -1,0 +1,138 @@
+"""Parse MEDIQA 2019 Task 3 (question answering) XML files and ground-truth label files."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medimind_assets.data.errors import RawDataError
+from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, read_utf8, text_of
+
+TASK_DIR = "MEDIQA_Task3_QA"
+TRAINING_FILES = {
+    "LiveQAMed": "MEDIQA2019-Task3-QA-TrainingSet1-LiveQAMed.xml",
+    "Alexa": "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml",
+    "Validation": "MEDIQA2019-Task3-QA-ValidationSet.xml",
+}
+TEST_LABELLED_FILE = "MEDIQA2019-Task3-QA-TestSet-wLabels.xml"
+TEST_UNLABELLED_FILE = "MEDIQA2019-Task3-QA-TestSet.xml"
+VALIDATION_GROUND_TRUTH = "Eval_Scripts/data/QA_validationSet_ground_truth.txt"
+TEST_GROUND_TRUTH = "Eval_Scripts/data/QA_testSet_ground_truth_round_2.txt"
+
+# Answers scored 3 (correct but incomplete) or 4 (excellent) are the correct ones (label 1 in the task).
+CORRECT_SCORES = frozenset({3, 4})
+# "4", or the older upstream spelling "4-Excellent" / "3 - Correct but Incomplete".
+_SCORE = re.compile(r"^\s*([1-4])\s*(?:-\s*[A-Za-z][A-Za-z ]*)?\s*$")
+
+
+@dataclass(frozen=True)
+class MediqaAnswer:
+    aid: str
+    text: str
+    url: str
+    system_rank: int | None
+    reference_rank: int | None
+    reference_score: int | None
+    line: int | None = None
+
+    @property
+    def is_correct(self) -> bool:
+        return self.reference_score in CORRECT_SCORES
+
+
+@dataclass(frozen=True)
+class MediqaQuestion:
+    qid: str
+    text: str
+    answers: list[MediqaAnswer] = field(default_factory=list)
+    line: int | None = None
+
+
+def parse_score(path: Path, value: str, aid: str, line: int | None) -> int:
+    match = _SCORE.match(value)
+    if not match:
+        raise RawDataError(path, f'Answer AID="{aid}": ReferenceScore="{value}" is not a score from 1 to 4', line)
+    return int(match.group(1))
+
+
+def _parse_rank(path: Path, value: str | None, name: str, aid: str, line: int | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise RawDataError(path, f'Answer AID="{aid}": {name}="{value}" is not an integer', line) from None
+
+
+def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQuestion]:
+    """Every question with its candidate answers, in file order.
+
+    With `require_scores`, an answer without `ReferenceScore` is an error: training, validation and labelled
+    test files must carry the manual judgement, or correct and incorrect answers cannot be told apart.
+    """
+    root = parse_xml(path)
+    questions: list[MediqaQuestion] = []
+    for q_elem in root:
+        if q_elem.tag != "Question":
+            raise RawDataError(path, f"unexpected element <{q_elem.tag}> (expected <Question>)", line_of(q_elem))
+        qid = q_elem.get("QID", "").strip()
+        if not qid:
+            raise RawDataError(path, "<Question> without a QID attribute", line_of(q_elem))
+        check_children(path, q_elem, {"QuestionText", "AnswerList"})
+        answers: list[MediqaAnswer] = []
+        for list_elem in q_elem.findall("AnswerList"):
+            check_children(path, list_elem, {"Answer"})
+            for a_elem in list_elem:
+                answers.append(_parse_answer(path, a_elem, require_scores))
+        questions.append(
+            MediqaQuestion(qid=qid, text=text_of(q_elem.find("QuestionText")), answers=answers, line=line_of(q_elem))
+        )
+    if not questions:
+        raise RawDataError(path, f"no <Question> elements under <{root.tag}>")
+    return questions
+
+
+def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
+    line = line_of(elem)
+    aid = elem.get("AID", "").strip()
+    if not aid:
+        raise RawDataError(path, "<Answer> without an AID attribute", line)
+    check_children(path, elem, {"AnswerURL", "AnswerText"})
+    raw_score = elem.get("ReferenceScore")
+    if raw_score is None and require_scores:
+        raise RawDataError(path, f'Answer AID="{aid}" has no ReferenceScore; this file must be labelled', line)
+    return MediqaAnswer(
+        aid=aid,
+        text=text_of(elem.find("AnswerText")),
+        url=text_of(elem.find("AnswerURL")).strip(),
+        system_rank=_parse_rank(path, elem.get("SystemRank"), "SystemRank", aid, line),
+        reference_rank=_parse_rank(path, elem.get("ReferenceRank"), "ReferenceRank", aid, line),
+        reference_score=None if raw_score is None else parse_score(path, raw_score, aid, line),
+        line=line,
+    )
+
+
+def parse_ground_truth(path: Path) -> list[tuple[str, str, int]]:
+    """`question_id,answer_id,label` rows. The validation file has no header line, the test file has one."""
+    rows: list[tuple[str, str, int]] = []
+    text = read_utf8(path).decode("utf-8")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or (number == 1 and line.replace(" ", "").lower() == "question_id,answer_id,label"):
+            continue
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) != 3 or parts[2] not in {"0", "1"}:
+            raise RawDataError(path, f"expected 'question_id,answer_id,label' with label 0 or 1, got {raw!r}", number)
+        rows.append((parts[0], parts[1], int(parts[2])))
+    return rows
+
+
+def test_questions(raw_mediqa_dir: Path) -> list[str]:
+    """Question texts of the MEDIQA 2019 test set (labelled and unlabelled files), which must never be trained on."""
+    folder = raw_mediqa_dir / TASK_DIR
+    texts: list[str] = []
+    for name in (TEST_LABELLED_FILE, TEST_UNLABELLED_FILE):
+        if (folder / name).is_file():
+            texts.extend(q.text for q in parse_mediqa_file(folder / name))
+    return texts

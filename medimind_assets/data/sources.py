@@ -1,0 +1,171 @@
+"""The raw sources: where they live under MEDIMIND_RAW_DIR, their pinned upstream files, download and hashing.
+
+A source present under the raw directory is used as it is (the real files, or our own sample in the same
+layout). A source that is absent is downloaded from its pinned upstream commit, every file checked against the
+sha256 recorded in `upstream_manifest.json`, and moved into place only when all of them match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from medimind_assets.atomic import sha256_file, sha256_text
+from medimind_assets.data import mediqa, medquad
+from medimind_assets.data.errors import DownloadError, RawDataError
+
+MEDIQA = "mediqa2019_qa"
+MEDQUAD = "medquad"
+# Files a source cannot be used without (relative to its folder).
+REQUIRED = {
+    MEDIQA: [f"{mediqa.TASK_DIR}/{name}" for name in (*mediqa.TRAINING_FILES.values(), mediqa.TEST_LABELLED_FILE)],
+    MEDQUAD: [],
+}
+URL_ENV = {MEDIQA: "MEDIMIND_MEDIQA_URL", MEDQUAD: "MEDIMIND_MEDQUAD_URL"}
+
+
+@cache
+def upstream_manifest() -> dict:
+    return json.loads(resources.files("medimind_assets.data").joinpath("upstream_manifest.json").read_text())
+
+
+@dataclass
+class SourceFile:
+    path: str  # relative to the source folder
+    sha256: str
+    size: int
+    matches_upstream: bool
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SourceSnapshot:
+    name: str
+    root: Path
+    files: list[SourceFile]
+    downloaded: bool = False
+
+    @property
+    def data_version(self) -> str:
+        """Content hash: the same bytes under the same names are never a change."""
+        return sha256_text("".join(f"{f.path}\t{f.sha256}\n" for f in self.files))
+
+    @property
+    def totals(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for f in self.files:
+            for key, value in f.counts.items():
+                totals[key] = totals.get(key, 0) + value
+        return totals
+
+
+def source_dir(raw_dir: Path, name: str) -> Path:
+    return raw_dir / name
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in {".xml", ".txt"})
+
+
+def is_present(raw_dir: Path, name: str) -> bool:
+    folder = source_dir(raw_dir, name)
+    return folder.is_dir() and any(p.suffix == ".xml" for p in folder.rglob("*.xml"))
+
+
+def snapshot(raw_dir: Path, name: str) -> SourceSnapshot:
+    """Hash and count every data file of a source that is present under `raw_dir`."""
+    folder = source_dir(raw_dir, name)
+    if not is_present(raw_dir, name):
+        raise RawDataError(folder, f"no {name} XML files here (set MEDIMIND_RAW_DIR to the folder holding {name}/)")
+    missing = [rel for rel in REQUIRED[name] if not (folder / rel).is_file()]
+    if missing:
+        raise RawDataError(folder, f"required file(s) missing: {', '.join(missing)}")
+    pinned = upstream_manifest()[name]["files"]
+    files = []
+    for path in _data_files(folder):
+        rel = path.relative_to(folder).as_posix()
+        digest = sha256_file(path)
+        files.append(
+            SourceFile(
+                path=rel,
+                sha256=digest,
+                size=path.stat().st_size,
+                matches_upstream=pinned.get(rel) == digest,
+                counts=_counts(name, path),
+            )
+        )
+    return SourceSnapshot(name=name, root=folder, files=files)
+
+
+def _counts(name: str, path: Path) -> dict[str, int]:
+    if path.suffix != ".xml":
+        return {}
+    if name == MEDQUAD:
+        pairs = medquad.parse_medquad_file(path)
+        return {"qa_pairs": len(pairs), "with_answer": sum(1 for p in pairs if p.answer.strip())}
+    questions = mediqa.parse_mediqa_file(path)
+    answers = [a for q in questions for a in q.answers]
+    return {
+        "questions": len(questions),
+        "answers": len(answers),
+        "correct_answers": sum(1 for a in answers if a.is_correct),
+    }
+
+
+def base_url(name: str) -> str:
+    return os.environ.get(URL_ENV[name]) or upstream_manifest()[name]["base_url"]
+
+
+def download(raw_dir: Path, name: str, url: str | None = None, timeout: float = 30.0) -> SourceSnapshot:
+    """Fetch every pinned file of `name` into `raw_dir/name`, verify each sha256, then move the folder into place."""
+    entry = upstream_manifest()[name]
+    url = (url or base_url(name)).rstrip("/")
+    final = source_dir(raw_dir, name)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".download", dir=raw_dir))
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(
+                pool.map(
+                    lambda item: _fetch(f"{url}/{item[0]}", staging / item[0], item[1], final / item[0], timeout),
+                    sorted(entry["files"].items()),
+                )
+            )
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    result = snapshot(raw_dir, name)
+    result.downloaded = True
+    return result
+
+
+def _fetch(url: str, dest: Path, expected: str, final: Path, timeout: float) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    hint = f"expected at {final}; put the files there or set MEDIMIND_RAW_DIR to a folder that holds them"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as handle:
+            shutil.copyfileobj(response, handle)
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(final, f"download from {url} failed ({reason}); {hint}") from None
+    actual = sha256_file(dest)
+    if actual != expected:
+        raise DownloadError(final, f"downloaded from {url} but sha256 is {actual}, expected {expected}; {hint}")
+
+
+def ensure(raw_dir: Path, name: str) -> SourceSnapshot:
+    """The source as present under `raw_dir`, downloading the pinned upstream files first when it is absent."""
+    if is_present(raw_dir, name):
+        return snapshot(raw_dir, name)
+    return download(raw_dir, name)

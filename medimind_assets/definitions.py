@@ -1,0 +1,16 @@
+"""The MediMind code location. Nothing heavy happens at import: torch and transformers load inside runs."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from medimind_assets.assets.dataset import dataset
+from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
+from medimind_assets.checks import dataset_checks
+from medimind_assets.resources import MediMindSettings
+
+defs = dg.Definitions(
+    assets=[raw_mediqa_qa, raw_medquad, dataset],
+    asset_checks=[dataset_checks],
+    resources={"settings": MediMindSettings.from_env()},
+)

@@ -1,0 +1,174 @@
+"""Log-likelihood of completions given prompts, batched with dynamic padding.
+
+Used for the held-out loss (reference answers + EOS) and for ranking MEDIQA candidate answers. Sequences are
+sorted by length and grouped under a token budget, so a batch is padded only to its own longest sequence.
+Padding is on the right with an attention mask; a causal model's logits at real positions do not depend on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from medimind_assets.evaluation.prompting import PromptTemplate
+
+logger = logging.getLogger(__name__)
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids of prompt + completion; the last `n_completion` ids are the scored ones."""
+
+    ids: list[int]
+    n_completion: int
+
+
+@dataclass(frozen=True)
+class CompletionScore:
+    logprob_sum: float
+    n_tokens: int
+
+    @property
+    def mean_logprob(self) -> float:
+        """Length-normalised log-likelihood (per completion token)."""
+        return self.logprob_sum / self.n_tokens
+
+
+@dataclass(frozen=True)
+class LossResult:
+    loss: float  # mean negative log-likelihood per response token (EOS included)
+    perplexity: float
+    n_tokens: int
+    n_examples: int
+
+
+def encode(
+    tokenizer,
+    prompt: str,
+    completion: str,
+    *,
+    add_eos: bool,
+    max_completion_tokens: int | None = None,
+    max_prompt_tokens: int | None = None,
+) -> Encoded:
+    """Tokenize prompt and completion separately, so the completion's tokens do not depend on the cut.
+
+    A completion cut at `max_completion_tokens` gets no EOS (it did not end there). An over-long prompt keeps
+    its end, nearest the answer.
+    """
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    if max_prompt_tokens is not None and len(prompt_ids) > max_prompt_tokens:
+        prompt_ids = prompt_ids[-max_prompt_tokens:]
+    if max_completion_tokens is not None and len(completion_ids) >= max_completion_tokens:
+        completion_ids = completion_ids[:max_completion_tokens]
+    elif add_eos:
+        completion_ids = completion_ids + [tokenizer.eos_token_id]
+    if not completion_ids:
+        raise ValueError(f"empty completion for prompt {prompt[:80]!r}")
+    return Encoded(ids=prompt_ids + completion_ids, n_completion=len(completion_ids))
+
+
+def make_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> list[list[int]]:
+    """Indices grouped longest first, each group padded-size (len x longest) within the token budget."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) + 1 > max_batch_size or (len(current) + 1) * longest > max_batch_tokens):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def score_encoded(
+    model,
+    encoded: Sequence[Encoded],
+    *,
+    pad_token_id: int,
+    max_batch_tokens: int = 4096,
+    max_batch_size: int = 16,
+    log: Log | None = None,
+    label: str = "scoring",
+) -> list[CompletionScore]:
+    """Sum of log-probabilities of each completion's tokens, in input order."""
+    import torch
+
+    log = log or logger.info
+    device = next(model.parameters()).device
+    batches = make_batches([len(e.ids) for e in encoded], max_batch_tokens, max_batch_size)
+    results: list[CompletionScore | None] = [None] * len(encoded)
+    started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
+    with torch.inference_mode():
+        for number, batch in enumerate(batches, start=1):
+            width = max(len(encoded[i].ids) for i in batch)
+            ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            scored = torch.zeros((len(batch), width), dtype=torch.bool)
+            for row, index in enumerate(batch):
+                item = encoded[index]
+                n = len(item.ids)
+                ids[row, :n] = torch.tensor(item.ids)
+                mask[row, :n] = 1
+                scored[row, n - item.n_completion : n] = True
+            ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+            targets = ids[:, 1:]
+            token_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            token_logprobs = token_logprobs * scored[:, 1:]
+            sums = token_logprobs.sum(dim=1).tolist()
+            for row, index in enumerate(batch):
+                results[index] = CompletionScore(logprob_sum=sums[row], n_tokens=encoded[index].n_completion)
+            done += len(batch)
+            if number % every == 0 or number == len(batches):
+                log(f"{label}: {done}/{len(encoded)} sequences, {time.monotonic() - started:.1f}s")
+    return [r for r in results if r is not None]
+
+
+def heldout_loss(
+    model,
+    tokenizer,
+    pairs: Sequence[tuple[str, str]],
+    template: PromptTemplate,
+    *,
+    max_response_tokens: int | None = None,
+    max_prompt_tokens: int | None = None,
+    max_batch_tokens: int = 4096,
+    max_batch_size: int = 16,
+    log: Log | None = None,
+    label: str = "loss",
+) -> LossResult:
+    """Mean NLL per response token (+ EOS) of `(instruction, response)` pairs; prompt tokens are not scored."""
+    if not pairs:
+        raise ValueError("no (instruction, response) pairs to compute a held-out loss on")
+    encoded = [
+        encode(
+            tokenizer,
+            template.prompt(instruction),
+            template.completion(response),
+            add_eos=True,
+            max_completion_tokens=max_response_tokens,
+            max_prompt_tokens=max_prompt_tokens,
+        )
+        for instruction, response in pairs
+    ]
+    scores = score_encoded(
+        model,
+        encoded,
+        pad_token_id=tokenizer.pad_token_id,
+        max_batch_tokens=max_batch_tokens,
+        max_batch_size=max_batch_size,
+        log=log,
+        label=label,
+    )
+    n_tokens = sum(s.n_tokens for s in scores)
+    loss = -sum(s.logprob_sum for s in scores) / n_tokens
+    return LossResult(loss=loss, perplexity=math.exp(loss), n_tokens=n_tokens, n_examples=len(scores))

@@ -1,0 +1,74 @@
+"""The prompt template shared by training, evaluation and serving.
+
+Training writes its template into the adapter's `training_summary.json`; evaluation reads it back so the loss is
+measured on exactly the text the adapter learned. The model sees the prompt up to and including "Assistant:"
+(the serving format, `Human: {q}\\nAssistant:`); the space after the colon belongs to the completion, because a
+byte-level BPE tokenizer attaches a leading space to the next word (" The"), never to the colon.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_TEMPLATE = "Human: {instruction}\nAssistant: {response}"
+INSTRUCTION = "{instruction}"
+RESPONSE = "{response}"
+# Keys under which a training summary may record its template (first found wins).
+TEMPLATE_KEYS = ("prompt_template", "template")
+
+
+class TemplateError(ValueError):
+    """A prompt template that evaluation cannot use."""
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    text: str = DEFAULT_TEMPLATE
+
+    def __post_init__(self) -> None:
+        if self.text.count(INSTRUCTION) != 1 or self.text.count(RESPONSE) != 1:
+            raise TemplateError(f"template {self.text!r} must contain {INSTRUCTION} and {RESPONSE} exactly once")
+        if self.text.index(INSTRUCTION) > self.text.index(RESPONSE):
+            raise TemplateError(f"template {self.text!r}: {INSTRUCTION} must come before {RESPONSE}")
+
+    @property
+    def _prefix(self) -> str:
+        return self.text[: self.text.index(RESPONSE)]
+
+    @property
+    def _suffix(self) -> str:
+        return self.text[self.text.index(RESPONSE) + len(RESPONSE) :]
+
+    def prompt(self, instruction: str) -> str:
+        """What the model is given: the template up to the response, without trailing spaces."""
+        # str.replace, not str.format: questions may contain braces.
+        return self._prefix.replace(INSTRUCTION, instruction).rstrip(" ")
+
+    def completion(self, response: str) -> str:
+        """What the model is scored on (EOS is appended by the tokenizing code)."""
+        prefix = self._prefix
+        gap = prefix[len(prefix.rstrip(" ")) :]
+        return f"{gap}{response}{self._suffix}"
+
+
+def template_from_summary(summary: dict) -> PromptTemplate:
+    for key in TEMPLATE_KEYS:
+        if isinstance(summary.get(key), str):
+            return PromptTemplate(summary[key])
+    return PromptTemplate()
+
+
+def read_training_summary(adapter_dir: Path) -> dict:
+    """The adapter's `training_summary.json` ({} when absent: older adapters fall back to the default template)."""
+    path = Path(adapter_dir) / "training_summary.json"
+    if not path.is_file():
+        return {}
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(summary, dict):
+        raise TemplateError(f"{path}: expected a JSON object")
+    return summary
