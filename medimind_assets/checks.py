@@ -1,6 +1,5 @@
 """Asset checks. The dataset checks are blocking: a failure stops training from starting on bad data."""
 
-
 import dagster as dg
 
 from medimind_assets.assets.dataset import dataset_rows

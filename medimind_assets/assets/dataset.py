@@ -15,11 +15,18 @@ from medimind_assets.data.sources import MEDIQA, MEDQUAD
 from medimind_assets.data.validation import DEFAULT_MIN_ROWS, validate_rows
 from medimind_assets.resources import MediMindSettings
 
+
 class DatasetConfig(dg.Config):
-    validation_fraction: float = Field(0.1, description="Share of (non-test) questions held out for validation.")
-    max_answer_chars: int = Field(4000, description="Longer answers are cut at the last sentence end before this.")
+    validation_fraction: float = Field(
+        0.1, description="Share of (non-test) questions held out for validation."
+    )
+    max_answer_chars: int = Field(
+        4000, description="Longer answers are cut at the last sentence end before this."
+    )
     min_answer_chars: int = Field(20, description="Shorter answers are rejected as junk.")
-    dosage_rule: str = Field("flag", description="Answers with dosage instructions: flag (caution), reject, off.")
+    dosage_rule: str = Field(
+        "flag", description="Answers with dosage instructions: flag (caution), reject, off."
+    )
     include_medquad: bool = Field(True, description="Add MedQuAD pairs to the MEDIQA ones.")
     min_rows: int = Field(DEFAULT_MIN_ROWS, description="Fewer rows than this fails the dataset.")
 
@@ -32,12 +39,14 @@ class DatasetConfig(dg.Config):
             include_medquad=self.include_medquad,
         )
 
+
 def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
     """Content hashes of the raw files this build read (the same value the source assets report)."""
     versions = {"raw_mediqa_qa": sources.snapshot(raw_dir, MEDIQA).data_version}
     if include_medquad:
         versions["raw_medquad"] = sources.snapshot(raw_dir, MEDQUAD).data_version
     return versions
+
 
 @dg.asset(
     deps=["raw_mediqa_qa", "raw_medquad"],
@@ -47,7 +56,9 @@ def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
     code_version="1",
     description="dataset.jsonl: cleaned, deduplicated, safety-labelled question-answer rows split by question.",
 )
-def dataset(context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings) -> dg.MaterializeResult:
+def dataset(
+    context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings
+) -> dg.MaterializeResult:
     raw_dir = settings.raw_path
     result = build_dataset(raw_dir, config.build_options())
     outcomes = validate_rows(result.rows, mediqa.test_questions(raw_dir / MEDIQA), config.min_rows)
@@ -81,10 +92,13 @@ def dataset(context: dg.AssetExecutionContext, config: DatasetConfig, settings: 
             "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
             "build_options": dg.MetadataValue.json(json.loads(config.model_dump_json())),
             "sample": dg.MetadataValue.md(
-                markdown_table(sample, ["split", "source", "safety_level", "instruction", "response"], width=70)
+                markdown_table(
+                    sample, ["split", "source", "safety_level", "instruction", "response"], width=70
+                )
             ),
         },
     )
+
 
 def dataset_rows(path: Path) -> list[dict]:
     if not path.is_file():

@@ -3,26 +3,33 @@
 Their data version is the content hash of their files, so re-reading the same bytes is never a change downstream.
 """
 
-
 import dagster as dg
+from pydantic import Field
 
 from medimind_assets.assets.common import OWNERS, markdown_table
 from medimind_assets.data import sources
+from medimind_assets.data.errors import DownloadError
 from medimind_assets.resources import MediMindSettings
 
-from medimind_assets.data.errors import DownloadError
 
-# A failed download is worth retrying (the network comes back); malformed files are not, so only downloads retry.
-DOWNLOAD_RETRIES = 3
-DOWNLOAD_RETRY_WAIT_S = 30
+class SourceConfig(dg.Config):
+    # A failed download is worth retrying (the network comes back); malformed files are not, so only downloads retry.
+    download_retries: int = Field(3, description="Retries of a failed download of the pinned upstream files.")
+    retry_wait_seconds: int = Field(30, description="Seconds between download retries.")
 
 
-def _materialize(context: dg.AssetExecutionContext, settings: MediMindSettings, name: str) -> dg.MaterializeResult:
+def _materialize(
+    context: dg.AssetExecutionContext, config: SourceConfig, settings: MediMindSettings, name: str
+) -> dg.MaterializeResult:
     try:
         snap = sources.ensure(settings.raw_path, name)
     except DownloadError as exc:
         context.log.error(str(exc))
-        raise dg.RetryRequested(max_retries=DOWNLOAD_RETRIES, seconds_to_wait=DOWNLOAD_RETRY_WAIT_S) from exc
+        if config.download_retries <= 0:
+            raise
+        raise dg.RetryRequested(
+            max_retries=config.download_retries, seconds_to_wait=config.retry_wait_seconds
+        ) from exc
     upstream = sources.upstream_manifest()[name]
     context.log.info(
         f"{name}: {len(snap.files)} files under {snap.root} ({'downloaded' if snap.downloaded else 'present'}), "
@@ -59,8 +66,10 @@ def _materialize(context: dg.AssetExecutionContext, settings: MediMindSettings, 
     code_version="1",
     description="MEDIQA 2019 Task 3 question answering: consumer questions with judged candidate answers.",
 )
-def raw_mediqa_qa(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.MaterializeResult:
-    return _materialize(context, settings, sources.MEDIQA)
+def raw_mediqa_qa(
+    context: dg.AssetExecutionContext, config: SourceConfig, settings: MediMindSettings
+) -> dg.MaterializeResult:
+    return _materialize(context, config, settings, sources.MEDIQA)
 
 
 @dg.asset(
@@ -70,5 +79,7 @@ def raw_mediqa_qa(context: dg.AssetExecutionContext, settings: MediMindSettings)
     code_version="1",
     description="MedQuAD: question-answer pairs from NIH websites (collections 10-12 have no answers upstream).",
 )
-def raw_medquad(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.MaterializeResult:
-    return _materialize(context, settings, sources.MEDQUAD)
+def raw_medquad(
+    context: dg.AssetExecutionContext, config: SourceConfig, settings: MediMindSettings
+) -> dg.MaterializeResult:
+    return _materialize(context, config, settings, sources.MEDQUAD)

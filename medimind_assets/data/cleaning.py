@@ -7,7 +7,8 @@ Decisions:
   (paragraphs survive, MedQuAD's indentation does not).
 - MEDIQA answers start with the source page's `Title (Section): ` prefix. It is navigation, not part of the
   answer, so it is stripped (at most 150 characters, ending in a colon, before the first sentence).
-- `« ... »` is leftover page navigation between sections: removed, including an unterminated one at the end.
+- `« ... »` is leftover page navigation between sections: removed, including an unterminated one at the end and
+  a "next section" link (`Heading? »`) that has only its closing arrow.
 - MedQuAD answers of some collections open with a "Key Points" header: removed.
 - Over-long answers are cut at the last sentence end before `max_chars` (they would be truncated at training time
   anyway; cutting at a sentence keeps the response well formed). The caller counts them.
@@ -22,6 +23,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u00b6"
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except newline (includes U+00A0, U+2009, tabs)
 _BLANK_LINES = re.compile(r"\n{3,}")
 _NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
+# "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
+_NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
 _TITLE_PREFIX = re.compile(r"^([^\n:.!]{1,150}?(?:\?)?):\s+(?=\S)")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -39,7 +42,8 @@ def strip_title_prefix(text: str) -> str:
 
 
 def remove_navigation(text: str) -> str:
-    return _NAVIGATION.sub(" ", text)
+    text = _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text))
+    return text.replace("«", " ").replace("»", " ")
 
 
 def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:

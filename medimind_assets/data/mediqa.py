@@ -52,7 +52,9 @@ class MediqaQuestion:
 def parse_score(path: Path, value: str, aid: str, line: int | None) -> int:
     match = _SCORE.match(value)
     if not match:
-        raise RawDataError(path, f'Answer AID="{aid}": ReferenceScore="{value}" is not a score from 1 to 4', line)
+        raise RawDataError(
+            path, f'Answer AID="{aid}": ReferenceScore="{value}" is not a score from 1 to 4', line
+        )
     return int(match.group(1))
 
 
@@ -75,7 +77,9 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
     questions: list[MediqaQuestion] = []
     for q_elem in root:
         if q_elem.tag != "Question":
-            raise RawDataError(path, f"unexpected element <{q_elem.tag}> (expected <Question>)", line_of(q_elem))
+            raise RawDataError(
+                path, f"unexpected element <{q_elem.tag}> (expected <Question>)", line_of(q_elem)
+            )
         qid = q_elem.get("QID", "").strip()
         if not qid:
             raise RawDataError(path, "<Question> without a QID attribute", line_of(q_elem))
@@ -86,7 +90,9 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
             for a_elem in list_elem:
                 answers.append(_parse_answer(path, a_elem, require_scores))
         questions.append(
-            MediqaQuestion(qid=qid, text=text_of(q_elem.find("QuestionText")), answers=answers, line=line_of(q_elem))
+            MediqaQuestion(
+                qid=qid, text=text_of(q_elem.find("QuestionText")), answers=answers, line=line_of(q_elem)
+            )
         )
     if not questions:
         raise RawDataError(path, f"no <Question> elements under <{root.tag}>")
@@ -101,7 +107,9 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
     check_children(path, elem, {"AnswerURL", "AnswerText"})
     raw_score = elem.get("ReferenceScore")
     if raw_score is None and require_scores:
-        raise RawDataError(path, f'Answer AID="{aid}" has no ReferenceScore; this file must be labelled', line)
+        raise RawDataError(
+            path, f'Answer AID="{aid}" has no ReferenceScore; this file must be labelled', line
+        )
     return MediqaAnswer(
         aid=aid,
         text=text_of(elem.find("AnswerText")),
@@ -123,7 +131,9 @@ def parse_ground_truth(path: Path) -> list[tuple[str, str, int]]:
             continue
         parts = [p.strip() for p in line.split(",")]
         if len(parts) != 3 or parts[2] not in {"0", "1"}:
-            raise RawDataError(path, f"expected 'question_id,answer_id,label' with label 0 or 1, got {raw!r}", number)
+            raise RawDataError(
+                path, f"expected 'question_id,answer_id,label' with label 0 or 1, got {raw!r}", number
+            )
         rows.append((parts[0], parts[1], int(parts[2])))
     return rows
 

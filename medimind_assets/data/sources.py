@@ -27,7 +27,9 @@ MEDIQA = "mediqa2019_qa"
 MEDQUAD = "medquad"
 # Files a source cannot be used without (relative to its folder).
 REQUIRED = {
-    MEDIQA: [f"{mediqa.TASK_DIR}/{name}" for name in (*mediqa.TRAINING_FILES.values(), mediqa.TEST_LABELLED_FILE)],
+    MEDIQA: [
+        f"{mediqa.TASK_DIR}/{name}" for name in (*mediqa.TRAINING_FILES.values(), mediqa.TEST_LABELLED_FILE)
+    ],
     MEDQUAD: [],
 }
 URL_ENV = {MEDIQA: "MEDIMIND_MEDIQA_URL", MEDQUAD: "MEDIMIND_MEDQUAD_URL"}
@@ -85,7 +87,9 @@ def snapshot(raw_dir: Path, name: str) -> SourceSnapshot:
     """Hash and count every data file of a source that is present under `raw_dir`."""
     folder = source_dir(raw_dir, name)
     if not is_present(raw_dir, name):
-        raise RawDataError(folder, f"no {name} XML files here (set MEDIMIND_RAW_DIR to the folder holding {name}/)")
+        raise RawDataError(
+            folder, f"no {name} XML files here (set MEDIMIND_RAW_DIR to the folder holding {name}/)"
+        )
     missing = [rel for rel in REQUIRED[name] if not (folder / rel).is_file()]
     if missing:
         raise RawDataError(folder, f"required file(s) missing: {', '.join(missing)}")
@@ -136,7 +140,9 @@ def download(raw_dir: Path, name: str, url: str | None = None, timeout: float = 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(
                 pool.map(
-                    lambda item: _fetch(f"{url}/{item[0]}", staging / item[0], item[1], final / item[0], timeout),
+                    lambda item: _fetch(
+                        f"{url}/{item[0]}", staging / item[0], item[1], final / item[0], timeout
+                    ),
                     sorted(entry["files"].items()),
                 )
             )
@@ -161,7 +167,9 @@ def _fetch(url: str, dest: Path, expected: str, final: Path, timeout: float) -> 
         raise DownloadError(final, f"download from {url} failed ({reason}); {hint}") from None
     actual = sha256_file(dest)
     if actual != expected:
-        raise DownloadError(final, f"downloaded from {url} but sha256 is {actual}, expected {expected}; {hint}")
+        raise DownloadError(
+            final, f"downloaded from {url} but sha256 is {actual}, expected {expected}; {hint}"
+        )
 
 
 def ensure(raw_dir: Path, name: str) -> SourceSnapshot:

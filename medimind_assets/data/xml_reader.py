@@ -24,7 +24,9 @@ def read_utf8(path: Path) -> bytes:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise RawDataError(
-            path, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8", line
+            path,
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8",
+            line,
         ) from None
     return data
 
@@ -53,7 +55,9 @@ def parse_xml(path: Path) -> ET.Element:
         root = builder.close()
     except expat.ExpatError as exc:
         message = expat.ErrorString(exc.code)
-        raise RawDataError(path, f"malformed or truncated XML: {message} (column {exc.offset + 1})", exc.lineno) from None
+        raise RawDataError(
+            path, f"malformed or truncated XML: {message} (column {exc.offset + 1})", exc.lineno
+        ) from None
     except AssertionError:
         raise RawDataError(path, "malformed or truncated XML: unclosed elements") from None
     return root

@@ -1,0 +1,130 @@
+"""The dataset asset through real Dagster runs: metadata, data versions, checks, and nothing lost on bad input."""
+
+import shutil
+
+import dagster as dg
+import pytest
+
+from medimind_assets.assets.dataset import dataset
+from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
+from medimind_assets.atomic import sha256_file
+from medimind_assets.checks import dataset_checks
+from medimind_assets.resources import MediMindSettings
+
+ASSETS = [raw_mediqa_qa, raw_medquad, dataset]
+
+
+def run(raw, data_dir, instance, config=None, raise_on_error=True):
+    return dg.materialize(
+        ASSETS + [dataset_checks],
+        resources={"settings": MediMindSettings(raw_dir=str(raw), data_dir=str(data_dir))},
+        instance=instance,
+        run_config={"ops": {"dataset": {"config": config}}} if config else None,
+        raise_on_error=raise_on_error,
+    )
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as inst:
+        yield inst
+
+
+@pytest.fixture
+def raw_copy(tmp_path, shared_data):
+    """The real MEDIQA files plus one small MedQuAD collection, writable."""
+    raw = tmp_path / "raw"
+    shutil.copytree(shared_data / "mediqa2019_qa", raw / "mediqa2019_qa")
+    shutil.copytree(shared_data / "medquad" / "9_CDC_QA", raw / "medquad" / "9_CDC_QA")
+    return raw
+
+
+def materializations(result, key):
+    return [
+        e.event_specific_data.materialization
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path == [key]
+    ]
+
+
+def test_dataset_from_real_files_with_metadata_and_passing_checks(raw_copy, tmp_path, instance):
+    result = run(raw_copy, tmp_path / "out", instance)
+    assert result.success
+    path = tmp_path / "out" / "dataset.jsonl"
+    mat = materializations(result, "dataset")[0]
+    meta = mat.metadata
+    assert meta["dagster/row_count"].value == sum(1 for _ in open(path, encoding="utf-8"))
+    assert meta["sha256"].value == sha256_file(path)
+    assert mat.tags["dagster/data_version"] == sha256_file(path)
+    assert meta["rows/split/test"].value > 0 and meta["rows/source/medquad"].value > 0
+    assert meta["rejected/mediqa_incorrect_answer"].value == 1742
+    raw_versions = meta["raw_data_versions"].value
+    source_mat = materializations(result, "raw_mediqa_qa")[0]
+    assert raw_versions["raw_mediqa_qa"] == source_mat.tags["dagster/data_version"]
+    assert source_mat.metadata["upstream_commit"].value == "ae5d3826d6c841923b9db831159fef0f1b893593"
+    assert source_mat.metadata["files_matching_upstream"].value == source_mat.metadata["file_count"].value
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 6 and all(c.passed for c in checks)
+
+
+def test_unchanged_inputs_give_the_same_data_version(raw_copy, tmp_path, instance):
+    first = materializations(run(raw_copy, tmp_path / "out", instance), "dataset")[0]
+    second = materializations(run(raw_copy, tmp_path / "out", instance), "dataset")[0]
+    assert first.tags["dagster/data_version"] == second.tags["dagster/data_version"]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        (lambda p: p.write_bytes(p.read_bytes()[:5000]), "malformed or truncated XML"),
+        (
+            lambda p: p.write_bytes(
+                p.read_bytes().replace(b'ReferenceScore="4"', b'ReferenceScore="great"', 1)
+            ),
+            'ReferenceScore="great"',
+        ),
+    ],
+)
+def test_bad_input_fails_the_run_and_keeps_the_last_good_dataset(
+    raw_copy, tmp_path, instance, breakage, message
+):
+    out = tmp_path / "out"
+    assert run(raw_copy, out, instance).success
+    before = sha256_file(out / "dataset.jsonl")
+    breakage(raw_copy / "mediqa2019_qa" / "MEDIQA_Task3_QA" / "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml")
+    result = run(raw_copy, out, instance, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml" in str(
+        failure.step_failure_data.error
+    ) and message in str(failure.step_failure_data.error)
+    assert sha256_file(out / "dataset.jsonl") == before
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.jsonl"]  # no temporary file left behind
+
+
+def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
+    out = tmp_path / "out"
+    result = run(raw_copy, out, instance, config={"min_rows": 10**6}, raise_on_error=False)
+    assert not result.success
+    assert not (out / "dataset.jsonl").exists()
+    assert (out / "dataset.rejected.jsonl").exists()
+    assert (
+        result.get_asset_check_evaluations() == []
+    )  # the checks never ran on a dataset that was not published
+
+
+def test_missing_raw_directory_is_a_clear_error(tmp_path, instance, monkeypatch):
+    monkeypatch.setenv("MEDIMIND_MEDIQA_URL", "http://127.0.0.1:9/unreachable")
+    no_retry = {"config": {"download_retries": 0}}
+    result = dg.materialize(
+        [raw_mediqa_qa],
+        resources={"settings": MediMindSettings(raw_dir=str(tmp_path / "nowhere"), data_dir=str(tmp_path))},
+        instance=instance,
+        run_config={"ops": {"raw_mediqa_qa": no_retry}},
+        raise_on_error=False,
+    )
+    assert not result.success
+    error = str(
+        next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error
+    )
+    assert "nowhere/mediqa2019_qa" in error and "MEDIMIND_RAW_DIR" in error and "download from" in error

@@ -1,0 +1,72 @@
+from medimind_assets.data.cleaning import (
+    clean_answer,
+    clean_question,
+    junk_reason,
+    normalize_key,
+    normalize_whitespace,
+    truncate_at_sentence,
+)
+
+
+def test_invisible_characters_and_unicode_spaces_are_normalised():
+    text = "Take\u00a0care\u200b of\u2009your¶ heart.\ufeff"
+    assert normalize_whitespace(text) == "Take care of your heart."
+
+
+def test_medquad_indentation_collapses_but_paragraphs_survive():
+    text = "  First paragraph.\n                \n\n\n      Second   paragraph.\n  - item  "
+    assert normalize_whitespace(text) == "First paragraph.\n\nSecond paragraph.\n- item"
+
+
+def test_mediqa_title_prefix_is_stripped():
+    assert clean_answer("Noonan syndrome (Symptoms): Noonan syndrome is genetic.", strip_prefix=True) == (
+        "Noonan syndrome is genetic."
+    )
+    assert (
+        clean_answer("What is Flu?: The flu is an infection.", strip_prefix=True)
+        == "The flu is an infection."
+    )
+    # Without the flag (MedQuAD), a colon in the first sentence stays.
+    assert clean_answer("Symptoms include: fever.") == "Symptoms include: fever."
+
+
+def test_navigation_is_removed_even_when_unterminated():
+    text = (
+        "Part one. « What causes it? How is it diagnosed? » Part two. « What are the treatments?\u200b\u200b"
+    )
+    assert clean_answer(text) == "Part one. Part two."
+    link = "Symptoms start late in life. How is a change in a gene related to FXTAS? » People with FXTAS have it."
+    assert clean_answer(link) == "Symptoms start late in life. People with FXTAS have it."
+
+
+def test_key_points_header_is_removed():
+    assert clean_answer("Key Points\n    - Cancer forms in cells.") == "- Cancer forms in cells."
+
+
+def test_long_answers_are_cut_at_a_sentence_end():
+    text = "First sentence. Second sentence here. " + "x" * 100
+    cut, was_cut = truncate_at_sentence(text, 60)
+    assert was_cut and cut == "First sentence. Second sentence here."
+    assert truncate_at_sentence("short.", 60) == ("short.", False)
+
+
+def test_medquad_question_template_artefacts_are_repaired():
+    assert clean_question("What is (are) Acromegaly ?") == "What is Acromegaly?"
+    assert (
+        clean_question("Who is at risk for Parasites - Taeniasis? ?")
+        == "Who is at risk for Parasites - Taeniasis?"
+    )
+    assert clean_question("What causes Causes of Diabetes ?") == "What causes Diabetes?"
+    assert clean_question("  HOW DO I\n treat   a burn  ") == "HOW DO I treat a burn"
+
+
+def test_normalize_key_ignores_case_punctuation_and_spacing():
+    assert normalize_key("What is  FLU?!") == normalize_key("what is flu") == "what is flu"
+
+
+def test_junk_answers_are_named():
+    assert junk_reason("What is X?", "", 20) == "empty_answer"
+    assert junk_reason("What is X?", "Topics", 20) == "junk_answer"
+    assert junk_reason("What is the flu exactly?", "what is the flu, exactly", 5) == "answer_equals_question"
+    assert junk_reason("What is X?", "Too short.", 20) == "answer_too_short"
+    assert junk_reason("What is X?", "A perfectly good answer about X.", 20) is None

@@ -1,0 +1,132 @@
+"""Parsing the real upstream files, and clear errors for every kind of bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from medimind_assets.data import mediqa, medquad
+from medimind_assets.data.errors import RawDataError
+
+TASK = Path("mediqa2019_qa") / mediqa.TASK_DIR
+
+
+@pytest.mark.parametrize(
+    ("name", "questions", "answers", "correct"),
+    [
+        (mediqa.TRAINING_FILES["LiveQAMed"], 104, 839, 229),
+        (mediqa.TRAINING_FILES["Alexa"], 104, 862, 405),
+        (mediqa.TRAINING_FILES["Validation"], 25, 234, 94),
+        (mediqa.TEST_LABELLED_FILE, 150, 1107, 572),
+    ],
+)
+def test_mediqa_counts_match_upstream(shared_data, name, questions, answers, correct):
+    parsed = mediqa.parse_mediqa_file(shared_data / TASK / name, require_scores=True)
+    assert len(parsed) == questions
+    assert sum(len(q.answers) for q in parsed) == answers
+    assert sum(a.is_correct for q in parsed for a in q.answers) == correct
+
+
+def test_known_facts_of_the_real_data(shared_data):
+    live = mediqa.parse_mediqa_file(shared_data / TASK / mediqa.TRAINING_FILES["LiveQAMed"])
+    assert sum(1 for q in live if not any(a.is_correct for a in q.answers)) == 32
+    q52 = next(q for q in live if q.qid == "52")
+    top = min(q52.answers, key=lambda a: a.system_rank)
+    assert not top.is_correct
+    unlabelled = mediqa.parse_mediqa_file(shared_data / TASK / mediqa.TEST_UNLABELLED_FILE)
+    assert all(a.reference_score is None for q in unlabelled for a in q.answers)
+
+
+def test_ground_truth_files_with_and_without_header(shared_data):
+    root = shared_data / "mediqa2019_qa"
+    validation = mediqa.parse_ground_truth(root / mediqa.VALIDATION_GROUND_TRUTH)
+    test = mediqa.parse_ground_truth(root / mediqa.TEST_GROUND_TRUTH)
+    assert (len(validation), sum(r[2] for r in validation)) == (234, 94)
+    assert (len(test), sum(r[2] for r in test)) == (1107, 572)
+
+
+def test_older_score_spelling_is_accepted(tmp_path):
+    path = tmp_path / "old.xml"
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Root>\n<Question QID="1"><QuestionText>q</QuestionText>'
+        '<AnswerList><Answer AID="1_Answer1" ReferenceScore="4-Excellent"><AnswerText>a</AnswerText></Answer>'
+        '<Answer AID="1_Answer2" ReferenceScore="2 - Related"><AnswerText>b</AnswerText></Answer>'
+        "</AnswerList></Question>\n</Root>\n",
+        encoding="utf-8",
+    )
+    scores = [a.reference_score for a in mediqa.parse_mediqa_file(path)[0].answers]
+    assert scores == [4, 2]
+
+
+def _question(answer_attrs: str, extra: str = "") -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Root>\n  <Question QID="7">\n    <QuestionText>q</QuestionText>\n'
+        f'    <AnswerList>\n      <Answer AID="7_Answer1" {answer_attrs}>{extra}<AnswerText>a</AnswerText>'
+        "</Answer>\n    </AnswerList>\n  </Question>\n</Root>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "message", "line"),
+    [
+        (_question('ReferenceScore="Excellent"'), 'ReferenceScore="Excellent" is not a score from 1 to 4', 6),
+        (_question('ReferenceScore="5"'), "is not a score from 1 to 4", 6),
+        (_question('ReferenceScore="4"', "<Comment>x</Comment>"), "unexpected element <Comment>", 6),
+        (_question(""), "has no ReferenceScore", 6),
+        (_question('ReferenceScore="4"')[:150], "malformed or truncated XML", None),
+        ('<?xml version="1.0"?>\n<Root>\n<Question QID="1">\n</Root>\n', "malformed or truncated XML", 4),
+        ("", "file is empty", None),
+    ],
+)
+def test_bad_mediqa_input_names_file_and_line(tmp_path, content, message, line):
+    path = tmp_path / "bad.xml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RawDataError) as info:
+        mediqa.parse_mediqa_file(path, require_scores=True)
+    assert str(path) in str(info.value) and message in str(info.value)
+    if line is not None:
+        assert info.value.line == line
+
+
+def test_wrong_encoding_is_reported_with_its_line(tmp_path):
+    path = tmp_path / "latin1.xml"
+    path.write_bytes(
+        _question('ReferenceScore="4"').replace("<AnswerText>a", "<AnswerText>caf\xe9").encode("latin-1")
+    )
+    with pytest.raises(RawDataError, match="not valid UTF-8") as info:
+        mediqa.parse_mediqa_file(path)
+    assert info.value.line == 6 and str(path) in str(info.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(RawDataError, match="file not found"):
+        mediqa.parse_mediqa_file(tmp_path / "nope.xml")
+
+
+@pytest.mark.parametrize(
+    ("collection", "pairs", "with_answer"),
+    [
+        ("1_CancerGov_QA", 729, 729),
+        ("5_NIDDK_QA", 1192, 1192),
+        ("9_CDC_QA", 270, 270),
+        ("12_MPlusHerbsSupplements_QA", 792, 0),
+    ],
+)
+def test_medquad_counts_match_upstream(shared_data, collection, pairs, with_answer):
+    files = sorted((shared_data / "medquad" / collection).glob("*.xml"))
+    parsed = [p for f in files for p in medquad.parse_medquad_file(f)]
+    assert len(parsed) == pairs
+    assert sum(1 for p in parsed if p.answer.strip()) == with_answer
+
+
+def test_medquad_colliding_ids_stay_distinct(shared_data):
+    folder = shared_data / "medquad" / "1_CancerGov_QA"
+    keys = [p.question_key for f in sorted(folder.glob("*.xml")) for p in medquad.parse_medquad_file(f)]
+    assert len(keys) == len(set(keys))
+
+
+def test_medquad_wrong_root_is_an_error(tmp_path):
+    path = tmp_path / "c" / "0001.xml"
+    path.parent.mkdir()
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<Catalog></Catalog>\n', encoding="utf-8")
+    with pytest.raises(RawDataError, match=r"0001.xml:2: root element is <Catalog>"):
+        medquad.parse_medquad_file(path)

@@ -1,0 +1,60 @@
+"""The code location loads fast, without torch or transformers, and declares the asset contract."""
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from medimind_assets.definitions import defs
+
+CONTRACT = {
+    "raw_mediqa_qa": "sources",
+    "raw_medquad": "sources",
+    "dataset": "data",
+}
+
+
+def test_definitions_load_without_heavy_imports():
+    code = (
+        "import sys, time; t = time.time(); import medimind_assets.definitions as d; "
+        "d.defs.resolve_asset_graph(); "
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes') if m in sys.modules]; "
+        "print(heavy, round(time.time() - t, 2))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    heavy, seconds = out.rsplit("]", 1)
+    assert heavy + "]" == "[]", f"definitions imported {heavy}]"
+    assert float(seconds) < 5
+
+
+def test_asset_keys_groups_and_metadata_conventions():
+    graph = defs.resolve_asset_graph()
+    specs = {spec.key.to_user_string(): spec for spec in defs.resolve_all_asset_specs()}
+    for key, group in CONTRACT.items():
+        spec = specs[key]
+        assert spec.group_name == group, key
+        assert spec.kinds, key
+        assert spec.owners == ["team:medimind"], key
+        assert spec.code_version, key
+    assert graph.get(dg.AssetKey("dataset")).parent_keys == {
+        dg.AssetKey("raw_mediqa_qa"),
+        dg.AssetKey("raw_medquad"),
+    }
+
+
+def test_dataset_checks_are_blocking():
+    specs = [
+        spec
+        for checks in defs.asset_checks
+        for spec in checks.check_specs
+        if spec.asset_key.path == ["dataset"]
+    ]
+    assert {s.name for s in specs} == {
+        "schema",
+        "unique",
+        "split_by_question",
+        "test_isolation",
+        "safety_levels",
+        "min_rows",
+    }
+    assert all(s.blocking for s in specs)
