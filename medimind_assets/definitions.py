@@ -5,12 +5,13 @@ from __future__ import annotations
 import dagster as dg
 
 from medimind_assets.assets.dataset import dataset
+from medimind_assets.assets.models import base_model
 from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
 from medimind_assets.checks import dataset_checks
 from medimind_assets.resources import MediMindSettings
 
 defs = dg.Definitions(
-    assets=[raw_mediqa_qa, raw_medquad, dataset],
+    assets=[raw_mediqa_qa, raw_medquad, dataset, base_model],
     asset_checks=[dataset_checks],
     resources={"settings": MediMindSettings.from_env()},
 )

@@ -2,7 +2,8 @@
 
 Random weights and a byte-level BPE tokenizer trained on the texts given (normally our dataset). It exercises
 every Phi code path (q_proj, k_proj, v_proj, dense, fc1, fc2; partial rotary; LayerNorm) in seconds on a CPU,
-which is what tests and the offline quick start need. Deterministic: the same texts and seed give the same bytes.
+which is what tests and the offline quick start need. Deterministic: the same texts and seed give the
+same bytes.
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, unk_token=EOS_TOKEN
+        tokenizer_object=tokenizer,
+        bos_token=EOS_TOKEN,
+        eos_token=EOS_TOKEN,
+        unk_token=EOS_TOKEN,
+        pad_token=EOS_TOKEN,
+        model_max_length=TINY_PHI_CONFIG["max_position_embeddings"],
     )
 
 

@@ -1,0 +1,106 @@
+"""The base-model manifest (`medimind_model.json`) and LoRA target modules per architecture."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from medimind_assets.models.errors import BaseModelError
+from medimind_assets.models.model_dir import (
+    combined_hash,
+    hash_weight_files,
+    model_dir_problems,
+    read_config,
+    readme_license,
+    safetensors_num_parameters,
+    weight_files,
+)
+
+MANIFEST_FILENAME = "medimind_model.json"
+HASH_CACHE_FILENAME = ".medimind_weight_hashes.json"
+MANIFEST_KEYS = (
+    "name",
+    "path",
+    "source",
+    "revision",
+    "content_hash",
+    "architecture",
+    "model_type",
+    "num_parameters",
+    "license",
+    "target_modules",
+)
+SOURCES = ("hub", "local", "built", "gguf")
+
+# Attention projections by transformers model_type. Phi names its output projection `dense`.
+_ATTENTION_TARGETS = {
+    "phi": ["q_proj", "k_proj", "v_proj", "dense"],
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj"],
+}
+
+
+def target_modules_for(model_type: str) -> list[str]:
+    """LoRA target modules (attention projections) for a transformers `model_type`."""
+    try:
+        return list(_ATTENTION_TARGETS[model_type])
+    except KeyError:
+        raise BaseModelError(
+            f"No default LoRA target modules for model_type {model_type!r} (known: "
+            f"{', '.join(sorted(_ATTENTION_TARGETS))}); pass the target modules explicitly "
+            "(the names of its attention projection nn.Linear layers)."
+        ) from None
+
+
+def _check_native_architecture(model_type: str, where: Path) -> None:
+    """Refuse model types that only load with trust_remote_code, which MediMind never enables."""
+    if model_type in _ATTENTION_TARGETS:
+        return
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+    if model_type not in CONFIG_MAPPING_NAMES:
+        raise BaseModelError(
+            f"{where}: model_type {model_type!r} is not built into transformers and would need "
+            "trust_remote_code, which MediMind never enables."
+        )
+
+
+def describe_model(
+    model_dir: Path,
+    *,
+    name: str,
+    source: str,
+    revision: str | None,
+    license_id: str | None,
+    manifest_dir: Path,
+    target_modules: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Build the manifest of a complete model directory (raises BaseModelError naming what is wrong)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    problems = model_dir_problems(model_dir)
+    if problems:
+        raise BaseModelError(f"Base model {name!r} at {model_dir} is not usable: " + "; ".join(problems))
+    config = read_config(model_dir)
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or not model_type:
+        raise BaseModelError(f"{model_dir / 'config.json'} has no model_type")
+    _check_native_architecture(model_type, model_dir)
+    architectures = config.get("architectures") or []
+    hashes = hash_weight_files(model_dir, manifest_dir / HASH_CACHE_FILENAME)
+    return {
+        "name": name,
+        "path": str(model_dir),
+        "source": source,
+        "revision": revision,
+        "content_hash": combined_hash(hashes),
+        "architecture": architectures[0] if architectures else None,
+        "model_type": model_type,
+        "num_parameters": sum(safetensors_num_parameters(p) for p in weight_files(model_dir)),
+        "license": license_id or readme_license(model_dir),
+        "target_modules": list(target_modules) if target_modules else target_modules_for(model_type),
+        "weight_files": hashes,
+    }

@@ -1,0 +1,139 @@
+"""Inspect a model directory without loading it: required files, weights, parameter count, hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from pathlib import Path
+from typing import Any
+
+from medimind_assets.models.errors import BaseModelError
+
+CONFIG_FILE = "config.json"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+PICKLE_WEIGHT_PATTERNS = ("pytorch_model*.bin", "*.pt", "*.pth", "*.ckpt")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+_HASH_CHUNK = 8 * 1024 * 1024
+
+
+def weight_files(model_dir: Path) -> list[Path]:
+    """The safetensors weight files of `model_dir`, sorted by name."""
+    return sorted(p for p in model_dir.glob("*.safetensors") if p.is_file())
+
+
+def model_dir_problems(model_dir: Path) -> list[str]:
+    """What keeps `model_dir` from being a loadable safetensors model (empty list: nothing)."""
+    if not model_dir.is_dir():
+        return [f"{model_dir} is not a directory"]
+    problems = []
+    if not (model_dir / CONFIG_FILE).is_file():
+        problems.append(f"no {CONFIG_FILE}")
+    weights = weight_files(model_dir)
+    if not weights:
+        pickles = sorted({p.name for pattern in PICKLE_WEIGHT_PATTERNS for p in model_dir.glob(pattern)})
+        if pickles:
+            problems.append(
+                f"only PyTorch pickle weights ({', '.join(pickles)}); MediMind loads safetensors only, never "
+                "pickles: convert them to safetensors on a trusted machine (load, then save_pretrained)"
+            )
+        else:
+            problems.append("no *.safetensors weights")
+    index = model_dir / SAFETENSORS_INDEX
+    if index.is_file():
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError, TypeError) as error:
+            problems.append(f"unreadable {SAFETENSORS_INDEX} ({error})")
+        else:
+            missing = sorted(s for s in shards if not (model_dir / s).is_file())
+            if missing:
+                problems.append(f"missing weight shards listed in {SAFETENSORS_INDEX}: {', '.join(missing)}")
+    if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
+        problems.append(f"no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
+    return problems
+
+
+def read_config(model_dir: Path) -> dict[str, Any]:
+    path = model_dir / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise BaseModelError(f"Cannot read {path}: {error}") from error
+    if not isinstance(config, dict):
+        raise BaseModelError(f"{path} is not a JSON object")
+    return config
+
+
+def safetensors_num_parameters(path: Path) -> int:
+    """Number of values stored in a safetensors file, read from its JSON header (no tensor is loaded)."""
+    try:
+        with path.open("rb") as handle:
+            (header_size,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_size))
+    except (OSError, struct.error, ValueError) as error:
+        raise BaseModelError(f"{path} is not a readable safetensors file: {error}") from error
+    return sum(math.prod(entry["shape"]) for key, entry in header.items() if key != "__metadata__")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def combined_hash(file_hashes: dict[str, str]) -> str:
+    """One sha256 over (file name, file sha256) pairs: changes when any weight file is renamed or edited."""
+    digest = hashlib.sha256()
+    for name in sorted(file_hashes):
+        digest.update(f"{name}\0{file_hashes[name]}\n".encode())
+    return digest.hexdigest()
+
+
+def hash_weight_files(model_dir: Path, cache_path: Path | None = None) -> dict[str, str]:
+    """sha256 of each weight file, streaming; reuses hashes from `cache_path` while size and mtime match.
+
+    The cache keeps re-resolving a multi-gigabyte model (phi-2) cheap; it lives beside the manifest. A rename
+    keeps mtimes, so a model built in a temporary folder and renamed into place is not hashed twice.
+    """
+    from medimind_assets.models.atomic import write_json_atomic
+
+    cache: dict[str, Any] = {}
+    if cache_path is not None and cache_path.is_file():
+        try:
+            cache = json.loads(cache_path.read_text(encoding="utf-8"))
+        except ValueError:
+            cache = {}
+    cached_files = cache.get("files", {})
+    hashes: dict[str, str] = {}
+    entries: dict[str, dict[str, Any]] = {}
+    for path in weight_files(model_dir):
+        stat = path.stat()
+        entry = cached_files.get(path.name)
+        if not (entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
+            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_file(path)}
+        hashes[path.name] = entry["sha256"]
+        entries[path.name] = entry
+    if cache_path is not None and entries != cached_files:
+        write_json_atomic(cache_path, {"files": entries})
+    return hashes
+
+
+def readme_license(model_dir: Path) -> str | None:
+    """The `license:` of a model card's YAML front matter, if the directory has a README.md."""
+    readme = model_dir / "README.md"
+    if not readme.is_file():
+        return None
+    lines = readme.read_text(encoding="utf-8", errors="replace").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return None
+    for line in lines[1:]:
+        if line.strip() == "---":
+            break
+        key, _, value = line.partition(":")
+        if key.strip() == "license" and value.strip():
+            return value.strip().strip("'\"")
+    return None

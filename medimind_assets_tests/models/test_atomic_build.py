@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from medimind_assets.models import resolve_base_model
+from medimind_assets.models import tiny_phi as tiny_phi_module
+from medimind_assets.models.atomic import build_directory_atomically, write_json_atomic
+from medimind_assets_tests.models.conftest import TEXTS
+
+
+def _hidden_entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock"))
+
+
+def test_failed_build_leaves_no_model_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash_midway(out_dir: Path, texts: Any, **kwargs: Any) -> Path:
+        (Path(out_dir) / "config.json").write_text("{}")
+        (Path(out_dir) / "model.safetensors").write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tiny_phi_module, "build_tiny_phi", crash_midway)
+    with pytest.raises(RuntimeError, match="disk full"):
+        resolve_base_model("tiny-phi", tmp_path, TEXTS)
+    assert not (tmp_path / "tiny-phi").exists()
+    assert _hidden_entries(tmp_path) == []
+
+
+def test_leftovers_of_a_killed_build_are_cleaned(tmp_path: Path) -> None:
+    stale = tmp_path / ".tiny-phi.tmp-999-deadbeef"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"partial")
+    manifest = resolve_base_model("tiny-phi", tmp_path, TEXTS)
+    assert Path(manifest["path"]) == tmp_path / "tiny-phi"
+    assert _hidden_entries(tmp_path) == []
+
+
+def test_unfinished_model_dir_without_manifest_is_rebuilt(tmp_path: Path) -> None:
+    half = tmp_path / "tiny-phi"
+    half.mkdir()
+    (half / "config.json").write_text("{}")
+    manifest = resolve_base_model("tiny-phi", tmp_path, TEXTS)
+    assert manifest["model_type"] == "phi"
+    assert (half / "model.safetensors").is_file()
+
+
+def test_failed_rebuild_keeps_the_previous_directory(tmp_path: Path) -> None:
+    target = tmp_path / "model"
+    build_directory_atomically(target, lambda tmp: (tmp / "weights").write_text("v1"))
+
+    def failing(tmp: Path) -> None:
+        (tmp / "weights").write_text("v2-partial")
+        raise OSError("killed")
+
+    with pytest.raises(OSError, match="killed"):
+        build_directory_atomically(target, failing)
+    assert (target / "weights").read_text() == "v1"
+    build_directory_atomically(target, lambda tmp: (tmp / "weights").write_text("v2"))
+    assert (target / "weights").read_text() == "v2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_failed_json_write_keeps_the_previous_file(tmp_path: Path) -> None:
+    path = tmp_path / "base_model.json"
+    write_json_atomic(path, {"name": "first"})
+    with pytest.raises(TypeError):
+        write_json_atomic(path, {"name": object()})
+    assert json.loads(path.read_text()) == {"name": "first"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base_model.json"]
