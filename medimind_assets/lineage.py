@@ -1,0 +1,88 @@
+"""Walk back from the promoted adapter to the dataset version and the raw files (with sha256) that produced it.
+
+Reads Dagster's event log (the instance under DAGSTER_HOME): every materialization records its data version and
+the data versions of its inputs (`dagster/input_data_version/<asset>` tags), so the chain is exact, not a guess
+from what happens to be on disk now.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+DATA_VERSION_TAG = "dagster/data_version"
+INPUT_TAG = "dagster/input_data_version/"
+
+
+class LineageError(LookupError):
+    pass
+
+
+@dataclass
+class Link:
+    asset: str
+    data_version: str
+    run_id: str
+    timestamp: float
+    inputs: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, object] = field(default_factory=dict)
+
+
+def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None) -> Link:
+    """The latest materialization of `asset` with `data_version` (or the latest at all when None)."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
+    for record in records:
+        mat = record.asset_materialization
+        if mat is None:
+            continue
+        version = mat.tags.get(DATA_VERSION_TAG) if mat.tags else None
+        if data_version is None or version == data_version:
+            tags = mat.tags or {}
+            return Link(
+                asset=asset,
+                data_version=str(version),
+                run_id=record.run_id,
+                timestamp=record.timestamp,
+                inputs={k[len(INPUT_TAG) :]: v for k, v in tags.items() if k.startswith(INPUT_TAG)},
+                metadata={k: getattr(v, "value", v) for k, v in mat.metadata.items()},
+            )
+    wanted = f"data version {data_version}" if data_version else "any materialization"
+    raise LineageError(f"no materialization of {asset} with {wanted} in this Dagster instance")
+
+
+def promoted_fingerprint(adapters_dir: Path) -> str:
+    pointer = adapters_dir / "current.json"
+    if not pointer.is_file():
+        raise LineageError(f"no promoted adapter: {pointer} does not exist (materialize evaluation first)")
+    return str(json.loads(pointer.read_text(encoding="utf-8"))["fingerprint"])
+
+
+def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> list[Link]:
+    """adapter -> dataset -> raw sources (and the base model), each the exact version used."""
+    adapter = _find(instance, "lora_adapter", adapter_fingerprint)
+    chain = [adapter]
+    dataset = _find(instance, "dataset", adapter.inputs.get("dataset"))
+    chain.append(dataset)
+    if "base_model" in adapter.inputs:
+        chain.append(_find(instance, "base_model", adapter.inputs["base_model"]))
+    for source in ("raw_mediqa_qa", "raw_medquad"):
+        if source in dataset.inputs:
+            chain.append(_find(instance, source, dataset.inputs[source]))
+    return chain
+
+
+def format_chain(chain: list[Link]) -> str:
+    lines = []
+    for link in chain:
+        lines.append(f"{link.asset}  data version {link.data_version}  (run {link.run_id})")
+        for name, version in sorted(link.inputs.items()):
+            lines.append(f"    input {name} = {version}")
+        if "path" in link.metadata:
+            lines.append(f"    path {link.metadata['path']}")
+        files = link.metadata.get("file_sha256")
+        if isinstance(files, dict):
+            lines.extend(f"    {sha}  {name}" for name, sha in sorted(files.items()))
+    return "\n".join(lines)
