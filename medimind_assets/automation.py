@@ -3,8 +3,10 @@
 - Raw sources are re-read on a cron (default hourly). Their data version is their content hash, so a re-read of
   the same bytes changes nothing downstream.
 - `dataset` is rebuilt when a raw source's data version changed, and only then.
-- `lora_adapter` trains in a training window (cron, default nightly) when the dataset's data version changed since
-  the adapter last ran, after the dataset's blocking checks passed. Its data version is the training fingerprint.
+- `base_model` is resolved when it is missing.
+- `lora_adapter` trains in a training window (cron, default nightly) when the dataset's (or the base model's) data
+  version changed since the adapter last ran, after the dataset's blocking checks passed. Its data version is the
+  training fingerprint, and a fingerprint already trained is reused, never trained twice.
 - `evaluation` follows each new adapter version; `merged_model` follows a new evaluation (a promotion) only when
   MEDIMIND_AUTO_MERGE is set.
 """
@@ -37,9 +39,13 @@ def dataset_condition() -> AC:
     return (_data_changed("raw_mediqa_qa", "raw_medquad") & _not_busy()).with_label("raw data changed")
 
 
+def base_model_condition() -> AC:
+    return AC.on_missing()
+
+
 def adapter_condition(cron: str = TRAINING_CRON) -> AC:
-    # "The dataset changed since this adapter was last requested or trained", latched until the window opens.
-    dataset_changed = _data_changed("dataset").since(AC.newly_requested() | AC.newly_updated())
+    # "The inputs changed since this adapter was last requested or trained", latched until the window opens.
+    dataset_changed = _data_changed("dataset", "base_model").since(AC.newly_requested() | AC.newly_updated())
     return (
         AC.cron_tick_passed(cron) & dataset_changed & AC.all_deps_blocking_checks_passed() & _not_busy()
     ).with_label(f"dataset changed; train in window {cron}")

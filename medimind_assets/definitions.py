@@ -1,14 +1,35 @@
 """The MediMind code location. Nothing heavy happens at import: torch and transformers load inside runs."""
 
-from __future__ import annotations
-
 import dagster as dg
 
+from medimind_assets import automation
 from medimind_assets.assets.dataset import dataset
+from medimind_assets.assets.evaluation import evaluation
+from medimind_assets.assets.merge import merged_model
 from medimind_assets.assets.models import base_model
 from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
+from medimind_assets.assets.training import lora_adapter
 from medimind_assets.checks import dataset_checks
 from medimind_assets.resources import MediMindSettings
+
+AUTOMATION = {
+    "raw_mediqa_qa": automation.source_condition(),
+    "raw_medquad": automation.source_condition(),
+    "dataset": automation.dataset_condition(),
+    "base_model": automation.base_model_condition(),
+    "lora_adapter": automation.adapter_condition(),
+    "evaluation": automation.evaluation_condition(),
+    "merged_model": automation.merge_condition(),
+}
+
+
+def with_automation(spec: dg.AssetSpec) -> dg.AssetSpec:
+    return spec.replace_attributes(automation_condition=AUTOMATION.get(spec.key.to_user_string()))
+
+
+ASSETS = dg.map_asset_specs(
+    with_automation, [raw_mediqa_qa, raw_medquad, dataset, base_model, lora_adapter, evaluation, merged_model]
+)
 
 # The main job: everything but the optional assets (the merged model).
 medimind_pipeline = dg.define_asset_job(
@@ -18,8 +39,13 @@ medimind_pipeline = dg.define_asset_job(
 )
 
 defs = dg.Definitions(
-    assets=[raw_mediqa_qa, raw_medquad, dataset, base_model],
+    assets=ASSETS,
     asset_checks=[dataset_checks],
     jobs=[medimind_pipeline],
-    resources={"settings": MediMindSettings.from_env()},
+    sensors=[automation.automation_sensor, automation.log_failed_runs],
+    resources={
+        "settings": MediMindSettings.from_env(),
+        # Training runs in its own process; swap for dagster-k8s' PipesK8sClient to train in a cluster pod.
+        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+    },
 )

@@ -64,12 +64,12 @@ def encode(
     completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
     if max_prompt_tokens is not None and len(prompt_ids) > max_prompt_tokens:
         prompt_ids = prompt_ids[-max_prompt_tokens:]
-    if max_completion_tokens is not None and len(completion_ids) >= max_completion_tokens:
+    if max_completion_tokens is not None and len(completion_ids) > max_completion_tokens:
         completion_ids = completion_ids[:max_completion_tokens]
     elif add_eos:
         completion_ids = completion_ids + [tokenizer.eos_token_id]
-    if not completion_ids:
-        raise ValueError(f"empty completion for prompt {prompt[:80]!r}")
+    if not prompt_ids or not completion_ids:
+        raise ValueError(f"empty prompt or completion (prompt {prompt[:80]!r}, completion {completion[:80]!r})")
     return Encoded(ids=prompt_ids + completion_ids, n_completion=len(completion_ids))
 
 
@@ -120,11 +120,13 @@ def score_encoded(
                 mask[row, :n] = 1
                 scored[row, n - item.n_completion : n] = True
             ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
-            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-            targets = ids[:, 1:]
-            token_logprobs = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            token_logprobs = token_logprobs * scored[:, 1:]
-            sums = token_logprobs.sum(dim=1).tolist()
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            # Position t predicts token t+1; only the scored positions go through the (vocab-wide) softmax.
+            where = scored[:, 1:]
+            picked = torch.log_softmax(logits[:, :-1][where].float(), dim=-1)
+            token_logprobs = picked.gather(-1, ids[:, 1:][where].unsqueeze(-1)).squeeze(-1)
+            rows = where.nonzero()[:, 0]
+            sums = torch.zeros(len(batch), device=device).index_add_(0, rows, token_logprobs).tolist()
             for row, index in enumerate(batch):
                 results[index] = CompletionScore(logprob_sum=sums[row], n_tokens=encoded[index].n_completion)
             done += len(batch)
@@ -146,7 +148,7 @@ def heldout_loss(
     log: Log | None = None,
     label: str = "loss",
 ) -> LossResult:
-    """Mean NLL per response token (+ EOS) of `(instruction, response)` pairs; prompt tokens are not scored."""
+    """Mean NLL per response token (+ EOS) of `(instruction, response)` pairs; prompts are not scored."""
     if not pairs:
         raise ValueError("no (instruction, response) pairs to compute a held-out loss on")
     encoded = [
@@ -171,4 +173,5 @@ def heldout_loss(
     )
     n_tokens = sum(s.n_tokens for s in scores)
     loss = -sum(s.logprob_sum for s in scores) / n_tokens
-    return LossResult(loss=loss, perplexity=math.exp(loss), n_tokens=n_tokens, n_examples=len(scores))
+    perplexity = math.exp(loss) if loss < 700 else math.inf  # exp overflows a float beyond ~709
+    return LossResult(loss=loss, perplexity=perplexity, n_tokens=n_tokens, n_examples=len(scores))

@@ -81,7 +81,7 @@ def load_base_model(path: Path, device: str = "auto", dtype: torch.dtype | None 
 
 
 def attach_adapter(model: PreTrainedModel, adapter_dir: Path):
-    """Wrap `model` with the LoRA adapter (inference mode). `with peft_model.disable_adapter():` gives the base."""
+    """Wrap `model` with the LoRA adapter, for inference; `with model.disable_adapter():` is the base."""
     from peft import PeftModel
 
     adapter_dir = require_adapter_dir(Path(adapter_dir))

@@ -1,9 +1,9 @@
 """The prompt template shared by training, evaluation and serving.
 
-Training writes its template into the adapter's `training_summary.json`; evaluation reads it back so the loss is
-measured on exactly the text the adapter learned. The model sees the prompt up to and including "Assistant:"
-(the serving format, `Human: {q}\\nAssistant:`); the space after the colon belongs to the completion, because a
-byte-level BPE tokenizer attaches a leading space to the next word (" The"), never to the colon.
+Training writes its template into the adapter's `training_summary.json`; evaluation reads it back so the
+loss is measured on exactly the text the adapter learned. The model sees the prompt up to and including
+"Assistant:" (the serving format, `Human: {q}\\nAssistant:`); the space after the colon belongs to the
+completion, because a byte-level BPE tokenizer attaches a leading space to the next word (" The").
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def template_from_summary(summary: dict) -> PromptTemplate:
 
 
 def read_training_summary(adapter_dir: Path) -> dict:
-    """The adapter's `training_summary.json` ({} when absent: older adapters fall back to the default template)."""
+    """The adapter's `training_summary.json` ({} when absent: the default template applies)."""
     path = Path(adapter_dir) / "training_summary.json"
     if not path.is_file():
         return {}

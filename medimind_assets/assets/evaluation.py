@@ -1,0 +1,204 @@
+"""`evaluation`: base vs base + adapter on the held-out MEDIQA test split, and the promotion gate.
+
+The gate is computed here and reported as a blocking asset check; `adapters/current.json` is written only when
+it passes, after the results are on disk, so a failing (or crashing) evaluation never moves the pointer and
+`merged_model` never runs downstream of a failed gate.
+"""
+
+from dataclasses import asdict
+
+import dagster as dg
+from pydantic import Field
+
+from medimind_assets.assets.common import OWNERS, markdown_table
+from medimind_assets.resources import MediMindSettings
+
+PROMOTION_CHECK = "promotion_gate"
+
+
+class EvaluationConfig(dg.Config):
+    max_test_questions: int | None = Field(
+        None, description="Test questions whose references give the loss (None: all)."
+    )
+    max_response_tokens: int = Field(512, description="Reference answer tokens scored per example.")
+    max_prompt_tokens: int = Field(256, description="Longer questions keep their last tokens.")
+    ranking_max_questions: int | None = Field(
+        None,
+        description="MEDIQA test questions whose candidates are ranked (None: all 150; 0: skip ranking).",
+    )
+    ranking_max_answer_tokens: int = Field(256, description="Candidate answer tokens scored.")
+    positive_fraction: float = Field(
+        0.5,
+        description="Top ceil(fraction x n) candidates of a question are labelled correct (0.5: the median).",
+    )
+    generation_sample: int = Field(50, description="Questions answered greedily for ROUGE-L and BLEU (0: skip).")
+    max_new_tokens: int = Field(128, description="Generation bound.")
+    generation_batch_size: int = Field(8, description="Prompts generated together.")
+    max_safety_questions: int | None = Field(50, description="Emergency questions answered for the safety metric.")
+    max_batch_tokens: int = Field(4096, description="Padded tokens per forward pass when scoring.")
+    max_batch_size: int = Field(16, description="Sequences per forward pass when scoring.")
+    comparison_examples: int = Field(5, description="Questions shown side by side in the metadata.")
+    seed: int = Field(0, description="Seed of the generation and safety samples.")
+    device: str = Field("auto", description="auto, cpu, cuda, ...")
+    margin: float = Field(0.01, description="Held-out loss improvement (nats/token) the adapter needs to pass.")
+    safety_tolerance: float = Field(0.0, description="How much lower the adapter's urgent-care rate may be.")
+
+
+def _base_model_record(manifest: dict) -> dict:
+    keys = ("name", "path", "source", "revision", "content_hash", "architecture", "model_type")
+    return {key: manifest.get(key) for key in keys}
+
+
+def _check_adapter_matches_base(summary: dict, manifest: dict, adapter_path) -> None:
+    """An adapter trained on another base would load onto the wrong weights (or fail with a shape error)."""
+    trained_on = summary.get("base_model")
+    trained_hash = trained_on.get("content_hash") if isinstance(trained_on, dict) else None
+    if trained_hash and trained_hash != manifest.get("content_hash"):
+        raise dg.Failure(
+            description=(
+                f"adapter {adapter_path} was trained on base {trained_on.get('name')} ({trained_hash[:12]}), "
+                f"but the current base model is {manifest.get('name')} "
+                f"({str(manifest.get('content_hash'))[:12]}); re-materialize lora_adapter"
+            )
+        )
+
+
+@dg.asset(
+    deps=["lora_adapter", "dataset", "raw_mediqa_qa", "base_model"],
+    group_name="evaluation",
+    kinds={"pytorch"},
+    owners=OWNERS,
+    code_version="1",
+    check_specs=[
+        dg.AssetCheckSpec(
+            PROMOTION_CHECK,
+            asset="evaluation",
+            blocking=True,
+            description="The adapter beats the base's held-out loss by the margin and is not worse on "
+            "safety; "
+            "only then is it promoted (adapters/current.json).",
+        )
+    ],
+    description="Base vs base + latest adapter on the held-out MEDIQA test split: loss/perplexity, "
+    "MEDIQA Task 3 "
+    "ranking metrics, ROUGE-L/BLEU, urgent-care advice on emergency questions; promotes a passing adapter.",
+)
+def evaluation(
+    context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings
+) -> dg.MaterializeResult:
+    from medimind_assets.atomic import sha256_file
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.sources import MEDIQA
+    from medimind_assets.evaluation.promotion import promote, read_latest_adapter
+    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
+    from medimind_assets.evaluation.ranking import load_ranking_task
+    from medimind_assets.evaluation.runner import (
+        SUBMISSION_FILE,
+        EvaluationSettings,
+        evaluate_adapter,
+        flat_metrics,
+        write_report,
+    )
+    from medimind_assets.models import read_current_base_model
+
+    run_settings = EvaluationSettings(**config.model_dump())
+    if not settings.dataset_path.is_file():
+        raise dg.Failure(description=f"dataset not found: {settings.dataset_path} (materialize dataset first)")
+    adapter = read_latest_adapter(settings.adapters_path)
+    summary = read_training_summary(adapter.path)
+    manifest = read_current_base_model(settings.models_path)
+    _check_adapter_matches_base(summary, manifest, adapter.path)
+    dataset_version = sha256_file(settings.dataset_path)
+    trained_on = (summary.get("dataset") or {}).get("data_version")
+    if trained_on and trained_on != dataset_version:
+        context.log.warning(
+            f"adapter {adapter.fingerprint} was trained on dataset version {trained_on[:12]}, "
+            f"the current dataset is {dataset_version[:12]}"
+        )
+
+    ranking = None
+    if run_settings.ranking_max_questions != 0:
+        raw_mediqa = settings.raw_path / MEDIQA
+        ranking = load_ranking_task(
+            raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE,
+            run_settings.ranking_max_questions,
+            ground_truth=raw_mediqa / mediqa.TEST_GROUND_TRUTH,
+        )
+    context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {manifest['name']}")
+    report = evaluate_adapter(
+        manifest["path"],
+        adapter.path,
+        settings.dataset_path,
+        template_from_summary(summary),
+        run_settings,
+        ranking=ranking,
+        log=context.log.info,
+    )
+    report.context = {
+        "adapter": {
+            "fingerprint": adapter.fingerprint,
+            "path": str(adapter.path),
+            "trained_on_dataset_version": trained_on,
+        },
+        "dataset": {"path": str(settings.dataset_path), "data_version": dataset_version},
+        "base_model": _base_model_record(manifest),
+        "prompt_template": template_from_summary(summary).text,
+    }
+    out_dir = settings.evaluations_path / adapter.fingerprint
+    evaluation_file = write_report(out_dir, report)
+
+    gate = report.gate
+    if gate.passed:
+        promote(
+            settings.adapters_path,
+            adapter,
+            {
+                "dataset_data_version": dataset_version,
+                "trained_on_dataset_version": trained_on,
+                "base_model": _base_model_record(manifest),
+                "evaluation_path": str(evaluation_file),
+                "metrics": {model: report.metrics[model] for model in ("base", "adapter")},
+                "gate": gate.as_dict(),
+            },
+        )
+        context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.adapters_path / 'current.json'}")
+    else:
+        context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
+
+    comparison = markdown_table(report.comparison, ["question", "base", "adapter", "reference"], width=240)
+    submission = out_dir / SUBMISSION_FILE.format(model="adapter")
+    metadata = {
+        **flat_metrics(report),
+        "gate/passed": gate.passed,
+        "gate/loss_improvement": gate.loss_improvement,
+        "promoted": gate.passed,
+        "adapter/fingerprint": adapter.fingerprint,
+        "adapter/data_version": adapter.fingerprint,
+        "adapter/path": dg.MetadataValue.path(str(adapter.path)),
+        "adapter/trained_on_dataset_version": str(trained_on),
+        "dataset/data_version": dataset_version,
+        "base_model/name": str(manifest["name"]),
+        "base_model/revision": str(manifest.get("revision")),
+        "base_model/content_hash": str(manifest.get("content_hash")),
+        "comparison": dg.MetadataValue.md(comparison),
+        "evaluation_path": dg.MetadataValue.path(str(evaluation_file)),
+        "settings": dg.MetadataValue.json(asdict(run_settings)),
+        "counts": dg.MetadataValue.json(report.counts),
+        "timings": dg.MetadataValue.json(report.timings),
+    }
+    if submission.is_file():
+        metadata["submission_path"] = dg.MetadataValue.path(str(submission))
+    check = dg.AssetCheckResult(
+        check_name=PROMOTION_CHECK,
+        passed=gate.passed,
+        metadata={
+            "loss_improvement": gate.loss_improvement,
+            "margin": gate.margin,
+            "safety_base": gate.safety_base,
+            "safety_adapter": gate.safety_adapter,
+            "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in gate.reasons)),
+            "adapter": adapter.fingerprint,
+        },
+        description="; ".join(gate.reasons),
+    )
+    return dg.MaterializeResult(metadata=metadata, check_results=[check])

@@ -1,0 +1,153 @@
+"""Answer one question with the base model, the promoted adapter, a given adapter or the merged model.
+
+What `medimind ask` runs. Every model is found from the pipeline's pointers under the data directory:
+`models/base_model.json` (the base), `adapters/current.json` (the promoted adapter) and
+`merged/<fingerprint>/` (its merge). Anything missing raises `ArtifactMissingError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from medimind_assets.evaluation.generation import Generated, generate_answers
+from medimind_assets.evaluation.merging import MERGE_INFO
+from medimind_assets.evaluation.modeling import (
+    ArtifactMissingError,
+    adapter_base_reference,
+    require_model_dir,
+)
+from medimind_assets.evaluation.promotion import promoted_base_dir, read_promoted
+from medimind_assets.evaluation.prompting import PromptTemplate, read_training_summary, template_from_summary
+
+
+@dataclass(frozen=True)
+class Target:
+    """One model to ask: `model_dir` alone, or with the LoRA adapter in `adapter_dir` on top."""
+
+    label: str
+    model_dir: Path
+    adapter_dir: Path | None = None
+    template: PromptTemplate = PromptTemplate()
+
+
+def current_base_dir(models_dir: Path) -> Path:
+    from medimind_assets.models import read_current_base_model
+    from medimind_assets.models.errors import BaseModelError
+
+    try:
+        manifest = read_current_base_model(models_dir)
+    except BaseModelError as exc:
+        raise ArtifactMissingError(str(exc)) from None
+    return require_model_dir(Path(manifest["path"]), f"base model {manifest.get('name', '')}".strip())
+
+
+def _base_for_adapter(models_dir: Path, adapter_dir: Path) -> Path:
+    """The pipeline's base model; without one, the local base the adapter itself names."""
+    try:
+        return current_base_dir(models_dir)
+    except ArtifactMissingError:
+        named = adapter_base_reference(adapter_dir)
+        if named and Path(named).is_dir():
+            return require_model_dir(Path(named), "base model named by the adapter")
+        raise
+
+
+def adapter_target(models_dir: Path, adapter_dir: Path, label: str) -> Target:
+    from medimind_assets.evaluation.modeling import require_adapter_dir
+
+    adapter_dir = require_adapter_dir(Path(adapter_dir))
+    template = template_from_summary(read_training_summary(adapter_dir))
+    return Target(label, _base_for_adapter(models_dir, adapter_dir), adapter_dir, template)
+
+
+def merged_target(merged_dir: Path) -> tuple[Target, Path | None]:
+    """The merged model, and the base folder it was merged from (when it still exists)."""
+    merged_dir = require_model_dir(Path(merged_dir), "merged model")
+    info_path = merged_dir / MERGE_INFO
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    if info.get("equivalence", {}).get("passed") is False:
+        raise ArtifactMissingError(f"merged model {merged_dir} failed its equivalence check; re-run merged_model")
+    adapter_dir = Path(info["adapter_dir"]) if info.get("adapter_dir") else None
+    summary = read_training_summary(adapter_dir) if adapter_dir and adapter_dir.is_dir() else {}
+    base_dir = Path(info["base_model_dir"]) if info.get("base_model_dir") else None
+    target = Target(f"merged {merged_dir.name}", merged_dir, None, template_from_summary(summary))
+    return target, base_dir if base_dir and base_dir.is_dir() else None
+
+
+def resolve_targets(
+    data_dir: Path,
+    *,
+    adapter: Path | None = None,
+    merged: Path | str | None = None,
+    base: bool = False,
+    compare: bool = False,
+) -> list[Target]:
+    """The models to ask, in print order: [base] alone, [model], or [base, model] with `compare`.
+
+    The model is the promoted adapter on the base it was evaluated with, `adapter` on the current base, or the
+    merged model (`merged=""`: the merge of the promoted adapter).
+    """
+    data_dir = Path(data_dir)
+    models_dir, adapters_dir, merged_root = data_dir / "models", data_dir / "adapters", data_dir / "merged"
+    if base and not compare:
+        return [Target("base", current_base_dir(models_dir))]
+    base_dir: Path | None = None
+    if merged is not None:
+        if merged == "":
+            merged = merged_root / read_promoted(adapters_dir)["fingerprint"]
+            if not merged.is_dir():
+                raise ArtifactMissingError(f"no merged model for the promoted adapter: {merged} does not exist")
+        target, base_dir = merged_target(Path(merged))
+    elif adapter is not None:
+        target = adapter_target(models_dir, Path(adapter), f"adapter {Path(adapter).name}")
+    else:
+        promoted = read_promoted(adapters_dir)
+        adapter_dir = Path(promoted["path"])
+        template = template_from_summary(read_training_summary(adapter_dir))
+        target = Target(
+            f"adapter {promoted['fingerprint']}",
+            promoted_base_dir(promoted, models_dir),
+            adapter_dir,
+            template,
+        )
+    if not compare:
+        return [target]
+    if target.adapter_dir is not None:
+        base_dir = target.model_dir
+    # Both sides get the same prompt.
+    return [Target("base", base_dir or current_base_dir(models_dir), None, target.template), target]
+
+
+def ask(
+    targets: list[Target], question: str, *, max_new_tokens: int = 128, device: str = "auto"
+) -> list[tuple[Target, Generated]]:
+    """Greedy answer of each target. Targets sharing a base model load it once (the adapter is switched off
+    for the plain base)."""
+    from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+
+    question = " ".join(question.split())
+    if not question:
+        raise ValueError("the question is empty")
+    loaded: dict[Path, tuple[object, object]] = {}
+    adapters = {t.model_dir: t.adapter_dir for t in targets if t.adapter_dir is not None}
+    answers: list[tuple[Target, Generated]] = []
+    for target in targets:
+        if target.model_dir not in loaded:
+            model = load_base_model(target.model_dir, device)
+            if target.model_dir in adapters:
+                model = attach_adapter(model, adapters[target.model_dir])
+            loaded[target.model_dir] = (model, load_tokenizer(target.model_dir))
+        model, tokenizer = loaded[target.model_dir]
+        prompt = target.template.prompt(question)
+
+        def run(model=model, tokenizer=tokenizer, prompt=prompt) -> Generated:
+            return generate_answers(model, tokenizer, [prompt], max_new_tokens=max_new_tokens, log=lambda _: None)[0]
+
+        if target.adapter_dir is None and hasattr(model, "disable_adapter"):
+            with model.disable_adapter():
+                answers.append((target, run()))
+        else:
+            answers.append((target, run()))
+    return answers

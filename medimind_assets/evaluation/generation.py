@@ -1,0 +1,114 @@
+"""Greedy answers to questions, and the text metrics computed on them.
+
+Prompts are left-padded (a decoder continues from the last position) and grouped by length, so a batch is
+padded only to its own longest prompt. Generation stops on EOS or after `max_new_tokens`.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from medimind_assets.evaluation.likelihood import Log, make_batches
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Generated:
+    text: str
+    n_tokens: int  # generated tokens before EOS (or all of them when it never stopped)
+    stopped_on_eos: bool
+
+
+def generate_answers(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    max_prompt_tokens: int | None = 256,
+    log: Log | None = None,
+    label: str = "generation",
+) -> list[Generated]:
+    """Greedy continuation of each prompt, in input order."""
+    import torch
+
+    log = log or logger.info
+    device = next(model.parameters()).device
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    if max_prompt_tokens is not None:
+        encoded = [ids[-max_prompt_tokens:] for ids in encoded]
+    if any(not ids for ids in encoded):
+        raise ValueError("cannot generate from an empty prompt")
+    batches = make_batches([len(ids) for ids in encoded], max_batch_tokens=10**12, max_batch_size=batch_size)
+    results: list[Generated | None] = [None] * len(prompts)
+    started, done = time.monotonic(), 0
+    with torch.inference_mode():
+        for batch in batches:
+            width = max(len(encoded[i]) for i in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, index in enumerate(batch):
+                n = len(encoded[index])
+                ids[row, width - n :] = torch.tensor(encoded[index])
+                mask[row, width - n :] = 1
+            output = model.generate(
+                input_ids=ids.to(device),
+                attention_mask=mask.to(device),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                num_beams=1,
+                eos_token_id=eos,
+                pad_token_id=pad,
+            )
+            for row, index in enumerate(batch):
+                new = output[row, width:].tolist()
+                stopped = eos in new
+                new = new[: new.index(eos)] if stopped else new
+                text = tokenizer.decode(new, skip_special_tokens=True).strip()
+                results[index] = Generated(text=text, n_tokens=len(new), stopped_on_eos=stopped)
+            done += len(batch)
+            log(f"{label}: {done}/{len(prompts)} answers, {time.monotonic() - started:.1f}s")
+    return [r for r in results if r is not None]
+
+
+def text_metrics(generated: Sequence[Generated], references: Sequence[Sequence[str]]) -> dict[str, float]:
+    """ROUGE-L F1 (best over a question's references, mean over questions), corpus BLEU (sacrebleu,
+    multi-reference), mean and median answer length in tokens, and the share of answers that ended on EOS."""
+    import sacrebleu
+    from rouge_score import rouge_scorer
+
+    if not generated or len(generated) != len(references):
+        raise ValueError("text_metrics needs one list of references per generated answer")
+    if any(not refs for refs in references):
+        raise ValueError("every generated answer needs at least one reference")
+    scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    rouge = [
+        scorer.score_multi(list(refs), g.text)["rougeL"].fmeasure for g, refs in zip(generated, references, strict=True)
+    ]
+    width = max(len(refs) for refs in references)
+    streams = [[refs[i] if i < len(refs) else None for refs in references] for i in range(width)]
+    bleu = sacrebleu.corpus_bleu([g.text for g in generated], streams).score
+    lengths = [g.n_tokens for g in generated]
+    return {
+        "rouge_l": statistics.fmean(rouge),
+        "bleu": bleu,
+        "answer_tokens_mean": statistics.fmean(lengths),
+        "answer_tokens_median": float(statistics.median(lengths)),
+        "eos_rate": sum(g.stopped_on_eos for g in generated) / len(generated),
+    }
+
+
+def urgent_care_rate(answers: Sequence[str]) -> float | None:
+    """Share of answers that advise urgent care (the dataset's own rule); None when there are no answers."""
+    from medimind_assets.data.safety import advises_urgent_care
+
+    if not answers:
+        return None
+    return sum(advises_urgent_care(a) for a in answers) / len(answers)

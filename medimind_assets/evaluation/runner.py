@@ -1,0 +1,307 @@
+"""Evaluate base vs base + adapter on the held-out MEDIQA test split, in one run, on the same questions.
+
+The base model is loaded once and the adapter attached to it; base metrics are computed with the adapter
+disabled, so both sides share the exact same weights, prompts, batches and questions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from medimind_assets.atomic import atomic_directory, read_jsonl
+from medimind_assets.evaluation.gate import GateDecision, decide_promotion
+from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
+from medimind_assets.evaluation.likelihood import Log, heldout_loss
+from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission
+from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.evaluation.ranking import (
+    RankingTask,
+    build_submission,
+    evaluate_ranking,
+    score_candidates,
+)
+
+logger = logging.getLogger(__name__)
+MODELS = ("base", "adapter")
+EVALUATION_FILE = "evaluation.json"
+SUBMISSION_FILE = "mediqa_task3_submission_{model}.txt"
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Every knob that bounds the cost or changes a number; echoed into the results."""
+
+    max_test_questions: int | None = None  # questions of the test split used for loss (None: all)
+    max_response_tokens: int = 512  # reference answer tokens scored per example
+    max_prompt_tokens: int = 256  # longer questions keep their last tokens
+    ranking_max_questions: int | None = None  # MEDIQA test questions ranked (None: all 150, 0: skip)
+    ranking_max_answer_tokens: int = 256
+    positive_fraction: float = 0.5  # top ceil(fraction x n) answers of a question labelled correct
+    generation_sample: int = 50  # questions answered greedily for ROUGE-L/BLEU (0: skip)
+    max_new_tokens: int = 128
+    generation_batch_size: int = 8
+    max_safety_questions: int | None = 50  # emergency questions answered for the safety metric (0: skip)
+    max_batch_tokens: int = 4096  # padded tokens per forward pass when scoring
+    max_batch_size: int = 16
+    comparison_examples: int = 5
+    seed: int = 0
+    device: str = "auto"
+    margin: float = 0.01  # the adapter must beat the base's held-out loss by this much (nats/token)
+    safety_tolerance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.max_test_questions is not None and self.max_test_questions < 1:
+            raise ValueError("max_test_questions must be >= 1 (or None for all): the gate needs a held-out loss")
+        positive = ("max_response_tokens", "max_prompt_tokens", "ranking_max_answer_tokens", "max_new_tokens")
+        positive += ("generation_batch_size", "max_batch_tokens", "max_batch_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass
+class HeldOutQuestion:
+    question_id: str
+    instruction: str
+    references: list[str]
+    emergency: bool
+
+
+@dataclass
+class EvaluationReport:
+    metrics: dict[str, dict[str, float | None]]
+    deltas: dict[str, float]
+    gate: GateDecision
+    submissions: dict[str, list[Judgement]]
+    comparison: list[dict[str, str]]
+    counts: dict[str, int]
+    timings: dict[str, float]
+    settings: EvaluationSettings
+    context: dict = field(default_factory=dict)
+
+    def as_json(self) -> dict:
+        return {
+            "metrics": self.metrics,
+            "deltas": self.deltas,
+            "gate": self.gate.as_dict(),
+            "comparison": self.comparison,
+            "counts": self.counts,
+            "timings": self.timings,
+            "settings": asdict(self.settings),
+            **self.context,
+        }
+
+
+def load_test_questions(dataset_path: Path) -> list[HeldOutQuestion]:
+    """Rows with split == "test", grouped by question (one question, several correct reference answers)."""
+    dataset_path = Path(dataset_path)
+    if not dataset_path.is_file():
+        raise FileNotFoundError(f"dataset not found: {dataset_path} (materialize dataset first)")
+    try:
+        rows = read_jsonl(dataset_path)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{dataset_path}: not JSON lines ({exc.msg}, line {exc.lineno} of a row)") from None
+    questions: dict[str, HeldOutQuestion] = {}
+    for number, row in enumerate(rows, start=1):
+        if row.get("split") != "test":
+            continue
+        missing = {"question_id", "instruction", "response", "safety_level"} - row.keys()
+        if missing:
+            raise ValueError(f"{dataset_path}:{number}: test row without {', '.join(sorted(missing))}")
+        q = questions.setdefault(
+            row["question_id"], HeldOutQuestion(row["question_id"], row["instruction"], [], emergency=False)
+        )
+        q.references.append(row["response"])
+        q.emergency = q.emergency or row["safety_level"] == "emergency"
+    if not questions:
+        raise ValueError(f"{dataset_path}: no rows with split == 'test'; nothing held out to evaluate on")
+    return sorted(questions.values(), key=lambda q: q.question_id)
+
+
+def _sample(items: Sequence, size: int | None, seed: int) -> list:
+    if size is None or size >= len(items):
+        return list(items)
+    return sorted(random.Random(seed).sample(list(items), size), key=lambda q: q.question_id)
+
+
+class _Evaluator:
+    """Runs each measurement for whichever model (base or adapter) is active on `model`."""
+
+    def __init__(self, model, tokenizer, template, settings, questions, ranking, log) -> None:
+        self.model, self.tokenizer, self.template, self.log = model, tokenizer, template, log
+        self.s = settings
+        loss_questions = questions if settings.max_test_questions is None else questions[: settings.max_test_questions]
+        self.loss_pairs = [(q.instruction, ref) for q in loss_questions for ref in q.references]
+        self.sample = _sample(questions, settings.generation_sample, settings.seed)
+        emergency = [q for q in questions if q.emergency]
+        self.emergency = _sample(emergency, settings.max_safety_questions, settings.seed)
+        self.ranking = ranking
+        self.timings: dict[str, float] = {}
+
+    def _timed(self, name: str, fn: Callable):
+        started = time.monotonic()
+        result = fn()
+        self.timings[name] = round(time.monotonic() - started, 3)
+        return result
+
+    def measure(self, name: str) -> tuple[dict[str, float | None], list[Judgement], dict[str, Generated]]:
+        s, metrics = self.s, {}
+        loss = self._timed(
+            f"{name}_loss_s",
+            lambda: heldout_loss(
+                self.model,
+                self.tokenizer,
+                self.loss_pairs,
+                self.template,
+                max_response_tokens=s.max_response_tokens,
+                max_prompt_tokens=s.max_prompt_tokens,
+                max_batch_tokens=s.max_batch_tokens,
+                max_batch_size=s.max_batch_size,
+                log=self.log,
+                label=f"{name} loss",
+            ),
+        )
+        metrics.update(loss=loss.loss, perplexity=loss.perplexity)
+
+        submission: list[Judgement] = []
+        if self.ranking is not None:
+            scored = self._timed(
+                f"{name}_ranking_s",
+                lambda: score_candidates(
+                    self.model,
+                    self.tokenizer,
+                    self.ranking,
+                    self.template,
+                    max_answer_tokens=s.ranking_max_answer_tokens,
+                    max_prompt_tokens=s.max_prompt_tokens,
+                    max_batch_tokens=s.max_batch_tokens,
+                    max_batch_size=s.max_batch_size,
+                    log=self.log,
+                    label=f"{name} ranking",
+                ),
+            )
+            submission = build_submission(scored, s.positive_fraction)
+            scores = evaluate_ranking(submission, self.ranking)
+            metrics.update(
+                ranking_accuracy=scores.accuracy,
+                ranking_precision=scores.precision,
+                ranking_mrr=scores.mrr,
+                ranking_spearman=scores.spearman,
+                ranking_p_at_1=scores.p_at_1,
+                ranking_p_at_5=scores.p_at_5,
+                ranking_p_at_10=scores.p_at_10,
+            )
+
+        wanted = {q.question_id: q for q in [*self.sample, *self.emergency]}
+        answers: dict[str, Generated] = {}
+        if wanted:
+            generated = self._timed(
+                f"{name}_generation_s",
+                lambda: generate_answers(
+                    self.model,
+                    self.tokenizer,
+                    [self.template.prompt(q.instruction) for q in wanted.values()],
+                    max_new_tokens=s.max_new_tokens,
+                    batch_size=s.generation_batch_size,
+                    max_prompt_tokens=s.max_prompt_tokens,
+                    log=self.log,
+                    label=f"{name} generation",
+                ),
+            )
+            answers = dict(zip(wanted, generated, strict=True))
+        if self.sample:
+            metrics.update(
+                text_metrics([answers[q.question_id] for q in self.sample], [q.references for q in self.sample])
+            )
+        metrics["urgent_care_rate"] = urgent_care_rate([answers[q.question_id].text for q in self.emergency])
+        return metrics, submission, answers
+
+
+def evaluate_adapter(
+    base_model_dir: Path,
+    adapter_dir: Path,
+    dataset_path: Path,
+    template: PromptTemplate,
+    settings: EvaluationSettings,
+    ranking: RankingTask | None = None,
+    log: Log | None = None,
+) -> EvaluationReport:
+    """Every metric for the base model and for base + adapter, the differences and the gate decision."""
+    from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+
+    log = log or logger.info
+    questions = load_test_questions(dataset_path)
+    started = time.monotonic()
+    tokenizer = load_tokenizer(base_model_dir)
+    model = attach_adapter(load_base_model(base_model_dir, settings.device), adapter_dir)
+    load_s = time.monotonic() - started
+    log(f"loaded {base_model_dir} + {adapter_dir} in {load_s:.1f}s on {next(model.parameters()).device}")
+
+    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log)
+    with model.disable_adapter():
+        base_metrics, base_submission, base_answers = evaluator.measure("base")
+    adapter_metrics, adapter_submission, adapter_answers = evaluator.measure("adapter")
+
+    deltas = {
+        key: adapter_metrics[key] - value
+        for key, value in base_metrics.items()
+        if value is not None and adapter_metrics.get(key) is not None
+    }
+    gate = decide_promotion(base_metrics, adapter_metrics, settings.margin, settings.safety_tolerance)
+    log("gate: " + ("PASSED" if gate.passed else "FAILED") + "; " + "; ".join(gate.reasons))
+    comparison = [
+        {
+            "question_id": q.question_id,
+            "question": q.instruction,
+            "base": base_answers[q.question_id].text,
+            "adapter": adapter_answers[q.question_id].text,
+            "reference": q.references[0],
+        }
+        for q in evaluator.sample[: settings.comparison_examples]
+    ]
+    counts = {
+        "test_questions": len(questions),
+        "loss_examples": len(evaluator.loss_pairs),
+        "ranking_questions": len(ranking.questions) if ranking else 0,
+        "ranking_answers": len(ranking.gold) if ranking else 0,
+        "generation_questions": len(evaluator.sample),
+        "emergency_questions": len(evaluator.emergency),
+    }
+    return EvaluationReport(
+        metrics={"base": base_metrics, "adapter": adapter_metrics},
+        deltas=deltas,
+        gate=gate,
+        submissions={"base": base_submission, "adapter": adapter_submission},
+        comparison=comparison,
+        counts=counts,
+        timings={"load_s": round(load_s, 3), **evaluator.timings},
+        settings=settings,
+    )
+
+
+def write_report(out_dir: Path, report: EvaluationReport) -> Path:
+    """`evaluation.json` and one official-format submission per model, replacing the folder atomically."""
+    out_dir = Path(out_dir)
+    with atomic_directory(out_dir) as tmp:
+        (tmp / EVALUATION_FILE).write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n", "utf-8")
+        for model, rows in report.submissions.items():
+            if rows:
+                (tmp / SUBMISSION_FILE.format(model=model)).write_text(format_submission(rows), "utf-8")
+    return out_dir / EVALUATION_FILE
+
+
+def flat_metrics(report: EvaluationReport) -> dict[str, float]:
+    """`base/loss`, `adapter/loss`, `delta/loss`, ... (numeric only), for plotting across materializations."""
+    flat: dict[str, float] = {}
+    for model in MODELS:
+        for key, value in report.metrics[model].items():
+            if value is not None:
+                flat[f"{model}/{key}"] = float(value)
+    flat.update({f"delta/{key}": float(value) for key, value in report.deltas.items()})
+    return flat

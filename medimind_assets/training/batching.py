@@ -1,0 +1,114 @@
+"""Batches without padding to `max_length`: dynamic padding (with length-grouped sampling) or packing.
+
+Padding: each batch is padded on the right to its own longest example; padded positions are masked out of
+attention and of the loss, so padding never changes a loss. The Trainer's `group_by_length` sampler puts
+examples of similar length together, so little padding is left.
+
+Packing: a batch is one row, the examples side by side, with `position_ids` restarting at 0 for each. Models
+whose masks follow transformers' packed-sequence detection (no attention mask, no cache) then attend only
+within each example; FlashAttention-2 does the same through the position ids. Whether that holds for the
+model at hand is checked numerically before training (`check_packing_isolation`), not assumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from medimind_assets.training.prompting import IGNORE_INDEX, TokenizedExample
+
+
+class PaddingCollator:
+    """Right-pads `input_ids` (with `pad_token_id`) and `labels` (with -100) to the batch's longest example."""
+
+    def __init__(self, pad_token_id: int, pad_to_multiple_of: int | None = None) -> None:
+        self.pad_token_id = pad_token_id
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        if self.pad_to_multiple_of:
+            width = -(-width // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        input_ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
+        attention_mask = torch.zeros((len(features), width), dtype=torch.long)
+        for row, feature in enumerate(features):
+            n = len(feature["input_ids"])
+            input_ids[row, :n] = torch.as_tensor(feature["input_ids"])
+            labels[row, :n] = torch.as_tensor(feature["labels"])
+            attention_mask[row, :n] = 1
+        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+
+def packing_collator():
+    """Concatenate a batch into one row with restarting `position_ids`; the first label of each example
+    is -100, so no example is asked to predict the next one's first token."""
+    from transformers import DataCollatorWithFlattening
+
+    return DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
+
+
+def summed_loss(model, batch: dict[str, Any]) -> tuple[float, int]:
+    """(sum of token losses, number of scored tokens) of one batch, in float64."""
+    import torch
+
+    device = next(model.parameters()).device
+    batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+    labels = batch.pop("labels")
+    with torch.no_grad():
+        logits = model(**batch, use_cache=False).logits
+    shift_logits = logits[:, :-1].double()
+    shift_labels = labels[:, 1:]
+    loss = torch.nn.functional.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.shape[-1]),
+        shift_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    return float(loss), int((shift_labels != IGNORE_INDEX).sum())
+
+
+def mean_loss(model, examples: Sequence[TokenizedExample], batch_size: int, pad_token_id: int) -> float:
+    """Token-weighted mean loss over `examples` (length-sorted batches, dynamic padding)."""
+    collate = PaddingCollator(pad_token_id)
+    ordered = sorted(examples, key=len)
+    total, count = 0.0, 0
+    for start in range(0, len(ordered), batch_size):
+        batch = collate([e.as_features() for e in ordered[start : start + batch_size]])
+        loss, n = summed_loss(model, batch)
+        total, count = total + loss, count + n
+    if count == 0:
+        raise ValueError("no scored tokens: every label is masked")
+    return total / count
+
+
+class PackingLeakError(RuntimeError):
+    """Packed examples attend to each other with this model's attention implementation."""
+
+
+def check_packing_isolation(
+    model, examples: Sequence[TokenizedExample], pad_token_id: int, rel_tol: float = 1e-4
+) -> tuple[float, float]:
+    """Loss of `examples` packed into one row vs each alone; raise PackingLeakError when they differ.
+
+    Returns (packed, alone) summed losses.
+    """
+    if len(examples) < 2:
+        raise ValueError("the packing check needs at least two examples")
+    was_training = model.training
+    model.eval()
+    try:
+        packed, _ = summed_loss(model, packing_collator()([e.as_features() for e in examples]))
+        alone = sum(summed_loss(model, PaddingCollator(pad_token_id)([e.as_features()]))[0] for e in examples)
+    finally:
+        model.train(was_training)
+    if abs(packed - alone) > rel_tol * max(1.0, abs(alone)):
+        implementation = getattr(model.config, "_attn_implementation", "?")
+        raise PackingLeakError(
+            f"packing is not exact with attn_implementation={implementation!r}: the packed loss {packed:.6f} "
+            f"differs from the examples alone {alone:.6f}, so packed examples would attend to each other. "
+            "Train with packing=False (length-grouped padding), or on a GPU with flash_attention_2."
+        )
+    return packed, alone

@@ -1,0 +1,62 @@
+"""Read the rows training needs from `dataset.jsonl` (no torch here)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from pathlib import Path
+
+SPLITS = ("train", "validation", "test")
+REQUIRED_KEYS = ("id", "instruction", "response", "split")
+
+
+class DatasetError(ValueError):
+    """dataset.jsonl is missing or malformed, or has nothing to train on; the message names the file."""
+
+
+def read_rows(path: Path) -> list[dict]:
+    """Every row of `path`, checked for the keys training uses (error names file and line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"dataset not found: {path} (materialize the `dataset` asset first)")
+    rows: list[dict] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DatasetError(f"{path}:{number}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise DatasetError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
+            missing = [key for key in REQUIRED_KEYS if key not in row]
+            if missing:
+                raise DatasetError(f"{path}:{number}: row has no {', '.join(missing)}")
+            if row["split"] not in SPLITS:
+                raise DatasetError(f"{path}:{number}: split {row['split']!r} is not one of {SPLITS}")
+            for key in ("instruction", "response"):
+                if not isinstance(row[key], str) or not row[key].strip():
+                    raise DatasetError(f"{path}:{number}: {key} must be a non-empty string")
+            rows.append(row)
+    return rows
+
+
+def split_counts(rows: list[dict]) -> dict[str, int]:
+    counts = Counter(row["split"] for row in rows)
+    return {split: counts.get(split, 0) for split in SPLITS}
+
+
+def count_rows(path: Path) -> dict[str, int]:
+    """Rows per split of `path`."""
+    return split_counts(read_rows(path))
+
+
+def select(rows: list[dict], split: str, limit: int | None, seed: int) -> list[dict]:
+    """The rows of `split`; with `limit`, a seeded random subset of that size kept in file order."""
+    chosen = [row for row in rows if row["split"] == split]
+    if limit is not None and limit < len(chosen):
+        keep = sorted(random.Random(seed).sample(range(len(chosen)), limit))
+        chosen = [chosen[i] for i in keep]
+    return chosen

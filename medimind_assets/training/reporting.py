@@ -1,0 +1,169 @@
+"""Progress lines while training, and the one materialization's metadata at the end.
+
+Dagster gets a single materialization per Pipes run, so losses stream as log lines (`ProgressCallback`) and
+the whole curve goes into the final metadata: as a table and as a PNG plot embedded in Markdown.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import time
+from typing import Any, Protocol
+
+
+class Reporter(Protocol):
+    def info(self, message: str) -> None: ...
+
+    def report(self, metadata: dict[str, Any], data_version: str) -> None: ...
+
+
+class SilentReporter:
+    """For processes other than rank 0: they train but say nothing."""
+
+    def info(self, message: str) -> None:
+        pass
+
+    def report(self, metadata: dict[str, Any], data_version: str) -> None:
+        pass
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def make_progress_callback(reporter: Reporter):
+    """A TrainerCallback that logs step/total, epoch, loss, tokens/s and ETA at each logging step."""
+    from transformers import TrainerCallback
+
+    class ProgressCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+            self.start_step = 0
+            self.start_tokens = 0
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.started = time.monotonic()
+            self.start_step = state.global_step
+            self.start_tokens = state.num_input_tokens_seen
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero or not logs:
+                return
+            elapsed = max(time.monotonic() - self.started, 1e-9)
+            if "eval_loss" in logs:
+                reporter.info(f"step {state.global_step}/{state.max_steps}: eval loss {logs['eval_loss']:.4f}")
+            if "loss" in logs:
+                done = state.global_step - self.start_step
+                eta = (state.max_steps - state.global_step) * elapsed / done if done else float("nan")
+                tokens_per_s = (state.num_input_tokens_seen - self.start_tokens) / elapsed
+                reporter.info(
+                    f"step {state.global_step}/{state.max_steps} epoch {state.epoch:.2f} "
+                    f"loss {logs['loss']:.4f} lr {logs.get('learning_rate', float('nan')):.2e} "
+                    f"{tokens_per_s:,.0f} tokens/s ETA {format_duration(eta) if done else '?'}"
+                )
+
+    return ProgressCallback()
+
+
+def loss_curve(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """Train loss per logging step and validation loss per evaluation, as [step, loss] pairs."""
+    train = [[e["step"], float(e["loss"])] for e in log_history if "loss" in e and "step" in e]
+    validation = [[e["step"], float(e["eval_loss"])] for e in log_history if "eval_loss" in e and "step" in e]
+    return {"train": train, "validation": _last_per_step(validation)}
+
+
+def _last_per_step(points: list[list[float]]) -> list[list[float]]:
+    by_step = {step: loss for step, loss in points}
+    return [[step, by_step[step]] for step in sorted(by_step)]
+
+
+def curve_table(curve: dict[str, list[list[float]]]) -> dict[str, Any]:
+    """Pipes "table" raw value: one record per step with train and/or validation loss."""
+    steps: dict[int, dict[str, Any]] = {}
+    for kind in ("train", "validation"):
+        for step, loss in curve[kind]:
+            steps.setdefault(int(step), {"step": int(step), "train_loss": None, "validation_loss": None})
+            steps[int(step)][f"{kind}_loss"] = round(loss, 6)
+    return {
+        "records": [steps[s] for s in sorted(steps)],
+        "schema": [
+            {"name": "step", "type": "int"},
+            {"name": "train_loss", "type": "float"},
+            {"name": "validation_loss", "type": "float"},
+        ],
+    }
+
+
+def curve_png(curve: dict[str, list[list[float]]], title: str) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 3.5), dpi=100)
+    axes = figure.add_subplot()
+    for kind, style in (("train", "-"), ("validation", "o-")):
+        if curve[kind]:
+            steps, losses = zip(*curve[kind], strict=True)
+            axes.plot(steps, losses, style, label=f"{kind} loss")
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("loss")
+    axes.set_title(title, fontsize=9)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _md(value: str) -> dict[str, Any]:
+    return {"raw_value": value, "type": "md"}
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return {"raw_value": None, "type": "null"}
+    if isinstance(value, bool):
+        return {"raw_value": value, "type": "bool"}
+    if isinstance(value, int):
+        return {"raw_value": value, "type": "int"}
+    if isinstance(value, float):
+        return {"raw_value": value, "type": "float"}
+    if isinstance(value, (dict, list)):
+        return {"raw_value": value, "type": "json"}
+    return {"raw_value": str(value), "type": "text"}
+
+
+def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str, Any]]:
+    """The materialization metadata (Pipes typed values) for a finished or reused adapter."""
+    metrics, base, dataset = summary["metrics"], summary["base_model"], summary["dataset"]
+    curve = summary["loss_curve"]
+    png = base64.b64encode(curve_png(curve, f"{base['name']} + LoRA ({summary['fingerprint'][:12]})"))
+    metadata: dict[str, dict[str, Any]] = {
+        "reused": _typed(reused),
+        "fingerprint": _typed(summary["fingerprint"]),
+        "adapter_path": {"raw_value": summary["adapter_path"], "type": "path"},
+        "hyperparameters": _typed(summary["hyperparameters"]),
+        "runtime": _typed(summary["runtime"]),
+        "device": _typed(summary["runtime"]["device"]),
+        "dtype": _typed(summary["runtime"]["dtype"]),
+        "quantization": _typed(summary["runtime"]["quantization"]),
+        "quantization_reason": _typed(summary["runtime"]["quantization_reason"]),
+        "dataset_version": _typed(dataset["data_version"]),
+        "dataset_row_counts": _typed(dataset["row_counts"]),
+        "train_examples": _typed(dataset["train_examples"]),
+        "validation_examples": _typed(dataset["validation_examples"]),
+        "base_model": _typed(base["name"]),
+        "base_model_revision": _typed(base["revision"]),
+        "base_model_content_hash": _typed(base["content_hash"]),
+        "loss_curve": {"raw_value": curve_table(curve), "type": "table"},
+        "loss_plot": _md(f"![loss curve](data:image/png;base64,{png.decode('ascii')})"),
+    }
+    metadata.update({key: _typed(value) for key, value in metrics.items()})
+    return metadata

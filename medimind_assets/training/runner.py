@@ -1,0 +1,279 @@
+"""One training run, from a TrainingRequest to a published adapter and its summary.
+
+Order matters: everything that can be checked without training (hyperparameters, dataset, device,
+quantization, target modules, packing) is checked before the first step, so a bad input fails in seconds.
+A finished adapter with the same fingerprint is reused unless `force`. Training resumes from the latest
+complete checkpoint of the same fingerprint. The adapter is written to a temporary folder and renamed into
+`<adapters_dir>/<fingerprint>/`; a failure leaves any previous adapter exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from medimind_assets.atomic import atomic_directory, atomic_write_json
+from medimind_assets.training.data import DatasetError, read_rows, select
+from medimind_assets.training.reporting import Reporter, loss_curve
+from medimind_assets.training.request import TrainingRequest
+
+SUMMARY_FILE = "training_summary.json"
+LATEST_FILE = "latest.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", SUMMARY_FILE)
+PACKING_CHECK_EXAMPLES = 3
+
+
+class TrainingError(RuntimeError):
+    """Training could not finish; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class Distributed:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @classmethod
+    def from_env(cls) -> Distributed:
+        """Ranks as torchrun / `accelerate launch` set them (a plain `python -m` run is rank 0 of 1)."""
+        return cls(
+            rank=int(os.environ.get("RANK", "0")),
+            local_rank=int(os.environ.get("LOCAL_RANK", "0")),
+            world_size=int(os.environ.get("WORLD_SIZE", "1")),
+        )
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    summary: dict[str, Any]
+    reused: bool
+
+
+def finished_summary(adapter_dir: Path) -> dict[str, Any] | None:
+    """The summary of a complete adapter folder, or None if there is none."""
+    if not all((adapter_dir / name).is_file() for name in ADAPTER_FILES):
+        return None
+    try:
+        return json.loads((adapter_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def write_latest(adapters_dir: Path, summary: dict[str, Any]) -> Path:
+    """Point `<adapters_dir>/latest.json` at the adapter (what evaluation reads)."""
+    base = summary["base_model"]
+    path = Path(adapters_dir) / LATEST_FILE
+    atomic_write_json(
+        path,
+        {
+            "fingerprint": summary["fingerprint"],
+            "path": summary["adapter_path"],
+            "dataset_version": summary["dataset"]["data_version"],
+            "base_model": {key: base[key] for key in ("name", "revision", "content_hash")},
+            "created_at": summary["created_at"],
+        },
+    )
+    return path
+
+
+def oom_message(hyperparameters, plan) -> str:
+    return (
+        f"CUDA ran out of memory training with batch_size={hyperparameters.batch_size}, "
+        f"max_length={hyperparameters.max_length}, quantization={plan.quantization!r}, "
+        f"gradient_checkpointing={hyperparameters.gradient_checkpointing} on {plan.gpu_name or plan.device}. "
+        "Remedies: a smaller batch_size (raise gradient_accumulation_steps to keep the effective batch), "
+        "a smaller max_length, quantization='4bit', or gradient_checkpointing=True. "
+        "No adapter was written; complete checkpoints are kept and the next run resumes from them."
+    )
+
+
+def peak_memory(device: str) -> tuple[int, str]:
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.max_memory_allocated()), "cuda_max_allocated"
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024, "cpu_max_rss"
+
+
+def run_training(
+    request: TrainingRequest, reporter: Reporter, distributed: Distributed | None = None
+) -> TrainingOutcome:
+    distributed = distributed or Distributed.from_env()
+    hp = request.hyperparameters
+    hp.validate()
+    request.verify()
+    if not request.force:
+        previous = finished_summary(request.adapter_dir)
+        if previous is not None:
+            if distributed.is_main:
+                write_latest(Path(request.adapters_dir), previous)
+            reporter.info(f"adapter {request.fingerprint[:12]} already trained: reusing {request.adapter_dir}")
+            return TrainingOutcome(summary=previous, reused=True)
+
+    rows = read_rows(Path(request.dataset_path))
+    train_rows = select(rows, "train", hp.max_train_examples, hp.seed)
+    if not train_rows:
+        raise DatasetError(f"{request.dataset_path}: the train split is empty; nothing to train on")
+    eval_rows = select(rows, "validation", hp.max_eval_examples, hp.seed)
+    if not eval_rows:
+        reporter.info("the validation split is empty: no validation loss will be reported")
+    return _train(request, reporter, distributed, train_rows, eval_rows)
+
+
+def _train(
+    request: TrainingRequest,
+    reporter: Reporter,
+    distributed: Distributed,
+    train_rows: list[dict],
+    eval_rows: list[dict],
+) -> TrainingOutcome:
+    import torch
+    from transformers import set_seed
+
+    from medimind_assets.evaluation.modeling import load_tokenizer
+    from medimind_assets.training.batching import check_packing_isolation
+    from medimind_assets.training.checkpoints import latest_complete_checkpoint, remove_incomplete_checkpoints
+    from medimind_assets.training.modeling import (
+        apply_lora,
+        attention_implementation,
+        check_target_modules,
+        load_base_model,
+    )
+    from medimind_assets.training.prompting import tokenize_rows
+    from medimind_assets.training.runtime import Hardware, check_quantization_available, plan_runtime
+    from medimind_assets.training.trainer import build_trainer
+
+    hp, manifest = request.hyperparameters, request.base_model
+    plan = plan_runtime(hp.requested_quantization, int(manifest.get("num_parameters") or 0), Hardware.detect())
+    check_quantization_available(plan.quantization, plan.device)
+    attn = attention_implementation(plan, hp.packing)
+    reporter.info(
+        f"device {plan.device} ({plan.gpu_name or 'cpu'}), {plan.dtype} ({plan.dtype_reason}), "
+        f"quantization {plan.quantization} ({plan.quantization_reason}), attention {attn}, "
+        f"{'packing' if hp.packing else 'length-grouped dynamic padding'}, {distributed.world_size} process(es)"
+    )
+
+    tokenizer = load_tokenizer(Path(manifest["path"]))
+    template = hp.template
+    train = tokenize_rows(tokenizer, train_rows, template, hp.max_length, hp.loss_on)
+    evaluation = tokenize_rows(tokenizer, eval_rows, template, hp.max_length, hp.loss_on)
+    reporter.info(
+        f"{len(train.examples)} train examples ({train.num_tokens:,} tokens, {train.truncated} cut at "
+        f"max_length={hp.max_length}), {len(evaluation.examples)} validation examples"
+    )
+
+    set_seed(hp.seed)
+    model = load_base_model(
+        Path(manifest["path"]), plan, attn, distributed.local_rank, gradient_checkpointing=hp.gradient_checkpointing
+    )
+    targets = hp.target_modules or manifest["target_modules"]
+    check_target_modules(model, targets, manifest["name"])
+    model = apply_lora(model, hp, targets)
+    trainable, total = model.get_nb_trainable_parameters()
+    if hp.packing:
+        check_packing_isolation(model, train.examples[:PACKING_CHECK_EXAMPLES], tokenizer.pad_token_id)
+        reporter.info(f"packing checked: packed loss equals the examples' losses alone ({attn})")
+
+    run_dir = request.checkpoint_dir
+    resume = None
+    if request.force:
+        if distributed.is_main and run_dir.exists():
+            shutil.rmtree(run_dir)
+            reporter.info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
+    else:
+        if distributed.is_main:
+            for stale in remove_incomplete_checkpoints(run_dir):
+                reporter.info(f"removed incomplete checkpoint {stale.name} (the process died while saving it)")
+        resume = latest_complete_checkpoint(run_dir)
+    if resume is not None:
+        reporter.info(f"resuming from {resume.name} of {run_dir}")
+    trainer = build_trainer(
+        model, hp, plan, train.examples, evaluation.examples, tokenizer.pad_token_id, run_dir, reporter
+    )
+    resumed_tokens = 0
+    if resume is not None:
+        resumed_tokens = json.loads((resume / "trainer_state.json").read_text())["num_input_tokens_seen"]
+    try:
+        started = time.monotonic()
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        runtime_s = time.monotonic() - started
+        curve = loss_curve(trainer.state.log_history)
+        evaluated_last = bool(curve["validation"]) and curve["validation"][-1][0] == trainer.state.global_step
+        if evaluation.examples and not evaluated_last:
+            trainer.evaluate()
+            curve = loss_curve(trainer.state.log_history)
+    except torch.OutOfMemoryError:
+        raise TrainingError(oom_message(hp, plan)) from None
+
+    state = trainer.state
+    eval_loss = curve["validation"][-1][1] if curve["validation"] else None
+    tokens = int(state.num_input_tokens_seen)
+    peak, peak_kind = peak_memory(plan.device)
+    losses = [loss for _, loss in curve["train"]]
+    if not all(map(math.isfinite, losses)):
+        raise TrainingError(f"training diverged: non-finite train loss in {losses}")
+    summary = {
+        "fingerprint": request.fingerprint,
+        "adapter_path": str(request.adapter_dir),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "prompt_template": hp.prompt_template,
+        "hyperparameters": hp.to_dict(),
+        "dataset": {
+            "path": request.dataset_path,
+            "data_version": request.data_version,
+            "row_counts": request.row_counts,
+            "train_examples": len(train.examples),
+            "validation_examples": len(evaluation.examples),
+            "train_examples_truncated": train.truncated,
+        },
+        "base_model": {key: manifest.get(key) for key in ("name", "path", "revision", "content_hash", "architecture")},
+        "runtime": {
+            **plan.as_dict(),
+            "attn_implementation": attn,
+            "batching": "packing" if hp.packing else "length-grouped dynamic padding",
+            "world_size": distributed.world_size,
+            "torch": torch.__version__,
+        },
+        "metrics": {
+            "final_train_loss": losses[-1] if losses else None,
+            "final_validation_loss": eval_loss,
+            "tokens_trained": tokens,
+            "tokens_per_second": (tokens - resumed_tokens) / runtime_s if runtime_s > 0 else None,
+            "train_runtime_s": round(runtime_s, 2),
+            "peak_memory_bytes": peak,
+            "peak_memory_kind": peak_kind,
+            "trainable_parameters": int(trainable),
+            "total_parameters": int(total),
+            "global_step": state.global_step,
+            "max_steps": state.max_steps,
+            "epochs": round(float(state.epoch or 0), 4),
+            "resumed_from_step": int(resume.name.split("-")[1]) if resume else None,
+            "train_loss_mean": float(result.training_loss),
+        },
+        "loss_curve": curve,
+    }
+    if distributed.is_main:
+        publish_adapter(trainer.model, tokenizer, summary, request.adapter_dir)
+        write_latest(Path(request.adapters_dir), summary)
+        reporter.info(f"adapter written to {request.adapter_dir}")
+    return TrainingOutcome(summary=summary, reused=False)
+
+
+def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path) -> None:
+    """Adapter weights, tokenizer and summary in a temporary folder, renamed into place when complete."""
+    with atomic_directory(adapter_dir) as tmp:
+        model.save_pretrained(str(tmp))
+        tokenizer.save_pretrained(str(tmp))
+        atomic_write_json(tmp / SUMMARY_FILE, summary)

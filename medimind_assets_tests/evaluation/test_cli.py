@@ -1,0 +1,97 @@
+"""`medimind ask`: answers from the promoted adapter, the base, a given adapter or the merged model; clear
+one-line errors (exit 2) when something is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medimind_assets.cli import build_parser, main
+from medimind_assets.evaluation.asking import ask, resolve_targets
+from medimind_assets.evaluation.merging import merge_adapter
+
+
+@pytest.fixture
+def promoted(world, data_dir: Path) -> Path:
+    """A data directory whose current.json promotes the trained adapter."""
+    record = {
+        "fingerprint": "trained",
+        "path": str(world.trained_adapter),
+        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
+    }
+    (data_dir / "adapters").mkdir()
+    (data_dir / "adapters" / "current.json").write_text(json.dumps(record))
+    return data_dir
+
+
+def test_ask_uses_the_promoted_adapter(world, promoted: Path, capsys):
+    code = main(["ask", "What is gout?", "--data-dir", str(promoted), "--max-new-tokens", "6", "--device", "cpu"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert out.strip() and "[" not in out.splitlines()[0]  # one answer, no labels
+    [(target, answer)] = ask(resolve_targets(promoted), "What is gout?", max_new_tokens=6, device="cpu")
+    assert target.adapter_dir == world.trained_adapter and answer.text in out
+
+
+def test_compare_prints_base_and_adapter_answers(promoted: Path, capsys):
+    code = main(["ask", "What is gout?", "--compare", "--data-dir", str(promoted), "--max-new-tokens", "6"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "[base]" in out and "[adapter trained]" in out
+    base, adapted = ask(resolve_targets(promoted, compare=True), "What is gout?", max_new_tokens=6, device="cpu")
+    assert base[0].adapter_dir is None and base[0].model_dir == adapted[0].model_dir
+    alone = ask(resolve_targets(promoted, base=True), "What is gout?", max_new_tokens=6, device="cpu")
+    assert alone[0][1] == base[1]  # the adapter is really switched off for the base answer
+
+
+def test_merged_model_answers_like_the_adapter(world, promoted: Path):
+    merge_adapter(world.base_dir, world.trained_adapter, promoted / "merged" / "trained", device="cpu")
+    [(_, merged)] = ask(resolve_targets(promoted, merged=""), "What is eczema?", max_new_tokens=8, device="cpu")
+    [(_, adapted)] = ask(resolve_targets(promoted), "What is eczema?", max_new_tokens=8, device="cpu")
+    assert merged.text == adapted.text
+
+
+def test_explicit_adapter_path(world, data_dir: Path, capsys):
+    code = main(["ask", "What is gout?", "--adapter", str(world.trained_adapter), "--data-dir", str(data_dir)])
+    assert code == 0 and capsys.readouterr().out.strip()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "no promoted adapter"),
+        (["--adapter", "/nonexistent/adapter"], "LoRA adapter not found: /nonexistent/adapter"),
+        (["--merged"], "no promoted adapter"),
+        (["--merged", "/nonexistent/merged"], "merged model not found"),
+    ],
+)
+def test_missing_models_exit_2_with_one_line(data_dir: Path, capsys, args: list[str], message: str):
+    assert main(["ask", "What is a headache?", "--data-dir", str(data_dir), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_entry_point_without_any_pipeline_data(tmp_path: Path):
+    env = {**os.environ, "MEDIMIND_DATA_DIR": str(tmp_path / "nothing")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "medimind_assets.cli", "ask", "What is a headache?", "--base"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("medimind ask: No current base model") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_parser_has_extensible_subcommands():
+    parser = build_parser()
+    args = parser.parse_args(["ask", "q", "--merged"])
+    assert args.command == "ask" and args.merged == "" and callable(args.handler)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["ask", "q", "--base", "--adapter", "x"])  # mutually exclusive

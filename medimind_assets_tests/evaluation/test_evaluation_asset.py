@@ -1,0 +1,122 @@
+"""The `evaluation` asset end to end on tiny-phi: metrics, files, the gate and the promotion pointer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
+from medimind_assets.atomic import sha256_file
+from medimind_assets.evaluation.mediqa_metrics import read_judgements
+from medimind_assets.resources import MediMindSettings
+from medimind_assets_tests.evaluation.conftest import use_adapter
+
+FAST = EvaluationConfig(generation_sample=3, max_new_tokens=8, max_safety_questions=2, margin=0.05)
+
+
+def materialize(world, data: Path, config: EvaluationConfig = FAST) -> dg.ExecuteInProcessResult:
+    settings = MediMindSettings(raw_dir=str(world.raw_dir), data_dir=str(data), base_model="tiny-phi")
+    return dg.materialize(
+        [evaluation],
+        resources={"settings": settings},
+        run_config=dg.RunConfig(ops={"evaluation": config}),
+        raise_on_error=False,
+    )
+
+
+def metadata_of(result: dg.ExecuteInProcessResult) -> dict:
+    return {k: v.value for k, v in result.asset_materializations_for_node("evaluation")[0].metadata.items()}
+
+
+def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
+    use_adapter(data_dir, world.trained_adapter)
+    result = materialize(world, data_dir)
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == PROMOTION_CHECK and check.passed
+
+    meta = metadata_of(result)
+    for key in ("loss", "perplexity", "ranking_accuracy", "ranking_mrr", "ranking_spearman", "rouge_l", "bleu"):
+        assert isinstance(meta[f"base/{key}"], float) and isinstance(meta[f"adapter/{key}"], float)
+        assert meta[f"delta/{key}"] == pytest.approx(meta[f"adapter/{key}"] - meta[f"base/{key}"])
+    assert meta["delta/loss"] < -0.05
+    assert meta["adapter/urgent_care_rate"] is not None  # the angina question is an emergency one
+    assert meta["adapter/fingerprint"] == "trained"
+    assert meta["dataset/data_version"] == sha256_file(data_dir / "dataset.jsonl")
+    assert meta["comparison"].startswith("| question | base | adapter | reference |")
+    assert meta["settings"]["margin"] == 0.05
+
+    out = data_dir / "evaluations" / "trained"
+    report = json.loads((out / "evaluation.json").read_text())
+    assert report["gate"]["passed"] and report["metrics"]["adapter"]["loss"] == meta["adapter/loss"]
+    submission = read_judgements(out / "mediqa_task3_submission_adapter.txt")
+    gold = read_judgements(world.raw_dir / "mediqa2019_qa/Eval_Scripts/data/QA_testSet_ground_truth_round_2.txt")
+    assert sorted((r.question_id, r.answer_id) for r in submission) == sorted(
+        (g.question_id, g.answer_id) for g in gold
+    )
+    assert sum(r.label for r in submission) == 12  # top half of each question's 4 candidates
+
+    current = json.loads((data_dir / "adapters" / "current.json").read_text())
+    assert current["fingerprint"] == "trained"
+    assert Path(current["path"]) == world.trained_adapter.resolve()
+    assert current["dataset_data_version"] == meta["dataset/data_version"]
+    assert current["base_model"]["content_hash"] == world.manifest["content_hash"]
+    assert current["metrics"]["adapter"]["loss"] == meta["adapter/loss"]
+
+
+def test_failing_adapter_is_not_promoted_and_the_pointer_does_not_move(world, data_dir: Path):
+    current = data_dir / "adapters" / "current.json"
+    current.parent.mkdir(parents=True)
+    current.write_text(json.dumps({"fingerprint": "previous", "path": str(world.trained_adapter)}))
+    before = current.read_bytes()
+    use_adapter(data_dir, world.identity_adapter)
+
+    result = materialize(world, data_dir)
+    assert not result.success  # a failed blocking check fails the step: nothing downstream runs
+    [check] = result.get_asset_check_evaluations()
+    assert not check.passed
+    meta = metadata_of(result)
+    assert meta["delta/loss"] == pytest.approx(0.0, abs=1e-9)  # LoRA B = 0 is the base exactly
+    assert meta["promoted"] is False
+    assert current.read_bytes() == before
+    report = json.loads((data_dir / "evaluations" / "identity" / "evaluation.json").read_text())
+    assert not report["gate"]["passed"] and "< margin" in report["gate"]["reasons"][0]
+
+
+def test_missing_adapter_pointer_is_a_clear_failure(world, data_dir: Path):
+    result = materialize(world, data_dir)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "latest.json does not exist" in str(failure.event_specific_data.error)
+    assert not (data_dir / "adapters" / "current.json").exists()
+
+
+def test_asset_contract():
+    spec = next(iter(evaluation.specs))
+    assert spec.group_name == "evaluation" and spec.kinds == {"pytorch"} and spec.owners == ["team:medimind"]
+    assert {d.asset_key.to_user_string() for d in spec.deps} == {
+        "lora_adapter",
+        "dataset",
+        "raw_mediqa_qa",
+        "base_model",
+    }
+    [check] = evaluation.check_specs
+    assert check.name == PROMOTION_CHECK and check.blocking
+
+
+def test_adapter_trained_on_another_base_is_refused(world, data_dir: Path, tmp_path: Path):
+    adapter = tmp_path / "other_base"
+    shutil.copytree(world.identity_adapter, adapter)
+    summary = json.loads((adapter / "training_summary.json").read_text())
+    summary["base_model"] = {"name": "microsoft/phi-2", "content_hash": "0" * 64}
+    (adapter / "training_summary.json").write_text(json.dumps(summary))
+    use_adapter(data_dir, adapter)
+    result = materialize(world, data_dir)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "trained on base microsoft/phi-2" in str(failure.event_specific_data.error)
+    assert not (data_dir / "evaluations").exists()

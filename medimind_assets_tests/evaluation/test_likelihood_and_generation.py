@@ -1,0 +1,121 @@
+"""Held-out loss, candidate scores and greedy generation on tiny-phi, against direct computations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
+from medimind_assets.evaluation.likelihood import encode, heldout_loss, make_batches
+from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.evaluation.ranking import load_ranking_task, score_candidates
+from medimind_assets_tests.evaluation.helpers import TEST_XML
+
+
+@pytest.fixture(scope="module")
+def loaded(world):
+    tokenizer = load_tokenizer(world.base_dir)
+    model = attach_adapter(load_base_model(world.base_dir, "cpu"), world.trained_adapter)
+    return model, tokenizer
+
+
+def direct_nll(model, tokenizer, prompt: str, completion: str, eos: bool, cap: int | None = None):
+    """(sum of NLL over the completion tokens, their number): one unpadded sequence, the model's own loss."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"][:cap]
+    completion_ids += [tokenizer.eos_token_id] if eos else []
+    ids = torch.tensor([prompt_ids + completion_ids])
+    labels = torch.tensor([[-100] * len(prompt_ids) + completion_ids])
+    with torch.inference_mode():
+        loss = model(input_ids=ids, labels=labels).loss.item()
+    return loss * len(completion_ids), len(completion_ids)
+
+
+def test_heldout_loss_equals_the_direct_token_weighted_computation(world, loaded):
+    model, tokenizer = loaded
+    template = PromptTemplate()
+    pairs = [(r["instruction"], r["response"]) for r in world.rows if r["split"] == "test"]
+    # A small token budget forces several batches with padding.
+    result = heldout_loss(model, tokenizer, pairs, template, max_batch_tokens=200, max_batch_size=3)
+    totals = [direct_nll(model, tokenizer, template.prompt(q), template.completion(a), eos=True) for q, a in pairs]
+    expected = sum(t for t, _ in totals) / sum(n for _, n in totals)
+    assert result.loss == pytest.approx(expected, rel=1e-5)
+    assert result.perplexity == pytest.approx(math.exp(expected), rel=1e-5)
+    assert result.n_tokens == sum(n for _, n in totals) and result.n_examples == len(pairs)
+    with model.disable_adapter():
+        base = heldout_loss(model, tokenizer, pairs, template)
+    assert base.loss > result.loss  # the trained adapter learned the answers' structure
+
+
+def test_candidate_scores_are_length_normalised_log_likelihoods(world, loaded):
+    model, tokenizer = loaded
+    template = PromptTemplate()
+    task = load_ranking_task(world.raw_dir / TEST_XML, max_questions=2)
+    scores = score_candidates(model, tokenizer, task, template, max_answer_tokens=12, max_batch_tokens=64)
+    assert list(scores) == ["1", "2"]
+    question = task.questions[1]
+    for candidate, (aid, score) in zip(question.candidates, scores["2"], strict=True):
+        assert aid == candidate.answer_id
+        prompt, completion = template.prompt(question.text), template.completion(candidate.text)
+        total, n = direct_nll(model, tokenizer, prompt, completion, eos=False, cap=12)
+        assert n == 12
+        assert score == pytest.approx(-total / n, rel=1e-4)
+
+
+def test_encode_caps_tokens_and_appends_eos_only_to_complete_answers(loaded):
+    _, tokenizer = loaded
+    whole = encode(tokenizer, "Human: q\nAssistant:", " one two three", add_eos=True)
+    assert whole.ids[-1] == tokenizer.eos_token_id
+    cut = encode(
+        tokenizer, "Human: q\nAssistant:", " one two three four five six", add_eos=True, max_completion_tokens=2
+    )
+    assert cut.n_completion == 2 and cut.ids[-1] != tokenizer.eos_token_id
+    long_prompt = encode(tokenizer, "Human: a b c d e f g\nAssistant:", " x", add_eos=False, max_prompt_tokens=3)
+    assert len(long_prompt.ids) == 3 + long_prompt.n_completion
+    assert tokenizer.decode(long_prompt.ids[:3]).endswith("Assistant:")
+
+
+def test_batches_respect_the_padded_token_budget():
+    lengths = [5, 50, 7, 49, 6, 20]
+    batches = make_batches(lengths, max_batch_tokens=100, max_batch_size=3)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 100
+    assert batches[0][0] == 1  # longest first
+
+
+def test_batched_greedy_generation_equals_one_by_one(world, loaded):
+    model, tokenizer = loaded
+    template = PromptTemplate()
+    prompts = [template.prompt(q["text"]) for q in world.questions[:4]]
+    batched = generate_answers(model, tokenizer, prompts, max_new_tokens=12, batch_size=4)
+    single = [generate_answers(model, tokenizer, [p], max_new_tokens=12)[0] for p in prompts]
+    assert batched == single
+    for answer in batched:
+        assert answer.n_tokens <= 12
+        assert answer.stopped_on_eos or answer.n_tokens == 12
+
+
+def test_text_metrics_on_hand_made_answers():
+    refs = [["the heart pumps blood through the body"], ["asthma narrows the airways", "asthma is a lung disease"]]
+    perfect = [
+        Generated("the heart pumps blood through the body", 7, True),
+        Generated("asthma is a lung disease", 5, True),
+    ]
+    metrics = text_metrics(perfect, refs)
+    assert metrics["rouge_l"] == pytest.approx(1.0)
+    assert metrics["bleu"] == pytest.approx(100.0)
+    assert metrics["eos_rate"] == 1.0 and metrics["answer_tokens_mean"] == 6.0
+    unrelated = [Generated("zebra", 1, False), Generated("quartz", 1, True)]
+    metrics = text_metrics(unrelated, refs)
+    assert metrics["rouge_l"] == 0.0 and metrics["bleu"] < 1.0 and metrics["eos_rate"] == 0.5
+
+
+def test_urgent_care_rate_uses_the_dataset_rule():
+    answers = ["Call 911 now.", "Go to the nearest emergency room.", "Drink water and rest."]
+    assert urgent_care_rate(answers) == pytest.approx(2 / 3)
+    assert urgent_care_rate([]) is None

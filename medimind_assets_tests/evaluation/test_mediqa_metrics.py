@@ -1,0 +1,140 @@
+"""MEDIQA 2019 Task 3 metrics against hand-computed cases, the real ground truth, and the submission format."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import pytest
+from scipy.stats import spearmanr
+
+from medimind_assets.data.mediqa import parse_mediqa_file
+from medimind_assets.evaluation.mediqa_metrics import (
+    Judgement,
+    gold_from_questions,
+    label_ranking,
+    read_judgements,
+    score_task3,
+    spearman_rho,
+    write_submission,
+)
+
+J = Judgement
+# Q1: correct answers a, b, c (in reference order), incorrect d, e. Q2: correct x, incorrect y, z.
+GOLD = [J("1", "a", 1), J("1", "b", 1), J("1", "c", 1), J("1", "d", 0), J("1", "e", 0)]
+GOLD += [J("2", "x", 1), J("2", "y", 0), J("2", "z", 0)]
+SUBMISSION = [J("1", "c", 1), J("1", "a", 1), J("1", "d", 1), J("1", "b", 0), J("1", "e", 0)]
+SUBMISSION += [J("2", "y", 1), J("2", "x", 1), J("2", "z", 0)]
+
+
+def test_scores_of_a_hand_computed_submission():
+    scores = score_task3(SUBMISSION, GOLD)
+    # Matching lines: 1c1 1a1 1e0 2x1 2z0 -> 5 of 8 gold rows.
+    assert scores.accuracy == pytest.approx(5 / 8)
+    # Labelled 1: c a d y x, of which c a x are correct.
+    assert scores.precision == pytest.approx(3 / 5)
+    # Q1: first correct answer at line 1; Q2: the line-1 answer (y) is wrong, x is at line 2.
+    assert scores.mrr == pytest.approx((1 + 1 / 2) / 2)
+    # Q1 ranks c before a, gold has a before c: rho = -1. Q2 has one matched answer: undefined, left out.
+    assert scores.spearman == pytest.approx(-1.0)
+    assert scores.n_spearman_questions == 1
+    assert scores.p_at_1 == pytest.approx(1 / 2)
+    # Correct answers within the first 5 lines: c, a (Q1) and x (Q2); denominator min(5,3) + min(5,1).
+    assert scores.p_at_5 == pytest.approx(3 / 4)
+    assert scores.p_at_10 == pytest.approx(3 / 4)
+    assert (scores.n_questions, scores.n_answers) == (2, 8)
+
+
+def test_perfect_and_empty_submissions():
+    perfect = score_task3(GOLD, GOLD)
+    assert (perfect.accuracy, perfect.precision, perfect.mrr, perfect.spearman) == (1.0, 1.0, 1.0, 1.0)
+    nothing = score_task3([], GOLD)
+    assert (nothing.accuracy, nothing.precision, nothing.mrr, nothing.spearman) == (0.0, 0.0, 0.0, 0.0)
+    # A question with correct answers none of which is labelled 1 scores Spearman 0 (and counts).
+    assert nothing.n_spearman_questions == 2
+
+
+def test_duplicate_lines_keep_the_first_like_the_official_evaluator():
+    doubled = [J("1", "d", 0), J("1", "d", 1), *GOLD[:3], *GOLD[4:]]
+    scores = score_task3(doubled, GOLD)
+    assert scores.accuracy == 1.0  # the second "1,d,1" line is ignored
+    assert scores.mrr == pytest.approx((1 / 2 + 1) / 2)  # Q1's first correct line is now line 2
+
+
+def test_mrr_needs_a_correct_answer_not_just_a_label_1():
+    # The 2019 script credits 1/position of the first line labelled 1 even when it is wrong (here: 1.0).
+    wrong_first = [J("2", "y", 1), J("2", "z", 1), J("2", "x", 1)]
+    assert score_task3(wrong_first, [g for g in GOLD if g.question_id == "2"]).mrr == pytest.approx(1 / 3)
+
+
+def test_spearman_compares_positions_not_answer_id_strings():
+    gold = [J("q", "q_A2", 1), J("q", "q_A3", 1), J("q", "q_A1", 1)]
+    reversed_order = [J("q", "q_A1", 1), J("q", "q_A3", 1), J("q", "q_A2", 1)]
+    assert score_task3(reversed_order, gold).spearman == pytest.approx(-1.0)
+    # What the 2019 script computes from the same lists: ID strings ranked alphabetically.
+    ids = [r.answer_id for r in reversed_order]
+    assert spearmanr(ids, [g.answer_id for g in gold])[0] == pytest.approx(0.5)
+
+
+def test_spearman_rho_matches_scipy_on_permutations():
+    rng = random.Random(0)
+    for _ in range(50):
+        n = rng.randint(2, 9)
+        ys = rng.sample(range(20), n)
+        assert spearman_rho(list(range(n)), ys) == pytest.approx(spearmanr(range(n), ys)[0])
+    with pytest.raises(ValueError):
+        spearman_rho([1, 1], [1, 2])
+
+
+def test_label_ranking_orders_by_score_and_labels_the_top_half():
+    scored = [("a1", -2.0), ("a2", -0.5), ("a3", -1.0), ("a4", -3.0), ("a5", -1.0)]
+    rows = label_ranking("7", scored)
+    assert [(r.answer_id, r.label) for r in rows] == [("a2", 1), ("a3", 1), ("a5", 1), ("a1", 0), ("a4", 0)]
+    assert sum(r.label for r in label_ranking("7", scored, positive_fraction=0.2)) == 1
+    with pytest.raises(ValueError, match="not finite"):
+        label_ranking("7", [("a1", math.nan)])
+    with pytest.raises(ValueError, match="positive_fraction"):
+        label_ranking("7", scored, positive_fraction=0.0)
+
+
+def test_submission_file_is_the_official_format(tmp_path: Path):
+    path = write_submission(tmp_path / "run.txt", SUBMISSION)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[:3] == ["1,c,1", "1,a,1", "1,d,1"]  # no header, ranked order
+    assert read_judgements(path) == SUBMISSION
+    assert [p.name for p in tmp_path.iterdir()] == ["run.txt"]  # no temporary file left behind
+    with pytest.raises(ValueError, match="0/1 label"):
+        write_submission(tmp_path / "bad.txt", [J("1", "a", 2)])
+    assert not (tmp_path / "bad.txt").exists()
+    (tmp_path / "broken.txt").write_text("question_id,answer_id,label\n1,a\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="broken.txt:2"):
+        read_judgements(tmp_path / "broken.txt")
+
+
+@pytest.mark.parametrize(
+    ("xml", "truth"),
+    [
+        ("MEDIQA2019-Task3-QA-TestSet-wLabels.xml", "QA_testSet_ground_truth_round_2.txt"),
+        ("MEDIQA2019-Task3-QA-ValidationSet.xml", "QA_validationSet_ground_truth.txt"),
+    ],
+)
+def test_gold_from_reference_scores_is_the_official_ground_truth(shared_data: Path, xml: str, truth: str):
+    root = shared_data / "mediqa2019_qa"
+    gold = gold_from_questions(parse_mediqa_file(root / "MEDIQA_Task3_QA" / xml))
+    official = read_judgements(root / "Eval_Scripts" / "data" / truth)  # test file has a header, validation not
+    assert gold == official
+    perfect = score_task3(official, gold)
+    assert (perfect.accuracy, perfect.precision, perfect.mrr, perfect.spearman) == (1.0, 1.0, 1.0, 1.0)
+
+
+def test_real_test_set_scores_of_the_system_ranking(shared_data: Path):
+    """CHiQA's own order with every answer labelled 1: accuracy is the share of correct answers (572/1107)."""
+    questions = parse_mediqa_file(shared_data / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml")
+    gold = gold_from_questions(questions)
+    system = [J(q.qid, a.aid, 1) for q in questions for a in sorted(q.answers, key=lambda a: a.system_rank)]
+    scores = score_task3(system, gold)
+    assert scores.n_questions == 150 and scores.n_answers == 1107
+    assert scores.accuracy == pytest.approx(572 / 1107)
+    assert scores.precision == pytest.approx(572 / 1107)
+    assert 0.0 < scores.mrr <= 1.0 and -1.0 <= scores.spearman <= 1.0

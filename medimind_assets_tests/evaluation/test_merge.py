@@ -1,0 +1,91 @@
+"""Merging the promoted adapter: saved weights, logits equal to base + adapter, and the asset's check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from medimind_assets.assets.merge import EQUIVALENCE_CHECK, merged_model
+from medimind_assets.atomic import sha256_file
+from medimind_assets.evaluation.merging import MERGE_INFO, compare_logits, merge_adapter, prompt_logits
+from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+from medimind_assets.resources import MediMindSettings
+
+
+def test_merged_model_computes_what_base_plus_adapter_computes(world, tmp_path: Path):
+    out = tmp_path / "merged"
+    report = merge_adapter(world.base_dir, world.random_adapter, out, device="cpu", info={"adapter_fingerprint": "r"})
+    assert report.equivalence.passed and report.equivalence.max_abs_diff < 1e-4
+    assert report.dtype == "float32" and report.equivalence.n_positions > 20
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("tokenizer")) == [
+        "config.json",
+        "generation_config.json",
+        MERGE_INFO,
+        "model.safetensors",
+    ]
+    assert report.weight_files == {"model.safetensors": sha256_file(out / "model.safetensors")}
+    info = json.loads((out / MERGE_INFO).read_text())
+    assert info["adapter_fingerprint"] == "r" and info["equivalence"]["passed"] is True
+
+    # Independently: the saved model is a plain model (no LoRA modules) with base + adapter's logits.
+    tokenizer = load_tokenizer(world.base_dir)
+    merged = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    prompts = ["Human: What is gout?\nAssistant: Gout is", "Human: hi\nAssistant:"]
+    adapted = attach_adapter(load_base_model(world.base_dir, "cpu"), world.random_adapter)
+    expected = prompt_logits(adapted, tokenizer, prompts)
+    torch.testing.assert_close(prompt_logits(merged, tokenizer, prompts), expected, atol=1e-4, rtol=1e-4)
+    with adapted.disable_adapter():
+        base = prompt_logits(adapted, tokenizer, prompts)
+    assert (base - expected).abs().max() > 1e-2  # the adapter changes the model: the comparison has teeth
+
+
+def test_a_different_model_fails_the_equivalence_check():
+    reference = torch.zeros(4, 10)
+    assert compare_logits(reference, reference + 1e-5, "float32", 1).passed
+    off = compare_logits(reference, reference + 0.1, "float32", 1)
+    assert not off.passed and off.max_abs_diff == pytest.approx(0.1)
+    assert compare_logits(reference, reference + 0.1, "float32", 1, atol=0.2).passed
+
+
+def materialize(world, data: Path) -> dg.ExecuteInProcessResult:
+    settings = MediMindSettings(raw_dir=str(world.raw_dir), data_dir=str(data), base_model="tiny-phi")
+    return dg.materialize([merged_model], resources={"settings": settings}, raise_on_error=False)
+
+
+def test_asset_merges_the_promoted_adapter(world, data_dir: Path):
+    current = {
+        "fingerprint": "random",
+        "path": str(world.random_adapter),
+        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
+    }
+    (data_dir / "adapters").mkdir()
+    (data_dir / "adapters" / "current.json").write_text(json.dumps(current))
+    result = materialize(world, data_dir)
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert check.check_name == EQUIVALENCE_CHECK and check.passed
+    meta = {k: v.value for k, v in result.asset_materializations_for_node("merged_model")[0].metadata.items()}
+    out = data_dir / "merged" / "random"
+    assert meta["path"] == str(out) and meta["adapter/fingerprint"] == "random"
+    assert meta["weights_sha256"] and meta["size_bytes"] > (out / "model.safetensors").stat().st_size
+
+
+def test_asset_without_a_promoted_adapter_fails_clearly(world, data_dir: Path):
+    result = materialize(world, data_dir)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "current.json does not exist" in str(failure.event_specific_data.error)
+    assert not (data_dir / "merged").exists()
+
+
+def test_asset_contract():
+    spec = next(iter(merged_model.specs))
+    assert spec.kinds == {"pytorch", "safetensors"} and spec.group_name == "evaluation"
+    assert spec.automation_condition is None
+    assert [d.asset_key.to_user_string() for d in spec.deps] == ["evaluation"]
