@@ -71,4 +71,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, description="Logs every failed run.")
 def log_failed_runs(context: dg.RunFailureSensorContext) -> None:
     failures = [e.message for e in context.get_step_failure_events()] or [context.failure_event.message]
-    context.log.error(f"run {context.dagster_run.run_id} ({context.dagster_run.job_name}) failed: " + " | ".join(failures))
+    context.log.error(
+        f"run {context.dagster_run.run_id} ({context.dagster_run.job_name}) failed: " + " | ".join(failures)
+    )

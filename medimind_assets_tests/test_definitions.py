@@ -11,6 +11,10 @@ CONTRACT = {
     "raw_mediqa_qa": "sources",
     "raw_medquad": "sources",
     "dataset": "data",
+    "base_model": "training",
+    "lora_adapter": "training",
+    "evaluation": "evaluation",
+    "merged_model": "evaluation",
 }
 
 
@@ -36,19 +40,22 @@ def test_asset_keys_groups_and_metadata_conventions():
         assert spec.kinds, key
         assert spec.owners == ["team:medimind"], key
         assert spec.code_version, key
-    assert graph.get(dg.AssetKey("dataset")).parent_keys == {
-        dg.AssetKey("raw_mediqa_qa"),
-        dg.AssetKey("raw_medquad"),
-    }
+    assert set(specs) == set(CONTRACT)
+    parents = {key: {k.to_user_string() for k in graph.get(dg.AssetKey(key)).parent_keys} for key in CONTRACT}
+    assert parents["dataset"] == {"raw_mediqa_qa", "raw_medquad"}
+    assert parents["lora_adapter"] == {"base_model", "dataset"}
+    assert "lora_adapter" in parents["evaluation"]
+
+
+def test_training_is_serialised_and_the_main_job_leaves_out_the_merge():
+    assert defs.get_assets_def("lora_adapter").node_def.pool == "gpu"
+    job = defs.resolve_job_def("medimind_pipeline")
+    all_keys = {spec.key.to_user_string() for spec in defs.resolve_all_asset_specs()}
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == all_keys - {"merged_model"}
 
 
 def test_dataset_checks_are_blocking():
-    specs = [
-        spec
-        for checks in defs.asset_checks
-        for spec in checks.check_specs
-        if spec.asset_key.path == ["dataset"]
-    ]
+    specs = [spec for checks in defs.asset_checks for spec in checks.check_specs if spec.asset_key.path == ["dataset"]]
     assert {s.name for s in specs} == {
         "schema",
         "unique",
