@@ -84,7 +84,41 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_ask)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_ask_command]
+def _lineage(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import dagster as dg
+
+    from medimind_assets.lineage import LineageError, format_chain, lineage_chain, promoted_fingerprint
+
+    try:
+        fingerprint = args.adapter or promoted_fingerprint(Path(args.data_dir) / "adapters")
+        with dg.DagsterInstance.get() as instance:
+            chain = lineage_chain(instance, fingerprint)
+    except (LineageError, dg.DagsterInvariantViolationError, OSError) as exc:
+        print(f"medimind lineage: {exc}", file=sys.stderr)
+        return EXIT_MISSING
+    print(format_chain(chain))
+    return 0
+
+
+def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "lineage",
+        help="print the chain from the promoted adapter back to the dataset version and raw files",
+        description="Reads the Dagster instance under $DAGSTER_HOME: the adapter's materialization, the dataset "
+        "version it was trained on, the base model, and the raw source versions with every file's sha256.",
+    )
+    parser.add_argument("--adapter", metavar="FINGERPRINT", help="an adapter fingerprint instead of the promoted one")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("MEDIMIND_DATA_DIR", DEFAULT_DATA_DIR),
+        help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
+    )
+    parser.set_defaults(handler=_lineage)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_ask_command, add_lineage_command]
 
 
 def build_parser() -> argparse.ArgumentParser:
