@@ -6,7 +6,7 @@ export MEDIMIND_RAW_DIR ?= data/sample
 export MEDIMIND_DATA_DIR ?= data
 export MEDIMIND_BASE_MODEL ?= tiny-phi
 
-.PHONY: install quickstart test lint dev
+.PHONY: install quickstart test fast-test dev
 
 $(BIN)/dagster: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,15 @@ install: $(BIN)/dagster
 quickstart: install
 	$(BIN)/dagster job execute -m medimind_assets.definitions -j medimind_pipeline -c quickstart.yaml
 
+# Everything, end-to-end tests included (they skip, with the reason, where Chromium or PostgreSQL are missing;
+# `bash .ci/system-deps.sh` installs them on Debian).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
+
+fast-test: install
+	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
 dev: install
 	$(BIN)/dagster dev
