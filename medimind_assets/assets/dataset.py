@@ -17,16 +17,10 @@ from medimind_assets.resources import MediMindSettings
 
 
 class DatasetConfig(dg.Config):
-    validation_fraction: float = Field(
-        0.1, description="Share of (non-test) questions held out for validation."
-    )
-    max_answer_chars: int = Field(
-        4000, description="Longer answers are cut at the last sentence end before this."
-    )
+    validation_fraction: float = Field(0.1, description="Share of (non-test) questions held out for validation.")
+    max_answer_chars: int = Field(4000, description="Longer answers are cut at the last sentence end before this.")
     min_answer_chars: int = Field(20, description="Shorter answers are rejected as junk.")
-    dosage_rule: str = Field(
-        "flag", description="Answers with dosage instructions: flag (caution), reject, off."
-    )
+    dosage_rule: str = Field("flag", description="Answers with dosage instructions: flag (caution), reject, off.")
     include_medquad: bool = Field(True, description="Add MedQuAD pairs to the MEDIQA ones.")
     min_rows: int = Field(DEFAULT_MIN_ROWS, description="Fewer rows than this fails the dataset.")
 
@@ -92,9 +86,7 @@ def dataset(
             "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
             "build_options": dg.MetadataValue.json(json.loads(config.model_dump_json())),
             "sample": dg.MetadataValue.md(
-                markdown_table(
-                    sample, ["split", "source", "safety_level", "instruction", "response"], width=70
-                )
+                markdown_table(sample, ["split", "source", "safety_level", "instruction", "response"], width=70)
             ),
         },
     )

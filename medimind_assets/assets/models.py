@@ -13,7 +13,8 @@ from medimind_assets.resources import MediMindSettings
 
 class BaseModelConfig(dg.Config):
     model: str | None = Field(
-        None, description="Overrides MEDIMIND_BASE_MODEL: microsoft/phi-2, a hub id, a local path, tiny-phi, smollm2-135m."
+        None,
+        description="Overrides MEDIMIND_BASE_MODEL: microsoft/phi-2, a hub id, a local path, tiny-phi, smollm2-135m.",
     )
 
 

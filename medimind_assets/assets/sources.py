@@ -27,9 +27,7 @@ def _materialize(
         context.log.error(str(exc))
         if config.download_retries <= 0:
             raise
-        raise dg.RetryRequested(
-            max_retries=config.download_retries, seconds_to_wait=config.retry_wait_seconds
-        ) from exc
+        raise dg.RetryRequested(max_retries=config.download_retries, seconds_to_wait=config.retry_wait_seconds) from exc
     upstream = sources.upstream_manifest()[name]
     context.log.info(
         f"{name}: {len(snap.files)} files under {snap.root} ({'downloaded' if snap.downloaded else 'present'}), "

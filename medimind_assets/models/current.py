@@ -32,17 +32,12 @@ def read_current_base_model(models_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:
-        raise BaseModelError(
-            f"{path} is not valid JSON ({error}); re-materialize the `base_model` asset"
-        ) from error
-    missing = (
-        [key for key in MANIFEST_KEYS if key not in manifest] if isinstance(manifest, dict) else MANIFEST_KEYS
-    )
+        raise BaseModelError(f"{path} is not valid JSON ({error}); re-materialize the `base_model` asset") from error
+    missing = [key for key in MANIFEST_KEYS if key not in manifest] if isinstance(manifest, dict) else MANIFEST_KEYS
     if missing:
         raise BaseModelError(f"{path} is not a base-model manifest (missing {', '.join(missing)})")
     if not Path(manifest["path"]).is_dir():
         raise BaseModelError(
-            f"{path} points at {manifest['path']}, which no longer exists; "
-            "re-materialize the `base_model` asset"
+            f"{path} points at {manifest['path']}, which no longer exists; re-materialize the `base_model` asset"
         )
     return manifest

@@ -147,9 +147,7 @@ def fetch_hub_model(spec: HubSpec) -> Path:
     try:
         return _snapshot(spec, local_files_only=False)
     except RevisionNotFoundError as error:
-        raise BaseModelError(
-            f"Base model {spec.repo_id!r} has no revision {spec.revision!r}: {error}"
-        ) from error
+        raise BaseModelError(f"Base model {spec.repo_id!r} has no revision {spec.revision!r}: {error}") from error
     except (RepositoryNotFoundError, GatedRepoError) as error:
         raise BaseModelError(
             f"Base model {spec.repo_id!r} is not on the hub or needs a token (run `hf auth login`): {error}"

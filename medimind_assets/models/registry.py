@@ -78,9 +78,7 @@ def _resolve_tiny_phi(
             build_directory_atomically(target, build)
         else:
             revision = previous.get("revision")
-        return _describe_and_write(
-            target, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules
-        )
+        return _describe_and_write(target, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules)
 
 
 def _resolve_smollm2(models_dir: Path, target_modules: Sequence[str] | None) -> dict[str, Any]:

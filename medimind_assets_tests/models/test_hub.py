@@ -68,9 +68,7 @@ def test_offline_phi2_not_cached_fails_fast_and_explains(offline_cache: Path, tm
     assert not (tmp_path / "models" / "microsoft--phi-2" / "medimind_model.json").exists()
 
 
-def test_unreachable_hub_fails_fast_without_offline_flag(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unreachable_hub_fails_fast_without_offline_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
@@ -101,9 +99,7 @@ def test_cached_phi2_resolves_offline(offline_cache: Path, tiny_phi: dict[str, A
         resolve_base_model(f"microsoft/phi-2@{OTHER_REVISION}", tmp_path / "models")
 
 
-def test_incomplete_cached_snapshot_is_reported(
-    offline_cache: Path, tiny_phi: dict[str, Any], tmp_path: Path
-) -> None:
+def test_incomplete_cached_snapshot_is_reported(offline_cache: Path, tiny_phi: dict[str, Any], tmp_path: Path) -> None:
     _cache_snapshot(offline_cache, "org/model", OTHER_REVISION, Path(tiny_phi["path"]), ["config.json"])
     with pytest.raises(BaseModelError, match=r"incomplete \(no \*\.safetensors weights"):
         resolve_base_model(f"org/model@{OTHER_REVISION}", tmp_path / "models")

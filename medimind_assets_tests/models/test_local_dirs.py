@@ -9,9 +9,7 @@ import pytest
 from medimind_assets.models import MANIFEST_FILENAME, BaseModelError, resolve_base_model
 
 
-def test_local_directory_is_accepted_in_place(
-    copy_of_tiny_phi: Path, tiny_phi: dict[str, Any], tmp_path: Path
-) -> None:
+def test_local_directory_is_accepted_in_place(copy_of_tiny_phi: Path, tiny_phi: dict[str, Any], tmp_path: Path) -> None:
     models_dir = tmp_path / "models"
     (copy_of_tiny_phi / "README.md").write_text("---\nlicense: mit\ntags: [medical]\n---\n# My model\n")
     manifest = resolve_base_model(str(copy_of_tiny_phi), models_dir)

@@ -75,9 +75,7 @@ def test_converted_model_has_real_weights(smollm2: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_second_resolution_reuses_the_conversion(
-    smollm2: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_second_resolution_reuses_the_conversion(smollm2: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     models_dir = Path(smollm2["path"]).parent
     weights = Path(smollm2["path"]) / "model.safetensors"
     mtime = weights.stat().st_mtime_ns

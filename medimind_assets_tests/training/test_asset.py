@@ -1,0 +1,70 @@
+"""The `lora_adapter` asset through dg.materialize and Pipes: failures, config errors, the contract."""
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.instance.ref import InstanceRef
+
+from medimind_assets.assets.training import lora_adapter, run_training_process
+
+from .conftest import materialize_lora, run_messages
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_error_in_the_training_process_fails_the_run_with_its_message(settings, tiny_phi):
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_lora(settings, instance, target_modules=["o_proj"])
+    assert not result.success
+    assert any("no linear module named 'o_proj'" in m for m in run_messages(instance, result))
+
+
+def test_a_process_that_exits_without_reporting_fails_the_run():
+    @dg.asset
+    def silent(context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient):
+        return run_training_process(context, pipes_subprocess_client, [sys.executable, "-c", "pass"], {})
+
+    result = dg.materialize(
+        [silent], resources={"pipes_subprocess_client": dg.PipesSubprocessClient()}, raise_on_error=False
+    )
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "No materialization results received" in str(failure.event_specific_data.error)
+
+
+def test_missing_base_model_manifest_is_a_clear_error(settings):
+    (settings.models_path / "base_model.json").unlink()
+    with pytest.raises(Exception, match="Materialize the `base_model` asset first"):
+        materialize_lora(settings, dg.DagsterInstance.ephemeral(), raise_on_error=True)
+
+
+def test_bad_config_fails_before_launching_the_process(settings):
+    with pytest.raises(Exception, match="prompt_template"):
+        materialize_lora(settings, dg.DagsterInstance.ephemeral(), raise_on_error=True, prompt_template="{instruction}")
+
+
+def test_the_asset_contract():
+    spec = next(iter(lora_adapter.specs))
+    assert spec.key == dg.AssetKey("lora_adapter")
+    assert {dep.asset_key for dep in spec.deps} == {dg.AssetKey("base_model"), dg.AssetKey("dataset")}
+    assert spec.group_name == "training" and spec.owners == ["team:medimind"]
+    assert set(spec.kinds) == {"pytorch", "peft"} and spec.code_version == "1"
+    assert lora_adapter.op.pool == "gpu"
+    assert lora_adapter.required_resource_keys >= {"settings", "pipes_subprocess_client"}
+
+
+def test_dagster_yaml_limits_the_gpu_pool_to_one(tmp_path):
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=str(PROJECT_ROOT))) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_the_script_outside_dagster_says_how_to_run_it():
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "medimind_assets.training.train_lora"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2
+    assert "materialize" in done.stderr and "lora_adapter" in done.stderr

@@ -1,0 +1,72 @@
+import dataclasses
+
+import pytest
+
+from medimind_assets.assets.training import RUN_CONTROL_FIELDS, LoraTrainingConfig, training_command
+from medimind_assets.training.hyperparameters import HyperparameterError, TrainingHyperparameters
+
+
+def test_dagster_config_mirrors_the_dataclass_field_for_field():
+    dataclass_defaults = {f.name: f.default for f in dataclasses.fields(TrainingHyperparameters)}
+    config_defaults = {
+        name: field.default for name, field in LoraTrainingConfig.model_fields.items() if name not in RUN_CONTROL_FIELDS
+    }
+    assert config_defaults == dataclass_defaults
+    assert LoraTrainingConfig().hyperparameters() == TrainingHyperparameters()
+
+
+def test_seed_defaults():
+    hp = TrainingHyperparameters()
+    assert (hp.num_epochs, hp.batch_size, hp.gradient_accumulation_steps, hp.learning_rate) == (3, 4, 4, 2e-4)
+    assert (hp.lora_r, hp.lora_alpha, hp.lora_dropout, hp.max_length) == (8, 16, 0.1, 512)
+    assert hp.prompt_template == "Human: {instruction}\nAssistant: {response}"
+    assert hp.loss_on == "response" and hp.quantization == "auto"
+
+
+def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
+    seed_style = TrainingHyperparameters(no_4bit=True)
+    assert seed_style.requested_quantization == "none"
+    assert seed_style.result_affecting() == TrainingHyperparameters(quantization="none").result_affecting()
+    with pytest.raises(HyperparameterError, match="no_4bit=True contradicts quantization='4bit'"):
+        TrainingHyperparameters(no_4bit=True, quantization="4bit").validate()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"prompt_template": "Question: {instruction}"}, "prompt_template: .*{response}"),
+        ({"prompt_template": "{response} then {instruction}"}, "must come before"),
+        ({"quantization": "3bit"}, "quantization must be one of"),
+        ({"loss_on": "prompt"}, "loss_on must be one of"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"lora_dropout": 1.0}, "lora_dropout"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"target_modules": []}, "target_modules"),
+        ({"learning_rate": 0}, "learning_rate"),
+    ],
+)
+def test_bad_values_are_named(values, message):
+    with pytest.raises(HyperparameterError, match=message):
+        TrainingHyperparameters.from_dict(values)
+
+
+def test_unknown_hyperparameter_is_rejected():
+    with pytest.raises(HyperparameterError, match="unknown hyperparameters \\['epochs'\\]"):
+        TrainingHyperparameters.from_dict({"epochs": 2})
+
+
+def test_logging_and_checkpoint_cadence_do_not_affect_the_result():
+    base = TrainingHyperparameters().result_affecting()
+    cadence = TrainingHyperparameters(logging_steps=1, save_steps=7, eval_steps=3, gradient_checkpointing=True)
+    assert cadence.result_affecting() == base
+    assert TrainingHyperparameters(learning_rate=1e-4).result_affecting() != base
+
+
+def test_training_command_uses_accelerate_for_several_processes():
+    assert training_command(1)[1:] == ["-m", "medimind_assets.training.train_lora"]
+    command = training_command(2)
+    assert command[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert command[command.index("--num_processes") + 1] == "2"
+    assert command[-2:] == ["-m", "medimind_assets.training.train_lora"]
+    with pytest.raises(ValueError):
+        training_command(0)

@@ -1,0 +1,174 @@
+"""Real short trainings of tiny-phi, in this process (the Pipes path is in test_pipes.py)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from medimind_assets.atomic import sha256_file
+from medimind_assets.training.data import DatasetError
+from medimind_assets.training.hyperparameters import TrainingHyperparameters
+from medimind_assets.training.modeling import TargetModuleError
+from medimind_assets.training.reporting import pipes_metadata
+from medimind_assets.training.request import TrainingRequest, compute_fingerprint
+from medimind_assets.training.runner import SUMMARY_FILE, TrainingError, run_training
+
+from .conftest import QUICK, ListReporter, make_request, make_rows, write_dataset
+
+
+def _load_adapter(manifest: dict, adapter_dir: Path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(manifest["path"])
+    return PeftModel.from_pretrained(base, str(adapter_dir))
+
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
+
+
+def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings, tiny_phi):
+    reporter = ListReporter()
+    request = make_request(settings, tiny_phi)
+    outcome = run_training(request, reporter)
+
+    assert not outcome.reused
+    adapter_dir = request.adapter_dir
+    names = {p.name for p in adapter_dir.iterdir()}
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", SUMMARY_FILE} <= names
+    model = _load_adapter(tiny_phi, adapter_dir)
+    assert any("lora_A" in name for name, _ in model.named_parameters())
+
+    summary = json.loads((adapter_dir / SUMMARY_FILE).read_text())
+    metrics = summary["metrics"]
+    assert metrics["global_step"] == 6 and metrics["max_steps"] == 6
+    assert math.isfinite(metrics["final_train_loss"]) and math.isfinite(metrics["final_validation_loss"])
+    assert len(summary["loss_curve"]["train"]) == 6
+    assert [step for step, _ in summary["loss_curve"]["validation"]] == [3, 6]
+    assert 0 < metrics["tokens_trained"] <= 6 * 4 * 128
+    assert metrics["tokens_per_second"] > 0 and metrics["peak_memory_bytes"] > 0
+    assert metrics["trainable_parameters"] == 2 * 8 * 64 * 4 * 2  # r=8, A and B, 4 modules of 64x64, 2 layers
+    assert summary["prompt_template"] == request.hyperparameters.prompt_template  # what evaluation reads
+    assert summary["runtime"]["quantization"] == "none" and summary["runtime"]["dtype"] == "float32"
+    assert summary["base_model"]["content_hash"] == tiny_phi["content_hash"]
+    assert summary["dataset"]["data_version"] == request.data_version
+
+    latest = json.loads((settings.adapters_path / "latest.json").read_text())
+    assert latest["fingerprint"] == request.fingerprint and latest["path"] == str(adapter_dir)
+    assert latest["base_model"] == {k: tiny_phi[k] for k in ("name", "revision", "content_hash")}
+    assert latest["dataset_version"] == request.data_version and latest["created_at"]
+
+    assert any(line.startswith("step 6/6 epoch") and "tokens/s ETA" in line for line in reporter.lines)
+    assert any("eval loss" in line for line in reporter.lines)
+
+    metadata = pipes_metadata(outcome.summary, reused=False)
+    assert metadata["loss_curve"]["type"] == "table"
+    assert len(metadata["loss_curve"]["raw_value"]["records"]) == 6
+    assert metadata["loss_plot"]["raw_value"].startswith("![loss curve](data:image/png;base64,iVBOR")
+    for key in ("final_train_loss", "final_validation_loss", "tokens_trained", "quantization_reason"):
+        assert key in metadata
+
+    # Same inputs again: the finished adapter is reused, nothing is trained.
+    again = ListReporter()
+    reused = run_training(make_request(settings, tiny_phi), again)
+    assert reused.reused and reused.summary == summary
+    assert any("reusing" in line for line in again.lines)
+    assert pipes_metadata(reused.summary, reused=True)["reused"]["raw_value"] is True
+
+
+def test_a_failed_retrain_leaves_the_previous_adapter_untouched(settings, tiny_phi, monkeypatch):
+    from peft import PeftModel
+
+    request = make_request(settings, tiny_phi, max_steps=2)
+    run_training(request, ListReporter())
+    before = _files(request.adapter_dir)
+    latest_before = (settings.adapters_path / "latest.json").read_bytes()
+
+    def broken_save(self, *args, **kwargs):
+        (Path(args[0]) / "adapter_model.safetensors").write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(PeftModel, "save_pretrained", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        run_training(make_request(settings, tiny_phi, max_steps=2, force=True), ListReporter())
+
+    assert _files(request.adapter_dir) == before
+    assert (settings.adapters_path / "latest.json").read_bytes() == latest_before
+    assert sorted(p.name for p in settings.adapters_path.iterdir()) == [request.fingerprint, "latest.json"]
+
+
+def test_cuda_out_of_memory_becomes_advice_and_writes_no_adapter(settings, tiny_phi, monkeypatch):
+    from transformers import Trainer
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Trainer, "training_step", out_of_memory)
+    request = make_request(settings, tiny_phi)
+    with pytest.raises(TrainingError) as error:
+        run_training(request, ListReporter())
+    message = str(error.value)
+    for remedy in ("smaller batch_size", "smaller max_length", "quantization='4bit'", "gradient_checkpointing=True"):
+        assert remedy in message
+    assert not request.adapter_dir.exists()
+    assert not (settings.adapters_path / "latest.json").exists()
+
+
+def test_a_target_module_the_model_lacks_is_named_with_the_available_ones(settings, tiny_phi):
+    request = make_request(settings, tiny_phi, target_modules=["q_proj", "o_proj"])
+    with pytest.raises(TargetModuleError) as error:
+        run_training(request, ListReporter())
+    assert "no linear module named 'o_proj'" in str(error.value)
+    assert "dense, fc1, fc2, k_proj, q_proj, v_proj" in str(error.value)
+    assert not request.checkpoint_dir.exists()
+
+
+def test_max_length_beyond_the_model_context_fails_before_training(settings, tiny_phi):
+    request = make_request(settings, tiny_phi, max_length=2048)
+    with pytest.raises(TrainingError, match="max_length=2048 exceeds the context of base model 'tiny-phi' \\(1024"):
+        run_training(request, ListReporter())
+    assert not request.checkpoint_dir.exists()
+
+
+def test_an_empty_train_split_fails_before_loading_the_model(settings, tiny_phi):
+    rows = [r for r in make_rows() if r["split"] != "train"]
+    path = write_dataset(settings.dataset_path, rows)
+    hyperparameters = TrainingHyperparameters.from_dict(QUICK)
+    version = sha256_file(path)
+    # TrainingRequest.create (the asset) refuses this dataset; the script checks again on its own.
+    request = TrainingRequest(
+        dataset_path=str(path),
+        data_version=version,
+        row_counts={"train": 0, "validation": 8, "test": 4},
+        base_model=tiny_phi,
+        hyperparameters=hyperparameters,
+        checkpoints_dir=str(settings.checkpoints_path),
+        adapters_dir=str(settings.adapters_path),
+        fingerprint=compute_fingerprint(version, tiny_phi, hyperparameters),
+    )
+    reporter = ListReporter()
+    with pytest.raises(DatasetError, match="the train split is empty"):
+        run_training(request, reporter)
+    assert reporter.lines == []  # not even the device plan: nothing was loaded
+
+
+def test_4bit_nf4_training_with_gradient_checkpointing_runs_on_cpu(settings, tiny_phi):
+    request = make_request(
+        settings, tiny_phi, quantization="4bit", gradient_checkpointing=True, max_steps=2, eval_steps=2
+    )
+    outcome = run_training(request, ListReporter())
+    assert outcome.summary["runtime"]["quantization"] == "4bit"
+    assert outcome.summary["runtime"]["quantization_reason"] == "requested quantization='4bit'"
+    assert all(math.isfinite(loss) for _, loss in outcome.summary["loss_curve"]["train"])
+    _load_adapter(tiny_phi, request.adapter_dir)
+
+
+def test_packed_training_checks_isolation_first(settings, tiny_phi):
+    reporter = ListReporter()
+    outcome = run_training(make_request(settings, tiny_phi, packing=True, max_steps=2), reporter)
+    assert outcome.summary["runtime"]["batching"] == "packing"
+    assert any(line.startswith("packing checked") for line in reporter.lines)
+    assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])
