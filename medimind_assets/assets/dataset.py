@@ -7,7 +7,7 @@ import dagster as dg
 from pydantic import Field
 
 from medimind_assets.assets.common import OWNERS, markdown_table
-from medimind_assets.atomic import atomic_write_jsonl, sha256_file
+from medimind_assets.atomic import atomic_write_jsonl, read_jsonl, sha256_file
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
 from medimind_assets.data.safety import DosageRule
@@ -95,5 +95,4 @@ def dataset(
 def dataset_rows(path: Path) -> list[dict]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: materialize the `dataset` asset first")
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return read_jsonl(path)
