@@ -1,6 +1,7 @@
 """The validated training dataset, `dataset.jsonl`, built from the raw sources."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
@@ -22,6 +23,14 @@ class DatasetConfig(dg.Config):
     min_answer_chars: int = Field(20, description="Shorter answers are rejected as junk.")
     dosage_rule: str = Field("flag", description="Answers with dosage instructions: flag (caution), reject, off.")
     include_medquad: bool = Field(True, description="Add MedQuAD pairs to the MEDIQA ones.")
+    max_questions_per_answer: int = Field(
+        3, description="An identical training answer is kept for at most this many questions."
+    )
+    test_similarity_threshold: float = Field(
+        0.5,
+        description="Training answers at least this similar (5-gram containment, see data/overlap.py) to a "
+        "MEDIQA test candidate answer are dropped.",
+    )
     min_rows: int = Field(DEFAULT_MIN_ROWS, description="Fewer rows than this fails the dataset.")
 
     def build_options(self) -> BuildOptions:
@@ -31,6 +40,8 @@ class DatasetConfig(dg.Config):
             min_answer_chars=self.min_answer_chars,
             dosage_rule=DosageRule(self.dosage_rule),
             include_medquad=self.include_medquad,
+            max_questions_per_answer=self.max_questions_per_answer,
+            test_similarity_threshold=self.test_similarity_threshold,
         )
 
 
@@ -54,7 +65,11 @@ def dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings
 ) -> dg.MaterializeResult:
     raw_dir = settings.raw_path
-    result = build_dataset(raw_dir, config.build_options())
+    try:
+        options = config.build_options()
+    except ValueError as exc:
+        raise dg.Failure(description=f"invalid dataset config: {exc}") from None
+    result = build_dataset(raw_dir, options)
     outcomes = validate_rows(result.rows, mediqa.test_questions(raw_dir / MEDIQA), config.min_rows)
     failed = [o for o in outcomes if not o.passed]
     path = settings.dataset_path
@@ -82,7 +97,19 @@ def dataset(
             **{f"rows/safety/{k}": v for k, v in result.count_by("safety_level").items()},
             **{f"rejected/{k}": v for k, v in sorted(result.rejected.items())},
             "rejected_total": sum(result.rejected.values()),
+            **{f"repaired/{k}": v for k, v in sorted(result.repaired.items())},
             "truncated_answers": result.truncated,
+            "collections": dg.MetadataValue.md(collections_table(result.collections)),
+            "collection_counts": dg.MetadataValue.json(
+                {name: dict(sorted(counts.items())) for name, counts in sorted(result.collections.items())}
+            ),
+            "repaired_sample": dg.MetadataValue.md(
+                markdown_table(
+                    result.repair_samples,
+                    ["collection", "repair", "question_before", "question", "answer_before", "answer"],
+                    width=90,
+                )
+            ),
             "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
             "build_options": dg.MetadataValue.json(json.loads(config.model_dump_json())),
             "sample": dg.MetadataValue.md(
@@ -90,6 +117,13 @@ def dataset(
             ),
         },
     )
+
+
+def collections_table(collections: dict[str, Counter]) -> str:
+    """One line per collection: files, pairs, rows kept, then every rejection and repair reason that occurred."""
+    reasons = sorted({key for counts in collections.values() for key in counts if "/" in key})
+    rows = [{"collection": name, **counts} for name, counts in sorted(collections.items())]
+    return markdown_table(rows, ["collection", "files", "pairs", "rows", *reasons], width=40)
 
 
 def dataset_rows(path: Path) -> list[dict]:

@@ -8,18 +8,22 @@ named reason. The MEDIQA 2019 test set becomes the `test` split and nothing rese
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
+from collections import Counter, defaultdict
+from itertools import chain
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimind_assets.data import mediqa, medquad
+from medimind_assets.data.boilerplate import repair_question, scrub_answer
 from medimind_assets.data.cleaning import (
     clean_answer,
     clean_question,
     junk_reason,
     normalize_key,
+    normalize_whitespace,
     truncate_at_sentence,
 )
+from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
 from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
 
@@ -35,10 +39,28 @@ class BuildOptions:
     min_answer_chars: int = 20
     dosage_rule: DosageRule = DosageRule.FLAG
     include_medquad: bool = True
+    # One identical answer given to many questions (GHR's inheritance paragraphs) teaches the model one text;
+    # keep it for this many questions, chosen by a salted hash of the question (stable as others come and go).
+    max_questions_per_answer: int = 3
+    # See data/overlap.py: training answers this similar to a MEDIQA test candidate answer are dropped.
+    test_similarity_threshold: float = 0.5
 
     def __post_init__(self) -> None:
+        problems = []
         if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+            problems.append(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        if self.min_answer_chars < 1:
+            problems.append(f"min_answer_chars must be at least 1, got {self.min_answer_chars}")
+        if self.max_answer_chars < max(200, self.min_answer_chars):
+            problems.append(
+                f"max_answer_chars must be at least 200 and at least min_answer_chars, got {self.max_answer_chars}"
+            )
+        if self.max_questions_per_answer < 1:
+            problems.append(f"max_questions_per_answer must be at least 1, got {self.max_questions_per_answer}")
+        if not 0.0 < self.test_similarity_threshold <= 1.0:
+            problems.append(f"test_similarity_threshold must be in (0, 1], got {self.test_similarity_threshold}")
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 @dataclass
@@ -52,28 +74,44 @@ class Candidate:
     reference_score: int | None
     is_test: bool
 
+    @property
+    def collection(self) -> str:
+        """`mediqa_qa`, or the MedQuAD collection folder (`2_GARD_QA`)."""
+        return self.source if self.source == "mediqa_qa" else self.origin.split("/")[1]
+
 
 @dataclass
 class BuildResult:
     rows: list[dict]
     rejected: Counter = field(default_factory=Counter)
+    repaired: Counter = field(default_factory=Counter)
     truncated: int = 0
+    # Per collection (`mediqa_qa`, `1_CancerGov_QA`, ...): files, pairs, rows, rejected/<reason>, repaired/<reason>.
+    collections: dict[str, Counter] = field(default_factory=dict)
+    # Up to two examples of each repair: collection, origin, repair, question and answer before and after.
+    repair_samples: list[dict] = field(default_factory=list)
 
     def count_by(self, key: str) -> dict[str, int]:
         return dict(sorted(Counter(str(row[key]) for row in self.rows).items()))
 
 
-def _mediqa_candidates(raw_dir: Path, rejected: Counter) -> list[Candidate]:
+def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], list[str]]:
+    """The correct answers of every labelled MEDIQA file, and the text of every test candidate answer."""
     folder = raw_dir / MEDIQA / mediqa.TASK_DIR
     files = [(tag, name, False) for tag, name in mediqa.TRAINING_FILES.items()]
     files.append(("Test", mediqa.TEST_LABELLED_FILE, True))
     out: list[Candidate] = []
+    test_texts: list[str] = []
     for tag, name, is_test in files:
         path = folder / name
+        stats["files"] += 1
         for question in mediqa.parse_mediqa_file(path, require_scores=True):
             for answer in question.answers:
+                stats["pairs"] += 1
+                if is_test:
+                    test_texts.append(answer.text)
                 if not answer.is_correct:
-                    rejected["mediqa_incorrect_answer"] += 1
+                    stats["rejected/mediqa_incorrect_answer"] += 1
                     continue
                 out.append(
                     Candidate(
@@ -87,14 +125,17 @@ def _mediqa_candidates(raw_dir: Path, rejected: Counter) -> list[Candidate]:
                         is_test=is_test,
                     )
                 )
-    return out
+    return out, test_texts
 
 
-def _medquad_candidates(raw_dir: Path) -> list[Candidate]:
+def _medquad_candidates(raw_dir: Path, collections: dict[str, Counter]) -> list[Candidate]:
     root = raw_dir / MEDQUAD
     out: list[Candidate] = []
-    for path in medquad.collection_files(root):
-        for pair in medquad.parse_medquad_file(path):
+    for path, pairs in medquad.parse_collections(root).items():
+        stats = collections.setdefault(path.parent.name, Counter())
+        stats["files"] += 1
+        stats["pairs"] += len(pairs)
+        for pair in pairs:
             out.append(
                 Candidate(
                     source="medquad",
@@ -112,7 +153,7 @@ def _medquad_candidates(raw_dir: Path) -> list[Candidate]:
 
 def split_for(question_key: str, fraction: float) -> str:
     """Deterministic train/validation assignment of a question, stable when other questions come and go."""
-    digest = hashlib.sha256(f"{SPLIT_SALT}:{question_key}".encode()).digest()
+    digest = _question_rank(question_key)
     return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < fraction else "train"
 
 
@@ -120,65 +161,177 @@ def row_id(source: str, question_key: str, answer_key: str) -> str:
     return hashlib.sha256(f"{source}\x1f{question_key}\x1f{answer_key}".encode()).hexdigest()[:20]
 
 
+def _question_rank(question_key: str) -> bytes:
+    return hashlib.sha256(f"{SPLIT_SALT}:{question_key}".encode()).digest()
+
+
 def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildResult:
     options = options or BuildOptions()
-    rejected: Counter = Counter()
-    candidates = _mediqa_candidates(raw_dir, rejected)
+    collections: dict[str, Counter] = {"mediqa_qa": Counter()}
+    candidates, test_texts = _mediqa_candidates(raw_dir, collections["mediqa_qa"])
     if options.include_medquad:
-        candidates += _medquad_candidates(raw_dir)
+        candidates += _medquad_candidates(raw_dir, collections)
     # Test questions first: they claim their questions before any training row can.
     candidates.sort(key=lambda c: not c.is_test)
     test_questions = {normalize_key(clean_question(c.question)) for c in candidates if c.is_test}
-    # The same page text answers several questions; a test reference answer seen in training would make the
-    # held-out loss look better than it is.
-    test_answers = {normalize_key(clean_answer(c.answer, strip_prefix=True)) for c in candidates if c.is_test}
+    # The same page text answers several questions: a test candidate answer (correct or not) seen in training,
+    # verbatim or nearly (data/overlap.py), would make the held-out numbers look better than they are.
+    test_answers = [normalize_key(clean_answer(text, strip_prefix=True)) for text in test_texts]
+    test_answer_keys = set(test_answers)
 
-    rows: list[dict] = []
+    result = BuildResult(rows=[], collections=collections)
     seen_pairs: set[tuple[str, str]] = set()
-    truncated = 0
     for cand in candidates:
-        question = clean_question(cand.question)
-        answer = clean_answer(cand.answer, strip_prefix=cand.source == "mediqa_qa")
-        reason = junk_reason(question, answer, options.min_answer_chars)
+        stats = collections[cand.collection]
+        reason, row = _build_row(cand, options, result, test_questions, test_answer_keys, seen_pairs)
         if reason:
-            rejected[reason] += 1
-            continue
-        q_key, a_key = normalize_key(question), normalize_key(answer)
-        if not q_key:
-            rejected["empty_question"] += 1
-            continue
-        if not cand.is_test and q_key in test_questions:
-            rejected["overlaps_test_question"] += 1
-            continue
-        if not cand.is_test and a_key in test_answers:
-            rejected["overlaps_test_answer"] += 1
-            continue
-        if (q_key, a_key) in seen_pairs:
-            rejected["duplicate_pair"] += 1
-            continue
-        if options.dosage_rule is DosageRule.REJECT and gives_dosage_instructions(answer):
-            rejected["dosage_instructions"] += 1
-            continue
-        answer, was_cut = truncate_at_sentence(answer, options.max_answer_chars)
-        truncated += was_cut
-        seen_pairs.add((q_key, a_key))
-        rows.append(
-            {
-                "id": row_id(cand.source, q_key, a_key),
-                "question_id": cand.question_id,
-                "instruction": question,
-                "response": answer,
-                "source": cand.source,
-                "safety_level": classify_safety(question, answer, options.dosage_rule),
-                "split": "test" if cand.is_test else split_for(q_key, options.validation_fraction),
-                "answer_id": cand.answer_id,
-                "reference_score": cand.reference_score,
-                "origin": cand.origin,
-            }
-        )
-    _ensure_validation(rows, options.validation_fraction)
-    rows.sort(key=lambda r: (SPLITS.index(r["split"]), r["source"], r["question_id"], r["id"]))
-    return BuildResult(rows=rows, rejected=rejected, truncated=truncated)
+            stats[f"rejected/{reason}"] += 1
+        else:
+            result.rows.append(row)
+    answer_keys = {row["id"]: normalize_key(row["response"]) for row in result.rows if row["split"] != "test"}
+    _drop_near_test_answers(result, answer_keys, test_answers, options.test_similarity_threshold)
+    _cap_shared_answers(result, answer_keys, options.max_questions_per_answer)
+    for stats in collections.values():
+        for key, value in list(stats.items()):
+            if key.startswith("rejected/"):
+                result.rejected[key.removeprefix("rejected/")] += value
+            elif key.startswith("repaired/"):
+                result.repaired[key.removeprefix("repaired/")] += value
+    for row in result.rows:
+        collections[_collection_of(row)]["rows"] += 1
+    _ensure_validation(result.rows, options.validation_fraction)
+    result.rows.sort(key=lambda r: (SPLITS.index(r["split"]), r["source"], r["question_id"], r["id"]))
+    return result
+
+
+def _collection_of(row: dict) -> str:
+    return row["source"] if row["source"] == "mediqa_qa" else row["origin"].split("/")[1]
+
+
+def _build_row(
+    cand: Candidate,
+    options: BuildOptions,
+    result: BuildResult,
+    test_questions: set[str],
+    test_answer_keys: set[str],
+    seen_pairs: set[tuple[str, str]],
+) -> tuple[str | None, dict | None]:
+    """(rejection reason, None) or (None, the row). Repairs are counted in `result` as they are made."""
+    stats = result.collections[cand.collection]
+    question = clean_question(cand.question)
+    answer = clean_answer(cand.answer, strip_prefix=cand.source == "mediqa_qa")
+    repairs: list[str] = []
+    reason = junk_reason(question, answer, options.min_answer_chars)
+    if reason:
+        return reason, None
+    if cand.source == "medquad":  # MEDIQA's consumer questions stay as they were asked
+        question, question_repairs = repair_question(question)
+        repairs += [f"question_{name}" for name in question_repairs]
+    if answer and not cand.is_test:  # test references stay as the benchmark has them
+        scrubbed = scrub_answer(question, answer, options.min_answer_chars)
+        repairs += scrubbed.repairs
+        if scrubbed.rejected:
+            return scrubbed.rejected, None
+        answer = scrubbed.text
+    reason = junk_reason(question, answer, options.min_answer_chars)
+    if reason:
+        return reason, None
+    q_key, a_key = normalize_key(question), normalize_key(answer)
+    if not q_key:
+        return "empty_question", None
+    if not cand.is_test:
+        if q_key in test_questions:
+            return "overlaps_test_question", None
+        if a_key in test_answer_keys:
+            return "overlaps_test_answer", None
+    if (q_key, a_key) in seen_pairs:
+        return "duplicate_pair", None
+    if options.dosage_rule is DosageRule.REJECT and gives_dosage_instructions(answer):
+        return "dosage_instructions", None
+    cut, was_cut = truncate_at_sentence(answer, options.max_answer_chars)
+    if was_cut and len(cut) < options.min_answer_chars:
+        return "too_long_to_cut", None
+    result.truncated += was_cut
+    seen_pairs.add((q_key, a_key))
+    for name in repairs:
+        stats[f"repaired/{name}"] += 1
+        if sum(s["repair"] == name for s in result.repair_samples) < 2:
+            result.repair_samples.append(
+                {
+                    "collection": cand.collection,
+                    "origin": cand.origin,
+                    "repair": name,
+                    "question_before": cand.question.strip(),
+                    "question": question,
+                    "answer_before": normalize_whitespace(cand.answer)[:300],
+                    "answer": answer[:300],
+                }
+            )
+    row = {
+        "id": row_id(cand.source, q_key, a_key),
+        "question_id": cand.question_id,
+        "instruction": question,
+        "response": cut,
+        "source": cand.source,
+        "safety_level": classify_safety(question, cut, options.dosage_rule),
+        "split": "test" if cand.is_test else split_for(q_key, options.validation_fraction),
+        "answer_id": cand.answer_id,
+        "reference_score": cand.reference_score,
+        "origin": cand.origin,
+    }
+    return None, row
+
+
+def _drop_near_test_answers(
+    result: BuildResult, answer_keys: dict[str, str], test_answers: list[str], threshold: float
+) -> None:
+    """Drop training rows whose answer nearly equals, contains or is contained in a test candidate answer.
+
+    Common shingles are counted over the distinct answers that are published, so the rule holds on the published
+    file itself: dropping rows can make a shingle uncommon again, hence the rounds until nothing changes (each
+    round re-checks only the rows holding a shingle that became uncommon).
+    """
+    grams = {row_id: shingles(key) for row_id, key in answer_keys.items()}
+    test_grams = [shingles(key) for key in test_answers]
+    distinct = {key: row_id for row_id, key in answer_keys.items()}
+    counts = Counter(chain.from_iterable(grams[row_id] for row_id in distinct.values()))
+    common = {gram for gram, n in counts.items() if n >= COMMON_IN_ANSWERS}
+    to_check, dropped = set(grams), set()
+    index = ShingleIndex(test_grams)
+    while to_check:
+        index.ignore(common)
+        more = {row_id for row_id in to_check if index.best_match(grams[row_id])[0] >= threshold}
+        dropped |= more
+        published = {key for row_id, key in answer_keys.items() if row_id not in dropped}
+        for key in [key for key in distinct if key not in published]:
+            counts.subtract(grams[distinct.pop(key)])
+        now_common = {gram for gram in common if counts[gram] >= COMMON_IN_ANSWERS}
+        freed, common = common - now_common, now_common
+        to_check = {row_id for row_id in grams if row_id not in dropped and not grams[row_id].isdisjoint(freed)}
+    _drop(result, dropped, "near_test_answer")
+
+
+def _drop(result: BuildResult, ids: set[str], reason: str) -> None:
+    if not ids:
+        return
+    for row in result.rows:
+        if row["id"] in ids:
+            result.collections[_collection_of(row)][f"rejected/{reason}"] += 1
+    result.rows = [row for row in result.rows if row["id"] not in ids]
+
+
+def _cap_shared_answers(result: BuildResult, answer_keys: dict[str, str], limit: int) -> None:
+    """Keep an identical training answer for at most `limit` questions (the test split is never touched)."""
+    by_answer: dict[str, list[dict]] = defaultdict(list)
+    for row in result.rows:
+        if row["split"] != "test":
+            by_answer[answer_keys[row["id"]]].append(row)
+    dropped: set[str] = set()
+    for rows in by_answer.values():
+        if len(rows) > limit:
+            rows.sort(key=lambda r: _question_rank(normalize_key(r["instruction"])))
+            dropped.update(r["id"] for r in rows[limit:])
+    _drop(result, dropped, "answer_shared_too_widely")
 
 
 def _ensure_validation(rows: list[dict], fraction: float) -> None:

@@ -10,8 +10,8 @@ Decisions:
 - `« ... »` is leftover page navigation between sections: removed, including an unterminated one at the end and
   a "next section" link (`Heading? »`) that has only its closing arrow.
 - MedQuAD answers of some collections open with a "Key Points" header: removed.
-- Over-long answers are cut at the last sentence end before `max_chars` (they would be truncated at training time
-  anyway; cutting at a sentence keeps the response well formed). The caller counts them.
+- Over-long answers are cut at the last sentence or list-item end before `max_chars` (they would be truncated at
+  training time anyway; cutting at a boundary keeps the response well formed). The caller counts them.
 """
 
 from __future__ import annotations
@@ -22,19 +22,22 @@ import unicodedata
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u00b6"), None)
 _SPACES = re.compile(r"[^\S\n]+")  # any whitespace except newline (includes U+00A0, U+2009, tabs)
 _BLANK_LINES = re.compile(r"\n{3,}")
+_LINE_EDGES = re.compile(r" ?\n ?")  # after _SPACES, a line has at most one space at either end
+_NON_WORD = re.compile(r"[\W_]+")
 _NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
 # "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
 _NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
 _TITLE_PREFIX = re.compile(r"^([^\n:.!]{1,150}?(?:\?)?):\s+(?=\S)")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_ITEM_START = re.compile(r"\s+-\s|\n")
 
 
 def normalize_whitespace(text: str) -> str:
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = _LINE_EDGES.sub("\n", _SPACES.sub(" ", text))
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 def strip_title_prefix(text: str) -> str:
@@ -47,14 +50,21 @@ def remove_navigation(text: str) -> str:
 
 
 def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
-    """(text cut at the last sentence end within `max_chars`, whether it was cut)."""
+    """(text cut at the last sentence or list-item end within `max_chars`, whether it was cut).
+
+    A list item ends where the next one starts (" - " or a new line); a cut there never leaves half an item
+    ("... - Long"), nor an introduction whose list was cut away ("Symptoms include:"). Only text with neither
+    boundary in it falls back to a word boundary.
+    """
     if len(text) <= max_chars:
         return text, False
-    head = text[:max_chars]
-    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
-    if ends and ends[-1] >= max_chars // 2:
-        return head[: ends[-1]].rstrip(), True
-    return head.rsplit(None, 1)[0].rstrip(), True
+    head = text[: max_chars + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
+    ends += [m.start() for m in _ITEM_START.finditer(head) if not head[: m.start()].rstrip().endswith(":")]
+    ends = [end for end in ends if 0 < end <= max_chars and head[:end].strip()]
+    if ends:
+        return head[: max(ends)].rstrip(), True
+    return text[:max_chars].rsplit(None, 1)[0].rstrip(), True
 
 
 def clean_answer(text: str, strip_prefix: bool = False) -> str:
@@ -85,7 +95,7 @@ def clean_question(text: str) -> str:
 def normalize_key(text: str) -> str:
     """Comparison key: case, punctuation and whitespace ignored. Used for duplicates and test overlap."""
     text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.findall(r"[^\W_]+", text))
+    return _NON_WORD.sub(" ", text).strip()
 
 
 JUNK_ANSWERS = frozenset({"topics", "summary", "see also", "related topics", "key points", "n/a", "none"})
@@ -95,10 +105,11 @@ def junk_reason(question: str, answer: str, min_chars: int) -> str | None:
     """Why an answer is unusable, or None. Reasons are the names counted in the dataset's metadata."""
     if not answer:
         return "empty_answer"
-    key = normalize_key(answer)
-    if key in JUNK_ANSWERS:
+    # Keys only where they can matter: junk words are short, and an answer as long as two questions is no copy.
+    key = normalize_key(answer) if len(answer) <= 2 * len(question) + 40 else None
+    if key is not None and key in JUNK_ANSWERS:
         return "junk_answer"
-    if key == normalize_key(question):
+    if key is not None and key == normalize_key(question):
         return "answer_equals_question"
     if len(answer) < min_chars:
         return "answer_too_short"

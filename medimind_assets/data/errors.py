@@ -18,3 +18,23 @@ class RawDataError(ValueError):
 
 class DownloadError(RawDataError):
     """A pinned upstream file could not be fetched or did not match its sha256 (worth retrying later)."""
+
+
+class RawDataErrors(RawDataError):
+    """Several raw files that cannot be used; the message lists every one of them."""
+
+    def __init__(self, errors: list[RawDataError]) -> None:
+        self.errors = errors
+        shown = "\n".join(f"  {error}" for error in errors)
+        ValueError.__init__(self, f"{len(errors)} raw file(s) cannot be read:\n{shown}")
+        self.path = errors[0].path
+        self.line = errors[0].line
+        self.problem = str(self)
+
+
+def raise_collected(errors: list[RawDataError]) -> None:
+    """Raise the one error as it is, or all of them together."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise RawDataErrors(errors)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from medimind_assets.atomic import sha256_file, sha256_text
 from medimind_assets.data import mediqa, medquad
-from medimind_assets.data.errors import DownloadError, RawDataError
+from medimind_assets.data.errors import DownloadError, RawDataError, raise_collected
 
 MEDIQA = "mediqa2019_qa"
 MEDQUAD = "medquad"
@@ -94,19 +94,25 @@ def snapshot(raw_dir: Path, name: str) -> SourceSnapshot:
     if missing:
         raise RawDataError(folder, f"required file(s) missing: {', '.join(missing)}")
     pinned = upstream_manifest()[name]["files"]
-    files = []
+    files, errors = [], []
     for path in _data_files(folder):
         rel = path.relative_to(folder).as_posix()
         digest = sha256_file(path)
+        try:
+            counts = _counts(name, path)
+        except RawDataError as exc:  # keep going: the error names every unreadable file, not only the first
+            errors.append(exc)
+            continue
         files.append(
             SourceFile(
                 path=rel,
                 sha256=digest,
                 size=path.stat().st_size,
                 matches_upstream=pinned.get(rel) == digest,
-                counts=_counts(name, path),
+                counts=counts,
             )
         )
+    raise_collected(errors)
     return SourceSnapshot(name=name, root=folder, files=files)
 
 

@@ -30,6 +30,20 @@ def test_every_rule_passes_and_each_rejection_is_counted(sample_data, sample):
         duplicate_pair=2,
         junk_answer=1,
         answer_equals_question=1,
+        answer_only_question=1,
+        missing_table=1,
+        link_list=5,
+        answer_shared_too_widely=2,
+        contact_details_only=1,
+    )
+    assert sample.repaired == Counter(
+        question_capitalised=7,
+        restated_question=2,
+        click_here=1,
+        missing_table=1,
+        question_information_request=1,
+        navigation=1,
+        summary_prefix=1,
     )
     assert Counter(r["split"] for r in sample.rows)["validation"] > 0
 
@@ -58,3 +72,25 @@ def test_colliding_medquad_ids_give_distinct_questions(sample):
 
 def test_safety_levels_cover_all_three(sample):
     assert {r["safety_level"] for r in sample.rows if r["split"] == "test"} == {"safe", "caution", "emergency"}
+
+
+def test_every_collection_is_counted_and_the_second_schema_is_read(sample):
+    ninds = sample.collections["6_NINDS_QA"]
+    assert (ninds["files"], ninds["pairs"], ninds["rows"]) == (1, 3, 3)
+    for name, counts in sample.collections.items():
+        rejected = sum(v for k, v in counts.items() if k.startswith("rejected/"))
+        assert counts["rows"] + rejected == counts["pairs"], name
+    assert {s["repair"] for s in sample.repair_samples} == set(sample.repaired)
+
+
+def test_boilerplate_is_repaired_in_the_published_rows(sample):
+    rows = {r["instruction"]: r["response"] for r in sample.rows}
+    assert rows["What is essential tremor?"].startswith("Essential tremor is")
+    assert rows["What should I know about Hand Washing?"].startswith("Washing your hands")
+    assert "More on" not in rows["What should I know about Hand Washing?"]
+    assert rows["What are the symptoms of Sample syndrome?"] == (
+        "People with Sample syndrome are often shorter than their relatives and have short fingers."
+    )
+    assert not [q for q in rows if q.startswith("What are the treatments for sample dystrophy")]
+    inherited = [q for q in rows if q.startswith("Is sample dystrophy") and q.endswith("inherited?")]
+    assert len(inherited) == 3  # one identical answer, kept for three questions

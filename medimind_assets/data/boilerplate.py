@@ -1,0 +1,197 @@
+"""Source-page boilerplate in MedQuAD answers (and questions): repaired where an answer survives, rejected where not.
+
+Rules are written for families of text, not for files, so they hold on collections we have not seen. Each repair
+and each rejection has a name, counted in the dataset's metadata:
+
+Repairs (the answer is kept, changed):
+- `summary_prefix`: MedlinePlus Health Topics answers open with "Summary : ".
+- `restated_question`: the answer opens with a question heading ("What are the signs and symptoms of X? ...",
+  "What treatment is available for this disease? ..."), GARD's style: the heading is removed, the answer after it
+  kept. An opening question is a heading when at least half of its content words occur in the row's question, or
+  when it does not speak to the reader (a rhetorical "Does your child seem shorter than other kids?" is kept).
+- `missing_table`: GARD's Human Phenotype Ontology text ("... the table below includes how often ...") refers to a
+  table the corpus does not have: everything from that boilerplate on is removed, the prose before it kept.
+- `click_here`: sentences that only send the reader to a link ("Click here to ...") are removed.
+- `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
+  "Podcasts", a lone date or page number, a bare URL) are removed.
+- question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
+  X?"; `capitalised`: a question starting in lower case (NINDS's second schema) gets a capital.
+
+Rejections (the row is dropped) when nothing that answers remains:
+- `answer_only_question`: the answer is nothing but a question;
+- `missing_table`: nothing but the table boilerplate;
+- `link_list`: a list of resources or links under an introduction ("These resources address the diagnosis or
+  management of X: - Gene Review: ..."), with no sentence of its own;
+- `contact_details_only`: phone numbers, addresses, e-mail and web addresses with no prose around them;
+- `navigation_only`: only site navigation.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_CONTENT_WORD = re.compile(r"[^\W_]+")
+# Interrogative openings: the question heading GARD and others put at the start of an answer.
+_OPENING_QUESTION = re.compile(
+    r"^\s*((?:what|how|who|whom|whose|is|are|can|could|do|does|did|should|will|was|were|which|when|where|why|"
+    r"has|have|may|might)\b[^.!?\n]{0,250}\?)[ \t]*\n*",
+    re.IGNORECASE,
+)
+_QUESTION_STOP_WORDS = frozenset(
+    "a an and are as at be by can could did do does for from has have how i in is it its may might of on or "
+    "should that the there these this those to was were what when where which who whom whose why will with "
+    "available associated signs symptoms treated treatment treatments treat cause causes caused inherited "
+    "diagnosed diagnosis diagnose people affected information about".split()
+)
+_ADDRESSES_READER = re.compile(r"\b(?:you|your|you're|yours|yourself)\b", re.IGNORECASE)
+# "Summary : X" in MedQuAD, "Summary X" where a MEDIQA page title was stripped before it.
+_SUMMARY_PREFIX = re.compile(r"^[Ss]ummary(?:\s*:\s*|\s+(?=[A-Z]))")
+_MISSING_TABLE = re.compile(
+    r"The Human Phenotype Ontology(?: \(HPO\))? provides the following list|\bthe table below includes how often|"
+    r"\bSigns and Symptoms Approximate number of patients",
+    re.IGNORECASE,
+)
+_LAST_SENTENCE_END = re.compile(r".*[.!?\n]", re.DOTALL)
+_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+[ \t]*\n*|\n+|$)")
+_CLICK_HERE = re.compile(r"\bclick here\b", re.IGNORECASE)
+_NAVIGATION_LINE = re.compile(
+    r"^(?:more (?:on|about)\b.*|(?:frequently asked que+stions|faqs?)\b.*|podcasts?|fact sheets?|"
+    r"vector information|additional (?:resources|information)|related (?:links|topics|resources)|"
+    r"(?:information|resources) for (?:health ?care )?(?:professionals|providers|clinicians)|"
+    r"(?:back to )?top|on this page\b.*|"
+    r"(?:january|february|march|april|may|june|july|august|september|october|november|december) \d{4}|"
+    r"page \d+|\d{1,3}|https?://\S+|www\.\S+)$",
+    re.IGNORECASE,
+)
+_LIST_ITEM = re.compile(r"(?:^|\s)-\s+")
+_RESOURCE_INTRO = re.compile(
+    r"\b(?:resources?|more information|learn more|information (?:about|on)|links?|websites?|organizations?)\b",
+    re.IGNORECASE,
+)
+_SOURCE_AND_TITLE = re.compile(r"^[^:.!?\n]{2,100}:\s")
+_PROSE_SENTENCE = re.compile(r"[a-z]{2,}[.!?](?:\s|$)")
+_CONTACT = re.compile(
+    r"https?://\S+|www\.\S+|\S+@\S+\.\w+|\(?\b\d{3}\)?[-\s.]\d{3}[-.]\d{4}\b|\b1-8\d\d-[\w-]{7,8}\b|"
+    r"\b(?:phone|tel|telephone|fax|tty|toll[- ]free|e-?mail|website|web site|internet|address)\s*:",
+    re.IGNORECASE,
+)
+_INFORMATION_REQUEST = re.compile(r"^do you have (?:any )?information (?:about|on)\s+(.+?)\s*\??$", re.IGNORECASE)
+
+
+@dataclass
+class Scrubbed:
+    """An answer after the boilerplate rules: its text, the repairs made, or why it was rejected."""
+
+    text: str
+    repairs: list[str] = field(default_factory=list)
+    rejected: str | None = None
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in _CONTENT_WORD.findall(text.casefold()) if w not in _QUESTION_STOP_WORDS}
+
+
+def _stem(word: str) -> str:
+    return word[:5]  # diagnose/diagnosed, treated/treatment: a crude stem is enough to recognise a restatement
+
+
+def is_restatement(heading: str, question: str) -> bool:
+    words = {_stem(w) for w in content_words(heading)}
+    if not words:
+        return True  # "What are the signs and symptoms?" says nothing of its own
+    asked = {_stem(w) for w in content_words(question)}
+    return len(words & asked) / len(words) >= 0.5
+
+
+def is_heading(opening: str, question: str) -> bool:
+    """An opening question is a heading (not the answer's own rhetoric) when it restates the row's question or
+    does not speak to the reader: "What treatment is available for X?" is a heading, "Is your child ready to use a
+    potty?" is the answer talking."""
+    return is_restatement(opening, question) or not _ADDRESSES_READER.search(opening)
+
+
+def repair_question(question: str) -> tuple[str, list[str]]:
+    repairs = []
+    match = _INFORMATION_REQUEST.match(question)
+    if match:
+        question = f"What should I know about {match.group(1)}?"
+        repairs.append("information_request")
+    if question[:1].islower():
+        question = question[0].upper() + question[1:]
+        repairs.append("capitalised")
+    return question, repairs
+
+
+def _drop_navigation_lines(text: str) -> tuple[str, bool]:
+    lines = text.split("\n")
+    kept = [line for line in lines if not _NAVIGATION_LINE.match(line.strip().rstrip(":"))]
+    return "\n".join(kept).strip(), len(kept) != len(lines)
+
+
+def _drop_click_here(text: str) -> tuple[str, bool]:
+    if not _CLICK_HERE.search(text):
+        return text, False
+    kept = [s for s in _SENTENCE.findall(text) if not _CLICK_HERE.search(s)]
+    return re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip(), True
+
+
+def _is_link_entry(item: str) -> bool:
+    """"Gene Review: X", "National Heart, Lung, and Blood Institute: How is Anemia Treated?", or a short title."""
+    return bool(_SOURCE_AND_TITLE.match(item)) or len(item.split()) <= 12 or item.rstrip().endswith(":")
+
+
+def is_link_list(text: str) -> bool:
+    """An introduction naming resources, then list items that are link entries, and no sentence of its own."""
+    parts = _LIST_ITEM.split(text)
+    if len(parts) < 2 or not _RESOURCE_INTRO.search(parts[0]) or not parts[0].rstrip().endswith(":"):
+        return False
+    return not [p for p in parts[1:] if _PROSE_SENTENCE.search(p) and not _is_link_entry(p)]
+
+
+def is_contact_details(text: str) -> bool:
+    """Phone numbers, e-mail, web and postal addresses with little prose around them."""
+    if len(text) > 1500:  # a contact block is a few lines; a longer answer has prose of its own
+        return False
+    found = _CONTACT.findall(text)
+    if not found:
+        return False
+    rest = _CONTACT.sub(" ", text)
+    return len(_PROSE_SENTENCE.findall(rest)) <= 1 and len(rest.split()) < 40
+
+
+def scrub_answer(question: str, answer: str, min_chars: int) -> Scrubbed:
+    """Apply the rules above to a cleaned answer. `min_chars`: what remains must be at least this long."""
+    result = Scrubbed(answer)
+    text, changed = _drop_navigation_lines(answer)
+    if changed:
+        result.repairs.append("navigation")
+        if len(text) < min_chars:
+            return Scrubbed(text, result.repairs, "navigation_only")
+    if _SUMMARY_PREFIX.match(text):
+        text = _SUMMARY_PREFIX.sub("", text, count=1)
+        result.repairs.append("summary_prefix")
+    stripped = False  # headings can stack: "How does one get X? What causes X? ..."
+    while (opening := _OPENING_QUESTION.match(text)) and is_heading(opening.group(1), question):
+        text, stripped = text[opening.end() :].lstrip(), True
+    if stripped:
+        result.repairs.append("restated_question")
+        if len(text) < min_chars:
+            return Scrubbed(text, result.repairs, "answer_only_question")
+    table = _MISSING_TABLE.search(text)
+    if table:
+        # Back to the start of the sentence that points at the table.
+        before = _LAST_SENTENCE_END.match(text, 0, table.start())
+        text = text[: before.end() if before else 0].rstrip()
+        result.repairs.append("missing_table")
+        if len(text) < min_chars:
+            return Scrubbed(text, result.repairs, "missing_table")
+    text, changed = _drop_click_here(text)
+    if changed:
+        result.repairs.append("click_here")
+    if is_link_list(text):
+        return Scrubbed(text, result.repairs, "link_list")
+    if is_contact_details(text):
+        return Scrubbed(text, result.repairs, "contact_details_only")
+    result.text = text
+    return result

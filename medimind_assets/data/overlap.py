@@ -1,0 +1,76 @@
+"""Near-duplicate detection of training answers against the MEDIQA 2019 test candidate answers.
+
+MEDIQA's answers and MedQuAD's are excerpts of the same NIH and MedlinePlus pages, so a training answer can carry
+test text without being equal to it: the same paragraph cut at other places, or one inside the other. Equality
+catches none of that, so the measure is shingle containment:
+
+    similarity(a, b) = |S(a) & S(b)| / min(|S(a)|, |S(b)|)
+
+where S(x) is the set of word 5-grams of x's `normalize_key` (case, punctuation and whitespace ignored). It is
+1.0 when one text contains the other, whatever their lengths, and near 0 for texts that only share phrases.
+
+Shingles that recur in many distinct training answers (`COMMON_IN_ANSWERS` or more) are left out of both sets: they are
+the formulaic paragraphs many pages share ("... is inherited in an autosomal dominant pattern, which means one
+copy of the altered gene in each cell is sufficient to cause the disorder"), and a test page that also has them
+is no evidence that a training answer is that page's text. A training answer at or above the threshold (0.5 by
+default: half of the shorter text, outside formulaic phrasing, repeated verbatim) to any test candidate answer,
+correct or not, is not trained on. Texts shorter than 5 words are compared whole.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from itertools import chain
+
+SHINGLE_WORDS = 5
+COMMON_IN_ANSWERS = 10
+
+Shingle = tuple[str, ...]
+
+
+def shingles(key: str) -> set[Shingle]:
+    """Word 5-grams of a `normalize_key` output (the whole text, when shorter)."""
+    words = key.split()
+    if len(words) < SHINGLE_WORDS:
+        return {tuple(words)} if words else set()
+    return set(zip(*(words[i:] for i in range(SHINGLE_WORDS))))
+
+
+def common_shingles(shingle_sets: Iterable[set[Shingle]], min_count: int = COMMON_IN_ANSWERS) -> set[Shingle]:
+    """Shingles found in at least `min_count` of the given texts."""
+    counts = Counter(chain.from_iterable(shingle_sets))
+    return {gram for gram, count in counts.items() if count >= min_count}
+
+
+class ShingleIndex:
+    """Texts indexed by their shingles, for the best containment similarity of a new text against any of them.
+    Shingles in `ignore` count on neither side (see `ignore`)."""
+
+    def __init__(self, shingle_sets: Iterable[set[Shingle]], ignore: set[Shingle] | frozenset = frozenset()) -> None:
+        self._sets = list(shingle_sets)
+        self._postings: dict[Shingle, list[int]] = defaultdict(list)
+        for number, grams in enumerate(self._sets):
+            for gram in grams:
+                self._postings[gram].append(number)
+        self.ignore(ignore)
+
+    def ignore(self, shingles_to_ignore: set[Shingle] | frozenset) -> None:
+        """Leave these shingles out from now on (cheap: the postings stay, the sizes are recounted)."""
+        self._ignore = shingles_to_ignore
+        self._sizes = [len(grams) - len(grams & shingles_to_ignore) for grams in self._sets]
+
+    def best_match(self, grams: set[Shingle]) -> tuple[float, int | None]:
+        """(highest similarity of a text, given by its shingles, to an indexed text; that text's position), or
+        (0.0, None) without any shared shingle."""
+        grams = grams - self._ignore
+        if not grams:
+            return 0.0, None
+        postings = self._postings
+        shared = Counter(chain.from_iterable(postings[g] for g in grams if g in postings))
+        best, where = 0.0, None
+        for number, count in shared.items():
+            score = count / min(len(grams), self._sizes[number])
+            if score > best:
+                best, where = score, number
+        return best, where

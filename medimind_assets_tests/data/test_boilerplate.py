@@ -1,0 +1,93 @@
+"""The boilerplate rules on small texts of each family (our own wording, in the upstream shapes)."""
+
+import pytest
+
+from medimind_assets.data.boilerplate import is_heading, repair_question, scrub_answer
+from medimind_assets.data.cleaning import truncate_at_sentence
+
+
+def scrub(answer, question="What is Sample syndrome?"):
+    return scrub_answer(question, answer, min_chars=20)
+
+
+def test_a_restated_question_heading_is_removed_and_the_answer_kept():
+    out = scrub(
+        "What are the signs and symptoms of Sample syndrome? People with it have short fingers.",
+        "What are the symptoms of Sample syndrome?",
+    )
+    assert out.text == "People with it have short fingers." and out.repairs == ["restated_question"]
+
+
+def test_stacked_and_generic_headings_are_removed():
+    out = scrub("How does one get it? What causes sample syndrome? A change in one gene causes it.")
+    assert out.text == "A change in one gene causes it."
+    assert is_heading("Is genetic testing available for sample syndrome?", "How to diagnose Sample syndrome?")
+
+
+def test_a_rhetorical_opening_that_speaks_to_the_reader_stays():
+    text = "Do you wake up tired every day? Regular sleep times help most people sleep better."
+    assert scrub(text, "What is Sleep Habits?").text == text
+
+
+def test_an_answer_that_is_only_a_question_is_rejected():
+    assert scrub("How might Sample syndrome be treated?").rejected == "answer_only_question"
+
+
+def test_the_missing_table_is_cut_and_the_prose_before_it_kept():
+    text = (
+        "People with Sample syndrome are short. The Human Phenotype Ontology provides the following list of signs "
+        "and symptoms for Sample syndrome. If the information is available, the table below includes how often "
+        "the symptom is seen. Signs and Symptoms Approximate number of patients (when available) Short stature 90%"
+    )
+    out = scrub(text)
+    assert out.text == "People with Sample syndrome are short." and out.repairs == ["missing_table"]
+    only_table = text.split(". ", 1)[1]
+    assert scrub(only_table).rejected == "missing_table"
+
+
+def test_a_list_of_links_is_rejected_but_a_list_with_sentences_is_not():
+    links = (
+        "These resources address the diagnosis or management of X: - Gene Review: Gene Review: X - Example "
+        "Hospital: How is X Diagnosed? These resources from MedlinePlus offer information about the diagnosis and "
+        "management of various health conditions: - Diagnostic Tests - Drug Therapy"
+    )
+    assert scrub(links).rejected == "link_list"
+    prose = "Treatment options include: - Physical therapy, which keeps the joints moving and is started early."
+    assert scrub(prose).rejected is None
+
+
+def test_navigation_click_here_and_summary_prefix_are_removed():
+    out = scrub("Summary : Hand washing stops germs. Click here to see a video.\nMore on: Hand Washing\nPodcasts")
+    assert out.text == "Hand washing stops germs."
+    assert out.repairs == ["navigation", "summary_prefix", "click_here"]
+    assert scrub("Frequently Asked Queestions (FAQs)").rejected == "navigation_only"
+
+
+def test_contact_details_alone_are_rejected():
+    assert scrub("Help Line Phone: 555-010-0199 Email: help@example.org").rejected == "contact_details_only"
+    assert scrub("Call 555-010-0199 for an appointment. The clinic treats adults and children.").rejected is None
+
+
+@pytest.mark.parametrize(
+    ("question", "repaired", "repairs"),
+    [
+        ("Do you have information about Hand Washing", "What should I know about Hand Washing?", ["information_request"]),
+        ("what is essential tremor?", "What is essential tremor?", ["capitalised"]),
+        ("What is Gout?", "What is Gout?", []),
+    ],
+)
+def test_questions_are_repaired(question, repaired, repairs):
+    assert repair_question(question) == (repaired, repairs)
+
+
+def test_a_long_answer_is_cut_at_the_end_of_a_list_item_never_inside_one():
+    text = "Features include - " + " - ".join(f"Long item number {i} with several words" for i in range(200))
+    cut, was_cut = truncate_at_sentence(text, 400)
+    assert was_cut and len(cut) <= 400
+    assert cut.endswith("with several words")  # a whole item, not "- Long"
+    assert text.startswith(cut) and text[len(cut) :].startswith(" - ")
+
+
+def test_an_introduction_is_never_left_without_its_list():
+    text = "First sentence here. Symptoms include: - " + "x" * 500
+    assert truncate_at_sentence(text, 300) == ("First sentence here.", True)
