@@ -44,7 +44,7 @@ def _ask(args: argparse.Namespace) -> int:
         )
         _quiet_libraries()
         answers = ask(targets, args.question, max_new_tokens=args.max_new_tokens, device=args.device)
-    except (ArtifactMissingError, ValueError) as exc:
+    except (ArtifactMissingError, ValueError, OSError) as exc:
         print(f"medimind ask: {exc}", file=sys.stderr)
         return EXIT_MISSING
     for target, answer in answers:

@@ -57,7 +57,14 @@ def promoted_fingerprint(adapters_dir: Path) -> str:
     pointer = adapters_dir / "current.json"
     if not pointer.is_file():
         raise LineageError(f"no promoted adapter: {pointer} does not exist (materialize evaluation first)")
-    return str(json.loads(pointer.read_text(encoding="utf-8"))["fingerprint"])
+    try:
+        payload = json.loads(pointer.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        raise LineageError(f"{pointer}: not readable as JSON ({exc})") from None
+    fingerprint = payload.get("fingerprint") if isinstance(payload, dict) else None
+    if not isinstance(fingerprint, str) or not fingerprint:
+        raise LineageError(f"{pointer}: expected a JSON object with a 'fingerprint' (materialize evaluation again)")
+    return fingerprint
 
 
 def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> list[Link]:

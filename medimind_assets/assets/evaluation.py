@@ -101,7 +101,10 @@ def evaluation(
     )
     from medimind_assets.models import read_current_base_model
 
-    run_settings = EvaluationSettings(**config.model_dump())
+    try:
+        run_settings = EvaluationSettings(**config.model_dump())
+    except ValueError as exc:
+        raise dg.Failure(description=f"invalid evaluation config: {exc}") from None
     if not settings.dataset_path.is_file():
         raise dg.Failure(description=f"dataset not found: {settings.dataset_path} (materialize dataset first)")
     adapter = read_latest_adapter(settings.adapters_path)
@@ -111,9 +114,13 @@ def evaluation(
     dataset_version = sha256_file(settings.dataset_path)
     trained_on = (summary.get("dataset") or {}).get("data_version")
     if trained_on and trained_on != dataset_version:
-        context.log.warning(
-            f"adapter {adapter.fingerprint} was trained on dataset version {trained_on[:12]}, "
-            f"the current dataset is {dataset_version[:12]}"
+        # The file changed after training validated it: its test split is not what the adapter was held out from.
+        raise dg.Failure(
+            description=(
+                f"{settings.dataset_path} (sha256 {dataset_version[:12]}) is not the dataset adapter "
+                f"{adapter.fingerprint} was trained and validated on ({trained_on[:12]}): refusing to evaluate "
+                "or promote; re-materialize dataset and lora_adapter"
+            )
         )
 
     ranking = None

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-WEIGHT_PATTERNS = ("*.safetensors", "*.bin")
+WEIGHT_PATTERNS = ("*.safetensors",)
+# Pickled weights can run code when loaded: they are refused, never read.
+PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 
 
 class ArtifactMissingError(FileNotFoundError):
@@ -43,14 +45,28 @@ def require_model_dir(path: Path, what: str) -> Path:
     if not (path / "config.json").is_file():
         raise ArtifactMissingError(f"{what} not found: {path} has no config.json")
     if not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+        pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
+        if pickles:
+            raise ArtifactMissingError(
+                f"{what} in {path} holds only pickled weights ({', '.join(pickles)}), which can run code when "
+                "loaded; only safetensors weights are read"
+            )
         raise ArtifactMissingError(f"{what} not found: {path} has no weight files (*.safetensors)")
     return path
 
 
 def require_adapter_dir(path: Path) -> Path:
+    """A complete adapter folder whose files are what training recorded (see integrity.verify_adapter)."""
+    from medimind_assets.integrity import verify_adapter
+
     path = Path(path)
     if not (path / "adapter_config.json").is_file():
         raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_config.json")
+    if not (path / "adapter_model.safetensors").is_file():
+        pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
+        found = f" (only pickled weights: {', '.join(pickles)}, which are never read)" if pickles else ""
+        raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_model.safetensors{found}")
+    verify_adapter(path)
     return path
 
 

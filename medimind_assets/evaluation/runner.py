@@ -63,6 +63,17 @@ class EvaluationSettings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("generation_sample", "comparison_examples", "ranking_max_questions", "max_safety_questions"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not 0.0 < self.positive_fraction <= 1.0:
+            raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
+        # Checked here, before any model is loaded, not after the whole evaluation has run.
+        for name in ("margin", "safety_tolerance"):
+            value = getattr(self, name)
+            if not 0.0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
 
 @dataclass

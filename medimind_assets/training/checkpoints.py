@@ -2,12 +2,16 @@
 
 The Trainer writes a checkpoint file by file, so a process killed mid-save leaves a folder that looks like a
 checkpoint but is not one. A checkpoint counts as complete only once `COMPLETE_MARKER` is in it, written
-(atomically) after every process has finished saving. Resuming picks the latest complete one; incomplete
-folders are removed first.
+(atomically) after every process has finished saving, and only while every file that marker lists (with its
+size and sha256) is still there unchanged, and the files a resume needs (trainer state, optimizer, scheduler,
+adapter weights) are among them: resuming with a lost optimizer would restart the optimizer and the learning-rate
+schedule and publish a different adapter under the same fingerprint. Resuming picks the latest complete one;
+the others are removed first, each with its reason.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import datetime, timezone
@@ -15,9 +19,11 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from medimind_assets.atomic import atomic_write_json
+from medimind_assets.atomic import atomic_write_json, sha256_file
 
 COMPLETE_MARKER = "medimind_checkpoint_complete.json"
+# What `Trainer.train(resume_from_checkpoint=...)` needs to continue exactly where it stopped.
+REQUIRED_FILES = ("trainer_state.json", "optimizer.pt", "scheduler.pt", "adapter_model.safetensors")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -28,8 +34,33 @@ def _checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def problem(checkpoint: Path) -> str | None:
+    """Why `checkpoint` cannot be resumed from, or None when it is complete."""
+    marker = checkpoint / COMPLETE_MARKER
+    if not marker.is_file():
+        return "no completion marker (the process died while saving it)"
+    try:
+        files = json.loads(marker.read_text(encoding="utf-8")).get("files")
+    except (ValueError, AttributeError):
+        return f"{COMPLETE_MARKER} is not valid JSON"
+    if not isinstance(files, dict):
+        files = {name: None for name in REQUIRED_FILES}  # a marker written before manifests: names only
+    missing = [name for name in REQUIRED_FILES if name not in files]
+    if missing:
+        return f"saved without {', '.join(missing)}"
+    for name, recorded in sorted(files.items()):
+        path = checkpoint / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if recorded is not None and (
+            path.stat().st_size != recorded["size"] or sha256_file(path) != recorded["sha256"]
+        ):
+            return f"{name} differs from what was saved"
+    return None
+
+
 def is_complete(checkpoint: Path) -> bool:
-    return (checkpoint / COMPLETE_MARKER).is_file() and (checkpoint / "trainer_state.json").is_file()
+    return problem(checkpoint) is None
 
 
 def latest_complete_checkpoint(run_dir: Path) -> Path | None:
@@ -37,11 +68,21 @@ def latest_complete_checkpoint(run_dir: Path) -> Path | None:
     return complete[-1] if complete else None
 
 
-def remove_incomplete_checkpoints(run_dir: Path) -> list[Path]:
-    removed = [path for _, path in _checkpoints(Path(run_dir)) if not is_complete(path)]
-    for path in removed:
+def remove_incomplete_checkpoints(run_dir: Path) -> list[tuple[Path, str]]:
+    """Remove every checkpoint that cannot be resumed from; returns each with its reason."""
+    removed = [(path, reason) for _, path in _checkpoints(Path(run_dir)) if (reason := problem(path))]
+    for path, _ in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed
+
+
+def manifest(checkpoint: Path) -> dict[str, dict[str, object]]:
+    """Size and sha256 of every file of a checkpoint (relative paths)."""
+    return {
+        path.relative_to(checkpoint).as_posix(): {"size": path.stat().st_size, "sha256": sha256_file(path)}
+        for path in sorted(checkpoint.rglob("*"))
+        if path.is_file() and path.name != COMPLETE_MARKER
+    }
 
 
 class CheckpointCompleteCallback(TrainerCallback):
@@ -60,6 +101,7 @@ class CheckpointCompleteCallback(TrainerCallback):
                     {
                         "global_step": state.global_step,
                         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "files": manifest(checkpoint),
                     },
                 )
         return control

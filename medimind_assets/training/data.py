@@ -60,3 +60,17 @@ def select(rows: list[dict], split: str, limit: int | None, seed: int) -> list[d
         keep = sorted(random.Random(seed).sample(range(len(chosen)), limit))
         chosen = [chosen[i] for i in keep]
     return chosen
+
+
+def check_rules(path: Path, rows: list[dict]) -> None:
+    """The dataset's blocking-check rules, run again on what training is about to read: a file edited after its
+    checks passed (test rows copied into train, fields removed) is refused, naming each rule and its rows."""
+    from medimind_assets.data.validation import validate_rows
+
+    test_questions = [row["instruction"] for row in rows if row.get("split") == "test"]
+    # min_rows is left to the caller, which says "the train split is empty" in so many words.
+    outcomes = validate_rows(rows, test_questions, min_rows=1)
+    failed = [o for o in outcomes if not o.passed and o.name != "min_rows"]
+    if failed:
+        details = "; ".join(f"{o.name}: {o.count} problem(s), e.g. {'; '.join(o.problems[:2])}" for o in failed)
+        raise DatasetError(f"{path} breaks the dataset rules, refusing to train on it ({details})")

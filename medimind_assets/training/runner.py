@@ -9,6 +9,7 @@ complete checkpoint of the same fingerprint (`force` discards them and starts fr
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -20,8 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medimind_assets.atomic import atomic_directory, atomic_write_json
-from medimind_assets.training.data import DatasetError, read_rows, select
+from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
+from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
+from medimind_assets.training.data import DatasetError, check_rules, read_rows, select
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
 
@@ -66,14 +68,18 @@ class TrainingOutcome:
     reused: bool
 
 
-def finished_summary(adapter_dir: Path) -> dict[str, Any] | None:
-    """The summary of a complete adapter folder, or None if there is none."""
+def finished_summary(adapter_dir: Path, reporter: Reporter | None = None) -> dict[str, Any] | None:
+    """The summary of a complete, verified adapter folder, or None if there is none (or it fails verification:
+    the reason is reported and the adapter is trained again)."""
     if not all((adapter_dir / name).is_file() for name in ADAPTER_FILES):
         return None
     try:
-        return json.loads((adapter_dir / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except ValueError:
+        summary = verify_adapter(adapter_dir)
+    except IntegrityError as exc:
+        if reporter is not None:
+            reporter.info(f"the finished adapter failed verification ({exc}); training it again")
         return None
+    return summary or None
 
 
 def write_latest(adapters_dir: Path, summary: dict[str, Any]) -> Path:
@@ -104,6 +110,26 @@ def oom_message(hyperparameters: TrainingHyperparameters, plan: RuntimePlan) -> 
     )
 
 
+def write_failure_message(exc: BaseException, checkpoint_dir: Path) -> str | None:
+    """Name a failed checkpoint write for what it is: torch reports a full disk as `basic_ios::clear` or
+    `unexpected pos`, which says nothing to an operator."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES):
+        return describe_os_error(exc, checkpoint_dir)
+    text = str(exc)
+    if isinstance(exc, RuntimeError) and any(s in text for s in ("iostream error", "unexpected pos", "file write")):
+        try:
+            free = shutil.disk_usage(checkpoint_dir if checkpoint_dir.exists() else checkpoint_dir.parent).free
+        except OSError:
+            free = -1
+        cause = "most likely no space left on device" if 0 <= free < 2**30 else "the file system refused the write"
+        return (
+            f"writing a checkpoint under {checkpoint_dir} failed ({text.splitlines()[0]}); "
+            f"{free / 2**20:,.0f} MiB free there: {cause}. Free space or point MEDIMIND_DATA_DIR elsewhere; the "
+            "next run resumes from the last complete checkpoint."
+        )
+    return None
+
+
 def peak_memory(device: str) -> tuple[int, str]:
     if device == "cuda":
         import torch
@@ -121,7 +147,7 @@ def run_training(
     hp.validate()
     request.verify()
     if not request.force:
-        previous = finished_summary(request.adapter_dir)
+        previous = finished_summary(request.adapter_dir, reporter)
         if previous is not None:
             if distributed.is_main:
                 write_latest(Path(request.adapters_dir), previous)
@@ -129,6 +155,7 @@ def run_training(
             return TrainingOutcome(summary=previous, reused=True)
 
     rows = read_rows(Path(request.dataset_path))
+    check_rules(Path(request.dataset_path), rows)
     train_rows = select(rows, "train", hp.max_train_examples, hp.seed)
     if not train_rows:
         raise DatasetError(f"{request.dataset_path}: the train split is empty; nothing to train on")
@@ -194,10 +221,14 @@ def _train(
             curve = loss_curve(trainer.state.log_history)
     except torch.OutOfMemoryError:
         raise TrainingError(oom_message(hp, plan)) from None
+    except (OSError, RuntimeError) as exc:
+        message = write_failure_message(exc, request.checkpoint_dir)
+        if message is None:
+            raise
+        raise TrainingError(message) from exc
 
     losses = [loss for _, loss in curve["train"]]
-    if not all(map(math.isfinite, losses)):
-        raise TrainingError(f"training diverged: non-finite train loss in {losses}")
+    check_finite(model, losses, curve["validation"], hp.learning_rate)
     state = trainer.state
     peak, peak_kind = peak_memory(plan.device)
     trainable, total = model.get_nb_trainable_parameters()
@@ -249,6 +280,26 @@ def _train(
     return TrainingOutcome(summary=summary, reused=False)
 
 
+def check_finite(model, train_losses: list[float], validation: list[list[float]], learning_rate: float) -> None:
+    """Nothing non-finite is published: every trained weight and every logged loss must be finite."""
+    import torch
+
+    remedy = (
+        f"training diverged; lower learning_rate (now {learning_rate:g}), and check the data. No adapter was written."
+    )
+    bad = [
+        name
+        for name, parameter in model.named_parameters()
+        if parameter.requires_grad and not bool(torch.isfinite(parameter).all())
+    ]
+    if bad:
+        raise TrainingError(f"{len(bad)} trained tensor(s) hold NaN or infinity (e.g. {bad[0]}): {remedy}")
+    if not all(map(math.isfinite, train_losses)):
+        raise TrainingError(f"non-finite train loss in {train_losses}: {remedy}")
+    if validation and not math.isfinite(validation[-1][1]):
+        raise TrainingError(f"the final validation loss is {validation[-1][1]}: {remedy}")
+
+
 def _prepare_model(
     request: TrainingRequest,
     plan: RuntimePlan,
@@ -294,8 +345,8 @@ def _resume_point(request: TrainingRequest, distributed: Distributed, reporter: 
             reporter.info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
         return None
     if distributed.is_main:
-        for stale in remove_incomplete_checkpoints(run_dir):
-            reporter.info(f"removed incomplete checkpoint {stale.name} (the process died while saving it)")
+        for stale, reason in remove_incomplete_checkpoints(run_dir):
+            reporter.info(f"skipped and removed checkpoint {stale.name}: {reason}")
     resume = latest_complete_checkpoint(run_dir)
     if resume is not None:
         reporter.info(f"resuming from {resume.name} of {run_dir}")
@@ -311,8 +362,11 @@ def _step_of(checkpoint: Path) -> int:
 
 
 def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path) -> None:
-    """Adapter weights, tokenizer and summary in a temporary folder, renamed into place when complete."""
+    """Adapter weights, tokenizer and summary (with the sha256 of the weight and config files, which every
+    consumer verifies) in a temporary folder, renamed into place when complete."""
     with atomic_directory(adapter_dir) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
+        summary["files"] = file_digests(tmp, SIGNED_ADAPTER_FILES)
         atomic_write_json(tmp / SUMMARY_FILE, summary)
+        verify_adapter(tmp)

@@ -39,7 +39,7 @@ def make_rows(n_train: int = 30, n_validation: int = 8, n_test: int = 4, seed: i
                 {
                     "id": f"{question_id}:0",
                     "question_id": question_id,
-                    "instruction": f"What should I know about {topic}? (question {i})",
+                    "instruction": f"What should I know about {topic}? ({split} question {i})",
                     "response": " ".join(sentences),
                     "source": "medquad",
                     "safety_level": "safe",

@@ -1,0 +1,100 @@
+"""Artefacts that carry their own integrity, and the checks every consumer runs before using one.
+
+Standard library only. A finished adapter's `training_summary.json` records the sha256 of its weight and config
+files; whoever reuses, points at, evaluates, merges or asks an adapter verifies them first, so a truncated or
+edited file is one clear error naming it, never a traceback from deep inside a loader (or, worse, a silently
+different model). Safetensors files are also checked structurally (header and data length), which catches a
+truncated file even where no digest was recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+
+from medimind_assets.atomic import sha256_file
+
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+ADAPTER_CONFIG = "adapter_config.json"
+TRAINING_SUMMARY = "training_summary.json"
+SIGNED_ADAPTER_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
+
+
+class IntegrityError(ValueError):
+    """An artefact whose content is not what was recorded, or not readable as what it claims to be."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        self.path = str(path)
+        super().__init__(f"{path}: {problem}")
+
+
+def file_digests(folder: Path, names: Iterable[str]) -> dict[str, str]:
+    return {name: sha256_file(Path(folder) / name) for name in names}
+
+
+def verify_digests(folder: Path, digests: dict[str, str], what: str) -> None:
+    """Every file named in `digests` is present with that sha256."""
+    for name, expected in sorted(digests.items()):
+        path = Path(folder) / name
+        if not path.is_file():
+            raise IntegrityError(path, f"missing from the {what}")
+        actual = sha256_file(path)
+        if actual != expected:
+            raise IntegrityError(
+                path, f"sha256 {actual[:12]} differs from the {expected[:12]} recorded when the {what} was written"
+            )
+
+
+def check_safetensors(path: Path) -> None:
+    """The file is a complete safetensors file: an 8-byte header length, a JSON header, then exactly the data
+    the header describes."""
+    path = Path(path)
+    if not path.is_file():
+        raise IntegrityError(path, "does not exist")
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise IntegrityError(path, f"truncated: {size} bytes, not a safetensors file")
+        (header_len,) = struct.unpack("<Q", prefix)
+        if header_len > size - 8:
+            raise IntegrityError(path, f"truncated: header says {header_len} bytes, the file has {size}")
+        try:
+            header = json.loads(handle.read(header_len))
+        except ValueError:
+            raise IntegrityError(path, "corrupt safetensors header") from None
+    ends = [int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    expected = 8 + header_len + max(ends, default=0)
+    if size != expected:
+        raise IntegrityError(path, f"truncated or padded: {size} bytes, its header describes {expected}")
+
+
+def read_summary(adapter_dir: Path) -> dict:
+    path = Path(adapter_dir) / TRAINING_SUMMARY
+    if not path.is_file():
+        return {}
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise IntegrityError(path, "is not valid JSON") from None
+    if not isinstance(summary, dict):
+        raise IntegrityError(path, "is not a JSON object")
+    return summary
+
+
+def verify_adapter(adapter_dir: Path) -> dict:
+    """Check an adapter folder before use; returns its training summary ({} for an adapter without one)."""
+    adapter_dir = Path(adapter_dir)
+    config = adapter_dir / ADAPTER_CONFIG
+    try:
+        json.loads(config.read_text(encoding="utf-8"))
+    except ValueError:
+        raise IntegrityError(config, "is not valid JSON") from None
+    check_safetensors(adapter_dir / ADAPTER_WEIGHTS)
+    summary = read_summary(adapter_dir)
+    digests = summary.get("files")
+    if isinstance(digests, dict):
+        verify_digests(adapter_dir, digests, "adapter")
+    return summary
