@@ -10,7 +10,7 @@ from medimind_assets.assets.models import base_model
 from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
 from medimind_assets.assets.training import lora_adapter
 from medimind_assets.checks import dataset_checks
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import MediMindSettings, launcher_from_env
 
 AUTOMATION = {
     "raw_mediqa_qa": automation.source_condition(),
@@ -38,14 +38,16 @@ medimind_pipeline = dg.define_asset_job(
     description="Raw sources to dataset, base model, LoRA adapter and its evaluation.",
 )
 
+SETTINGS = MediMindSettings.from_env()
+
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=[dataset_checks],
     jobs=[medimind_pipeline],
     sensors=[automation.automation_sensor, automation.log_failed_runs],
     resources={
-        "settings": MediMindSettings.from_env(),
-        # Training runs in its own process; swap for dagster-k8s' PipesK8sClient to train in a cluster pod.
-        "pipes_subprocess_client": dg.PipesSubprocessClient(),
+        "settings": SETTINGS,
+        # Training, evaluation and merging run where MEDIMIND_LAUNCHER says: local processes or a GPU pod.
+        "launcher": launcher_from_env(SETTINGS.data_path),
     },
 )

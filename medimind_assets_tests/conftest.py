@@ -30,3 +30,40 @@ def sample_copy(tmp_path: Path, sample_data: Path) -> Path:
     raw = tmp_path / "raw"
     shutil.copytree(sample_data, raw)
     return raw
+
+
+K8S_TEST_IMAGE = "registry.example.com/medimind:test"
+
+
+@pytest.fixture
+def fake_cluster(monkeypatch):
+    """dagster-k8s talks to a FakeCoreApi (resources/fake_kubelet.py): pods run as local processes."""
+    import time
+
+    from dagster_k8s.client import DagsterKubernetesClient
+
+    from medimind_assets_tests.resources.fake_kubelet import FakeCoreApi
+
+    core_api = FakeCoreApi()
+    client = DagsterKubernetesClient(
+        batch_api=None, core_api=core_api, logger=lambda *_: None, sleeper=time.sleep, timer=time.time
+    )
+    monkeypatch.setattr(DagsterKubernetesClient, "production_client", staticmethod(lambda *_, **__: client))
+    return core_api
+
+
+@pytest.fixture
+def k8s_launcher(tmp_path: Path):
+    """The `kubernetes` launcher on the shipped pod template, configured for the fake cluster."""
+    from medimind_assets.resources import KubernetesLauncher
+    from medimind_assets_tests.resources.fake_kubelet import KUBECONFIG
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    return KubernetesLauncher(
+        image=K8S_TEST_IMAGE,
+        namespace="medimind",
+        pod_template=str(PROJECT_ROOT / "deploy" / "k8s" / "training-pod.yaml"),
+        kubeconfig_file=str(kubeconfig),
+        poll_interval=0.2,
+    )

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from medimind_assets import definitions
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 START = datetime.datetime(2026, 11, 24, 0, 30, tzinfo=datetime.timezone.utc)  # nightly window opens at 02:00
 SOURCES = {"raw_mediqa_qa", "raw_medquad"}  # re-read on every hourly tick
@@ -25,7 +25,7 @@ class Ticker:
         self.defs = dg.Definitions(
             assets=definitions.ASSETS,
             asset_checks=[definitions.dataset_checks],
-            resources={"settings": self.settings, "pipes_subprocess_client": dg.PipesSubprocessClient()},
+            resources={"settings": self.settings, "launcher": SubprocessLauncher()},
         )
         self.cursor = None
         self.now = START

@@ -11,7 +11,7 @@ import pytest
 
 from medimind_assets import definitions
 from medimind_assets.atomic import sha256_file
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 FAST_TRAINING = {"max_steps": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "save_steps": 100}
 
@@ -31,7 +31,7 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
             [*assets, definitions.defs.get_assets_def("lora_adapter")],
-            resources={"settings": settings, "pipes_subprocess_client": dg.PipesSubprocessClient()},
+            resources={"settings": settings, "launcher": SubprocessLauncher()},
             run_config={"ops": {"lora_adapter": {"config": FAST_TRAINING}}},
             instance=instance,
         )

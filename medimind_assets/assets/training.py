@@ -1,20 +1,18 @@
 """The LoRA adapter, trained in a separate process through Dagster Pipes (`training/train_lora.py`).
 
 The asset is thin: it reads the current base model's manifest, hashes the dataset, fingerprints the run and
-launches the script; the script streams progress and reports the one materialization. torch is never imported
-here.
+hands the script to the `launcher` resource (local processes or a Kubernetes pod, by configuration); the
+script streams progress and reports the one materialization. torch is never imported here.
 """
 
-import sys
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from medimind_assets.assets.common import OWNERS
 from medimind_assets.models import read_current_base_model
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 from medimind_assets.training.hyperparameters import DEFAULT_TEMPLATE, TrainingHyperparameters
 from medimind_assets.training.request import TrainingRequest
 
@@ -56,46 +54,13 @@ class LoraTrainingConfig(dg.Config):
         False, description="Pack examples into one row (checked exact for the model before training)."
     )
     force: bool = Field(False, description="Retrain even if an adapter with this fingerprint exists.")
-    num_processes: int = Field(1, description="Training processes (accelerate launch when > 1, e.g. GPUs).")
+    num_processes: int = Field(
+        1, description="Training processes, one per GPU (accelerate launch when > 1; GPUs requested in a pod)."
+    )
 
     def hyperparameters(self) -> TrainingHyperparameters:
         values = {k: v for k, v in self.model_dump().items() if k not in RUN_CONTROL_FIELDS}
         return TrainingHyperparameters.from_dict(values)
-
-
-def training_command(num_processes: int) -> list[str]:
-    if num_processes < 1:
-        raise ValueError(f"num_processes must be >= 1, got {num_processes}")
-    if num_processes == 1:
-        return [sys.executable, "-m", TRAINING_MODULE]
-    # --multi_gpu selects torchrun's launcher; on a machine without GPUs it runs CPU processes over gloo.
-    return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        str(num_processes),
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        TRAINING_MODULE,
-    ]
-
-
-def run_training_process(
-    context: dg.AssetExecutionContext,
-    client: dg.PipesSubprocessClient,
-    command: list[str],
-    extras: dict[str, Any],
-) -> dg.MaterializeResult:
-    """Launch `command` through Pipes; it must report a materialization (exiting without one fails too)."""
-    invocation = client.run(command=command, context=context, extras=extras)
-    return invocation.get_materialize_result(implicit_materialization=False)
 
 
 @dg.asset(
@@ -112,7 +77,7 @@ def lora_adapter(
     context: dg.AssetExecutionContext,
     config: LoraTrainingConfig,
     settings: MediMindSettings,
-    pipes_subprocess_client: dg.PipesSubprocessClient,
+    launcher: Launcher,
 ) -> dg.MaterializeResult:
     manifest = read_current_base_model(settings.models_path)
     request = TrainingRequest.create(
@@ -127,6 +92,18 @@ def lora_adapter(
         f"training {manifest['name']} + LoRA on {request.row_counts['train']} train rows "
         f"(dataset {request.data_version[:12]}), fingerprint {request.fingerprint[:12]}"
     )
-    return run_training_process(
-        context, pipes_subprocess_client, training_command(config.num_processes), request.to_extras()
+    job = PythonJob(
+        TRAINING_MODULE,
+        request.to_extras(),
+        data_dir=settings.data_path,
+        num_processes=config.num_processes,
+        inputs={"base model": Path(manifest["path"])},
+    )
+    # The script must report the materialization: a process that exits without one fails the step.
+    result = launcher.run(context, job).get_materialize_result(implicit_materialization=False)
+    return dg.MaterializeResult(
+        metadata={**(result.metadata or {}), "launcher": launcher.describe(job)},
+        data_version=result.data_version,
+        check_results=result.check_results,
+        tags=result.tags,
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.models import resolve_base_model, write_current_base_model
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.request import TrainingRequest
 
@@ -120,7 +120,7 @@ class ListReporter:
 
 
 def materialize_lora(settings: MediMindSettings, instance, raise_on_error: bool = False, **config):
-    """dg.materialize the lora_adapter asset alone, through a real PipesSubprocessClient."""
+    """dg.materialize the lora_adapter asset alone, through the subprocess launcher (a real PipesSubprocessClient)."""
     import dagster as dg
 
     from medimind_assets.assets.training import lora_adapter
@@ -128,7 +128,7 @@ def materialize_lora(settings: MediMindSettings, instance, raise_on_error: bool 
     return dg.materialize(
         [lora_adapter],
         instance=instance,
-        resources={"settings": settings, "pipes_subprocess_client": dg.PipesSubprocessClient()},
+        resources={"settings": settings, "launcher": SubprocessLauncher()},
         run_config={"ops": {"lora_adapter": {"config": {**QUICK, **config}}}},
         raise_on_error=raise_on_error,
     )

@@ -7,7 +7,8 @@ import dagster as dg
 import pytest
 from dagster._core.instance.ref import InstanceRef
 
-from medimind_assets.assets.training import lora_adapter, run_training_process
+from medimind_assets.assets.training import lora_adapter
+from medimind_assets.resources import Launcher, PythonJob, SubprocessLauncher
 
 from .conftest import materialize_lora, run_messages
 
@@ -21,14 +22,14 @@ def test_an_error_in_the_training_process_fails_the_run_with_its_message(setting
     assert any("no linear module named 'o_proj'" in m for m in run_messages(instance, result))
 
 
-def test_a_process_that_exits_without_reporting_fails_the_run():
+def test_a_process_that_exits_without_reporting_fails_the_run(tmp_path):
     @dg.asset
-    def silent(context: dg.AssetExecutionContext, pipes_subprocess_client: dg.PipesSubprocessClient):
-        return run_training_process(context, pipes_subprocess_client, [sys.executable, "-c", "pass"], {})
+    def silent(context: dg.AssetExecutionContext, launcher: Launcher):
+        # A module that imports cleanly and exits 0 without opening Pipes.
+        job = PythonJob("medimind_assets.training.request", {}, data_dir=tmp_path)
+        return launcher.run(context, job).get_materialize_result(implicit_materialization=False)
 
-    result = dg.materialize(
-        [silent], resources={"pipes_subprocess_client": dg.PipesSubprocessClient()}, raise_on_error=False
-    )
+    result = dg.materialize([silent], resources={"launcher": SubprocessLauncher()}, raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "No materialization results received" in str(failure.event_specific_data.error)
@@ -52,7 +53,7 @@ def test_the_asset_contract():
     assert spec.group_name == "training" and spec.owners == ["team:medimind"]
     assert set(spec.kinds) == {"pytorch", "peft"} and spec.code_version == "1"
     assert lora_adapter.op.pool == "gpu"
-    assert lora_adapter.required_resource_keys >= {"settings", "pipes_subprocess_client"}
+    assert lora_adapter.required_resource_keys >= {"settings", "launcher"}
 
 
 def test_dagster_yaml_limits_the_gpu_pool_to_one(tmp_path):

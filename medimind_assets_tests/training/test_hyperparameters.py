@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from medimind_assets.assets.training import RUN_CONTROL_FIELDS, LoraTrainingConfig, training_command
+from medimind_assets.assets.training import RUN_CONTROL_FIELDS, TRAINING_MODULE, LoraTrainingConfig
+from medimind_assets.resources import PythonJob
 from medimind_assets.training.hyperparameters import HyperparameterError, TrainingHyperparameters
 
 
@@ -62,11 +63,14 @@ def test_logging_and_checkpoint_cadence_do_not_affect_the_result():
     assert TrainingHyperparameters(learning_rate=1e-4).result_affecting() != base
 
 
-def test_training_command_uses_accelerate_for_several_processes():
-    assert training_command(1)[1:] == ["-m", "medimind_assets.training.train_lora"]
-    command = training_command(2)
-    assert command[1:4] == ["-m", "accelerate.commands.launch", "--multi_gpu"]
-    assert command[command.index("--num_processes") + 1] == "2"
-    assert command[-2:] == ["-m", "medimind_assets.training.train_lora"]
-    with pytest.raises(ValueError):
-        training_command(0)
+def test_training_command_uses_accelerate_for_several_processes(tmp_path):
+    def command(processes: int) -> list[str]:
+        return PythonJob(TRAINING_MODULE, {}, data_dir=tmp_path, num_processes=processes).command("python3")
+
+    assert command(1) == ["python3", "-m", "medimind_assets.training.train_lora"]
+    several = command(2)
+    assert several[:4] == ["python3", "-m", "accelerate.commands.launch", "--multi_gpu"]
+    assert several[several.index("--num_processes") + 1] == "2"
+    assert several[-2:] == ["-m", "medimind_assets.training.train_lora"]
+    with pytest.raises(ValueError, match="num_processes"):
+        command(0)

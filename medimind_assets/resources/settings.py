@@ -1,4 +1,4 @@
-"""Dagster resources: where raw data and artefacts live, and which base model to use.
+"""The `settings` resource: where raw data and artefacts live, and which base model to use.
 
 Environment variables are read once, when the definitions load (`MediMindSettings.from_env`).
 """
