@@ -1,5 +1,7 @@
 """Conventions every asset shares."""
 
+import dagster as dg
+
 OWNERS = ["team:medimind"]
 
 
@@ -13,3 +15,14 @@ def markdown_table(rows: list[dict], columns: list[str], width: int = 80) -> str
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def reported_message(invocation: dg.PipesClientCompletedInvocation, key: str, script: str):
+    """The payload the Pipes process sent as its one custom message `{key: payload}`.
+
+    A process that exits cleanly without sending it did not finish its work: that fails the step.
+    """
+    payloads = [m[key] for m in invocation.get_custom_messages() if isinstance(m, dict) and key in m]
+    if not payloads:
+        raise dg.Failure(description=f"{script} exited without reporting its result ({key!r} message)")
+    return payloads[-1]

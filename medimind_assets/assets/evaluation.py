@@ -1,19 +1,25 @@
 """`evaluation`: base vs base + adapter on the held-out MEDIQA test split, and the promotion gate.
 
-The gate is computed here and reported as a blocking asset check; `adapters/current.json` is written only when
-it passes, after the results are on disk, so a failing (or crashing) evaluation never moves the pointer and
-`merged_model` never runs downstream of a failed gate.
+The models are loaded and scored in `evaluation/evaluate_lora.py`, launched by the `launcher` resource (a local
+process, or a pod on a GPU node); it writes the results and sends the report back. Here the gate is reported as
+a blocking asset check and `adapters/current.json` is written only when it passes, after the results are on
+disk, so a failing (or crashing) evaluation never moves the pointer and `merged_model` never runs downstream of
+a failed gate.
 """
 
 from dataclasses import asdict
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.assets.common import OWNERS, markdown_table
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.assets.common import OWNERS, markdown_table, reported_message
+from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 PROMOTION_CHECK = "promotion_gate"
+# The heavy half runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
+EVALUATION_MODULE = "medimind_assets.evaluation.evaluate_lora"
+REPORT_MESSAGE_KEY = "evaluation"
 
 
 class EvaluationConfig(dg.Config):
@@ -84,21 +90,14 @@ def _check_adapter_matches_base(summary: dict, manifest: dict, adapter_path) -> 
     "ranking metrics, ROUGE-L/BLEU, urgent-care advice on emergency questions; promotes a passing adapter.",
 )
 def evaluation(
-    context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings
+    context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
     from medimind_assets.atomic import sha256_file
     from medimind_assets.data import mediqa
     from medimind_assets.data.sources import MEDIQA
     from medimind_assets.evaluation.promotion import promote, read_latest_adapter
     from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
-    from medimind_assets.evaluation.ranking import load_ranking_task
-    from medimind_assets.evaluation.runner import (
-        SUBMISSION_FILE,
-        EvaluationSettings,
-        evaluate_adapter,
-        flat_metrics,
-        write_report,
-    )
+    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, EvaluationSettings, flat_metrics
     from medimind_assets.models import read_current_base_model
 
     try:
@@ -123,36 +122,44 @@ def evaluation(
             )
         )
 
+    inputs = {"base model": Path(manifest["path"]), "adapter": Path(adapter.path)}
     ranking = None
     if run_settings.ranking_max_questions != 0:
         raw_mediqa = settings.raw_path / MEDIQA
-        ranking = load_ranking_task(
-            raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE,
-            run_settings.ranking_max_questions,
-            ground_truth=raw_mediqa / mediqa.TEST_GROUND_TRUTH,
-        )
-    context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {manifest['name']}")
-    report = evaluate_adapter(
-        manifest["path"],
-        adapter.path,
-        settings.dataset_path,
-        template_from_summary(summary),
-        run_settings,
-        ranking=ranking,
-        log=context.log.info,
-    )
-    report.context = {
-        "adapter": {
-            "fingerprint": adapter.fingerprint,
-            "path": str(adapter.path),
-            "trained_on_dataset_version": trained_on,
-        },
-        "dataset": {"path": str(settings.dataset_path), "data_version": dataset_version},
-        "base_model": _base_model_record(manifest),
-        "prompt_template": template_from_summary(summary).text,
-    }
+        ranking = {
+            "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE),
+            "ground_truth": str(raw_mediqa / mediqa.TEST_GROUND_TRUTH),
+            "max_questions": run_settings.ranking_max_questions,
+        }
+        inputs["MEDIQA test set"] = raw_mediqa
     out_dir = settings.evaluations_path / adapter.fingerprint
-    evaluation_file = write_report(out_dir, report)
+    job = PythonJob(
+        EVALUATION_MODULE,
+        {
+            "base_model_dir": str(manifest["path"]),
+            "adapter_dir": str(adapter.path),
+            "dataset_path": str(settings.dataset_path),
+            "out_dir": str(out_dir),
+            "settings": asdict(run_settings),
+            "ranking": ranking,
+            "context": {
+                "adapter": {
+                    "fingerprint": adapter.fingerprint,
+                    "path": str(adapter.path),
+                    "trained_on_dataset_version": trained_on,
+                },
+                "dataset": {"path": str(settings.dataset_path), "data_version": dataset_version},
+                "base_model": _base_model_record(manifest),
+                "prompt_template": template_from_summary(summary).text,
+            },
+        },
+        data_dir=settings.data_path,
+        inputs=inputs,
+    )
+    context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {manifest['name']}")
+    reported = reported_message(launcher.run(context, job), REPORT_MESSAGE_KEY, EVALUATION_MODULE)
+    report = EvaluationReport.from_json(reported["report"])
+    evaluation_file = Path(reported["path"])
 
     gate = report.gate
     if gate.passed:
@@ -192,6 +199,7 @@ def evaluation(
         "settings": dg.MetadataValue.json(asdict(run_settings)),
         "counts": dg.MetadataValue.json(report.counts),
         "timings": dg.MetadataValue.json(report.timings),
+        "launcher": launcher.describe(job),
     }
     if submission.is_file():
         metadata["submission_path"] = dg.MetadataValue.path(str(submission))

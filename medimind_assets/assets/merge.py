@@ -1,17 +1,23 @@
 """`merged_model`: the promoted adapter merged into full-precision base weights, proven equivalent.
 
 Optional and never automatic (no automation condition): materialize it when a standalone model is wanted.
+The merge itself (`evaluation/merge_lora.py`) runs where the `launcher` resource puts it.
 It always merges the adapter `adapters/current.json` names, so a run after a failed gate merges the previous,
 still promoted adapter, and a run that includes a failing `evaluation` never reaches it (blocking check).
 """
 
+from pathlib import Path
+
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.assets.common import OWNERS
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.assets.common import OWNERS, reported_message
+from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 EQUIVALENCE_CHECK = "matches_base_plus_adapter"
+# The merge runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
+MERGE_MODULE = "medimind_assets.evaluation.merge_lora"
+REPORT_MESSAGE_KEY = "merge"
 
 
 class MergeConfig(dg.Config):
@@ -39,30 +45,33 @@ class MergeConfig(dg.Config):
     "safetensors + tokenizer under merged/<fingerprint>/.",
 )
 def merged_model(
-    context: dg.AssetExecutionContext, config: MergeConfig, settings: MediMindSettings
+    context: dg.AssetExecutionContext, config: MergeConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
-    from medimind_assets.evaluation.merging import merge_adapter
+    from medimind_assets.evaluation.merging import MergeReport
     from medimind_assets.evaluation.promotion import promoted_base_dir, read_promoted
-    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
 
     promoted = read_promoted(settings.adapters_path)
     fingerprint = promoted["fingerprint"]
     base_dir = promoted_base_dir(promoted, settings.models_path)
-    report = merge_adapter(
-        base_dir,
-        promoted["path"],
-        settings.merged_path / fingerprint,
-        template=template_from_summary(read_training_summary(promoted["path"])),
-        device=config.device,
-        atol=config.atol,
-        rtol=config.rtol,
-        info={
-            "adapter_fingerprint": fingerprint,
-            "base_model": promoted.get("base_model"),
-            "dataset_data_version": promoted.get("dataset_data_version"),
+    job = PythonJob(
+        MERGE_MODULE,
+        {
+            "base_model_dir": str(base_dir),
+            "adapter_dir": str(promoted["path"]),
+            "out_dir": str(settings.merged_path / fingerprint),
+            "device": config.device,
+            "atol": config.atol,
+            "rtol": config.rtol,
+            "info": {
+                "adapter_fingerprint": fingerprint,
+                "base_model": promoted.get("base_model"),
+                "dataset_data_version": promoted.get("dataset_data_version"),
+            },
         },
-        log=context.log.info,
+        data_dir=settings.data_path,
+        inputs={"base model": Path(base_dir), "adapter": Path(promoted["path"])},
     )
+    report = MergeReport.from_dict(reported_message(launcher.run(context, job), REPORT_MESSAGE_KEY, MERGE_MODULE))
     eq = report.equivalence
     return dg.MaterializeResult(
         data_version=dg.DataVersion(report.weights_sha256),
@@ -77,6 +86,7 @@ def merged_model(
             "dtype": report.dtype,
             "device": report.device,
             "max_abs_logit_diff": eq.max_abs_diff,
+            "launcher": launcher.describe(job),
         },
         check_results=[
             dg.AssetCheckResult(

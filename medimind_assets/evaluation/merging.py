@@ -71,6 +71,13 @@ class MergeReport:
         out["equivalence"] = {**asdict(self.equivalence), "bound": self.equivalence.bound}
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict) -> MergeReport:
+        """The report `as_dict` wrote."""
+        equivalence = {key: value for key, value in data["equivalence"].items() if key != "bound"}
+        fields = {key: value for key, value in data.items() if key not in ("path", "equivalence")}
+        return cls(path=Path(data["path"]), equivalence=Equivalence(**equivalence), **fields)
+
 
 def proof_prompts(template: PromptTemplate) -> list[str]:
     """Prompts with a partial answer, so logits are compared over answer positions too."""

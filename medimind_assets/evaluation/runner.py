@@ -108,6 +108,22 @@ class EvaluationReport:
             **self.context,
         }
 
+    @classmethod
+    def from_json(cls, data: dict) -> EvaluationReport:
+        """The report `as_json` wrote (the submissions stay in their files; everything else is read back)."""
+        known = ("metrics", "deltas", "gate", "comparison", "counts", "timings", "settings")
+        return cls(
+            metrics=data["metrics"],
+            deltas=data["deltas"],
+            gate=GateDecision(**data["gate"]),
+            submissions={},
+            comparison=data["comparison"],
+            counts=data["counts"],
+            timings=data["timings"],
+            settings=EvaluationSettings(**data["settings"]),
+            context={key: value for key, value in data.items() if key not in known},
+        )
+
 
 def load_test_questions(dataset_path: Path) -> list[HeldOutQuestion]:
     """Rows with split == "test", grouped by question (one question, several correct reference answers)."""

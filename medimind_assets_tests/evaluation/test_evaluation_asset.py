@@ -12,7 +12,7 @@ import pytest
 from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
 from medimind_assets.atomic import sha256_file
 from medimind_assets.evaluation.mediqa_metrics import read_judgements
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 from medimind_assets_tests.evaluation.conftest import use_adapter
 
 FAST = EvaluationConfig(generation_sample=3, max_new_tokens=8, max_safety_questions=2, margin=0.05)
@@ -22,7 +22,7 @@ def materialize(world, data: Path, config: EvaluationConfig = FAST) -> dg.Execut
     settings = MediMindSettings(raw_dir=str(world.raw_dir), data_dir=str(data), base_model="tiny-phi")
     return dg.materialize(
         [evaluation],
-        resources={"settings": settings},
+        resources={"settings": settings, "launcher": SubprocessLauncher()},
         run_config=dg.RunConfig(ops={"evaluation": config}),
         raise_on_error=False,
     )

@@ -14,7 +14,7 @@ from medimind_assets.assets.merge import EQUIVALENCE_CHECK, merged_model
 from medimind_assets.atomic import sha256_file
 from medimind_assets.evaluation.merging import MERGE_INFO, compare_logits, merge_adapter, prompt_logits
 from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
-from medimind_assets.resources import MediMindSettings
+from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 
 def test_merged_model_computes_what_base_plus_adapter_computes(world, tmp_path: Path):
@@ -55,7 +55,9 @@ def test_a_different_model_fails_the_equivalence_check():
 
 def materialize(world, data: Path) -> dg.ExecuteInProcessResult:
     settings = MediMindSettings(raw_dir=str(world.raw_dir), data_dir=str(data), base_model="tiny-phi")
-    return dg.materialize([merged_model], resources={"settings": settings}, raise_on_error=False)
+    return dg.materialize(
+        [merged_model], resources={"settings": settings, "launcher": SubprocessLauncher()}, raise_on_error=False
+    )
 
 
 def test_asset_merges_the_promoted_adapter(world, data_dir: Path):

@@ -1,0 +1,67 @@
+"""The evaluation process the `evaluation` asset launches through Dagster Pipes (`python -m ...evaluate_lora`).
+
+The heavy half of the evaluation: load the base model and the adapter, score both on the held-out test split,
+write `evaluations/<fingerprint>/` and send the report back as one Pipes custom message. The asset, on the
+Dagster side, decides the promotion and records the metadata. Like `train_lora`, it knows only `dagster_pipes`,
+so it runs the same in a local process or in a pod on a GPU node.
+
+Extras: `base_model_dir`, `adapter_dir`, `dataset_path`, `out_dir`, `settings` (EvaluationSettings fields),
+`ranking` (`labelled`, `ground_truth`, `max_questions`; or null to skip) and `context` (written into the report).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
+
+REPORT_MESSAGE_KEY = "evaluation"
+
+
+def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
+    """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data."""
+    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
+    from medimind_assets.evaluation.ranking import load_ranking_task
+    from medimind_assets.evaluation.runner import EvaluationSettings, evaluate_adapter, write_report
+
+    settings = EvaluationSettings(**extras["settings"])
+    adapter_dir = Path(extras["adapter_dir"])
+    ranking = None
+    if extras.get("ranking"):
+        spec = extras["ranking"]
+        ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
+        ranking = load_ranking_task(Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth)
+    report = evaluate_adapter(
+        Path(extras["base_model_dir"]),
+        adapter_dir,
+        Path(extras["dataset_path"]),
+        template_from_summary(read_training_summary(adapter_dir)),
+        settings,
+        ranking=ranking,
+        log=log,
+    )
+    report.context = dict(extras.get("context") or {})
+    path = write_report(Path(extras["out_dir"]), report)
+    # The same JSON as the file (numbers that json cannot write natively become strings there too).
+    return {"report": json.loads(json.dumps(report.as_json(), default=str)), "path": str(path)}
+
+
+def main() -> int:
+    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
+        print(
+            "evaluate_lora is launched by the `evaluation` asset through Dagster Pipes; materialize it, e.g. "
+            "`dagster asset materialize -m medimind_assets.definitions --select evaluation`.",
+            file=sys.stderr,
+        )
+        return 2
+    with open_dagster_pipes() as pipes:
+        result = evaluate(dict(pipes.extras), pipes.log.info)
+        pipes.report_custom_message({REPORT_MESSAGE_KEY: result})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
