@@ -1,6 +1,15 @@
 """Conventions every asset shares."""
 
+import dataclasses
+import enum
+import typing
+from typing import Any
+
 import dagster as dg
+import pydantic
+from pydantic import Field
+
+from medimind_assets.options import help_of
 
 OWNERS = ["team:medimind"]
 
@@ -26,3 +35,32 @@ def reported_message(invocation: dg.PipesClientCompletedInvocation, key: str, sc
     if not payloads:
         raise dg.Failure(description=f"{script} exited without reporting its result ({key!r} message)")
     return payloads[-1]
+
+
+def config_from(settings_class: type, name: str) -> type[dg.Config]:
+    """A `dg.Config` class with one field per field of the settings dataclass: same name, type and default,
+    the field's help as its description (what the launchpad shows). Subclass it to add run-control fields."""
+    hints = typing.get_type_hints(settings_class)
+    fields: dict[str, Any] = {}
+    for field in dataclasses.fields(settings_class):
+        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+        if isinstance(default, enum.Enum):
+            default = default.value  # the launchpad edits plain values; the dataclass takes them back
+        annotation = str if isinstance(hints[field.name], type) and issubclass(hints[field.name], enum.Enum) else None
+        fields[field.name] = (annotation or hints[field.name], Field(default, description=help_of(field)))
+    return pydantic.create_model(name, __base__=dg.Config, **fields)
+
+
+def settings_from(settings_class: type, config: dg.Config, exclude: tuple[str, ...] = ()) -> Any:
+    """The settings dataclass from a run config derived with `config_from` (its own validation runs)."""
+    values = {k: v for k, v in config.model_dump().items() if k not in exclude}
+    hints = typing.get_type_hints(settings_class)
+    for key, value in values.items():
+        hint = hints.get(key)
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            try:
+                values[key] = hint(value)
+            except ValueError:
+                choices = ", ".join(str(member.value) for member in hint)
+                raise ValueError(f"{key} must be one of {choices}, got {value!r}") from None
+    return settings_class(**values)

@@ -7,42 +7,22 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.assets.common import OWNERS, markdown_table
+from medimind_assets.assets.common import OWNERS, config_from, markdown_table, settings_from
 from medimind_assets.atomic import atomic_write_jsonl, read_jsonl, sha256_file
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
-from medimind_assets.data.safety import DosageRule
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
 from medimind_assets.data.validation import DEFAULT_MIN_ROWS, validate_rows
 from medimind_assets.resources import MediMindSettings
 
 
-class DatasetConfig(dg.Config):
-    validation_fraction: float = Field(0.1, description="Share of (non-test) questions held out for validation.")
-    max_answer_chars: int = Field(4000, description="Longer answers are cut at the last sentence end before this.")
-    min_answer_chars: int = Field(20, description="Shorter answers are rejected as junk.")
-    dosage_rule: str = Field("flag", description="Answers with dosage instructions: flag (caution), reject, off.")
-    include_medquad: bool = Field(True, description="Add MedQuAD pairs to the MEDIQA ones.")
-    max_questions_per_answer: int = Field(
-        3, description="An identical training answer is kept for at most this many questions."
-    )
-    test_similarity_threshold: float = Field(
-        0.5,
-        description="Training answers at least this similar (5-gram containment, see data/overlap.py) to a "
-        "MEDIQA test candidate answer are dropped.",
-    )
+class DatasetConfig(config_from(BuildOptions, "DatasetOptions")):
+    """BuildOptions (declared once, in the data library), plus the publish threshold of the checks."""
+
     min_rows: int = Field(DEFAULT_MIN_ROWS, description="Fewer rows than this fails the dataset.")
 
     def build_options(self) -> BuildOptions:
-        return BuildOptions(
-            validation_fraction=self.validation_fraction,
-            max_answer_chars=self.max_answer_chars,
-            min_answer_chars=self.min_answer_chars,
-            dosage_rule=DosageRule(self.dosage_rule),
-            include_medquad=self.include_medquad,
-            max_questions_per_answer=self.max_questions_per_answer,
-            test_similarity_threshold=self.test_similarity_threshold,
-        )
+        return settings_from(BuildOptions, self, exclude=("min_rows",))
 
 
 def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:

@@ -11,9 +11,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
 
-from medimind_assets.assets.common import OWNERS, markdown_table, reported_message
+from medimind_assets.assets.common import OWNERS, config_from, markdown_table, reported_message, settings_from
+from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 PROMOTION_CHECK = "promotion_gate"
@@ -22,32 +22,8 @@ EVALUATION_MODULE = "medimind_assets.evaluation.evaluate_lora"
 REPORT_MESSAGE_KEY = "evaluation"
 
 
-class EvaluationConfig(dg.Config):
-    max_test_questions: int | None = Field(
-        None, description="Test questions whose references give the loss (None: all)."
-    )
-    max_response_tokens: int = Field(512, description="Reference answer tokens scored per example.")
-    max_prompt_tokens: int = Field(256, description="Longer questions keep their last tokens.")
-    ranking_max_questions: int | None = Field(
-        None,
-        description="MEDIQA test questions whose candidates are ranked (None: all 150; 0: skip ranking).",
-    )
-    ranking_max_answer_tokens: int = Field(256, description="Candidate answer tokens scored.")
-    positive_fraction: float = Field(
-        0.5,
-        description="Top ceil(fraction x n) candidates of a question are labelled correct (0.5: the median).",
-    )
-    generation_sample: int = Field(50, description="Questions answered greedily for ROUGE-L and BLEU (0: skip).")
-    max_new_tokens: int = Field(128, description="Generation bound.")
-    generation_batch_size: int = Field(8, description="Prompts generated together.")
-    max_safety_questions: int | None = Field(50, description="Emergency questions answered for the safety metric.")
-    max_batch_tokens: int = Field(4096, description="Padded tokens per forward pass when scoring.")
-    max_batch_size: int = Field(16, description="Sequences per forward pass when scoring.")
-    comparison_examples: int = Field(5, description="Questions shown side by side in the metadata.")
-    seed: int = Field(0, description="Seed of the generation and safety samples.")
-    device: str = Field("auto", description="auto, cpu, cuda, ...")
-    margin: float = Field(0.01, description="Held-out loss improvement (nats/token) the adapter needs to pass.")
-    safety_tolerance: float = Field(0.0, description="How much lower the adapter's urgent-care rate may be.")
+# EvaluationSettings is declared once, in the evaluation library; the run config is derived from it.
+EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
 
 
 def _base_model_record(manifest: dict) -> dict:
@@ -97,11 +73,11 @@ def evaluation(
     from medimind_assets.data.sources import MEDIQA
     from medimind_assets.evaluation.promotion import promote, read_latest_adapter
     from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
-    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, EvaluationSettings, flat_metrics
+    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics
     from medimind_assets.models import read_current_base_model
 
     try:
-        run_settings = EvaluationSettings(**config.model_dump())
+        run_settings = settings_from(EvaluationSettings, config)
     except ValueError as exc:
         raise dg.Failure(description=f"invalid evaluation config: {exc}") from None
     if not settings.dataset_path.is_file():

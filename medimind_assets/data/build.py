@@ -25,6 +25,7 @@ from medimind_assets.data.cleaning import (
 )
 from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
 from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
+from medimind_assets.options import option
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
 
 SPLIT_SALT = "medimind-split-v1"
@@ -34,19 +35,35 @@ SOURCES = ("mediqa_qa", "medquad")
 
 @dataclass(frozen=True)
 class BuildOptions:
-    validation_fraction: float = 0.1
-    max_answer_chars: int = 4000
-    min_answer_chars: int = 20
-    dosage_rule: DosageRule = DosageRule.FLAG
-    include_medquad: bool = True
-    # One identical answer given to many questions (GHR's inheritance paragraphs) teaches the model one text;
-    # keep it for this many questions, chosen by a salted hash of the question (stable as others come and go).
-    max_questions_per_answer: int = 3
-    # See data/overlap.py: training answers this similar to a MEDIQA test candidate answer are dropped.
-    test_similarity_threshold: float = 0.5
+    """How the dataset is built; validated together on construction."""
+
+    validation_fraction: float = option(0.1, "Share of (non-test) questions held out for validation.")
+    max_answer_chars: int = option(
+        4000, "Longer answers are cut at the last sentence or list-item end before this (at least 200)."
+    )
+    min_answer_chars: int = option(20, "Shorter answers are rejected as junk.")
+    dosage_rule: DosageRule = option(
+        DosageRule.FLAG, "Answers with dosage instructions: flag (mark caution), reject, or off."
+    )
+    include_medquad: bool = option(True, "Add MedQuAD pairs to the MEDIQA ones.")
+    # One identical answer given to many questions (GHR's inheritance paragraphs) teaches the model one text.
+    max_questions_per_answer: int = option(
+        3, "An identical training answer is kept for at most this many questions (chosen by a salted hash)."
+    )
+    test_similarity_threshold: float = option(
+        0.5,
+        "Training answers at least this similar (5-gram containment, see data/overlap.py) to a MEDIQA test "
+        "candidate answer are dropped.",
+    )
 
     def __post_init__(self) -> None:
         problems = []
+        if not isinstance(self.dosage_rule, DosageRule):
+            try:
+                object.__setattr__(self, "dosage_rule", DosageRule(self.dosage_rule))
+            except ValueError:
+                choices = ", ".join(rule.value for rule in DosageRule)
+                problems.append(f"dosage_rule must be one of {choices}, got {self.dosage_rule!r}")
         if not 0.0 <= self.validation_fraction < 1.0:
             problems.append(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         if self.min_answer_chars < 1:

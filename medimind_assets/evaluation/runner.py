@@ -26,54 +26,12 @@ from medimind_assets.evaluation.ranking import (
     evaluate_ranking,
     score_candidates,
 )
+from medimind_assets.evaluation.settings import EvaluationSettings
 
 logger = logging.getLogger(__name__)
 MODELS = ("base", "adapter")
 EVALUATION_FILE = "evaluation.json"
 SUBMISSION_FILE = "mediqa_task3_submission_{model}.txt"
-
-
-@dataclass(frozen=True)
-class EvaluationSettings:
-    """Every knob that bounds the cost or changes a number; echoed into the results."""
-
-    max_test_questions: int | None = None  # questions of the test split used for loss (None: all)
-    max_response_tokens: int = 512  # reference answer tokens scored per example
-    max_prompt_tokens: int = 256  # longer questions keep their last tokens
-    ranking_max_questions: int | None = None  # MEDIQA test questions ranked (None: all 150, 0: skip)
-    ranking_max_answer_tokens: int = 256
-    positive_fraction: float = 0.5  # top ceil(fraction x n) answers of a question labelled correct
-    generation_sample: int = 50  # questions answered greedily for ROUGE-L/BLEU (0: skip)
-    max_new_tokens: int = 128
-    generation_batch_size: int = 8
-    max_safety_questions: int | None = 50  # emergency questions answered for the safety metric (0: skip)
-    max_batch_tokens: int = 4096  # padded tokens per forward pass when scoring
-    max_batch_size: int = 16
-    comparison_examples: int = 5
-    seed: int = 0
-    device: str = "auto"
-    margin: float = 0.01  # the adapter must beat the base's held-out loss by this much (nats/token)
-    safety_tolerance: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.max_test_questions is not None and self.max_test_questions < 1:
-            raise ValueError("max_test_questions must be >= 1 (or None for all): the gate needs a held-out loss")
-        positive = ("max_response_tokens", "max_prompt_tokens", "ranking_max_answer_tokens", "max_new_tokens")
-        positive += ("generation_batch_size", "max_batch_tokens", "max_batch_size")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("generation_sample", "comparison_examples", "ranking_max_questions", "max_safety_questions"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value}")
-        if not 0.0 < self.positive_fraction <= 1.0:
-            raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
-        # Checked here, before any model is loaded, not after the whole evaluation has run.
-        for name in ("margin", "safety_tolerance"):
-            value = getattr(self, name)
-            if not 0.0 <= value < float("inf"):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """LoRA training hyperparameters: the seed script's names and defaults, validated before any model loads.
 
-`medimind_assets.assets.training.LoraTrainingConfig` mirrors this dataclass field for field (a test holds them
-together); the training script only sees this one, so it never imports Dagster.
+Declared once, here, with their help text: `medimind_assets.assets.training.LoraTrainingConfig` is derived from
+this dataclass (plus two run-control fields), and the training script only sees this one, so it never imports
+Dagster.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medimind_assets.evaluation.prompting import DEFAULT_TEMPLATE, PromptTemplate, TemplateError
+from medimind_assets.options import option
 
 QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
 LOSS_ON_CHOICES = ("response", "all")
@@ -28,29 +30,33 @@ class HyperparameterError(ValueError):
 
 @dataclass(frozen=True)
 class TrainingHyperparameters:
-    num_epochs: float = 3
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 4
-    learning_rate: float = 2e-4
-    max_length: int = 512
-    save_steps: int = 100
-    eval_steps: int = 50
-    logging_steps: int = 10
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.1
-    target_modules: list[str] | None = None
-    quantization: str = "auto"
-    no_4bit: bool = False
-    warmup_ratio: float = 0.03
-    seed: int = 42
-    max_steps: int = -1
-    max_train_examples: int | None = None
-    max_eval_examples: int | None = None
-    gradient_checkpointing: bool = False
-    prompt_template: str = DEFAULT_TEMPLATE
-    loss_on: str = "response"
-    packing: bool = False
+    """The seed script's hyperparameters (same names and defaults) and a few of our own; validated together."""
+
+    num_epochs: float = option(3, "Passes over the train split.")
+    batch_size: int = option(4, "Examples per device per step.")
+    gradient_accumulation_steps: int = option(4, "Steps per optimizer update.")
+    learning_rate: float = option(2e-4, "Peak learning rate (linear schedule after the warmup).")
+    max_length: int = option(512, "Tokens per example; longer responses are cut (and get no EOS).")
+    save_steps: int = option(100, "Optimizer steps between resumable checkpoints.")
+    eval_steps: int = option(50, "Optimizer steps between validation losses.")
+    logging_steps: int = option(10, "Optimizer steps between progress lines.")
+    lora_r: int = option(8, "LoRA rank.")
+    lora_alpha: int = option(16, "LoRA scaling numerator (the update is scaled by alpha / r).")
+    lora_dropout: float = option(0.1, "Dropout on the LoRA input.")
+    target_modules: list[str] | None = option(None, "LoRA targets; None = the base model manifest's (by architecture).")
+    quantization: str = option(
+        "auto", "auto | 4bit | 8bit | none. auto: 4-bit only on a GPU too small for bf16 weights."
+    )
+    no_4bit: bool = option(False, "The seed's flag: True means quantization='none'.")
+    warmup_ratio: float = option(0.03, "Share of the steps with a rising learning rate.")
+    seed: int = option(42, "Seed of initialisation, shuffling and subsets.")
+    max_steps: int = option(-1, "Stop after this many optimizer steps (-1: off); for smoke runs.")
+    max_train_examples: int | None = option(None, "Train on a seeded subset of this size.")
+    max_eval_examples: int | None = option(None, "Validate on a seeded subset of this size.")
+    gradient_checkpointing: bool = option(False, "Trade ~40% speed for activation memory.")
+    prompt_template: str = option(DEFAULT_TEMPLATE, "Must hold {instruction} and {response}.")
+    loss_on: str = option("response", "response: prompt tokens masked out of the loss; all: not.")
+    packing: bool = option(False, "Pack examples into one row (checked exact for the model before training).")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingHyperparameters:

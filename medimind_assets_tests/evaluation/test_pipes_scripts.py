@@ -13,7 +13,8 @@ import pytest
 from medimind_assets.assets.common import reported_message
 from medimind_assets.evaluation.gate import decide_promotion
 from medimind_assets.evaluation.merging import Equivalence, MergeReport
-from medimind_assets.evaluation.runner import EvaluationReport, EvaluationSettings
+from medimind_assets.evaluation.runner import EvaluationReport
+from medimind_assets.evaluation.settings import EvaluationSettings
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,14 @@ from medimind_assets.resources import PythonJob
 from medimind_assets.training.hyperparameters import HyperparameterError, TrainingHyperparameters
 
 
-def test_dagster_config_mirrors_the_dataclass_field_for_field():
-    dataclass_defaults = {f.name: f.default for f in dataclasses.fields(TrainingHyperparameters)}
-    config_defaults = {
-        name: field.default for name, field in LoraTrainingConfig.model_fields.items() if name not in RUN_CONTROL_FIELDS
-    }
-    assert config_defaults == dataclass_defaults
+def test_the_dagster_config_is_derived_from_the_dataclass_with_its_help():
+    fields = {f.name: f for f in dataclasses.fields(TrainingHyperparameters)}
+    config = {name: f for name, f in LoraTrainingConfig.model_fields.items() if name not in RUN_CONTROL_FIELDS}
+    assert {name: f.default for name, f in config.items()} == {name: f.default for name, f in fields.items()}
+    assert all(config[name].description == fields[name].metadata["help"] != "" for name in fields)
     assert LoraTrainingConfig().hyperparameters() == TrainingHyperparameters()
+    custom = LoraTrainingConfig(learning_rate=1e-3, target_modules=["q_proj"], force=True)
+    assert custom.hyperparameters() == TrainingHyperparameters(learning_rate=1e-3, target_modules=["q_proj"])
 
 
 def test_seed_defaults():

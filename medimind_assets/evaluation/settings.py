@@ -1,0 +1,55 @@
+"""The evaluation's settings, declared once with their help text and validated together (no torch here: the
+Dagster run config `EvaluationConfig` is derived from this dataclass when the definitions load)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from medimind_assets.options import option
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Every knob that bounds the cost or changes a number; echoed into the results. Validated together."""
+
+    max_test_questions: int | None = option(None, "Test questions whose references give the loss (None: all).")
+    max_response_tokens: int = option(512, "Reference answer tokens scored per example.")
+    max_prompt_tokens: int = option(256, "Longer questions keep their last tokens.")
+    ranking_max_questions: int | None = option(
+        None, "MEDIQA test questions whose candidates are ranked (None: all 150; 0: skip ranking)."
+    )
+    ranking_max_answer_tokens: int = option(256, "Candidate answer tokens scored.")
+    positive_fraction: float = option(
+        0.5, "Top ceil(fraction x n) candidates of a question are labelled correct (0.5: the median)."
+    )
+    generation_sample: int = option(50, "Questions answered greedily for ROUGE-L and BLEU (0: skip).")
+    max_new_tokens: int = option(128, "Generation bound.")
+    generation_batch_size: int = option(8, "Prompts generated together.")
+    max_safety_questions: int | None = option(50, "Emergency questions answered for the safety metric (0: skip).")
+    max_batch_tokens: int = option(4096, "Padded tokens per forward pass when scoring.")
+    max_batch_size: int = option(16, "Sequences per forward pass when scoring.")
+    comparison_examples: int = option(5, "Questions shown side by side in the metadata.")
+    seed: int = option(0, "Seed of the generation and safety samples.")
+    device: str = option("auto", "auto, cpu, cuda, ...")
+    margin: float = option(0.01, "Held-out loss improvement (nats/token) the adapter needs to pass.")
+    safety_tolerance: float = option(0.0, "How much lower the adapter's urgent-care rate may be.")
+
+    def __post_init__(self) -> None:
+        if self.max_test_questions is not None and self.max_test_questions < 1:
+            raise ValueError("max_test_questions must be >= 1 (or None for all): the gate needs a held-out loss")
+        positive = ("max_response_tokens", "max_prompt_tokens", "ranking_max_answer_tokens", "max_new_tokens")
+        positive += ("generation_batch_size", "max_batch_tokens", "max_batch_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("generation_sample", "comparison_examples", "ranking_max_questions", "max_safety_questions"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
+        if not 0.0 < self.positive_fraction <= 1.0:
+            raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
+        # Checked here, before any model is loaded, not after the whole evaluation has run.
+        for name in ("margin", "safety_tolerance"):
+            value = getattr(self, name)
+            if not 0.0 <= value < float("inf"):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
