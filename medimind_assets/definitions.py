@@ -12,24 +12,8 @@ from medimind_assets.assets.training import lora_adapter
 from medimind_assets.checks import dataset_checks
 from medimind_assets.resources import MediMindSettings, launcher_from_env
 
-AUTOMATION = {
-    "raw_mediqa_qa": automation.source_condition(),
-    "raw_medquad": automation.source_condition(),
-    "dataset": automation.dataset_condition(),
-    "base_model": automation.base_model_condition(),
-    "lora_adapter": automation.adapter_condition(),
-    "evaluation": automation.evaluation_condition(),
-    "merged_model": automation.merge_condition(),
-}
-
-
-def with_automation(spec: dg.AssetSpec) -> dg.AssetSpec:
-    return spec.replace_attributes(automation_condition=AUTOMATION.get(spec.key.to_user_string()))
-
-
-ASSETS = dg.map_asset_specs(
-    with_automation, [raw_mediqa_qa, raw_medquad, dataset, base_model, lora_adapter, evaluation, merged_model]
-)
+# Each asset declares its automation condition beside it (conditions: medimind_assets/automation.py).
+ASSETS = [raw_mediqa_qa, raw_medquad, dataset, base_model, lora_adapter, evaluation, merged_model]
 
 # The main job: everything but the optional assets (the merged model).
 medimind_pipeline = dg.define_asset_job(

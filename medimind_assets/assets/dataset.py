@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from, markdown_table, settings_from
 from medimind_assets.atomic import atomic_write_jsonl, read_jsonl, sha256_file
 from medimind_assets.data import mediqa, sources
@@ -36,6 +37,7 @@ def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
 @dg.asset(
     deps=["raw_mediqa_qa", "raw_medquad"],
     group_name="data",
+    automation_condition=automation.dataset_condition(),
     kinds={"json"},
     owners=OWNERS,
     code_version="1",

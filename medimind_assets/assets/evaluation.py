@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from, markdown_table, reported_message, settings_from
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
@@ -48,6 +49,7 @@ def _check_adapter_matches_base(summary: dict, manifest: dict, adapter_path) -> 
 @dg.asset(
     deps=["lora_adapter", "dataset", "raw_mediqa_qa", "base_model"],
     group_name="evaluation",
+    automation_condition=automation.evaluation_condition(),
     kinds={"pytorch"},
     owners=OWNERS,
     code_version="1",

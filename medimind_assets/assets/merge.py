@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, reported_message
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
@@ -29,6 +30,7 @@ class MergeConfig(dg.Config):
 @dg.asset(
     deps=["evaluation"],
     group_name="evaluation",
+    automation_condition=automation.merge_condition(),
     kinds={"pytorch", "safetensors"},
     owners=OWNERS,
     code_version="1",

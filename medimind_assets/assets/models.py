@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS
 from medimind_assets.resources import MediMindSettings
 
@@ -31,6 +32,7 @@ def _dataset_texts(settings: MediMindSettings) -> Iterator[str]:
 @dg.asset(
     deps=["dataset"],
     group_name="training",
+    automation_condition=automation.base_model_condition(),
     kinds={"huggingface", "safetensors"},
     owners=OWNERS,
     code_version="1",

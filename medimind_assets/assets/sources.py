@@ -6,6 +6,7 @@ Their data version is the content hash of their files, so re-reading the same by
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, markdown_table
 from medimind_assets.data import sources
 from medimind_assets.data.errors import DownloadError
@@ -59,6 +60,7 @@ def _materialize(
 
 @dg.asset(
     group_name="sources",
+    automation_condition=automation.source_condition(),
     kinds={"xml"},
     owners=OWNERS,
     code_version="1",
@@ -72,6 +74,7 @@ def raw_mediqa_qa(
 
 @dg.asset(
     group_name="sources",
+    automation_condition=automation.source_condition(),
     kinds={"xml"},
     owners=OWNERS,
     code_version="1",

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from
 from medimind_assets.models import read_current_base_model
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
@@ -37,6 +38,7 @@ class LoraTrainingConfig(config_from(TrainingHyperparameters, "LoraHyperparamete
 @dg.asset(
     deps=["base_model", "dataset"],
     group_name="training",
+    automation_condition=automation.adapter_condition(),
     kinds={"pytorch", "peft"},
     owners=OWNERS,
     code_version="1",
