@@ -1,7 +1,10 @@
-"""Atomic artefact writes and content hashes, shared by every stage. Standard library only.
+"""Atomic artefact writes and content hashes, the one home for both. Standard library only.
 
-An artefact is written next to its final path under a temporary name and renamed into place, so a reader (or a
-crash) never sees a half-written file, and a failed run leaves the previous artefact exactly as it was.
+An artefact is written next to its final path under a temporary name, flushed to disk (fsync) and renamed into
+place, so a reader (or a crash, or a power cut) never sees a half-written file, and a failed run leaves the
+previous artefact exactly as it was. A folder replacing an older one is swapped in with a rollback: if the swap
+fails half way, the old folder is put back. `directory_lock` serialises writers of one artefact across processes;
+leftovers of killed writes are removed by the next writer (at once under the lock, otherwise after an hour).
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent writers of one artefact are then not serialised.
+    fcntl = None  # type: ignore[assignment]
 
 CHUNK = 1 << 20
 # A temporary file or folder this old beside its artefact was left by a killed write: removed on the next one.
@@ -43,12 +51,14 @@ def _named(exc: OSError, final: Path) -> ArtifactWriteError:
 
 
 def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> list[Path]:
-    """Remove `.<name>.*.tmp` files and folders beside `final` left by writes that were killed."""
-    removed = []
+    """Remove `.<name>.*.tmp` and `.<name>.old-*` files and folders beside `final` left by writes that were killed
+    (`max_age_s=0` when the caller holds `directory_lock`: then nothing else can be writing)."""
+    removed: list[Path] = []
     if not final.parent.is_dir():
         return removed
     now = time.time()
-    for path in final.parent.glob(f".{final.name}.*.tmp"):
+    leftovers = [*final.parent.glob(f".{final.name}.*.tmp"), *final.parent.glob(f".{final.name}.old-*")]
+    for path in leftovers:
         try:
             if now - path.stat().st_mtime < max_age_s:
                 continue  # possibly a write in progress
@@ -74,6 +84,35 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def combined_hash(file_hashes: dict[str, str]) -> str:
+    """One sha256 over (file name, file sha256) pairs: changes when any file is renamed or edited. The weight
+    hash of every model folder (base or merged), so their hashes are comparable."""
+    digest = hashlib.sha256()
+    for name in sorted(file_hashes):
+        digest.update(f"{name}\0{file_hashes[name]}\n".encode())
+    return digest.hexdigest()
+
+
+@contextmanager
+def directory_lock(parent: Path, name: str) -> Iterator[None]:
+    """Hold an exclusive lock named `name` in `parent` (blocks while another process holds it)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with (parent / f".{name}.lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
 @contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary file path beside `final`; on success it replaces `final`, on error it is removed.
@@ -89,6 +128,7 @@ def atomic_path(final: Path) -> Iterator[Path]:
     os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; artefacts are meant to be read by others
     try:
         yield tmp_path
+        _fsync(tmp_path)
         os.replace(tmp_path, final)
     except ArtifactWriteError:
         raise
@@ -116,11 +156,13 @@ def atomic_write_jsonl(final: Path, rows: Iterable[dict]) -> None:
 
 
 @contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside `final`; on success it replaces `final` (old one removed after)."""
+def atomic_directory(final: Path, locked: bool = False) -> Iterator[Path]:
+    """Yield a temporary directory beside `final`; on success it replaces `final` (the old one is removed after,
+    or put back if the swap fails). `locked`: the caller holds `directory_lock` for `final`, so any leftover of an
+    earlier write is known to be stale and is removed at once."""
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(final)
+        remove_stale_temporaries(final, 0 if locked else STALE_AFTER_S)
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     except OSError as exc:
         raise _named(exc, final) from exc
@@ -128,9 +170,14 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     try:
         yield tmp
         if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+            os.rmdir(old)
             os.replace(final, old)
-            os.replace(tmp, final)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, final)

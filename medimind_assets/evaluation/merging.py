@@ -13,14 +13,13 @@ mantissa) ~0.5% of the largest logit was measured on SmolLM2-135M, hence the loo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import atomic_directory, sha256_file
+from medimind_assets.atomic import atomic_directory, combined_hash, sha256_file
 from medimind_assets.evaluation.likelihood import Log
 from medimind_assets.evaluation.prompting import PromptTemplate
 
@@ -90,9 +89,8 @@ def weights_digest(model_dir: Path) -> tuple[str, dict[str, str], int]:
     if not files:
         raise FileNotFoundError(f"{model_dir}: no *.safetensors weight files")
     per_file = {f.name: sha256_file(f) for f in files}
-    combined = hashlib.sha256("".join(f"{name}\t{digest}\n" for name, digest in per_file.items()).encode())
     size = sum(p.stat().st_size for p in Path(model_dir).rglob("*") if p.is_file())
-    return combined.hexdigest(), per_file, size
+    return combined_hash(per_file), per_file, size
 
 
 def prompt_logits(model, tokenizer, prompts: Sequence[str]):

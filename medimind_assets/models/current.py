@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.models.atomic import write_json_atomic
+from medimind_assets.atomic import atomic_write_json
 from medimind_assets.models.errors import BaseModelError, BaseModelNotResolvedError
 from medimind_assets.models.manifest import MANIFEST_KEYS
 
@@ -18,7 +18,9 @@ def write_current_base_model(models_dir: Path, manifest: dict[str, Any]) -> Path
     missing = [key for key in MANIFEST_KEYS if key not in manifest]
     if missing:
         raise BaseModelError(f"Not a base-model manifest (missing {', '.join(missing)}): {manifest!r:.200}")
-    return write_json_atomic(Path(models_dir) / CURRENT_FILENAME, manifest)
+    path = Path(models_dir) / CURRENT_FILENAME
+    atomic_write_json(path, manifest)
+    return path
 
 
 def read_current_base_model(models_dir: Path) -> dict[str, Any]:

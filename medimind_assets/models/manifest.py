@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from medimind_assets.atomic import combined_hash
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.model_dir import (
-    combined_hash,
     hash_weight_files,
     model_dir_problems,
     read_config,

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import struct
 from pathlib import Path
 from typing import Any
 
+from medimind_assets.atomic import sha256_file
 from medimind_assets.models.errors import BaseModelError
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_WEIGHT_PATTERNS = ("pytorch_model*.bin", "*.pt", "*.pth", "*.ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
-_HASH_CHUNK = 8 * 1024 * 1024
 
 
 def weight_files(model_dir: Path) -> list[Path]:
@@ -77,29 +76,13 @@ def safetensors_num_parameters(path: Path) -> int:
     return sum(math.prod(entry["shape"]) for key, entry in header.items() if key != "__metadata__")
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def combined_hash(file_hashes: dict[str, str]) -> str:
-    """One sha256 over (file name, file sha256) pairs: changes when any weight file is renamed or edited."""
-    digest = hashlib.sha256()
-    for name in sorted(file_hashes):
-        digest.update(f"{name}\0{file_hashes[name]}\n".encode())
-    return digest.hexdigest()
-
-
 def hash_weight_files(model_dir: Path, cache_path: Path | None = None) -> dict[str, str]:
     """sha256 of each weight file, streaming; reuses hashes from `cache_path` while size and mtime match.
 
     The cache keeps re-resolving a multi-gigabyte model (phi-2) cheap; it lives beside the manifest. A rename
     keeps mtimes, so a model built in a temporary folder and renamed into place is not hashed twice.
     """
-    from medimind_assets.models.atomic import write_json_atomic
+    from medimind_assets.atomic import atomic_write_json
 
     cache: dict[str, Any] = {}
     if cache_path is not None and cache_path.is_file():
@@ -118,7 +101,7 @@ def hash_weight_files(model_dir: Path, cache_path: Path | None = None) -> dict[s
         hashes[path.name] = entry["sha256"]
         entries[path.name] = entry
     if cache_path is not None and entries != cached_files:
-        write_json_atomic(cache_path, {"files": entries})
+        atomic_write_json(cache_path, {"files": entries})
     return hashes
 
 

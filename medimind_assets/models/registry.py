@@ -14,11 +14,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.models.atomic import build_directory_atomically, directory_lock, write_json_atomic
+from medimind_assets.atomic import atomic_directory, atomic_write_json, directory_lock, sha256_file
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.hub import KNOWN_LICENSES, fetch_hub_model, parse_hub_spec, snapshot_revision
 from medimind_assets.models.manifest import MANIFEST_FILENAME, describe_model
-from medimind_assets.models.model_dir import sha256_file
 
 TINY_PHI = "tiny-phi"
 SMOLLM2 = "smollm2-135m"
@@ -75,7 +74,7 @@ def _resolve_tiny_phi(
                 tiny_phi.build_tiny_phi(tmp, texts, seed=TINY_PHI_SEED, vocab_size=TINY_PHI_VOCAB_SIZE)
                 _describe_and_write(tmp, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules)
 
-            build_directory_atomically(target, build)
+            _build_into(target, build)
         else:
             revision = previous.get("revision")
         return _describe_and_write(target, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules)
@@ -100,7 +99,7 @@ def _resolve_smollm2(models_dir: Path, target_modules: Sequence[str] | None) -> 
                 convert_smollm2(gguf_path, tmp)
                 _describe_and_write(tmp, target, SMOLLM2, "gguf", gguf_sha, SMOLLM2_LICENSE, target_modules)
 
-            build_directory_atomically(target, build)
+            _build_into(target, build)
         return _describe_and_write(target, target, SMOLLM2, "gguf", gguf_sha, SMOLLM2_LICENSE, target_modules)
 
 
@@ -124,7 +123,7 @@ def _describe_and_write(
         target_modules=target_modules,
     )
     manifest["path"] = str(final_dir)
-    write_json_atomic(model_dir / MANIFEST_FILENAME, manifest)
+    atomic_write_json(model_dir / MANIFEST_FILENAME, manifest)
     return manifest
 
 
@@ -155,7 +154,7 @@ def _describe_external(
             manifest_dir=manifest_dir,
             target_modules=target_modules,
         )
-        write_json_atomic(manifest_dir / MANIFEST_FILENAME, manifest)
+        atomic_write_json(manifest_dir / MANIFEST_FILENAME, manifest)
     return manifest
 
 
@@ -218,3 +217,10 @@ def resolve_base_model(
         license_id=KNOWN_LICENSES.get(hub_spec.repo_id),
         target_modules=target_modules,
     )
+
+
+def _build_into(target: Path, build) -> Path:
+    """Run `build(tmp_dir)` and swap the result in as `target` (call while holding `directory_lock`)."""
+    with atomic_directory(target, locked=True) as tmp:
+        build(tmp)
+    return target

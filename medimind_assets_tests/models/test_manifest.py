@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from medimind_assets.atomic import combined_hash, sha256_file
 from medimind_assets.models import BaseModelError, target_modules_for
 from medimind_assets.models.model_dir import (
-    combined_hash,
     hash_weight_files,
     safetensors_num_parameters,
-    sha256_file,
 )
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from medimind_assets.atomic import sha256_file
 from medimind_assets.models import BaseModelError, resolve_base_model
 from medimind_assets.models import smollm2 as smollm2_module
-from medimind_assets.models.model_dir import sha256_file
 from medimind_assets.models.smollm2 import locate_smollm2_gguf
 from medimind_assets_tests.models.conftest import CHAT_TEXT
 

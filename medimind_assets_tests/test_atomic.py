@@ -6,10 +6,15 @@ from typing import Any
 
 import pytest
 
+from medimind_assets.atomic import atomic_directory, atomic_write_json
 from medimind_assets.models import resolve_base_model
 from medimind_assets.models import tiny_phi as tiny_phi_module
-from medimind_assets.models.atomic import build_directory_atomically, write_json_atomic
 from medimind_assets_tests.models.conftest import TEXTS
+
+
+def build(target: Path, fill) -> None:
+    with atomic_directory(target) as tmp:
+        fill(tmp)
 
 
 def _hidden_entries(folder: Path) -> list[str]:
@@ -30,7 +35,7 @@ def test_failed_build_leaves_no_model_dir(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_leftovers_of_a_killed_build_are_cleaned(tmp_path: Path) -> None:
-    stale = tmp_path / ".tiny-phi.tmp-999-deadbeef"
+    stale = tmp_path / ".tiny-phi.k1ll3d.tmp"  # a build killed a minute ago: the lock says it is stale
     stale.mkdir()
     (stale / "model.safetensors").write_bytes(b"partial")
     manifest = resolve_base_model("tiny-phi", tmp_path, TEXTS)
@@ -49,24 +54,24 @@ def test_unfinished_model_dir_without_manifest_is_rebuilt(tmp_path: Path) -> Non
 
 def test_failed_rebuild_keeps_the_previous_directory(tmp_path: Path) -> None:
     target = tmp_path / "model"
-    build_directory_atomically(target, lambda tmp: (tmp / "weights").write_text("v1"))
+    build(target, lambda tmp: (tmp / "weights").write_text("v1"))
 
     def failing(tmp: Path) -> None:
         (tmp / "weights").write_text("v2-partial")
         raise OSError("killed")
 
     with pytest.raises(OSError, match="killed"):
-        build_directory_atomically(target, failing)
+        build(target, failing)
     assert (target / "weights").read_text() == "v1"
-    build_directory_atomically(target, lambda tmp: (tmp / "weights").write_text("v2"))
+    build(target, lambda tmp: (tmp / "weights").write_text("v2"))
     assert (target / "weights").read_text() == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 def test_failed_json_write_keeps_the_previous_file(tmp_path: Path) -> None:
     path = tmp_path / "base_model.json"
-    write_json_atomic(path, {"name": "first"})
+    atomic_write_json(path, {"name": "first"})
     with pytest.raises(TypeError):
-        write_json_atomic(path, {"name": object()})
+        atomic_write_json(path, {"name": {1, 2}, 3: object()})
     assert json.loads(path.read_text()) == {"name": "first"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base_model.json"]
