@@ -12,7 +12,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-DEFAULT_DATA_DIR = "data"
+from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+
 EXIT_MISSING = 2
 
 
@@ -78,7 +79,7 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("MEDIMIND_DATA_DIR", DEFAULT_DATA_DIR),
+        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
         help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
     )
     parser.set_defaults(handler=_ask)
@@ -112,7 +113,7 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--adapter", metavar="FINGERPRINT", help="an adapter fingerprint instead of the promoted one")
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get("MEDIMIND_DATA_DIR", DEFAULT_DATA_DIR),
+        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
         help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
     )
     parser.set_defaults(handler=_lineage)

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from medimind_assets.atomic import sha256_file
+from medimind_assets.store import TRAINING_SUMMARY
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
-TRAINING_SUMMARY = "training_summary.json"
 SIGNED_ADAPTER_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
 
 

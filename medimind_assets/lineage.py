@@ -7,11 +7,12 @@ from what happens to be on disk now.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+
+from medimind_assets.store import CURRENT, PointerError, read_pointer
 
 DATA_VERSION_TAG = "dagster/data_version"
 INPUT_TAG = "dagster/input_data_version/"
@@ -54,17 +55,16 @@ def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None) ->
 
 
 def promoted_fingerprint(adapters_dir: Path) -> str:
-    pointer = adapters_dir / "current.json"
-    if not pointer.is_file():
-        raise LineageError(f"no promoted adapter: {pointer} does not exist (materialize evaluation first)")
+    pointer = Path(adapters_dir) / CURRENT
     try:
-        payload = json.loads(pointer.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
-        raise LineageError(f"{pointer}: not readable as JSON ({exc})") from None
-    fingerprint = payload.get("fingerprint") if isinstance(payload, dict) else None
-    if not isinstance(fingerprint, str) or not fingerprint:
-        raise LineageError(f"{pointer}: expected a JSON object with a 'fingerprint' (materialize evaluation again)")
-    return fingerprint
+        payload = read_pointer(pointer, "evaluation", required=("fingerprint",))
+    except PointerError as exc:
+        raise LineageError(str(exc)) from None
+    if payload is None:
+        raise LineageError(f"no promoted adapter: {pointer} does not exist (materialize evaluation first)")
+    if not isinstance(payload["fingerprint"], str):
+        raise LineageError(f"{pointer}: 'fingerprint' is not a string; materialize evaluation again")
+    return payload["fingerprint"]
 
 
 def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> list[Link]:

@@ -1,5 +1,7 @@
 """Adapter pointers under `<adapters_path>/`.
 
+Their layout and path handling (relative to the data folder) belong to `medimind_assets.store`.
+
 - `latest.json` ({"fingerprint", "path"}): the most recent finished adapter, written by training.
 - `current.json`: the promoted adapter, written here only after the gate passed (atomically). It is what a
   serving backend reads as LORA_MODEL_PATH and what `merged_model` and `medimind ask` use. A failing adapter
@@ -8,16 +10,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medimind_assets.atomic import atomic_write_json
 from medimind_assets.evaluation.modeling import ArtifactMissingError, require_adapter_dir
-
-LATEST = "latest.json"
-CURRENT = "current.json"
+from medimind_assets.store import CURRENT, LATEST, read_pointer, write_pointer
 
 
 @dataclass(frozen=True)
@@ -26,36 +24,25 @@ class AdapterRef:
     path: Path
 
 
-def _read_pointer(pointer: Path, what: str) -> dict:
-    if not pointer.is_file():
-        raise ArtifactMissingError(f"no {what}: {pointer} does not exist")
-    try:
-        payload = json.loads(pointer.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{pointer}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(payload, dict) or not payload.get("fingerprint") or not payload.get("path"):
-        raise ValueError(f"{pointer}: expected a JSON object with 'fingerprint' and 'path'")
+def _read(pointer: Path, what: str, missing: str) -> dict:
+    payload = read_pointer(pointer, what, required=("fingerprint", "path"))
+    if payload is None:
+        raise ArtifactMissingError(f"no {missing}: {pointer} does not exist")
     return payload
 
 
-def _resolve(adapters_dir: Path, raw: str) -> Path:
-    path = Path(raw)
-    return path if path.is_absolute() else adapters_dir / path
-
-
 def read_latest_adapter(adapters_dir: Path) -> AdapterRef:
-    """The most recent finished adapter (training's `latest.json`); its folder must hold a PEFT adapter."""
-    adapters_dir = Path(adapters_dir)
-    payload = _read_pointer(adapters_dir / LATEST, "trained adapter (materialize lora_adapter first)")
-    path = require_adapter_dir(_resolve(adapters_dir, payload["path"]))
-    return AdapterRef(fingerprint=str(payload["fingerprint"]), path=path)
+    """The most recent finished adapter (training's `latest.json`); its folder must hold a verified adapter."""
+    payload = _read(Path(adapters_dir) / LATEST, "lora_adapter", "trained adapter (materialize lora_adapter first)")
+    return AdapterRef(fingerprint=str(payload["fingerprint"]), path=require_adapter_dir(Path(payload["path"])))
 
 
 def read_promoted(adapters_dir: Path) -> dict:
     """The `current.json` record, `path` resolved; ArtifactMissingError when nothing is promoted."""
-    adapters_dir = Path(adapters_dir)
-    payload = _read_pointer(adapters_dir / CURRENT, "promoted adapter (no adapter has passed evaluation yet)")
-    payload["path"] = str(require_adapter_dir(_resolve(adapters_dir, payload["path"])))
+    payload = _read(
+        Path(adapters_dir) / CURRENT, "evaluation", "promoted adapter (no adapter has passed evaluation yet)"
+    )
+    payload["path"] = str(require_adapter_dir(Path(payload["path"])))
     return payload
 
 
@@ -67,8 +54,7 @@ def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
         "path": str(Path(adapter.path).resolve()),
         "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    atomic_write_json(Path(adapters_dir) / CURRENT, payload)
-    return payload
+    return write_pointer(Path(adapters_dir) / CURRENT, payload)
 
 
 def promoted_base_dir(record: dict, models_dir: Path) -> Path:

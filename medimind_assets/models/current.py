@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import atomic_write_json
 from medimind_assets.models.errors import BaseModelError, BaseModelNotResolvedError
 from medimind_assets.models.manifest import MANIFEST_KEYS
+from medimind_assets.store import BASE_MODEL, PointerError, read_pointer, write_pointer
 
-CURRENT_FILENAME = "base_model.json"
+CURRENT_FILENAME = BASE_MODEL
 
 
 def write_current_base_model(models_dir: Path, manifest: dict[str, Any]) -> Path:
@@ -19,7 +18,7 @@ def write_current_base_model(models_dir: Path, manifest: dict[str, Any]) -> Path
     if missing:
         raise BaseModelError(f"Not a base-model manifest (missing {', '.join(missing)}): {manifest!r:.200}")
     path = Path(models_dir) / CURRENT_FILENAME
-    atomic_write_json(path, manifest)
+    write_pointer(path, manifest)  # `path` relative to the data folder when the model lives in it
     return path
 
 
@@ -32,9 +31,9 @@ def read_current_base_model(models_dir: Path) -> dict[str, Any]:
             "(e.g. `dagster asset materialize -m medimind_assets.definitions --select base_model`)."
         )
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
-        raise BaseModelError(f"{path} is not valid JSON ({error}); re-materialize the `base_model` asset") from error
+        manifest = read_pointer(path, "the `base_model` asset", required=())
+    except PointerError as error:
+        raise BaseModelError(str(error)) from None
     missing = [key for key in MANIFEST_KEYS if key not in manifest] if isinstance(manifest, dict) else MANIFEST_KEYS
     if missing:
         raise BaseModelError(f"{path} is not a base-model manifest (missing {', '.join(missing)})")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from medimind_assets.store import DEFAULT_DATA_DIR, ArtifactStore
+
 DEFAULT_RAW_DIR = "data/raw"
-DEFAULT_DATA_DIR = "data"
 DEFAULT_BASE_MODEL = "microsoft/phi-2"
 
 
@@ -35,31 +36,36 @@ class MediMindSettings(dg.ConfigurableResource):
         return Path(self.raw_dir).expanduser().resolve()
 
     @property
+    def store(self) -> ArtifactStore:
+        """The layout under the data folder (medimind_assets.store)."""
+        return ArtifactStore.at(self.data_dir)
+
+    @property
     def data_path(self) -> Path:
-        return Path(self.data_dir).expanduser().resolve()
+        return self.store.root
 
     @property
     def dataset_path(self) -> Path:
-        return self.data_path / "dataset.jsonl"
+        return self.store.dataset
 
     @property
     def models_path(self) -> Path:
         """Base models built or converted locally, and `base_model.json`, the resolved current base model."""
-        return self.data_path / "models"
+        return self.store.models
 
     @property
     def checkpoints_path(self) -> Path:
-        return self.data_path / "checkpoints"
+        return self.store.checkpoints
 
     @property
     def adapters_path(self) -> Path:
-        """Finished adapters, one folder per training fingerprint, and `current.json`, the promoted one."""
-        return self.data_path / "adapters"
+        """Finished adapters, one folder per training fingerprint, `latest.json` and `current.json`."""
+        return self.store.adapters
 
     @property
     def evaluations_path(self) -> Path:
-        return self.data_path / "evaluations"
+        return self.store.evaluations
 
     @property
     def merged_path(self) -> Path:
-        return self.data_path / "merged"
+        return self.store.merged

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
+from medimind_assets.store import LATEST, TRAINING_SUMMARY, write_pointer
 from medimind_assets.training.data import DatasetError, check_rules, read_rows, select
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
@@ -32,9 +33,7 @@ if TYPE_CHECKING:
     from medimind_assets.training.prompting import TokenizedExample
     from medimind_assets.training.runtime import RuntimePlan
 
-SUMMARY_FILE = "training_summary.json"
-LATEST_FILE = "latest.json"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", SUMMARY_FILE)
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TRAINING_SUMMARY)
 PACKING_CHECK_EXAMPLES = 3
 
 
@@ -82,15 +81,15 @@ def finished_summary(adapter_dir: Path, reporter: Reporter | None = None) -> dic
     return summary or None
 
 
-def write_latest(adapters_dir: Path, summary: dict[str, Any]) -> Path:
-    """Point `<adapters_dir>/latest.json` at the adapter (what evaluation reads)."""
+def write_latest(adapters_dir: Path, adapter_dir: Path, summary: dict[str, Any]) -> Path:
+    """Point `<adapters_dir>/latest.json` at the adapter (what evaluation reads), relative to the data folder."""
     base = summary["base_model"]
-    path = Path(adapters_dir) / LATEST_FILE
-    atomic_write_json(
+    path = Path(adapters_dir) / LATEST
+    write_pointer(
         path,
         {
             "fingerprint": summary["fingerprint"],
-            "path": summary["adapter_path"],
+            "path": str(adapter_dir),
             "dataset_version": summary["dataset"]["data_version"],
             "base_model": {key: base[key] for key in ("name", "revision", "content_hash")},
             "created_at": summary["created_at"],
@@ -150,7 +149,7 @@ def run_training(
         previous = finished_summary(request.adapter_dir, reporter)
         if previous is not None:
             if distributed.is_main:
-                write_latest(Path(request.adapters_dir), previous)
+                write_latest(Path(request.adapters_dir), request.adapter_dir, previous)
             reporter.info(f"adapter {request.fingerprint[:12]} already trained: reusing {request.adapter_dir}")
             return TrainingOutcome(summary=previous, reused=True)
 
@@ -275,7 +274,7 @@ def _train(
     }
     if distributed.is_main:
         publish_adapter(trainer.model, tokenizer, summary, request.adapter_dir)
-        write_latest(Path(request.adapters_dir), summary)
+        write_latest(Path(request.adapters_dir), request.adapter_dir, summary)
         reporter.info(f"adapter written to {request.adapter_dir}")
     return TrainingOutcome(summary=summary, reused=False)
 
@@ -368,5 +367,5 @@ def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         summary["files"] = file_digests(tmp, SIGNED_ADAPTER_FILES)
-        atomic_write_json(tmp / SUMMARY_FILE, summary)
+        atomic_write_json(tmp / TRAINING_SUMMARY, summary)
         verify_adapter(tmp)
