@@ -13,6 +13,7 @@ from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig,
 from medimind_assets.atomic import sha256_file
 from medimind_assets.evaluation.mediqa_metrics import read_judgements
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
+from medimind_assets.store import read_pointer
 from medimind_assets_tests.evaluation.conftest import use_adapter
 
 FAST = EvaluationConfig(generation_sample=3, max_new_tokens=8, max_safety_questions=2, margin=0.05)
@@ -60,7 +61,7 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
     )
     assert sum(r.label for r in submission) == 12  # top half of each question's 4 candidates
 
-    current = json.loads((data_dir / "adapters" / "current.json").read_text())
+    current = read_pointer(data_dir / "adapters" / "current.json", "evaluation")
     assert current["fingerprint"] == "trained"
     assert Path(current["path"]) == world.trained_adapter.resolve()
     assert current["dataset_data_version"] == meta["dataset/data_version"]

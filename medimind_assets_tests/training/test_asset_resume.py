@@ -1,6 +1,5 @@
 """Kill the training process of `lora_adapter` mid-run: the run fails, the next one resumes."""
 
-import json
 import signal
 import threading
 import time
@@ -9,6 +8,7 @@ from pathlib import Path
 import dagster as dg
 import psutil
 
+from medimind_assets.store import read_pointer
 from medimind_assets.training.checkpoints import COMPLETE_MARKER
 
 from .conftest import materialize_lora, run_messages
@@ -67,7 +67,7 @@ def test_killed_training_fails_the_run_and_the_next_run_resumes(settings, tiny_p
                 "peak_memory_bytes", "trainable_parameters", "adapter_path"):  # fmt: skip
         assert key in metadata, key
     assert metadata["dataset_row_counts"] == {"train": 30, "validation": 8, "test": 4}
-    latest = json.loads((settings.adapters_path / "latest.json").read_text())
+    latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
     assert latest["path"] == metadata["adapter_path"]
 
     reused = materialize_lora(settings, instance, **config)

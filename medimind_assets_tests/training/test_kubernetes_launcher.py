@@ -7,7 +7,6 @@ node, image pulls, the volume itself.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from medimind_assets.assets.training import lora_adapter
 from medimind_assets.models import write_current_base_model
+from medimind_assets.store import read_pointer
 from medimind_assets_tests.conftest import K8S_TEST_IMAGE as IMAGE
 
 from .conftest import QUICK, run_messages
@@ -59,7 +59,7 @@ def test_training_in_a_pod_reports_through_the_pod_log(settings, model_on_the_vo
     assert metadata["launcher"] == f"kubernetes pod of {IMAGE} in medimind, 1 x nvidia.com/gpu"
     assert metadata["global_step"] == QUICK["max_steps"]
     assert materialization.tags["dagster/data_version"] == metadata["fingerprint"]
-    latest = json.loads((settings.adapters_path / "latest.json").read_text())
+    latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
     assert latest["path"] == metadata["adapter_path"] and Path(latest["path"], "adapter_model.safetensors").is_file()
     # Progress lines streamed from the pod, through its log, into the run's log.
     assert any(f"step {QUICK['max_steps']}/{QUICK['max_steps']}" in m for m in run_messages(instance, result))

@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from medimind_assets.atomic import sha256_file
+from medimind_assets.store import TRAINING_SUMMARY, read_pointer
 from medimind_assets.training.data import DatasetError
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.modeling import TargetModuleError
 from medimind_assets.training.reporting import pipes_metadata
 from medimind_assets.training.request import TrainingRequest, compute_fingerprint
-from medimind_assets.training.runner import SUMMARY_FILE, TrainingError, run_training
+from medimind_assets.training.runner import TrainingError, run_training
 
 from .conftest import QUICK, ListReporter, make_request, make_rows, write_dataset
 
@@ -38,11 +39,11 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     assert not outcome.reused
     adapter_dir = request.adapter_dir
     names = {p.name for p in adapter_dir.iterdir()}
-    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", SUMMARY_FILE} <= names
+    assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", TRAINING_SUMMARY} <= names
     model = _load_adapter(tiny_phi, adapter_dir)
     assert any("lora_A" in name for name, _ in model.named_parameters())
 
-    summary = json.loads((adapter_dir / SUMMARY_FILE).read_text())
+    summary = json.loads((adapter_dir / TRAINING_SUMMARY).read_text())
     metrics = summary["metrics"]
     assert metrics["global_step"] == 6 and metrics["max_steps"] == 6
     assert math.isfinite(metrics["final_train_loss"]) and math.isfinite(metrics["final_validation_loss"])
@@ -56,7 +57,7 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     assert summary["base_model"]["content_hash"] == tiny_phi["content_hash"]
     assert summary["dataset"]["data_version"] == request.data_version
 
-    latest = json.loads((settings.adapters_path / "latest.json").read_text())
+    latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
     assert latest["fingerprint"] == request.fingerprint and latest["path"] == str(adapter_dir)
     assert latest["base_model"] == {k: tiny_phi[k] for k in ("name", "revision", "content_hash")}
     assert latest["dataset_version"] == request.data_version and latest["created_at"]
