@@ -36,7 +36,7 @@ def _quiet_libraries() -> None:
 
 def _ask(args: argparse.Namespace) -> int:
     from medimind_assets.evaluation.asking import ask, resolve_targets
-    from medimind_assets.evaluation.modeling import ArtifactMissingError
+    from medimind_assets.llm.artifacts import ArtifactMissingError
 
     try:
         targets = resolve_targets(

@@ -96,8 +96,8 @@ def evaluation(
     from medimind_assets.data import mediqa
     from medimind_assets.data.sources import MEDIQA
     from medimind_assets.evaluation.promotion import promote, read_latest_adapter
-    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, EvaluationSettings, flat_metrics
+    from medimind_assets.llm.template import read_training_summary, template_from_summary
     from medimind_assets.models import read_current_base_model
 
     try:

@@ -23,9 +23,9 @@ REPORT_MESSAGE_KEY = "evaluation"
 
 def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data."""
-    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
     from medimind_assets.evaluation.ranking import load_ranking_task
     from medimind_assets.evaluation.runner import EvaluationSettings, evaluate_adapter, write_report
+    from medimind_assets.llm.template import read_training_summary, template_from_summary
 
     settings = EvaluationSettings(**extras["settings"])
     adapter_dir = Path(extras["adapter_dir"])

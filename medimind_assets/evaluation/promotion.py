@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from medimind_assets.atomic import atomic_write_json
-from medimind_assets.evaluation.modeling import ArtifactMissingError, require_adapter_dir
+from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 
 LATEST = "latest.json"
 CURRENT = "current.json"
@@ -74,7 +74,6 @@ def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
 def promoted_base_dir(record: dict, models_dir: Path) -> Path:
     """The base model the promoted adapter was evaluated on: the folder recorded at promotion, or else the
     current base model when its content hash is the recorded one."""
-    from medimind_assets.evaluation.modeling import require_model_dir
     from medimind_assets.models import read_current_base_model
     from medimind_assets.models.errors import BaseModelError
 

@@ -1,8 +1,23 @@
-"""Turn (instruction, response) rows into token ids and labels.
+"""The one encoding of a prompt and its response (the completion) into token ids and labels.
 
-The prompt and the completion are tokenized separately (the same split evaluation scores on, see
-`medimind_assets.evaluation.prompting`), so the prompt can be masked out of the loss. Every example ends with
-EOS, so the model learns to stop, except one whose response was cut at `max_length`: it did not end there.
+Training learns from it and evaluation scores with it, so both see exactly the same tokens:
+
+- The prompt and the completion are tokenized separately (the split `template.PromptTemplate` makes), so the
+  completion's tokens do not depend on where the prompt was cut, and the prompt can be masked out of the labels.
+- EOS is appended to a complete completion (the model learns, and is scored on, where an answer stops); a
+  completion cut at a limit gets none: it did not end there.
+- An over-long prompt keeps its end, nearest the answer.
+- An empty prompt or completion (after truncation) is an error: nothing to condition on, or nothing to learn.
+
+Two truncation rules, one per caller, each chosen by its own parameters:
+
+- a total budget, `max_length` (training): prompt + completion + EOS fit in `max_length` tokens, EOS counted;
+  the caller also caps the prompt (training: `max_prompt_tokens=max_length // 2`) so the answer keeps room.
+  A completion that fills the budget exactly has no room for EOS and counts as cut.
+- separate budgets, `max_prompt_tokens` and `max_completion_tokens` (evaluation): the completion's own tokens
+  are capped, EOS not counted, so an answer of exactly `max_completion_tokens` tokens is complete and gets EOS.
+
+Both may be given; the completion is then cut by whichever is tighter.
 """
 
 from __future__ import annotations
@@ -10,93 +25,126 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from medimind_assets.evaluation.prompting import PromptTemplate
-
 IGNORE_INDEX = -100
+LOSS_ON_CHOICES = ("response", "all")
 
 
 @dataclass(frozen=True)
-class TokenizedExample:
+class EncodedExample:
+    """Token ids of prompt + completion; the last `n_completion` ids are the completion (its EOS included).
+
+    `labels` are what a causal LM's loss is computed on: IGNORE_INDEX on the prompt (`loss_on="response"`), or
+    the ids themselves everywhere (`loss_on="all"`).
+    """
+
     input_ids: list[int]
     labels: list[int]
-    truncated: bool
+    n_completion: int
+    truncated: bool = False  # the completion was cut at a limit (and got no EOS)
+    prompt_cut: bool = False  # the prompt was shortened to its end
 
     def __len__(self) -> int:
         return len(self.input_ids)
+
+    @property
+    def n_prompt(self) -> int:
+        return len(self.input_ids) - self.n_completion
 
     def as_features(self) -> dict[str, list[int]]:
         return {"input_ids": self.input_ids, "labels": self.labels}
 
 
-@dataclass(frozen=True)
-class TokenizedSplit:
-    examples: list[TokenizedExample]
-    truncated: int
-    prompt_truncated: int
-
-    @property
-    def num_tokens(self) -> int:
-        return sum(len(e) for e in self.examples)
-
-
-def _eos_id(tokenizer) -> int:
-    if tokenizer.eos_token_id is None:
-        raise ValueError(f"tokenizer {tokenizer.name_or_path!r} has no EOS token")
-    return tokenizer.eos_token_id
-
-
-def assemble(
-    prompt_ids: list[int], response_ids: list[int], eos_id: int, max_length: int, loss_on: str = "response"
-) -> tuple[TokenizedExample, bool]:
-    """One example within `max_length` tokens; returns it and whether its prompt had to be shortened.
-
-    A prompt longer than half of `max_length` keeps its end (nearest the answer); the response fills the rest.
-    """
-    if loss_on not in ("response", "all"):
-        raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
-    max_prompt = max_length // 2
-    prompt_cut = len(prompt_ids) > max_prompt
-    if prompt_cut:
-        prompt_ids = prompt_ids[-max_prompt:]
-    room = max_length - len(prompt_ids)
-    truncated = len(response_ids) + 1 > room
-    response_ids = response_ids[:room] if truncated else [*response_ids, eos_id]
-    input_ids = prompt_ids + response_ids
-    labels = list(input_ids) if loss_on == "all" else [IGNORE_INDEX] * len(prompt_ids) + response_ids
-    return TokenizedExample(input_ids=input_ids, labels=labels, truncated=truncated), prompt_cut
-
-
-def tokenize_example(
-    tokenizer,
-    template: PromptTemplate,
-    instruction: str,
-    response: str,
-    max_length: int,
+def encode_ids(
+    prompt_ids: Sequence[int],
+    completion_ids: Sequence[int],
+    eos_id: int | None,
+    *,
+    add_eos: bool = True,
+    max_length: int | None = None,
+    max_prompt_tokens: int | None = None,
+    max_completion_tokens: int | None = None,
     loss_on: str = "response",
-) -> TokenizedExample:
-    """One (instruction, response) pair as token ids and labels (see `assemble`)."""
-    prompt_ids = tokenizer(template.prompt(instruction), add_special_tokens=False)["input_ids"]
-    response_ids = tokenizer(template.completion(response), add_special_tokens=False)["input_ids"]
-    return assemble(prompt_ids, response_ids, _eos_id(tokenizer), max_length, loss_on)[0]
+) -> EncodedExample:
+    """Prompt and completion ids joined and truncated by the rules in the module docstring."""
+    if loss_on not in LOSS_ON_CHOICES:
+        raise ValueError(f"loss_on must be 'response' or 'all', got {loss_on!r}")
+    if add_eos and eos_id is None:
+        raise ValueError("an EOS id is needed to mark where the completion ends")
+    prompt, completion = list(prompt_ids), list(completion_ids)
+    prompt_cut = max_prompt_tokens is not None and len(prompt) > max_prompt_tokens
+    if prompt_cut:
+        prompt = prompt[-max_prompt_tokens:]
+    truncated = max_completion_tokens is not None and len(completion) > max_completion_tokens
+    if truncated:
+        completion = completion[:max_completion_tokens]
+    if max_length is not None:
+        room = max_length - len(prompt)
+        if len(completion) + (add_eos and not truncated) > room:
+            completion, truncated = completion[: max(room, 0)], True
+    if add_eos and not truncated:
+        completion.append(eos_id)
+    if not prompt or not completion:
+        raise ValueError(f"empty prompt or completion after encoding ({len(prompt)} and {len(completion)} tokens)")
+    input_ids = prompt + completion
+    labels = list(input_ids) if loss_on == "all" else [IGNORE_INDEX] * len(prompt) + completion
+    return EncodedExample(input_ids, labels, len(completion), truncated, prompt_cut)
 
 
-def tokenize_rows(
-    tokenizer, rows: Sequence[dict], template: PromptTemplate, max_length: int, loss_on: str = "response"
-) -> TokenizedSplit:
-    """Every row of `rows`, tokenized in two batched tokenizer calls."""
-    eos_id = _eos_id(tokenizer)
-    if not rows:
-        return TokenizedSplit(examples=[], truncated=0, prompt_truncated=0)
-    prompts = tokenizer([template.prompt(r["instruction"]) for r in rows], add_special_tokens=False)
-    responses = tokenizer([template.completion(r["response"]) for r in rows], add_special_tokens=False)
-    examples: list[TokenizedExample] = []
-    prompt_truncated = 0
-    for prompt_ids, response_ids in zip(prompts["input_ids"], responses["input_ids"], strict=True):
-        example, prompt_cut = assemble(prompt_ids, response_ids, eos_id, max_length, loss_on)
-        examples.append(example)
-        prompt_truncated += prompt_cut
-    return TokenizedSplit(
-        examples=examples,
-        truncated=sum(e.truncated for e in examples),
-        prompt_truncated=prompt_truncated,
+def encode(
+    tokenizer,
+    prompt: str,
+    completion: str,
+    *,
+    add_eos: bool = True,
+    max_length: int | None = None,
+    max_prompt_tokens: int | None = None,
+    max_completion_tokens: int | None = None,
+    loss_on: str = "response",
+) -> EncodedExample:
+    """One prompt and completion, tokenized separately (no special tokens) and encoded by `encode_ids`."""
+    [encoded] = encode_batch(
+        tokenizer,
+        [prompt],
+        [completion],
+        add_eos=add_eos,
+        max_length=max_length,
+        max_prompt_tokens=max_prompt_tokens,
+        max_completion_tokens=max_completion_tokens,
+        loss_on=loss_on,
     )
+    return encoded
+
+
+def encode_batch(
+    tokenizer,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    *,
+    add_eos: bool = True,
+    max_length: int | None = None,
+    max_prompt_tokens: int | None = None,
+    max_completion_tokens: int | None = None,
+    loss_on: str = "response",
+) -> list[EncodedExample]:
+    """Many prompts and completions in two batched tokenizer calls; the same result as `encode` one by one."""
+    if len(prompts) != len(completions):
+        raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
+    if add_eos and tokenizer.eos_token_id is None:
+        raise ValueError(f"tokenizer {tokenizer.name_or_path!r} has no EOS token")
+    if not prompts:
+        return []
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
+    return [
+        encode_ids(
+            p,
+            c,
+            tokenizer.eos_token_id,
+            add_eos=add_eos,
+            max_length=max_length,
+            max_prompt_tokens=max_prompt_tokens,
+            max_completion_tokens=max_completion_tokens,
+            loss_on=loss_on,
+        )
+        for p, c in zip(prompt_ids, completion_ids, strict=True)
+    ]

@@ -1,27 +1,33 @@
-"""Load a base model, its tokenizer and a LoRA adapter for inference.
+"""Load the tokenizer, the base model (for inference or for training) and a LoRA adapter on top.
 
-The base is always loaded in full precision for evaluation, merging and `medimind ask` (fp32 on CPU, bf16 on a
-GPU that supports it, else fp32), whatever precision the adapter was trained in: LoRA weights apply to the
-unquantized base, and 4-bit rounding would blur base-vs-adapter differences.
+- `load_for_inference`: the base in full precision (fp32 on CPU, bf16 on a GPU that supports it, else fp32),
+  in eval mode, for evaluation, merging and `medimind ask`, whatever precision the adapter was trained in: LoRA
+  weights apply to the unquantized base, and 4-bit rounding would blur base-vs-adapter differences.
+- `load_for_training`: the base as a training run's plan says (dtype, 4/8-bit quantization, attention
+  implementation, the process's GPU), prepared for k-bit training when quantized, with the cache off.
+
+Folders are checked first (`artifacts`): a missing or pickled model, or an adapter whose files differ from what
+training recorded, is one clear error before any loader runs.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
+
+from medimind_assets.llm.artifacts import require_adapter_dir, require_model_dir
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-WEIGHT_PATTERNS = ("*.safetensors",)
-# Pickled weights can run code when loaded: they are refused, never read.
-PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 
+class TrainingPrecision(Protocol):
+    """What `load_for_training` reads from a training run's plan (`training.runtime.RuntimePlan`)."""
 
-class ArtifactMissingError(FileNotFoundError):
-    """A model, adapter or pointer file that should exist does not. The message says what and where."""
+    device: str  # "cuda" or "cpu"
+    dtype: str  # "bfloat16" or "float32"
+    quantization: str  # "4bit", "8bit" or "none"
 
 
 def choose_device(device: str = "auto") -> str:
@@ -40,60 +46,69 @@ def full_precision_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
-def require_model_dir(path: Path, what: str) -> Path:
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        raise ArtifactMissingError(f"{what} not found: {path} has no config.json")
-    if not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
-        pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
-        if pickles:
-            raise ArtifactMissingError(
-                f"{what} in {path} holds only pickled weights ({', '.join(pickles)}), which can run code when "
-                "loaded; only safetensors weights are read"
-            )
-        raise ArtifactMissingError(f"{what} not found: {path} has no weight files (*.safetensors)")
-    return path
+def torch_dtype(name: str) -> torch.dtype:
+    import torch
 
-
-def require_adapter_dir(path: Path) -> Path:
-    """A complete adapter folder whose files are what training recorded (see integrity.verify_adapter)."""
-    from medimind_assets.integrity import verify_adapter
-
-    path = Path(path)
-    if not (path / "adapter_config.json").is_file():
-        raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_config.json")
-    if not (path / "adapter_model.safetensors").is_file():
-        pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
-        found = f" (only pickled weights: {', '.join(pickles)}, which are never read)" if pickles else ""
-        raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_model.safetensors{found}")
-    verify_adapter(path)
-    return path
-
-
-def adapter_base_reference(adapter_dir: Path) -> str | None:
-    """The base model the adapter names in its adapter_config.json (a hub id or a path)."""
-    config = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
-    return config.get("base_model_name_or_path")
+    return {"bfloat16": torch.bfloat16, "float32": torch.float32}[name]
 
 
 def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The model folder's tokenizer; it must have EOS (answers end on it), and pads with EOS if it has no pad."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(path))
     if tokenizer.eos_token_id is None:
-        raise ValueError(f"tokenizer in {path} has no EOS token; evaluation needs one to score answer ends")
+        raise ValueError(f"tokenizer in {path} has no EOS token; training and evaluation need one to end answers")
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def load_base_model(path: Path, device: str = "auto", dtype: torch.dtype | None = None) -> PreTrainedModel:
+def load_for_inference(path: Path, device: str = "auto", dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """The base model in full precision (or `dtype`) on `device`, in eval mode."""
     from transformers import AutoModelForCausalLM
 
     path = require_model_dir(Path(path), "base model")
     device = choose_device(device)
     model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or full_precision_dtype(device))
     return model.to(device).eval()
+
+
+def load_for_training(
+    path: Path,
+    plan: TrainingPrecision,
+    attn_implementation: str,
+    local_rank: int = 0,
+    gradient_checkpointing: bool = False,
+):
+    """The base model in the plan's dtype; 4/8-bit through bitsandbytes, prepared for k-bit training."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    dtype = torch_dtype(plan.dtype)
+    kwargs: dict = {"dtype": dtype, "attn_implementation": attn_implementation}
+    if plan.quantization != "none":
+        if plan.quantization == "4bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype,
+            )
+        else:
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        kwargs["device_map"] = {"": local_rank if plan.device == "cuda" else "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    # The cache path skips transformers' packed-sequence masking, and training never reuses a cache.
+    model.config.use_cache = False
+    if plan.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    return model
 
 
 def attach_adapter(model: PreTrainedModel, adapter_dir: Path):

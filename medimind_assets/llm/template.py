@@ -20,7 +20,7 @@ TEMPLATE_KEYS = ("prompt_template", "template")
 
 
 class TemplateError(ValueError):
-    """A prompt template that evaluation cannot use."""
+    """A prompt template that cannot split into a prompt and a completion."""
 
 
 @dataclass(frozen=True)

@@ -1,65 +1,17 @@
-"""Load the base model for training (quantized or not) and wrap it with a LoRA adapter."""
+"""Wrap the base model with a LoRA adapter, on target modules checked to exist first.
+
+The base model itself is loaded by `medimind_assets.llm.loading.load_for_training`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
-from medimind_assets.training.runtime import RuntimePlan
 
 
 class TargetModuleError(ValueError):
     """A LoRA target module the base model does not have."""
-
-
-def torch_dtype(name: str):
-    import torch
-
-    return {"bfloat16": torch.bfloat16, "float32": torch.float32}[name]
-
-
-def attention_implementation(plan: RuntimePlan, packing: bool) -> str:
-    """flash_attention_2 for packing on a bf16 GPU that has the package; sdpa otherwise."""
-    if packing and plan.device == "cuda" and plan.dtype == "bfloat16":
-        from transformers.utils import is_flash_attn_2_available
-
-        if is_flash_attn_2_available():
-            return "flash_attention_2"
-    return "sdpa"
-
-
-def load_base_model(
-    path: Path, plan: RuntimePlan, attn_implementation: str, local_rank: int = 0, gradient_checkpointing: bool = False
-):
-    """The base model in the plan's dtype; 4/8-bit through bitsandbytes, prepared for k-bit training."""
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
-
-    dtype = torch_dtype(plan.dtype)
-    kwargs: dict = {"dtype": dtype, "attn_implementation": attn_implementation}
-    if plan.quantization != "none":
-        if plan.quantization == "4bit":
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=dtype,
-            )
-        else:
-            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
-        kwargs["device_map"] = {"": local_rank if plan.device == "cuda" else "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
-    # The cache path skips transformers' packed-sequence masking, and training never reuses a cache.
-    model.config.use_cache = False
-    if plan.quantization != "none":
-        from peft import prepare_model_for_kbit_training
-
-        model = prepare_model_for_kbit_training(
-            model,
-            use_gradient_checkpointing=gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False},
-        )
-    return model
 
 
 def linear_module_names(model) -> list[str]:

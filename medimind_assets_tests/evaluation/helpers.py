@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from medimind_assets.data.cleaning import clean_answer, clean_question
 from medimind_assets.data.safety import classify_safety
-from medimind_assets.evaluation.prompting import DEFAULT_TEMPLATE, PromptTemplate
+from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate
 
 ORGANS = ["heart", "lungs", "liver", "kidneys", "skin", "brain", "stomach", "joints", "eyes", "blood"]
 SYMPTOMS = ["pain", "fever", "fatigue", "swelling", "itching", "nausea", "dizziness", "cough", "rash", "weakness"]

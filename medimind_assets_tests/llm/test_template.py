@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.evaluation.prompting import (
+from medimind_assets.llm.template import (
     PromptTemplate,
     TemplateError,
     read_training_summary,
