@@ -60,7 +60,7 @@ def generated_rows(n_train: int, n_validation: int, seed: int = 0) -> list[dict]
 
 
 def load_rows(dataset: Path | None, n_train: int, n_validation: int) -> list[dict]:
-    from medimind_assets.training.data import read_rows, select
+    from medimind_assets.training.dataset_reader import read_rows, select
 
     if dataset is None:
         return generated_rows(n_train, n_validation)

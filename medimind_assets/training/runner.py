@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
-from medimind_assets.training.data import DatasetError, check_rules, read_rows, select
+from medimind_assets.training.dataset_reader import DatasetError, check_rules, read_rows, select
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from medimind_assets.atomic import sha256_file
-from medimind_assets.training.data import DatasetError
+from medimind_assets.training.dataset_reader import DatasetError
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.lora import TargetModuleError
 from medimind_assets.training.reporting import pipes_metadata
