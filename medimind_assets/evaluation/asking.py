@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.evaluation.generation import Generated, generate_answers
-from medimind_assets.evaluation.merging import MERGE_INFO
 from medimind_assets.evaluation.promotion import promoted_base_dir, read_promoted
 from medimind_assets.llm.artifacts import (
     ArtifactMissingError,
@@ -21,6 +20,7 @@ from medimind_assets.llm.artifacts import (
     require_model_dir,
 )
 from medimind_assets.llm.template import PromptTemplate, read_training_summary, template_from_summary
+from medimind_assets.merging.merge import MERGE_INFO
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from medimind_assets.evaluation.likelihood import heldout_loss, make_batches
 from medimind_assets.evaluation.ranking import load_ranking_task, score_candidates
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate
-from medimind_assets_tests.evaluation.helpers import TEST_XML
+from medimind_assets_tests.model_world import TEST_XML
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ REPORT_MESSAGE_KEY = "merge"
 
 def merge(extras: dict[str, Any], log) -> dict[str, Any]:
     """Merge as the extras describe; the MergeReport as JSON data."""
-    from medimind_assets.evaluation.merging import merge_adapter
     from medimind_assets.llm.template import read_training_summary, template_from_summary
+    from medimind_assets.merging.merge import merge_adapter
 
     adapter_dir = Path(extras["adapter_dir"])
     report = merge_adapter(

@@ -16,15 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medimind_assets.atomic import atomic_directory, sha256_file
-from medimind_assets.evaluation.likelihood import Log
 from medimind_assets.llm.template import PromptTemplate
 
 logger = logging.getLogger(__name__)
+Log = Callable[[str], None]
 MERGE_INFO = "merge_info.json"
 PROOF_QUESTIONS = (
     "What is a headache?",
