@@ -83,7 +83,7 @@ def save_random_model(config, directory: Path, device: str, dtype) -> int:
 
 def synthetic_examples(n: int, vocab: int, mean_tokens: int, max_length: int, eos_id: int):
     """Lognormal lengths (sigma 0.6) with the given mean; the first fifth of each is a masked prompt."""
-    from medimind_assets.training.prompting import assemble
+    from medimind_assets.llm.encoding import encode_ids
 
     rng = random.Random(0)
     mu = math.log(mean_tokens) - 0.6**2 / 2
@@ -92,7 +92,9 @@ def synthetic_examples(n: int, vocab: int, mean_tokens: int, max_length: int, eo
         length = max(8, int(rng.lognormvariate(mu, 0.6)))
         ids = [rng.randrange(3, vocab) for _ in range(length)]
         split = max(1, length // 5)
-        examples.append(assemble(ids[:split], ids[split:], eos_id, max_length)[0])
+        examples.append(
+            encode_ids(ids[:split], ids[split:], eos_id, max_length=max_length, max_prompt_tokens=max_length // 2)
+        )
     return examples
 
 
@@ -179,10 +181,11 @@ def _peak_gib() -> float:
 
 
 def run_ours(model_dir: Path, n_parameters: int, examples, pad_id: int, args, workdir: Path) -> dict:
+    from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
-    from medimind_assets.training.modeling import apply_lora, attention_implementation, load_base_model
+    from medimind_assets.training.lora import apply_lora
     from medimind_assets.training.reporting import SilentReporter
-    from medimind_assets.training.runtime import Hardware, plan_runtime
+    from medimind_assets.training.runtime import Hardware, attention_implementation, plan_runtime
     from medimind_assets.training.trainer import build_trainer
 
     hp = TrainingHyperparameters(
@@ -196,7 +199,7 @@ def run_ours(model_dir: Path, n_parameters: int, examples, pad_id: int, args, wo
     )
     plan = plan_runtime(hp.requested_quantization, n_parameters, Hardware.detect())
     _reset_peak()
-    model = apply_lora(load_base_model(model_dir, plan, attention_implementation(plan, False)), hp, TARGETS)
+    model = apply_lora(load_for_training(model_dir, plan, attention_implementation(plan, False)), hp, TARGETS)
     stopwatch = Stopwatch(args.warmup_steps)
     trainer = build_trainer(
         model, hp, plan, examples, [], pad_id, workdir / "ours", SilentReporter(), [stopwatch.callback]

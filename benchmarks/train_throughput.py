@@ -60,7 +60,7 @@ def generated_rows(n_train: int, n_validation: int, seed: int = 0) -> list[dict]
 
 
 def load_rows(dataset: Path | None, n_train: int, n_validation: int) -> list[dict]:
-    from medimind_assets.training.data import read_rows, select
+    from medimind_assets.training.dataset_reader import read_rows, select
 
     if dataset is None:
         return generated_rows(n_train, n_validation)
@@ -177,8 +177,9 @@ def train_seed(model_dir: Path, tokenizer, targets, train_rows, validation, args
 def train_ours(model_dir: Path, tokenizer, targets, train, validation, args, workdir: Path) -> dict:
     from transformers import set_seed
 
+    from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.batching import mean_loss
-    from medimind_assets.training.modeling import apply_lora, load_base_model
+    from medimind_assets.training.lora import apply_lora
     from medimind_assets.training.reporting import SilentReporter
     from medimind_assets.training.runtime import Hardware, plan_runtime
     from medimind_assets.training.trainer import build_trainer
@@ -186,7 +187,7 @@ def train_ours(model_dir: Path, tokenizer, targets, train, validation, args, wor
     set_seed(42)
     hp = ours_hyperparameters(args.batch_size, args.accumulation, args.max_length, num_epochs=1)
     plan = plan_runtime("none", 1, Hardware.detect())
-    model = apply_lora(load_base_model(model_dir, plan, "sdpa"), hp, targets)
+    model = apply_lora(load_for_training(model_dir, plan, "sdpa"), hp, targets)
     trainer = build_trainer(
         model, hp, plan, train.examples, [], tokenizer.pad_token_id, workdir / "ours", SilentReporter()
     )
@@ -204,9 +205,9 @@ def run(args: argparse.Namespace) -> list[dict]:
     import torch
     from transformers import AutoConfig
 
-    from medimind_assets.evaluation.modeling import load_tokenizer
-    from medimind_assets.evaluation.prompting import PromptTemplate
-    from medimind_assets.training.prompting import tokenize_rows
+    from medimind_assets.llm.loading import load_tokenizer
+    from medimind_assets.llm.template import PromptTemplate
+    from medimind_assets.training.examples import encode_rows
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -219,8 +220,8 @@ def run(args: argparse.Namespace) -> list[dict]:
         model_dir = base_model_dir(args.base_model, texts, workdir)
         tokenizer = load_tokenizer(model_dir)
         template = PromptTemplate(SEED_TEMPLATE)
-        train = tokenize_rows(tokenizer, train_rows, template, args.max_length)
-        validation = tokenize_rows(tokenizer, validation_rows, template, args.max_length).examples
+        train = encode_rows(tokenizer, train_rows, template, args.max_length)
+        validation = encode_rows(tokenizer, validation_rows, template, args.max_length).examples
         model_type = AutoConfig.from_pretrained(str(model_dir)).model_type
         targets = ["q_proj", "k_proj", "v_proj", "dense" if model_type == "phi" else "o_proj"]
         best: dict[str, dict] = {}

@@ -36,8 +36,8 @@ def _quiet_libraries() -> None:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from medimind_assets.evaluation.asking import ask, resolve_targets
-    from medimind_assets.evaluation.modeling import ArtifactMissingError
+    from medimind_assets.llm.artifacts import ArtifactMissingError
+    from medimind_assets.serving.ask import ask, resolve_targets
 
     try:
         targets = resolve_targets(

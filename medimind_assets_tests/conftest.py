@@ -1,4 +1,5 @@
-"""Shared fixtures: the real raw data beside the project, our sample, and scratch copies of either."""
+"""Shared fixtures: the real raw data beside the project, our sample, and scratch copies of either; the synthetic
+MEDIQA world with its tiny-phi model and adapters (`model_world`) that evaluation, merging and serving tests share."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+
+from medimind_assets_tests.model_world import data_dir, world  # noqa: F401  (fixtures, registered here)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = (PROJECT_ROOT / ".." / "shared" / "data").resolve()

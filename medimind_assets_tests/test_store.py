@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from medimind_assets.evaluation.promotion import AdapterRef, promote, read_latest_adapter, read_promoted
 from medimind_assets.models import read_current_base_model, write_current_base_model
 from medimind_assets.models.manifest import MANIFEST_KEYS
+from medimind_assets.promotion import AdapterRef, promote, read_latest_adapter, read_promoted
 from medimind_assets.resources import MediMindSettings
 from medimind_assets.store import ArtifactStore, PointerError, read_pointer, write_pointer
 from medimind_assets.training.runner import write_latest

@@ -73,10 +73,11 @@ def evaluation(
     from medimind_assets.atomic import sha256_file
     from medimind_assets.data import mediqa
     from medimind_assets.data.sources import MEDIQA
-    from medimind_assets.evaluation.promotion import promote, read_latest_adapter
-    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics
+    from medimind_assets.integrity import read_summary
+    from medimind_assets.llm.template import template_from_summary
     from medimind_assets.models import read_current_base_model
+    from medimind_assets.promotion import promote, read_latest_adapter
 
     try:
         run_settings = settings_from(EvaluationSettings, config)
@@ -85,7 +86,7 @@ def evaluation(
     if not settings.dataset_path.is_file():
         raise dg.Failure(description=f"dataset not found: {settings.dataset_path} (materialize dataset first)")
     adapter = read_latest_adapter(settings.adapters_path)
-    summary = read_training_summary(adapter.path)
+    summary = read_summary(adapter.path)
     manifest = read_current_base_model(settings.models_path)
     _check_adapter_matches_base(summary, manifest, adapter.path)
     dataset_version = sha256_file(settings.dataset_path)

@@ -1,7 +1,7 @@
 """`merged_model`: the promoted adapter merged into full-precision base weights, proven equivalent.
 
 Optional and never automatic (no automation condition): materialize it when a standalone model is wanted.
-The merge itself (`evaluation/merge_lora.py`) runs where the `launcher` resource puts it.
+The merge itself (`merging/merge_lora.py`) runs where the `launcher` resource puts it.
 It always merges the adapter `adapters/current.json` names, so a run after a failed gate merges the previous,
 still promoted adapter, and a run that includes a failing `evaluation` never reaches it (blocking check).
 """
@@ -17,7 +17,7 @@ from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 EQUIVALENCE_CHECK = "matches_base_plus_adapter"
 # The merge runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
-MERGE_MODULE = "medimind_assets.evaluation.merge_lora"
+MERGE_MODULE = "medimind_assets.merging.merge_lora"
 REPORT_MESSAGE_KEY = "merge"
 
 
@@ -49,8 +49,8 @@ class MergeConfig(dg.Config):
 def merged_model(
     context: dg.AssetExecutionContext, config: MergeConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
-    from medimind_assets.evaluation.merging import MergeReport
-    from medimind_assets.evaluation.promotion import promoted_base_dir, read_promoted
+    from medimind_assets.merging.merge import MergeReport
+    from medimind_assets.promotion import promoted_base_dir, read_promoted
 
     promoted = read_promoted(settings.adapters_path)
     fingerprint = promoted["fingerprint"]

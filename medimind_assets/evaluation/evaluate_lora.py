@@ -23,10 +23,11 @@ REPORT_MESSAGE_KEY = "evaluation"
 
 def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data."""
-    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
     from medimind_assets.evaluation.ranking import load_ranking_task
     from medimind_assets.evaluation.runner import evaluate_adapter, write_report
     from medimind_assets.evaluation.settings import EvaluationSettings
+    from medimind_assets.integrity import read_summary
+    from medimind_assets.llm.template import template_from_summary
 
     settings = EvaluationSettings(**extras["settings"])
     adapter_dir = Path(extras["adapter_dir"])
@@ -39,7 +40,7 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
         Path(extras["base_model_dir"]),
         adapter_dir,
         Path(extras["dataset_path"]),
-        template_from_summary(read_training_summary(adapter_dir)),
+        template_from_summary(read_summary(adapter_dir)),
         settings,
         ranking=ranking,
         log=log,

@@ -1,6 +1,7 @@
 """Log-likelihood of completions given prompts, batched with dynamic padding.
 
-Used for the held-out loss (reference answers + EOS) and for ranking MEDIQA candidate answers. Sequences are
+Used for the held-out loss (reference answers + EOS) and for ranking MEDIQA candidate answers, on sequences
+encoded by `medimind_assets.llm.encoding` (evaluation's rule: separate prompt and answer budgets). Sequences are
 sorted by length and grouped under a token budget, so a batch is padded only to its own longest sequence.
 Padding is on the right with an attention mask; a causal model's logits at real positions do not depend on it.
 """
@@ -13,18 +14,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.llm.encoding import EncodedExample, encode_batch
+from medimind_assets.llm.template import PromptTemplate
 
 logger = logging.getLogger(__name__)
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Encoded:
-    """Token ids of prompt + completion; the last `n_completion` ids are the scored ones."""
-
-    ids: list[int]
-    n_completion: int
 
 
 @dataclass(frozen=True)
@@ -46,33 +40,6 @@ class LossResult:
     n_examples: int
 
 
-def encode(
-    tokenizer,
-    prompt: str,
-    completion: str,
-    *,
-    add_eos: bool,
-    max_completion_tokens: int | None = None,
-    max_prompt_tokens: int | None = None,
-) -> Encoded:
-    """Tokenize prompt and completion separately, so the completion's tokens do not depend on the cut.
-
-    A completion cut at `max_completion_tokens` gets no EOS (it did not end there). An over-long prompt keeps
-    its end, nearest the answer.
-    """
-    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
-    if max_prompt_tokens is not None and len(prompt_ids) > max_prompt_tokens:
-        prompt_ids = prompt_ids[-max_prompt_tokens:]
-    if max_completion_tokens is not None and len(completion_ids) > max_completion_tokens:
-        completion_ids = completion_ids[:max_completion_tokens]
-    elif add_eos:
-        completion_ids = completion_ids + [tokenizer.eos_token_id]
-    if not prompt_ids or not completion_ids:
-        raise ValueError(f"empty prompt or completion (prompt {prompt[:80]!r}, completion {completion[:80]!r})")
-    return Encoded(ids=prompt_ids + completion_ids, n_completion=len(completion_ids))
-
-
 def make_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> list[list[int]]:
     """Indices grouped longest first, each group padded-size (len x longest) within the token budget."""
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
@@ -91,7 +58,7 @@ def make_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: 
 
 def score_encoded(
     model,
-    encoded: Sequence[Encoded],
+    encoded: Sequence[EncodedExample],
     *,
     pad_token_id: int,
     max_batch_tokens: int = 4096,
@@ -104,19 +71,19 @@ def score_encoded(
 
     log = log or logger.info
     device = next(model.parameters()).device
-    batches = make_batches([len(e.ids) for e in encoded], max_batch_tokens, max_batch_size)
+    batches = make_batches([len(e) for e in encoded], max_batch_tokens, max_batch_size)
     results: list[CompletionScore | None] = [None] * len(encoded)
     started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
     with torch.inference_mode():
         for number, batch in enumerate(batches, start=1):
-            width = max(len(encoded[i].ids) for i in batch)
+            width = max(len(encoded[i]) for i in batch)
             ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
             mask = torch.zeros((len(batch), width), dtype=torch.long)
             scored = torch.zeros((len(batch), width), dtype=torch.bool)
             for row, index in enumerate(batch):
                 item = encoded[index]
-                n = len(item.ids)
-                ids[row, :n] = torch.tensor(item.ids)
+                n = len(item)
+                ids[row, :n] = torch.tensor(item.input_ids)
                 mask[row, :n] = 1
                 scored[row, n - item.n_completion : n] = True
             ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
@@ -151,17 +118,14 @@ def heldout_loss(
     """Mean NLL per response token (+ EOS) of `(instruction, response)` pairs; prompts are not scored."""
     if not pairs:
         raise ValueError("no (instruction, response) pairs to compute a held-out loss on")
-    encoded = [
-        encode(
-            tokenizer,
-            template.prompt(instruction),
-            template.completion(response),
-            add_eos=True,
-            max_completion_tokens=max_response_tokens,
-            max_prompt_tokens=max_prompt_tokens,
-        )
-        for instruction, response in pairs
-    ]
+    encoded = encode_batch(
+        tokenizer,
+        [template.prompt(instruction) for instruction, _ in pairs],
+        [template.completion(response) for _, response in pairs],
+        add_eos=True,
+        max_completion_tokens=max_response_tokens,
+        max_prompt_tokens=max_prompt_tokens,
+    )
     scores = score_encoded(
         model,
         encoded,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from medimind_assets.evaluation.likelihood import Log, encode, score_encoded
+from medimind_assets.evaluation.likelihood import Log, score_encoded
 from medimind_assets.evaluation.mediqa_metrics import (
     Judgement,
     Task3Scores,
@@ -21,7 +21,8 @@ from medimind_assets.evaluation.mediqa_metrics import (
     read_judgements,
     score_task3,
 )
-from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.llm.encoding import encode_batch
+from medimind_assets.llm.template import PromptTemplate
 
 
 @dataclass(frozen=True)
@@ -91,22 +92,15 @@ def score_candidates(
     label: str = "ranking",
 ) -> dict[str, list[tuple[str, float]]]:
     """Per question id: (answer id, mean log-probability per answer token), in the file's answer order."""
-    keys: list[tuple[str, str]] = []
-    encoded = []
-    for q in task.questions:
-        prompt = template.prompt(q.text)
-        for c in q.candidates:
-            keys.append((q.question_id, c.answer_id))
-            encoded.append(
-                encode(
-                    tokenizer,
-                    prompt,
-                    template.completion(c.text),
-                    add_eos=False,
-                    max_completion_tokens=max_answer_tokens,
-                    max_prompt_tokens=max_prompt_tokens,
-                )
-            )
+    keys = [(q.question_id, c.answer_id) for q in task.questions for c in q.candidates]
+    encoded = encode_batch(
+        tokenizer,
+        [template.prompt(q.text) for q in task.questions for _ in q.candidates],
+        [template.completion(c.text) for q in task.questions for c in q.candidates],
+        add_eos=False,
+        max_completion_tokens=max_answer_tokens,
+        max_prompt_tokens=max_prompt_tokens,
+    )
     scores = score_encoded(
         model,
         encoded,

@@ -19,7 +19,6 @@ from medimind_assets.evaluation.gate import GateDecision, decide_promotion
 from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
 from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission
-from medimind_assets.evaluation.prompting import PromptTemplate
 from medimind_assets.evaluation.ranking import (
     RankingTask,
     build_submission,
@@ -27,6 +26,7 @@ from medimind_assets.evaluation.ranking import (
     score_candidates,
 )
 from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.llm.template import PromptTemplate
 
 logger = logging.getLogger(__name__)
 MODELS = ("base", "adapter")
@@ -218,13 +218,13 @@ def evaluate_adapter(
     log: Log | None = None,
 ) -> EvaluationReport:
     """Every metric for the base model and for base + adapter, the differences and the gate decision."""
-    from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+    from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 
     log = log or logger.info
     questions = load_test_questions(dataset_path)
     started = time.monotonic()
     tokenizer = load_tokenizer(base_model_dir)
-    model = attach_adapter(load_base_model(base_model_dir, settings.device), adapter_dir)
+    model = attach_adapter(load_for_inference(base_model_dir, settings.device), adapter_dir)
     load_s = time.monotonic() - started
     log(f"loaded {base_model_dir} + {adapter_dir} in {load_s:.1f}s on {next(model.parameters()).device}")
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from medimind_assets.training.prompting import IGNORE_INDEX, TokenizedExample
+from medimind_assets.llm.encoding import IGNORE_INDEX, EncodedExample
 
 
 class PaddingCollator:
@@ -70,7 +70,7 @@ def summed_loss(model, batch: dict[str, Any]) -> tuple[float, int]:
     return float(loss), int((shift_labels != IGNORE_INDEX).sum())
 
 
-def mean_loss(model, examples: Sequence[TokenizedExample], batch_size: int, pad_token_id: int) -> float:
+def mean_loss(model, examples: Sequence[EncodedExample], batch_size: int, pad_token_id: int) -> float:
     """Token-weighted mean loss over `examples` (length-sorted batches, dynamic padding)."""
     collate = PaddingCollator(pad_token_id)
     ordered = sorted(examples, key=len)
@@ -89,7 +89,7 @@ class PackingLeakError(RuntimeError):
 
 
 def check_packing_isolation(
-    model, examples: Sequence[TokenizedExample], pad_token_id: int, rel_tol: float = 1e-4
+    model, examples: Sequence[EncodedExample], pad_token_id: int, rel_tol: float = 1e-4
 ) -> tuple[float, float]:
     """Loss of `examples` packed into one row vs each alone; raise PackingLeakError when they differ.
 

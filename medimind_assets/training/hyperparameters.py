@@ -11,11 +11,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from medimind_assets.evaluation.prompting import DEFAULT_TEMPLATE, PromptTemplate, TemplateError
+from medimind_assets.llm.encoding import LOSS_ON_CHOICES
+from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate, TemplateError
 from medimind_assets.options import option
 
 QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
-LOSS_ON_CHOICES = ("response", "all")
 
 # Fields that change what is logged, evaluated or checkpointed, not the trained weights: they stay out of the
 # fingerprint, so changing them neither retrains a finished adapter nor discards resumable checkpoints.

@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any
 from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
 from medimind_assets.store import LATEST, TRAINING_SUMMARY, write_pointer
-from medimind_assets.training.data import DatasetError, check_rules, read_rows, select
+from medimind_assets.training.dataset_reader import DatasetError, check_rules, read_rows, select
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
 
 if TYPE_CHECKING:
+    from medimind_assets.llm.encoding import EncodedExample
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
-    from medimind_assets.training.prompting import TokenizedExample
     from medimind_assets.training.runtime import RuntimePlan
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TRAINING_SUMMARY)
@@ -173,10 +173,14 @@ def _train(
 ) -> TrainingOutcome:
     import torch
 
-    from medimind_assets.evaluation.modeling import load_tokenizer
-    from medimind_assets.training.modeling import attention_implementation
-    from medimind_assets.training.prompting import tokenize_rows
-    from medimind_assets.training.runtime import Hardware, check_quantization_available, plan_runtime
+    from medimind_assets.llm.loading import load_tokenizer
+    from medimind_assets.training.examples import encode_rows
+    from medimind_assets.training.runtime import (
+        Hardware,
+        attention_implementation,
+        check_quantization_available,
+        plan_runtime,
+    )
     from medimind_assets.training.trainer import build_trainer
 
     hp, manifest = request.hyperparameters, request.base_model
@@ -189,8 +193,8 @@ def _train(
         f"{'packing' if hp.packing else 'length-grouped dynamic padding'}, {distributed.world_size} process(es)"
     )
     tokenizer = load_tokenizer(Path(manifest["path"]))
-    train = tokenize_rows(tokenizer, train_rows, hp.template, hp.max_length, hp.loss_on)
-    evaluation = tokenize_rows(tokenizer, eval_rows, hp.template, hp.max_length, hp.loss_on)
+    train = encode_rows(tokenizer, train_rows, hp.template, hp.max_length, hp.loss_on)
+    evaluation = encode_rows(tokenizer, eval_rows, hp.template, hp.max_length, hp.loss_on)
     reporter.info(
         f"{len(train.examples)} train examples ({train.num_tokens:,} tokens, {train.truncated} cut at "
         f"max_length={hp.max_length}), {len(evaluation.examples)} validation examples"
@@ -305,18 +309,19 @@ def _prepare_model(
     attn: str,
     distributed: Distributed,
     reporter: Reporter,
-    train_examples: list[TokenizedExample],
+    train_examples: list[EncodedExample],
     pad_token_id: int,
 ):
     """The base model with LoRA on the target modules (checked first); packing checked exact if asked for."""
     from transformers import set_seed
 
+    from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.batching import check_packing_isolation
-    from medimind_assets.training.modeling import apply_lora, check_target_modules, load_base_model
+    from medimind_assets.training.lora import apply_lora, check_target_modules
 
     hp, manifest = request.hyperparameters, request.base_model
     set_seed(hp.seed)
-    model = load_base_model(
+    model = load_for_training(
         Path(manifest["path"]), plan, attn, distributed.local_rank, gradient_checkpointing=hp.gradient_checkpointing
     )
     context = getattr(model.config, "max_position_embeddings", None)

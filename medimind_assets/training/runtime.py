@@ -8,6 +8,7 @@
   the rest); otherwise none. 4-bit QLoRA is slower than bf16 LoRA on a GPU that fits the model.
 - "4bit"/"8bit" requested: bitsandbytes must really run on the device (probed with a tiny op), else a clear
   error before any training.
+- attention: flash_attention_2 for packing on a bf16 GPU that has the package; sdpa otherwise.
 """
 
 from __future__ import annotations
@@ -115,3 +116,13 @@ def check_quantization_available(quantization: str, device: str) -> None:
             f"quantization={quantization!r} is not available on {device} with this bitsandbytes build "
             f"({type(error).__name__}: {error}); use quantization='none' (or 'auto')"
         ) from None
+
+
+def attention_implementation(plan: RuntimePlan, packing: bool) -> str:
+    """flash_attention_2 for packing on a bf16 GPU that has the package; sdpa otherwise."""
+    if packing and plan.device == "cuda" and plan.dtype == "bfloat16":
+        from transformers.utils import is_flash_attn_2_available
+
+        if is_flash_attn_2_available():
+            return "flash_attention_2"
+    return "sdpa"

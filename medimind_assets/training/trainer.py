@@ -6,9 +6,9 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from medimind_assets.llm.encoding import EncodedExample
 from medimind_assets.training.batching import PaddingCollator, packing_collator
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
-from medimind_assets.training.prompting import TokenizedExample
 from medimind_assets.training.reporting import Reporter, make_progress_callback
 from medimind_assets.training.runtime import RuntimePlan
 
@@ -18,7 +18,7 @@ CHECKPOINTS_KEPT = 2
 class ExampleDataset:
     """Tokenized examples as the feature dicts the collators take."""
 
-    def __init__(self, examples: Sequence[TokenizedExample]) -> None:
+    def __init__(self, examples: Sequence[EncodedExample]) -> None:
         self.examples = list(examples)
 
     def __len__(self) -> int:
@@ -79,8 +79,8 @@ def build_trainer(
     model,
     hyperparameters: TrainingHyperparameters,
     plan: RuntimePlan,
-    train_examples: Sequence[TokenizedExample],
-    eval_examples: Sequence[TokenizedExample],
+    train_examples: Sequence[EncodedExample],
+    eval_examples: Sequence[EncodedExample],
     pad_token_id: int,
     output_dir: Path,
     reporter: Reporter,

@@ -14,7 +14,7 @@ from medimind_assets.atomic import sha256_file
 from medimind_assets.evaluation.mediqa_metrics import read_judgements
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 from medimind_assets.store import read_pointer
-from medimind_assets_tests.evaluation.conftest import use_adapter
+from medimind_assets_tests.model_world import use_adapter
 
 FAST = EvaluationConfig(generation_sample=3, max_new_tokens=8, max_safety_questions=2, margin=0.05)
 

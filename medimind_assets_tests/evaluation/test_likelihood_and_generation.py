@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
-from medimind_assets.evaluation.likelihood import encode, heldout_loss, make_batches
-from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
-from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.evaluation.likelihood import heldout_loss, make_batches
 from medimind_assets.evaluation.ranking import load_ranking_task, score_candidates
-from medimind_assets_tests.evaluation.helpers import TEST_XML
+from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
+from medimind_assets.llm.template import PromptTemplate
+from medimind_assets_tests.model_world import TEST_XML
 
 
 @pytest.fixture(scope="module")
 def loaded(world):
     tokenizer = load_tokenizer(world.base_dir)
-    model = attach_adapter(load_base_model(world.base_dir, "cpu"), world.trained_adapter)
+    model = attach_adapter(load_for_inference(world.base_dir, "cpu"), world.trained_adapter)
     return model, tokenizer
 
 
@@ -63,19 +63,6 @@ def test_candidate_scores_are_length_normalised_log_likelihoods(world, loaded):
         total, n = direct_nll(model, tokenizer, prompt, completion, eos=False, cap=12)
         assert n == 12
         assert score == pytest.approx(-total / n, rel=1e-4)
-
-
-def test_encode_caps_tokens_and_appends_eos_only_to_complete_answers(loaded):
-    _, tokenizer = loaded
-    whole = encode(tokenizer, "Human: q\nAssistant:", " one two three", add_eos=True)
-    assert whole.ids[-1] == tokenizer.eos_token_id
-    cut = encode(
-        tokenizer, "Human: q\nAssistant:", " one two three four five six", add_eos=True, max_completion_tokens=2
-    )
-    assert cut.n_completion == 2 and cut.ids[-1] != tokenizer.eos_token_id
-    long_prompt = encode(tokenizer, "Human: a b c d e f g\nAssistant:", " x", add_eos=False, max_prompt_tokens=3)
-    assert len(long_prompt.ids) == 3 + long_prompt.n_completion
-    assert tokenizer.decode(long_prompt.ids[:3]).endswith("Assistant:")
 
 
 def test_batches_respect_the_padded_token_budget():

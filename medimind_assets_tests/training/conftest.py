@@ -68,7 +68,7 @@ def tiny_phi(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_phi):
-    from medimind_assets.evaluation.modeling import load_tokenizer
+    from medimind_assets.llm.loading import load_tokenizer
 
     return load_tokenizer(Path(tiny_phi["path"]))
 

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.evaluation.likelihood import heldout_loss
-from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.llm.encoding import IGNORE_INDEX, EncodedExample
+from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.training.batching import (
     PackingLeakError,
     PaddingCollator,
@@ -13,8 +14,8 @@ from medimind_assets.training.batching import (
     packing_collator,
     summed_loss,
 )
+from medimind_assets.training.examples import encode_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
-from medimind_assets.training.prompting import IGNORE_INDEX, TokenizedExample, tokenize_rows
 from medimind_assets.training.reporting import SilentReporter
 from medimind_assets.training.runtime import Hardware, plan_runtime
 from medimind_assets.training.trainer import build_trainer
@@ -32,9 +33,9 @@ def model(tiny_phi):
 
 
 @pytest.fixture(scope="module")
-def examples(tiny_tokenizer) -> list[TokenizedExample]:
+def examples(tiny_tokenizer) -> list[EncodedExample]:
     rows = make_rows(n_train=6, n_validation=0, n_test=0, seed=3)
-    return tokenize_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256).examples
+    return encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256).examples
 
 
 def _alone(model, examples, pad_id) -> float:
@@ -88,7 +89,7 @@ def test_packing_check_catches_examples_attending_to_each_other(model, examples,
 
 def test_training_loss_definition_matches_evaluation_heldout_loss(model, tiny_tokenizer):
     rows = make_rows(n_train=0, n_validation=5, n_test=0, seed=5)
-    examples = tokenize_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=4096).examples
+    examples = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=4096).examples
     ours = mean_loss(model, examples, batch_size=2, pad_token_id=tiny_tokenizer.pad_token_id)
     pairs = [(r["instruction"], r["response"]) for r in rows]
     theirs = heldout_loss(model, tiny_tokenizer, pairs, PromptTemplate()).loss
@@ -98,7 +99,7 @@ def test_training_loss_definition_matches_evaluation_heldout_loss(model, tiny_to
 def test_length_grouped_batches_need_little_padding(model, tmp_path: Path):
     rng = random.Random(0)
     examples = [
-        TokenizedExample(input_ids=[5] * n, labels=[5] * n, truncated=False)
+        EncodedExample(input_ids=[5] * n, labels=[5] * n, n_completion=n)
         for n in (rng.randint(8, 400) for _ in range(256))
     ]
     hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=2)

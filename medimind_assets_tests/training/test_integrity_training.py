@@ -16,7 +16,7 @@ from medimind_assets.training.checkpoints import (
     problem,
     remove_incomplete_checkpoints,
 )
-from medimind_assets.training.data import DatasetError
+from medimind_assets.training.dataset_reader import DatasetError
 from medimind_assets.training.runner import TrainingError, check_finite, run_training, write_failure_message
 from medimind_assets_tests.training.conftest import ListReporter, make_request, make_rows, write_dataset
 

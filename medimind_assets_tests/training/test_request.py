@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.training.data import DatasetError, read_rows
+from medimind_assets.training.dataset_reader import DatasetError, read_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.request import RequestError, TrainingRequest, compute_fingerprint
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medimind_assets.evaluation.modeling import ArtifactMissingError, require_adapter_dir
+from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 from medimind_assets.store import CURRENT, LATEST, read_pointer, write_pointer
 
 
@@ -60,7 +60,6 @@ def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
 def promoted_base_dir(record: dict, models_dir: Path) -> Path:
     """The base model the promoted adapter was evaluated on: the folder recorded at promotion, or else the
     current base model when its content hash is the recorded one."""
-    from medimind_assets.evaluation.modeling import require_model_dir
     from medimind_assets.models import read_current_base_model
     from medimind_assets.models.errors import BaseModelError
 

@@ -1,4 +1,5 @@
-"""A small synthetic MEDIQA world for evaluation tests: raw test XML + ground truth, dataset rows, adapters.
+"""A small synthetic MEDIQA world for evaluation, merging and `medimind ask` tests: raw test XML + ground truth,
+dataset rows, a tiny-phi base model and three adapters, built once per session (the `world` fixture).
 
 Train and test questions share their structure ("What is X?" answered by a templated paragraph) but not
 their topics, so an adapter trained on train rows lowers the loss on test rows, as a real fine-tune does.
@@ -9,12 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
+
 from medimind_assets.data.cleaning import clean_answer, clean_question
 from medimind_assets.data.safety import classify_safety
-from medimind_assets.evaluation.prompting import DEFAULT_TEMPLATE, PromptTemplate
+from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate
+from medimind_assets.models import resolve_base_model, write_current_base_model
 
 ORGANS = ["heart", "lungs", "liver", "kidneys", "skin", "brain", "stomach", "joints", "eyes", "blood"]
 SYMPTOMS = ["pain", "fever", "fatigue", "swelling", "itching", "nausea", "dizziness", "cough", "rash", "weakness"]
@@ -175,3 +181,69 @@ def point_latest(adapters_dir: Path, adapter_dir: Path) -> None:
     adapters_dir.mkdir(parents=True, exist_ok=True)
     pointer = {"fingerprint": adapter_dir.name, "path": str(adapter_dir)}
     (adapters_dir / "latest.json").write_text(json.dumps(pointer), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class World:
+    raw_dir: Path
+    dataset: Path
+    base_dir: Path
+    manifest: dict
+    questions: list[dict]
+    rows: list[dict]
+    trained_adapter: Path  # lowers the held-out loss: passes the gate
+    identity_adapter: Path  # LoRA B = 0: exactly the base, fails the gate
+    random_adapter: Path  # non-zero random LoRA update: for merge tests
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    root = tmp_path_factory.mktemp("model_world")
+    questions = synthetic_questions()
+    rows = dataset_rows(questions)
+    raw_dir = root / "raw"
+    write_raw(raw_dir, questions)
+    dataset = write_jsonl(root / "dataset.jsonl", rows)
+    manifest = resolve_base_model("tiny-phi", root / "models", tokenizer_texts=training_texts(rows))
+    base_dir = Path(manifest["path"])
+    adapters = root / "adapters"
+    train_texts = training_texts([r for r in rows if r["split"] == "train"])
+    return World(
+        raw_dir=raw_dir,
+        dataset=dataset,
+        base_dir=base_dir,
+        manifest=manifest,
+        questions=questions,
+        rows=rows,
+        trained_adapter=make_adapter(base_dir, adapters / "trained", train_texts, steps=40, lr=1e-2),
+        identity_adapter=make_adapter(base_dir, adapters / "identity", train_texts, steps=0, lr=0.0),
+        random_adapter=make_adapter(
+            base_dir, adapters / "random", train_texts, steps=0, lr=0.0, init_lora_weights=False
+        ),
+    )
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, world: World) -> Path:
+    """A pipeline data directory of its own: dataset.jsonl and models/base_model.json (no adapter pointers)."""
+    data = tmp_path / "data"
+    shutil.copy(world.dataset, data.mkdir(parents=True) or data / "dataset.jsonl")
+    write_current_base_model(data / "models", world.manifest)
+    return data
+
+
+def use_adapter(data: Path, adapter: Path) -> None:
+    point_latest(data / "adapters", adapter)
+
+
+def on_the_volume(world: World, data: Path):
+    """The world's raw files, base model and adapters copied under MEDIMIND_DATA_DIR, where a pod sees them."""
+    from medimind_assets.resources import MediMindSettings
+
+    shutil.copytree(world.raw_dir, data / "raw")
+    base = data / "hf-cache" / "tiny-phi"
+    shutil.copytree(world.base_dir, base)
+    write_current_base_model(data / "models", {**world.manifest, "path": str(base)})
+    for adapter in (world.trained_adapter, world.random_adapter):
+        shutil.copytree(adapter, data / "adapters" / adapter.name)
+    return MediMindSettings(raw_dir=str(data / "raw"), data_dir=str(data), base_model="tiny-phi")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.evaluation.prompting import (
+from medimind_assets.integrity import IntegrityError, read_summary
+from medimind_assets.llm.template import (
     PromptTemplate,
     TemplateError,
-    read_training_summary,
     template_from_summary,
 )
 
@@ -41,10 +41,10 @@ def test_unusable_templates_are_refused(text: str):
 
 
 def test_template_is_read_from_the_training_summary(tmp_path: Path):
-    assert read_training_summary(tmp_path) == {}
+    assert read_summary(tmp_path) == {}
     assert template_from_summary({}) == PromptTemplate()
     (tmp_path / "training_summary.json").write_text(json.dumps({"prompt_template": "Q: {instruction}\nA: {response}"}))
-    assert template_from_summary(read_training_summary(tmp_path)).prompt("hi") == "Q: hi\nA:"
+    assert template_from_summary(read_summary(tmp_path)).prompt("hi") == "Q: hi\nA:"
     (tmp_path / "training_summary.json").write_text("{not json")
-    with pytest.raises(TemplateError, match="training_summary.json"):
-        read_training_summary(tmp_path)
+    with pytest.raises(IntegrityError, match="training_summary.json: is not valid JSON"):
+        read_summary(tmp_path)

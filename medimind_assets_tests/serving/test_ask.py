@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.cli import build_parser, main
-from medimind_assets.evaluation.asking import ask, resolve_targets
-from medimind_assets.evaluation.merging import merge_adapter
+from medimind_assets.merging.merge import merge_adapter
+from medimind_assets.serving.ask import ask, resolve_targets
 
 
 @pytest.fixture

@@ -8,9 +8,7 @@ completion, because a byte-level BPE tokenizer attaches a leading space to the n
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 DEFAULT_TEMPLATE = "Human: {instruction}\nAssistant: {response}"
 INSTRUCTION = "{instruction}"
@@ -20,7 +18,7 @@ TEMPLATE_KEYS = ("prompt_template", "template")
 
 
 class TemplateError(ValueError):
-    """A prompt template that evaluation cannot use."""
+    """A prompt template that cannot split into a prompt and a completion."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +56,3 @@ def template_from_summary(summary: dict) -> PromptTemplate:
         if isinstance(summary.get(key), str):
             return PromptTemplate(summary[key])
     return PromptTemplate()
-
-
-def read_training_summary(adapter_dir: Path) -> dict:
-    """The adapter's `training_summary.json` ({} when absent: the default template applies)."""
-    path = Path(adapter_dir) / "training_summary.json"
-    if not path.is_file():
-        return {}
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(summary, dict):
-        raise TemplateError(f"{path}: expected a JSON object")
-    return summary

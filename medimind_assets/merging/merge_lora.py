@@ -22,15 +22,16 @@ REPORT_MESSAGE_KEY = "merge"
 
 def merge(extras: dict[str, Any], log) -> dict[str, Any]:
     """Merge as the extras describe; the MergeReport as JSON data."""
-    from medimind_assets.evaluation.merging import merge_adapter
-    from medimind_assets.evaluation.prompting import read_training_summary, template_from_summary
+    from medimind_assets.integrity import read_summary
+    from medimind_assets.llm.template import template_from_summary
+    from medimind_assets.merging.merge import merge_adapter
 
     adapter_dir = Path(extras["adapter_dir"])
     report = merge_adapter(
         Path(extras["base_model_dir"]),
         adapter_dir,
         Path(extras["out_dir"]),
-        template=template_from_summary(read_training_summary(adapter_dir)),
+        template=template_from_summary(read_summary(adapter_dir)),
         device=extras.get("device", "auto"),
         atol=extras.get("atol"),
         rtol=extras.get("rtol"),

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.evaluation.generation import Generated, generate_answers
-from medimind_assets.evaluation.merging import MERGE_INFO
-from medimind_assets.evaluation.modeling import (
+from medimind_assets.integrity import read_summary
+from medimind_assets.llm.artifacts import (
     ArtifactMissingError,
     adapter_base_reference,
+    require_adapter_dir,
     require_model_dir,
 )
-from medimind_assets.evaluation.promotion import promoted_base_dir, read_promoted
-from medimind_assets.evaluation.prompting import PromptTemplate, read_training_summary, template_from_summary
+from medimind_assets.llm.template import PromptTemplate, template_from_summary
+from medimind_assets.merging.merge import MERGE_INFO
+from medimind_assets.promotion import promoted_base_dir, read_promoted
 
 
 @dataclass(frozen=True)
@@ -55,10 +57,8 @@ def _base_for_adapter(models_dir: Path, adapter_dir: Path) -> Path:
 
 
 def adapter_target(models_dir: Path, adapter_dir: Path, label: str) -> Target:
-    from medimind_assets.evaluation.modeling import require_adapter_dir
-
     adapter_dir = require_adapter_dir(Path(adapter_dir))
-    template = template_from_summary(read_training_summary(adapter_dir))
+    template = template_from_summary(read_summary(adapter_dir))
     return Target(label, _base_for_adapter(models_dir, adapter_dir), adapter_dir, template)
 
 
@@ -70,7 +70,7 @@ def merged_target(merged_dir: Path) -> tuple[Target, Path | None]:
     if info.get("equivalence", {}).get("passed") is False:
         raise ArtifactMissingError(f"merged model {merged_dir} failed its equivalence check; re-run merged_model")
     adapter_dir = Path(info["adapter_dir"]) if info.get("adapter_dir") else None
-    summary = read_training_summary(adapter_dir) if adapter_dir and adapter_dir.is_dir() else {}
+    summary = read_summary(adapter_dir) if adapter_dir and adapter_dir.is_dir() else {}
     base_dir = Path(info["base_model_dir"]) if info.get("base_model_dir") else None
     target = Target(f"merged {merged_dir.name}", merged_dir, None, template_from_summary(summary))
     return target, base_dir if base_dir and base_dir.is_dir() else None
@@ -105,7 +105,7 @@ def resolve_targets(
     else:
         promoted = read_promoted(adapters_dir)
         adapter_dir = Path(promoted["path"])
-        template = template_from_summary(read_training_summary(adapter_dir))
+        template = template_from_summary(read_summary(adapter_dir))
         target = Target(
             f"adapter {promoted['fingerprint']}",
             promoted_base_dir(promoted, models_dir),
@@ -125,7 +125,7 @@ def ask(
 ) -> list[tuple[Target, Generated]]:
     """Greedy answer of each target. Targets sharing a base model load it once (the adapter is switched off
     for the plain base)."""
-    from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+    from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 
     question = " ".join(question.split())
     if not question:
@@ -135,7 +135,7 @@ def ask(
     answers: list[tuple[Target, Generated]] = []
     for target in targets:
         if target.model_dir not in loaded:
-            model = load_base_model(target.model_dir, device)
+            model = load_for_inference(target.model_dir, device)
             if target.model_dir in adapters:
                 model = attach_adapter(model, adapters[target.model_dir])
             loaded[target.model_dir] = (model, load_tokenizer(target.model_dir))

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medimind_assets.atomic import atomic_directory, combined_hash, sha256_file
-from medimind_assets.evaluation.likelihood import Log
-from medimind_assets.evaluation.prompting import PromptTemplate
+from medimind_assets.llm.template import PromptTemplate
 
 logger = logging.getLogger(__name__)
+Log = Callable[[str], None]
 MERGE_INFO = "merge_info.json"
 PROOF_QUESTIONS = (
     "What is a headache?",
@@ -148,11 +148,11 @@ def merge_adapter(
     import torch
     from transformers import AutoModelForCausalLM
 
-    from medimind_assets.evaluation.modeling import (
+    from medimind_assets.llm.loading import (
         attach_adapter,
         choose_device,
         full_precision_dtype,
-        load_base_model,
+        load_for_inference,
         load_tokenizer,
     )
 
@@ -162,7 +162,7 @@ def merge_adapter(
     dtype_name = str(save_dtype).removeprefix("torch.")
     tokenizer = load_tokenizer(base_dir)
     prompts = proof_prompts(template or PromptTemplate())
-    model = attach_adapter(load_base_model(base_dir, device, torch.float32), adapter_dir)
+    model = attach_adapter(load_for_inference(base_dir, device, torch.float32), adapter_dir)
     reference = prompt_logits(model, tokenizer, prompts)
     merged = model.merge_and_unload().to(save_dtype)
     log(f"merged {adapter_dir} into {base_dir} (fp32 on {device}, saved as {dtype_name})")

@@ -12,8 +12,8 @@ from transformers import AutoModelForCausalLM
 
 from medimind_assets.assets.merge import EQUIVALENCE_CHECK, merged_model
 from medimind_assets.atomic import sha256_file
-from medimind_assets.evaluation.merging import MERGE_INFO, compare_logits, merge_adapter, prompt_logits
-from medimind_assets.evaluation.modeling import attach_adapter, load_base_model, load_tokenizer
+from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
+from medimind_assets.merging.merge import MERGE_INFO, compare_logits, merge_adapter, prompt_logits
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 
@@ -37,7 +37,7 @@ def test_merged_model_computes_what_base_plus_adapter_computes(world, tmp_path: 
     merged = AutoModelForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
     assert not any("lora" in name for name, _ in merged.named_parameters())
     prompts = ["Human: What is gout?\nAssistant: Gout is", "Human: hi\nAssistant:"]
-    adapted = attach_adapter(load_base_model(world.base_dir, "cpu"), world.random_adapter)
+    adapted = attach_adapter(load_for_inference(world.base_dir, "cpu"), world.random_adapter)
     expected = prompt_logits(adapted, tokenizer, prompts)
     torch.testing.assert_close(prompt_logits(merged, tokenizer, prompts), expected, atol=1e-4, rtol=1e-4)
     with adapted.disable_adapter():

@@ -1,0 +1,56 @@
+"""Model and adapter folders, checked before anything loads them (no torch here).
+
+A base or merged model folder needs `config.json` and safetensors weights; an adapter folder needs
+`adapter_config.json` and `adapter_model.safetensors` whose sha256 matches what training recorded
+(`medimind_assets.integrity.verify_adapter`). Pickled weights can run code when loaded: they are refused, never
+read. Anything missing raises `ArtifactMissingError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+WEIGHT_PATTERNS = ("*.safetensors",)
+# Pickled weights can run code when loaded: they are refused, never read.
+PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+
+
+class ArtifactMissingError(FileNotFoundError):
+    """A model, adapter or pointer file that should exist does not. The message says what and where."""
+
+
+def require_model_dir(path: Path, what: str) -> Path:
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ArtifactMissingError(f"{what} not found: {path} has no config.json")
+    if not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+        pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
+        if pickles:
+            raise ArtifactMissingError(
+                f"{what} in {path} holds only pickled weights ({', '.join(pickles)}), which can run code when "
+                "loaded; only safetensors weights are read"
+            )
+        raise ArtifactMissingError(f"{what} not found: {path} has no weight files (*.safetensors)")
+    return path
+
+
+def require_adapter_dir(path: Path) -> Path:
+    """A complete adapter folder whose files are what training recorded (see integrity.verify_adapter)."""
+    from medimind_assets.integrity import verify_adapter
+
+    path = Path(path)
+    if not (path / "adapter_config.json").is_file():
+        raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_config.json")
+    if not (path / "adapter_model.safetensors").is_file():
+        pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
+        found = f" (only pickled weights: {', '.join(pickles)}, which are never read)" if pickles else ""
+        raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_model.safetensors{found}")
+    verify_adapter(path)
+    return path
+
+
+def adapter_base_reference(adapter_dir: Path) -> str | None:
+    """The base model the adapter names in its adapter_config.json (a hub id or a path)."""
+    config = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    return config.get("base_model_name_or_path")

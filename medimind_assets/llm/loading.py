@@ -1,0 +1,123 @@
+"""Load the tokenizer, the base model (for inference or for training) and a LoRA adapter on top.
+
+- `load_for_inference`: the base in full precision (fp32 on CPU, bf16 on a GPU that supports it, else fp32),
+  in eval mode, for evaluation, merging and `medimind ask`, whatever precision the adapter was trained in: LoRA
+  weights apply to the unquantized base, and 4-bit rounding would blur base-vs-adapter differences.
+- `load_for_training`: the base as a training run's plan says (dtype, 4/8-bit quantization, attention
+  implementation, the process's GPU), prepared for k-bit training when quantized, with the cache off.
+
+Folders are checked first (`artifacts`): a missing or pickled model, or an adapter whose files differ from what
+training recorded, is one clear error before any loader runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from medimind_assets.llm.artifacts import require_adapter_dir, require_model_dir
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+
+class TrainingPrecision(Protocol):
+    """What `load_for_training` reads from a training run's plan (`training.runtime.RuntimePlan`)."""
+
+    device: str  # "cuda" or "cpu"
+    dtype: str  # "bfloat16" or "float32"
+    quantization: str  # "4bit", "8bit" or "none"
+
+
+def choose_device(device: str = "auto") -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def full_precision_dtype(device: str) -> torch.dtype:
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    import torch
+
+    return {"bfloat16": torch.bfloat16, "float32": torch.float32}[name]
+
+
+def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
+    """The model folder's tokenizer; it must have EOS (answers end on it), and pads with EOS if it has no pad."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    if tokenizer.eos_token_id is None:
+        raise ValueError(f"tokenizer in {path} has no EOS token; training and evaluation need one to end answers")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_for_inference(path: Path, device: str = "auto", dtype: torch.dtype | None = None) -> PreTrainedModel:
+    """The base model in full precision (or `dtype`) on `device`, in eval mode."""
+    from transformers import AutoModelForCausalLM
+
+    path = require_model_dir(Path(path), "base model")
+    device = choose_device(device)
+    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or full_precision_dtype(device))
+    return model.to(device).eval()
+
+
+def load_for_training(
+    path: Path,
+    plan: TrainingPrecision,
+    attn_implementation: str,
+    local_rank: int = 0,
+    gradient_checkpointing: bool = False,
+):
+    """The base model in the plan's dtype; 4/8-bit through bitsandbytes, prepared for k-bit training."""
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    dtype = torch_dtype(plan.dtype)
+    kwargs: dict = {"dtype": dtype, "attn_implementation": attn_implementation}
+    if plan.quantization != "none":
+        if plan.quantization == "4bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype,
+            )
+        else:
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        kwargs["device_map"] = {"": local_rank if plan.device == "cuda" else "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    # The cache path skips transformers' packed-sequence masking, and training never reuses a cache.
+    model.config.use_cache = False
+    if plan.quantization != "none":
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model,
+            use_gradient_checkpointing=gradient_checkpointing,
+            gradient_checkpointing_kwargs={"use_reentrant": False},
+        )
+    return model
+
+
+def attach_adapter(model: PreTrainedModel, adapter_dir: Path):
+    """Wrap `model` with the LoRA adapter, for inference; `with model.disable_adapter():` is the base."""
+    from peft import PeftModel
+
+    adapter_dir = require_adapter_dir(Path(adapter_dir))
+    try:
+        peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+    except RuntimeError as exc:  # shape mismatch: trained on another base
+        raise ValueError(f"adapter {adapter_dir} does not fit this base model: {exc}") from exc
+    return peft_model.eval()

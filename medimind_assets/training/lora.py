@@ -1,0 +1,57 @@
+"""Wrap the base model with a LoRA adapter, on target modules checked to exist first.
+
+The base model itself is loaded by `medimind_assets.llm.loading.load_for_training`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from medimind_assets.training.hyperparameters import TrainingHyperparameters
+
+
+class TargetModuleError(ValueError):
+    """A LoRA target module the base model does not have."""
+
+
+def linear_module_names(model) -> list[str]:
+    """Leaf names of the model's linear layers (what LoRA can target), lm_head excluded."""
+    import torch
+
+    linear_types: list[type] = [torch.nn.Linear]
+    try:
+        import bitsandbytes as bnb
+
+        linear_types += [bnb.nn.Linear4bit, bnb.nn.Linear8bitLt]
+    except ImportError:
+        pass
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, tuple(linear_types)) and not name.endswith("lm_head")
+    }
+    return sorted(names)
+
+
+def check_target_modules(model, targets: Sequence[str], model_name: str) -> None:
+    available = linear_module_names(model)
+    missing = [t for t in targets if t not in available]
+    if missing:
+        raise TargetModuleError(
+            f"base model {model_name!r} has no linear module named {', '.join(map(repr, missing))}; "
+            f"its linear modules are: {', '.join(available)}"
+        )
+
+
+def apply_lora(model, hyperparameters: TrainingHyperparameters, targets: Sequence[str]):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    config = LoraConfig(
+        r=hyperparameters.lora_r,
+        lora_alpha=hyperparameters.lora_alpha,
+        lora_dropout=hyperparameters.lora_dropout,
+        target_modules=list(targets),
+        bias="none",
+        task_type=TaskType.CAUSAL_LM,
+    )
+    return get_peft_model(model, config)
