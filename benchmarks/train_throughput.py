@@ -60,7 +60,8 @@ def generated_rows(n_train: int, n_validation: int, seed: int = 0) -> list[dict]
 
 
 def load_rows(dataset: Path | None, n_train: int, n_validation: int) -> list[dict]:
-    from medimind_assets.training.dataset_reader import read_rows, select
+    from medimind_assets.data.rows import read_dataset as read_rows
+    from medimind_assets.data.rows import select
 
     if dataset is None:
         return generated_rows(n_train, n_validation)

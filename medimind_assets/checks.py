@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from medimind_assets.assets.dataset import dataset_rows
 from medimind_assets.data import mediqa
+from medimind_assets.data.rows import read_dataset
 from medimind_assets.data.sources import MEDIQA
 from medimind_assets.data.validation import DEFAULT_MIN_ROWS, RULE_NAMES, validate_rows
 from medimind_assets.resources import MediMindSettings
@@ -25,7 +25,7 @@ _DESCRIPTIONS = {
     ]
 )
 def dataset_checks(settings: MediMindSettings):
-    rows = dataset_rows(settings.dataset_path)
+    rows = read_dataset(settings.dataset_path)
     for outcome in validate_rows(rows, mediqa.test_questions(settings.raw_path / MEDIQA)):
         yield dg.AssetCheckResult(
             asset_key="dataset",

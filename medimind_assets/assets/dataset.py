@@ -9,9 +9,10 @@ from pydantic import Field
 
 from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from, markdown_table, settings_from
-from medimind_assets.atomic import atomic_write_jsonl, read_jsonl, sha256_file
+from medimind_assets.atomic import atomic_write_jsonl, sha256_file
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
+from medimind_assets.data.rows import write_dataset
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
 from medimind_assets.data.validation import DEFAULT_MIN_ROWS, validate_rows
 from medimind_assets.resources import MediMindSettings
@@ -64,7 +65,7 @@ def dataset(
             description=f"dataset failed validation, {path} left unchanged ({details})",
             metadata={"rejected_candidate": dg.MetadataValue.path(str(rejected_path))},
         )
-    atomic_write_jsonl(path, result.rows)
+    write_dataset(path, result.rows)
     digest = sha256_file(path)
     context.log.info(f"wrote {len(result.rows)} rows to {path} (sha256 {digest[:12]})")
     sample = [result.rows[i] for i in range(0, len(result.rows), max(1, len(result.rows) // 8))][:8]
@@ -106,9 +107,3 @@ def collections_table(collections: dict[str, Counter]) -> str:
     reasons = sorted({key for counts in collections.values() for key in counts if "/" in key})
     rows = [{"collection": name, **counts} for name, counts in sorted(collections.items())]
     return markdown_table(rows, ["collection", "files", "pairs", "rows", *reasons], width=40)
-
-
-def dataset_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: materialize the `dataset` asset first")
-    return read_jsonl(path)

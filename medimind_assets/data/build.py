@@ -23,14 +23,13 @@ from medimind_assets.data.cleaning import (
     normalize_whitespace,
     truncate_at_sentence,
 )
+from medimind_assets.data.rows import SPLITS, DatasetRow
 from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
 from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
 from medimind_assets.options import option
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
 
 SPLIT_SALT = "medimind-split-v1"
-SPLITS = ("train", "validation", "test")
-SOURCES = ("mediqa_qa", "medquad")
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ class Candidate:
 
 @dataclass
 class BuildResult:
-    rows: list[dict]
+    rows: list[DatasetRow]
     rejected: Counter = field(default_factory=Counter)
     repaired: Counter = field(default_factory=Counter)
     truncated: int = 0

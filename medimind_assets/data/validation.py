@@ -6,12 +6,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from medimind_assets.data.build import SOURCES, SPLITS
 from medimind_assets.data.cleaning import clean_question, normalize_key
+from medimind_assets.data.rows import REQUIRED_TEXT_FIELDS, SOURCES, SPLITS, DatasetError
 from medimind_assets.data.safety import SAFETY_LEVELS
-
-REQUIRED_TEXT_FIELDS = ("id", "question_id", "instruction", "response", "source", "safety_level", "split")
 DEFAULT_MIN_ROWS = 50
 MAX_EXAMPLES = 5
 
@@ -112,3 +111,15 @@ def validate_rows(
 
 
 RULE_NAMES = ("schema", "unique", "split_by_question", "test_isolation", "safety_levels", "min_rows")
+
+
+def refuse_if_invalid(path: Path, rows: list[dict], consumer: str = "train") -> None:
+    """The blocking rules, run again by a consumer on what it is about to read: a file edited after its checks
+    passed (test rows copied into train, fields removed) is refused, naming each rule and its rows."""
+    test_questions = [row["instruction"] for row in rows if row.get("split") == "test"]
+    # min_rows is left to the caller, which says "the train split is empty" in so many words.
+    outcomes = validate_rows(rows, test_questions, min_rows=1)
+    failed = [o for o in outcomes if not o.passed and o.name != "min_rows"]
+    if failed:
+        details = "; ".join(f"{o.name}: {o.count} problem(s), e.g. {'; '.join(o.problems[:2])}" for o in failed)
+        raise DatasetError(f"{path} breaks the dataset rules, refusing to {consumer} on it ({details})")

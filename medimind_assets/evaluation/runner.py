@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import atomic_directory, read_jsonl
+from medimind_assets.atomic import atomic_directory
+from medimind_assets.data.rows import read_dataset
 from medimind_assets.evaluation.gate import GateDecision, decide_promotion
 from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
@@ -88,13 +89,10 @@ def load_test_questions(dataset_path: Path) -> list[HeldOutQuestion]:
     dataset_path = Path(dataset_path)
     if not dataset_path.is_file():
         raise FileNotFoundError(f"dataset not found: {dataset_path} (materialize dataset first)")
-    try:
-        rows = read_jsonl(dataset_path)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{dataset_path}: not JSON lines ({exc.msg}, line {exc.lineno} of a row)") from None
+    rows = read_dataset(dataset_path)
     questions: dict[str, HeldOutQuestion] = {}
     for number, row in enumerate(rows, start=1):
-        if row.get("split") != "test":
+        if row["split"] != "test":
             continue
         missing = {"question_id", "instruction", "response", "safety_level"} - row.keys()
         if missing:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.atomic import sha256_file
-from medimind_assets.training.dataset_reader import DatasetError, count_rows
+from medimind_assets.data.rows import DatasetError, count_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 FINGERPRINT_VERSION = 1

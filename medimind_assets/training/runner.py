@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
+from medimind_assets.data.rows import DatasetError, read_dataset, select
+from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
 from medimind_assets.store import LATEST, TRAINING_SUMMARY, write_pointer
-from medimind_assets.training.dataset_reader import DatasetError, check_rules, read_rows, select
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
 
@@ -153,8 +154,8 @@ def run_training(
             reporter.info(f"adapter {request.fingerprint[:12]} already trained: reusing {request.adapter_dir}")
             return TrainingOutcome(summary=previous, reused=True)
 
-    rows = read_rows(Path(request.dataset_path))
-    check_rules(Path(request.dataset_path), rows)
+    rows = read_dataset(Path(request.dataset_path))
+    refuse_if_invalid(Path(request.dataset_path), rows)
     train_rows = select(rows, "train", hp.max_train_examples, hp.seed)
     if not train_rows:
         raise DatasetError(f"{request.dataset_path}: the train split is empty; nothing to train on")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from medimind_assets.data.rows import DatasetError
 from medimind_assets.integrity import IntegrityError, verify_adapter
 from medimind_assets.training.checkpoints import (
     COMPLETE_MARKER,
@@ -16,7 +17,6 @@ from medimind_assets.training.checkpoints import (
     problem,
     remove_incomplete_checkpoints,
 )
-from medimind_assets.training.dataset_reader import DatasetError
 from medimind_assets.training.runner import TrainingError, check_finite, run_training, write_failure_message
 from medimind_assets_tests.training.conftest import ListReporter, make_request, make_rows, write_dataset
 

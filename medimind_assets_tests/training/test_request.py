@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.training.dataset_reader import DatasetError, read_rows
+from medimind_assets.data.rows import DatasetError
+from medimind_assets.data.rows import read_dataset as read_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.request import RequestError, TrainingRequest, compute_fingerprint
 

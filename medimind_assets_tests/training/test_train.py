@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from medimind_assets.atomic import sha256_file
+from medimind_assets.data.rows import DatasetError
 from medimind_assets.store import TRAINING_SUMMARY, read_pointer
-from medimind_assets.training.dataset_reader import DatasetError
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.lora import TargetModuleError
 from medimind_assets.training.reporting import pipes_metadata

@@ -1,26 +1,55 @@
-"""Read the rows training needs from `dataset.jsonl` (no torch here)."""
+"""The `dataset.jsonl` contract, used by every stage: one row type, the splits and sources, one reader, one writer
+and one selector. The build writes these rows; the checks, training and evaluation read them through here.
+(What makes a set of rows valid as a whole, the blocking rules, is `data/validation.py`.)
+"""
 
 from __future__ import annotations
 
 import json
 import random
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TypedDict
+
+from medimind_assets.atomic import atomic_write_jsonl
 
 SPLITS = ("train", "validation", "test")
+SOURCES = ("mediqa_qa", "medquad")
+# Non-empty strings in every row (the schema rule checks them all).
+REQUIRED_TEXT_FIELDS = ("id", "question_id", "instruction", "response", "source", "safety_level", "split")
+# What the reader insists on for any row (training and evaluation read nothing else without these).
 REQUIRED_KEYS = ("id", "instruction", "response", "split")
+
+
+class DatasetRow(TypedDict):
+    id: str  # stable: a hash of source, normalised question and answer
+    question_id: str  # `mediqa_qa:<file tag>:<QID>` or `medquad:<collection>/<file>:<qid>`
+    instruction: str  # the question
+    response: str  # the answer
+    source: str  # one of SOURCES
+    safety_level: str  # safe, caution or emergency (data/safety.py)
+    split: str  # one of SPLITS; all answers of a question share one
+    answer_id: str
+    reference_score: int | None  # MEDIQA's ReferenceScore (3 or 4); None for MedQuAD
+    origin: str  # the raw file the row came from, relative to MEDIMIND_RAW_DIR
 
 
 class DatasetError(ValueError):
     """dataset.jsonl is missing or malformed, or has nothing to train on; the message names the file."""
 
 
-def read_rows(path: Path) -> list[dict]:
-    """Every row of `path`, checked for the keys training uses (error names file and line)."""
+def write_dataset(path: Path, rows: Iterable[DatasetRow]) -> None:
+    """Write the rows atomically (a failed write leaves the previous file exactly as it was)."""
+    atomic_write_jsonl(Path(path), rows)
+
+
+def read_dataset(path: Path) -> list[DatasetRow]:
+    """Every row of `path`, each checked for the keys every reader needs (errors name the file and line)."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"dataset not found: {path} (materialize the `dataset` asset first)")
-    rows: list[dict] = []
+    rows: list[DatasetRow] = []
     with path.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -43,34 +72,20 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def split_counts(rows: list[dict]) -> dict[str, int]:
+def split_counts(rows: list[DatasetRow]) -> dict[str, int]:
     counts = Counter(row["split"] for row in rows)
     return {split: counts.get(split, 0) for split in SPLITS}
 
 
 def count_rows(path: Path) -> dict[str, int]:
     """Rows per split of `path`."""
-    return split_counts(read_rows(path))
+    return split_counts(read_dataset(path))
 
 
-def select(rows: list[dict], split: str, limit: int | None, seed: int) -> list[dict]:
+def select(rows: list[DatasetRow], split: str, limit: int | None = None, seed: int = 0) -> list[DatasetRow]:
     """The rows of `split`; with `limit`, a seeded random subset of that size kept in file order."""
     chosen = [row for row in rows if row["split"] == split]
     if limit is not None and limit < len(chosen):
         keep = sorted(random.Random(seed).sample(range(len(chosen)), limit))
         chosen = [chosen[i] for i in keep]
     return chosen
-
-
-def check_rules(path: Path, rows: list[dict]) -> None:
-    """The dataset's blocking-check rules, run again on what training is about to read: a file edited after its
-    checks passed (test rows copied into train, fields removed) is refused, naming each rule and its rows."""
-    from medimind_assets.data.validation import validate_rows
-
-    test_questions = [row["instruction"] for row in rows if row.get("split") == "test"]
-    # min_rows is left to the caller, which says "the train split is empty" in so many words.
-    outcomes = validate_rows(rows, test_questions, min_rows=1)
-    failed = [o for o in outcomes if not o.passed and o.name != "min_rows"]
-    if failed:
-        details = "; ".join(f"{o.name}: {o.count} problem(s), e.g. {'; '.join(o.problems[:2])}" for o in failed)
-        raise DatasetError(f"{path} breaks the dataset rules, refusing to train on it ({details})")
