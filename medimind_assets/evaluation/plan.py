@@ -1,0 +1,127 @@
+"""What an evaluation run needs, checked before any model loads, and what it records after. No Dagster, no torch.
+
+`plan_evaluation` reads the store (the newest adapter, verified; the current base model; the dataset) and
+refuses, with the reason, an adapter trained on another base or on another dataset than the one on disk.
+`promotion_record` is what `adapters/current.json` carries when the gate passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from medimind_assets.atomic import sha256_file
+from medimind_assets.data import mediqa
+from medimind_assets.data.sources import MEDIQA
+from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.integrity import read_summary
+from medimind_assets.llm.template import template_from_summary
+from medimind_assets.models import read_current_base_model
+from medimind_assets.promotion import AdapterRef, read_latest_adapter
+from medimind_assets.store import ArtifactStore
+
+BASE_MODEL_KEYS = ("name", "path", "source", "revision", "content_hash", "architecture", "model_type")
+
+
+class EvaluationRefused(ValueError):
+    """The inputs cannot be evaluated as they are; the message says why and what to re-materialize."""
+
+
+@dataclass
+class EvaluationPlan:
+    adapter: AdapterRef
+    base_model: dict[str, Any]  # the manifest's identifying keys (BASE_MODEL_KEYS)
+    dataset_path: Path
+    dataset_version: str
+    trained_on_dataset_version: str | None
+    prompt_template: str
+    out_dir: Path
+    settings: EvaluationSettings
+    ranking: dict[str, Any] | None = None  # the MEDIQA test files to rank, when ranking is on
+    inputs: dict[str, Path] = field(default_factory=dict)  # what the evaluating process reads outside the store
+
+    @property
+    def extras(self) -> dict[str, Any]:
+        """What the evaluation script (`evaluate_lora`) receives through Pipes."""
+        return {
+            "base_model_dir": str(self.base_model["path"]),
+            "adapter_dir": str(self.adapter.path),
+            "dataset_path": str(self.dataset_path),
+            "out_dir": str(self.out_dir),
+            "settings": asdict(self.settings),
+            "ranking": self.ranking,
+            "context": {
+                "adapter": {
+                    "fingerprint": self.adapter.fingerprint,
+                    "path": str(self.adapter.path),
+                    "trained_on_dataset_version": self.trained_on_dataset_version,
+                },
+                "dataset": {"path": str(self.dataset_path), "data_version": self.dataset_version},
+                "base_model": self.base_model,
+                "prompt_template": self.prompt_template,
+            },
+        }
+
+
+def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSettings) -> EvaluationPlan:
+    """The newest adapter against the current base model on the dataset's test split, or EvaluationRefused."""
+    if not store.dataset.is_file():
+        raise EvaluationRefused(f"dataset not found: {store.dataset} (materialize dataset first)")
+    adapter = read_latest_adapter(store.adapters)
+    summary = read_summary(adapter.path)
+    manifest = read_current_base_model(store.models)
+    _check_same_base(summary, manifest, adapter.path)
+    dataset_version = sha256_file(store.dataset)
+    trained_on = (summary.get("dataset") or {}).get("data_version")
+    if trained_on and trained_on != dataset_version:
+        # The file changed after training validated it: its test split is not what the adapter was held out from.
+        raise EvaluationRefused(
+            f"{store.dataset} (sha256 {dataset_version[:12]}) is not the dataset adapter {adapter.fingerprint} "
+            f"was trained and validated on ({trained_on[:12]}): refusing to evaluate or promote; re-materialize "
+            "dataset and lora_adapter"
+        )
+    plan = EvaluationPlan(
+        adapter=adapter,
+        base_model={key: manifest.get(key) for key in BASE_MODEL_KEYS},
+        dataset_path=store.dataset,
+        dataset_version=dataset_version,
+        trained_on_dataset_version=trained_on,
+        prompt_template=template_from_summary(summary).text,
+        out_dir=store.evaluations / adapter.fingerprint,
+        settings=settings,
+        inputs={"base model": Path(manifest["path"]), "adapter": Path(adapter.path)},
+    )
+    if settings.ranking_max_questions != 0:
+        raw_mediqa = Path(raw_dir) / MEDIQA
+        plan.ranking = {
+            "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE),
+            "ground_truth": str(raw_mediqa / mediqa.TEST_GROUND_TRUTH),
+            "max_questions": settings.ranking_max_questions,
+        }
+        plan.inputs["MEDIQA test set"] = raw_mediqa
+    return plan
+
+
+def _check_same_base(summary: dict, manifest: dict, adapter_path: Path) -> None:
+    """An adapter trained on another base would load onto the wrong weights (or fail with a shape error)."""
+    trained_on = summary.get("base_model")
+    trained_hash = trained_on.get("content_hash") if isinstance(trained_on, dict) else None
+    if trained_hash and trained_hash != manifest.get("content_hash"):
+        raise EvaluationRefused(
+            f"adapter {adapter_path} was trained on base {trained_on.get('name')} ({trained_hash[:12]}), "
+            f"but the current base model is {manifest.get('name')} ({str(manifest.get('content_hash'))[:12]}); "
+            "re-materialize lora_adapter"
+        )
+
+
+def promotion_record(plan: EvaluationPlan, metrics: dict[str, Any], gate: dict[str, Any], report_path: Path) -> dict:
+    """Provenance `current.json` carries for a promoted adapter: data versions, base model, metrics, the gate."""
+    return {
+        "dataset_data_version": plan.dataset_version,
+        "trained_on_dataset_version": plan.trained_on_dataset_version,
+        "base_model": plan.base_model,
+        "evaluation_path": str(report_path),
+        "metrics": {model: metrics[model] for model in ("base", "adapter")},
+        "gate": gate,
+    }

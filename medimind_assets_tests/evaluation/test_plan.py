@@ -1,0 +1,58 @@
+"""Evaluation is planned (and refused) before any model loads, from what the store holds."""
+
+import json
+
+import pytest
+
+from medimind_assets.atomic import sha256_file
+from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
+from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.integrity import file_digests
+from medimind_assets.models import write_current_base_model
+from medimind_assets.models.manifest import MANIFEST_KEYS
+from medimind_assets.store import ArtifactStore, write_pointer
+from medimind_assets_tests.test_integrity import _adapter
+
+
+def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False):
+    store = ArtifactStore.at(tmp_path / "data")
+    store.root.mkdir(parents=True)
+    store.dataset.write_text('{"id": "1"}\n')
+    model = store.models / "tiny"
+    model.mkdir(parents=True)
+    write_current_base_model(
+        store.models, {**dict.fromkeys(MANIFEST_KEYS, "x"), "path": str(model), "content_hash": "base-hash"}
+    )
+    adapter = _adapter(store.adapters / "fp")
+    summary = {
+        "fingerprint": "fp",
+        "files": file_digests(adapter, ["adapter_config.json", "adapter_model.safetensors"]),
+        "dataset": {"data_version": sha256_file(store.dataset)},
+        "base_model": {"name": "tiny", "content_hash": trained_on_hash},
+        "prompt_template": "Q: {instruction}\nA: {response}",
+    }
+    (adapter / "training_summary.json").write_text(json.dumps(summary))
+    write_pointer(store.latest_pointer, {"fingerprint": "fp", "path": str(adapter)})
+    if dataset_changed:
+        store.dataset.write_text('{"id": "2"}\n')
+    return store
+
+
+def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
+    store = _store(tmp_path)
+    plan = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(ranking_max_questions=3))
+    assert plan.adapter.fingerprint == "fp" and plan.out_dir == store.evaluations / "fp"
+    assert plan.prompt_template == "Q: {instruction}\nA: {response}"
+    assert plan.extras["ranking"]["max_questions"] == 3 and "MEDIQA test set" in plan.inputs
+    record = promotion_record(plan, {"base": {"loss": 2.0}, "adapter": {"loss": 1.5}}, {"passed": True}, tmp_path)
+    assert record["dataset_data_version"] == plan.dataset_version and record["base_model"]["name"] == "x"
+
+
+def test_a_dataset_edited_after_training_is_refused(tmp_path):
+    with pytest.raises(EvaluationRefused, match="is not the dataset adapter fp was trained and validated on"):
+        plan_evaluation(_store(tmp_path, dataset_changed=True), tmp_path / "raw", EvaluationSettings())
+
+
+def test_an_adapter_of_another_base_model_is_refused(tmp_path):
+    with pytest.raises(EvaluationRefused, match="was trained on base tiny"):
+        plan_evaluation(_store(tmp_path, trained_on_hash="other"), tmp_path / "raw", EvaluationSettings())
