@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR
+from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, ArtifactStore
 
 EXIT_MISSING = 2
 
@@ -86,14 +86,13 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     import dagster as dg
 
     from medimind_assets.lineage import LineageError, format_chain, lineage_chain, promoted_fingerprint
 
     try:
-        fingerprint = args.adapter or promoted_fingerprint(Path(args.data_dir) / "adapters")
+        fingerprint = args.adapter or promoted_fingerprint(ArtifactStore.at(args.data_dir).adapters)
         with dg.DagsterInstance.get() as instance:
             chain = lineage_chain(instance, fingerprint)
     except (LineageError, dg.DagsterInvariantViolationError, OSError) as exc:

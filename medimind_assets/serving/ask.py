@@ -22,6 +22,7 @@ from medimind_assets.llm.artifacts import (
 from medimind_assets.llm.template import PromptTemplate, template_from_summary
 from medimind_assets.merging.merge import MERGE_INFO
 from medimind_assets.promotion import promoted_base_dir, read_promoted
+from medimind_assets.store import ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def resolve_targets(
     merged model (`merged=""`: the merge of the promoted adapter).
     """
     data_dir = Path(data_dir)
-    models_dir, adapters_dir, merged_root = data_dir / "models", data_dir / "adapters", data_dir / "merged"
+    store = ArtifactStore.at(data_dir)
+    models_dir, adapters_dir, merged_root = store.models, store.adapters, store.merged
     if base and not compare:
         return [Target("base", current_base_dir(models_dir))]
     base_dir: Path | None = None
