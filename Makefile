@@ -5,8 +5,11 @@ BIN := $(VENV)/bin
 export MEDIMIND_RAW_DIR ?= data/sample
 export MEDIMIND_DATA_DIR ?= data
 export MEDIMIND_BASE_MODEL ?= tiny-phi
+# One Dagster instance for the project: the quick start's runs are what `make dev` and `medimind lineage` show.
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+PORT ?= 3000
 
-.PHONY: install quickstart test fast-test dev
+.PHONY: install quickstart test fast-test dev instance
 
 $(BIN)/dagster: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,18 +22,26 @@ $(BIN)/dagster: pyproject.toml
 
 install: $(BIN)/dagster
 
-quickstart: install
+# The instance's settings are the shipped dagster.yaml (gpu pool, run monitoring, retention).
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+instance: $(DAGSTER_HOME)/dagster.yaml
+
+quickstart: install instance
 	$(BIN)/dagster job execute -m medimind_assets.definitions -j medimind_pipeline -c quickstart.yaml
+	@$(BIN)/medimind status
 
 # Everything, end-to-end tests included (they skip, with the reason, where Chromium or PostgreSQL are missing;
 # `bash .ci/system-deps.sh` installs them on Debian).
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 fast-test: install
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
-dev: install
-	$(BIN)/dagster dev
+dev: install instance
+	$(BIN)/dagster dev -p $(PORT)

@@ -1,8 +1,8 @@
 """`medimind`: command-line tools around the pipeline's artefacts.
 
 Each subcommand registers itself with `add_<name>_command(subparsers)` and sets `handler`, a function from the
-parsed arguments to an exit code; `COMMANDS` lists them. Exit codes: 0 success, 2 missing or unusable input
-(one line on stderr, no traceback).
+parsed arguments to an exit code; `COMMANDS` lists them. Exit codes: 0 success, 2 misuse, or missing or unusable
+input: always one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -11,17 +11,48 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, ArtifactStore
 
 EXIT_MISSING = 2
+# Where `make quickstart` and `make dev` keep the project's Dagster instance when DAGSTER_HOME is not set.
+PROJECT_DAGSTER_HOME = ".dagster_home"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Misuse is one line on stderr and exit 2 (argparse prints the whole usage block first)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_MISSING)
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
     if number < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {number}")
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {number}")
     return number
+
+
+def _data_dir_problem(data_dir: str) -> str | None:
+    path = Path(data_dir)
+    if not path.exists():
+        return f"data folder {path} does not exist (set --data-dir or MEDIMIND_DATA_DIR; `make quickstart` fills data/)"
+    if not path.is_dir():
+        return f"data folder {path} is not a folder"
+    return None
+
+
+def dagster_home() -> Path | None:
+    """DAGSTER_HOME, else the project's instance (`.dagster_home/` here) when it exists."""
+    if os.environ.get("DAGSTER_HOME"):
+        return Path(os.environ["DAGSTER_HOME"])
+    local = Path(PROJECT_DAGSTER_HOME)
+    return local.resolve() if (local / "dagster.yaml").is_file() or (local / "storage").is_dir() else None
 
 
 def _quiet_libraries() -> None:
@@ -39,6 +70,9 @@ def _ask(args: argparse.Namespace) -> int:
     from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.serving.ask import ask, resolve_targets
 
+    if problem := _data_dir_problem(args.data_dir):
+        print(f"medimind ask: {problem}", file=sys.stderr)
+        return EXIT_MISSING
     try:
         targets = resolve_targets(
             args.data_dir, adapter=args.adapter, merged=args.merged, base=args.base, compare=args.compare
@@ -91,11 +125,22 @@ def _lineage(args: argparse.Namespace) -> int:
 
     from medimind_assets.lineage import LineageError, format_chain, lineage_chain, promoted_fingerprint
 
+    if problem := _data_dir_problem(args.data_dir):
+        print(f"medimind lineage: {problem}", file=sys.stderr)
+        return EXIT_MISSING
+    home = dagster_home()
+    if home is None:
+        print(
+            "medimind lineage: no Dagster instance: set DAGSTER_HOME, or run from the project folder after "
+            f"`make quickstart` (it keeps its instance in {PROJECT_DAGSTER_HOME}/)",
+            file=sys.stderr,
+        )
+        return EXIT_MISSING
     try:
         fingerprint = args.adapter or promoted_fingerprint(ArtifactStore.at(args.data_dir).adapters)
-        with dg.DagsterInstance.get() as instance:
+        with dg.DagsterInstance.from_config(str(home)) as instance:
             chain = lineage_chain(instance, fingerprint)
-    except (LineageError, dg.DagsterInvariantViolationError, OSError) as exc:
+    except (LineageError, dg.DagsterError, OSError) as exc:
         print(f"medimind lineage: {exc}", file=sys.stderr)
         return EXIT_MISSING
     print(format_chain(chain))
@@ -106,7 +151,8 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "lineage",
         help="print the chain from the promoted adapter back to the dataset version and raw files",
-        description="Reads the Dagster instance under $DAGSTER_HOME: the adapter's materialization, the dataset "
+        description="Reads the Dagster instance under $DAGSTER_HOME (else the project's .dagster_home/): the "
+        "adapter's materialization, the dataset "
         "version it was trained on, the base model, and the raw source versions with every file's sha256.",
     )
     parser.add_argument("--adapter", metavar="FINGERPRINT", help="an adapter fingerprint instead of the promoted one")
@@ -118,11 +164,39 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_lineage)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_ask_command, add_lineage_command]
+def _status(args: argparse.Namespace) -> int:
+    from medimind_assets.status import status_lines
+
+    if problem := _data_dir_problem(args.data_dir):
+        print(f"medimind status: {problem}", file=sys.stderr)
+        return EXIT_MISSING
+    print("\n".join(status_lines(ArtifactStore.at(args.data_dir))))
+    return 0
+
+
+def add_status_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status",
+        help="what the pipeline has built: dataset, base model, adapter, the gate's verdict, what is promoted",
+        description="Reads the data folder only (no model is loaded); the quick start ends with it.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
+        help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
+    )
+    parser.set_defaults(handler=_status)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_ask_command,
+    add_lineage_command,
+    add_status_command,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medimind", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="medimind", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for register in COMMANDS:
         register(subparsers)

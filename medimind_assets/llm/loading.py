@@ -31,11 +31,25 @@ class TrainingPrecision(Protocol):
 
 
 def choose_device(device: str = "auto") -> str:
+    """`auto` (a GPU when there is one), or the device asked for, checked: ValueError naming the problem for a
+    device torch does not know or one this machine or torch build lacks."""
     import torch
 
-    if device != "auto":
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise ValueError(f"device {device!r} asked for, but {build}: use --device cpu or auto")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} asked for, but only {torch.cuda.device_count()} GPU(s) are visible")
+    elif parsed.type not in ("cpu", "mps"):
+        raise ValueError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return device
 
 
 def full_precision_dtype(device: str) -> torch.dtype:

@@ -26,6 +26,7 @@ from medimind_assets.data.rows import DatasetError, read_dataset, select
 from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
 from medimind_assets.store import LATEST, TRAINING_SUMMARY, write_pointer
+from medimind_assets.training.model_card import model_card
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
 
@@ -372,6 +373,7 @@ def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path
     with atomic_directory(adapter_dir) as tmp:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
+        (tmp / "README.md").write_text(model_card(summary), encoding="utf-8")  # replaces PEFT's empty card
         summary["files"] = file_digests(tmp, SIGNED_ADAPTER_FILES)
         atomic_write_json(tmp / TRAINING_SUMMARY, summary)
         verify_adapter(tmp)

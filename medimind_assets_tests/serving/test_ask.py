@@ -77,6 +77,7 @@ def test_missing_models_exit_2_with_one_line(data_dir: Path, capsys, args: list[
 
 
 def test_entry_point_without_any_pipeline_data(tmp_path: Path):
+    (tmp_path / "nothing").mkdir()  # a data folder nothing has been built in yet
     env = {**os.environ, "MEDIMIND_DATA_DIR": str(tmp_path / "nothing")}
     proc = subprocess.run(
         [sys.executable, "-m", "medimind_assets.cli", "ask", "What is a headache?", "--base"],

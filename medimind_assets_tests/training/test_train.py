@@ -40,6 +40,9 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     adapter_dir = request.adapter_dir
     names = {p.name for p in adapter_dir.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", TRAINING_SUMMARY} <= names
+    card = (adapter_dir / "README.md").read_text()
+    assert "[More Information Needed]" not in card and "PeftModel.from_pretrained" in card
+    assert tiny_phi["name"] in card and request.data_version[:12] in card
     model = _load_adapter(tiny_phi, adapter_dir)
     assert any("lora_A" in name for name, _ in model.named_parameters())
 

@@ -1,0 +1,72 @@
+"""The adapter's model card (`README.md` in its folder), in place of PEFT's empty template: what it was trained
+from and how, what it measured, its licence and how to load it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+LICENCE_NOTE = (
+    "The adapter inherits the terms of its base model and of its training data: MedQuAD is CC BY 4.0; "
+    "MEDIQA 2019 states no licence. Not medical advice."
+)
+
+
+def model_card(summary: dict[str, Any]) -> str:
+    base = summary.get("base_model") or {}
+    dataset = summary.get("dataset") or {}
+    metrics = summary.get("metrics") or {}
+    hp = summary.get("hyperparameters") or {}
+
+    def number(value: object) -> str:
+        return f"{value:.4g}" if isinstance(value, int | float) else "n/a"
+
+    rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in sorted(hp.items()) if key != "prompt_template")
+    counts = dataset.get("row_counts") or {}
+    return f"""---
+library_name: peft
+base_model: {base.get("name")}
+tags: [lora, medical, medimind]
+---
+
+# MediMind LoRA adapter `{str(summary.get("fingerprint"))[:12]}`
+
+A LoRA adapter for **{base.get("name")}** (revision `{base.get("revision")}`, weights `{str(base.get("content_hash"))[:12]}`),
+trained by the MediMind pipeline on `dataset.jsonl` version `{str(dataset.get("data_version"))[:12]}`
+({counts.get("train", "?")} train / {counts.get("validation", "?")} validation rows; the MEDIQA 2019 test set is
+held out and never trained on).
+
+| metric | value |
+| --- | --- |
+| final train loss | {number(metrics.get("final_train_loss"))} |
+| final validation loss (per response token) | {number(metrics.get("final_validation_loss"))} |
+| optimizer steps | {metrics.get("global_step", "n/a")} |
+| tokens trained | {metrics.get("tokens_trained", "n/a")} |
+| trainable parameters | {metrics.get("trainable_parameters", "n/a")} |
+
+Prompt format: `{summary.get("prompt_template", "")!r}` (the prompt is masked out of the loss by default; every
+response ends with EOS).
+
+## Load it
+
+```python
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+base = AutoModelForCausalLM.from_pretrained("{base.get("path") or base.get("name")}")
+model = PeftModel.from_pretrained(base, "<this folder>")
+tokenizer = AutoTokenizer.from_pretrained("<this folder>")
+```
+
+Before use, `training_summary.json` records the sha256 of `adapter_config.json` and
+`adapter_model.safetensors`; MediMind verifies them whenever it loads the adapter.
+
+## Hyperparameters
+
+| name | value |
+| --- | --- |
+{rows}
+
+## Licence
+
+{LICENCE_NOTE}
+"""
