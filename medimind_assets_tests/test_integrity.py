@@ -98,6 +98,14 @@ def test_evaluation_options_are_refused_before_any_model_is_loaded(options, fiel
         EvaluationSettings(**options)
 
 
+@pytest.mark.parametrize("options", [{"atol": -1.0}, {"rtol": float("nan")}, {"device": " "}])
+def test_merge_options_are_refused_before_any_model_is_loaded(options):
+    from medimind_assets.merging.settings import MergeSettings
+
+    with pytest.raises(ValueError, match="must be"):
+        MergeSettings(**options)
+
+
 def test_a_full_disk_is_named_with_the_path(tmp_path, monkeypatch):
     final = tmp_path / "dataset.jsonl"
 

@@ -1,6 +1,6 @@
 """`merged_model`: the promoted adapter merged into full-precision base weights, proven equivalent.
 
-Optional and never automatic (no automation condition): materialize it when a standalone model is wanted.
+Optional: materialize it when a standalone model is wanted (automatic only with MEDIMIND_AUTO_MERGE).
 The merge itself (`merging/merge_lora.py`) runs where the `launcher` resource puts it.
 It always merges the adapter `adapters/current.json` names, so a run after a failed gate merges the previous,
 still promoted adapter, and a run that includes a failing `evaluation` never reaches it (blocking check).
@@ -9,10 +9,10 @@ still promoted adapter, and a run that includes a failing `evaluation` never rea
 from pathlib import Path
 
 import dagster as dg
-from pydantic import Field
 
 from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, reported_message
+from medimind_assets.assets.common import OWNERS, config_from, reported_message, settings_from
+from medimind_assets.merging.settings import MergeSettings
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 EQUIVALENCE_CHECK = "matches_base_plus_adapter"
@@ -21,10 +21,8 @@ MERGE_MODULE = "medimind_assets.merging.merge_lora"
 REPORT_MESSAGE_KEY = "merge"
 
 
-class MergeConfig(dg.Config):
-    device: str = Field("auto", description="auto, cpu, cuda, ... (fp32 on CPU, bf16 on a GPU)")
-    atol: float | None = Field(None, description="Absolute logit tolerance (default by dtype: fp32 1e-4, bf16 5e-2).")
-    rtol: float | None = Field(None, description="Tolerance relative to the largest logit (fp32 1e-4, bf16 1e-2).")
+# MergeSettings is declared once, in the merging library; the run config is derived from it.
+MergeConfig = config_from(MergeSettings, "MergeConfig")
 
 
 @dg.asset(
@@ -52,6 +50,10 @@ def merged_model(
     from medimind_assets.merging.merge import MergeReport
     from medimind_assets.promotion import promoted_base_dir, read_promoted
 
+    try:
+        merge_settings = settings_from(MergeSettings, config)
+    except ValueError as exc:
+        raise dg.Failure(description=f"invalid merge config: {exc}") from None
     promoted = read_promoted(settings.adapters_path)
     fingerprint = promoted["fingerprint"]
     base_dir = promoted_base_dir(promoted, settings.models_path)
@@ -61,9 +63,9 @@ def merged_model(
             "base_model_dir": str(base_dir),
             "adapter_dir": str(promoted["path"]),
             "out_dir": str(settings.merged_path / fingerprint),
-            "device": config.device,
-            "atol": config.atol,
-            "rtol": config.rtol,
+            "device": merge_settings.device,
+            "atol": merge_settings.atol,
+            "rtol": merge_settings.rtol,
             "info": {
                 "adapter_fingerprint": fingerprint,
                 "base_model": promoted.get("base_model"),

@@ -8,14 +8,17 @@ import pytest
 from medimind_assets.assets.common import config_from, settings_from
 from medimind_assets.assets.dataset import DatasetConfig
 from medimind_assets.assets.evaluation import EvaluationConfig
+from medimind_assets.assets.merge import MergeConfig
 from medimind_assets.data.build import BuildOptions
 from medimind_assets.data.safety import DosageRule
 from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.merging.settings import MergeSettings
 from medimind_assets.options import option
 
 
 @pytest.mark.parametrize(
-    ("settings_class", "config_class"), [(BuildOptions, DatasetConfig), (EvaluationSettings, EvaluationConfig)]
+    ("settings_class", "config_class"),
+    [(BuildOptions, DatasetConfig), (EvaluationSettings, EvaluationConfig), (MergeSettings, MergeConfig)],
 )
 def test_every_setting_reaches_the_launchpad_with_its_help_and_default(settings_class, config_class):
     for field in dataclasses.fields(settings_class):
