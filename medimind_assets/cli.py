@@ -38,6 +38,14 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
+        help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
+    )
+
+
 def _data_dir_problem(data_dir: str) -> str | None:
     path = Path(data_dir)
     if not path.exists():
@@ -111,11 +119,7 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compare", action="store_true", help="print the base model's answer too")
     parser.add_argument("--max-new-tokens", type=_positive_int, default=128, help="generation bound (default 128)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
-        help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
-    )
+    _add_data_dir(parser)
     parser.set_defaults(handler=_ask)
 
 
@@ -156,11 +160,7 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
         "version it was trained on, the base model, and the raw source versions with every file's sha256.",
     )
     parser.add_argument("--adapter", metavar="FINGERPRINT", help="an adapter fingerprint instead of the promoted one")
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
-        help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
-    )
+    _add_data_dir(parser)
     parser.set_defaults(handler=_lineage)
 
 
@@ -180,11 +180,7 @@ def add_status_command(subparsers: argparse._SubParsersAction) -> None:
         help="what the pipeline has built: dataset, base model, adapter, the gate's verdict, what is promoted",
         description="Reads the data folder only (no model is loaded); the quick start ends with it.",
     )
-    parser.add_argument(
-        "--data-dir",
-        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
-        help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
-    )
+    _add_data_dir(parser)
     parser.set_defaults(handler=_status)
 
 
