@@ -133,8 +133,10 @@ def encode_batch(
         raise ValueError(f"tokenizer {tokenizer.name_or_path!r} has no EOS token")
     if not prompts:
         return []
-    prompt_ids = tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
-    completion_ids = tokenizer(list(completions), add_special_tokens=False)["input_ids"]
+    # Whole texts are tokenized first and cut here, so the tokenizer's "longer than the maximum length" warning
+    # would be noise on every long answer.
+    prompt_ids = tokenizer(list(prompts), add_special_tokens=False, verbose=False)["input_ids"]
+    completion_ids = tokenizer(list(completions), add_special_tokens=False, verbose=False)["input_ids"]
     return [
         encode_ids(
             p,
