@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from medimind_assets.data.rows import DatasetError, count_rows
-from medimind_assets.store import ArtifactStore, PointerError, read_pointer
+from medimind_assets.store import EVALUATION_REPORT, TRAINING_SUMMARY, ArtifactStore, PointerError, read_pointer
 
 NEXT_STEPS = (
     ("make dev", "the web UI on http://127.0.0.1:3000: every run, materialization and lineage of this instance"),
@@ -50,13 +50,13 @@ def status_lines(store: ArtifactStore) -> list[str]:
         lines.append("  adapter     not trained yet (materialize lora_adapter)")
     else:
         fingerprint = latest["fingerprint"]
-        summary_path = Path(latest["path"]) / "training_summary.json"
+        summary_path = Path(latest["path"]) / TRAINING_SUMMARY
         metrics = json.loads(summary_path.read_text()).get("metrics", {}) if summary_path.is_file() else {}
         lines.append(
             f"  adapter     {_short(latest['path'], root)}: {metrics.get('global_step', '?')} steps, final "
             f"validation loss {_number(metrics.get('final_validation_loss'))}"
         )
-        report_path = store.evaluations / fingerprint / "evaluation.json"
+        report_path = store.evaluations / fingerprint / EVALUATION_REPORT
         if report_path.is_file():
             report = json.loads(report_path.read_text())
             gate, base_m, adapter_m = report["gate"], report["metrics"]["base"], report["metrics"]["adapter"]

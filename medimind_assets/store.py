@@ -32,6 +32,7 @@ LATEST = "latest.json"
 CURRENT = "current.json"
 BASE_MODEL = "base_model.json"
 TRAINING_SUMMARY = "training_summary.json"
+EVALUATION_REPORT = "evaluation.json"  # in evaluations/<fingerprint>/
 
 
 class PointerError(ValueError):

@@ -28,10 +28,11 @@ from medimind_assets.evaluation.ranking import (
 )
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.llm.template import PromptTemplate
+from medimind_assets.store import EVALUATION_REPORT
 
 logger = logging.getLogger(__name__)
 MODELS = ("base", "adapter")
-EVALUATION_FILE = "evaluation.json"
+EVALUATION_FILE = EVALUATION_REPORT
 SUBMISSION_FILE = "mediqa_task3_submission_{model}.txt"
 
 

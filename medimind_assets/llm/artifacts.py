@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from medimind_assets.integrity import ADAPTER_CONFIG, ADAPTER_WEIGHTS, verify_adapter
+
 WEIGHT_PATTERNS = ("*.safetensors",)
 # Pickled weights can run code when loaded: they are refused, never read.
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
@@ -37,12 +39,10 @@ def require_model_dir(path: Path, what: str) -> Path:
 
 def require_adapter_dir(path: Path) -> Path:
     """A complete adapter folder whose files are what training recorded (see integrity.verify_adapter)."""
-    from medimind_assets.integrity import verify_adapter
-
     path = Path(path)
-    if not (path / "adapter_config.json").is_file():
+    if not (path / ADAPTER_CONFIG).is_file():
         raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_config.json")
-    if not (path / "adapter_model.safetensors").is_file():
+    if not (path / ADAPTER_WEIGHTS).is_file():
         pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
         found = f" (only pickled weights: {', '.join(pickles)}, which are never read)" if pickles else ""
         raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_model.safetensors{found}")
@@ -52,5 +52,5 @@ def require_adapter_dir(path: Path) -> Path:
 
 def adapter_base_reference(adapter_dir: Path) -> str | None:
     """The base model the adapter names in its adapter_config.json (a hub id or a path)."""
-    config = json.loads((Path(adapter_dir) / "adapter_config.json").read_text(encoding="utf-8"))
+    config = json.loads((Path(adapter_dir) / ADAPTER_CONFIG).read_text(encoding="utf-8"))
     return config.get("base_model_name_or_path")

@@ -9,22 +9,20 @@ from medimind_assets.models.errors import BaseModelError, BaseModelNotResolvedEr
 from medimind_assets.models.manifest import MANIFEST_KEYS
 from medimind_assets.store import BASE_MODEL, PointerError, read_pointer, write_pointer
 
-CURRENT_FILENAME = BASE_MODEL
-
 
 def write_current_base_model(models_dir: Path, manifest: dict[str, Any]) -> Path:
     """Atomically record `manifest` as the current base model; returns the file written."""
     missing = [key for key in MANIFEST_KEYS if key not in manifest]
     if missing:
         raise BaseModelError(f"Not a base-model manifest (missing {', '.join(missing)}): {manifest!r:.200}")
-    path = Path(models_dir) / CURRENT_FILENAME
+    path = Path(models_dir) / BASE_MODEL
     write_pointer(path, manifest)  # `path` relative to the data folder when the model lives in it
     return path
 
 
 def read_current_base_model(models_dir: Path) -> dict[str, Any]:
     """The current base model's manifest; clear errors if never resolved, unreadable, or moved away."""
-    path = Path(models_dir) / CURRENT_FILENAME
+    path = Path(models_dir) / BASE_MODEL
     if not path.is_file():
         raise BaseModelNotResolvedError(
             f"No current base model: {path} does not exist. Materialize the `base_model` asset first "

@@ -64,8 +64,8 @@ def is_complete(checkpoint: Path) -> bool:
 
 
 def latest_complete_checkpoint(run_dir: Path) -> Path | None:
-    complete = [path for _, path in _checkpoints(Path(run_dir)) if is_complete(path)]
-    return complete[-1] if complete else None
+    """Newest first, stopping at the first complete one (verifying a checkpoint hashes its files)."""
+    return next((path for _, path in reversed(_checkpoints(Path(run_dir))) if is_complete(path)), None)
 
 
 def remove_incomplete_checkpoints(run_dir: Path) -> list[tuple[Path, str]]:

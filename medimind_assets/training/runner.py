@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
     from medimind_assets.training.runtime import RuntimePlan
 
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", TRAINING_SUMMARY)
+ADAPTER_FILES = (*SIGNED_ADAPTER_FILES, TRAINING_SUMMARY)
 PACKING_CHECK_EXAMPLES = 3
 
 
