@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TypedDict
 
@@ -82,9 +82,16 @@ def count_rows(path: Path) -> dict[str, int]:
     return split_counts(read_dataset(path))
 
 
-def select(rows: list[DatasetRow], split: str, limit: int | None = None, seed: int = 0) -> list[DatasetRow]:
-    """The rows of `split`; with `limit`, a seeded random subset of that size kept in file order."""
-    chosen = [row for row in rows if row["split"] == split]
+def select(
+    rows: list[DatasetRow],
+    split: str,
+    limit: int | None = None,
+    seed: int = 0,
+    sources: Sequence[str] | None = None,
+) -> list[DatasetRow]:
+    """The rows of `split` (of `sources` only, when given); with `limit`, a seeded random subset of that size
+    kept in file order."""
+    chosen = [row for row in rows if row["split"] == split and (sources is None or row["source"] in sources)]
     if limit is not None and limit < len(chosen):
         keep = sorted(random.Random(seed).sample(range(len(chosen)), limit))
         chosen = [chosen[i] for i in keep]

@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from medimind_assets.data.rows import SOURCES
 from medimind_assets.llm.encoding import LOSS_ON_CHOICES
 from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate, TemplateError
 from medimind_assets.options import option
@@ -53,6 +54,7 @@ class TrainingHyperparameters:
     max_steps: int = option(-1, "Stop after this many optimizer steps (-1: off); for smoke runs.")
     max_train_examples: int | None = option(None, "Train on a seeded subset of this size.")
     max_eval_examples: int | None = option(None, "Validate on a seeded subset of this size.")
+    sources: list[str] | None = option(None, "Train and validate on these sources' rows only (None: all).")
     gradient_checkpointing: bool = option(False, "Trade ~40% speed for activation memory.")
     prompt_template: str = option(DEFAULT_TEMPLATE, "Must hold {instruction} and {response}.")
     loss_on: str = option("response", "response: prompt tokens masked out of the loss; all: not.")
@@ -119,6 +121,10 @@ class TrainingHyperparameters:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise HyperparameterError(f"{name} must be None (all) or a positive integer, got {value}")
+        if self.sources is not None and (not self.sources or not set(self.sources) <= set(SOURCES)):
+            raise HyperparameterError(
+                f"sources must be None (all) or a non-empty list of {SOURCES}, got {self.sources!r}"
+            )
         if self.quantization not in QUANTIZATION_CHOICES:
             raise HyperparameterError(f"quantization must be one of {QUANTIZATION_CHOICES}, got {self.quantization!r}")
         if self.no_4bit and self.quantization in ("4bit", "8bit"):

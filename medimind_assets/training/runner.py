@@ -157,10 +157,11 @@ def run_training(
 
     rows = read_dataset(Path(request.dataset_path))
     refuse_if_invalid(Path(request.dataset_path), rows)
-    train_rows = select(rows, "train", hp.max_train_examples, hp.seed)
+    train_rows = select(rows, "train", hp.max_train_examples, hp.seed, hp.sources)
     if not train_rows:
-        raise DatasetError(f"{request.dataset_path}: the train split is empty; nothing to train on")
-    eval_rows = select(rows, "validation", hp.max_eval_examples, hp.seed)
+        of = f" of sources {hp.sources}" if hp.sources else ""
+        raise DatasetError(f"{request.dataset_path}: the train split{of} is empty; nothing to train on")
+    eval_rows = select(rows, "validation", hp.max_eval_examples, hp.seed, hp.sources)
     if not eval_rows:
         reporter.info("the validation split is empty: no validation loss will be reported")
     return _train(request, reporter, distributed, train_rows, eval_rows)

@@ -34,6 +34,13 @@ def test_select_is_a_seeded_subset_in_file_order():
     assert select(rows, "train", 4, seed=1) == subset and select(rows, "validation") == [rows[-1]]
 
 
+def test_select_keeps_only_the_sources_asked_for():
+    rows = [{"id": str(i), "split": "train", "source": ("mediqa_qa", "medquad")[i % 2]} for i in range(10)]
+    chosen = select(rows, "train", sources=["mediqa_qa"])
+    assert [r["id"] for r in chosen] == ["0", "2", "4", "6", "8"]
+    assert len(select(rows, "train", 2, seed=3, sources=["medquad"])) == 2
+
+
 def test_a_row_without_its_split_is_named_by_file_and_line(tmp_path):
     path = tmp_path / "dataset.jsonl"
     path.write_text('{"id": "a", "instruction": "q", "response": "a", "split": "train"}\n{"id": "b"}\n')

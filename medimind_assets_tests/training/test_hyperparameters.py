@@ -45,6 +45,8 @@ def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
         ({"max_steps": 0}, "max_steps"),
         ({"target_modules": []}, "target_modules"),
         ({"learning_rate": 0}, "learning_rate"),
+        ({"sources": ["pubmed"]}, "sources must be None"),
+        ({"sources": []}, "sources must be None"),
     ],
 )
 def test_bad_values_are_named(values, message):
