@@ -14,6 +14,7 @@ import dagster as dg
 
 from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from, markdown_table, reported_message, settings_from
+from medimind_assets.evaluation.mediqa_metrics import RANKING_METRICS_NOTE
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
@@ -91,6 +92,7 @@ def evaluation(
         "base_model/revision": str(plan.base_model.get("revision")),
         "base_model/content_hash": str(plan.base_model.get("content_hash")),
         "comparison": dg.MetadataValue.md(comparison),
+        "ranking_metrics_note": RANKING_METRICS_NOTE,
         "evaluation_path": dg.MetadataValue.path(str(evaluation_file)),
         "settings": dg.MetadataValue.json(asdict(plan.settings)),
         "counts": dg.MetadataValue.json(report.counts),

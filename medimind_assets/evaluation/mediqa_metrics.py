@@ -1,25 +1,34 @@
-"""MEDIQA 2019 Task 3 (question answering): submission files and the official metrics.
+"""MEDIQA 2019 Task 3 (question answering): submission files, the organisers' official metrics and ours.
 
 A submission lists, for each question, its answers in ranked order as `question_id,answer_id,label` lines (no
 header), label 1 for answers judged correct, which come first. The gold standard is the ground-truth file
 order: each question's correct answers (ReferenceScore 3 or 4) by ReferenceRank, then the incorrect ones.
 
-Metrics, as the organisers' evaluator (`Eval_Scripts/mediqa2019_evaluator_allTasks_final.py`) aggregates them:
-- accuracy: submitted (question, answer, label) triples that match the gold standard / gold rows;
-- MRR: 1 / position (within the question's submitted lines) of the first line labelled 1 whose answer is
-  correct, 0 when there is none; mean over all gold questions;
-- P@k: correct answers among the lines labelled 1 at positions <= k; P@1 averaged over questions, P@5 and
-  P@10 divided by the sum over questions of min(k, number of correct answers);
-- Spearman: per question, rank correlation between the submitted order and the gold order of the correct
-  answers the submission labels 1; a question with none of them scores 0, one with a single one (undefined)
-  is left out; mean over the remaining questions;
-- precision: the share of lines labelled 1 that are correct (micro-averaged over all answers).
+Two sets of numbers, reported side by side:
 
-Where that script is wrong, these follow the task description instead (the tests pin each case): it reads
-the test ground-truth header as a data row (one extra gold row); it credits MRR to the first line labelled 1
-even when that answer is incorrect; and it passes answer-ID strings to `spearmanr`, which ranks them
-alphabetically instead of comparing positions. Questions without any correct answer (none in the 2019 test
-set) are left out of Spearman rather than crashing it.
+`score_task3_official` reproduces the organisers' final evaluator (`Eval_Scripts/mediqa2019_evaluator_allTasks_final.py`,
+the one behind the 2019 leaderboard), which reports accuracy, Spearman, MRR and precision:
+- accuracy: submitted (question, answer, label) lines that match a gold line / gold lines (duplicates of a
+  (question, answer) pair keep the first);
+- precision: the share of lines labelled 1 whose answer is correct;
+- MRR: 1 / position (among the question's submitted lines) of the first line labelled 1 whose answer is
+  correct, 0 when there is none; mean over the gold questions;
+- Spearman: per question, `scipy.stats.spearmanr` of two lists of answer-ID *strings*: the correct answers the
+  submission labels 1, in submitted order, and the same answers in gold order. Strings are ranked
+  alphabetically, so it compares where each list's i-th ID falls alphabetically, not the submitted positions;
+  a question with fewer than two such answers gives NaN and is left out of the mean.
+
+`score_task3` gives our corrected numbers, the task description's intent: accuracy, precision and MRR as above;
+Spearman correlates the submitted positions with the gold positions of those answers, a question with none of
+its correct answers labelled 1 scores 0 (and counts: labelling nothing correct is not rewarded by leaving the
+question out), one with a single such answer is left out (undefined); plus P@1, P@5 and P@10 (correct answers
+among the lines labelled 1 at positions <= k; P@1 averaged over questions, P@5 and P@10 divided by the sum over
+questions of min(k, number of correct answers)), as an earlier version of the organisers' script defined them.
+
+The final script itself crashes on two inputs these functions accept: a ground-truth file with its header row
+(the 2019 test file has one; read as a question without correct answers, it raises a KeyError) and a question
+without correct answers. Here the header is skipped, and such a question scores 0 for MRR and is left out of
+Spearman.
 """
 
 from __future__ import annotations
@@ -117,25 +126,97 @@ def spearman_rho(xs: Sequence[float], ys: Sequence[float]) -> float:
     return 1.0 - 6.0 * d2 / (n * (n * n - 1))
 
 
-def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> Task3Scores:
-    """Score a submission against the gold standard (see the module docstring for each definition)."""
-    if not gold:
-        raise ValueError("empty gold standard: nothing to score against")
+def _by_question(submission: Sequence[Judgement]) -> dict[str, list[Judgement]]:
+    """Submitted lines per question in file order, a repeated (question, answer) pair keeping its first line."""
     seen: set[tuple[str, str]] = set()
     by_question: dict[str, list[Judgement]] = {}
     for row in submission:
-        if (row.question_id, row.answer_id) in seen:  # the official evaluator keeps the first occurrence
+        if (row.question_id, row.answer_id) in seen:
             continue
         seen.add((row.question_id, row.answer_id))
         by_question.setdefault(row.question_id, []).append(row)
+    return by_question
 
-    gold_set = {(g.question_id, g.answer_id, g.label) for g in gold}
-    matched = sum((r.question_id, r.answer_id, r.label) in gold_set for rows in by_question.values() for r in rows)
+
+def _correct_answers(gold: Sequence[Judgement]) -> dict[str, list[str]]:
+    """Every gold question, with its correct answers in gold order."""
+    if not gold:
+        raise ValueError("empty gold standard: nothing to score against")
     correct: dict[str, list[str]] = {}
     for g in gold:
         correct.setdefault(g.question_id, [])
         if g.label == 1:
             correct[g.question_id].append(g.answer_id)
+    return correct
+
+
+def _accuracy(by_question: dict[str, list[Judgement]], gold: Sequence[Judgement]) -> float:
+    gold_set = {(g.question_id, g.answer_id, g.label) for g in gold}
+    matched = sum((r.question_id, r.answer_id, r.label) in gold_set for rows in by_question.values() for r in rows)
+    return matched / len(gold)
+
+
+@dataclass(frozen=True)
+class OfficialTask3Scores:
+    """The four numbers the organisers' final evaluator prints, computed as it computes them."""
+
+    accuracy: float
+    precision: float
+    mrr: float
+    spearman: float
+    n_questions: int
+    n_spearman_questions: int  # questions whose Spearman is not NaN (two or more correct answers labelled 1)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def spearman_of_id_strings(submitted: Sequence[str], gold_order: Sequence[str]) -> float:
+    """`scipy.stats.spearmanr(submitted, gold_order)` on two orders of the same distinct answer IDs, as the final
+    script calls it: each list's IDs are ranked alphabetically. NaN for fewer than two IDs."""
+    if sorted(submitted) != sorted(gold_order) or len(set(submitted)) != len(submitted):
+        raise ValueError("spearman_of_id_strings needs two orders of the same distinct IDs")
+    if len(submitted) < 2:
+        return math.nan
+    alphabetical = {aid: rank for rank, aid in enumerate(sorted(submitted))}
+    return spearman_rho([alphabetical[a] for a in submitted], [alphabetical[a] for a in gold_order])
+
+
+def score_task3_official(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> OfficialTask3Scores:
+    """Score a submission exactly as the organisers' final evaluator does (see the module docstring)."""
+    correct = _correct_answers(gold)
+    by_question = _by_question(submission)
+    mrr = spearman_sum = 0.0
+    spearman_n = predicted_pos = true_pos = 0
+    for qid, gold_correct in correct.items():
+        submitted_correct: list[str] = []
+        for position, row in enumerate(by_question.get(qid, []), start=1):
+            if row.label != 1:
+                continue
+            predicted_pos += 1
+            if row.answer_id in gold_correct:
+                true_pos += 1
+                if not submitted_correct:
+                    mrr += 1.0 / position
+                submitted_correct.append(row.answer_id)
+        rho = spearman_of_id_strings(submitted_correct, [a for a in gold_correct if a in submitted_correct])
+        if not math.isnan(rho):
+            spearman_sum += rho
+            spearman_n += 1
+    return OfficialTask3Scores(
+        accuracy=_accuracy(by_question, gold),
+        precision=true_pos / predicted_pos if predicted_pos else 0.0,
+        mrr=mrr / len(correct),
+        spearman=spearman_sum / spearman_n if spearman_n else 0.0,
+        n_questions=len(correct),
+        n_spearman_questions=spearman_n,
+    )
+
+
+def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> Task3Scores:
+    """Our corrected scores of a submission against the gold standard (see the module docstring)."""
+    correct = _correct_answers(gold)
+    by_question = _by_question(submission)
 
     mrr = p1 = p5 = p10 = 0.0
     ref5 = ref10 = 0
@@ -169,7 +250,7 @@ def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> T
 
     n_questions = len(correct)
     return Task3Scores(
-        accuracy=matched / len(gold),
+        accuracy=_accuracy(by_question, gold),
         precision=true_pos / predicted_pos if predicted_pos else 0.0,
         mrr=mrr / n_questions,
         spearman=spearman_sum / spearman_n if spearman_n else 0.0,
@@ -180,6 +261,25 @@ def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> T
         n_answers=len(gold),
         n_spearman_questions=spearman_n,
     )
+
+
+RANKING_METRICS_NOTE = (
+    "official/*: as the MEDIQA 2019 organisers' final evaluator computes them, comparable with the leaderboard "
+    "(its Spearman ranks answer-ID strings alphabetically and leaves out questions with fewer than two correct "
+    "answers labelled 1). ranking_*: ours, the same accuracy, precision and MRR, but Spearman over submitted "
+    "positions with a question whose correct answers are all labelled 0 counted as 0; plus P@1/5/10."
+)
+
+
+def ranking_metrics(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> dict[str, float]:
+    """Our corrected scores as `ranking_<name>` and the organisers' as `official/<name>`, in one flat dict."""
+    ours = score_task3(submission, gold)
+    official = score_task3_official(submission, gold)
+    names = ("accuracy", "precision", "mrr", "spearman", "p_at_1", "p_at_5", "p_at_10")
+    return {
+        **{f"ranking_{name}": getattr(ours, name) for name in names},
+        **{f"official/{name}": getattr(official, name) for name in ("accuracy", "precision", "mrr", "spearman")},
+    }
 
 
 def label_ranking(

@@ -19,11 +19,10 @@ from medimind_assets.data.rows import read_dataset
 from medimind_assets.evaluation.gate import GateDecision, decide_promotion
 from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
-from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission
+from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission, ranking_metrics
 from medimind_assets.evaluation.ranking import (
     RankingTask,
     build_submission,
-    evaluate_ranking,
     score_candidates,
 )
 from medimind_assets.evaluation.settings import EvaluationSettings
@@ -171,16 +170,7 @@ class _Evaluator:
                 ),
             )
             submission = build_submission(scored, s.positive_fraction)
-            scores = evaluate_ranking(submission, self.ranking)
-            metrics.update(
-                ranking_accuracy=scores.accuracy,
-                ranking_precision=scores.precision,
-                ranking_mrr=scores.mrr,
-                ranking_spearman=scores.spearman,
-                ranking_p_at_1=scores.p_at_1,
-                ranking_p_at_5=scores.p_at_5,
-                ranking_p_at_10=scores.p_at_10,
-            )
+            metrics.update(ranking_metrics(submission, self.ranking.gold))
 
         wanted = {q.question_id: q for q in [*self.sample, *self.emergency]}
         answers: dict[str, Generated] = {}

@@ -11,7 +11,7 @@ import pytest
 
 from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
 from medimind_assets.atomic import sha256_file
-from medimind_assets.evaluation.mediqa_metrics import read_judgements
+from medimind_assets.evaluation.mediqa_metrics import read_judgements, score_task3_official
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 from medimind_assets.store import read_pointer
 from medimind_assets_tests.model_world import use_adapter
@@ -60,6 +60,12 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
         (g.question_id, g.answer_id) for g in gold
     )
     assert sum(r.label for r in submission) == 12  # top half of each question's 4 candidates
+    # The organisers' numbers for the submission on disk, next to ours, and the note saying how they differ.
+    official = score_task3_official(submission, gold)
+    for name in ("accuracy", "precision", "mrr", "spearman"):
+        assert meta[f"adapter/official/{name}"] == getattr(official, name)
+    assert meta["adapter/official/accuracy"] == meta["adapter/ranking_accuracy"]
+    assert "alphabetically" in meta["ranking_metrics_note"]
 
     current = read_pointer(data_dir / "adapters" / "current.json", "evaluation")
     assert current["fingerprint"] == "trained"

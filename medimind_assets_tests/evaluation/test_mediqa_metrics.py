@@ -16,6 +16,8 @@ from medimind_assets.evaluation.mediqa_metrics import (
     label_ranking,
     read_judgements,
     score_task3,
+    score_task3_official,
+    spearman_of_id_strings,
     spearman_rho,
     write_submission,
 )
@@ -63,9 +65,52 @@ def test_duplicate_lines_keep_the_first_like_the_official_evaluator():
 
 
 def test_mrr_needs_a_correct_answer_not_just_a_label_1():
-    # The 2019 script credits 1/position of the first line labelled 1 even when it is wrong (here: 1.0).
+    # As in the organisers' final script (an April 2019 version credited the wrong line-1 answer: 1.0).
     wrong_first = [J("2", "y", 1), J("2", "z", 1), J("2", "x", 1)]
-    assert score_task3(wrong_first, [g for g in GOLD if g.question_id == "2"]).mrr == pytest.approx(1 / 3)
+    gold = [g for g in GOLD if g.question_id == "2"]
+    assert score_task3(wrong_first, gold).mrr == pytest.approx(1 / 3)
+    assert score_task3_official(wrong_first, gold).mrr == pytest.approx(1 / 3)
+
+
+def test_official_scores_of_the_hand_computed_submission():
+    official = score_task3_official(SUBMISSION, GOLD)
+    # Accuracy, precision and MRR are defined alike; Q1 submits c, a (gold order a, c): alphabetical ranks
+    # [1, 0] vs [0, 1], rho = -1; Q2 has one correct answer labelled 1: NaN, left out.
+    assert (official.accuracy, official.precision, official.mrr) == pytest.approx((5 / 8, 3 / 5, 3 / 4))
+    assert official.spearman == pytest.approx(-1.0)
+    assert (official.n_questions, official.n_spearman_questions) == (2, 1)
+
+
+def test_official_spearman_ranks_answer_id_strings_alphabetically():
+    gold = [J("q", "q_A2", 1), J("q", "q_A3", 1), J("q", "q_A1", 1)]
+    reversed_order = [J("q", "q_A1", 1), J("q", "q_A3", 1), J("q", "q_A2", 1)]
+    # Submitted q_A1 q_A3 q_A2 -> alphabetical ranks [0, 2, 1]; gold order q_A2 q_A3 q_A1 -> [1, 2, 0];
+    # sum d^2 = 2, rho = 1 - 6 * 2 / (3 * 8) = 0.5 (positions, our correction, say -1: the exact reverse).
+    assert score_task3_official(reversed_order, gold).spearman == pytest.approx(0.5)
+    assert score_task3(reversed_order, gold).spearman == pytest.approx(-1.0)
+    # Alphabetical, not natural order: "q_A10" sorts before "q_A9".
+    assert spearman_of_id_strings(["q_A9", "q_A10"], ["q_A9", "q_A10"]) == pytest.approx(1.0)
+    assert spearman_of_id_strings(["q_A9", "q_A10"], ["q_A10", "q_A9"]) == pytest.approx(-1.0)
+    assert math.isnan(spearman_of_id_strings(["q_A1"], ["q_A1"]))
+
+
+def test_official_spearman_leaves_out_questions_with_no_correct_answer_labelled_1():
+    # Q1 perfect (rho 1); Q2's only correct answer x is labelled 0.
+    submission = [*GOLD[:5], J("2", "y", 1), J("2", "x", 0), J("2", "z", 0)]
+    official, ours = score_task3_official(submission, GOLD), score_task3(submission, GOLD)
+    assert (official.spearman, official.n_spearman_questions) == (pytest.approx(1.0), 1)  # Q2 is NaN: left out
+    assert (ours.spearman, ours.n_spearman_questions) == (pytest.approx(0.5), 2)  # Q2 counts as 0
+    assert score_task3_official([], GOLD).spearman == 0.0  # no question with a Spearman at all
+
+
+def test_official_scores_survive_what_crashes_the_final_script(tmp_path: Path):
+    # A header row and a question without any correct answer (both raise there): skipped / MRR 0, no Spearman.
+    truth = tmp_path / "truth.txt"
+    truth.write_text("question_id,answer_id,label\n1,a,1\n1,b,1\n3,u,0\n3,v,0\n", encoding="utf-8")
+    gold = read_judgements(truth)
+    official = score_task3_official([J("1", "a", 1), J("1", "b", 1), J("3", "u", 1), J("3", "v", 0)], gold)
+    assert official.n_questions == 2 and official.mrr == pytest.approx(0.5) and official.spearman == 1.0
+    assert official.accuracy == pytest.approx(3 / 4) and official.precision == pytest.approx(2 / 3)
 
 
 def test_spearman_compares_positions_not_answer_id_strings():
@@ -138,3 +183,25 @@ def test_real_test_set_scores_of_the_system_ranking(shared_data: Path):
     assert scores.accuracy == pytest.approx(572 / 1107)
     assert scores.precision == pytest.approx(572 / 1107)
     assert 0.0 < scores.mrr <= 1.0 and -1.0 <= scores.spearman <= 1.0
+
+
+def test_official_spearman_is_scipys_on_the_id_strings_of_the_real_test_set(shared_data: Path):
+    """The final script's own call, `spearmanr(submitted_ids, gold_ordered_ids)`, per question, NaN left out."""
+    gold = read_judgements(shared_data / "mediqa2019_qa/Eval_Scripts/data/QA_testSet_ground_truth_round_2.txt")
+    rng = random.Random(1)
+    answers: dict[str, list[str]] = {}
+    for g in gold:
+        answers.setdefault(g.question_id, []).append(g.answer_id)
+    submission = [row for qid, aids in answers.items() for row in label_ranking(qid, [(a, rng.random()) for a in aids])]
+    correct = {(g.question_id, g.answer_id) for g in gold if g.label == 1}
+    rhos = []
+    for qid in answers:
+        submitted = [r.answer_id for r in submission if r.question_id == qid and r.label == 1]
+        submitted = [a for a in submitted if (qid, a) in correct]
+        in_gold_order = [g.answer_id for g in gold if g.question_id == qid and g.answer_id in submitted]
+        if len(submitted) > 1:
+            rhos.append(spearmanr(submitted, in_gold_order)[0])
+    official = score_task3_official(submission, gold)
+    assert official.n_spearman_questions == len(rhos) > 50
+    assert official.spearman == pytest.approx(sum(rhos) / len(rhos), abs=1e-12)
+    assert official.spearman != pytest.approx(score_task3(submission, gold).spearman, abs=1e-3)
