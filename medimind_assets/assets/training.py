@@ -61,9 +61,11 @@ def lora_adapter(
         adapters_dir=settings.adapters_path,
         force=config.force,
     )
+    sources = request.hyperparameters.sources
     context.log.info(
-        f"training {manifest['name']} + LoRA on {request.row_counts['train']} train rows "
-        f"(dataset {request.data_version[:12]}), fingerprint {request.fingerprint[:12]}"
+        f"training {manifest['name']} + LoRA on the train split ({request.row_counts['train']} rows"
+        f"{'; only ' + ', '.join(sources) + ' rows' if sources else ''}) of dataset {request.data_version[:12]}, "
+        f"fingerprint {request.fingerprint[:12]}"
     )
     job = PythonJob(
         TRAINING_MODULE,
