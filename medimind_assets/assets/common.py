@@ -10,16 +10,18 @@ import pydantic
 from pydantic import Field
 
 from medimind_assets.options import help_of
+from medimind_assets.presentation import breakable
 
 OWNERS = ["team:medimind"]
 
 
 def markdown_table(rows: list[dict], columns: list[str], width: int = 80) -> str:
-    """A small Markdown table for metadata; cells are shortened to `width` characters and kept on one line."""
+    """A small Markdown table for metadata; cells are shortened to `width` characters, kept on one line, and can
+    wrap even where the text has no spaces."""
 
     def cell(value: object) -> str:
         text = " ".join(str(value).split()).replace("|", "\\|")
-        return text if len(text) <= width else text[: width - 1] + "…"
+        return breakable(text if len(text) <= width else text[: width - 1] + "…")
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]

@@ -16,6 +16,7 @@ from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from, markdown_table, reported_message, settings_from
 from medimind_assets.evaluation.mediqa_metrics import RANKING_METRICS_NOTE
 from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.presentation import significant
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 PROMOTION_CHECK = "promotion_gate"
@@ -79,7 +80,7 @@ def evaluation(
     comparison = markdown_table(report.comparison, ["question", "base", "adapter", "reference"], width=240)
     submission = plan.out_dir / SUBMISSION_FILE.format(model="adapter")
     metadata = {
-        **flat_metrics(report),
+        **{key: significant(value) for key, value in flat_metrics(report).items()},
         "gate/passed": gate.passed,
         "gate/loss_improvement": gate.loss_improvement,
         "promoted": gate.passed,

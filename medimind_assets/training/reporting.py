@@ -12,6 +12,8 @@ import math
 import time
 from typing import Any, Protocol
 
+from medimind_assets.presentation import significant
+
 
 class Reporter(Protocol):
     def info(self, message: str) -> None: ...
@@ -140,6 +142,10 @@ def _typed(value: Any) -> dict[str, Any]:
     return {"raw_value": str(value), "type": "text"}
 
 
+def _shown(value: Any) -> Any:
+    return significant(value) if isinstance(value, float) else value
+
+
 def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str, Any]]:
     """The materialization metadata (Pipes typed values) for a finished or reused adapter."""
     metrics, base, dataset = summary["metrics"], summary["base_model"], summary["dataset"]
@@ -165,5 +171,5 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
         "loss_curve": {"raw_value": curve_table(curve), "type": "table"},
         "loss_plot": _md(f"![loss curve](data:image/png;base64,{png.decode('ascii')})"),
     }
-    metadata.update({key: _typed(value) for key, value in metrics.items()})
+    metadata.update({key: _typed(_shown(value)) for key, value in metrics.items()})
     return metadata

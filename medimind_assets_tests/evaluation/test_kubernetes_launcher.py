@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
+from medimind_assets.presentation import significant
 from medimind_assets_tests.model_world import on_the_volume, use_adapter
 
 FAST = EvaluationConfig(generation_sample=2, max_new_tokens=8, max_safety_questions=2, margin=0.05)
@@ -34,6 +35,6 @@ def test_evaluation_in_a_pod_promotes_a_passing_adapter(world, data_dir: Path, k
     meta = {k: v.value for k, v in result.asset_materializations_for_node("evaluation")[0].metadata.items()}
     assert meta["launcher"].startswith("kubernetes pod of ")
     report = json.loads((data_dir / "evaluations" / "trained" / "evaluation.json").read_text())
-    assert meta["adapter/loss"] == report["metrics"]["adapter"]["loss"] and meta["delta/loss"] < -0.05
+    assert meta["adapter/loss"] == significant(report["metrics"]["adapter"]["loss"]) and meta["delta/loss"] < -0.05
     current = json.loads((data_dir / "adapters" / "current.json").read_text())
     assert current["fingerprint"] == "trained"

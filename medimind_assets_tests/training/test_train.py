@@ -74,6 +74,10 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     assert metadata["loss_plot"]["raw_value"].startswith("![loss curve](data:image/png;base64,iVBOR")
     for key in ("final_train_loss", "final_validation_loss", "tokens_trained", "quantization_reason"):
         assert key in metadata
+    # Losses shown to 4 significant digits, counts exact; the summary on disk keeps every digit.
+    final = outcome.summary["metrics"]["final_train_loss"]
+    assert metadata["final_train_loss"]["raw_value"] == float(f"{final:.4g}") != final
+    assert metadata["tokens_trained"]["raw_value"] == outcome.summary["metrics"]["tokens_trained"]
 
     # Same inputs again: the finished adapter is reused, nothing is trained.
     again = ListReporter()
