@@ -7,7 +7,7 @@
   an hour).
 - `dataset` is rebuilt when a raw source's data version changed since the dataset was last requested or built, and
   only then (a `medimind_pipeline` run that observed and built it leaves nothing to do); on the first evaluation it
-  is also built when it is missing and both sources have been observed.
+  is also built when it is missing. Either way, only once both sources have been observed.
 - `base_model` is resolved when it is missing.
 - `lora_adapter` trains in a training window (cron, default nightly) when the dataset's (or the base model's) data
   version changed since the adapter last ran, after the dataset's blocking checks passed. Its data version is the
@@ -60,8 +60,9 @@ def dataset_condition() -> AC:
     # A run that observed the sources and built the dataset between two ticks leaves the latch reset.
     changed = _data_changed("raw_mediqa_qa", "raw_medquad").since(_handled())
     # A first evaluation that finds the sources already observed would otherwise never see them change.
-    first_build = AC.initial_evaluation() & AC.missing() & ~AC.any_deps_missing()
-    return ((changed | first_build) & _not_busy()).with_label("raw data changed")
+    first_build = AC.initial_evaluation() & AC.missing()
+    # Never built from a source that has not been observed yet (its download still to come).
+    return ((changed | first_build) & ~AC.any_deps_missing() & _not_busy()).with_label("raw data changed")
 
 
 def base_model_condition() -> AC:

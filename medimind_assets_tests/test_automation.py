@@ -187,6 +187,21 @@ def test_automation_alone_builds_the_dataset_on_a_fresh_instance(ticker, sensor_
         assert ticker.tick(instance) == set()
 
 
+def test_the_dataset_waits_until_both_sources_are_observed(ticker, tmp_path):
+    medquad = ticker.settings.raw_path / "medquad"
+    shutil.move(medquad, tmp_path / "medquad-on-its-way")
+    with dg.instance_for_test() as instance:
+        ticker.tick(instance)
+        result = ticker.sense(instance)
+        assert observed(result) == ["raw_mediqa_qa"]
+        assert [r.asset_selection for r in result.run_requests] == [[dg.AssetKey("raw_medquad")]]  # a download
+        assert ticker.tick(instance) == set()
+        shutil.move(tmp_path / "medquad-on-its-way", medquad)  # the download arrived
+        assert observed(ticker.sense(instance)) == ["raw_medquad"]
+        assert ticker.tick(instance) == {"dataset"}
+        assert ticker.tick(instance) == set()
+
+
 def test_missing_sources_get_an_observation_run_that_downloads_once_an_hour(tmp_path):
     now = START
     with dg.instance_for_test() as instance:
