@@ -15,11 +15,13 @@ from medimind_assets.resources import MediMindSettings, launcher_from_env
 # Each asset declares its automation condition beside it (conditions: medimind_assets/automation.py).
 ASSETS = [raw_mediqa_qa, raw_medquad, dataset, base_model, lora_adapter, evaluation, merged_model]
 
-# The main job: everything but the optional assets (the merged model).
+# The main job: observe the raw sources (downloading any that are missing), then everything but the optional
+# assets (the merged model). `AssetSelection.all()` leaves observable sources out, so they are named.
 medimind_pipeline = dg.define_asset_job(
     "medimind_pipeline",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.tag("medimind/optional", "true"),
-    description="Raw sources to dataset, base model, LoRA adapter and its evaluation.",
+    selection=(dg.AssetSelection.all() | dg.AssetSelection.assets(raw_mediqa_qa, raw_medquad))
+    - dg.AssetSelection.tag("medimind/optional", "true"),
+    description="Observe the raw sources, then build the dataset, base model, LoRA adapter and its evaluation.",
 )
 
 SETTINGS = MediMindSettings.from_env()
@@ -28,7 +30,7 @@ defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=[dataset_checks],
     jobs=[medimind_pipeline],
-    sensors=[automation.automation_sensor, automation.log_failed_runs],
+    sensors=[automation.raw_sources_sensor, automation.automation_sensor, automation.log_failed_runs],
     resources={
         "settings": SETTINGS,
         # Training, evaluation and merging run where MEDIMIND_LAUNCHER says: local processes or a GPU pod.

@@ -2,7 +2,8 @@
 
 Reads Dagster's event log (the instance under DAGSTER_HOME): every materialization records its data version and
 the data versions of its inputs (`dagster/input_data_version/<asset>` tags), so the chain is exact, not a guess
-from what happens to be on disk now.
+from what happens to be on disk now. The raw sources are observed, not materialized: their link is the latest
+observation with the recorded version, whose metadata lists every file's sha256.
 """
 
 from __future__ import annotations
@@ -32,26 +33,29 @@ class Link:
     metadata: dict[str, object] = field(default_factory=dict)
 
 
-def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None) -> Link:
-    """The latest materialization of `asset` with `data_version` (or the latest at all when None)."""
-    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
-    for record in records:
-        mat = record.asset_materialization
-        if mat is None:
+def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, observed: bool = False) -> Link:
+    """The latest materialization (observation, for a source) of `asset` with `data_version` (or the latest at all
+    when None)."""
+    key = dg.AssetKey(asset)
+    fetch = instance.fetch_observations if observed else instance.fetch_materializations
+    for record in fetch(key, limit=1000).records:
+        event = record.asset_observation if observed else record.asset_materialization
+        if event is None:
             continue
-        version = mat.tags.get(DATA_VERSION_TAG) if mat.tags else None
+        tags = event.tags or {}
+        version = tags.get(DATA_VERSION_TAG)
         if data_version is None or version == data_version:
-            tags = mat.tags or {}
             return Link(
                 asset=asset,
                 data_version=str(version),
                 run_id=record.run_id,
                 timestamp=record.timestamp,
                 inputs={k[len(INPUT_TAG) :]: v for k, v in tags.items() if k.startswith(INPUT_TAG)},
-                metadata={k: getattr(v, "value", v) for k, v in mat.metadata.items()},
+                metadata={k: getattr(v, "value", v) for k, v in event.metadata.items()},
             )
-    wanted = f"data version {data_version}" if data_version else "any materialization"
-    raise LineageError(f"no materialization of {asset} with {wanted} in this Dagster instance")
+    kind = "observation" if observed else "materialization"
+    wanted = f"data version {data_version}" if data_version else f"any {kind}"
+    raise LineageError(f"no {kind} of {asset} with {wanted} in this Dagster instance")
 
 
 def promoted_fingerprint(adapters_dir: Path) -> str:
@@ -77,14 +81,15 @@ def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> lis
         chain.append(_find(instance, "base_model", adapter.inputs["base_model"]))
     for source in ("raw_mediqa_qa", "raw_medquad"):
         if source in dataset.inputs:
-            chain.append(_find(instance, source, dataset.inputs[source]))
+            chain.append(_find(instance, source, dataset.inputs[source], observed=True))
     return chain
 
 
 def format_chain(chain: list[Link]) -> str:
     lines = []
     for link in chain:
-        lines.append(f"{link.asset}  data version {link.data_version}  (run {link.run_id})")
+        origin = f"run {link.run_id}" if link.run_id else "observed by a sensor, no run"
+        lines.append(f"{link.asset}  data version {link.data_version}  ({origin})")
         for name, version in sorted(link.inputs.items()):
             lines.append(f"    input {name} = {version}")
         if "path" in link.metadata:

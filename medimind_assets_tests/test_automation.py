@@ -1,7 +1,8 @@
-"""Automation conditions, evaluated tick by tick on a temporary instance with real materializations.
+"""Automation, evaluated tick by tick on a temporary instance with real observations and materializations.
 
-A changed raw file leads to dataset, then adapter (in the training window), then evaluation; the same bytes
-read again, or a byte-identical dataset, request nothing; a second tick in the same window requests nothing.
+The raw sources are observed, never materialized: the `medimind_raw_sources` sensor reports a new data version,
+without a run, only when their bytes changed. A changed raw file leads to dataset, then adapter (in the training
+window), then evaluation; the same bytes read again start nothing at all; a second tick requests nothing.
 """
 
 import datetime
@@ -11,12 +12,13 @@ import warnings
 import dagster as dg
 import pytest
 
-from medimind_assets import definitions
+from medimind_assets import automation, definitions
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 START = datetime.datetime(2026, 11, 24, 0, 30, tzinfo=datetime.timezone.utc)  # nightly window opens at 02:00
-SOURCES = {"raw_mediqa_qa", "raw_medquad"}  # re-read on every hourly tick
-KEYS = ["raw_mediqa_qa", "raw_medquad", "dataset", "base_model", "lora_adapter", "evaluation", "merged_model"]
+SOURCES = ("raw_mediqa_qa", "raw_medquad")
+KEYS = [*SOURCES, "dataset", "base_model", "lora_adapter", "evaluation", "merged_model"]
+ALEXA = "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
 
 
 class Ticker:
@@ -31,6 +33,7 @@ class Ticker:
         self.now = START
 
     def tick(self, instance, minutes: int = 1) -> set[str]:
+        """One evaluation of the automation conditions: the assets it would request."""
         self.now += datetime.timedelta(minutes=minutes)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -40,16 +43,44 @@ class Ticker:
         self.cursor = result.cursor
         return {key for key in KEYS if result.get_num_requested(dg.AssetKey(key))}
 
+    def sense(self, instance) -> dg.SensorResult | dg.SkipReason:
+        """One tick of the source sensor; its observations are recorded without a run, as the daemon does."""
+        context = dg.build_sensor_context(instance=instance, resources={"settings": self.settings})
+        result = automation.raw_sources_sensor(context)
+        for event in getattr(result, "asset_events", []):
+            instance.report_runless_asset_event(event)
+        return result
+
+    def observe(self, instance, *keys: str) -> None:
+        """An observation run (the UI's "Observe", or the first step of medimind_pipeline)."""
+        result = dg.materialize(
+            [self.defs.get_assets_def(k) for k in keys],
+            selection=dg.AssetSelection.assets(*keys),
+            resources={"settings": self.settings},
+            instance=instance,
+        )
+        assert result.success
+
     def materialize(self, instance, *keys: str) -> None:
+        """A run of `keys`, observing the sources first when they are among them (as medimind_pipeline does)."""
         assets = [self.defs.get_assets_def(k) for k in keys]
         checks = [definitions.dataset_checks] if "dataset" in keys else []
-        result = dg.materialize(assets + checks, resources={"settings": self.settings}, instance=instance)
+        result = dg.materialize(
+            assets + checks,
+            selection=dg.AssetSelection.assets(*keys),
+            resources={"settings": self.settings},
+            instance=instance,
+        )
         assert result.success
 
 
 def report(instance, key: str, version: str) -> None:
     """Record a materialization with a data version, as a finished training or evaluation run would."""
     instance.report_runless_asset_event(dg.AssetMaterialization(key, tags={"dagster/data_version": version}))
+
+
+def observed(result: dg.SensorResult | dg.SkipReason) -> list[str]:
+    return [event.asset_key.to_user_string() for event in getattr(result, "asset_events", [])]
 
 
 @pytest.fixture
@@ -59,54 +90,77 @@ def ticker(tmp_path, sample_data):
     return Ticker(tmp_path, raw)
 
 
-def test_a_changed_raw_file_flows_down_once_and_the_same_bytes_change_nothing(ticker):
-    alexa = ticker.settings.raw_path / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
+def built_once(ticker, instance) -> None:
+    """A medimind_pipeline-like run (observe both sources, build the dataset), then the models it led to."""
+    ticker.materialize(instance, *SOURCES, "dataset")
+    report(instance, "base_model", "tiny")
+    report(instance, "lora_adapter", "fingerprint-1")
+    report(instance, "evaluation", "fingerprint-1")
+
+
+def test_sources_are_observed_and_nothing_materializes_them_on_a_schedule():
+    specs = {spec.key.to_user_string(): spec for spec in definitions.defs.resolve_all_asset_specs()}
+    for key in SOURCES:
+        assets_def = definitions.defs.get_assets_def(key)
+        assert assets_def.is_observable and not assets_def.is_materializable
+        assert specs[key].automation_condition is None
+    sensors = {s.name: s for s in definitions.defs.sensors}
+    assert not definitions.defs.schedules
+    assert sensors["medimind_raw_sources"].default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_the_same_bytes_start_nothing_and_a_changed_file_rebuilds_the_dataset_once(ticker):
+    alexa = ticker.settings.raw_path / ALEXA
     with dg.instance_for_test() as instance:
         ticker.tick(instance)
-        ticker.materialize(instance, "raw_mediqa_qa", "raw_medquad", "dataset")
-        report(instance, "base_model", "tiny")
-        report(instance, "lora_adapter", "fingerprint-1")
-        report(instance, "evaluation", "fingerprint-1")
-        ticker.tick(instance)
+        built_once(ticker, instance)
+        # The run that observed the sources and built the dataset leaves nothing to do (no second run after it).
+        assert ticker.tick(instance) == set()
+        runs = instance.get_runs_count()
+
+        # The sensor re-reads the unchanged files: no observation, no run, nothing requested, tick after tick.
+        assert isinstance(ticker.sense(instance), dg.SkipReason)
+        assert ticker.tick(instance) == set()
+        ticker.now = START.replace(hour=1, minute=58)  # hours later, across the training window
+        assert isinstance(ticker.sense(instance), dg.SkipReason)
+        assert ticker.tick(instance) == set()
+        assert ticker.tick(instance, minutes=2) == set()
+        assert instance.get_runs_count() == runs
+
+        # Unchanged bytes observed again in a run (the UI's "Observe"): same data versions, nothing downstream.
+        ticker.observe(instance, *SOURCES)
         assert ticker.tick(instance) == set()
 
-        # The hourly re-read of unchanged files: new materializations, same data versions, nothing downstream.
-        ticker.materialize(instance, "raw_mediqa_qa", "raw_medquad")
-        assert ticker.tick(instance) == set()
-
-        # A real change to a raw file: the dataset is rebuilt, once.
+        # A real change to a raw file: the sensor reports it without a run, and the dataset alone is requested, once.
         alexa.write_bytes(alexa.read_bytes() + b"\n")  # a trailing newline: new bytes, same rows
-        ticker.materialize(instance, "raw_mediqa_qa")
+        runs = instance.get_runs_count()
+        result = ticker.sense(instance)
+        assert observed(result) == ["raw_mediqa_qa"] and not result.run_requests
+        assert instance.get_runs_count() == runs
         assert ticker.tick(instance) == {"dataset"}
+        assert ticker.tick(instance) == set()
+        assert isinstance(ticker.sense(instance), dg.SkipReason)  # that version is already observed
         ticker.materialize(instance, "dataset")  # byte-identical rows: the dataset's data version is unchanged
         assert ticker.tick(instance) == set()
 
-        # No new dataset version, so the training window opens on nothing to do (only the hourly re-read).
-        ticker.now = START.replace(hour=1, minute=58)
-        assert ticker.tick(instance) == SOURCES
-        assert ticker.tick(instance, minutes=2) == SOURCES
-
 
 def test_new_dataset_version_trains_in_the_window_once_then_evaluates(ticker):
-    alexa = ticker.settings.raw_path / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
+    alexa = ticker.settings.raw_path / ALEXA
     with dg.instance_for_test() as instance:
-        ticker.materialize(instance, "raw_mediqa_qa", "raw_medquad", "dataset")
-        report(instance, "base_model", "tiny")
-        report(instance, "lora_adapter", "fingerprint-1")
-        report(instance, "evaluation", "fingerprint-1")
+        built_once(ticker, instance)
         ticker.tick(instance)
         ticker.tick(instance)
 
         # A changed answer: a new dataset version.
         alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
-        ticker.materialize(instance, "raw_mediqa_qa")
+        assert observed(ticker.sense(instance)) == ["raw_mediqa_qa"]
         assert ticker.tick(instance) == {"dataset"}
         ticker.materialize(instance, "dataset")
         assert ticker.tick(instance) == set()  # outside the training window: wait
 
         ticker.now = START.replace(hour=1, minute=58)
-        assert ticker.tick(instance) == SOURCES
-        assert ticker.tick(instance, minutes=2) == SOURCES | {"lora_adapter"}  # 02:01, the window is open
+        assert ticker.tick(instance) == set()
+        assert ticker.tick(instance, minutes=2) == {"lora_adapter"}  # 02:01, the window is open
         assert ticker.tick(instance) == set()  # a second tick in the same window
 
         report(instance, "lora_adapter", "fingerprint-2")
@@ -119,7 +173,56 @@ def test_new_dataset_version_trains_in_the_window_once_then_evaluates(ticker):
         # Next night, nothing changed: nothing trains.
         ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=1)
         ticker.tick(instance)
-        assert ticker.tick(instance, minutes=2) == SOURCES
+        assert ticker.tick(instance, minutes=2) == set()
+
+
+@pytest.mark.parametrize("sensor_first", [True, False])
+def test_automation_alone_builds_the_dataset_on_a_fresh_instance(ticker, sensor_first):
+    """Whichever sensor ticks first, the first observations lead to one dataset build."""
+    with dg.instance_for_test() as instance:
+        if not sensor_first:
+            assert ticker.tick(instance) == set()
+        assert observed(ticker.sense(instance)) == list(SOURCES)
+        assert ticker.tick(instance) == {"dataset"}
+        assert ticker.tick(instance) == set()
+
+
+def test_the_dataset_waits_until_both_sources_are_observed(ticker, tmp_path):
+    medquad = ticker.settings.raw_path / "medquad"
+    shutil.move(medquad, tmp_path / "medquad-on-its-way")
+    with dg.instance_for_test() as instance:
+        ticker.tick(instance)
+        result = ticker.sense(instance)
+        assert observed(result) == ["raw_mediqa_qa"]
+        assert [r.asset_selection for r in result.run_requests] == [[dg.AssetKey("raw_medquad")]]  # a download
+        assert ticker.tick(instance) == set()
+        shutil.move(tmp_path / "medquad-on-its-way", medquad)  # the download arrived
+        assert observed(ticker.sense(instance)) == ["raw_medquad"]
+        assert ticker.tick(instance) == {"dataset"}
+        assert ticker.tick(instance) == set()
+
+
+def test_missing_sources_get_an_observation_run_that_downloads_once_an_hour(tmp_path):
+    now = START
+    with dg.instance_for_test() as instance:
+        observations, downloads, problems = automation.check_sources(instance, tmp_path / "empty", now)
+        assert observations == [] and problems == []
+        assert [r.asset_selection for r in downloads] == [[dg.AssetKey(k)] for k in SOURCES]
+        _, again, _ = automation.check_sources(instance, tmp_path / "empty", now + datetime.timedelta(minutes=5))
+        _, next_hour, _ = automation.check_sources(instance, tmp_path / "empty", now + datetime.timedelta(hours=1))
+    assert [r.run_key for r in again] == [r.run_key for r in downloads]  # deduplicated by the daemon
+    assert not {r.run_key for r in next_hour} & {r.run_key for r in downloads}
+    # The sensor may only request assets it targets, and a run of a source observes it (downloading it first).
+    job = definitions.defs.resolve_implicit_global_asset_job_def()
+    assert {dg.AssetKey(k) for k in SOURCES} <= set(job.asset_layer.selected_asset_keys)
+
+
+def test_a_source_missing_a_required_file_is_reported_not_observed(ticker):
+    (ticker.settings.raw_path / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml").unlink()
+    with dg.instance_for_test() as instance:
+        observations, downloads, problems = automation.check_sources(instance, ticker.settings.raw_path, START)
+    assert [o.asset_key.to_user_string() for o in observations] == ["raw_medquad"] and not downloads
+    assert len(problems) == 1 and "raw_mediqa_qa" in problems[0] and "TestSet-wLabels.xml" in problems[0]
 
 
 def test_sensors_start_running():

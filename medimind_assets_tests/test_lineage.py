@@ -9,7 +9,7 @@ import sys
 import dagster as dg
 import pytest
 
-from medimind_assets import definitions
+from medimind_assets import definitions, lineage
 from medimind_assets.atomic import sha256_file
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
@@ -27,10 +27,11 @@ def dagster_home(tmp_path, monkeypatch):
 def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     data_dir = tmp_path / "out"
     settings = MediMindSettings(raw_dir=str(sample_data), data_dir=str(data_dir), base_model="tiny-phi")
-    assets = [definitions.defs.get_assets_def(k) for k in ("raw_mediqa_qa", "raw_medquad", "dataset", "base_model")]
+    keys = ("raw_mediqa_qa", "raw_medquad", "dataset", "base_model", "lora_adapter")
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
-            [*assets, definitions.defs.get_assets_def("lora_adapter")],
+            [definitions.defs.get_assets_def(k) for k in keys],
+            selection=dg.AssetSelection.assets(*keys),  # the sources are observed first, as in medimind_pipeline
             resources={"settings": settings, "launcher": SubprocessLauncher()},
             run_config={"ops": {"lora_adapter": {"config": FAST_TRAINING}}},
             instance=instance,
@@ -53,6 +54,33 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     alexa = sample_data / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
     assert f"{sha256_file(alexa)}  MEDIQA_Task3_QA/{alexa.name}" in out
     assert any(line.startswith("raw_medquad  data version") for line in lines)
+
+
+def test_lineage_finds_sources_observed_by_the_sensor_without_a_run():
+    versions = {"raw_mediqa_qa": "m1", "raw_medquad": "q1"}
+    with dg.instance_for_test() as instance:
+        for key, version in versions.items():
+            metadata = {"file_sha256": {f"{key}.xml": "ab" * 32}}
+            instance.report_runless_asset_event(
+                dg.AssetObservation(key, metadata=metadata, tags={"dagster/data_version": version})
+            )
+        tags = {"dagster/data_version": "d1", **{f"dagster/input_data_version/{k}": v for k, v in versions.items()}}
+        instance.report_runless_asset_event(dg.AssetMaterialization("dataset", tags=tags))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "lora_adapter", tags={"dagster/data_version": "fp", "dagster/input_data_version/dataset": "d1"}
+            )
+        )
+        chain = lineage.lineage_chain(instance, "fp")
+    assert [(link.asset, link.data_version) for link in chain] == [
+        ("lora_adapter", "fp"),
+        ("dataset", "d1"),
+        ("raw_mediqa_qa", "m1"),
+        ("raw_medquad", "q1"),
+    ]
+    text = lineage.format_chain(chain)
+    assert "raw_medquad  data version q1  (observed by a sensor, no run)" in text
+    assert f"{'ab' * 32}  raw_medquad.xml" in text
 
 
 def test_lineage_without_a_promoted_adapter_is_a_clear_message(tmp_path, dagster_home):

@@ -28,10 +28,11 @@ class DatasetConfig(config_from(BuildOptions, "DatasetOptions")):
 
 
 def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
-    """Content hashes of the raw files this build read (the same value the source assets report)."""
-    versions = {"raw_mediqa_qa": sources.snapshot(raw_dir, MEDIQA).data_version}
+    """Content hashes of the raw files this build read: the data versions the sources' observations report (and,
+    when nothing changed in between, the `dagster/input_data_version/*` Dagster records for this materialization)."""
+    versions = {"raw_mediqa_qa": sources.snapshot(raw_dir, MEDIQA, counts=False).data_version}
     if include_medquad:
-        versions["raw_medquad"] = sources.snapshot(raw_dir, MEDQUAD).data_version
+        versions["raw_medquad"] = sources.snapshot(raw_dir, MEDQUAD, counts=False).data_version
     return versions
 
 

@@ -1,86 +1,137 @@
-"""Raw sources: MEDIQA 2019 Task 3 and MedQuAD, as present under MEDIMIND_RAW_DIR or downloaded (pinned, verified).
+"""Raw sources: MEDIQA 2019 Task 3 and MedQuAD under MEDIMIND_RAW_DIR, observed, never materialized.
 
-Their data version is the content hash of their files, so re-reading the same bytes is never a change downstream.
+Observing a source hashes its files. Its data version is their content hash, so the same bytes read again are never
+a change downstream; its metadata is the file table (sha256, size, whether each file matches the pinned upstream
+one, counts), the upstream commit, licence and citation. A source absent from the raw directory is downloaded from
+its pinned upstream commit first (every file verified), and a failed download is retried.
+
+Sources are observed at the start of `medimind_pipeline`, from the UI ("Observe"), and, without any run, by
+the `medimind_raw_sources` sensor (medimind_assets/automation.py).
 """
 
-import dagster as dg
-from pydantic import Field
+import warnings
+from pathlib import Path
 
-from medimind_assets import automation
+import dagster as dg
+
 from medimind_assets.assets.common import OWNERS, markdown_table
 from medimind_assets.data import sources
-from medimind_assets.data.errors import DownloadError
+from medimind_assets.data.errors import DownloadError, RawDataError
 from medimind_assets.resources import MediMindSettings
 
-
-class SourceConfig(dg.Config):
-    # A failed download is worth retrying (the network comes back); malformed files are not, so only downloads retry.
-    download_retries: int = Field(3, description="Retries of a failed download of the pinned upstream files.")
-    retry_wait_seconds: int = Field(30, description="Seconds between download retries.")
+# Asset key -> the source's folder under MEDIMIND_RAW_DIR.
+SOURCES = {"raw_mediqa_qa": sources.MEDIQA, "raw_medquad": sources.MEDQUAD}
+DATA_VERSION_TAG = "dagster/data_version"
 
 
-def _materialize(
-    context: dg.AssetExecutionContext, config: SourceConfig, settings: MediMindSettings, name: str
-) -> dg.MaterializeResult:
+def read_source(raw_dir: Path, name: str) -> tuple[sources.SourceSnapshot, str | None]:
+    """The source's files hashed and counted; where some do not parse, hashed only, and what is wrong with them.
+
+    Bytes that do not parse are still a new data version: the dataset build that reads them fails, naming the file.
+    A source that is absent or lacks a required file raises `RawDataError`.
+    """
     try:
-        snap = sources.ensure(settings.raw_path, name)
-    except DownloadError as exc:
-        context.log.error(str(exc))
-        if config.download_retries <= 0:
-            raise
-        raise dg.RetryRequested(max_retries=config.download_retries, seconds_to_wait=config.retry_wait_seconds) from exc
-    upstream = sources.upstream_manifest()[name]
-    context.log.info(
-        f"{name}: {len(snap.files)} files under {snap.root} ({'downloaded' if snap.downloaded else 'present'}), "
-        f"data version {snap.data_version[:12]}"
-    )
+        return sources.snapshot(raw_dir, name), None
+    except RawDataError as exc:
+        return sources.snapshot(raw_dir, name, counts=False), str(exc)
+
+
+def source_metadata(snap: sources.SourceSnapshot, problem: str | None = None) -> dict[str, object]:
+    """What an observation shows: where the files are, each file's sha256, the upstream commit, licence, citation."""
+    upstream = sources.upstream_manifest()[snap.name]
     file_rows = [
         {"file": f.path, "sha256": f.sha256, "bytes": f.size, "upstream": f.matches_upstream, **f.counts}
         for f in snap.files
     ]
     columns = ["file", "sha256", "bytes", "upstream", *sorted({k for f in snap.files for k in f.counts})]
-    return dg.MaterializeResult(
-        data_version=dg.DataVersion(snap.data_version),
-        metadata={
-            "path": dg.MetadataValue.path(str(snap.root)),
-            "data_version": snap.data_version,
-            "file_count": len(snap.files),
-            "files_matching_upstream": sum(f.matches_upstream for f in snap.files),
-            "downloaded": snap.downloaded,
-            **{f"total/{key}": value for key, value in snap.totals.items()},
-            "files": dg.MetadataValue.md(markdown_table(file_rows[:200], columns, width=64)),
-            "file_sha256": dg.MetadataValue.json({f.path: f.sha256 for f in snap.files}),
-            "upstream_repository": dg.MetadataValue.url(upstream["repository"]),
-            "upstream_commit": upstream["commit"],
-            "license": upstream["license"],
-            "citation": upstream["citation"],
-        },
+    metadata: dict[str, object] = {
+        "path": dg.MetadataValue.path(str(snap.root)),
+        "data_version": snap.data_version,
+        "file_count": len(snap.files),
+        "files_matching_upstream": sum(f.matches_upstream for f in snap.files),
+        "downloaded": snap.downloaded,
+        **{f"total/{key}": value for key, value in snap.totals.items()},
+        "files": dg.MetadataValue.md(markdown_table(file_rows[:200], columns, width=64)),
+        "file_sha256": dg.MetadataValue.json({f.path: f.sha256 for f in snap.files}),
+        "upstream_repository": dg.MetadataValue.url(upstream["repository"]),
+        "upstream_commit": upstream["commit"],
+        "license": upstream["license"],
+        "citation": upstream["citation"],
+    }
+    if problem:
+        metadata["unreadable_files"] = dg.MetadataValue.md(f"```\n{problem}\n```")
+    return metadata
+
+
+def source_observation(key: str, snap: sources.SourceSnapshot, problem: str | None = None) -> dg.AssetObservation:
+    """The observation a sensor reports without a run: the same data version and metadata as an observation run."""
+    return dg.AssetObservation(
+        asset_key=key, metadata=source_metadata(snap, problem), tags={DATA_VERSION_TAG: snap.data_version}
     )
 
 
-@dg.asset(
-    group_name="sources",
-    automation_condition=automation.source_condition(),
-    kinds={"xml"},
-    owners=OWNERS,
-    code_version="1",
-    description="MEDIQA 2019 Task 3 question answering: consumer questions with judged candidate answers.",
-)
-def raw_mediqa_qa(
-    context: dg.AssetExecutionContext, config: SourceConfig, settings: MediMindSettings
-) -> dg.MaterializeResult:
-    return _materialize(context, config, settings, sources.MEDIQA)
+def _download_if_absent(context: dg.AssetExecutionContext, settings: MediMindSettings, name: str) -> bool:
+    """Download the pinned files of a source that is not under the raw directory; True when it downloaded."""
+    if sources.is_present(settings.raw_path, name):
+        return False
+    try:
+        sources.ensure(settings.raw_path, name)
+    except DownloadError as exc:  # the network may come back: retry; malformed files are never retried
+        context.log.error(str(exc))
+        if settings.download_retries <= 0:
+            raise
+        raise dg.RetryRequested(
+            max_retries=settings.download_retries, seconds_to_wait=settings.download_retry_wait_seconds
+        ) from exc
+    return True
 
 
-@dg.asset(
-    group_name="sources",
-    automation_condition=automation.source_condition(),
-    kinds={"xml"},
-    owners=OWNERS,
-    code_version="1",
-    description="MedQuAD: question-answer pairs from NIH websites (collections 10-12 have no answers upstream).",
-)
-def raw_medquad(
-    context: dg.AssetExecutionContext, config: SourceConfig, settings: MediMindSettings
-) -> dg.MaterializeResult:
-    return _materialize(context, config, settings, sources.MEDQUAD)
+def observe_source(context: dg.AssetExecutionContext, settings: MediMindSettings, key: str) -> dg.ObserveResult:
+    name = SOURCES[key]
+    downloaded = _download_if_absent(context, settings, name)
+    snap, problem = read_source(settings.raw_path, name)
+    snap.downloaded = downloaded
+    context.log.info(
+        f"{key}: {len(snap.files)} files under {snap.root} ({'downloaded' if downloaded else 'present'}), "
+        f"data version {snap.data_version[:12]}"
+    )
+    if problem:
+        context.log.warning(f"{key}: files that do not parse (the dataset build will refuse them):\n{problem}")
+    return dg.ObserveResult(
+        asset_key=key, data_version=dg.DataVersion(snap.data_version), metadata=source_metadata(snap, problem)
+    )
+
+
+def _spec(key: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key, group_name="sources", kinds={"xml"}, owners=OWNERS, code_version="1", description=description
+    )
+
+
+# Observable assets are a beta API in Dagster 1.13; the warning would print on every load of the code location.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+
+    @dg.multi_observable_source_asset(
+        name="raw_mediqa_qa",
+        specs=[
+            _spec(
+                "raw_mediqa_qa",
+                "MEDIQA 2019 Task 3 question answering: consumer questions with judged candidate answers.",
+            )
+        ],
+    )
+    def raw_mediqa_qa(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.ObserveResult:
+        return observe_source(context, settings, "raw_mediqa_qa")
+
+    @dg.multi_observable_source_asset(
+        name="raw_medquad",
+        specs=[
+            _spec(
+                "raw_medquad",
+                "MedQuAD: question-answer pairs from NIH websites (collections 10-12 have no answers upstream).",
+            )
+        ],
+    )
+    def raw_medquad(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.ObserveResult:
+        return observe_source(context, settings, "raw_medquad")

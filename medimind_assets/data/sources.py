@@ -83,8 +83,12 @@ def is_present(raw_dir: Path, name: str) -> bool:
     return folder.is_dir() and any(p.suffix == ".xml" for p in folder.rglob("*.xml"))
 
 
-def snapshot(raw_dir: Path, name: str) -> SourceSnapshot:
-    """Hash and count every data file of a source that is present under `raw_dir`."""
+def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
+    """Hash and count every data file of a source that is present under `raw_dir`.
+
+    With `counts=False` the files are only hashed, not parsed: the same data version, cheaply, and no error for a
+    file that hashes but does not parse.
+    """
     folder = source_dir(raw_dir, name)
     if not is_present(raw_dir, name):
         raise RawDataError(
@@ -99,7 +103,7 @@ def snapshot(raw_dir: Path, name: str) -> SourceSnapshot:
         rel = path.relative_to(folder).as_posix()
         digest = sha256_file(path)
         try:
-            counts = _counts(name, path)
+            file_counts = _counts(name, path) if counts else {}
         except RawDataError as exc:  # keep going: the error names every unreadable file, not only the first
             errors.append(exc)
             continue
@@ -109,7 +113,7 @@ def snapshot(raw_dir: Path, name: str) -> SourceSnapshot:
                 sha256=digest,
                 size=path.stat().st_size,
                 matches_upstream=pinned.get(rel) == digest,
-                counts=counts,
+                counts=file_counts,
             )
         )
     raise_collected(errors)

@@ -17,11 +17,14 @@ DEFAULT_BASE_MODEL = "microsoft/phi-2"
 
 
 class MediMindSettings(dg.ConfigurableResource):
-    """Paths and the base model, from MEDIMIND_RAW_DIR, MEDIMIND_DATA_DIR and MEDIMIND_BASE_MODEL."""
+    """Paths and the base model, from MEDIMIND_RAW_DIR, MEDIMIND_DATA_DIR and MEDIMIND_BASE_MODEL; how often an
+    observation retries a failed download of the pinned raw files (a malformed file is never retried)."""
 
     raw_dir: str = DEFAULT_RAW_DIR
     data_dir: str = DEFAULT_DATA_DIR
     base_model: str = DEFAULT_BASE_MODEL
+    download_retries: int = 3
+    download_retry_wait_seconds: int = 30
 
     @classmethod
     def from_env(cls) -> MediMindSettings:

@@ -1,4 +1,5 @@
-"""The dataset asset through real Dagster runs: metadata, data versions, checks, and nothing lost on bad input."""
+"""The dataset asset through real Dagster runs that observe the raw sources first (as medimind_pipeline does):
+metadata, data versions, checks, and nothing lost on bad input."""
 
 import shutil
 
@@ -17,6 +18,7 @@ ASSETS = [raw_mediqa_qa, raw_medquad, dataset]
 def run(raw, data_dir, instance, config=None, raise_on_error=True):
     return dg.materialize(
         ASSETS + [dataset_checks],
+        selection=dg.AssetSelection.assets(*ASSETS),  # observable sources are only run when selected
         resources={"settings": MediMindSettings(raw_dir=str(raw), data_dir=str(data_dir))},
         instance=instance,
         run_config={"ops": {"dataset": {"config": config}}} if config else None,
@@ -47,6 +49,14 @@ def materializations(result, key):
     ]
 
 
+def observations(result, key):
+    return [
+        e.event_specific_data.asset_observation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION" and e.asset_key.path == [key]
+    ]
+
+
 def test_dataset_from_real_files_with_metadata_and_passing_checks(raw_copy, tmp_path, instance):
     result = run(raw_copy, tmp_path / "out", instance)
     assert result.success
@@ -59,10 +69,13 @@ def test_dataset_from_real_files_with_metadata_and_passing_checks(raw_copy, tmp_
     assert meta["rows/split/test"].value > 0 and meta["rows/source/medquad"].value > 0
     assert meta["rejected/mediqa_incorrect_answer"].value == 1742
     raw_versions = meta["raw_data_versions"].value
-    source_mat = materializations(result, "raw_mediqa_qa")[0]
-    assert raw_versions["raw_mediqa_qa"] == source_mat.tags["dagster/data_version"]
-    assert source_mat.metadata["upstream_commit"].value == "ae5d3826d6c841923b9db831159fef0f1b893593"
-    assert source_mat.metadata["files_matching_upstream"].value == source_mat.metadata["file_count"].value
+    assert materializations(result, "raw_mediqa_qa") == []  # observed, never materialized
+    [source] = observations(result, "raw_mediqa_qa")
+    assert raw_versions["raw_mediqa_qa"] == source.tags["dagster/data_version"]
+    assert raw_versions["raw_mediqa_qa"] == mat.tags["dagster/input_data_version/raw_mediqa_qa"]
+    assert raw_versions["raw_medquad"] == mat.tags["dagster/input_data_version/raw_medquad"]
+    assert source.metadata["upstream_commit"].value == "ae5d3826d6c841923b9db831159fef0f1b893593"
+    assert source.metadata["files_matching_upstream"].value == source.metadata["file_count"].value
     checks = result.get_asset_check_evaluations()
     assert len(checks) == 6 and all(c.passed for c in checks)
 
@@ -107,16 +120,25 @@ def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
     assert result.get_asset_check_evaluations() == []  # the checks never ran on a dataset that was not published
 
 
-def test_missing_raw_directory_is_a_clear_error(tmp_path, instance, monkeypatch):
+@pytest.mark.parametrize("retries", [0, 1])
+def test_missing_raw_directory_is_a_clear_error_after_the_download_retries(tmp_path, instance, monkeypatch, retries):
     monkeypatch.setenv("MEDIMIND_MEDIQA_URL", "http://127.0.0.1:9/unreachable")
-    no_retry = {"config": {"download_retries": 0}}
+    settings = MediMindSettings(
+        raw_dir=str(tmp_path / "nowhere"),
+        data_dir=str(tmp_path),
+        download_retries=retries,
+        download_retry_wait_seconds=0,
+    )
     result = dg.materialize(
-        [raw_mediqa_qa],
-        resources={"settings": MediMindSettings(raw_dir=str(tmp_path / "nowhere"), data_dir=str(tmp_path))},
+        ASSETS,
+        selection=dg.AssetSelection.assets(raw_mediqa_qa, dataset),
+        resources={"settings": settings},
         instance=instance,
-        run_config={"ops": {"raw_mediqa_qa": no_retry}},
         raise_on_error=False,
     )
     assert not result.success
+    events = [e.event_type_value for e in result.all_events]
+    assert events.count("STEP_UP_FOR_RETRY") == retries
     error = str(next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error)
     assert "nowhere/mediqa2019_qa" in error and "MEDIMIND_RAW_DIR" in error and "download from" in error
+    assert materializations(result, "dataset") == []  # never built from a source that could not be observed

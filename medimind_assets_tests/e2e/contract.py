@@ -111,7 +111,8 @@ def evaluation_problems(mat: Materialization) -> list[str]:
 
 def lineage_problems(state: AssetState, upstream: Mapping[str, AssetState | None]) -> list[str]:
     """The materialization records, as `dagster/input_data_version/<parent>` tags, the data version of the
-    parent materialization it read, for every parent it declares and at least the required ones."""
+    parent materialization (observation, for a raw source) it read, for every parent it declares and at least the
+    required ones."""
     mat = state.latest
     if mat is None:
         return [f"{state.key}: not materialized"]
@@ -126,10 +127,12 @@ def lineage_problems(state: AssetState, upstream: Mapping[str, AssetState | None
             problems.append(f"{state.key}: no dagster/input_data_version/{parent} tag (tags: {sorted(mat.tags)})")
             continue
         parent_state = upstream.get(parent)
-        parent_version = parent_state.latest.data_version if parent_state and parent_state.latest else None
+        parent_latest = parent_state.latest if parent_state else None
+        parent_version = parent_latest.data_version if parent_latest else None
         if recorded[parent] != parent_version:
+            event = "observation" if parent_latest and parent_latest.observed else "materialization"
             problems.append(
                 f"{state.key}: recorded input data version {recorded[parent]} for {parent}, whose latest "
-                f"materialization has data version {parent_version}"
+                f"{event} has data version {parent_version}"
             )
     return problems

@@ -1,6 +1,6 @@
 """Print, as JSON, what the Dagster instance at $DAGSTER_HOME knows about some assets: which storages it uses,
 each asset's latest materialization (run, data version, input data versions, metadata) and the asset check results
-of that materialization.
+of that materialization; for an observed asset (the raw sources), its latest observation.
 
 Run in its own process (`python -m medimind_assets_tests.e2e.read_lineage dataset raw_medquad ...`), so the
 reader shares nothing with the process that wrote the events but the storage.
@@ -47,22 +47,34 @@ def describe(instance: dg.DagsterInstance, keys: list[str]) -> dict[str, Any]:
     }
     for name in keys:
         key = dg.AssetKey(name)
-        event = instance.get_latest_materialization_event(key)
-        if event is None or event.asset_materialization is None:
+        latest = _latest(instance, key)
+        if latest is None:
             report["assets"][name] = None
             continue
-        materialization = event.asset_materialization
-        tags = dict(materialization.tags or {})
-        run = instance.get_run_by_id(event.run_id)
+        kind, run_id, event = latest
+        tags = dict(event.tags or {})
+        run = instance.get_run_by_id(run_id) if run_id else None
         report["assets"][name] = {
-            "run_id": event.run_id,
+            "event": kind,
+            "run_id": run_id,
             "run_status": run.status.value if run else None,
             "data_version": tags.get("dagster/data_version"),
             "input_data_versions": {k[len(INPUT_PREFIX) :]: v for k, v in tags.items() if k.startswith(INPUT_PREFIX)},
-            "metadata": {label: _plain(entry.value) for label, entry in materialization.metadata.items()},
-            "checks": _checks(instance, key, event.run_id),
+            "metadata": {label: _plain(entry.value) for label, entry in event.metadata.items()},
+            "checks": _checks(instance, key, run_id) if run_id else {},
         }
     return report
+
+
+def _latest(instance: dg.DagsterInstance, key: dg.AssetKey) -> tuple[str, str, Any] | None:
+    """("materialization" | "observation", run id, event): the latest materialization, else the latest observation."""
+    materialization = instance.get_latest_materialization_event(key)
+    if materialization is not None and materialization.asset_materialization is not None:
+        return "materialization", materialization.run_id, materialization.asset_materialization
+    records = instance.fetch_observations(key, limit=1).records
+    if records and records[0].asset_observation is not None:
+        return "observation", records[0].run_id, records[0].asset_observation
+    return None
 
 
 def main(argv: list[str]) -> int:

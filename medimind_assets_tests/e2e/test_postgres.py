@@ -1,5 +1,6 @@
-"""The production instance config (deploy/dagster.yaml) on a real PostgreSQL server: the CLI materializes the
-raw sources, the dataset and tiny-phi in one process; a second process reads the lineage back from the database."""
+"""The production instance config (deploy/dagster.yaml) on a real PostgreSQL server: the CLI observes the raw
+sources and materializes the dataset and tiny-phi in one process; a second process reads the lineage back from the
+database."""
 
 from __future__ import annotations
 
@@ -80,6 +81,14 @@ def test_lineage_reads_back_from_a_second_process(lineage: dict, instance_env: d
     run_ids = {assets[key]["run_id"] for key in ASSETS}
     assert len(run_ids) == 1, f"the assets came from several runs: {run_ids}"
     assert {assets[key]["run_status"] for key in ASSETS} == {"SUCCESS"}
+    # The raw sources are observed, never materialized; their observation lists every file's sha256.
+    assert {key: assets[key]["event"] for key in ASSETS} == {
+        "raw_mediqa_qa": "observation",
+        "raw_medquad": "observation",
+        "dataset": "materialization",
+        "base_model": "materialization",
+    }
+    assert all(assets[key]["metadata"]["file_sha256"] for key in ("raw_mediqa_qa", "raw_medquad"))
 
     dataset = assets["dataset"]
     on_disk = sha256_file(Path(instance_env["MEDIMIND_DATA_DIR"]) / "dataset.jsonl")

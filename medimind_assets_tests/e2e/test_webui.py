@@ -57,7 +57,8 @@ RUN_CONFIG = {
 }
 JOB = "medimind_pipeline"
 LOCATION = "medimind_assets"
-PIPELINE_ASSETS = ("raw_mediqa_qa", "raw_medquad", "dataset", "base_model", "lora_adapter", "evaluation")
+SOURCES = ("raw_mediqa_qa", "raw_medquad")  # observed at the start of the job, never materialized
+PIPELINE_ASSETS = (*SOURCES, "dataset", "base_model", "lora_adapter", "evaluation")
 OPTIONAL_ASSETS = ("merged_model",)
 STARTUP_TIMEOUT_S = 90
 RUN_TIMEOUT_S = 180
@@ -169,7 +170,9 @@ def _materialized_problems(run: PipelineRun) -> list[str]:
         elif JOB not in state.job_names:
             problems.append(f"{key}: not in job {JOB} (jobs: {state.job_names})")
         elif state.latest is None or state.latest.run_id != run.run_id:
-            problems.append(f"{key}: not materialized by run {run.run_id}")
+            problems.append(f"{key}: not {'observed' if key in SOURCES else 'materialized'} by run {run.run_id}")
+        elif state.latest.observed != (key in SOURCES):
+            problems.append(f"{key}: {'materialized' if key in SOURCES else 'only observed'} by run {run.run_id}")
     for key in OPTIONAL_ASSETS:
         state = run.states[key]
         if state is not None and (JOB in state.job_names or (state.latest and state.latest.run_id == run.run_id)):

@@ -1,5 +1,6 @@
-"""Reading a running Dagster webserver through its GraphQL API: code location status, materializations with
-their metadata and tags, asset check results and a run's error events."""
+"""Reading a running Dagster webserver through its GraphQL API: code location status, materializations (or, for
+observed assets such as the raw sources, observations) with their metadata and tags, asset check results and a
+run's error events."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ query Asset($key: AssetKeyInput!) {{
     jobNames
     dependencyKeys {{ path }}
     assetMaterializations(limit: 1) {{
+      runId
+      tags {{ key value }}
+      metadataEntries {{ {_METADATA_FIELDS} }}
+    }}
+    assetObservations(limit: 1) {{
       runId
       tags {{ key value }}
       metadataEntries {{ {_METADATA_FIELDS} }}
@@ -102,6 +108,8 @@ query ActiveRuns {
 """
 
 AUTOMATION_SENSOR_TYPES = ("AUTOMATION", "AUTO_MATERIALIZE")
+# Plain sensors too: `medimind_raw_sources` records observations (and may start download runs) on its own.
+STOPPED_SENSOR_TYPES = (*AUTOMATION_SENSOR_TYPES, "STANDARD")
 
 
 class GraphQLError(RuntimeError):
@@ -143,10 +151,13 @@ def _metadata_value(entry: dict[str, Any]) -> Any:
 
 @dataclass
 class Materialization:
+    """An asset's latest materialization, or its latest observation for an observed asset (`observed`)."""
+
     run_id: str
     tags: dict[str, str]
     metadata: dict[str, Any]
     metadata_types: dict[str, str]
+    observed: bool = False
 
     @property
     def data_version(self) -> str | None:
@@ -167,20 +178,23 @@ class AssetState:
 
 
 def read_asset(url: str, key: str) -> AssetState | None:
-    """The asset's definition facts and latest materialization, or None when the code location has no such asset."""
+    """The asset's definition facts and latest materialization (else observation), or None when the code location
+    has no such asset."""
     nodes = execute(url, ASSET_QUERY, {"key": {"path": key.split("/")}})["assetNodes"]
     if not nodes:
         return None
     node = nodes[0]
     latest = None
-    if node["assetMaterializations"]:
-        event = node["assetMaterializations"][0]
+    events = node["assetMaterializations"] or node["assetObservations"]
+    if events:
+        event = events[0]
         entries = event["metadataEntries"]
         latest = Materialization(
             run_id=event["runId"],
             tags={tag["key"]: tag["value"] for tag in event["tags"]},
             metadata={entry["label"]: _metadata_value(entry) for entry in entries},
             metadata_types={entry["label"]: entry["__typename"] for entry in entries},
+            observed=not node["assetMaterializations"],
         )
     checks: dict[str, str | None] = {}
     if node["assetChecksOrError"]["__typename"] == "AssetChecks":
@@ -231,7 +245,8 @@ def run_error_report(url: str, run_id: str) -> str:
 
 
 def stop_automation_sensors(url: str, location: str, repository: str = "__repository__") -> list[str]:
-    """Stop the location's running automation sensors, so that only the runs a test launches touch its assets."""
+    """Stop the location's running automation sensors and the sensors that observe the raw sources, so that only the
+    runs a test launches touch its assets."""
     selector = {"repositoryLocationName": location, "repositoryName": repository}
     sensors = execute(url, SENSORS_QUERY, {"selector": selector})["sensorsOrError"]
     if sensors["__typename"] != "Sensors":
@@ -239,7 +254,7 @@ def stop_automation_sensors(url: str, location: str, repository: str = "__reposi
     stopped = []
     for sensor in sensors["results"]:
         state = sensor["sensorState"]
-        if sensor["sensorType"] in AUTOMATION_SENSOR_TYPES and state["status"] == "RUNNING":
+        if sensor["sensorType"] in STOPPED_SENSOR_TYPES and state["status"] == "RUNNING":
             result = execute(url, STOP_SENSOR_MUTATION, {"id": state["id"]})["stopSensor"]
             if result["__typename"] == "PythonError":
                 raise GraphQLError(f"could not stop sensor {sensor['name']}: {result['message']}")
