@@ -98,3 +98,54 @@ def format_chain(chain: list[Link]) -> str:
         if isinstance(files, dict):
             lines.extend(f"    {sha}  {name}" for name, sha in sorted(files.items()))
     return "\n".join(lines)
+
+
+SOURCES = ("raw_mediqa_qa", "raw_medquad")
+LINEAGE_COLUMNS = ["asset", "version", "what", "where"]
+
+
+def lineage_rows(instance: dg.DagsterInstance, dataset_version: str, base_model: dict) -> list[dict[str, str]]:
+    """What an adapter or an evaluation came from, one row per input, for an operator to read as it is: the dataset
+    of `dataset_version` (rows, path), each raw source version it was built from (files, path) and the base model
+    (id, revision). An input this instance has no record of says so instead of failing the run."""
+    rows: list[dict[str, str]] = []
+    try:
+        dataset = _find(instance, "dataset", dataset_version)
+    except LineageError:
+        rows.append({"asset": "dataset", "version": dataset_version, "what": "not recorded in this Dagster instance"})
+    else:
+        count = dataset.metadata.get("dagster/row_count")
+        rows.append(
+            {
+                "asset": "dataset",
+                "version": dataset_version,
+                "what": f"{count:,} rows" if isinstance(count, int) else "",
+                "where": str(dataset.metadata.get("path", "")),
+            }
+        )
+        for source in SOURCES:
+            if source not in dataset.inputs:
+                continue
+            try:
+                link = _find(instance, source, dataset.inputs[source], observed=True)
+            except LineageError:
+                rows.append({"asset": source, "version": dataset.inputs[source], "what": "observation not found"})
+                continue
+            files = link.metadata.get("file_count")
+            rows.append(
+                {
+                    "asset": source,
+                    "version": link.data_version,
+                    "what": f"{files} files" if isinstance(files, int) else "",
+                    "where": str(link.metadata.get("path", "")),
+                }
+            )
+    rows.append(
+        {
+            "asset": "base_model",
+            "version": str(base_model.get("revision", "")),
+            "what": str(base_model.get("name", "")),
+            "where": str(base_model.get("path", "")),
+        }
+    )
+    return rows

@@ -11,6 +11,7 @@ import pytest
 
 from medimind_assets import definitions, lineage
 from medimind_assets.atomic import sha256_file
+from medimind_assets.data import sources
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 FAST_TRAINING = {"max_steps": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "save_steps": 100}
@@ -38,6 +39,17 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
         )
     assert result.success
     latest = json.loads((data_dir / "adapters" / "latest.json").read_text())
+    # The adapter's metadata says what it came from, readable without matching hashes.
+    [adapter] = result.asset_materializations_for_node("lora_adapter")
+    table = adapter.metadata["lineage"].value
+    dataset_version = sha256_file(data_dir / "dataset.jsonl")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    by_asset = {row[0]: row[1:] for row in rows}
+    assert list(by_asset) == ["dataset", "raw_mediqa_qa", "raw_medquad", "base_model"]
+    assert by_asset["dataset"][0].replace("\u200b", "") == dataset_version
+    assert by_asset["dataset"][1].endswith(" rows") and by_asset["dataset"][2].endswith("dataset.jsonl")
+    mediqa_files = len(sources.snapshot(sample_data, sources.MEDIQA, counts=False).files)
+    assert by_asset["raw_mediqa_qa"][1] == f"{mediqa_files} files" and by_asset["base_model"][1] == "tiny-phi"
     # Promotion is the evaluation's job; point current.json at the adapter as a passing gate would.
     (data_dir / "adapters" / "current.json").write_text(json.dumps(latest))
 

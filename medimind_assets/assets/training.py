@@ -11,7 +11,8 @@ import dagster as dg
 from pydantic import Field
 
 from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, config_from
+from medimind_assets.assets.common import OWNERS, config_from, markdown_table
+from medimind_assets.lineage import LINEAGE_COLUMNS, lineage_rows
 from medimind_assets.models import read_current_base_model
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
@@ -76,8 +77,13 @@ def lora_adapter(
     )
     # The script must report the materialization: a process that exits without one fails the step.
     result = launcher.run(context, job).get_materialize_result(implicit_materialization=False)
+    lineage = lineage_rows(context.instance, request.data_version, manifest)
     return dg.MaterializeResult(
-        metadata={**(result.metadata or {}), "launcher": launcher.describe(job)},
+        metadata={
+            **(result.metadata or {}),
+            "lineage": dg.MetadataValue.md(markdown_table(lineage, LINEAGE_COLUMNS, width=80)),
+            "launcher": launcher.describe(job),
+        },
         data_version=result.data_version,
         check_results=result.check_results,
         tags=result.tags,
