@@ -29,7 +29,7 @@ class EvaluationSettings:
     )
     ranking_max_answer_tokens: int = option(256, "Candidate answer tokens scored.")
     ranker: str = option(
-        "mean_logprob",
+        "pmi",  # the best on the MEDIQA validation set with SmolLM2-135M (benchmarks/compare_rankers.py)
         "How the MEDIQA test candidates are scored: " + "; ".join(f"{k}: {v}" for k, v in RANKERS.items()) + ".",
     )
     compare_rankers: bool = option(
