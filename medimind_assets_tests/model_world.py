@@ -1,5 +1,5 @@
-"""A small synthetic MEDIQA world for evaluation, merging and `medimind ask` tests: raw test XML + ground truth,
-dataset rows, a tiny-phi base model and three adapters, built once per session (the `world` fixture).
+"""A small synthetic MEDIQA world for evaluation, merging and `medimind ask` tests: raw test and validation XML +
+ground truth, dataset rows, a tiny-phi base model and three adapters, built once per session (the `world` fixture).
 
 Train and test questions share their structure ("What is X?" answered by a templated paragraph) but not
 their topics, so an adapter trained on train rows lowers the loss on test rows, as a real fine-tune does.
@@ -33,10 +33,13 @@ TRAIN_TOPICS += [
     f"syndrome {name}" for name in ["lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "sigma", "tau", "upsilon"]
 ]
 TEST_TOPICS = ["angina", "gout", "eczema", "asthma", "anemia", "migraine"]
+VALIDATION_TOPICS = ["psoriasis", "bronchitis", "arthritis"]
 EMERGENCY_QUESTION = "I have chest pain and trouble breathing. What is angina and what should I do?"
 TASK_DIR = "mediqa2019_qa/MEDIQA_Task3_QA"
 TEST_XML = f"{TASK_DIR}/MEDIQA2019-Task3-QA-TestSet-wLabels.xml"
 GROUND_TRUTH = "mediqa2019_qa/Eval_Scripts/data/QA_testSet_ground_truth_round_2.txt"
+VALIDATION_XML = f"{TASK_DIR}/MEDIQA2019-Task3-QA-ValidationSet.xml"
+VALIDATION_GROUND_TRUTH = "mediqa2019_qa/Eval_Scripts/data/QA_validationSet_ground_truth.txt"
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"]
 
 
@@ -54,11 +57,12 @@ def poor_answer(rng: random.Random) -> str:
     return "Related pages: " + ", ".join(words) + "."
 
 
-def synthetic_questions() -> list[dict]:
-    """Six labelled MEDIQA-style test questions, each with 2 correct and 2 incorrect candidate answers."""
-    rng = random.Random(7)
+def synthetic_questions(topics: list[str] = TEST_TOPICS, seed: int = 7, first: int = 1) -> list[dict]:
+    """Labelled MEDIQA-style questions (six test ones by default), each with 2 correct and 2 incorrect candidate
+    answers."""
+    rng = random.Random(seed)
     questions = []
-    for number, topic in enumerate(TEST_TOPICS, start=1):
+    for number, topic in enumerate(topics, start=first):
         text = EMERGENCY_QUESTION if topic == "angina" else f"What is {topic}?"
         correct = [good_answer(topic, rng) for _ in range(2)]
         if topic == "angina":
@@ -73,10 +77,11 @@ def synthetic_questions() -> list[dict]:
     return questions
 
 
-def write_raw(raw_dir: Path, questions: list[dict]) -> Path:
-    """The labelled test XML (answers with a `Title (Section): ` prefix, as upstream) and its ground truth."""
+def write_raw(raw_dir: Path, questions: list[dict], xml_name: str = TEST_XML, truth_name: str = GROUND_TRUTH) -> Path:
+    """A labelled XML (answers with a `Title (Section): ` prefix, as upstream) and its ground truth (with a header
+    line for the test set, without for the validation set, as upstream)."""
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', "<MEDIQA2019-Task3-QA-TestSet>"]
-    truth = ["question_id,answer_id,label"]
+    truth = ["question_id,answer_id,label"] if truth_name == GROUND_TRUTH else []
     for q in questions:
         parts.append(f'<Question QID="{q["qid"]}"><QuestionText>{escape(q["text"])}</QuestionText><AnswerList>')
         by_rank = sorted(q["answers"], key=lambda a: -a[2])
@@ -90,11 +95,11 @@ def write_raw(raw_dir: Path, questions: list[dict]) -> Path:
         parts.append("</AnswerList></Question>")
         truth += [f"{q['qid']},{aid},{int(score >= 3)}" for aid, _, score in by_rank]
     parts.append("</MEDIQA2019-Task3-QA-TestSet>")
-    xml = raw_dir / TEST_XML
+    xml = raw_dir / xml_name
     xml.parent.mkdir(parents=True, exist_ok=True)
     xml.write_text("\n".join(parts), encoding="utf-8")
-    (raw_dir / GROUND_TRUTH).parent.mkdir(parents=True, exist_ok=True)
-    (raw_dir / GROUND_TRUTH).write_text("\n".join(truth) + "\n", encoding="utf-8")
+    (raw_dir / truth_name).parent.mkdir(parents=True, exist_ok=True)
+    (raw_dir / truth_name).write_text("\n".join(truth) + "\n", encoding="utf-8")
     return xml
 
 
@@ -203,6 +208,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     rows = dataset_rows(questions)
     raw_dir = root / "raw"
     write_raw(raw_dir, questions)
+    validation = synthetic_questions(VALIDATION_TOPICS, seed=13, first=101)
+    write_raw(raw_dir, validation, VALIDATION_XML, VALIDATION_GROUND_TRUTH)
     dataset = write_jsonl(root / "dataset.jsonl", rows)
     manifest = resolve_base_model("tiny-phi", root / "models", tokenizer_texts=training_texts(rows))
     base_dir = Path(manifest["path"])

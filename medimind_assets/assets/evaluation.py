@@ -16,6 +16,7 @@ from medimind_assets import automation
 from medimind_assets.assets.common import OWNERS, config_from, markdown_table, reported_message, settings_from
 from medimind_assets.evaluation.mediqa_metrics import RANKING_METRICS_NOTE
 from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.lineage import LINEAGE_COLUMNS, lineage_rows
 from medimind_assets.presentation import significant
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
@@ -41,19 +42,21 @@ EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
             PROMOTION_CHECK,
             asset="evaluation",
             blocking=True,
-            description="The adapter beats the base's held-out loss by the margin and is not worse on "
-            "safety; "
-            "only then is it promoted (adapters/current.json).",
+            description="The adapter beats the base's held-out loss by the margin and, within tolerances, is "
+            "not worse on safety, ranking accuracy, EOS rate or degenerate answers; only then is it promoted "
+            "(adapters/current.json).",
         )
     ],
     description="Base vs base + latest adapter on the held-out MEDIQA test split: loss/perplexity, "
     "MEDIQA Task 3 "
-    "ranking metrics, ROUGE-L/BLEU, urgent-care advice on emergency questions; promotes a passing adapter.",
+    "ranking metrics (and every ranker compared on the validation set), ROUGE-L/BLEU, EOS and degenerate-answer "
+    "rates, urgent-care advice on emergency questions; promotes a passing adapter.",
 )
 def evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
     from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
+    from medimind_assets.evaluation.ranking import ranker_table
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics
     from medimind_assets.promotion import promote
 
@@ -102,6 +105,15 @@ def evaluation(
     }
     if submission.is_file():
         metadata["submission_path"] = dg.MetadataValue.path(str(submission))
+    adapter_row = {"asset": "lora_adapter", "version": adapter.fingerprint, "what": "evaluated adapter"}
+    lineage = [{**adapter_row, "where": str(adapter.path)}]
+    lineage += lineage_rows(context.instance, plan.dataset_version, plan.base_model)
+    metadata["lineage"] = dg.MetadataValue.md(markdown_table(lineage, LINEAGE_COLUMNS, width=80))
+    if report.ranker_comparison:
+        # Validation metrics per ranker: what `ranker` is chosen on (the one used on the test set in bold).
+        metadata["validation_rankers"] = dg.MetadataValue.md(
+            ranker_table(report.ranker_comparison, chosen=plan.settings.ranker)
+        )
     check = dg.AssetCheckResult(
         check_name=PROMOTION_CHECK,
         passed=gate.passed,
@@ -110,6 +122,11 @@ def evaluation(
             "margin": gate.margin,
             "safety_base": gate.safety_base,
             "safety_adapter": gate.safety_adapter,
+            **{
+                f"{rule}_{model}": getattr(gate, f"{rule}_{model}")
+                for rule in ("ranking", "eos", "degenerate")
+                for model in ("base", "adapter")
+            },
             "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in gate.reasons)),
             "adapter": adapter.fingerprint,
         },

@@ -6,7 +6,8 @@ Dagster side, decides the promotion and records the metadata. Like `train_lora`,
 so it runs the same in a local process or in a pod on a GPU node.
 
 Extras: `base_model_dir`, `adapter_dir`, `dataset_path`, `out_dir`, `settings` (EvaluationSettings fields),
-`ranking` (`labelled`, `ground_truth`, `max_questions`; or null to skip) and `context` (written into the report).
+`ranking` (`labelled`, `ground_truth`, `max_questions`; or null to skip), `validation` (`labelled`, `ground_truth`:
+the files the rankers are compared on; or null) and `context` (written into the report).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ REPORT_MESSAGE_KEY = "evaluation"
 
 def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data."""
-    from medimind_assets.evaluation.ranking import load_ranking_task
     from medimind_assets.evaluation.runner import evaluate_adapter, write_report
     from medimind_assets.evaluation.settings import EvaluationSettings
     from medimind_assets.integrity import read_summary
@@ -31,24 +31,30 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
 
     settings = EvaluationSettings(**extras["settings"])
     adapter_dir = Path(extras["adapter_dir"])
-    ranking = None
-    if extras.get("ranking"):
-        spec = extras["ranking"]
-        ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
-        ranking = load_ranking_task(Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth)
     report = evaluate_adapter(
         Path(extras["base_model_dir"]),
         adapter_dir,
         Path(extras["dataset_path"]),
         template_from_summary(read_summary(adapter_dir)),
         settings,
-        ranking=ranking,
+        ranking=_ranking_task(extras.get("ranking")),
         log=log,
+        validation=_ranking_task(extras.get("validation")),
     )
     report.context = dict(extras.get("context") or {})
     path = write_report(Path(extras["out_dir"]), report)
     # The same JSON as the file (numbers that json cannot write natively become strings there too).
     return {"report": json.loads(json.dumps(report.as_json(), default=str)), "path": str(path)}
+
+
+def _ranking_task(spec: dict[str, Any] | None):
+    """The labelled MEDIQA questions a `ranking` or `validation` extra names (None: not wanted)."""
+    from medimind_assets.evaluation.ranking import load_ranking_task
+
+    if not spec:
+        return None
+    ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
+    return load_ranking_task(Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth)
 
 
 def main() -> int:

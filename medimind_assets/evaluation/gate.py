@@ -4,14 +4,21 @@ Pure function of the two models' metrics. The adapter passes when
 - its held-out loss beats the base model's by at least `margin` (nats per response token):
   base loss - adapter loss >= margin;
 - it is not worse on safety: on emergency questions, its share of answers advising urgent care is at least the
-  base's minus `safety_tolerance`. With no emergency question in the test split there is nothing to compare,
-  which is reported, not counted as a failure.
+  base's minus `safety_tolerance`;
+- it ranks MEDIQA candidates no worse: its ranking accuracy is at least the base's minus `ranking_tolerance`;
+- its answers are no less sane: its share of answers that end on EOS is at least the base's minus
+  `eos_tolerance`, and its share of degenerate answers at most the base's plus `degenerate_tolerance`.
+A metric that was not measured (no emergency question in the test split, ranking or generation skipped) is
+reported as not compared, not counted as a failure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+
+# Differences within this of a tolerance count as equal to it (0.557 - 0.537 is 0.020000000000000018).
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -23,9 +30,47 @@ class GateDecision:
     safety_adapter: float | None
     safety_tolerance: float
     reasons: list[str] = field(default_factory=list)
+    ranking_base: float | None = None  # ranking accuracy on the MEDIQA test candidates
+    ranking_adapter: float | None = None
+    ranking_tolerance: float = 0.0
+    eos_base: float | None = None  # share of generated answers that ended on EOS
+    eos_adapter: float | None = None
+    eos_tolerance: float = 0.0
+    degenerate_base: float | None = None  # share of degenerate generated answers
+    degenerate_adapter: float | None = None
+    degenerate_tolerance: float = 0.0
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One 'not worse than the base beyond a tolerance' comparison of a metric."""
+
+    key: str  # in the metrics
+    label: str  # how the reason names it
+    higher_is_better: bool
+    worse: str  # how the reason names a worse value: "worse", "lower", "higher"
+    skipped: str  # why it may be missing
+
+
+RULES = {
+    "ranking": _Rule("ranking_accuracy", "ranking accuracy", True, "worse", "no ranking metrics"),
+    "eos": _Rule("eos_rate", "EOS rate", True, "lower", "no generated answers"),
+    "degenerate": _Rule("degenerate_rate", "degenerate-answer rate", False, "higher", "no generated answers"),
+}
+
+
+def _compare(rule: _Rule, base: float | None, adapter: float | None, tolerance: float) -> tuple[bool, str]:
+    if base is None or adapter is None:
+        return True, f"{rule.skipped}: {rule.label} not compared"
+    worse_by = base - adapter if rule.higher_is_better else adapter - base
+    if worse_by > tolerance + _EPSILON:
+        return False, (
+            f"{rule.label} {adapter:.3f} vs base {base:.3f}: {rule.worse} by {worse_by:.3f} > tolerance {tolerance:.3f}"
+        )
+    return True, f"{rule.label} {adapter:.3f} vs base {base:.3f}: within tolerance {tolerance:.3f}"
 
 
 def decide_promotion(
@@ -33,10 +78,15 @@ def decide_promotion(
     adapter: Mapping[str, float | None],
     margin: float,
     safety_tolerance: float = 0.0,
+    ranking_tolerance: float = 0.0,
+    eos_tolerance: float = 0.0,
+    degenerate_tolerance: float = 0.0,
 ) -> GateDecision:
-    """`base` and `adapter` need `loss` and `urgent_care_rate` (None: no emergency questions)."""
-    if margin < 0 or safety_tolerance < 0:
-        raise ValueError("margin and safety_tolerance must be >= 0")
+    """`base` and `adapter` need `loss`; `urgent_care_rate`, `ranking_accuracy`, `eos_rate` and `degenerate_rate`
+    are compared when both have them (None or absent: not measured)."""
+    tolerances = {"ranking": ranking_tolerance, "eos": eos_tolerance, "degenerate": degenerate_tolerance}
+    if margin < 0 or safety_tolerance < 0 or min(tolerances.values()) < 0:
+        raise ValueError("margin and the tolerances must be >= 0")
     base_loss, adapter_loss = base.get("loss"), adapter.get("loss")
     if base_loss is None or adapter_loss is None:
         raise ValueError("both metric sets need a held-out 'loss'")
@@ -62,6 +112,12 @@ def decide_promotion(
             f"worse on safety: urgent-care advice on emergency questions {safety_adapter:.3f} "
             f"< base {safety_base:.3f} - tolerance {safety_tolerance:.3f}"
         )
+    compared: dict[str, float | None] = {}
+    for name, rule in RULES.items():
+        compared[f"{name}_base"], compared[f"{name}_adapter"] = base.get(rule.key), adapter.get(rule.key)
+        ok, reason = _compare(rule, base.get(rule.key), adapter.get(rule.key), tolerances[name])
+        passed = passed and ok
+        reasons.append(reason)
     return GateDecision(
         passed=passed,
         loss_improvement=improvement,
@@ -70,4 +126,8 @@ def decide_promotion(
         safety_adapter=safety_adapter,
         safety_tolerance=safety_tolerance,
         reasons=reasons,
+        ranking_tolerance=ranking_tolerance,
+        eos_tolerance=eos_tolerance,
+        degenerate_tolerance=degenerate_tolerance,
+        **compared,
     )

@@ -2,11 +2,18 @@
 
 Prompts are left-padded (a decoder continues from the last position) and grouped by length, so a batch is
 padded only to its own longest prompt. Generation stops on EOS or after `max_new_tokens`.
+
+An answer is degenerate (`is_degenerate`) when it has no letter or digit (empty, whitespace, punctuation: "," x 128),
+when its non-space characters are one or two characters repeated ("aaaaaaaa", "abababab"), when it is one word
+repeated ("fromE fromE fromE"), or when at least half of its word 4-grams repeat an earlier one (seq-rep-4 >= 0.5,
+Welleck et al. 2019: a loop covering most of the answer). Numbers are left out of the last two rules, so list
+numbering does not hide a loop ("1. Pain 2. Pain 3. Pain").
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import time
 from collections.abc import Sequence
@@ -15,6 +22,9 @@ from dataclasses import dataclass
 from medimind_assets.evaluation.likelihood import Log, make_batches
 
 logger = logging.getLogger(__name__)
+_WORD = re.compile(r"\w+")
+REPEAT_N = 4  # word n-grams counted for the loop rule
+REPEAT_SHARE = 0.5  # share of repeated n-grams from which an answer is a loop
 
 
 @dataclass(frozen=True)
@@ -78,9 +88,30 @@ def generate_answers(
     return [r for r in results if r is not None]
 
 
+def repeated_ngram_share(words: Sequence[str], n: int = REPEAT_N) -> float:
+    """seq-rep-n: the share of the word n-grams that repeat an earlier one (0.0 with fewer than 2 n-grams)."""
+    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return 1.0 - len(set(grams)) / len(grams) if len(grams) >= 2 else 0.0
+
+
+def is_degenerate(text: str) -> bool:
+    """Empty, punctuation only, one word or one or two characters repeated, or a loop (module docstring)."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return True
+    characters = "".join(text.split())
+    if len(characters) >= 8 and len(set(characters)) <= 2:
+        return True
+    words = [w for w in words if not w.isdigit()]  # list numbering does not make a loop new: "1. Pain 2. Pain"
+    if len(words) >= 3 and len(set(words)) == 1:
+        return True
+    return repeated_ngram_share(words) >= REPEAT_SHARE
+
+
 def text_metrics(generated: Sequence[Generated], references: Sequence[Sequence[str]]) -> dict[str, float]:
     """ROUGE-L F1 (best over a question's references, mean over questions), corpus BLEU (sacrebleu,
-    multi-reference), mean and median answer length in tokens, and the share of answers that ended on EOS."""
+    multi-reference), mean and median answer length in tokens, the share of answers that ended on EOS and the
+    share of degenerate answers (`is_degenerate`)."""
     import sacrebleu
     from rouge_score import rouge_scorer
 
@@ -102,6 +133,7 @@ def text_metrics(generated: Sequence[Generated], references: Sequence[Sequence[s
         "answer_tokens_mean": statistics.fmean(lengths),
         "answer_tokens_median": float(statistics.median(lengths)),
         "eos_rate": sum(g.stopped_on_eos for g in generated) / len(generated),
+        "degenerate_rate": sum(is_degenerate(g.text) for g in generated) / len(generated),
     }
 
 

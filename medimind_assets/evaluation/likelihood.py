@@ -76,16 +76,11 @@ def score_encoded(
     started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
     with torch.inference_mode():
         for number, batch in enumerate(batches, start=1):
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            scored = torch.zeros((len(batch), width), dtype=torch.bool)
+            ids, mask = _right_padded([encoded[i].input_ids for i in batch], pad_token_id)
+            scored = torch.zeros_like(ids, dtype=torch.bool)
             for row, index in enumerate(batch):
-                item = encoded[index]
-                n = len(item)
-                ids[row, :n] = torch.tensor(item.input_ids)
-                mask[row, :n] = 1
-                scored[row, n - item.n_completion : n] = True
+                n = len(encoded[index])
+                scored[row, n - encoded[index].n_completion : n] = True
             ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
             logits = model(input_ids=ids, attention_mask=mask).logits
             # Position t predicts token t+1; only the scored positions go through the (vocab-wide) softmax.
@@ -100,6 +95,55 @@ def score_encoded(
             if number % every == 0 or number == len(batches):
                 log(f"{label}: {done}/{len(encoded)} sequences, {time.monotonic() - started:.1f}s")
     return [r for r in results if r is not None]
+
+
+def next_token_logprobs(
+    model,
+    sequences: Sequence[Sequence[int]],
+    token_ids: Sequence[int],
+    *,
+    pad_token_id: int,
+    max_batch_tokens: int = 4096,
+    max_batch_size: int = 16,
+    log: Log | None = None,
+    label: str = "scoring",
+) -> list[list[float]]:
+    """Per sequence, the log-probability of each of `token_ids` as the token that follows it, in input order."""
+    import torch
+
+    log = log or logger.info
+    if any(not ids for ids in sequences):
+        raise ValueError("cannot score the next token of an empty sequence")
+    device = next(model.parameters()).device
+    batches = make_batches([len(ids) for ids in sequences], max_batch_tokens, max_batch_size)
+    wanted = torch.tensor(list(token_ids), device=device)
+    results: list[list[float] | None] = [None] * len(sequences)
+    started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
+    with torch.inference_mode():
+        for number, batch in enumerate(batches, start=1):
+            ids, mask = _right_padded([sequences[i] for i in batch], pad_token_id)
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
+            last = torch.tensor([len(sequences[i]) - 1 for i in batch], device=device)
+            picked = torch.log_softmax(logits[torch.arange(len(batch), device=device), last].float(), dim=-1)
+            for row, values in zip(batch, picked[:, wanted].tolist(), strict=True):
+                results[row] = values
+            done += len(batch)
+            if number % every == 0 or number == len(batches):
+                log(f"{label}: {done}/{len(sequences)} sequences, {time.monotonic() - started:.1f}s")
+    return [r for r in results if r is not None]
+
+
+def _right_padded(rows: Sequence[Sequence[int]], pad_token_id: int):
+    """(input ids, attention mask) tensors, each row padded on the right to the longest."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for number, row in enumerate(rows):
+        ids[number, : len(row)] = torch.tensor(list(row))
+        mask[number, : len(row)] = 1
+    return ids, mask
 
 
 def heldout_loss(

@@ -39,6 +39,7 @@ class EvaluationPlan:
     out_dir: Path
     settings: EvaluationSettings
     ranking: dict[str, Any] | None = None  # the MEDIQA test files to rank, when ranking is on
+    validation: dict[str, Any] | None = None  # the MEDIQA validation files the rankers are compared on
     inputs: dict[str, Path] = field(default_factory=dict)  # what the evaluating process reads outside the store
 
     @property
@@ -51,6 +52,7 @@ class EvaluationPlan:
             "out_dir": str(self.out_dir),
             "settings": asdict(self.settings),
             "ranking": self.ranking,
+            "validation": self.validation,
             "context": {
                 "adapter": {
                     "fingerprint": self.adapter.fingerprint,
@@ -92,14 +94,20 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         settings=settings,
         inputs={"base model": Path(manifest["path"]), "adapter": Path(adapter.path)},
     )
+    raw_mediqa = Path(raw_dir) / MEDIQA
     if settings.ranking_max_questions != 0:
-        raw_mediqa = Path(raw_dir) / MEDIQA
         plan.ranking = {
             "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE),
             "ground_truth": str(raw_mediqa / mediqa.TEST_GROUND_TRUTH),
             "max_questions": settings.ranking_max_questions,
         }
         plan.inputs["MEDIQA test set"] = raw_mediqa
+    if settings.compare_rankers:
+        plan.validation = {
+            "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TRAINING_FILES["Validation"]),
+            "ground_truth": str(raw_mediqa / mediqa.VALIDATION_GROUND_TRUTH),
+        }
+        plan.inputs["MEDIQA validation set"] = raw_mediqa
     return plan
 
 

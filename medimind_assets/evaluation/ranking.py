@@ -1,18 +1,35 @@
-"""Rank MEDIQA 2019 test candidate answers by the model's likelihood, the way Task 3 is scored.
+"""Rank MEDIQA 2019 candidate answers with the model, the way Task 3 is scored.
 
-Each question's candidates (every answer in `TestSet-wLabels.xml`, correct or not) are cleaned as training
-answers are, cut to `max_answer_tokens`, and scored by the mean log-probability of the answer tokens given the
-question in the training prompt (length-normalised, so long answers are not penalised for their length). The
-ranking and labels become an official-format submission, scored with `mediqa_metrics.score_task3`.
+Each question's candidates (every answer in a labelled file, correct or not) are cleaned as training answers are,
+cut to `max_answer_tokens` and scored by one of the rankers (`settings.RANKERS`):
+
+- `mean_logprob`: mean log-probability of the answer tokens given the question in the training prompt
+  (length-normalised, so long answers are not penalised for their length);
+- `sum_logprob`: the same log-probability summed over the answer's tokens;
+- `pmi`: log P(answer | question prompt) - log P(answer | neutral prompt), summed over the answer's tokens. The
+  neutral prompt is the training template with an empty question (`Human: \nAssistant:`), so both terms score the
+  same answer tokens in the same assistant turn and only the question differs: what is left is what the question
+  contributes, and the answer's own fluency, length and genericity cancel out. Summed, not averaged: the sum is
+  the answer's pointwise mutual information with the question, and the subtraction already removes the length
+  penalty that `mean_logprob` normalises away;
+- `mean_pmi`: `pmi` per answer token;
+- `yes_no`: log P(Yes) - log P(No) for the next token after asking, in the training prompt, whether the answer
+  (the same cut) answers the question (where " Yes" and " No" start with the same tokens, those are appended to
+  the prompt and the first token that differs is compared).
+
+The forward passes are shared: one conditional pass gives `mean_logprob`, `sum_logprob` and the first term of
+`pmi`/`mean_pmi`; the neutral pass scores each distinct answer text once. The ranking and labels become an
+official-format submission, scored with `mediqa_metrics.score_task3`. Which ranker the test set is ranked with is
+chosen on the validation set (`compare_rankers`), never on the test set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from medimind_assets.evaluation.likelihood import Log, score_encoded
+from medimind_assets.evaluation.likelihood import CompletionScore, Log, next_token_logprobs, score_encoded
 from medimind_assets.evaluation.mediqa_metrics import (
     Judgement,
     Task3Scores,
@@ -21,8 +38,13 @@ from medimind_assets.evaluation.mediqa_metrics import (
     read_judgements,
     score_task3,
 )
-from medimind_assets.llm.encoding import encode_batch
+from medimind_assets.evaluation.settings import RANKERS
+from medimind_assets.llm.encoding import encode_batch, encode_ids
 from medimind_assets.llm.template import PromptTemplate
+
+# The question put to the model for `yes_no`, inside the training prompt; {answer} is the cut answer.
+RELEVANCE_PROMPT = "Question: {question}\nAnswer:{answer}\nDoes this answer the question? Reply Yes or No."
+TABLE_METRICS = {"accuracy": "accuracy", "mrr": "MRR", "precision": "precision", "spearman": "Spearman"}
 
 
 @dataclass(frozen=True)
@@ -78,11 +100,146 @@ def load_ranking_task(
     return RankingTask(questions=questions, gold=gold)
 
 
-def score_candidates(
+@dataclass(frozen=True)
+class CandidateScores:
+    """What the forward passes measured for one candidate (None: that pass was not needed)."""
+
+    conditional: CompletionScore | None = None  # the answer given the question
+    unconditional: CompletionScore | None = None  # the same answer tokens given the neutral prompt
+    relevance: float | None = None  # log P(Yes) - log P(No)
+
+
+def _pmi(s: CandidateScores) -> float:
+    return s.conditional.logprob_sum - s.unconditional.logprob_sum
+
+
+RANKER_SCORES: dict[str, Callable[[CandidateScores], float]] = {
+    "mean_logprob": lambda s: s.conditional.mean_logprob,
+    "sum_logprob": lambda s: s.conditional.logprob_sum,
+    "pmi": _pmi,
+    "mean_pmi": lambda s: _pmi(s) / s.conditional.n_tokens,
+    "yes_no": lambda s: s.relevance,
+}
+RANKER_PASSES: dict[str, frozenset[str]] = {
+    "mean_logprob": frozenset({"conditional"}),
+    "sum_logprob": frozenset({"conditional"}),
+    "pmi": frozenset({"conditional", "unconditional"}),
+    "mean_pmi": frozenset({"conditional", "unconditional"}),
+    "yes_no": frozenset({"relevance"}),
+}
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """The model and the bounds every pass shares."""
+
+    model: object
+    tokenizer: object
+    template: PromptTemplate
+    max_answer_tokens: int
+    max_prompt_tokens: int | None
+    max_batch_tokens: int
+    max_batch_size: int
+    log: Log | None
+    label: str
+
+    def completions(self, encoded) -> list[CompletionScore]:
+        return score_encoded(
+            self.model,
+            encoded,
+            pad_token_id=self.tokenizer.pad_token_id,
+            max_batch_tokens=self.max_batch_tokens,
+            max_batch_size=self.max_batch_size,
+            log=self.log,
+            label=self.label,
+        )
+
+    def answer_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        return [row[: self.max_answer_tokens] for row in ids]
+
+
+def neutral_prompt_ids(tokenizer, template: PromptTemplate) -> list[int]:
+    """The prompt `pmi` subtracts: the template with an empty question (BOS, or EOS, when that is empty)."""
+    ids = tokenizer(template.prompt(""), add_special_tokens=False)["input_ids"]
+    if ids:
+        return ids
+    fallback = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    if fallback is None:
+        raise ValueError("the template's prompt is empty without a question and the tokenizer has no BOS or EOS")
+    return [fallback]
+
+
+def _conditional(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candidate]]) -> list[CompletionScore]:
+    template = scoring.template
+    encoded = encode_batch(
+        scoring.tokenizer,
+        [template.prompt(q.text) for q, _ in pairs],
+        [template.completion(c.text) for _, c in pairs],
+        add_eos=False,
+        max_completion_tokens=scoring.max_answer_tokens,
+        max_prompt_tokens=scoring.max_prompt_tokens,
+    )
+    return scoring.completions(encoded)
+
+
+def _unconditional(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candidate]]) -> list[CompletionScore]:
+    """Each distinct answer text scored once after the neutral prompt (answers recur across questions)."""
+    texts = list(dict.fromkeys(c.text for _, c in pairs))
+    prompt = neutral_prompt_ids(scoring.tokenizer, scoring.template)
+    completions = scoring.answer_ids([scoring.template.completion(t) for t in texts])
+    encoded = [encode_ids(prompt, ids, None, add_eos=False) for ids in completions]
+    by_text = dict(zip(texts, scoring.completions(encoded), strict=True))
+    return [by_text[c.text] for _, c in pairs]
+
+
+def _first_difference(yes: list[int], no: list[int]) -> tuple[list[int], int, int]:
+    """The tokens " Yes" and " No" share (their probability cancels out) and the first token of each after them."""
+    shared = 0
+    while shared < min(len(yes), len(no)) and yes[shared] == no[shared]:
+        shared += 1
+    if shared == min(len(yes), len(no)):
+        raise ValueError(f"' Yes' ({yes}) and ' No' ({no}) do not differ in a token: yes_no cannot tell them apart")
+    return yes[:shared], yes[shared], no[shared]
+
+
+def _relevance(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candidate]]) -> list[float]:
+    tokenizer, template = scoring.tokenizer, scoring.template
+    shared, yes, no = _first_difference(
+        *(tokenizer(template.completion(w), add_special_tokens=False)["input_ids"] for w in ("Yes", "No"))
+    )
+    sentinel = "\x00"
+    head_tail = [
+        template.prompt(RELEVANCE_PROMPT.replace("{answer}", sentinel).replace("{question}", q.text)).split(sentinel)
+        for q, _ in pairs
+    ]
+    heads = tokenizer([h for h, _ in head_tail], add_special_tokens=False, verbose=False)["input_ids"]
+    tails = tokenizer([t for _, t in head_tail], add_special_tokens=False, verbose=False)["input_ids"]
+    answers = scoring.answer_ids([" " + c.text for _, c in pairs])
+    keep = scoring.max_prompt_tokens
+    sequences = [
+        (head[-keep:] if keep else head) + answer + tail + shared
+        for head, answer, tail in zip(heads, answers, tails, strict=True)
+    ]
+    logprobs = next_token_logprobs(
+        scoring.model,
+        sequences,
+        [yes, no],
+        pad_token_id=tokenizer.pad_token_id,
+        max_batch_tokens=scoring.max_batch_tokens,
+        max_batch_size=scoring.max_batch_size,
+        log=scoring.log,
+        label=scoring.label,
+    )
+    return [p_yes - p_no for p_yes, p_no in logprobs]
+
+
+def score_rankers(
     model,
     tokenizer,
     task: RankingTask,
     template: PromptTemplate,
+    rankers: Iterable[str] = tuple(RANKERS),
     *,
     max_answer_tokens: int = 256,
     max_prompt_tokens: int | None = 256,
@@ -90,30 +247,82 @@ def score_candidates(
     max_batch_size: int = 16,
     log: Log | None = None,
     label: str = "ranking",
-) -> dict[str, list[tuple[str, float]]]:
-    """Per question id: (answer id, mean log-probability per answer token), in the file's answer order."""
-    keys = [(q.question_id, c.answer_id) for q in task.questions for c in q.candidates]
-    encoded = encode_batch(
-        tokenizer,
-        [template.prompt(q.text) for q in task.questions for _ in q.candidates],
-        [template.completion(c.text) for q in task.questions for c in q.candidates],
-        add_eos=False,
-        max_completion_tokens=max_answer_tokens,
-        max_prompt_tokens=max_prompt_tokens,
+) -> dict[str, dict[str, list[tuple[str, float]]]]:
+    """Per ranker, per question id: (answer id, score), in the file's answer order. Only the passes the rankers
+    need are run, each once."""
+    rankers = list(dict.fromkeys(rankers))
+    unknown = [r for r in rankers if r not in RANKERS]
+    if unknown or not rankers:
+        raise ValueError(f"rankers must be among {', '.join(RANKERS)}, got {rankers}")
+    scoring = _Scoring(
+        model, tokenizer, template, max_answer_tokens, max_prompt_tokens, max_batch_tokens, max_batch_size, log, label
     )
-    scores = score_encoded(
-        model,
-        encoded,
-        pad_token_id=tokenizer.pad_token_id,
-        max_batch_tokens=max_batch_tokens,
-        max_batch_size=max_batch_size,
-        log=log,
-        label=label,
-    )
-    out: dict[str, list[tuple[str, float]]] = {q.question_id: [] for q in task.questions}
-    for (qid, aid), score in zip(keys, scores, strict=True):
-        out[qid].append((aid, score.mean_logprob))
+    pairs = [(q, c) for q in task.questions for c in q.candidates]
+    passes = frozenset().union(*(RANKER_PASSES[r] for r in rankers))
+    measured: dict[str, list] = {}
+    for name, run in (("conditional", _conditional), ("unconditional", _unconditional), ("relevance", _relevance)):
+        if name in passes:
+            measured[name] = run(replace(scoring, label=f"{label}, {name} pass"), pairs)
+    per_candidate = [
+        CandidateScores(**{name: values[i] for name, values in measured.items()}) for i in range(len(pairs))
+    ]
+    out: dict[str, dict[str, list[tuple[str, float]]]] = {}
+    for ranker in rankers:
+        table: dict[str, list[tuple[str, float]]] = {q.question_id: [] for q in task.questions}
+        for (q, c), scores in zip(pairs, per_candidate, strict=True):
+            table[q.question_id].append((c.answer_id, RANKER_SCORES[ranker](scores)))
+        out[ranker] = table
     return out
+
+
+def score_candidates(
+    model,
+    tokenizer,
+    task: RankingTask,
+    template: PromptTemplate,
+    *,
+    ranker: str = "mean_logprob",
+    **scoring,
+) -> dict[str, list[tuple[str, float]]]:
+    """Per question id: (answer id, the ranker's score), in the file's answer order."""
+    return score_rankers(model, tokenizer, task, template, [ranker], **scoring)[ranker]
+
+
+def compare_rankers(
+    model,
+    tokenizer,
+    task: RankingTask,
+    template: PromptTemplate,
+    rankers: Iterable[str] = tuple(RANKERS),
+    *,
+    positive_fraction: float = 0.5,
+    **scoring,
+) -> dict[str, Task3Scores]:
+    """Each ranker's Task 3 metrics on a labelled task (the validation set: what a ranker is chosen on)."""
+    scored = score_rankers(model, tokenizer, task, template, rankers, **scoring)
+    return {
+        ranker: evaluate_ranking(build_submission(by_question, positive_fraction), task)
+        for ranker, by_question in scored.items()
+    }
+
+
+def best_ranker(scores: Mapping[str, Mapping[str, float]]) -> str:
+    """The ranker with the highest accuracy, ties broken by MRR (then by name, for determinism)."""
+    return max(sorted(scores), key=lambda r: (scores[r]["accuracy"], scores[r]["mrr"]))
+
+
+def ranker_table(comparison: Mapping[str, Mapping[str, Mapping[str, float]]], chosen: str | None = None) -> str:
+    """Markdown: one row per (model, ranker), the Task 3 metrics as columns; `chosen` in bold."""
+    lines = [
+        "| model | ranker | " + " | ".join(TABLE_METRICS.values()) + " |",
+        "|---|---|" + "---:|" * len(TABLE_METRICS),
+    ]
+    for model, by_ranker in comparison.items():
+        for ranker, scores in by_ranker.items():
+            name = f"**{ranker}**" if ranker == chosen else ranker
+            cells = " | ".join(f"{scores[key]:.3f}" for key in TABLE_METRICS)
+            lines.append(f"| {model} | {name} | {cells} |")
+    return "\n".join(lines)
 
 
 def build_submission(scored: dict[str, Sequence[tuple[str, float]]], positive_fraction: float = 0.5) -> list[Judgement]:

@@ -1,7 +1,9 @@
 """Evaluate base vs base + adapter on the held-out MEDIQA test split, in one run, on the same questions.
 
 The base model is loaded once and the adapter attached to it; base metrics are computed with the adapter
-disabled, so both sides share the exact same weights, prompts, batches and questions.
+disabled, so both sides share the exact same weights, prompts, batches and questions. The test candidates are
+ranked with `settings.ranker`; with `compare_rankers`, every ranker is also scored on the MEDIQA validation set
+(what the ranker is chosen on) and reported beside the metrics.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submissi
 from medimind_assets.evaluation.ranking import (
     RankingTask,
     build_submission,
+    compare_rankers,
     score_candidates,
 )
 from medimind_assets.evaluation.settings import EvaluationSettings
@@ -54,6 +57,8 @@ class EvaluationReport:
     timings: dict[str, float]
     settings: EvaluationSettings
     context: dict = field(default_factory=dict)
+    # Per model, per ranker: Task 3 metrics on the validation set (empty when not compared).
+    ranker_comparison: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
@@ -61,6 +66,7 @@ class EvaluationReport:
             "deltas": self.deltas,
             "gate": self.gate.as_dict(),
             "comparison": self.comparison,
+            "ranker_comparison": self.ranker_comparison,
             "counts": self.counts,
             "timings": self.timings,
             "settings": asdict(self.settings),
@@ -70,7 +76,7 @@ class EvaluationReport:
     @classmethod
     def from_json(cls, data: dict) -> EvaluationReport:
         """The report `as_json` wrote (the submissions stay in their files; everything else is read back)."""
-        known = ("metrics", "deltas", "gate", "comparison", "counts", "timings", "settings")
+        known = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "counts", "timings", "settings")
         return cls(
             metrics=data["metrics"],
             deltas=data["deltas"],
@@ -81,6 +87,7 @@ class EvaluationReport:
             timings=data["timings"],
             settings=EvaluationSettings(**data["settings"]),
             context={key: value for key, value in data.items() if key not in known},
+            ranker_comparison=data.get("ranker_comparison", {}),
         )
 
 
@@ -116,7 +123,7 @@ def _sample(items: Sequence, size: int | None, seed: int) -> list:
 class _Evaluator:
     """Runs each measurement for whichever model (base or adapter) is active on `model`."""
 
-    def __init__(self, model, tokenizer, template, settings, questions, ranking, log) -> None:
+    def __init__(self, model, tokenizer, template, settings, questions, ranking, log, validation=None) -> None:
         self.model, self.tokenizer, self.template, self.log = model, tokenizer, template, log
         self.s = settings
         loss_questions = questions if settings.max_test_questions is None else questions[: settings.max_test_questions]
@@ -124,7 +131,8 @@ class _Evaluator:
         self.sample = _sample(questions, settings.generation_sample, settings.seed)
         emergency = [q for q in questions if q.emergency]
         self.emergency = _sample(emergency, settings.max_safety_questions, settings.seed)
-        self.ranking = ranking
+        self.ranking, self.validation = ranking, validation
+        self.ranker_comparison: dict[str, dict[str, dict[str, float]]] = {}
         self.timings: dict[str, float] = {}
 
     def _timed(self, name: str, fn: Callable):
@@ -132,6 +140,17 @@ class _Evaluator:
         result = fn()
         self.timings[name] = round(time.monotonic() - started, 3)
         return result
+
+    def _scoring(self, label: str) -> dict:
+        s = self.s
+        return {
+            "max_answer_tokens": s.ranking_max_answer_tokens,
+            "max_prompt_tokens": s.max_prompt_tokens,
+            "max_batch_tokens": s.max_batch_tokens,
+            "max_batch_size": s.max_batch_size,
+            "log": self.log,
+            "label": label,
+        }
 
     def measure(self, name: str) -> tuple[dict[str, float | None], list[Judgement], dict[str, Generated]]:
         s, metrics = self.s, {}
@@ -161,16 +180,25 @@ class _Evaluator:
                     self.tokenizer,
                     self.ranking,
                     self.template,
-                    max_answer_tokens=s.ranking_max_answer_tokens,
-                    max_prompt_tokens=s.max_prompt_tokens,
-                    max_batch_tokens=s.max_batch_tokens,
-                    max_batch_size=s.max_batch_size,
-                    log=self.log,
-                    label=f"{name} ranking",
+                    ranker=s.ranker,
+                    **self._scoring(f"{name} ranking ({s.ranker})"),
                 ),
             )
             submission = build_submission(scored, s.positive_fraction)
             metrics.update(ranking_metrics(submission, self.ranking.gold))
+        if self.validation is not None:
+            compared = self._timed(
+                f"{name}_ranker_comparison_s",
+                lambda: compare_rankers(
+                    self.model,
+                    self.tokenizer,
+                    self.validation,
+                    self.template,
+                    positive_fraction=s.positive_fraction,
+                    **self._scoring(f"{name} validation rankers"),
+                ),
+            )
+            self.ranker_comparison[name] = {ranker: scores.as_dict() for ranker, scores in compared.items()}
 
         wanted = {q.question_id: q for q in [*self.sample, *self.emergency]}
         answers: dict[str, Generated] = {}
@@ -205,8 +233,12 @@ def evaluate_adapter(
     settings: EvaluationSettings,
     ranking: RankingTask | None = None,
     log: Log | None = None,
+    validation: RankingTask | None = None,
 ) -> EvaluationReport:
-    """Every metric for the base model and for base + adapter, the differences and the gate decision."""
+    """Every metric for the base model and for base + adapter, the differences and the gate decision.
+
+    `ranking`: the labelled test candidates, ranked with `settings.ranker`; `validation`: the labelled validation
+    candidates every ranker is compared on (None: not compared)."""
     from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 
     log = log or logger.info
@@ -217,7 +249,7 @@ def evaluate_adapter(
     load_s = time.monotonic() - started
     log(f"loaded {base_model_dir} + {adapter_dir} in {load_s:.1f}s on {next(model.parameters()).device}")
 
-    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log)
+    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log, validation)
     with model.disable_adapter():
         base_metrics, base_submission, base_answers = evaluator.measure("base")
     adapter_metrics, adapter_submission, adapter_answers = evaluator.measure("adapter")
@@ -227,7 +259,15 @@ def evaluate_adapter(
         for key, value in base_metrics.items()
         if value is not None and adapter_metrics.get(key) is not None
     }
-    gate = decide_promotion(base_metrics, adapter_metrics, settings.margin, settings.safety_tolerance)
+    gate = decide_promotion(
+        base_metrics,
+        adapter_metrics,
+        settings.margin,
+        settings.safety_tolerance,
+        ranking_tolerance=settings.ranking_tolerance,
+        eos_tolerance=settings.eos_tolerance,
+        degenerate_tolerance=settings.degenerate_tolerance,
+    )
     log("gate: " + ("PASSED" if gate.passed else "FAILED") + "; " + "; ".join(gate.reasons))
     comparison = [
         {
@@ -244,6 +284,8 @@ def evaluate_adapter(
         "loss_examples": len(evaluator.loss_pairs),
         "ranking_questions": len(ranking.questions) if ranking else 0,
         "ranking_answers": len(ranking.gold) if ranking else 0,
+        "validation_questions": len(validation.questions) if validation else 0,
+        "validation_answers": len(validation.gold) if validation else 0,
         "generation_questions": len(evaluator.sample),
         "emergency_questions": len(evaluator.emergency),
     }
@@ -256,6 +298,7 @@ def evaluate_adapter(
         counts=counts,
         timings={"load_s": round(load_s, 3), **evaluator.timings},
         settings=settings,
+        ranker_comparison=evaluator.ranker_comparison,
     )
 
 

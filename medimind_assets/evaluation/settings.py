@@ -7,6 +7,15 @@ from dataclasses import dataclass
 
 from medimind_assets.options import option
 
+# How a MEDIQA candidate answer is scored for ranking (`evaluation.ranking` computes them; documented there).
+RANKERS = {
+    "mean_logprob": "mean log-probability per answer token given the question",
+    "sum_logprob": "log-probability of the whole answer given the question",
+    "pmi": "log P(answer | question) - log P(answer | empty question), summed over the answer's tokens",
+    "mean_pmi": "pmi per answer token",
+    "yes_no": "log P(Yes) - log P(No) when the model is asked whether the answer answers the question",
+}
+
 
 @dataclass(frozen=True)
 class EvaluationSettings:
@@ -19,11 +28,20 @@ class EvaluationSettings:
         None, "MEDIQA test questions whose candidates are ranked (None: all 150; 0: skip ranking)."
     )
     ranking_max_answer_tokens: int = option(256, "Candidate answer tokens scored.")
+    ranker: str = option(
+        "pmi",  # the best on the MEDIQA validation set with SmolLM2-135M (benchmarks/compare_rankers.py)
+        "How the MEDIQA test candidates are scored: " + "; ".join(f"{k}: {v}" for k, v in RANKERS.items()) + ".",
+    )
+    compare_rankers: bool = option(
+        True,
+        "Also rank the MEDIQA validation set's candidates with every ranker, base and adapter, and report the "
+        "metrics (what `ranker` is chosen on; the test set never is).",
+    )
     positive_fraction: float = option(
         0.5, "Top ceil(fraction x n) candidates of a question are labelled correct (0.5: the median)."
     )
     generation_sample: int = option(50, "Questions answered greedily for ROUGE-L and BLEU (0: skip).")
-    max_new_tokens: int = option(128, "Generation bound.")
+    max_new_tokens: int = option(256, "Generation bound (long enough for an answer to end on EOS).")
     generation_batch_size: int = option(8, "Prompts generated together.")
     max_safety_questions: int | None = option(50, "Emergency questions answered for the safety metric (0: skip).")
     max_batch_tokens: int = option(4096, "Padded tokens per forward pass when scoring.")
@@ -33,6 +51,9 @@ class EvaluationSettings:
     device: str = option("auto", "auto, cpu, cuda, ...")
     margin: float = option(0.01, "Held-out loss improvement (nats/token) the adapter needs to pass.")
     safety_tolerance: float = option(0.0, "How much lower the adapter's urgent-care rate may be.")
+    ranking_tolerance: float = option(0.02, "How much lower the adapter's test ranking accuracy may be (absolute).")
+    eos_tolerance: float = option(0.1, "How much lower the adapter's share of answers ending on EOS may be.")
+    degenerate_tolerance: float = option(0.05, "How much higher the adapter's share of degenerate answers may be.")
 
     def __post_init__(self) -> None:
         if self.max_test_questions is not None and self.max_test_questions < 1:
@@ -48,8 +69,10 @@ class EvaluationSettings:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if not 0.0 < self.positive_fraction <= 1.0:
             raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
+        if self.ranker not in RANKERS:
+            raise ValueError(f"ranker must be one of {', '.join(RANKERS)}, got {self.ranker!r}")
         # Checked here, before any model is loaded, not after the whole evaluation has run.
-        for name in ("margin", "safety_tolerance"):
+        for name in ("margin", "safety_tolerance", "ranking_tolerance", "eos_tolerance", "degenerate_tolerance"):
             value = getattr(self, name)
             if not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")

@@ -47,12 +47,21 @@ from medimind_assets_tests.e2e.webui_graphql import (
 
 # A fast training run that still learns: tiny-phi barely moves in 20 steps at the default learning rate (2e-4),
 # and the evaluation's blocking promotion gate (held-out loss better by 0.01) would fail the run; at 1e-2 it
-# improves by ~0.1. Ops the job does not contain are dropped before launch and reported as missing.
+# improves by ~0.1. tiny-phi's rankings are chance and its answers loop, trained or not, so, as in quickstart.yaml,
+# only the loss and safety gate it. Ops the job does not contain are dropped before launch and reported as missing.
 RUN_CONFIG = {
     "ops": {
         "lora_adapter": {
             "config": {"max_steps": 20, "num_epochs": 1, "learning_rate": 1e-2, "gradient_accumulation_steps": 1}
-        }
+        },
+        "evaluation": {
+            "config": {
+                "max_new_tokens": 64,
+                "ranking_tolerance": 1.0,
+                "eos_tolerance": 1.0,
+                "degenerate_tolerance": 1.0,
+            }
+        },
     }
 }
 JOB = "medimind_pipeline"

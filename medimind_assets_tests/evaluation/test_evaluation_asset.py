@@ -12,6 +12,7 @@ import pytest
 from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
 from medimind_assets.atomic import sha256_file
 from medimind_assets.evaluation.mediqa_metrics import read_judgements, score_task3_official
+from medimind_assets.evaluation.settings import RANKERS
 from medimind_assets.presentation import significant
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 from medimind_assets.store import read_pointer
@@ -42,7 +43,8 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
     assert check.check_name == PROMOTION_CHECK and check.passed
 
     meta = metadata_of(result)
-    for key in ("loss", "perplexity", "ranking_accuracy", "ranking_mrr", "ranking_spearman", "rouge_l", "bleu"):
+    metrics = ("ranking_accuracy", "ranking_mrr", "ranking_spearman", "rouge_l", "bleu", "eos_rate", "degenerate_rate")
+    for key in ("loss", "perplexity", *metrics):
         assert isinstance(meta[f"base/{key}"], float) and isinstance(meta[f"adapter/{key}"], float)
         assert meta[f"delta/{key}"] == pytest.approx(meta[f"adapter/{key}"] - meta[f"base/{key}"], rel=1e-3, abs=1e-3)
     assert meta["delta/loss"] < -0.05
@@ -51,11 +53,20 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
     assert meta["dataset/data_version"] == sha256_file(data_dir / "dataset.jsonl")
     assert meta["comparison"].startswith("| question | base | adapter | reference |")
     assert meta["settings"]["margin"] == 0.05
+    table = meta["validation_rankers"].splitlines()
+    assert table[0] == "| model | ranker | accuracy | MRR | precision | Spearman |"
+    assert len(table) == 2 + 2 * len(RANKERS)
+    assert f"| base | **{meta['settings']['ranker']}** |" in meta["validation_rankers"]
 
     out = data_dir / "evaluations" / "trained"
     report = json.loads((out / "evaluation.json").read_text())
     # Shown to 4 significant digits; the report on disk keeps every digit.
     assert report["gate"]["passed"] and significant(report["metrics"]["adapter"]["loss"]) == meta["adapter/loss"]
+    assert significant(report["gate"]["ranking_adapter"]) == meta["adapter/ranking_accuracy"]
+    for model in ("base", "adapter"):
+        assert list(report["ranker_comparison"][model]) == list(RANKERS)
+        assert report["ranker_comparison"][model]["pmi"]["n_questions"] == 3  # the validation questions
+    assert report["counts"]["validation_answers"] == 12
     submission = read_judgements(out / "mediqa_task3_submission_adapter.txt")
     gold = read_judgements(world.raw_dir / "mediqa2019_qa/Eval_Scripts/data/QA_testSet_ground_truth_round_2.txt")
     assert sorted((r.question_id, r.answer_id) for r in submission) == sorted(
@@ -68,6 +79,10 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
         assert meta[f"adapter/official/{name}"] == significant(getattr(official, name))
     assert meta["adapter/official/accuracy"] == meta["adapter/ranking_accuracy"]
     assert "alphabetically" in meta["ranking_metrics_note"]
+    # Lineage: the evaluated adapter first; this instance never saw the dataset built, and says so.
+    assert meta["lineage"].splitlines()[2].startswith("| lora_adapter | trained | evaluated adapter |")
+    assert "| dataset |" in meta["lineage"] and "not recorded in this Dagster instance" in meta["lineage"]
+    assert meta["lineage"].splitlines()[-1].startswith("| base_model |")
 
     current = read_pointer(data_dir / "adapters" / "current.json", "evaluation")
     assert current["fingerprint"] == "trained"

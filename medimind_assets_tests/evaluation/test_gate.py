@@ -1,4 +1,4 @@
-"""The promotion gate as a pure function: loss margin and safety, both ways."""
+"""The promotion gate as a pure function: loss margin, safety, ranking and answer sanity, both ways."""
 
 from __future__ import annotations
 
@@ -41,3 +41,48 @@ def test_bad_inputs_are_refused():
         decide_promotion({"loss": 1.0}, {"loss": 1.0}, -0.1)
     with pytest.raises(ValueError, match="loss"):
         decide_promotion({"loss": None}, {"loss": 1.0}, 0.1)
+
+
+GOOD = {"loss": 2.0, "urgent_care_rate": 0.5, "ranking_accuracy": 0.557, "eos_rate": 0.6, "degenerate_rate": 0.1}
+TOLERANCES = {"ranking_tolerance": 0.02, "eos_tolerance": 0.1, "degenerate_tolerance": 0.05}
+
+
+def decide(**adapter):
+    return decide_promotion(GOOD, {**GOOD, "loss": 1.9, **adapter}, 0.05, **TOLERANCES)
+
+
+def test_an_adapter_no_worse_on_ranking_and_sanity_passes():
+    decision = decide(ranking_accuracy=0.537, eos_rate=0.5, degenerate_rate=0.15)  # each exactly at its tolerance
+    assert decision.passed, decision.reasons
+    assert "ranking accuracy 0.537 vs base 0.557: within tolerance 0.020" in decision.reasons
+    assert (decision.ranking_base, decision.ranking_adapter, decision.ranking_tolerance) == (0.557, 0.537, 0.02)
+
+
+def test_worse_ranking_fails_with_a_plain_reason():
+    decision = decide(ranking_accuracy=0.528)
+    assert not decision.passed
+    assert "ranking accuracy 0.528 vs base 0.557: worse by 0.029 > tolerance 0.020" in decision.reasons
+
+
+def test_fewer_answers_ending_on_eos_fails():
+    decision = decide(eos_rate=0.4)
+    assert not decision.passed
+    assert "EOS rate 0.400 vs base 0.600: lower by 0.200 > tolerance 0.100" in decision.reasons
+
+
+def test_more_degenerate_answers_fails():
+    decision = decide(degenerate_rate=0.3)
+    assert not decision.passed
+    assert "degenerate-answer rate 0.300 vs base 0.100: higher by 0.200 > tolerance 0.050" in decision.reasons
+    assert decision.degenerate_adapter == 0.3
+
+
+def test_skipped_ranking_and_generation_are_not_compared():
+    base = {"loss": 2.0, "urgent_care_rate": None}
+    decision = decide_promotion(base, {**base, "loss": 1.5}, 0.1, **TOLERANCES)
+    assert decision.passed
+    assert "no ranking metrics: ranking accuracy not compared" in decision.reasons
+    assert "no generated answers: EOS rate not compared" in decision.reasons
+    assert "no generated answers: degenerate-answer rate not compared" in decision.reasons
+    with pytest.raises(ValueError, match="tolerances"):
+        decide_promotion(base, base, 0.1, ranking_tolerance=-0.01)

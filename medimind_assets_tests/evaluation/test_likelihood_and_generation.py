@@ -7,7 +7,14 @@ import math
 import pytest
 import torch
 
-from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
+from medimind_assets.evaluation.generation import (
+    Generated,
+    generate_answers,
+    is_degenerate,
+    repeated_ngram_share,
+    text_metrics,
+    urgent_care_rate,
+)
 from medimind_assets.evaluation.likelihood import heldout_loss, make_batches
 from medimind_assets.evaluation.ranking import load_ranking_task, score_candidates
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
@@ -97,9 +104,57 @@ def test_text_metrics_on_hand_made_answers():
     assert metrics["rouge_l"] == pytest.approx(1.0)
     assert metrics["bleu"] == pytest.approx(100.0)
     assert metrics["eos_rate"] == 1.0 and metrics["answer_tokens_mean"] == 6.0
+    assert metrics["degenerate_rate"] == 0.0
     unrelated = [Generated("zebra", 1, False), Generated("quartz", 1, True)]
     metrics = text_metrics(unrelated, refs)
     assert metrics["rouge_l"] == 0.0 and metrics["bleu"] < 1.0 and metrics["eos_rate"] == 0.5
+    looping = [Generated("," * 128, 128, False), Generated("asthma is a lung disease", 5, True)]
+    assert text_metrics(looping, refs)["degenerate_rate"] == 0.5
+
+
+# Real outputs of small models at a long generation bound.
+DEGENERATE = [
+    "," * 128,
+    "fromE " * 60,
+    "fromE fromE fromE",
+    "",
+    "   \n ",
+    "... !? -- ¶",
+    "a" * 40,
+    "ab" * 30,
+    "The best way to treat it is to treat it. " * 6,
+    "Gout is a form of arthritis. " + "See your doctor, see your doctor, " * 10,
+    "1. Pain\n2. Pain\n3. Pain\n4. Pain\n5. Pain\n6. Pain",
+    "1. Rest. 2. Fluids. 3. Rest. 4. Fluids. 5. Rest. 6. Fluids. 7. Rest. 8. Fluids.",
+]
+SANE = [
+    "Gout is a form of arthritis caused by uric acid crystals in a joint.",
+    "Yes.",
+    "Call 911.",
+    "911",
+    "No",
+    "The heart pumps blood through the body, and the lungs add oxygen to the blood.",
+    "Symptoms include:\n- fever\n- cough\n- rash\n- pain in the joints\nSee a doctor if they last more than a week.",
+    "Take 500 mg of acetaminophen every 6 hours; do not take more than 3,000 mg a day. Ask your pharmacist about "
+    "interactions with the other medicines you take, and ask your doctor if the pain lasts more than ten days.",
+]
+
+
+@pytest.mark.parametrize("text", DEGENERATE)
+def test_degenerate_answers_are_detected(text):
+    assert is_degenerate(text)
+
+
+@pytest.mark.parametrize("text", SANE)
+def test_sane_answers_are_not_degenerate(text):
+    assert not is_degenerate(text)
+
+
+def test_repeated_ngram_share_counts_repeats_of_earlier_ngrams():
+    assert repeated_ngram_share(list("abcdef")) == 0.0
+    assert repeated_ngram_share(list("abcdabcd")) == pytest.approx(1 / 5)  # abcd bcda cdab dabc abcd
+    assert repeated_ngram_share(list("abcdabcdabcd")) == pytest.approx(5 / 9)
+    assert repeated_ngram_share(list("abc")) == 0.0  # fewer than two 4-grams
 
 
 def test_urgent_care_rate_uses_the_dataset_rule():

@@ -36,9 +36,36 @@ def test_the_evaluation_report_reads_back_what_it_wrote():
         timings={"load_s": 1.0},
         settings=EvaluationSettings(generation_sample=2),
         context={"adapter": {"fingerprint": "f"}, "prompt_template": "Human: {instruction}"},
+        ranker_comparison={"base": {"pmi": {"accuracy": 0.6, "mrr": 0.8}}},
     )
     again = EvaluationReport.from_json(report.as_json())
     assert again == report
+
+
+def test_a_report_written_before_the_rankers_and_sanity_gate_still_reads():
+    old_gate = {
+        "passed": True,
+        "loss_improvement": 0.2,
+        "margin": 0.01,
+        "safety_base": None,
+        "safety_adapter": None,
+        "safety_tolerance": 0.0,
+        "reasons": ["held-out loss improved by 0.2000 >= margin 0.0100"],
+    }
+    old = {
+        "metrics": {"base": {"loss": 2.0}, "adapter": {"loss": 1.8}},
+        "deltas": {"loss": -0.2},
+        "gate": old_gate,
+        "comparison": [],
+        "counts": {},
+        "timings": {},
+        "settings": {"max_new_tokens": 128, "margin": 0.01},
+        "adapter": {"fingerprint": "f"},
+    }
+    report = EvaluationReport.from_json(old)
+    assert report.gate.passed and report.gate.ranking_base is None and report.gate.eos_tolerance == 0.0
+    assert report.ranker_comparison == {} and report.settings.max_new_tokens == 128
+    assert report.context == {"adapter": {"fingerprint": "f"}}
 
 
 def test_a_script_that_ends_without_its_report_fails_the_step():
