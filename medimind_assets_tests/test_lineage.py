@@ -46,7 +46,7 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
     by_asset = {row[0]: row[1:] for row in rows}
     assert list(by_asset) == ["dataset", "raw_mediqa_qa", "raw_medquad", "base_model"]
-    assert by_asset["dataset"][0].replace("\u200b", "") == dataset_version
+    assert by_asset["dataset"][0] == dataset_version
     assert by_asset["dataset"][1].endswith(" rows") and by_asset["dataset"][2].endswith("dataset.jsonl")
     mediqa_files = len(sources.snapshot(sample_data, sources.MEDIQA, counts=False).files)
     assert by_asset["raw_mediqa_qa"][1] == f"{mediqa_files} files" and by_asset["base_model"][1] == "tiny-phi"

@@ -20,5 +20,7 @@ def test_long_runs_without_spaces_get_break_opportunities_and_nothing_else_chang
     assert shown.replace("\u200b", "") == commas and shown.count("\u200b") == 3
     sentence = "Diabetes causes thirst, frequent urination and tiredness."
     assert breakable(sentence) == sentence
-    table = markdown_table([{"question": "q", "answer": "fromE" * 40}], ["question", "answer"], width=500)
+    rows = [{"question": "q", "answer": "fromE" * 40}]
+    table = markdown_table(rows, ["question", "answer"], width=500, wrap=True)
     assert max(len(run) for run in re.split(r"[\s\u200b]", table)) <= 30  # the long cell can wrap
+    assert "\u200b" not in markdown_table(rows, ["question", "answer"], width=500)  # ids and hashes stay intact

@@ -15,13 +15,14 @@ from medimind_assets.presentation import breakable
 OWNERS = ["team:medimind"]
 
 
-def markdown_table(rows: list[dict], columns: list[str], width: int = 80) -> str:
-    """A small Markdown table for metadata; cells are shortened to `width` characters, kept on one line, and can
-    wrap even where the text has no spaces."""
+def markdown_table(rows: list[dict], columns: list[str], width: int = 80, wrap: bool = False) -> str:
+    """A small Markdown table for metadata; cells are shortened to `width` characters and kept on one line. With
+    `wrap`, free text can wrap even where it has no spaces (ids, hashes and paths stay intact without it)."""
 
     def cell(value: object) -> str:
         text = " ".join(str(value).split()).replace("|", "\\|")
-        return breakable(text if len(text) <= width else text[: width - 1] + "…")
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        return breakable(text) if wrap else text
 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]

@@ -80,7 +80,7 @@ def evaluation(
     else:
         context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
 
-    comparison = markdown_table(report.comparison, ["question", "base", "adapter", "reference"], width=240)
+    comparison = markdown_table(report.comparison, ["question", "base", "adapter", "reference"], width=240, wrap=True)
     submission = plan.out_dir / SUBMISSION_FILE.format(model="adapter")
     metadata = {
         **{key: significant(value) for key, value in flat_metrics(report).items()},

@@ -76,9 +76,9 @@ def _download_if_absent(context: dg.AssetExecutionContext, settings: MediMindSet
         return False
     try:
         sources.ensure(settings.raw_path, name)
-    except DownloadError as exc:  # the network may come back: retry; malformed files are never retried
+    except DownloadError as exc:  # only a transient failure is retried within the run
         context.log.error(str(exc))
-        if settings.download_retries <= 0:
+        if not exc.retryable or settings.download_retries <= 0:
             raise
         raise dg.RetryRequested(
             max_retries=settings.download_retries, seconds_to_wait=settings.download_retry_wait_seconds

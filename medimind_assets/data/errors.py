@@ -17,7 +17,15 @@ class RawDataError(ValueError):
 
 
 class DownloadError(RawDataError):
-    """A pinned upstream file could not be fetched or did not match its sha256 (worth retrying later)."""
+    """A pinned upstream file could not be fetched or did not match its sha256.
+
+    `retryable` is True only for failures that may pass within the run (a timeout, a reset connection, a server
+    error); an unreachable host, a missing file or wrong bytes are reported at once.
+    """
+
+    def __init__(self, path: str | Path, problem: str, retryable: bool = False) -> None:
+        super().__init__(path, problem)
+        self.retryable = retryable
 
 
 class RawDataErrors(RawDataError):

@@ -7,9 +7,11 @@ sha256 recorded in `upstream_manifest.json`, and moved into place only when all 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -172,14 +174,31 @@ def _fetch(url: str, dest: Path, expected: str, final: Path, timeout: float) -> 
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as handle:
             shutil.copyfileobj(response, handle)
+    except urllib.error.HTTPError as exc:
+        transient = exc.code >= 500 or exc.code == 429
+        raise DownloadError(
+            final, f"download from {url} failed (HTTP {exc.code} {exc.reason}); {hint}", retryable=transient
+        ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(final, f"download from {url} failed ({reason}); {hint}") from None
+        if _unreachable(reason):
+            # Offline or a wrong address: waiting within the run does not help (the source sensor tries again).
+            raise DownloadError(
+                final, f"download from {url} failed: the host cannot be reached ({reason}), offline?; {hint}"
+            ) from None
+        raise DownloadError(final, f"download from {url} failed ({reason}); {hint}", retryable=True) from None
     actual = sha256_file(dest)
     if actual != expected:
         raise DownloadError(
             final, f"downloaded from {url} but sha256 is {actual}, expected {expected}; {hint}"
         )
+
+
+def _unreachable(reason: object) -> bool:
+    """Name resolution failed, the connection was refused, or there is no route to the host."""
+    if isinstance(reason, (socket.gaierror, ConnectionRefusedError)):
+        return True
+    return getattr(reason, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 
 def ensure(raw_dir: Path, name: str) -> SourceSnapshot:

@@ -121,7 +121,7 @@ def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
 
 
 @pytest.mark.parametrize("retries", [0, 1])
-def test_missing_raw_directory_is_a_clear_error_after_the_download_retries(tmp_path, instance, monkeypatch, retries):
+def test_an_unreachable_download_is_a_clear_error_at_once(tmp_path, instance, monkeypatch, retries):
     monkeypatch.setenv("MEDIMIND_MEDIQA_URL", "http://127.0.0.1:9/unreachable")
     settings = MediMindSettings(
         raw_dir=str(tmp_path / "nowhere"),
@@ -138,7 +138,7 @@ def test_missing_raw_directory_is_a_clear_error_after_the_download_retries(tmp_p
     )
     assert not result.success
     events = [e.event_type_value for e in result.all_events]
-    assert events.count("STEP_UP_FOR_RETRY") == retries
+    assert events.count("STEP_UP_FOR_RETRY") == 0  # nothing to wait for: retries are for transient failures
     error = str(next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error)
-    assert "nowhere/mediqa2019_qa" in error and "MEDIMIND_RAW_DIR" in error and "download from" in error
+    assert "nowhere/mediqa2019_qa" in error and "MEDIMIND_RAW_DIR" in error and "cannot be reached" in error
     assert materializations(result, "dataset") == []  # never built from a source that could not be observed

@@ -93,5 +93,30 @@ def test_offline_error_names_file_location_and_variable(tmp_path):
     with pytest.raises(DownloadError) as info:
         sources.download(raw, sources.MEDIQA, url=f"http://127.0.0.1:{port}/x", timeout=5)
     message = str(info.value)
-    assert "download from http://127.0.0.1" in message
+    assert "download from http://127.0.0.1" in message and "cannot be reached" in message
     assert str(raw / "mediqa2019_qa") in message and "MEDIMIND_RAW_DIR" in message
+    assert not info.value.retryable  # an unreachable host is said at once, not after minutes of retries
+
+
+class _Unavailable(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
+        self.send_error(503, "busy")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_only_transient_failures_are_worth_retrying(http_server, tmp_path):
+    _, url = http_server  # serves an empty folder: every pinned file is missing (404)
+    with pytest.raises(DownloadError, match="HTTP 404") as missing:
+        sources.download(tmp_path / "a", sources.MEDIQA, url=url, timeout=5)
+    assert not missing.value.retryable
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(DownloadError, match="HTTP 503") as busy:
+            sources.download(tmp_path / "b", sources.MEDIQA, url=f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert busy.value.retryable
