@@ -20,6 +20,7 @@ if [ -d "$WHEELS" ]; then
     $PY -m pip install -q --no-index --find-links "$WHEELS" transformers==5.24.0 peft==0.21.2 bitsandbytes==0.50.2 ||
         $PY -m pip install -q --no-index --find-links "$WHEELS" --no-deps peft==0.21.2 bitsandbytes==0.50.2 ||
         echo "the carried wheels did not install; using what is installed"
+    $PY -c "import accelerate" 2>/dev/null || $PY -m pip install -q --no-index --no-deps "$WHEELS"/accelerate-*.whl
 fi
 $PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
 $PY -c "import bitsandbytes; print('bitsandbytes', bitsandbytes.__version__)" || echo "no bitsandbytes: 4-bit variants are skipped"
