@@ -305,8 +305,12 @@ class Measurement:
         from torch.profiler import ProfilerActivity, profile
 
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
-        self.profiler = profile(activities=activities)
-        self.profiler.__enter__()
+        try:
+            self.profiler = profile(activities=activities)
+            self.profiler.__enter__()
+        except Exception as error:  # a profiler that cannot start must not cost the measurements
+            print(f"no profile: torch.profiler did not start ({type(error).__name__}: {error})", flush=True)
+            self.profiler = None
         self.profile_started = time.perf_counter()
 
     def stop_profile(self) -> None:
