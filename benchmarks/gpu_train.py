@@ -1,31 +1,46 @@
-"""LoRA training throughput of a phi-2-sized model on one CUDA GPU: MediMind's settings vs the seed's recipe.
+"""LoRA training throughput of phi-2's shape on one CUDA GPU: MediMind's settings vs the seed's recipe, profiled.
 
-    python benchmarks/gpu_train.py                       # phi-2 size, random weights; peak = H100 dense bf16
-    python benchmarks/gpu_train.py --peak-flops 1979e12  # another GPU's peak
-    python benchmarks/gpu_train.py --tiny                # smoke test of every code path, on CPU too
+    python benchmarks/gpu_train.py                        # phi-2 shape, random weights: every variant, a profile
+    python benchmarks/gpu_train.py --variants ours-bf16   # one variant
+    python benchmarks/gpu_train.py --full-job             # the real job: run_training on ../shared/data's dataset
+    python benchmarks/gpu_train.py --tiny                 # every variant's code path on CPU, tiny shapes, seconds
+    python benchmarks/gpu_train.py --tiny --full-job      # the full-job path on CPU, tiny shapes, a few steps
+    bash benchmarks/gpu_session.sh                        # a GPU session's measurements in one call
 
-The model is `PhiConfig()` (phi-2's shape) with random weights: throughput does not depend on the values.
-Examples are random token ids with lengths like the seed's job (lognormal, mean --mean-tokens); the first
-fifth of each is the prompt. Both recipes train --steps optimizer steps after --warmup-steps untimed ones.
+The model has phi-2's shape (hidden 2560, intermediate 10240, 32 layers of 32 heads, partial rotary 0.4, vocabulary
+51,200: 2.78B parameters) with random weights: throughput does not depend on the values. Examples are random token
+ids with the lengths of the real training examples when --raw has the raw data (else lognormal, mean --mean-tokens);
+the first fifth of each is the (masked) prompt. Every variant trains --steps timed optimizer steps after
+--warmup-steps untimed ones, at the seed's hyperparameters (batch 4 x accumulation 4, max_length 512).
 
-- ours: the runtime plan `lora_adapter` would pick (bf16 LoRA on a GPU that fits the model), length-grouped
-  dynamic padding, prompt masked; `medimind_assets.training`'s own Trainer setup.
-- seed: 4-bit NF4 QLoRA (its default), every example padded to --max-length, labels = input ids.
+Variants:
+- ours-bf16: `medimind_assets.training` as the asset runs it (bf16 LoRA, length-grouped, token-budget passes,
+  loss on labelled positions).
+- ours-4bit: the same with 4-bit NF4 weights (QLoRA).
+- ours-bf16-seed-passes: ours with the seed's passes of 4 examples and the full-logits loss (both levers off).
+- ours-bf16-8k: ours with 8,192-token passes (a whole step in one pass).
+- seed-4bit / seed-bf16: the seed's recipe (HF Trainer, every example padded to max_length, labels = input ids),
+  in 4-bit NF4 (its default) and without quantization.
 
-MFU counts 4N FLOPs per real (non-padding) token: forward 2N plus the backward pass through the frozen
-weights 2N (LoRA computes no weight gradients for them); N = the base model's parameters.
+MFU counts 4N FLOPs per real (non-padding) token, N = the base model's parameters: forward 2N plus the backward
+pass through the frozen weights 2N (LoRA computes no weight gradient for them; 6N would count one). The projected
+job is 3 epochs of the current dataset's train split (or of the seed's 1,234 x 200 tokens) at the measured rate.
+Variants that need bitsandbytes are skipped, with the reason, where it cannot run.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import math
 import random
+import re
 import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -34,36 +49,99 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SEED_JOB = {"examples": 1234, "tokens": 200, "epochs": 3}
 TARGETS = ["q_proj", "k_proj", "v_proj", "dense"]
+PHI2_SHAPE = {
+    "vocab_size": 51200,
+    "hidden_size": 2560,
+    "intermediate_size": 10240,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "partial_rotary_factor": 0.4,
+    "max_position_embeddings": 2048,
+    "hidden_act": "gelu_new",
+    "layer_norm_eps": 1e-5,
+    "resid_pdrop": 0.1,
+    "embd_pdrop": 0.0,
+    "attention_dropout": 0.0,
+    "tie_word_embeddings": False,
+    "bos_token_id": 50256,
+    "eos_token_id": 50256,
+}
+PHI2_TOKENIZER_SIZE = 50295  # phi-2's tokenizer; its embedding has 51,200 rows
+TINY_SHAPE = {
+    "hidden_size": 64,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+}
+VARIANTS = ("ours-bf16", "ours-4bit", "ours-bf16-seed-passes", "ours-bf16-8k", "seed-4bit", "seed-bf16")
+# Kernel (GPU) or operator (CPU) names by what they do, first match wins; the rest is "other".
+CATEGORIES = (
+    ("loss", r"cross_entropy|log_softmax|logsoftmax|nll_loss|logsumexp|SoftMax|softmax_backward"),
+    ("attention", r"flash|fmha|attention|sdpa|_efficient_attention|scaled_dot_product"),
+    ("4-bit dequantize", r"dequant|4bit|nf4|bitsandbytes|kgemm"),
+    ("optimizer", r"adam|multi_tensor|_foreach|fused_adam"),
+    ("matmul", r"gemm|cutlass|nvjet|xmma|cublas|matmul|addmm|\bmm\b|aten::mm|bmm|linear|s16816|wgmma"),
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per recipe")
+    parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per variant")
     parser.add_argument("--warmup-steps", type=int, default=2, help="untimed optimizer steps first")
+    parser.add_argument("--profile", default="ours-bf16", help="variants to profile (comma-separated, or 'none')")
+    parser.add_argument("--profile-steps", type=int, default=2, help="optimizer steps profiled, after the timed ones")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--accumulation", type=int, default=4)
     parser.add_argument("--max-length", type=int, default=512)
-    parser.add_argument("--mean-tokens", type=int, default=SEED_JOB["tokens"], help="mean example length")
-    parser.add_argument("--peak-flops", type=float, default=989e12, help="dense bf16 peak (H100 SXM: 989e12)")
-    parser.add_argument("--seed-quantization", choices=["4bit", "none"], default="4bit")
-    parser.add_argument("--tiny", action="store_true", help="tiny Phi config: a quick check of the code paths")
+    parser.add_argument("--mean-tokens", type=int, default=SEED_JOB["tokens"], help="mean length without --raw")
+    parser.add_argument("--peak-flops", type=float, help="dense bf16 peak FLOP/s (default: H100/H200 SXM 989e12)")
+    parser.add_argument("--raw", type=Path, default=PROJECT_ROOT.parent / "shared" / "data", help="raw data dir")
+    parser.add_argument(
+        "--lengths", type=Path, help="JSON of the dataset's example lengths: read if it exists, else written from --raw"
+    )
+    parser.add_argument(
+        "--prepare-lengths", action="store_true", help="only write --lengths from --raw (on a CPU, before a GPU run)"
+    )
+    parser.add_argument("--full-job", action="store_true", help="run_training on the dataset built from --raw")
+    parser.add_argument("--max-train-examples", type=int, help="--full-job: train on a seeded subset")
+    parser.add_argument("--max-steps", type=int, help="--full-job: stop after this many optimizer steps")
+    parser.add_argument("--tiny", action="store_true", help="tiny shapes on CPU: a quick check of the code paths")
     parser.add_argument("--workdir", type=Path, help="where the random model is saved (default: a temp dir)")
     args = parser.parse_args(argv)
+    args.variants = [v for v in args.variants.split(",") if v]
+    unknown = sorted(set(args.variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    args.profile = [] if args.profile == "none" else args.profile.split(",")
+    if args.warmup_steps < 1 or args.steps < 1:
+        parser.error("--warmup-steps and --steps must be at least 1 (the first steps are not timed)")
     if args.tiny:
         args.max_length = min(args.max_length, 128)
         args.mean_tokens = min(args.mean_tokens, 40)
-        args.steps = min(args.steps, 3)
+        args.steps = min(args.steps, 1)
+        args.warmup_steps = min(args.warmup_steps, 1)
+        args.profile_steps = min(args.profile_steps, 1)
+        if args.full_job:
+            args.max_train_examples = args.max_train_examples or 64
+            args.max_steps = args.max_steps or 3
     return args
 
 
-def model_config(tiny: bool):
+# ---- the model and the examples -----------------------------------------------------------------------------
+
+
+def model_config(tiny: bool, vocab_size: int | None = None):
     from transformers import PhiConfig
 
-    from medimind_assets.models.tiny_phi import TINY_PHI_CONFIG
-
+    shape = {**PHI2_SHAPE, **(TINY_SHAPE if tiny else {})}
+    if vocab_size is not None:
+        shape["vocab_size"] = vocab_size
     if tiny:
-        return PhiConfig(vocab_size=2048, bos_token_id=0, eos_token_id=0, pad_token_id=0, **TINY_PHI_CONFIG)
-    return PhiConfig()
+        shape.update(vocab_size=vocab_size or 2048, bos_token_id=0, eos_token_id=0)
+    return PhiConfig(pad_token_id=shape["eos_token_id"], **shape)
 
 
 def save_random_model(config, directory: Path, device: str, dtype) -> int:
@@ -81,19 +159,80 @@ def save_random_model(config, directory: Path, device: str, dtype) -> int:
     return n_parameters
 
 
-def synthetic_examples(n: int, vocab: int, mean_tokens: int, max_length: int, eos_id: int):
-    """Lognormal lengths (sigma 0.6) with the given mean; the first fifth of each is a masked prompt."""
+@dataclass
+class LengthSource:
+    """Example lengths (prompt, completion) to sample from, and where they came from."""
+
+    pairs: list[tuple[int, int]]
+    description: str
+    train_examples: int | None = None  # of the current dataset, for the projection
+    train_tokens: int | None = None
+
+
+def dataset_rows(raw: Path) -> list[dict]:
+    from medimind_assets.data.build import build_dataset
+
+    return build_dataset(raw).rows
+
+
+def train_tokenizer_on(rows: list[dict], vocab_size: int):
+    from medimind_assets.models.tiny_phi import train_tokenizer
+
+    return train_tokenizer((r[k] for r in rows for k in ("instruction", "response")), vocab_size=vocab_size)
+
+
+def dataset_lengths(raw: Path, max_length: int, tiny: bool, cache: Path | None = None) -> LengthSource | None:
+    """(prompt, completion) lengths of the current dataset's train split, tokenized by a BPE tokenizer of phi-2's
+    size trained on it (phi-2's own is not available offline), or None without the raw data. `cache`: read from
+    there if it exists (a GPU host then skips the CPU work), else written there."""
+    if cache is not None and cache.is_file():
+        saved = json.loads(cache.read_text())
+        print(f"example lengths of the current dataset from {cache} ({saved['description']})", flush=True)
+        return LengthSource(
+            [tuple(p) for p in saved["pairs"]], saved["description"], len(saved["pairs"]), saved["tokens"]
+        )
+    if not (raw / "mediqa2019_qa").is_dir():
+        return None
+    from medimind_assets.llm.template import PromptTemplate
+    from medimind_assets.training.examples import encode_rows
+
+    started = time.perf_counter()
+    rows = [r for r in dataset_rows(raw) if r["split"] == "train"]
+    tokenizer = train_tokenizer_on(rows, 2048 if tiny else PHI2_TOKENIZER_SIZE)
+    encoded = encode_rows(tokenizer, rows, PromptTemplate(), max_length).examples
+    pairs = [(e.n_prompt, e.n_completion) for e in encoded]
+    tokens = sum(len(e) for e in encoded)
+    print(
+        f"current dataset ({raw}): {len(rows):,} train examples, {tokens:,} tokens at max_length {max_length} "
+        f"(mean {tokens / len(rows):.0f}), tokenizer trained on it; {time.perf_counter() - started:.0f}s",
+        flush=True,
+    )
+    description = f"the current dataset's train lengths at max_length {max_length}"
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({"description": description, "tokens": tokens, "pairs": pairs}))
+    return LengthSource(pairs, description, len(rows), tokens)
+
+
+def lognormal_lengths(n: int, mean_tokens: int) -> LengthSource:
+    rng = random.Random(0)
+    mu = math.log(mean_tokens) - 0.6**2 / 2
+    lengths = [max(8, int(rng.lognormvariate(mu, 0.6))) for _ in range(n)]
+    pairs = [(length // 5, length - length // 5) for length in lengths]
+    return LengthSource(pairs, f"lognormal, mean {mean_tokens}")
+
+
+def synthetic_examples(n: int, vocab: int, source: LengthSource, max_length: int, eos_id: int):
+    """Random token ids with (prompt, completion) lengths drawn from `source`; the prompt is masked."""
     from medimind_assets.llm.encoding import encode_ids
 
     rng = random.Random(0)
-    mu = math.log(mean_tokens) - 0.6**2 / 2
     examples = []
     for _ in range(n):
-        length = max(8, int(rng.lognormvariate(mu, 0.6)))
-        ids = [rng.randrange(3, vocab) for _ in range(length)]
-        split = max(1, length // 5)
+        prompt, completion = rng.choice(source.pairs)
+        ids = [rng.randrange(3, vocab) for _ in range(prompt + completion)]
         examples.append(
-            encode_ids(ids[:split], ids[split:], eos_id, max_length=max_length, max_prompt_tokens=max_length // 2)
+            encode_ids(ids[:prompt], ids[prompt:], eos_id, max_length=max_length, max_prompt_tokens=max_length // 2)
         )
     return examples
 
@@ -111,48 +250,109 @@ def seed_features(examples, max_length: int, pad_id: int) -> list[dict]:
     return features
 
 
-class Stopwatch:
-    """A TrainerCallback timing the steps after the warmup, with real tokens from the Trainer's count."""
+# ---- timing and profiling -----------------------------------------------------------------------------------
 
-    def __init__(self, warmup_steps: int) -> None:
-        from transformers import TrainerCallback
 
-        stopwatch = self
+def _sync() -> None:
+    import torch
 
-        class _Callback(TrainerCallback):
-            def on_step_end(self, args, state, control, **kwargs):
-                if state.global_step == warmup_steps:
-                    stopwatch.mark_start(state.num_input_tokens_seen)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
-            def on_train_end(self, args, state, control, **kwargs):
-                stopwatch.mark_end(state.num_input_tokens_seen)
 
-        self.callback = _Callback()
+class Measurement:
+    """A callback's view of one run: timed steps (warmup, warmup + steps], then `profile_steps` profiled ones."""
+
+    def __init__(self, warmup: int, steps: int, profile_steps: int) -> None:
+        self.warmup, self.steps, self.profile_steps = warmup, steps, profile_steps
         self.start = self.end = 0.0
         self.tokens_start = self.tokens_end = 0
+        self.profiler = None
+        self.profile_started = 0.0
+        self.profiled: tuple | None = None  # (profiler, wall seconds) once done
 
-    @staticmethod
-    def _sync() -> None:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-
-    def mark_start(self, tokens: int) -> None:
-        self._sync()
-        self.start, self.tokens_start = time.perf_counter(), tokens
-
-    def mark_end(self, tokens: int) -> None:
-        self._sync()
-        self.end, self.tokens_end = time.perf_counter(), tokens
+    @property
+    def total_steps(self) -> int:
+        return self.warmup + self.steps + self.profile_steps
 
     @property
     def tokens_per_second(self) -> float:
         return (self.tokens_end - self.tokens_start) / (self.end - self.start)
 
+    def callback(self):
+        from transformers import TrainerCallback
 
-def _count(n: int) -> str:
-    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.2f}M"
+        measurement = self
+
+        class _Callback(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step == measurement.warmup:
+                    _sync()
+                    measurement.start, measurement.tokens_start = time.perf_counter(), state.num_input_tokens_seen
+                elif state.global_step == measurement.warmup + measurement.steps:
+                    _sync()
+                    measurement.end, measurement.tokens_end = time.perf_counter(), state.num_input_tokens_seen
+                    if measurement.profile_steps:
+                        measurement.start_profile()
+
+            def on_train_end(self, args, state, control, **kwargs):
+                measurement.stop_profile()
+
+        return _Callback()
+
+    def start_profile(self) -> None:
+        import torch
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+        try:
+            self.profiler = profile(activities=activities)
+            self.profiler.__enter__()
+        except Exception as error:  # a profiler that cannot start must not cost the measurements
+            print(f"no profile: torch.profiler did not start ({type(error).__name__}: {error})", flush=True)
+            self.profiler = None
+        self.profile_started = time.perf_counter()
+
+    def stop_profile(self) -> None:
+        if self.profiler is None:
+            return
+        _sync()
+        wall = time.perf_counter() - self.profile_started
+        self.profiler.__exit__(None, None, None)
+        self.profiled, self.profiler = (self.profiler, wall), None
+
+
+def profile_summary(profiler, wall: float, top: int = 8) -> list[str]:
+    """Top kernels (GPU) or operators (CPU) by self time, and the share of time per category and idle."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    events = profiler.key_averages()
+
+    def self_time(event) -> float:  # microseconds
+        if cuda:
+            return float(getattr(event, "self_device_time_total", 0) or getattr(event, "self_cuda_time_total", 0))
+        return float(event.self_cpu_time_total)
+
+    timed = sorted(((self_time(e), e.key) for e in events if self_time(e) > 0), reverse=True)
+    busy = sum(t for t, _ in timed)
+    shares: dict[str, float] = {}
+    for t, name in timed:
+        category = next((c for c, pattern in CATEGORIES if re.search(pattern, name, re.IGNORECASE)), "other")
+        shares[category] = shares.get(category, 0.0) + t
+    window = wall * 1e6
+    unit = "GPU kernels" if cuda else "CPU operators (self time; a CPU has no idle share to report)"
+    lines = [f"profile: {wall:.2f}s wall over the profiled steps; {unit}"]
+    basis = window if cuda else busy
+    for category in ("matmul", "attention", "loss", "optimizer", "4-bit dequantize", "other"):
+        if category in shares:
+            lines.append(f"  {category:<17} {shares[category] / basis:6.1%}")
+    if cuda:
+        lines.append(f"  {'idle (GPU waits)':<17} {max(0.0, window - busy) / window:6.1%}")
+    lines.append("  top:")
+    for t, name in timed[:top]:
+        lines.append(f"    {t / basis:6.1%}  {t / 1e3:9.1f} ms  {name[:100]}")
+    return lines
 
 
 def _free() -> None:
@@ -180,7 +380,23 @@ def _peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # CPU (--tiny): the process's peak so far
 
 
-def run_ours(model_dir: Path, n_parameters: int, examples, pad_id: int, args, workdir: Path) -> dict:
+def bitsandbytes_problem() -> str | None:
+    """Why 4-bit cannot run here, or None."""
+    import torch
+
+    from medimind_assets.training.runtime import QuantizationUnavailableError, check_quantization_available
+
+    try:
+        check_quantization_available("4bit", "cuda" if torch.cuda.is_available() else "cpu")
+    except QuantizationUnavailableError as error:
+        return str(error)
+    return None
+
+
+# ---- the variants -------------------------------------------------------------------------------------------
+
+
+def run_ours(variant: str, model_dir: Path, n_parameters: int, examples, pad_id: int, args, workdir: Path) -> dict:
     from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
     from medimind_assets.training.lora import apply_lora
@@ -188,85 +404,201 @@ def run_ours(model_dir: Path, n_parameters: int, examples, pad_id: int, args, wo
     from medimind_assets.training.runtime import Hardware, attention_implementation, plan_runtime
     from medimind_assets.training.trainer import build_trainer
 
+    quantization = "4bit" if variant == "ours-4bit" else "none"
+    micro_batch_tokens = {"ours-bf16-seed-passes": 0, "ours-bf16-8k": 8192}.get(variant)
+    measurement = Measurement(args.warmup_steps, args.steps, args.profile_steps if variant in args.profile else 0)
     hp = TrainingHyperparameters(
         batch_size=args.batch_size,
         gradient_accumulation_steps=args.accumulation,
         max_length=args.max_length,
-        max_steps=args.warmup_steps + args.steps,
+        max_steps=measurement.total_steps,
         warmup_ratio=0.0,
         save_steps=10**6,
         logging_steps=10**6,
+        quantization=quantization,
+        micro_batch_tokens=micro_batch_tokens,
     )
     plan = plan_runtime(hp.requested_quantization, n_parameters, Hardware.detect())
     _reset_peak()
     model = apply_lora(load_for_training(model_dir, plan, attention_implementation(plan, False)), hp, TARGETS)
-    stopwatch = Stopwatch(args.warmup_steps)
+    labelled = variant != "ours-bf16-seed-passes"
     trainer = build_trainer(
-        model, hp, plan, examples, [], pad_id, workdir / "ours", SilentReporter(), [stopwatch.callback]
+        model, hp, plan, examples, [], pad_id, workdir / variant, SilentReporter(), [measurement.callback()], labelled
     )
     trainer.train()
+    passes = f"passes of {hp.token_budget:,} tokens" if hp.token_budget else f"passes of {hp.batch_size} examples"
+    loss = "labelled-position" if trainer.labelled_loss else "full-logits"
     result = {
-        "recipe": f"ours ({plan.dtype}, quantization {plan.quantization}, length-grouped)",
-        "real_tps": stopwatch.tokens_per_second,
-        "padded_tps": stopwatch.tokens_per_second,  # dynamic padding: pads are few, not counted here
+        "variant": variant,
+        "recipe": f"{plan.dtype}, quantization {plan.quantization}, {passes}, {loss} loss",
+        "real_tps": measurement.tokens_per_second,
+        "padded_share": None,
         "peak_gib": _peak_gib(),
+        "profile": measurement.profiled,
     }
     del trainer, model
     _free()
     return result
 
 
-def run_seed(model_dir: Path, examples, pad_id: int, args, workdir: Path) -> dict:
+def run_seed(variant: str, model_dir: Path, examples, pad_id: int, args, workdir: Path) -> dict:
     import torch
     from train_throughput import seed_model, seed_trainer
 
+    quantization = "4bit" if variant == "seed-4bit" else "none"
     dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
     features = seed_features(examples, args.max_length, pad_id)
+    measurement = Measurement(args.warmup_steps, args.steps, args.profile_steps if variant in args.profile else 0)
     _reset_peak()
-    model = seed_model(model_dir, TARGETS, args.seed_quantization, dtype)
-    stopwatch = Stopwatch(args.warmup_steps)
+    model = seed_model(model_dir, TARGETS, quantization, dtype)
     trainer = seed_trainer(
-        model, features, workdir / "seed", args.batch_size, args.accumulation, max_steps=args.warmup_steps + args.steps
+        model, features, workdir / variant, args.batch_size, args.accumulation, max_steps=measurement.total_steps
     )
-    trainer.add_callback(stopwatch.callback)
+    trainer.add_callback(measurement.callback())
     trainer.train()
-    real = stopwatch.tokens_per_second
+    real = sum(sum(f["attention_mask"]) for f in features)
     result = {
-        "recipe": f"seed ({args.seed_quantization}, pad to {args.max_length})",
-        "real_tps": real,
-        "padded_tps": real * args.max_length / (sum(sum(f["attention_mask"]) for f in features) / len(features)),
+        "variant": variant,
+        "recipe": f"HF Trainer, {quantization}, every example padded to {args.max_length}",
+        "real_tps": measurement.tokens_per_second,
+        "padded_share": 1 - real / (len(features) * args.max_length),
         "peak_gib": _peak_gib(),
+        "profile": measurement.profiled,
     }
     del trainer, model
     _free()
     return result
 
 
-def print_table(results: list[dict], n_parameters: int, args, device: str) -> None:
+def print_table(results: list[dict], n_parameters: int, args, device: str, source: LengthSource) -> None:
     flops_per_token = 4 * n_parameters
-    job_tokens = SEED_JOB["examples"] * args.mean_tokens * SEED_JOB["epochs"]
+    if source.train_tokens:
+        job_tokens, job = source.train_tokens * 3, f"3 epochs of {source.train_examples:,} examples"
+    else:
+        job_tokens = SEED_JOB["examples"] * args.mean_tokens * SEED_JOB["epochs"]
+        job = f"3 epochs of {SEED_JOB['examples']:,} x {args.mean_tokens} tokens"
+    print()
     print(
-        f"{device}: {_count(n_parameters)}-parameter Phi, batch {args.batch_size} x accumulation "
-        f"{args.accumulation}, mean {args.mean_tokens} tokens/example, {args.steps} timed steps; "
-        f"MFU vs {args.peak_flops:.3g} FLOP/s at 4N FLOPs per real token"
+        f"{device}: {_count(n_parameters)}-parameter Phi ({n_parameters:,}), batch {args.batch_size} x accumulation "
+        f"{args.accumulation}, max_length {args.max_length}, lengths: {source.description}; {args.steps} timed "
+        f"steps after {args.warmup_steps}. MFU: 4N FLOPs per real token vs {args.peak_flops:.3g} FLOP/s."
     )
     print(
-        f"{'recipe':<48} {'real tok/s':>11} {'all tok/s':>10} {'peak GiB':>9} {'MFU':>6} "
-        f"{'seed job (' + str(SEED_JOB['examples']) + 'x' + str(args.mean_tokens) + 'x3)':>22}"
-    )
+        f"{'variant':<22} {'real tok/s':>11} {'MFU':>6} {'peak GiB':>9} {'job (' + job + ')':>40}  settings"
+    )  # fmt: skip
     for r in results:
-        mfu = r["real_tps"] * flops_per_token / args.peak_flops
-        job_s = job_tokens / r["real_tps"]
+        if "skipped" in r:
+            print(f"{r['variant']:<22} skipped: {r['skipped']}")
+            continue
+        mfu = f"{r['real_tps'] * flops_per_token / args.peak_flops:.1%}" if device != "CPU" else "n/a"
+        padded = f"; {r['padded_share']:.0%} of its tokens are padding" if r["padded_share"] else ""
         print(
-            f"{r['recipe']:<48} {r['real_tps']:>11,.0f} {r['padded_tps']:>10,.0f} {r['peak_gib']:>9.1f} "
-            f"{mfu:>6.1%} {job_s:>20,.0f} s"
+            f"{r['variant']:<22} {r['real_tps']:>11,.0f} {mfu:>6} {r['peak_gib']:>9.1f} "
+            f"{_duration(job_tokens / r['real_tps']):>40}  {r['recipe']}{padded}"
         )
-    ours, seed = results
-    print(f"ours/seed: {ours['real_tps'] / seed['real_tps']:.2f}x real tokens/s")
+    rates = {r["variant"]: r["real_tps"] for r in results if "skipped" not in r}
+    for ours, seed in (("ours-bf16", "seed-4bit"), ("ours-bf16", "seed-bf16"), ("ours-4bit", "seed-4bit")):
+        if ours in rates and seed in rates:
+            print(f"{ours} / {seed}: {rates[ours] / rates[seed]:.2f}x real tokens/s")
+    for r in results:
+        if r.get("profile"):
+            print(f"\n{r['variant']} " + "\n".join(profile_summary(*r["profile"])))
+
+
+def _count(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.2f}M"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 600 else f"{seconds / 60:,.1f} min"
+
+
+# ---- the full job through run_training ----------------------------------------------------------------------
+
+
+class PrintReporter:
+    """Streams run_training's progress lines with the elapsed time."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    def info(self, message: str) -> None:
+        print(f"[{time.perf_counter() - self.started:7.1f}s] {message}", flush=True)
+
+    def report(self, metadata: dict, data_version: str) -> None:
+        pass
+
+
+def full_job(args, workdir: Path, device: str) -> int:
+    """Build the dataset, a tokenizer trained on it and a phi-2-shaped random model, then run_training as the
+    asset runs it (default hyperparameters); print the wall time."""
+    import torch
+
+    from medimind_assets.data.rows import write_dataset
+    from medimind_assets.models import resolve_base_model
+    from medimind_assets.training.hyperparameters import TrainingHyperparameters
+    from medimind_assets.training.request import TrainingRequest
+    from medimind_assets.training.runner import run_training
+
+    if not (args.raw / "mediqa2019_qa").is_dir():
+        print(f"--full-job needs the raw data: {args.raw} has no mediqa2019_qa/ (give --raw)", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    rows = dataset_rows(args.raw)
+    dataset_path = workdir / "dataset.jsonl"
+    write_dataset(dataset_path, rows)
+    tokenizer = train_tokenizer_on(rows, 2048 if args.tiny else PHI2_TOKENIZER_SIZE)
+    config = model_config(args.tiny, vocab_size=len(tokenizer) if args.tiny else None)
+    config.eos_token_id = config.bos_token_id = config.pad_token_id = tokenizer.eos_token_id
+    cuda = torch.cuda.is_available()
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    n_parameters = save_random_model(config, workdir / "model", "cuda" if cuda else "cpu", dtype)
+    tokenizer.save_pretrained(str(workdir / "model"))
+    manifest = resolve_base_model(str(workdir / "model"), workdir / "models")
+    print(
+        f"{len(rows):,} rows, tokenizer of {len(tokenizer):,} tokens, {_count(n_parameters)}-parameter phi-2-shaped "
+        f"model ready in {time.perf_counter() - started:.0f}s; training on {device}",
+        flush=True,
+    )
+    overrides = {k: v for k, v in (("max_train_examples", args.max_train_examples), ("max_steps", args.max_steps)) if v}
+    if args.tiny:
+        overrides["logging_steps"] = 1  # a few steps: stream each
+    hyperparameters = TrainingHyperparameters(**overrides)
+    request = TrainingRequest.create(
+        dataset_path=dataset_path,
+        base_model=manifest,
+        hyperparameters=hyperparameters,
+        checkpoints_dir=workdir / "checkpoints",
+        adapters_dir=workdir / "adapters",
+        force=True,
+    )
+    _reset_peak()
+    started = time.perf_counter()
+    outcome = run_training(request, PrintReporter())
+    wall = time.perf_counter() - started
+    metrics, runtime = outcome.summary["metrics"], outcome.summary["runtime"]
+    print(
+        f"full job ({', '.join(f'{k}={v}' for k, v in overrides.items()) or 'default hyperparameters'}): "
+        f"{wall:,.1f} s wall in run_training, {metrics['train_runtime_s']:,.1f} s in trainer.train(); "
+        f"{metrics['global_step']} steps, {metrics['tokens_trained']:,} tokens at {metrics['tokens_per_second']:,.0f} "
+        f"tokens/s ({4 * n_parameters * metrics['tokens_per_second'] / args.peak_flops:.1%} MFU at 4N), "
+        f"peak {metrics['peak_memory_bytes'] / 2**30:.1f} GiB ({metrics['peak_memory_kind']}); "
+        f"final train loss {metrics['final_train_loss'] or float('nan'):.4f}; {runtime['micro_batches']}; "
+        f"loss on {runtime['loss']}"
+    )
+    return 0
+
+
+# ---- main ---------------------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.prepare_lengths:
+        if args.lengths is None or dataset_lengths(args.raw, args.max_length, False, args.lengths) is None:
+            print("--prepare-lengths needs --lengths FILE and the raw data in --raw", file=sys.stderr)
+            return 2
+        return 0
     import torch
 
     cuda = torch.cuda.is_available()
@@ -278,26 +610,50 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.tiny:
+        torch.set_num_threads(1)  # tiny shapes gain nothing from threads, and lose much on a busy machine
     device = torch.cuda.get_device_name(0) if cuda else "CPU"
-    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    args.peak_flops = args.peak_flops or 989e12
     workdir = Path(tempfile.mkdtemp(prefix="medimind-gpu-bench-", dir=args.workdir))
     try:
-        config = model_config(args.tiny)
-        started = time.perf_counter()
-        n_parameters = save_random_model(config, workdir / "model", "cuda" if cuda else "cpu", dtype)
-        print(
-            f"random {_count(n_parameters)}-parameter model saved in {time.perf_counter() - started:.0f}s", flush=True
-        )
-        pad_id = config.eos_token_id
-        n_examples = (args.warmup_steps + args.steps) * args.batch_size * args.accumulation
-        examples = synthetic_examples(n_examples, config.vocab_size, args.mean_tokens, args.max_length, pad_id)
-        results = [
-            run_ours(workdir / "model", n_parameters, examples, pad_id, args, workdir),
-            run_seed(workdir / "model", examples, pad_id, args, workdir),
-        ]
-        print_table(results, n_parameters, args, device)
+        if args.full_job:
+            return full_job(args, workdir, device)
+        return compare(args, workdir, device, cuda)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def compare(args, workdir: Path, device: str, cuda: bool) -> int:
+    import torch
+
+    dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float32
+    config = model_config(args.tiny)
+    started = time.perf_counter()
+    n_parameters = save_random_model(config, workdir / "model", "cuda" if cuda else "cpu", dtype)
+    print(
+        f"random {_count(n_parameters)}-parameter ({n_parameters:,}) Phi of "
+        f"{'tiny' if args.tiny else 'phi-2'}'s shape saved in {time.perf_counter() - started:.0f}s",
+        flush=True,
+    )
+    pad_id = config.eos_token_id
+    n_examples = (args.warmup_steps + args.steps + args.profile_steps) * args.batch_size * args.accumulation
+    real = None if args.tiny else dataset_lengths(args.raw, args.max_length, args.tiny, args.lengths)
+    source = real or lognormal_lengths(4096, args.mean_tokens)
+    examples = synthetic_examples(n_examples, config.vocab_size, source, args.max_length, pad_id)
+    no_4bit = bitsandbytes_problem()
+    results = []
+    for variant in args.variants:
+        if "4bit" in variant and no_4bit:
+            results.append({"variant": variant, "skipped": no_4bit})
+            continue
+        started = time.perf_counter()
+        if variant.startswith("ours"):
+            result = run_ours(variant, workdir / "model", n_parameters, examples, pad_id, args, workdir)
+        else:
+            result = run_seed(variant, workdir / "model", examples, pad_id, args, workdir)
+        print(f"{variant}: {result['real_tps']:,.0f} real tokens/s ({time.perf_counter() - started:.0f}s)", flush=True)
+        results.append(result)
+    print_table(results, n_parameters, args, device, source)
     return 0
 
 

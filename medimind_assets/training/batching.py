@@ -8,14 +8,24 @@ Packing: a batch is one row, the examples side by side, with `position_ids` rest
 whose masks follow transformers' packed-sequence detection (no attention mask, no cache) then attend only
 within each example; FlashAttention-2 does the same through the position ids. Whether that holds for the
 model at hand is checked numerically before training (`check_packing_isolation`), not assumed.
+
+Micro-batches by token budget (`StepCollator`): the sampler hands over all the examples of one optimizer step
+(batch_size x gradient_accumulation_steps, the same examples, in the same order, as the seed's fixed micro-batches
+would take), and they are split into forward passes of at most `token_budget` padded (or packed) tokens each. A
+step of short examples is then one or two large passes instead of four small ones; the step's gradient is the same
+sum, normalised by the same count of scored tokens over the whole step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from medimind_assets.llm.encoding import IGNORE_INDEX, EncodedExample
+from medimind_assets.training.loss import TARGETS_KEY, with_loss_positions
+
+MICRO_BATCHES_KEY = "micro_batches"
 
 
 class PaddingCollator:
@@ -48,6 +58,75 @@ def packing_collator():
     from transformers import DataCollatorWithFlattening
 
     return DataCollatorWithFlattening(return_position_ids=True, separator_id=IGNORE_INDEX)
+
+
+def _round_up(n: int, multiple: int | None) -> int:
+    return -(-n // multiple) * multiple if multiple else n
+
+
+def micro_batch_groups(
+    lengths: Sequence[int],
+    token_budget: int | None,
+    batch_size: int,
+    packed: bool = False,
+    pad_to_multiple_of: int | None = None,
+) -> list[list[int]]:
+    """Indices of one step's examples (of these `lengths`) grouped into micro-batches.
+
+    `token_budget` None: `batch_size` examples each, in the given order (the seed's micro-batches). Otherwise,
+    longest first, as many examples as fit in `token_budget` tokens: rows x padded width when padding, the sum of
+    lengths when packing. An example longer than the budget is a micro-batch of its own.
+    """
+    n = len(lengths)
+    if token_budget is None:
+        return [list(range(start, min(start + batch_size, n))) for start in range(0, n, batch_size)]
+    groups: list[list[int]] = []
+    current: list[int] = []
+    width = total = 0
+    for index in sorted(range(n), key=lambda i: -lengths[i]):
+        length = lengths[index]
+        cost = total + length if packed else (len(current) + 1) * _round_up(max(width, length), pad_to_multiple_of)
+        if current and cost > token_budget:
+            groups.append(current)
+            current, width, total = [], 0, 0
+        current.append(index)
+        width, total = max(width, length), total + length
+    if current:
+        groups.append(current)
+    return groups
+
+
+class StepCollator:
+    """All the examples of one optimizer step, as micro-batches (padded or packed) with their scored positions.
+
+    Returns {"micro_batches": [...], "num_tokens": real tokens, "num_items": scored tokens of the whole step}:
+    the loss of each micro-batch is divided by the step's `num_items`, as the Trainer normalises accumulated
+    micro-batches.
+    """
+
+    def __init__(
+        self,
+        pad_token_id: int,
+        batch_size: int,
+        token_budget: int | None,
+        packing: bool = False,
+        pad_to_multiple_of: int | None = None,
+    ) -> None:
+        self.batch_size = batch_size
+        self.token_budget = token_budget
+        self.packing = packing
+        self.pad_to_multiple_of = None if packing else pad_to_multiple_of
+        self.collate = packing_collator() if packing else PaddingCollator(pad_token_id, pad_to_multiple_of)
+
+    def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        lengths = [len(f["input_ids"]) for f in features]
+        groups = micro_batch_groups(lengths, self.token_budget, self.batch_size, self.packing, self.pad_to_multiple_of)
+        micro_batches = [with_loss_positions(self.collate([features[i] for i in group])) for group in groups]
+        return {
+            MICRO_BATCHES_KEY: micro_batches,
+            "num_tokens": sum(lengths),
+            "num_items": sum(len(batch[TARGETS_KEY]) for batch in micro_batches),
+        }
 
 
 def summed_loss(model, batch: dict[str, Any]) -> tuple[float, int]:
@@ -84,6 +163,24 @@ def mean_loss(model, examples: Sequence[EncodedExample], batch_size: int, pad_to
     return total / count
 
 
+@contextlib.contextmanager
+def evaluation_mode(model) -> Iterator[None]:
+    """The model in eval mode (no dropout) for a check before training, then back in its mode.
+
+    bitsandbytes' 4-bit layers stay in training mode: on a CPU, their first eval-mode forward repacks the weights
+    for inference in place, and training then fails on them (bitsandbytes 0.50).
+    """
+    was_training = model.training
+    model.eval()
+    for module in model.modules():
+        if type(module).__name__ == "Linear4bit":
+            module.train()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
 class PackingLeakError(RuntimeError):
     """Packed examples attend to each other with this model's attention implementation."""
 
@@ -97,13 +194,9 @@ def check_packing_isolation(
     """
     if len(examples) < 2:
         raise ValueError("the packing check needs at least two examples")
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluation_mode(model):
         packed, _ = summed_loss(model, packing_collator()([e.as_features() for e in examples]))
         alone = sum(summed_loss(model, PaddingCollator(pad_token_id)([e.as_features()]))[0] for e in examples)
-    finally:
-        model.train(was_training)
     if abs(packed - alone) > rel_tol * max(1.0, abs(alone)):
         implementation = getattr(model.config, "_attn_implementation", "?")
         raise PackingLeakError(

@@ -18,10 +18,11 @@ from medimind_assets.options import option
 
 QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
 
-# Fields that change what is logged, evaluated or checkpointed, not the trained weights: they stay out of the
-# fingerprint, so changing them neither retrains a finished adapter nor discards resumable checkpoints.
+# Fields that change what is logged, evaluated or checkpointed, or how a step is computed, not the trained weights:
+# they stay out of the fingerprint, so changing them neither retrains a finished adapter nor discards resumable
+# checkpoints. (`micro_batch_tokens` regroups the same examples of each step into forward passes.)
 NON_RESULT_FIELDS = frozenset(
-    {"save_steps", "eval_steps", "logging_steps", "gradient_checkpointing", "max_eval_examples"}
+    {"save_steps", "eval_steps", "logging_steps", "gradient_checkpointing", "max_eval_examples", "micro_batch_tokens"}
 )
 
 
@@ -59,6 +60,11 @@ class TrainingHyperparameters:
     prompt_template: str = option(DEFAULT_TEMPLATE, "Must hold {instruction} and {response}.")
     loss_on: str = option("response", "response: prompt tokens masked out of the loss; all: not.")
     packing: bool = option(False, "Pack examples into one row (checked exact for the model before training).")
+    micro_batch_tokens: int | None = option(
+        None,
+        "Tokens per forward pass (padded, or packed); each optimizer step still takes batch_size x "
+        "gradient_accumulation_steps examples. None: batch_size x max_length. 0: batch_size examples per pass.",
+    )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingHyperparameters:
@@ -77,6 +83,18 @@ class TrainingHyperparameters:
     def requested_quantization(self) -> str:
         """`quantization`, with the seed's `no_4bit=True` meaning "none"."""
         return "none" if self.no_4bit else self.quantization
+
+    @property
+    def token_budget(self) -> int | None:
+        """Tokens per forward pass, or None for passes of `batch_size` examples (`micro_batch_tokens=0`)."""
+        if self.micro_batch_tokens is None:
+            return self.batch_size * self.max_length
+        return self.micro_batch_tokens or None
+
+    @property
+    def step_examples(self) -> int:
+        """Examples per optimizer step and process."""
+        return self.batch_size * self.gradient_accumulation_steps
 
     @property
     def template(self) -> PromptTemplate:
@@ -117,6 +135,12 @@ class TrainingHyperparameters:
             raise HyperparameterError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise HyperparameterError(f"max_steps must be -1 (off) or a positive integer, got {self.max_steps}")
+        tokens = self.micro_batch_tokens
+        if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0):
+            raise HyperparameterError(
+                f"micro_batch_tokens must be None (batch_size x max_length), 0 (batch_size examples) or a positive "
+                f"number of tokens, got {tokens!r}"
+            )
         for name in ("max_train_examples", "max_eval_examples"):
             value = getattr(self, name)
             if value is not None and value < 1:

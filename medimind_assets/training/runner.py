@@ -184,7 +184,7 @@ def _train(
         check_quantization_available,
         plan_runtime,
     )
-    from medimind_assets.training.trainer import build_trainer
+    from medimind_assets.training.trainer import build_trainer, describe_micro_batches
 
     hp, manifest = request.hyperparameters, request.base_model
     plan = plan_runtime(hp.requested_quantization, int(manifest.get("num_parameters") or 0), Hardware.detect())
@@ -195,6 +195,7 @@ def _train(
         f"quantization {plan.quantization} ({plan.quantization_reason}), attention {attn}, "
         f"{'packing' if hp.packing else 'length-grouped dynamic padding'}, {distributed.world_size} process(es)"
     )
+    reporter.info(describe_micro_batches(hp))
     tokenizer = load_tokenizer(Path(manifest["path"]))
     train = encode_rows(tokenizer, train_rows, hp.template, hp.max_length, hp.loss_on)
     evaluation = encode_rows(tokenizer, eval_rows, hp.template, hp.max_length, hp.loss_on)
@@ -203,7 +204,9 @@ def _train(
         f"max_length={hp.max_length}), {len(evaluation.examples)} validation examples"
     )
     try:
-        model = _prepare_model(request, plan, attn, distributed, reporter, train.examples, tokenizer.pad_token_id)
+        model, loss_mode = _prepare_model(
+            request, plan, attn, distributed, reporter, train.examples, tokenizer.pad_token_id
+        )
         resume = _resume_point(request, distributed, reporter)
         resumed_tokens = _tokens_seen(resume) if resume else 0  # read now: the Trainer rotates old checkpoints
         trainer = build_trainer(
@@ -215,6 +218,7 @@ def _train(
             tokenizer.pad_token_id,
             request.checkpoint_dir,
             reporter,
+            labelled_loss=loss_mode == "labelled positions",
         )
         started = time.monotonic()
         result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -258,6 +262,8 @@ def _train(
             **plan.as_dict(),
             "attn_implementation": attn,
             "batching": "packing" if hp.packing else "length-grouped dynamic padding",
+            "micro_batches": describe_micro_batches(hp),
+            "loss": "labelled positions" if trainer.labelled_loss else "full logits",
             "world_size": distributed.world_size,
             "torch": torch.__version__,
         },
@@ -314,13 +320,16 @@ def _prepare_model(
     reporter: Reporter,
     train_examples: list[EncodedExample],
     pad_token_id: int,
-):
-    """The base model with LoRA on the target modules (checked first); packing checked exact if asked for."""
+) -> tuple[Any, str]:
+    """The base model with LoRA on the target modules (checked first), on its training device; packing checked
+    exact if asked for, and the labelled-position loss checked equal to the model's own. Returns the model and how
+    its loss is computed ("labelled positions" or, if that check failed, "full logits")."""
     from transformers import set_seed
 
     from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.batching import check_packing_isolation
     from medimind_assets.training.lora import apply_lora, check_target_modules
+    from medimind_assets.training.loss import LabelledLossMismatch, check_labelled_loss
 
     hp, manifest = request.hyperparameters, request.base_model
     set_seed(hp.seed)
@@ -335,10 +344,19 @@ def _prepare_model(
     targets = hp.target_modules or manifest["target_modules"]
     check_target_modules(model, targets, manifest["name"])
     model = apply_lora(model, hp, targets)
+    if plan.device == "cuda" and plan.quantization == "none":
+        model.to(f"cuda:{distributed.local_rank}")  # where the Trainer would put it; the checks below run there
+    check_examples = train_examples[:PACKING_CHECK_EXAMPLES]
     if hp.packing:
-        check_packing_isolation(model, train_examples[:PACKING_CHECK_EXAMPLES], pad_token_id)
+        check_packing_isolation(model, check_examples, pad_token_id)
         reporter.info(f"packing checked: packed loss equals the examples' losses alone ({attn})")
-    return model
+    try:
+        check_labelled_loss(model, check_examples, pad_token_id, rel_tol=1e-4 if plan.dtype == "float32" else 1e-3)
+    except LabelledLossMismatch as mismatch:
+        reporter.info(f"{mismatch}: the loss is computed from the full logits")
+        return model, "full logits"
+    reporter.info("loss checked: on labelled positions only it equals the model's full-logits loss")
+    return model, "labelled positions"
 
 
 def _resume_point(request: TrainingRequest, distributed: Distributed, reporter: Reporter) -> Path | None:

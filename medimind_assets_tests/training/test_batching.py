@@ -11,6 +11,7 @@ from medimind_assets.training.batching import (
     PaddingCollator,
     check_packing_isolation,
     mean_loss,
+    micro_batch_groups,
     packing_collator,
     summed_loss,
 )
@@ -18,7 +19,7 @@ from medimind_assets.training.examples import encode_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.reporting import SilentReporter
 from medimind_assets.training.runtime import Hardware, plan_runtime
-from medimind_assets.training.trainer import build_trainer
+from medimind_assets.training.trainer import build_trainer, version_dependent_arguments
 
 from .conftest import make_rows
 
@@ -96,16 +97,17 @@ def test_training_loss_definition_matches_evaluation_heldout_loss(model, tiny_to
     assert ours == pytest.approx(theirs, rel=1e-4)
 
 
-def test_length_grouped_batches_need_little_padding(model, tmp_path: Path):
+@pytest.mark.parametrize("micro_batch_tokens", [None, 0])
+def test_length_grouped_batches_need_little_padding(model, tmp_path: Path, micro_batch_tokens):
     rng = random.Random(0)
     examples = [
         EncodedExample(input_ids=[5] * n, labels=[5] * n, n_completion=n)
-        for n in (rng.randint(8, 400) for _ in range(256))
+        for n in (rng.randint(8, 400) for _ in range(1024))
     ]
-    hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=2)
+    hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=2, micro_batch_tokens=micro_batch_tokens)
     plan = plan_runtime("none", 1, Hardware(device="cpu"))
     trainer = build_trainer(model, hp, plan, examples, [], 0, tmp_path, SilentReporter())
-    batches = list(trainer.get_train_dataloader())
+    batches = [batch for step in trainer.get_train_dataloader() for batch in step["micro_batches"]]
     assert sum(int(b["attention_mask"].sum()) for b in batches) == sum(len(e) for e in examples)
     grouped_waste = sum(int((b["attention_mask"] == 0).sum()) for b in batches)
     shuffled = examples[:]
@@ -116,3 +118,117 @@ def test_length_grouped_batches_need_little_padding(model, tmp_path: Path):
     )
     real = sum(len(e) for e in examples)
     assert grouped_waste < 0.05 * real < random_waste / 4
+    # A token budget (4 x 512 here) makes fewer, larger passes than batch_size examples each.
+    assert len(batches) < len(examples) / 4 if micro_batch_tokens is None else len(batches) == len(examples) / 4
+
+
+def test_micro_batches_hold_every_example_of_the_step_once_within_the_budget():
+    rng = random.Random(1)
+    lengths = [rng.randint(5, 300) for _ in range(16)] + [700]  # one longer than the budget
+    for packed in (False, True):
+        groups = micro_batch_groups(lengths, 600, batch_size=4, packed=packed, pad_to_multiple_of=8)
+        assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+        for group in groups:
+            padded = len(group) * -(-max(lengths[i] for i in group) // 8) * 8
+            cost = sum(lengths[i] for i in group) if packed else padded
+            assert cost <= 600 or len(group) == 1
+    # No budget: the seed's micro-batches, batch_size examples each in the sampler's order.
+    assert micro_batch_groups(lengths, None, batch_size=4) == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+        [12, 13, 14, 15],
+        [16],
+    ]
+
+
+def _examples_with_ids(n: int, seed: int) -> list[EncodedExample]:
+    """Examples of varied lengths whose first token is their index (so a batch names its examples)."""
+    rng = random.Random(seed)
+    examples = []
+    for i in range(n):
+        prompt, answer = rng.randint(2, 12), rng.randint(3, 40)
+        ids = [i] + [rng.randint(1, 63) for _ in range(prompt + answer - 1)]
+        examples.append(EncodedExample(ids, [IGNORE_INDEX] * prompt + ids[prompt:], answer))
+    return examples
+
+
+def _step_members(step: dict) -> set[int]:
+    return {int(row[0]) for batch in step["micro_batches"] for row in batch["input_ids"]}
+
+
+def test_each_optimizer_step_takes_the_examples_the_seeds_accumulated_micro_batches_take(model, tmp_path: Path):
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    examples = _examples_with_ids(70, seed=2)  # 70 = 4 steps of 16 and a last one of 6
+    hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=4, micro_batch_tokens=64)
+    plan = plan_runtime("none", 1, Hardware(device="cpu"))
+    ours = build_trainer(model, hp, plan, examples, [], 0, tmp_path / "ours", SilentReporter())
+    seed = Trainer(
+        model=model,
+        args=TrainingArguments(
+            output_dir=str(tmp_path / "seed"),
+            per_device_train_batch_size=4,
+            gradient_accumulation_steps=4,
+            use_cpu=True,
+            report_to="none",
+            remove_unused_columns=False,
+            **version_dependent_arguments(False, packing=False),  # length-grouped, by this version's name
+        ),
+        train_dataset=ours.train_dataset,
+        data_collator=PaddingCollator(0),
+    )
+    torch.manual_seed(7)
+    steps = [_step_members(step) for step in ours.get_train_dataloader()]
+    torch.manual_seed(7)
+    micro = [{int(row[0]) for row in batch["input_ids"]} for batch in seed.get_train_dataloader()]
+    seed_steps = [set().union(*micro[i : i + 4]) for i in range(0, len(micro), 4)]
+    assert steps == seed_steps
+    assert [len(s) for s in steps] == [16, 16, 16, 16, 6]
+
+
+def test_a_step_has_the_gradient_and_loss_of_the_seeds_accumulated_micro_batches(tiny_phi, tmp_path: Path):
+    """The Trainer's accumulation: each micro-batch's summed loss over the scored tokens of the whole step; ours
+    splits the step into passes by tokens and takes the loss on labelled positions only: same loss, same gradient."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from medimind_assets.training.lora import apply_lora
+
+    hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=4, lora_dropout=0.0, micro_batch_tokens=96)
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(tiny_phi["path"], attn_implementation="sdpa")
+    model = apply_lora(base, hp, ["q_proj", "k_proj", "v_proj", "dense"])
+    for parameter in model.parameters():  # LoRA B starts at zero: give A and B values
+        if parameter.requires_grad:
+            parameter.data.normal_(0, 0.05)
+    examples = _examples_with_ids(16, seed=3)
+    plan = plan_runtime("none", 1, Hardware(device="cpu"))
+    trainer = build_trainer(model, hp, plan, examples, [], 0, tmp_path, SilentReporter())
+    step = next(iter(trainer.get_train_dataloader()))
+    assert len(step["micro_batches"]) >= 3, "the budget splits the step into several passes"
+    assert _step_members(step) == set(range(16))
+
+    def lora_grads() -> dict[str, torch.Tensor]:
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        model.zero_grad()
+        return grads
+
+    model.zero_grad()
+    loss = trainer.training_step(trainer.model, step)
+    ours = lora_grads()
+    # The seed's step: 4 micro-batches of 4, each model(...).loss normalised by the step's scored tokens.
+    micro = [PaddingCollator(0)([e.as_features() for e in examples[i : i + 4]]) for i in range(0, 16, 4)]
+    n_items = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in micro)
+    assert n_items == step["num_items"]
+    reference = 0.0
+    for batch in micro:
+        seed_loss = model(**batch, num_items_in_batch=n_items).loss
+        seed_loss.backward()
+        reference += float(seed_loss)
+    theirs = lora_grads()
+    assert float(loss) == pytest.approx(reference, rel=1e-5)
+    for name in theirs:
+        torch.testing.assert_close(ours[name], theirs[name], rtol=1e-4, atol=1e-7)
+    assert trainer.state.num_input_tokens_seen == sum(len(e) for e in examples)

@@ -47,11 +47,20 @@ def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
         ({"learning_rate": 0}, "learning_rate"),
         ({"sources": ["pubmed"]}, "sources must be None"),
         ({"sources": []}, "sources must be None"),
+        ({"micro_batch_tokens": -1}, "micro_batch_tokens must be None"),
+        ({"micro_batch_tokens": 1.5}, "micro_batch_tokens must be None"),
     ],
 )
 def test_bad_values_are_named(values, message):
     with pytest.raises(HyperparameterError, match=message):
         TrainingHyperparameters.from_dict(values)
+
+
+def test_the_token_budget_defaults_to_what_batch_size_examples_of_max_length_take():
+    assert TrainingHyperparameters().token_budget == 4 * 512
+    assert TrainingHyperparameters(micro_batch_tokens=8192).token_budget == 8192
+    assert TrainingHyperparameters(micro_batch_tokens=0).token_budget is None  # batch_size examples per pass
+    assert TrainingHyperparameters().step_examples == 16
 
 
 def test_unknown_hyperparameter_is_rejected():
@@ -63,6 +72,8 @@ def test_logging_and_checkpoint_cadence_do_not_affect_the_result():
     base = TrainingHyperparameters().result_affecting()
     cadence = TrainingHyperparameters(logging_steps=1, save_steps=7, eval_steps=3, gradient_checkpointing=True)
     assert cadence.result_affecting() == base
+    # The same examples per optimizer step, regrouped into forward passes: the same adapter.
+    assert TrainingHyperparameters(micro_batch_tokens=0).result_affecting() == base
     assert TrainingHyperparameters(learning_rate=1e-4).result_affecting() != base
 
 

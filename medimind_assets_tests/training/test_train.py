@@ -57,6 +57,11 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     assert metrics["trainable_parameters"] == 2 * 8 * 64 * 4 * 2  # r=8, A and B, 4 modules of 64x64, 2 layers
     assert summary["prompt_template"] == request.hyperparameters.prompt_template  # what evaluation reads
     assert summary["runtime"]["quantization"] == "none" and summary["runtime"]["dtype"] == "float32"
+    assert summary["runtime"]["loss"] == "labelled positions"
+    assert summary["runtime"]["micro_batches"] == (
+        "4 examples per optimizer step and process, forward passes of at most 512 tokens"
+    )
+    assert any(line.startswith("loss checked: on labelled positions only") for line in reporter.lines)
     assert summary["base_model"]["content_hash"] == tiny_phi["content_hash"]
     assert summary["dataset"]["data_version"] == request.data_version
 
@@ -109,12 +114,12 @@ def test_a_failed_retrain_leaves_the_previous_adapter_untouched(settings, tiny_p
 
 
 def test_cuda_out_of_memory_becomes_advice_and_writes_no_adapter(settings, tiny_phi, monkeypatch):
-    from transformers import Trainer
+    from medimind_assets.training.trainer import step_trainer_class
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(Trainer, "training_step", out_of_memory)
+    monkeypatch.setattr(step_trainer_class(), "training_step", out_of_memory)
     request = make_request(settings, tiny_phi)
     with pytest.raises(TrainingError) as error:
         run_training(request, ListReporter())
@@ -179,4 +184,20 @@ def test_packed_training_checks_isolation_first(settings, tiny_phi):
     outcome = run_training(make_request(settings, tiny_phi, packing=True, max_steps=2), reporter)
     assert outcome.summary["runtime"]["batching"] == "packing"
     assert any(line.startswith("packing checked") for line in reporter.lines)
+    assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])
+
+
+def test_a_model_failing_the_loss_check_trains_on_full_logits_in_passes_of_batch_size(settings, tiny_phi, monkeypatch):
+    from medimind_assets.training import loss
+
+    def mismatch(*args, **kwargs):
+        raise loss.LabelledLossMismatch("the labelled-position loss 1.0 differs from the model's full-logits loss 2.0")
+
+    monkeypatch.setattr(loss, "check_labelled_loss", mismatch)
+    reporter = ListReporter()
+    outcome = run_training(make_request(settings, tiny_phi, max_steps=2, micro_batch_tokens=0), reporter)
+    runtime = outcome.summary["runtime"]
+    assert runtime["loss"] == "full logits"
+    assert runtime["micro_batches"] == "4 examples per optimizer step and process, forward passes of at most 4 examples"
+    assert any(line.endswith("the loss is computed from the full logits") for line in reporter.lines)
     assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])

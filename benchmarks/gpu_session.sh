@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# A GPU session's measurements in one call (about 5-8 minutes on one H100):
+#   1. install the wheels carried in benchmarks/out/wheels/ (GPU hosts reach no registry): transformers 5.24.0,
+#      peft 0.21.2, bitsandbytes 0.50.2; if transformers 5.24 cannot be installed offline, only peft and
+#      bitsandbytes (the training code also runs on the host's transformers 5.17);
+#   2. benchmarks/gpu_train.py: every variant at phi-2's shape, and the profile of ours;
+#   3. benchmarks/gpu_train.py --full-job: run_training on the seed's job size (1,234 train examples, 3 epochs).
+# Prepare on a CPU machine first (benchmarks/out/ is not committed; carry it):
+#   .venv/bin/pip download --no-deps -d benchmarks/out/wheels transformers==5.24.0 peft==0.21.2 \
+#       bitsandbytes==0.50.2 accelerate==1.15.0 tokenizers==0.23.3 safetensors==0.8.0 huggingface_hub==1.31.0
+#   .venv/bin/python benchmarks/gpu_train.py --prepare-lengths --lengths benchmarks/out/lengths.json
+# Output goes to stdout and to $OUT (or benchmarks/out): gpu_train.txt and full_job.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+WHEELS=benchmarks/out/wheels
+OUT_DIR=${OUT:-benchmarks/out}
+mkdir -p "$OUT_DIR"
+if [ -d "$WHEELS" ]; then
+    $PY -m pip install -q --no-index --find-links "$WHEELS" transformers==5.24.0 peft==0.21.2 bitsandbytes==0.50.2 ||
+        $PY -m pip install -q --no-index --find-links "$WHEELS" --no-deps peft==0.21.2 bitsandbytes==0.50.2 ||
+        echo "the carried wheels did not install; using what is installed"
+    $PY -c "import accelerate" 2>/dev/null || $PY -m pip install -q --no-index --no-deps "$WHEELS"/accelerate-*.whl
+fi
+$PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
+$PY -c "import bitsandbytes; print('bitsandbytes', bitsandbytes.__version__)" || echo "no bitsandbytes: 4-bit variants are skipped"
+nvidia-smi --query-gpu=name,memory.total --format=csv || true
+quiet() { grep -v -E "Loading weights|Writing model shards"; }
+$PY benchmarks/gpu_train.py --lengths benchmarks/out/lengths.json "$@" 2>&1 | quiet | tee "$OUT_DIR/gpu_train.txt"
+$PY benchmarks/gpu_train.py --full-job --max-train-examples 1234 2>&1 | quiet | tee "$OUT_DIR/full_job.txt"

@@ -1,0 +1,180 @@
+"""The training loss on labelled positions only, without logits over the whole batch.
+
+A causal LM's Trainer loss projects every position of every row onto the vocabulary and upcasts the logits to fp32
+before the cross-entropy: for phi-2 that is 51,200 floats per token (200 KiB), most of them for prompt and padding
+positions that the loss then ignores, and the largest activation of a step. Here the model runs without its own
+projection (`logits_to_keep=1`), the last hidden states are taken from the decoder, only the positions whose next
+token is labelled are kept (their flat indices come from the collator, on the CPU, so there is no host sync), and
+those are projected and scored in chunks of rows: only one chunk's logits exist at a time. The gradient with respect
+to the hidden states is computed chunk by chunk in the forward pass (the head is frozen under LoRA, so nothing else
+needs one), and scaled in the backward pass.
+
+Same numbers as the model's own loss: the head's dtype and bias, fp32 log-softmax, one term per labelled next token.
+`check_labelled_loss` verifies that for the model at hand before training; tests prove it and its gradients.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from medimind_assets.llm.encoding import IGNORE_INDEX
+
+if TYPE_CHECKING:
+    import torch
+
+    from medimind_assets.llm.encoding import EncodedExample
+
+# Elements of one chunk's logits (fp32): 2**26 is 256 MiB, 1,310 rows of phi-2's 51,200-token vocabulary.
+CHUNK_ELEMENTS = 2**26
+POSITIONS_KEY = "loss_positions"
+TARGETS_KEY = "loss_targets"
+
+
+class LabelledLossMismatch(RuntimeError):
+    """The labelled-position loss differs from the model's own loss for this model."""
+
+
+def loss_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flat indices into the batch's rows x positions, next-token targets) of every scored prediction.
+
+    Position t of a row predicts label t + 1; it is scored when that label is not IGNORE_INDEX.
+    """
+    import torch
+
+    rows, width = labels.shape
+    next_labels = torch.full_like(labels, IGNORE_INDEX)
+    next_labels[:, :-1] = labels[:, 1:]
+    flat = next_labels.reshape(-1)
+    index = (flat != IGNORE_INDEX).nonzero().squeeze(1)
+    return index, flat[index]
+
+
+def with_loss_positions(batch: dict[str, Any]) -> dict[str, Any]:
+    """`batch` with the scored positions and their targets added (computed here, on the CPU)."""
+    index, targets = loss_positions(batch["labels"])
+    return {**batch, POSITIONS_KEY: index, TARGETS_KEY: targets}
+
+
+@functools.cache
+def _linear_cross_entropy():
+    """The autograd function, defined on first use so that importing this module does not import torch."""
+    import torch
+
+    class LinearCrossEntropy(torch.autograd.Function):
+        """Sum over rows of cross_entropy(hidden @ weight.T + bias, targets), chunk by chunk."""
+
+        @staticmethod
+        def forward(ctx, hidden, weight, bias, targets, chunk_rows: int):
+            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            grad = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
+            for start in range(0, hidden.shape[0], chunk_rows):
+                rows = slice(start, start + chunk_rows)
+                # The head's dtype (or autocast's) as the model's own projection; the loss in fp32 as transformers'.
+                logits = torch.nn.functional.linear(hidden[rows].to(weight.dtype), weight, bias).float()
+                log_probs = torch.log_softmax(logits, dim=-1)
+                del logits
+                chosen = targets[rows].unsqueeze(1)
+                total -= log_probs.gather(1, chosen).sum()
+                if grad is not None:
+                    # d(-log p_target)/d logits = softmax - one_hot, back through the head.
+                    probs = log_probs.exp_()
+                    probs.scatter_add_(1, chosen, torch.full_like(chosen, -1, dtype=probs.dtype))
+                    grad[rows] = (probs.to(weight.dtype) @ weight).to(hidden.dtype)
+                del log_probs
+            ctx.save_for_backward(grad)
+            return total
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            (grad,) = ctx.saved_tensors
+            # The scale (1 / scored tokens of the step) multiplied in fp32: rounded to bf16 it would be off by 0.4%.
+            return (grad.float() * grad_output).to(grad.dtype), None, None, None, None
+
+    return LinearCrossEntropy
+
+
+def linear_cross_entropy_sum(
+    hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor
+) -> torch.Tensor:
+    """Summed cross-entropy of the projected `hidden` rows (N x H) against `targets` (N), in fp32.
+
+    The head (`weight`, `bias`) must be frozen: only `hidden` gets a gradient.
+    """
+    if weight.requires_grad or (bias is not None and bias.requires_grad):
+        raise ValueError("the labelled-position loss needs a frozen output head (LoRA does not train it)")
+    chunk_rows = max(1, CHUNK_ELEMENTS // weight.shape[0])
+    return _linear_cross_entropy().apply(hidden, weight, bias, targets, chunk_rows)
+
+
+def _base_model(model):
+    """The transformers model under any DDP / PEFT wrapping."""
+    model = getattr(model, "module", model)
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _decoder(base):
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    return decoder if decoder is not None else base.model
+
+
+def _model_inputs(batch: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in batch.items() if k not in ("labels", POSITIONS_KEY, TARGETS_KEY)}
+
+
+def labelled_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
+    """Summed next-token loss of `batch` (from `with_loss_positions`, on the model's device) on its labelled
+    positions only. `model` is called through its wrappers (DDP needs its own forward), its decoder's output
+    taken by a hook."""
+    base = _base_model(model)
+    captured: list = []
+    handle = _decoder(base).register_forward_hook(lambda module, args, output: captured.append(output[0]))
+    try:
+        # logits_to_keep=1: the model projects one position per row, not all of them.
+        model(**_model_inputs(batch), logits_to_keep=1, use_cache=False)
+    finally:
+        handle.remove()
+    hidden = captured[-1]
+    selected = hidden.reshape(-1, hidden.shape[-1]).index_select(0, batch[POSITIONS_KEY])
+    head = base.get_output_embeddings()
+    return linear_cross_entropy_sum(selected, head.weight, head.bias, batch[TARGETS_KEY])
+
+
+def full_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
+    """Summed next-token loss of `batch` from the model's full logits (the reference, and the fallback)."""
+    import torch
+
+    logits = model(**_model_inputs(batch), use_cache=False).logits
+    labels = batch["labels"]
+    return torch.nn.functional.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        labels[:, 1:].reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+
+
+def check_labelled_loss(
+    model, examples: Sequence[EncodedExample], pad_token_id: int, rel_tol: float = 1e-4
+) -> tuple[float, float]:
+    """Labelled-position loss vs the full-logits loss of `examples` in one padded batch; raise LabelledLossMismatch
+    when they differ (a model whose logits are not its head applied to its decoder's output, e.g. soft-capped).
+
+    Returns (labelled, full) summed losses.
+    """
+    import torch
+
+    from medimind_assets.training.batching import PaddingCollator, evaluation_mode
+
+    device = next(model.parameters()).device
+    batch = with_loss_positions(PaddingCollator(pad_token_id)([e.as_features() for e in examples]))
+    batch = {k: v.to(device) for k, v in batch.items()}
+    with evaluation_mode(model), torch.no_grad():
+        labelled = float(labelled_loss_sum(model, batch))
+        full = float(full_loss_sum(model, batch))
+    if abs(labelled - full) > rel_tol * max(1.0, abs(full)):
+        raise LabelledLossMismatch(
+            f"the labelled-position loss {labelled:.6f} differs from the model's full-logits loss {full:.6f}"
+        )
+    return labelled, full
