@@ -63,17 +63,6 @@ def dagster_home() -> Path | None:
     return local.resolve() if (local / "dagster.yaml").is_file() or (local / "storage").is_dir() else None
 
 
-def _quiet_libraries() -> None:
-    """Only the answer on stdout and our own errors on stderr: no loading bars or deprecation notes."""
-    import warnings
-
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    warnings.filterwarnings("ignore", category=FutureWarning)
-
-
 def _ask(args: argparse.Namespace) -> int:
     from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.serving.ask import ask, resolve_targets
@@ -85,7 +74,6 @@ def _ask(args: argparse.Namespace) -> int:
         targets = resolve_targets(
             args.data_dir, adapter=args.adapter, merged=args.merged, base=args.base, compare=args.compare
         )
-        _quiet_libraries()
         answers = ask(targets, args.question, max_new_tokens=args.max_new_tokens, device=args.device)
     except (ArtifactMissingError, ValueError, OSError) as exc:
         print(f"medimind ask: {exc}", file=sys.stderr)

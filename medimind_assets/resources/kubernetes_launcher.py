@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.resources.launcher import KUBERNETES, LAUNCHER_ENV, Launcher, LauncherConfigError, PythonJob
+from medimind_assets.resources.launcher import (
+    KUBERNETES,
+    LAUNCHER_ENV,
+    Launcher,
+    LauncherConfigError,
+    PythonJob,
+    pipes_session_notices_muted,
+)
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -243,16 +250,17 @@ class KubernetesLauncher(Launcher):
             kube_context=self.kube_context,
             poll_interval=self.poll_interval,
         )
-        return client.run(
-            context=context,
-            extras=dict(job.extras),
-            namespace=request.namespace,
-            env=request.env,
-            base_pod_meta=request.pod_meta,
-            base_pod_spec=request.pod_spec,
-            pod_wait_timeout=self.pod_wait_timeout,
-            delete_pod_on_completion=self.delete_pod_on_completion,
-        )
+        with pipes_session_notices_muted():
+            return client.run(
+                context=context,
+                extras=dict(job.extras),
+                namespace=request.namespace,
+                env=request.env,
+                base_pod_meta=request.pod_meta,
+                base_pod_spec=request.pod_spec,
+                pod_wait_timeout=self.pod_wait_timeout,
+                delete_pod_on_completion=self.delete_pod_on_completion,
+            )
 
     def _source(self) -> str:
         return f"the pod template {self.pod_template}" if self.pod_template else "the pod template"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.resources.launcher import Launcher, PythonJob
+from medimind_assets.resources.launcher import Launcher, PythonJob, pipes_session_notices_muted
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -27,9 +27,10 @@ class SubprocessLauncher(Launcher):
     def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
         context.log.info(f"launching {job.name}: {self.describe(job)}")
         client = dg.PipesSubprocessClient()
-        return client.run(
-            command=job.command(self.python or sys.executable),
-            context=context,
-            extras=dict(job.extras),
-            env={"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env},
-        )
+        with pipes_session_notices_muted():
+            return client.run(
+                command=job.command(self.python or sys.executable),
+                context=context,
+                extras=dict(job.extras),
+                env={"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env},
+            )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from medimind_assets.quiet import import_bitsandbytes, peft_wrapping
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 
@@ -20,8 +21,7 @@ def linear_module_names(model) -> list[str]:
 
     linear_types: list[type] = [torch.nn.Linear]
     try:
-        import bitsandbytes as bnb
-
+        bnb = import_bitsandbytes()
         linear_types += [bnb.nn.Linear4bit, bnb.nn.Linear8bitLt]
     except ImportError:
         pass
@@ -44,14 +44,15 @@ def check_target_modules(model, targets: Sequence[str], model_name: str) -> None
 
 
 def apply_lora(model, hyperparameters: TrainingHyperparameters, targets: Sequence[str]):
-    from peft import LoraConfig, TaskType, get_peft_model
+    with peft_wrapping():
+        from peft import LoraConfig, TaskType, get_peft_model
 
-    config = LoraConfig(
-        r=hyperparameters.lora_r,
-        lora_alpha=hyperparameters.lora_alpha,
-        lora_dropout=hyperparameters.lora_dropout,
-        target_modules=list(targets),
-        bias="none",
-        task_type=TaskType.CAUSAL_LM,
-    )
-    return get_peft_model(model, config)
+        config = LoraConfig(
+            r=hyperparameters.lora_r,
+            lora_alpha=hyperparameters.lora_alpha,
+            lora_dropout=hyperparameters.lora_dropout,
+            target_modules=list(targets),
+            bias="none",
+            task_type=TaskType.CAUSAL_LM,
+        )
+        return get_peft_model(model, config)

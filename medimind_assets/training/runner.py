@@ -174,6 +174,9 @@ def _train(
     train_rows: list[dict],
     eval_rows: list[dict],
 ) -> TrainingOutcome:
+    from medimind_assets.quiet import before_peft
+
+    before_peft()  # transformers' training utilities (set_seed, TrainerCallback, Trainer) import peft and bitsandbytes
     import torch
 
     from medimind_assets.llm.loading import load_tokenizer

@@ -92,8 +92,11 @@ def check_quantization_available(quantization: str, device: str) -> None:
     if quantization == "none":
         return
     try:
-        import bitsandbytes as bnb
         import torch
+
+        from medimind_assets.quiet import import_bitsandbytes
+
+        bnb = import_bitsandbytes()
 
         if quantization == "4bit":
             weight = torch.randn(64, 64, device=device)

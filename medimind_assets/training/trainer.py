@@ -184,6 +184,9 @@ def build_trainer(
 ):
     """A Trainer over whole optimizer steps of length-grouped examples (random ones with `packing`), each split
     into forward passes by the token budget; the loss on labelled positions only when `labelled_loss`."""
+    from medimind_assets.quiet import before_peft
+
+    before_peft()
     from transformers import PrinterCallback
 
     from medimind_assets.training.checkpoints import CheckpointCompleteCallback

@@ -56,6 +56,19 @@ def test_merged_model_answers_like_the_adapter(world, promoted: Path):
     assert merged.text == adapted.text
 
 
+def test_the_command_prints_the_answers_and_nothing_else(promoted: Path):
+    """No loading bars, library notices or deprecation warnings around the answers (they are muted where they
+    arise; a real warning would still show here)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "medimind_assets.cli", "ask", "What is gout?", "--compare", "--max-new-tokens", "6"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MEDIMIND_DATA_DIR": str(promoted)},
+    )
+    assert proc.returncode == 0 and "[base]" in proc.stdout
+    assert proc.stderr == ""
+
+
 def test_explicit_adapter_path(world, data_dir: Path, capsys):
     code = main(["ask", "What is gout?", "--adapter", str(world.trained_adapter), "--data-dir", str(data_dir)])
     assert code == 0 and capsys.readouterr().out.strip()

@@ -1,0 +1,87 @@
+"""Library notices a user cannot act on, silenced where they arise and nowhere else.
+
+Each helper mutes one message (a logger's level, or a warnings filter matching one message) around the one call
+that triggers it and restores the previous state afterwards; every other warning stays visible. No torch,
+transformers or bitsandbytes at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from types import ModuleType
+
+# bitsandbytes' CPU backend logs at import, on CPUs with AVX512-BF16, that it could not fetch an optional 4-bit
+# kernel from the Hugging Face hub (the `kernels` package), then uses its own: nothing to do for the user.
+BITSANDBYTES_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+# peft (0.21) uses transformers' (5.x) deprecated checkpointing names when it wraps a model
+# (`is_gradient_checkpointing`) and when it prepares a quantized one (`gradient_checkpointing_enable`).
+PEFT_CHECKPOINTING_ALIAS = r"`(is_gradient_checkpointing|gradient_checkpointing_enable)` is deprecated"
+
+
+@contextmanager
+def logger_level(name: str, level: int) -> Iterator[None]:
+    """The logger `name` at `level` (e.g. ERROR, muting its warnings) inside the block, restored after it."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+@contextmanager
+def ignoring_warning(message: str, category: type[Warning]) -> Iterator[None]:
+    """Warnings of `category` whose text starts with the regex `message` are not shown inside the block."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=message, category=category)
+        yield
+
+
+def import_bitsandbytes() -> ModuleType:
+    """`import bitsandbytes` without its CPU backend's import-time notice about the `kernels` package.
+
+    Raises ImportError as the import does.
+    """
+    with logger_level(BITSANDBYTES_CPU_LOGGER, logging.ERROR):
+        import bitsandbytes
+    return bitsandbytes
+
+
+def before_peft() -> None:
+    """Import bitsandbytes quietly, when installed, before peft or transformers' Trainer import it themselves
+    (their import would print the notice `import_bitsandbytes` mutes). Idempotent and cheap once done."""
+    if "bitsandbytes" in sys.modules:
+        return
+    # peft and the Trainer work without it; quantization reports its absence where it is asked for.
+    with suppress(ImportError):
+        import_bitsandbytes()
+
+
+@contextmanager
+def peft_wrapping() -> Iterator[None]:
+    """Around peft's `get_peft_model`, `PeftModel.from_pretrained` and `prepare_model_for_kbit_training`:
+    bitsandbytes imported quietly first, and the FutureWarnings about transformers' renamed checkpointing names,
+    which peft uses, not shown."""
+    before_peft()
+    with ignoring_warning(PEFT_CHECKPOINTING_ALIAS, FutureWarning):
+        yield
+
+
+@contextmanager
+def no_progress_bars() -> Iterator[None]:
+    """transformers' (and huggingface_hub's) progress bars off inside the block: loading a local model takes a
+    second and its "Loading weights" bar is noise in a run's log. Restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
