@@ -21,7 +21,7 @@ WORKDIR /opt/medimind
 
 # The base image's torch satisfies the package's `torch>=2.4`, so pip keeps that CUDA build. The `postgres`
 # extra is the instance storage the chart's dagster.yaml uses (the code location and run pods need it).
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY medimind_assets ./medimind_assets
 RUN python -m pip install ".[postgres]" \
     && python -c "import torch, medimind_assets.definitions; print('torch', torch.__version__, 'cuda', torch.version.cuda)"

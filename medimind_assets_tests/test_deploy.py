@@ -88,7 +88,9 @@ def test_dockerfile_copies_what_the_package_needs_and_installs_declared_extras()
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     assert all(f"!{source}" in ignore or f"!{source}/" in ignore for source in sources)
     toml = pytest.importorskip("tomllib")  # Python 3.11+
-    extras = toml.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    project = toml.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert set(project.get("license-files", [])) <= set(sources)  # pip refuses to build without them
+    extras = project["optional-dependencies"]
     installs = [a for k, a in instructions if k == "RUN" and "pip install" in a]
     requested = {name for run in installs for name in re.findall(r"\.\[([\w,-]+)\]", run)}
     assert requested and all(extra in extras for group in requested for extra in group.split(","))
