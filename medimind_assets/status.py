@@ -4,16 +4,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from medimind_assets.data.rows import DatasetError, count_rows
 from medimind_assets.store import EVALUATION_REPORT, TRAINING_SUMMARY, ArtifactStore, PointerError, read_pointer
 
+ASK = '.venv/bin/medimind ask "What are the symptoms of diabetes?"'
 NEXT_STEPS = (
     ("make dev", "the web UI on http://127.0.0.1:3000: every run, materialization and lineage of this instance"),
-    ('.venv/bin/medimind ask "What are the symptoms of diabetes?" --compare', "base and adapter side by side"),
+    (ASK, "the promoted adapter answers"),
+    (f"{ASK} --compare", "the base model's answer, then the adapter's"),
     (".venv/bin/medimind lineage", "the promoted adapter back to its dataset and raw files"),
 )
+MERGE_COMMAND = ".venv/bin/dg launch --assets merged_model"
+LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
+METRIC_WIDTH = 48
 
 
 def _short(path: str | Path, root: Path) -> str:
@@ -23,54 +30,143 @@ def _short(path: str | Path, root: Path) -> str:
         return str(path)
 
 
-def _number(value: object, digits: int = 4) -> str:
-    return f"{value:.{digits}g}" if isinstance(value, int | float) else "n/a"
+def _percent(value: object) -> str:
+    return f"{value:.1%}" if isinstance(value, int | float) else "n/a"
+
+
+def _fixed(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, int | float) else "n/a"
+
+
+def _duration(seconds: object) -> str:
+    if not isinstance(seconds, int | float):
+        return "n/a"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _stage(label: str, text: str) -> str:
+    return f"  {label:<{LABEL_WIDTH}}{text}"
+
+
+def _continued(text: str) -> str:
+    return " " * (LABEL_WIDTH + 2) + text
+
+
+def _dataset_line(store: ArtifactStore) -> str:
+    try:
+        counts = count_rows(store.dataset)
+    except DatasetError as exc:
+        return _stage("dataset", str(exc))
+    split = " / ".join(f"{name} {counts[name]:,}" for name in counts)
+    return _stage("dataset", f"{_short(store.dataset, store.root)}: {sum(counts.values()):,} rows ({split})")
+
+
+def training_facts(metrics: dict[str, Any], curve: dict[str, Any]) -> list[str]:
+    """What a training summary says about the run, in the order a reader checks it; absent facts left out."""
+    facts = []
+    if "global_step" in metrics:
+        epochs = metrics.get("epochs")
+        counted = f", {epochs:g} epoch{'' if epochs == 1 else 's'}" if isinstance(epochs, int | float) else ""
+        facts.append(f"{metrics['global_step']} steps{counted}")
+    if isinstance(metrics.get("tokens_trained"), int):
+        facts.append(f"{metrics['tokens_trained']:,} tokens in {_duration(metrics.get('train_runtime_s'))}")
+    train = curve.get("train") or []
+    if len(train) >= 2:
+        facts.append(f"train loss {_fixed(train[0][1])} -> {_fixed(train[-1][1])}")
+    if metrics.get("final_validation_loss") is not None:
+        facts.append(f"validation loss {_fixed(metrics['final_validation_loss'])}")
+    return facts
+
+
+def _adapter_lines(latest: dict[str, Any], root: Path) -> list[str]:
+    summary_path = Path(latest["path"]) / TRAINING_SUMMARY
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
+    return [_stage("adapter", _short(latest["path"], root)), *([_continued(", ".join(facts))] if facts else [])]
+
+
+def _urgent_care(count: int) -> Callable[[object], str]:
+    def shown(rate: object) -> str:
+        return f"{round(rate * count)} of {count}" if isinstance(rate, int | float) and count else "n/a"
+
+    return shown
+
+
+def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[object], str]]]:
+    """(metric key, label, formatter) of the numbers the summary shows, as the report's counts describe them."""
+    counts = report.get("counts", {})
+    rows = [("loss", f"held-out loss ({counts.get('loss_examples', '?')} reference answers)", _fixed)]
+    if counts.get("ranking_questions"):
+        label = f"ranking accuracy ({counts['ranking_answers']} candidates, {counts['ranking_questions']} questions)"
+        rows.append(("ranking_accuracy", label, _percent))
+    if counts.get("generation_questions"):
+        rows.append(("rouge_l", f"ROUGE-L ({counts['generation_questions']} generated answers)", _fixed))
+        rows.append(("eos_rate", "answers that end (EOS) within the bound", _percent))
+        rows.append(("degenerate_rate", "degenerate answers (empty, loops)", _percent))
+    if counts.get("emergency_questions"):
+        rows.append(
+            ("urgent_care_rate", "emergency answers advising urgent care", _urgent_care(counts["emergency_questions"]))
+        )
+    return rows
+
+
+def evaluation_lines(report: dict[str, Any]) -> list[str]:
+    """The gate's verdict and reasons, then the key numbers, base beside adapter."""
+    gate, metrics = report["gate"], report["metrics"]
+    verdict = "PASSED, adapter promoted" if gate["passed"] else "FAILED, adapter not promoted"
+    lines = [_stage("evaluation", f"gate {verdict}")]
+    lines.extend(_continued(f"- {reason}") for reason in gate["reasons"])
+    lines.append(_continued(f"{'':<{METRIC_WIDTH}}{'base':>10}{'adapter':>10}"))
+    for key, label, shown in _metric_rows(report):
+        base, adapter = shown(metrics["base"].get(key)), shown(metrics["adapter"].get(key))
+        lines.append(_continued(f"{label:<{METRIC_WIDTH}}{base:>10}{adapter:>10}"))
+    return lines
+
+
+def _evaluation_lines(store: ArtifactStore, fingerprint: str) -> list[str]:
+    report_path = store.evaluations / fingerprint / EVALUATION_REPORT
+    if not report_path.is_file():
+        return [_stage("evaluation", "not run yet for this adapter (materialize evaluation)")]
+    return evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")))
+
+
+def _merged_line(store: ArtifactStore, current: dict[str, Any] | None) -> str:
+    if current is None:
+        return _stage("merged", "none: only a promoted adapter is merged")
+    merged = store.merged / current["fingerprint"]
+    if merged.is_dir():
+        return _stage("merged", f"{_short(merged, store.root)} (medimind ask --merged)")
+    return _stage("merged", f"not built; optional: {MERGE_COMMAND}")
+
+
+def _promoted_line(current: dict[str, Any] | None, latest: dict[str, Any] | None, root: Path) -> str:
+    if current is None:
+        return _stage("promoted", "none: no adapter has passed the gate yet")
+    if latest is not None and current["fingerprint"] == latest["fingerprint"]:
+        return _stage("promoted", "this adapter (adapters/current.json): what `medimind ask` and serving use")
+    return _stage("promoted", f"{_short(current['path'], root)} (adapters/current.json), an earlier adapter")
 
 
 def status_lines(store: ArtifactStore) -> list[str]:
-    """One line per stage, saying what is there (or what to materialize), then the next commands."""
+    """One block per stage, saying what is there (or what to materialize), then the next commands."""
     root = store.root
-    lines = [f"MediMind: what is built under {root}"]
-    try:
-        counts = count_rows(store.dataset)
-        split = " / ".join(f"{name} {counts[name]:,}" for name in counts)
-        lines.append(f"  dataset     {_short(store.dataset, root)}: {sum(counts.values()):,} rows ({split})")
-    except DatasetError as exc:
-        lines.append(f"  dataset     {exc}")
+    lines = [f"MediMind: what is built under {root}", _dataset_line(store)]
     try:
         base = read_pointer(store.base_model_pointer, "base_model", required=("name",))
-        lines.append(
-            f"  base model  {base['name']} ({_short(base['path'], root)})" if base else "  base model  not resolved yet"
-        )
         latest = read_pointer(store.latest_pointer, "lora_adapter", required=("fingerprint", "path"))
         current = read_pointer(store.current_pointer, "evaluation", required=("fingerprint", "path"))
     except PointerError as exc:
         return [*lines, f"  {exc}"]
+    lines.append(_stage("base model", f"{base['name']} ({_short(base['path'], root)})" if base else "not resolved yet"))
     if latest is None:
-        lines.append("  adapter     not trained yet (materialize lora_adapter)")
+        lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:
-        fingerprint = latest["fingerprint"]
-        summary_path = Path(latest["path"]) / TRAINING_SUMMARY
-        metrics = json.loads(summary_path.read_text()).get("metrics", {}) if summary_path.is_file() else {}
-        lines.append(
-            f"  adapter     {_short(latest['path'], root)}: {metrics.get('global_step', '?')} steps, final "
-            f"validation loss {_number(metrics.get('final_validation_loss'))}"
-        )
-        report_path = store.evaluations / fingerprint / EVALUATION_REPORT
-        if report_path.is_file():
-            report = json.loads(report_path.read_text())
-            gate, base_m, adapter_m = report["gate"], report["metrics"]["base"], report["metrics"]["adapter"]
-            verdict = "PASSED" if gate["passed"] else "FAILED"
-            lines.append(
-                f"  evaluation  gate {verdict}: held-out loss {_number(base_m.get('loss'))} (base) -> "
-                f"{_number(adapter_m.get('loss'))} (adapter); {'; '.join(gate['reasons'])}"
-            )
-        else:
-            lines.append("  evaluation  not run yet for this adapter (materialize evaluation)")
-    if current is None:
-        lines.append("  promoted    none: no adapter has passed the gate yet")
-    else:
-        lines.append(f"  promoted    {_short(current['path'], root)} (adapters/current.json)")
+        lines.extend(_adapter_lines(latest, root))
+        lines.extend(_evaluation_lines(store, latest["fingerprint"]))
+    lines.append(_promoted_line(current, latest, root))
+    lines.append(_merged_line(store, current))
     lines.append("Next:")
-    lines.extend(f"  {command:<72} {what}" for command, what in NEXT_STEPS)
+    for command, what in NEXT_STEPS:
+        lines += [f"  {command}", f"      {what}"]
     return lines

