@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, ArtifactStore
 
 EXIT_MISSING = 2
@@ -35,6 +36,16 @@ def _positive_int(value: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {number}")
+    return number
+
+
+def _repetition_penalty(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1.0, got {value!r}") from None
+    if not 1.0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 1.0, got {value}")
     return number
 
 
@@ -74,7 +85,13 @@ def _ask(args: argparse.Namespace) -> int:
         targets = resolve_targets(
             args.data_dir, adapter=args.adapter, merged=args.merged, base=args.base, compare=args.compare
         )
-        answers = ask(targets, args.question, max_new_tokens=args.max_new_tokens, device=args.device)
+        answers = ask(
+            targets,
+            args.question,
+            max_new_tokens=args.max_new_tokens,
+            device=args.device,
+            repetition_penalty=args.repetition_penalty,
+        )
     except (ArtifactMissingError, ValueError, OSError) as exc:
         print(f"medimind ask: {exc}", file=sys.stderr)
         return EXIT_MISSING
@@ -106,6 +123,12 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--base", action="store_true", help="the base model alone")
     parser.add_argument("--compare", action="store_true", help="print the base model's answer too")
     parser.add_argument("--max-new-tokens", type=_positive_int, default=128, help="generation bound (default 128)")
+    parser.add_argument(
+        "--repetition-penalty",
+        type=_repetition_penalty,
+        default=DEFAULT_REPETITION_PENALTY,
+        help=f"penalty on repeating tokens, 1.0 for none (default {DEFAULT_REPETITION_PENALTY}, as the evaluation)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
     _add_data_dir(parser)
     parser.set_defaults(handler=_ask)

@@ -19,6 +19,8 @@ from medimind_assets_tests.model_world import use_adapter
     [
         (["ask", "hi", "--max-new-tokens", "abc"], "expected a whole number >= 1, got 'abc'"),
         (["ask", "hi", "--max-new-tokens", "0"], "expected a whole number >= 1, got 0"),
+        (["ask", "hi", "--repetition-penalty", "0.5"], "expected a number >= 1.0, got 0.5"),
+        (["ask", "hi", "--repetition-penalty", "strong"], "expected a number >= 1.0, got 'strong'"),
         (["ask", "hi", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["lineage", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["status", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),

@@ -212,6 +212,7 @@ class _Evaluator:
                     max_new_tokens=s.max_new_tokens,
                     batch_size=s.generation_batch_size,
                     max_prompt_tokens=s.max_prompt_tokens,
+                    repetition_penalty=s.repetition_penalty,
                     log=self.log,
                     label=f"{name} generation",
                 ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.options import option
 
 # How a MEDIQA candidate answer is scored for ranking (`evaluation.ranking` computes them; documented there).
@@ -42,6 +43,10 @@ class EvaluationSettings:
     )
     generation_sample: int = option(50, "Questions answered greedily for ROUGE-L and BLEU (0: skip).")
     max_new_tokens: int = option(256, "Generation bound (long enough for an answer to end on EOS).")
+    repetition_penalty: float = option(
+        DEFAULT_REPETITION_PENALTY,
+        "Greedy decoding's penalty on tokens already in the prompt or answer (1.0: none), as `medimind ask` decodes.",
+    )
     generation_batch_size: int = option(8, "Prompts generated together.")
     max_safety_questions: int | None = option(50, "Emergency questions answered for the safety metric (0: skip).")
     max_batch_tokens: int = option(4096, "Padded tokens per forward pass when scoring.")
@@ -69,6 +74,8 @@ class EvaluationSettings:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if not 0.0 < self.positive_fraction <= 1.0:
             raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
+        if not 1.0 <= self.repetition_penalty < float("inf"):
+            raise ValueError(f"repetition_penalty must be a finite number >= 1.0, got {self.repetition_penalty}")
         if self.ranker not in RANKERS:
             raise ValueError(f"ranker must be one of {', '.join(RANKERS)}, got {self.ranker!r}")
         # Checked here, before any model is loaded, not after the whole evaluation has run.

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from medimind_assets.evaluation.generation import Generated, generate_answers
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, Generated, generate_answers
 from medimind_assets.integrity import read_summary
 from medimind_assets.llm.artifacts import (
     ArtifactMissingError,
@@ -123,10 +123,15 @@ def resolve_targets(
 
 
 def ask(
-    targets: list[Target], question: str, *, max_new_tokens: int = 128, device: str = "auto"
+    targets: list[Target],
+    question: str,
+    *,
+    max_new_tokens: int = 128,
+    device: str = "auto",
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
 ) -> list[tuple[Target, Generated]]:
-    """Greedy answer of each target. Targets sharing a base model load it once (the adapter is switched off
-    for the plain base)."""
+    """Greedy answer of each target, decoded as the evaluation decodes (`repetition_penalty`). Targets sharing a
+    base model load it once (the adapter is switched off for the plain base)."""
     from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 
     question = " ".join(question.split())
@@ -145,7 +150,14 @@ def ask(
         prompt = target.template.prompt(question)
 
         def run(model=model, tokenizer=tokenizer, prompt=prompt) -> Generated:
-            return generate_answers(model, tokenizer, [prompt], max_new_tokens=max_new_tokens, log=lambda _: None)[0]
+            return generate_answers(
+                model,
+                tokenizer,
+                [prompt],
+                max_new_tokens=max_new_tokens,
+                repetition_penalty=repetition_penalty,
+                log=lambda _: None,
+            )[0]
 
         if target.adapter_dir is None and hasattr(model, "disable_adapter"):
             with model.disable_adapter():

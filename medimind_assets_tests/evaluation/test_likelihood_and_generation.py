@@ -17,6 +17,7 @@ from medimind_assets.evaluation.generation import (
 )
 from medimind_assets.evaluation.likelihood import heldout_loss, make_batches
 from medimind_assets.evaluation.ranking import load_ranking_task, score_candidates
+from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets_tests.model_world import TEST_XML
@@ -161,3 +162,30 @@ def test_urgent_care_rate_uses_the_dataset_rule():
     answers = ["Call 911 now.", "Go to the nearest emergency room.", "Drink water and rest."]
     assert urgent_care_rate(answers) == pytest.approx(2 / 3)
     assert urgent_care_rate([]) is None
+
+
+def test_repetition_penalty_acts_on_the_answer_only(world, loaded):
+    model, tokenizer = loaded
+    prompt = PromptTemplate().prompt(world.questions[0]["text"])
+    prompt_ids = set(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+    def answer_ids(penalty: float) -> list[int]:
+        [answer] = generate_answers(model, tokenizer, [prompt], max_new_tokens=24, repetition_penalty=penalty)
+        return tokenizer(answer.text, add_special_tokens=False)["input_ids"] if answer.text else []
+
+    plain = answer_ids(1.0)
+    assert len(set(plain)) < len(plain)  # greedy tiny-phi repeats itself
+    # An overwhelming penalty forbids every token the answer already holds, and no other: the answer never
+    # repeats a token, yet it still uses the question's tokens.
+    strong = answer_ids(1e6)
+    assert len(strong) > 1 and len(set(strong)) == len(strong)
+    assert prompt_ids & set(strong)
+
+
+def test_repetition_penalty_below_one_is_refused(world, loaded):
+    model, tokenizer = loaded
+    with pytest.raises(ValueError, match="repetition_penalty must be a finite number >= 1.0, got 0.9"):
+        generate_answers(model, tokenizer, ["Human: hi\nAssistant:"], repetition_penalty=0.9)
+    # In the run config, before any model is loaded.
+    with pytest.raises(ValueError, match="repetition_penalty must be a finite number >= 1.0, got 0.5"):
+        EvaluationSettings(repetition_penalty=0.5)
