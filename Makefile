@@ -34,9 +34,9 @@ instance: $(DAGSTER_HOME)/dagster.yaml
 
 # The whole pipeline on the sample data (quickstart.yaml: a short SmolLM2 fine-tune and a small evaluation; INFO
 # logs), then the summary of what it built and the next commands: last, even when a step or the gate fails (the
-# exit status is the run's).
+# exit status is the run's). VIRTUAL_ENV names the project's environment, which `dg` expects to be the active one.
 quickstart: install instance
-	@$(BIN)/dg launch --job medimind_pipeline --config quickstart.yaml; status=$$?; \
+	@VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg launch --job medimind_pipeline --config quickstart.yaml; status=$$?; \
 		echo; $(BIN)/medimind status; exit $$status
 
 # Everything, end-to-end tests included (they skip, with the reason, where Chromium or PostgreSQL are missing;
