@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+
 LICENCE_NOTE = (
     "The adapter inherits the terms of its base model and of its training data: MedQuAD is CC BY 4.0; "
     "MEDIQA 2019 states no licence. Not medical advice."
@@ -56,6 +58,11 @@ base = AutoModelForCausalLM.from_pretrained("{base.get("path") or base.get("name
 model = PeftModel.from_pretrained(base, "<this folder>")
 tokenizer = AutoTokenizer.from_pretrained("<this folder>")
 ```
+
+MediMind evaluates it and answers with it (`medimind ask`) greedily, with a repetition penalty of
+{DEFAULT_REPETITION_PENALTY} on the tokens the answer already holds; the closest plain transformers call is
+`model.generate(**inputs, do_sample=False, repetition_penalty={DEFAULT_REPETITION_PENALTY})`, which also penalises the
+prompt's tokens. Plain greedy decoding lets a small model loop.
 
 Before use, `training_summary.json` records the sha256 of `adapter_config.json` and
 `adapter_model.safetensors`; MediMind verifies them whenever it loads the adapter.

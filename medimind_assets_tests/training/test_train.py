@@ -9,6 +9,7 @@ import torch
 
 from medimind_assets.atomic import sha256_file
 from medimind_assets.data.rows import DatasetError
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import TRAINING_SUMMARY, read_pointer
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.lora import TargetModuleError
@@ -43,6 +44,7 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     card = (adapter_dir / "README.md").read_text()
     assert "[More Information Needed]" not in card and "PeftModel.from_pretrained" in card
     assert tiny_phi["name"] in card and request.data_version[:12] in card
+    assert f"repetition_penalty={DEFAULT_REPETITION_PENALTY}" in card  # decoded as the evaluation decodes
     model = _load_adapter(tiny_phi, adapter_dir)
     assert any("lora_A" in name for name, _ in model.named_parameters())
 
