@@ -8,8 +8,8 @@ PYTHONPATH=. .venv/bin/python benchmarks/choose_repetition_penalty.py --data-dir
 from __future__ import annotations
 
 import argparse
-import json
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from medimind_assets.data.rows import read_dataset
@@ -17,7 +17,9 @@ from medimind_assets.evaluation.generation import generate_answers, text_metrics
 from medimind_assets.integrity import read_summary
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.llm.template import template_from_summary
+from medimind_assets.promotion import read_latest_adapter
 from medimind_assets.serving.ask import resolve_targets
+from medimind_assets.store import ArtifactStore
 
 
 def validation_questions(dataset: Path, source: str) -> list[tuple[str, list[str]]]:
@@ -39,8 +41,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     args = parser.parse_args()
 
-    adapter = args.adapter or args.data_dir / json.loads((args.data_dir / "adapters/latest.json").read_text())["path"]
-    [_, target] = resolve_targets(args.data_dir, adapter=adapter, compare=True)
+    adapter = args.adapter or read_latest_adapter(ArtifactStore.at(args.data_dir).adapters).path
+    [target] = resolve_targets(args.data_dir, adapter=adapter)
     template = template_from_summary(read_summary(target.adapter_dir))
     questions = validation_questions(args.data_dir / "dataset.jsonl", args.source)[: args.questions]
     prompts = [template.prompt(q) for q, _ in questions]
@@ -52,9 +54,8 @@ def main() -> None:
     for penalty in args.penalties:
         for name in ("base", "adapter"):
             started = time.perf_counter()
-
-            def run(penalty=penalty):
-                return generate_answers(
+            with model.disable_adapter() if name == "base" else nullcontext():
+                answers = generate_answers(
                     model,
                     tokenizer,
                     prompts,
@@ -62,12 +63,6 @@ def main() -> None:
                     repetition_penalty=penalty,
                     log=lambda _: None,
                 )
-
-            if name == "base":
-                with model.disable_adapter():
-                    answers = run()
-            else:
-                answers = run()
             m = text_metrics(answers, [refs for _, refs in questions])
             print(
                 f"| {penalty} | {name} | {m['eos_rate']:.2f} | {m['degenerate_rate']:.2f} | {m['rouge_l']:.3f} "

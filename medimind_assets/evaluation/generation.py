@@ -58,8 +58,7 @@ def generate_answers(
     """Greedy continuation of each prompt, in input order (repetition penalised: module docstring)."""
     import torch
 
-    if not 1.0 <= repetition_penalty < float("inf"):
-        raise ValueError(f"repetition_penalty must be a finite number >= 1.0, got {repetition_penalty}")
+    check_repetition_penalty(repetition_penalty)
     from transformers import LogitsProcessorList
 
     log = log or logger.info
@@ -103,6 +102,12 @@ def generate_answers(
             done += len(batch)
             log(f"{label}: {done}/{len(prompts)} answers, {time.monotonic() - started:.1f}s")
     return [r for r in results if r is not None]
+
+
+def check_repetition_penalty(penalty: float) -> None:
+    """ValueError unless `penalty` is a finite number >= 1.0 (1.0: plain greedy decoding)."""
+    if not 1.0 <= penalty < float("inf"):
+        raise ValueError(f"repetition_penalty must be a finite number >= 1.0, got {penalty}")
 
 
 def answer_repetition_penalty(answer_start: int, penalty: float):

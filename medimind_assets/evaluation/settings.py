@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, check_repetition_penalty
 from medimind_assets.options import option
 
 # How a MEDIQA candidate answer is scored for ranking (`evaluation.ranking` computes them; documented there).
@@ -74,8 +74,7 @@ class EvaluationSettings:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if not 0.0 < self.positive_fraction <= 1.0:
             raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
-        if not 1.0 <= self.repetition_penalty < float("inf"):
-            raise ValueError(f"repetition_penalty must be a finite number >= 1.0, got {self.repetition_penalty}")
+        check_repetition_penalty(self.repetition_penalty)
         if self.ranker not in RANKERS:
             raise ValueError(f"ranker must be one of {', '.join(RANKERS)}, got {self.ranker!r}")
         # Checked here, before any model is loaded, not after the whole evaluation has run.
