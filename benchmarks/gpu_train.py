@@ -3,9 +3,10 @@
     python benchmarks/gpu_train.py                        # phi-2 shape, random weights: every variant, a profile
     python benchmarks/gpu_train.py --variants ours-bf16   # one variant
     python benchmarks/gpu_train.py --full-job             # the real job: run_training on ../shared/data's dataset
-    python benchmarks/gpu_train.py --tiny                 # every variant's code path on CPU, tiny shapes, seconds
+    python benchmarks/gpu_train.py --full-job --evaluate  # ... then the evaluation of base vs adapter, timed
+    python benchmarks/gpu_train.py --tiny                 # every variant's code path on CPU, tiny shapes
     python benchmarks/gpu_train.py --tiny --full-job      # the full-job path on CPU, tiny shapes, a few steps
-    bash benchmarks/gpu_session.sh                        # a GPU session's measurements in one call
+    bash benchmarks/gpu_session.sh compare|full-job       # a GPU session's measurements, one call each
 
 The model has phi-2's shape (hidden 2560, intermediate 10240, 32 layers of 32 heads, partial rotary 0.4, vocabulary
 51,200: 2.78B parameters) with random weights: throughput does not depend on the values. Examples are random token
@@ -17,6 +18,8 @@ Variants:
 - ours-bf16: `medimind_assets.training` as the asset runs it (bf16 LoRA, length-grouped, token-budget passes,
   loss on labelled positions).
 - ours-4bit: the same with 4-bit NF4 weights (QLoRA).
+- ours-bf16-compile / ours-4bit-compile: the same with `torch_compile` (each decoder layer compiled; the compile
+  happens in the untimed steps).
 - ours-bf16-seed-passes: ours with the seed's passes of 4 examples and the full-logits loss (both levers off).
 - ours-bf16-8k: ours with 8,192-token passes (a whole step in one pass).
 - seed-4bit / seed-bf16: the seed's recipe (HF Trainer, every example padded to max_length, labels = input ids),
@@ -40,6 +43,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +52,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SEED_JOB = {"examples": 1234, "tokens": 200, "epochs": 3}
+SYNC_STEPS = 2  # optimizer steps whose host-GPU waits are counted (profiled variants, after the profile)
 TARGETS = ["q_proj", "k_proj", "v_proj", "dense"]
 PHI2_SHAPE = {
     "vocab_size": 51200,
@@ -75,7 +80,17 @@ TINY_SHAPE = {
     "num_attention_heads": 4,
     "num_key_value_heads": 4,
 }
-VARIANTS = ("ours-bf16", "ours-4bit", "ours-bf16-seed-passes", "ours-bf16-8k", "seed-4bit", "seed-bf16")
+# Most telling first: a run cut short by the device's time limit still has the comparisons that matter.
+VARIANTS = (
+    "ours-bf16",
+    "ours-bf16-compile",
+    "seed-bf16",
+    "seed-4bit",
+    "ours-4bit",
+    "ours-4bit-compile",
+    "ours-bf16-8k",
+    "ours-bf16-seed-passes",
+)
 # Kernel (GPU) or operator (CPU) names by what they do, first match wins; the rest is "other".
 CATEGORIES = (
     ("loss", r"cross_entropy|log_softmax|logsoftmax|nll_loss|logsumexp|SoftMax|softmax_backward"),
@@ -83,6 +98,7 @@ CATEGORIES = (
     ("4-bit dequantize", r"dequant|4bit|nf4|bitsandbytes|kgemm"),
     ("optimizer", r"adam|multi_tensor|_foreach|fused_adam"),
     ("matmul", r"gemm|cutlass|nvjet|xmma|cublas|matmul|addmm|\bmm\b|aten::mm|bmm|linear|s16816|wgmma"),
+    ("fused by torch.compile", r"triton_|CompiledFxGraph"),
 )
 
 
@@ -91,7 +107,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per variant")
     parser.add_argument("--warmup-steps", type=int, default=2, help="untimed optimizer steps first")
-    parser.add_argument("--profile", default="ours-bf16", help="variants to profile (comma-separated, or 'none')")
+    parser.add_argument(
+        "--profile", default="ours-bf16,ours-bf16-compile", help="variants to profile (comma-separated, or 'none')"
+    )
     parser.add_argument("--profile-steps", type=int, default=2, help="optimizer steps profiled, after the timed ones")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--accumulation", type=int, default=4)
@@ -108,6 +126,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--full-job", action="store_true", help="run_training on the dataset built from --raw")
     parser.add_argument("--max-train-examples", type=int, help="--full-job: train on a seeded subset")
     parser.add_argument("--max-steps", type=int, help="--full-job: stop after this many optimizer steps")
+    parser.add_argument(
+        "--evaluate", action="store_true", help="--full-job: then evaluate base vs adapter on the test split, timed"
+    )
+    parser.add_argument("--torch-compile", action="store_true", help="--full-job: train with torch_compile")
     parser.add_argument("--tiny", action="store_true", help="tiny shapes on CPU: a quick check of the code paths")
     parser.add_argument("--workdir", type=Path, help="where the random model is saved (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -253,6 +275,12 @@ def seed_features(examples, max_length: int, pad_id: int) -> list[dict]:
 # ---- timing and profiling -----------------------------------------------------------------------------------
 
 
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _sync() -> None:
     import torch
 
@@ -261,19 +289,23 @@ def _sync() -> None:
 
 
 class Measurement:
-    """A callback's view of one run: timed steps (warmup, warmup + steps], then `profile_steps` profiled ones."""
+    """A callback's view of one run: timed steps (warmup, warmup + steps], then `profile_steps` profiled ones, then
+    (profiled variants, on a GPU) `SYNC_STEPS` in which every wait of the host for the GPU is counted."""
 
     def __init__(self, warmup: int, steps: int, profile_steps: int) -> None:
         self.warmup, self.steps, self.profile_steps = warmup, steps, profile_steps
+        self.sync_steps = SYNC_STEPS if profile_steps and _cuda() else 0
         self.start = self.end = 0.0
         self.tokens_start = self.tokens_end = 0
         self.profiler = None
         self.profile_started = 0.0
         self.profiled: tuple | None = None  # (profiler, wall seconds) once done
+        self.sync_counter: SyncCounter | None = None
+        self.syncs: str | None = None  # what the sync counter found
 
     @property
     def total_steps(self) -> int:
-        return self.warmup + self.steps + self.profile_steps
+        return self.warmup + self.steps + self.profile_steps + self.sync_steps
 
     @property
     def tokens_per_second(self) -> float:
@@ -294,6 +326,13 @@ class Measurement:
                     measurement.end, measurement.tokens_end = time.perf_counter(), state.num_input_tokens_seen
                     if measurement.profile_steps:
                         measurement.start_profile()
+                elif state.global_step == measurement.warmup + measurement.steps + measurement.profile_steps:
+                    measurement.stop_profile()
+                    if measurement.sync_steps:
+                        measurement.sync_counter = SyncCounter.start()
+                elif state.global_step == measurement.total_steps and measurement.sync_counter:
+                    measurement.syncs = measurement.sync_counter.stop(measurement.sync_steps)
+                    measurement.sync_counter = None
 
             def on_train_end(self, args, state, control, **kwargs):
                 measurement.stop_profile()
@@ -322,6 +361,40 @@ class Measurement:
         self.profiled, self.profiler = (self.profiler, wall), None
 
 
+class SyncCounter:
+    """Counts the host's waits for the GPU (torch's sync debug mode warns at each), and where they come from."""
+
+    def __init__(self, catcher, records: list) -> None:
+        self.catcher, self.records = catcher, records
+
+    @classmethod
+    def start(cls) -> SyncCounter | None:
+        import warnings
+
+        import torch
+
+        catcher = warnings.catch_warnings(record=True)
+        records = catcher.__enter__()
+        warnings.simplefilter("always")
+        try:
+            torch.cuda.set_sync_debug_mode("warn")
+        except Exception as error:  # the measurements matter more than this count
+            catcher.__exit__(None, None, None)
+            print(f"no sync count: {type(error).__name__}: {error}", flush=True)
+            return None
+        return cls(catcher, records)
+
+    def stop(self, steps: int) -> str:
+        import torch
+
+        torch.cuda.set_sync_debug_mode("default")
+        self.catcher.__exit__(None, None, None)
+        syncs = [r for r in self.records if "synchroniz" in str(r.message)]
+        places = Counter(f"{Path(r.filename).name}:{r.lineno}" for r in syncs).most_common(6)
+        where = "; from " + ", ".join(f"{place} ({count})" for place, count in places) if places else ""
+        return f"{len(syncs) / steps:.1f} host waits for the GPU per optimizer step{where}"
+
+
 def profile_summary(profiler, wall: float, top: int = 8) -> list[str]:
     """Top kernels (GPU) or operators (CPU) by self time, and the share of time per category and idle."""
     import torch
@@ -344,11 +417,11 @@ def profile_summary(profiler, wall: float, top: int = 8) -> list[str]:
     unit = "GPU kernels" if cuda else "CPU operators (self time; a CPU has no idle share to report)"
     lines = [f"profile: {wall:.2f}s wall over the profiled steps; {unit}"]
     basis = window if cuda else busy
-    for category in ("matmul", "attention", "loss", "optimizer", "4-bit dequantize", "other"):
+    for category in [name for name, _ in CATEGORIES] + ["other"]:
         if category in shares:
-            lines.append(f"  {category:<17} {shares[category] / basis:6.1%}")
+            lines.append(f"  {category:<22} {shares[category] / basis:6.1%}")
     if cuda:
-        lines.append(f"  {'idle (GPU waits)':<17} {max(0.0, window - busy) / window:6.1%}")
+        lines.append(f"  {'idle (GPU waits)':<22} {max(0.0, window - busy) / window:6.1%}")
     lines.append("  top:")
     for t, name in timed[:top]:
         lines.append(f"    {t / basis:6.1%}  {t / 1e3:9.1f} ms  {name[:100]}")
@@ -396,17 +469,21 @@ def bitsandbytes_problem() -> str | None:
 # ---- the variants -------------------------------------------------------------------------------------------
 
 
-def run_ours(variant: str, model_dir: Path, n_parameters: int, examples, pad_id: int, args, workdir: Path) -> dict:
+def run_ours(variant: str, model_dir: Path, examples, pad_id: int, args, workdir: Path) -> dict:
     from medimind_assets.llm.loading import load_for_training
+    from medimind_assets.training.compilation import compile_decoder_layers
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
     from medimind_assets.training.lora import apply_lora
     from medimind_assets.training.reporting import SilentReporter
     from medimind_assets.training.runtime import Hardware, attention_implementation, plan_runtime
     from medimind_assets.training.trainer import build_trainer
 
-    quantization = "4bit" if variant == "ours-4bit" else "none"
+    quantization = "4bit" if "4bit" in variant else "none"
     micro_batch_tokens = {"ours-bf16-seed-passes": 0, "ours-bf16-8k": 8192}.get(variant)
-    measurement = Measurement(args.warmup_steps, args.steps, args.profile_steps if variant in args.profile else 0)
+    compiled = variant.endswith("-compile")
+    # Compiling takes the first step; a pass of one row (an example longer than the budget) compiles once more.
+    warmup = max(args.warmup_steps, 3) if compiled else args.warmup_steps
+    measurement = Measurement(warmup, args.steps, args.profile_steps if variant in args.profile else 0)
     hp = TrainingHyperparameters(
         batch_size=args.batch_size,
         gradient_accumulation_steps=args.accumulation,
@@ -417,10 +494,13 @@ def run_ours(variant: str, model_dir: Path, n_parameters: int, examples, pad_id:
         logging_steps=10**6,
         quantization=quantization,
         micro_batch_tokens=micro_batch_tokens,
+        torch_compile=compiled,
     )
-    plan = plan_runtime(hp.requested_quantization, n_parameters, Hardware.detect())
+    plan = plan_runtime(hp.requested_quantization, Hardware.detect())
     _reset_peak()
     model = apply_lora(load_for_training(model_dir, plan, attention_implementation(plan, False)), hp, TARGETS)
+    if compiled:
+        compile_decoder_layers(model)
     labelled = variant != "ours-bf16-seed-passes"
     trainer = build_trainer(
         model, hp, plan, examples, [], pad_id, workdir / variant, SilentReporter(), [measurement.callback()], labelled
@@ -430,11 +510,13 @@ def run_ours(variant: str, model_dir: Path, n_parameters: int, examples, pad_id:
     loss = "labelled-position" if trainer.labelled_loss else "full-logits"
     result = {
         "variant": variant,
-        "recipe": f"{plan.dtype}, quantization {plan.quantization}, {passes}, {loss} loss",
+        "recipe": f"{plan.dtype}, quantization {plan.quantization}, {passes}, {loss} loss"
+        + (", compiled layers" if compiled else ""),
         "real_tps": measurement.tokens_per_second,
         "padded_share": None,
         "peak_gib": _peak_gib(),
         "profile": measurement.profiled,
+        "syncs": measurement.syncs,
     }
     del trainer, model
     _free()
@@ -464,6 +546,7 @@ def run_seed(variant: str, model_dir: Path, examples, pad_id: int, args, workdir
         "padded_share": 1 - real / (len(features) * args.max_length),
         "peak_gib": _peak_gib(),
         "profile": measurement.profiled,
+        "syncs": measurement.syncs,
     }
     del trainer, model
     _free()
@@ -497,12 +580,16 @@ def print_table(results: list[dict], n_parameters: int, args, device: str, sourc
             f"{_duration(job_tokens / r['real_tps']):>40}  {r['recipe']}{padded}"
         )
     rates = {r["variant"]: r["real_tps"] for r in results if "skipped" not in r}
-    for ours, seed in (("ours-bf16", "seed-4bit"), ("ours-bf16", "seed-bf16"), ("ours-4bit", "seed-4bit")):
+    pairs = [(ours, seed) for ours in ("ours-bf16", "ours-bf16-compile") for seed in ("seed-4bit", "seed-bf16")]
+    pairs += [("ours-4bit", "seed-4bit"), ("ours-4bit-compile", "seed-4bit"), ("ours-bf16-compile", "ours-bf16")]
+    for ours, seed in pairs:
         if ours in rates and seed in rates:
             print(f"{ours} / {seed}: {rates[ours] / rates[seed]:.2f}x real tokens/s")
     for r in results:
         if r.get("profile"):
             print(f"\n{r['variant']} " + "\n".join(profile_summary(*r["profile"])))
+        if r.get("syncs"):
+            print(f"{r['variant']}: {r['syncs']}")
 
 
 def _count(n: int) -> str:
@@ -560,7 +647,15 @@ def full_job(args, workdir: Path, device: str) -> int:
         f"model ready in {time.perf_counter() - started:.0f}s; training on {device}",
         flush=True,
     )
-    overrides = {k: v for k, v in (("max_train_examples", args.max_train_examples), ("max_steps", args.max_steps)) if v}
+    overrides = {
+        k: v
+        for k, v in (
+            ("max_train_examples", args.max_train_examples),
+            ("max_steps", args.max_steps),
+            ("torch_compile", args.torch_compile),
+        )
+        if v
+    }
     if args.tiny:
         overrides["logging_steps"] = 1  # a few steps: stream each
     hyperparameters = TrainingHyperparameters(**overrides)
@@ -577,16 +672,61 @@ def full_job(args, workdir: Path, device: str) -> int:
     outcome = run_training(request, PrintReporter())
     wall = time.perf_counter() - started
     metrics, runtime = outcome.summary["metrics"], outcome.summary["runtime"]
+    mfu = f" ({4 * n_parameters * metrics['tokens_per_second'] / args.peak_flops:.1%} MFU at 4N)" if cuda else ""
     print(
         f"full job ({', '.join(f'{k}={v}' for k, v in overrides.items()) or 'default hyperparameters'}): "
         f"{wall:,.1f} s wall in run_training, {metrics['train_runtime_s']:,.1f} s in trainer.train(); "
         f"{metrics['global_step']} steps, {metrics['tokens_trained']:,} tokens at {metrics['tokens_per_second']:,.0f} "
-        f"tokens/s ({4 * n_parameters * metrics['tokens_per_second'] / args.peak_flops:.1%} MFU at 4N), "
+        f"tokens/s{mfu}, "
         f"peak {metrics['peak_memory_bytes'] / 2**30:.1f} GiB ({metrics['peak_memory_kind']}); "
         f"final train loss {metrics['final_train_loss'] or float('nan'):.4f}; {runtime['micro_batches']}; "
         f"loss on {runtime['loss']}"
     )
+    if args.evaluate:
+        evaluate(args, manifest, outcome.summary, dataset_path)
     return 0
+
+
+def evaluate(args, manifest: dict, summary: dict, dataset_path: Path) -> None:
+    """The evaluation asset's work on the trained adapter (test loss, MEDIQA test ranking, generation, safety),
+    base and adapter, timed by phase. Random weights: the numbers mean nothing, the times do."""
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.sources import MEDIQA
+    from medimind_assets.evaluation.ranking import load_ranking_task
+    from medimind_assets.evaluation.runner import evaluate_adapter
+    from medimind_assets.evaluation.settings import EvaluationSettings
+    from medimind_assets.llm.template import PromptTemplate
+
+    if args.tiny:
+        limits = dict(max_test_questions=8, ranking_max_questions=4, generation_sample=2, max_new_tokens=16)
+        settings = EvaluationSettings(compare_rankers=False, max_safety_questions=1, **limits)
+    else:  # all of the test loss and ranking; generation and safety as the quick start bounds them
+        settings = EvaluationSettings(compare_rankers=False, generation_sample=16, max_safety_questions=8)
+    raw_mediqa = args.raw / MEDIQA
+    ranking = load_ranking_task(
+        raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE,
+        settings.ranking_max_questions,
+        ground_truth=raw_mediqa / mediqa.TEST_GROUND_TRUTH,
+    )
+    started = time.perf_counter()
+    report = evaluate_adapter(
+        Path(manifest["path"]),
+        Path(summary["adapter_path"]),
+        dataset_path,
+        PromptTemplate(summary["prompt_template"]),
+        settings,
+        ranking=ranking,
+        log=lambda message: None,
+    )
+    wall = time.perf_counter() - started
+    counts = report.counts
+    print(
+        f"evaluation (base and adapter): {wall:,.1f} s wall; {counts['loss_examples']:,} test references scored, "
+        f"{counts['ranking_answers']:,} MEDIQA test candidates of {counts['ranking_questions']} questions ranked "
+        f"({settings.ranker}), {counts['generation_questions']} answers generated of up to {settings.max_new_tokens} "
+        f"tokens, {counts['emergency_questions']} emergency questions; seconds by phase: "
+        + ", ".join(f"{name.removesuffix('_s')} {seconds:,.1f}" for name, seconds in report.timings.items())
+    )
 
 
 # ---- main ---------------------------------------------------------------------------------------------------
@@ -648,10 +788,14 @@ def compare(args, workdir: Path, device: str, cuda: bool) -> int:
             continue
         started = time.perf_counter()
         if variant.startswith("ours"):
-            result = run_ours(variant, workdir / "model", n_parameters, examples, pad_id, args, workdir)
+            result = run_ours(variant, workdir / "model", examples, pad_id, args, workdir)
         else:
             result = run_seed(variant, workdir / "model", examples, pad_id, args, workdir)
-        print(f"{variant}: {result['real_tps']:,.0f} real tokens/s ({time.perf_counter() - started:.0f}s)", flush=True)
+        print(
+            f"{variant}: {result['real_tps']:,.0f} real tokens/s, peak {result['peak_gib']:.1f} GiB "
+            f"({time.perf_counter() - started:.0f}s)",
+            flush=True,
+        )
         results.append(result)
     print_table(results, n_parameters, args, device, source)
     return 0

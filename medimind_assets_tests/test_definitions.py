@@ -20,15 +20,11 @@ CONTRACT = {
 
 def test_definitions_load_without_heavy_imports():
     code = (
-        "import sys, time; t = time.time(); import medimind_assets.definitions as d; "
-        "d.defs.resolve_asset_graph(); "
-        "heavy = [m for m in ('torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes') if m in sys.modules]; "
-        "print(heavy, round(time.time() - t, 2))"
+        "import sys; import medimind_assets.definitions as d; d.defs.resolve_asset_graph(); "
+        "print([m for m in ('torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    heavy, seconds = out.rsplit("]", 1)
-    assert heavy + "]" == "[]", f"definitions imported {heavy}]"
-    assert float(seconds) < 5
+    assert out.strip() == "[]", f"definitions imported {out.strip()}"
 
 
 def test_asset_keys_groups_and_metadata_conventions():

@@ -4,7 +4,7 @@
   in eval mode, for evaluation, merging and `medimind ask`, whatever precision the adapter was trained in: LoRA
   weights apply to the unquantized base, and 4-bit rounding would blur base-vs-adapter differences.
 - `load_for_training`: the base as a training run's plan says (dtype, 4/8-bit quantization, attention
-  implementation, the process's GPU), prepared for k-bit training when quantized, with the cache off.
+  implementation, the process's GPU), with the cache off.
 
 Folders are checked first (`artifacts`): a missing or pickled model, or an adapter whose files differ from what
 training recorded, is one clear error before any loader runs.
@@ -97,7 +97,8 @@ def load_for_training(
     local_rank: int = 0,
     gradient_checkpointing: bool = False,
 ):
-    """The base model in the plan's dtype; 4/8-bit through bitsandbytes, prepared for k-bit training."""
+    """The base model in the plan's dtype: 4-bit NF4 linear weights (bitsandbytes) with everything else in that
+    dtype, or 8-bit prepared by peft for k-bit training."""
     before_peft()
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -118,7 +119,11 @@ def load_for_training(
         model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     # The cache path skips transformers' packed-sequence masking, and training never reuses a cache.
     model.config.use_cache = False
-    if plan.quantization != "none":
+    # 4-bit: the unquantized weights stay in the plan's dtype, as in bf16 LoRA. peft's
+    # prepare_model_for_kbit_training would upcast them to fp32 (for fp16 training, which MediMind never does), and
+    # with them every hidden state: 1.5x the activation memory (benchmarks/train_memory.py). get_peft_model freezes
+    # the base, and checkpointing is the Trainer's (non-reentrant: no input-gradient hook needed).
+    if plan.quantization == "8bit":
         with peft_wrapping():
             from peft import prepare_model_for_kbit_training
 

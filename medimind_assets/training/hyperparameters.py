@@ -20,9 +20,18 @@ QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
 
 # Fields that change what is logged, evaluated or checkpointed, or how a step is computed, not the trained weights:
 # they stay out of the fingerprint, so changing them neither retrains a finished adapter nor discards resumable
-# checkpoints. (`micro_batch_tokens` regroups the same examples of each step into forward passes.)
+# checkpoints. (`micro_batch_tokens` regroups the same examples of each step into forward passes; `torch_compile`
+# computes the same layers with fused kernels.)
 NON_RESULT_FIELDS = frozenset(
-    {"save_steps", "eval_steps", "logging_steps", "gradient_checkpointing", "max_eval_examples", "micro_batch_tokens"}
+    {
+        "save_steps",
+        "eval_steps",
+        "logging_steps",
+        "gradient_checkpointing",
+        "max_eval_examples",
+        "micro_batch_tokens",
+        "torch_compile",
+    }
 )
 
 
@@ -64,6 +73,11 @@ class TrainingHyperparameters:
         None,
         "Tokens per forward pass (padded, or packed); each optimizer step still takes batch_size x "
         "gradient_accumulation_steps examples. None: batch_size x max_length. 0: batch_size examples per pass.",
+    )
+    torch_compile: bool = option(
+        False,
+        "Compile each decoder layer with torch.compile (fused kernels, for GPUs); the first steps include the "
+        "compile time. The same adapter up to float rounding and dropout's random draws.",
     )
 
     @classmethod

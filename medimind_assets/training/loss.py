@@ -108,13 +108,13 @@ def linear_cross_entropy_sum(
     return _linear_cross_entropy().apply(hidden, weight, bias, targets, chunk_rows)
 
 
-def _base_model(model):
+def unwrapped_model(model):
     """The transformers model under any DDP / PEFT wrapping."""
     model = getattr(model, "module", model)
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def _decoder(base):
+def decoder_of(base):
     decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
     return decoder if decoder is not None else base.model
 
@@ -127,9 +127,9 @@ def labelled_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
     """Summed next-token loss of `batch` (from `with_loss_positions`, on the model's device) on its labelled
     positions only. `model` is called through its wrappers (DDP needs its own forward), its decoder's output
     taken by a hook."""
-    base = _base_model(model)
+    base = unwrapped_model(model)
     captured: list = []
-    handle = _decoder(base).register_forward_hook(lambda module, args, output: captured.append(output[0]))
+    handle = decoder_of(base).register_forward_hook(lambda module, args, output: captured.append(output[0]))
     try:
         # logits_to_keep=1: the model projects one position per row, not all of them.
         model(**_model_inputs(batch), logits_to_keep=1, use_cache=False)

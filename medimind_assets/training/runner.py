@@ -180,17 +180,24 @@ def _train(
     import torch
 
     from medimind_assets.llm.loading import load_tokenizer
+    from medimind_assets.training.compilation import compile_failure_message, is_compile_failure
     from medimind_assets.training.examples import encode_rows
     from medimind_assets.training.runtime import (
         Hardware,
         attention_implementation,
         check_quantization_available,
+        model_shape,
         plan_runtime,
     )
     from medimind_assets.training.trainer import build_trainer, describe_micro_batches
 
     hp, manifest = request.hyperparameters, request.base_model
-    plan = plan_runtime(hp.requested_quantization, int(manifest.get("num_parameters") or 0), Hardware.detect())
+    plan = plan_runtime(
+        hp.requested_quantization,
+        Hardware.detect(),
+        model_shape(manifest),
+        hp.token_budget or hp.batch_size * hp.max_length,
+    )
     check_quantization_available(plan.quantization, plan.device)
     attn = attention_implementation(plan, hp.packing)
     reporter.info(
@@ -236,6 +243,8 @@ def _train(
         raise TrainingError(oom_message(hp, plan)) from None
     except (OSError, RuntimeError) as exc:
         message = write_failure_message(exc, request.checkpoint_dir)
+        if message is None and hp.torch_compile and is_compile_failure(exc):
+            message = compile_failure_message(exc)
         if message is None:
             raise
         raise TrainingError(message) from exc
@@ -267,6 +276,7 @@ def _train(
             "batching": "packing" if hp.packing else "length-grouped dynamic padding",
             "micro_batches": describe_micro_batches(hp),
             "loss": "labelled positions" if trainer.labelled_loss else "full logits",
+            "torch_compile": hp.torch_compile,
             "world_size": distributed.world_size,
             "torch": torch.__version__,
         },
@@ -331,6 +341,7 @@ def _prepare_model(
 
     from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.batching import check_packing_isolation
+    from medimind_assets.training.compilation import compile_decoder_layers
     from medimind_assets.training.lora import apply_lora, check_target_modules
     from medimind_assets.training.loss import LabelledLossMismatch, check_labelled_loss
 
@@ -355,11 +366,15 @@ def _prepare_model(
         reporter.info(f"packing checked: packed loss equals the examples' losses alone ({attn})")
     try:
         check_labelled_loss(model, check_examples, pad_token_id, rel_tol=1e-4 if plan.dtype == "float32" else 1e-3)
+        loss_mode = "labelled positions"
+        reporter.info("loss checked: on labelled positions only it equals the model's full-logits loss")
     except LabelledLossMismatch as mismatch:
+        loss_mode = "full logits"
         reporter.info(f"{mismatch}: the loss is computed from the full logits")
-        return model, "full logits"
-    reporter.info("loss checked: on labelled positions only it equals the model's full-logits loss")
-    return model, "labelled positions"
+    if hp.torch_compile:
+        layers = compile_decoder_layers(model)
+        reporter.info(f"torch_compile: {layers} decoder layers compiled in place; the first steps include the compile")
+    return model, loss_mode
 
 
 def _resume_point(request: TrainingRequest, distributed: Distributed, reporter: Reporter) -> Path | None:

@@ -3,9 +3,10 @@
 - CUDA: bf16 where the GPU supports it, else fp32. Never fp16: phi-2's attention overflows in fp16
   (transformers PR #28163).
 - CPU: fp32.
-- quantization "auto": 4-bit only on CUDA when the bf16 weights would take more than
-  `AUTO_4BIT_WEIGHT_SHARE` of the GPU's memory (activations, LoRA optimizer state and the CUDA context need
-  the rest); otherwise none. 4-bit QLoRA is slower than bf16 LoRA on a GPU that fits the model.
+- quantization "auto": on CUDA, unquantized (bf16, or fp32 on a GPU without bf16) when its estimated peak memory
+  fits the GPU, else 4-bit NF4; on CPU, none. 4-bit QLoRA is slower than bf16 LoRA on a GPU that fits the model.
+  The estimate (`MemoryEstimate`): the weights, the activations one forward pass keeps for the backward pass (they
+  grow with the tokens per pass), the loss's logits chunk, and the CUDA context.
 - "4bit"/"8bit" requested: bitsandbytes must really run on the device (probed with a tiny op), else a clear
   error before any training.
 - attention: flash_attention_2 for packing on a bf16 GPU that has the package; sdpa otherwise.
@@ -13,9 +14,20 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
-AUTO_4BIT_WEIGHT_SHARE = 0.5
+GiB = 2**30
+# Bytes that one decoder layer keeps for the backward pass, per token and per unit of hidden size, in bf16 LoRA
+# (autocast, the seed's LoRA on attention and dense, eager kernels): 175 KiB per token and layer at phi-2's
+# hidden size of 2,560 (benchmarks/train_memory.py); it matches the 49 GiB measured on an H100 for passes of
+# 16 x 512 tokens. fp32 doubles it.
+ACTIVATION_BYTES_PER_HIDDEN = 70
+# Bytes per parameter of a 4-bit NF4 linear weight with its double-quantized scales.
+NF4_BYTES_PER_PARAMETER = 0.53
+LOSS_CHUNK_BYTES = 2**29  # the labelled-position loss's fp32 logits and log-probabilities of one chunk
+CUDA_OVERHEAD_BYTES = GiB  # CUDA context, cuBLAS workspaces and allocator slack, outside torch's count
 
 
 class QuantizationUnavailableError(RuntimeError):
@@ -46,6 +58,44 @@ class Hardware:
 
 
 @dataclass(frozen=True)
+class ModelShape:
+    """What the memory estimate needs of a model (its config.json and parameter count)."""
+
+    num_parameters: int
+    hidden_size: int
+    num_layers: int
+    embedding_parameters: int  # input embeddings and output head, which 4-bit leaves unquantized
+
+    @classmethod
+    def from_config(cls, config: dict, num_parameters: int) -> ModelShape:
+        hidden, vocab = int(config["hidden_size"]), int(config["vocab_size"])
+        tables = 1 if config.get("tie_word_embeddings") else 2
+        return cls(num_parameters, hidden, int(config["num_hidden_layers"]), tables * vocab * hidden)
+
+
+def model_shape(manifest: dict) -> ModelShape | None:
+    """The shape of a base model from its manifest (parameter count) and its folder's config.json; None when the
+    config does not say (a model whose quantization must then be chosen explicitly)."""
+    config = json.loads((Path(manifest["path"]) / "config.json").read_text(encoding="utf-8"))
+    try:
+        return ModelShape.from_config(config, int(manifest.get("num_parameters") or 0))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def estimated_peak_bytes(shape: ModelShape, quantization: str, dtype: str, tokens_per_pass: int) -> int:
+    """Peak GPU memory of LoRA training, as the backward pass starts (see ACTIVATION_BYTES_PER_HIDDEN)."""
+    width = 2 if dtype == "bfloat16" else 4
+    if quantization == "4bit":
+        quantized = shape.num_parameters - shape.embedding_parameters
+        weights = quantized * NF4_BYTES_PER_PARAMETER + shape.embedding_parameters * width
+    else:
+        weights = shape.num_parameters * width
+    activations = ACTIVATION_BYTES_PER_HIDDEN * (width // 2) * shape.hidden_size * shape.num_layers * tokens_per_pass
+    return int(weights + activations + LOSS_CHUNK_BYTES + CUDA_OVERHEAD_BYTES)
+
+
+@dataclass(frozen=True)
 class RuntimePlan:
     device: str
     dtype: str  # "bfloat16" | "float32"
@@ -58,8 +108,14 @@ class RuntimePlan:
         return asdict(self)
 
 
-def plan_runtime(requested_quantization: str, num_parameters: int, hardware: Hardware) -> RuntimePlan:
-    """Pick dtype and quantization for `num_parameters` on `hardware` (pure: no probing)."""
+def plan_runtime(
+    requested_quantization: str,
+    hardware: Hardware,
+    shape: ModelShape | None = None,
+    tokens_per_pass: int = 2048,
+) -> RuntimePlan:
+    """Pick dtype and quantization on `hardware` (pure: no probing). "auto" on CUDA needs the model's `shape`, and
+    the tokens of the largest forward pass."""
     if hardware.device == "cuda":
         if hardware.bf16_supported:
             dtype, dtype_reason = "bfloat16", f"{hardware.gpu_name} supports bf16"
@@ -74,16 +130,28 @@ def plan_runtime(requested_quantization: str, num_parameters: int, hardware: Har
 
     if hardware.device != "cuda":
         quantization, reason = "none", "auto: 4-bit is only chosen on CUDA GPUs; on CPU the weights stay fp32"
+        return RuntimePlan(hardware.device, dtype, quantization, reason, dtype_reason, hardware.gpu_name)
+    if shape is None:
+        raise QuantizationUnavailableError(
+            "quantization 'auto' estimates the training memory from the model's config.json (hidden_size, "
+            "num_hidden_layers, vocab_size), which this model's lacks: set quantization to 'none' or '4bit'"
+        )
+    memory = hardware.gpu_memory_bytes or 0
+    precision = "bf16" if dtype == "bfloat16" else "fp32"
+    full = estimated_peak_bytes(shape, "none", dtype, tokens_per_pass)
+    gpu = f"{memory / GiB:.1f} GiB GPU, passes of {tokens_per_pass:,} tokens"
+    if full <= memory:
+        quantization = "none"
+        reason = f"auto: {precision} LoRA fits (estimated peak {full / GiB:.1f} GiB of {gpu}); faster than 4-bit"
     else:
-        weight_bytes = num_parameters * 2
-        budget = AUTO_4BIT_WEIGHT_SHARE * (hardware.gpu_memory_bytes or 0)
-        share = f"{weight_bytes / 2**30:.1f} GiB of bf16 weights vs {hardware.gpu_memory_bytes / 2**30:.1f} GiB GPU"
-        if weight_bytes > budget:
-            quantization = "4bit"
-            reason = f"auto: {share} (over {AUTO_4BIT_WEIGHT_SHARE:.0%}): 4-bit NF4 so training fits"
-        else:
-            quantization = "none"
-            reason = f"auto: {share} fits comfortably: bf16 LoRA (faster than 4-bit)"
+        quantization = "4bit"
+        nf4 = estimated_peak_bytes(shape, "4bit", dtype, tokens_per_pass)
+        reason = (
+            f"auto: {precision} LoRA would not fit (estimated peak {full / GiB:.1f} GiB of {gpu}): 4-bit NF4, "
+            f"estimated {nf4 / GiB:.1f} GiB"
+        )
+        if nf4 > memory:
+            reason += "; still too much: set gradient_checkpointing=True or a smaller micro_batch_tokens"
     return RuntimePlan(hardware.device, dtype, quantization, reason, dtype_reason, hardware.gpu_name)
 
 

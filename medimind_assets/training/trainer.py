@@ -89,6 +89,9 @@ def training_arguments(hyperparameters: TrainingHyperparameters, plan: RuntimePl
         bf16=plan.dtype == "bfloat16",
         use_cpu=not on_cuda,
         include_num_input_tokens_seen="no",  # counted by training_step, from the collator's count
+        # Its isnan/isinf test of every step's loss waits for the GPU each step; a non-finite loss is logged as it
+        # is instead, and `runner.check_finite` refuses to publish it.
+        logging_nan_inf_filter=False,
         optim="adamw_torch_fused" if on_cuda else "adamw_torch",
         dataloader_pin_memory=on_cuda,
         ddp_find_unused_parameters=False,

@@ -27,6 +27,18 @@ def test_training_follows_the_plan_and_turns_the_cache_off(tiny_model_dir: Path)
     assert model.config._attn_implementation == "sdpa"
 
 
+def test_4bit_keeps_the_unquantized_weights_and_hidden_states_in_the_plans_dtype(tiny_model_dir: Path):
+    # peft's prepare_model_for_kbit_training would upcast them to fp32, and 1.5x the activation memory with them.
+    plan = SimpleNamespace(device="cpu", dtype="bfloat16", quantization="4bit")
+    model = load_for_training(tiny_model_dir, plan, "sdpa")
+    unquantized = {p.dtype for p in model.parameters() if type(p).__name__ != "Params4bit"}
+    assert unquantized == {torch.bfloat16}
+    assert any(type(p).__name__ == "Params4bit" for p in model.parameters())
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        hidden = model(input_ids=torch.tensor([[1, 2, 3]]), output_hidden_states=True).hidden_states
+    assert {h.dtype for h in hidden} == {torch.bfloat16}
+
+
 def test_same_weights_either_way(tiny_model_dir: Path, tiny_tokenizer):
     ids = torch.tensor([tiny_tokenizer("Human: What is gout?\nAssistant:")["input_ids"]])
     trained = load_for_training(tiny_model_dir, CPU_PLAN, "sdpa").eval()

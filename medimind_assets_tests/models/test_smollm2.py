@@ -25,6 +25,15 @@ def test_missing_package_names_the_install_command(tmp_path: Path, monkeypatch: 
     assert not (tmp_path / "smollm2-135m").exists()
 
 
+def test_special_tokens_are_read_from_the_gguf_file() -> None:
+    # What conversion sets, whatever the installed transformers makes of the file (5.0 to 5.17 read EOS as BOS).
+    try:
+        gguf_path = locate_smollm2_gguf()
+    except BaseModelError as error:
+        pytest.skip(str(error))
+    assert smollm2_module.gguf_special_token_ids(gguf_path) == {"bos": 1, "eos": 2, "pad": 2, "unk": 0}
+
+
 @pytest.fixture(scope="module")
 def smollm2(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     try:

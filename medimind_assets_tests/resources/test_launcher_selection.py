@@ -32,9 +32,9 @@ KUBERNETES_ENV = {
 def load_definitions(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Import the code location in a fresh interpreter, as `dagster dev` or the code server would."""
     code = (
-        "import json, sys, time; t = time.time(); import medimind_assets.definitions as d; "
-        "d.defs.resolve_asset_graph(); seconds = time.time() - t; r = d.defs.resources['launcher']; "
-        "print(json.dumps({'type': type(r).__name__, 'config': r.model_dump(), 'seconds': seconds, "
+        "import json, sys; import medimind_assets.definitions as d; "
+        "d.defs.resolve_asset_graph(); r = d.defs.resources['launcher']; "
+        "print(json.dumps({'type': type(r).__name__, 'config': r.model_dump(), "
         "'heavy': [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]}))"
     )
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MEDIMIND_")}
@@ -101,7 +101,6 @@ def test_the_definitions_load_the_selected_launcher_without_torch(tmp_path: Path
     assert loaded["type"] == "KubernetesLauncher" and loaded["heavy"] == []
     assert loaded["config"]["image"] == KUBERNETES_ENV["MEDIMIND_K8S_IMAGE"]
     assert loaded["config"]["pod_template"] == str(TEMPLATE)
-    assert loaded["seconds"] < 5  # measured ~1.5 s with dagster-k8s on the 2-core development machine
 
 
 def test_a_bad_launcher_fails_the_code_location_with_the_setting_named():

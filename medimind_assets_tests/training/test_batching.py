@@ -105,7 +105,7 @@ def test_length_grouped_batches_need_little_padding(model, tmp_path: Path, micro
         for n in (rng.randint(8, 400) for _ in range(1024))
     ]
     hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=2, micro_batch_tokens=micro_batch_tokens)
-    plan = plan_runtime("none", 1, Hardware(device="cpu"))
+    plan = plan_runtime("none", Hardware(device="cpu"))
     trainer = build_trainer(model, hp, plan, examples, [], 0, tmp_path, SilentReporter())
     batches = [batch for step in trainer.get_train_dataloader() for batch in step["micro_batches"]]
     assert sum(int(b["attention_mask"].sum()) for b in batches) == sum(len(e) for e in examples)
@@ -163,7 +163,7 @@ def test_each_optimizer_step_takes_the_examples_the_seeds_accumulated_micro_batc
 
     examples = _examples_with_ids(70, seed=2)  # 70 = 4 steps of 16 and a last one of 6
     hp = TrainingHyperparameters(batch_size=4, gradient_accumulation_steps=4, micro_batch_tokens=64)
-    plan = plan_runtime("none", 1, Hardware(device="cpu"))
+    plan = plan_runtime("none", Hardware(device="cpu"))
     ours = build_trainer(model, hp, plan, examples, [], 0, tmp_path / "ours", SilentReporter())
     seed = Trainer(
         model=model,
@@ -204,7 +204,7 @@ def test_a_step_has_the_gradient_and_loss_of_the_seeds_accumulated_micro_batches
         if parameter.requires_grad:
             parameter.data.normal_(0, 0.05)
     examples = _examples_with_ids(16, seed=3)
-    plan = plan_runtime("none", 1, Hardware(device="cpu"))
+    plan = plan_runtime("none", Hardware(device="cpu"))
     trainer = build_trainer(model, hp, plan, examples, [], 0, tmp_path, SilentReporter())
     step = next(iter(trainer.get_train_dataloader()))
     assert len(step["micro_batches"]) >= 3, "the budget splits the step into several passes"

@@ -74,6 +74,8 @@ def test_logging_and_checkpoint_cadence_do_not_affect_the_result():
     assert cadence.result_affecting() == base
     # The same examples per optimizer step, regrouped into forward passes: the same adapter.
     assert TrainingHyperparameters(micro_batch_tokens=0).result_affecting() == base
+    # The same layers computed with fused kernels: the same adapter (test_train proves it), no retraining.
+    assert TrainingHyperparameters(torch_compile=True).result_affecting() == base
     assert TrainingHyperparameters(learning_rate=1e-4).result_affecting() != base
 
 

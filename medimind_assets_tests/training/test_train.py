@@ -203,3 +203,49 @@ def test_a_model_failing_the_loss_check_trains_on_full_logits_in_passes_of_batch
     assert runtime["micro_batches"] == "4 examples per optimizer step and process, forward passes of at most 4 examples"
     assert any(line.endswith("the loss is computed from the full logits") for line in reporter.lines)
     assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])
+
+
+@pytest.mark.slow
+def test_compiled_decoder_layers_train_the_same_adapter(settings, tiny_phi):
+    from safetensors.torch import load_file
+
+    def trained(force: bool, **overrides) -> tuple[dict, ListReporter, dict]:
+        reporter = ListReporter()
+        request = make_request(settings, tiny_phi, force=force, lora_dropout=0.0, max_steps=3, **overrides)
+        outcome = run_training(request, reporter)
+        return outcome.summary, reporter, load_file(request.adapter_dir / "adapter_model.safetensors")
+
+    eager, _, eager_weights = trained(force=False)
+    # Same fingerprint (compiling changes how a step is computed, not what): force trains it again.
+    compiled, reporter, compiled_weights = trained(force=True, torch_compile=True)
+
+    assert compiled["fingerprint"] == eager["fingerprint"]
+    assert compiled["runtime"]["torch_compile"] is True and eager["runtime"]["torch_compile"] is False
+    assert "torch_compile: 2 decoder layers compiled in place; the first steps include the compile" in reporter.lines
+    assert [loss for _, loss in compiled["loss_curve"]["train"]] == pytest.approx(
+        [loss for _, loss in eager["loss_curve"]["train"]], rel=1e-4
+    )
+    assert compiled_weights.keys() == eager_weights.keys()  # the saved adapter's names are unchanged
+    for name, weight in eager_weights.items():
+        torch.testing.assert_close(compiled_weights[name], weight, rtol=1e-3, atol=1e-5)
+
+
+def test_a_compile_failure_says_to_train_without_it_and_publishes_nothing(settings, tiny_phi, monkeypatch):
+    from torch._dynamo.exc import InternalTorchDynamoError
+
+    from medimind_assets.training import compilation
+
+    def failing_compile(model) -> int:  # as a compile that fails in the first forward pass
+        def fail(*args, **kwargs):
+            raise InternalTorchDynamoError("inductor: no C++ compiler found")
+
+        layers = model.get_base_model().model.layers
+        for layer in layers:
+            monkeypatch.setattr(layer, "forward", fail)
+        return len(layers)
+
+    monkeypatch.setattr(compilation, "compile_decoder_layers", failing_compile)
+    request = make_request(settings, tiny_phi, torch_compile=True, max_steps=2)
+    with pytest.raises(TrainingError, match=r"torch.compile failed .*no C\+\+ compiler found.*torch_compile=False"):
+        run_training(request, ListReporter())
+    assert not request.adapter_dir.exists()
