@@ -51,6 +51,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from train_throughput import _cuda  # noqa: E402 - a sibling script, importable once its folder is on the path
+
 SEED_JOB = {"examples": 1234, "tokens": 200, "epochs": 3}
 SYNC_STEPS = 2  # optimizer steps whose host-GPU waits are counted (profiled variants, after the profile)
 TARGETS = ["q_proj", "k_proj", "v_proj", "dense"]
@@ -275,16 +277,10 @@ def seed_features(examples, max_length: int, pad_id: int) -> list[dict]:
 # ---- timing and profiling -----------------------------------------------------------------------------------
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def _sync() -> None:
     import torch
 
-    if torch.cuda.is_available():
+    if _cuda():
         torch.cuda.synchronize()
 
 

@@ -37,10 +37,8 @@ def compile_decoder_layers(model) -> int:
 
 def is_compile_failure(exc: BaseException) -> bool:
     """Whether `exc` came from torch.compile (Dynamo tracing or the Inductor backend)."""
-    try:
-        from torch._dynamo.exc import TorchDynamoException
-    except ImportError:  # a torch without Dynamo never compiled anything
-        return False
+    from torch._dynamo.exc import TorchDynamoException
+
     return isinstance(exc, TorchDynamoException)
 
 
