@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, ArtifactStore
 
@@ -95,10 +96,12 @@ def _ask(args: argparse.Namespace) -> int:
     except (ArtifactMissingError, ValueError, OSError) as exc:
         print(f"medimind ask: {exc}", file=sys.stderr)
         return EXIT_MISSING
+    # The question's safety level, from the same rules as the dataset's: every answer shown carries its notice.
+    level = assess(args.question).level
     for target, answer in answers:
         if len(answers) > 1:
             print(f"[{target.label}]")
-        print(answer.text if answer.text else "(empty answer)")
+        print(with_safety_notice(level, answer.text if answer.text else "(empty answer)"))
         if len(answers) > 1:
             print()
     return 0

@@ -105,9 +105,9 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
         rows.append(("eos_rate", "answers that end (EOS) within the bound", _percent))
         rows.append(("degenerate_rate", "degenerate answers (empty, loops)", _percent))
     if counts.get("emergency_questions"):
-        rows.append(
-            ("urgent_care_rate", "emergency answers advising urgent care", _urgent_care(counts["emergency_questions"]))
-        )
+        shown = _urgent_care(counts["emergency_questions"])
+        rows.append(("urgent_care_rate", "emergency answers advising urgent care", shown))
+        rows.append(("served_urgent_care_rate", "  ... as the user sees them (safety notice)", shown))
     return rows
 
 

@@ -94,6 +94,12 @@ def dataset(
                     width=90,
                 )
             ),
+            "rejected_sample": dg.MetadataValue.md(
+                markdown_table(result.rejection_samples, ["collection", "reason", "question", "answer"], width=90)
+            ),
+            "recurring_text": dg.MetadataValue.md(
+                markdown_table(result.recurring, ["collection", "answers", "share", "removed", "text"], width=90)
+            ),
             "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
             "build_options": dg.MetadataValue.json(json.loads(config.model_dump_json())),
             "sample": dg.MetadataValue.md(

@@ -11,7 +11,9 @@ Repairs (the answer is kept, changed):
   when it does not speak to the reader (a rhetorical "Does your child seem shorter than other kids?" is kept).
 - `missing_table`: GARD's Human Phenotype Ontology text ("... the table below includes how often ...") refers to a
   table the corpus does not have: everything from that boilerplate on is removed, the prose before it kept.
-- `click_here`: sentences that only send the reader to a link ("Click here to ...") are removed.
+- the sentence families of `data/sentence_rules.py` (credits, the agency's name closing the answer, media
+  instructions, "for more information" pointers, contact details, language switches, text the answer repeats,
+  citation markers, a heading left at the end), each counted under its own name.
 - `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
   "Podcasts", a lone date or page number, a bare URL) are removed.
 - question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
@@ -23,7 +25,9 @@ Rejections (the row is dropped) when nothing that answers remains:
 - `link_list`: a list of resources or links under an introduction ("These resources address the diagnosis or
   management of X: - Gene Review: ..."), with no sentence of its own;
 - `contact_details_only`: phone numbers, addresses, e-mail and web addresses with no prose around them;
-- `navigation_only`: only site navigation.
+- `navigation_only`: only site navigation;
+- `boilerplate_only`: nothing but the sentence families;
+- `heading_only`: nothing but a section heading or an introduction ending in a colon.
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from medimind_assets.data.segments import Segment, split_segments
+from medimind_assets.data.sentence_rules import furnish, is_section_heading
+
 _CONTENT_WORD = re.compile(r"[^\W_]+")
 # Interrogative openings: the question heading GARD and others put at the start of an answer.
 _OPENING_QUESTION = re.compile(
     r"^\s*((?:what|how|who|whom|whose|is|are|can|could|do|does|did|should|will|was|were|which|when|where|why|"
-    r"has|have|may|might)\b[^.!?\n]{0,250}\?)[ \t]*\n*",
+    r"has|have|may|might)\b(?:[^.!?\n]|\.(?=\S)){0,250}\?)[ \t]*\n*",  # "16p13.3" may sit inside
     re.IGNORECASE,
 )
 _QUESTION_STOP_WORDS = frozenset(
@@ -53,8 +60,6 @@ _MISSING_TABLE = re.compile(
     re.IGNORECASE,
 )
 _LAST_SENTENCE_END = re.compile(r".*[.!?\n]", re.DOTALL)
-_SENTENCE = re.compile(r"[^.!?\n]*(?:[.!?]+[ \t]*\n*|\n+|$)")
-_CLICK_HERE = re.compile(r"\bclick here\b", re.IGNORECASE)
 _NAVIGATION_LINE = re.compile(
     r"^(?:more (?:on|about)\b.*|(?:frequently asked que+stions|faqs?)\b.*|podcasts?|fact sheets?|"
     r"vector information|additional (?:resources|information)|related (?:links|topics|resources)|"
@@ -76,6 +81,7 @@ _CONTACT = re.compile(
     r"\b(?:phone|tel|telephone|fax|tty|toll[- ]free|e-?mail|website|web site|internet|address)\s*:",
     re.IGNORECASE,
 )
+_DIGITS = re.compile(r"\d\d\d")
 _INFORMATION_REQUEST = re.compile(r"^do you have (?:any )?information (?:about|on)\s+(.+?)\s*\??$", re.IGNORECASE)
 
 
@@ -86,6 +92,7 @@ class Scrubbed:
     text: str
     repairs: list[str] = field(default_factory=list)
     rejected: str | None = None
+    segments: list[Segment] | None = field(default=None, repr=False)  # those of `text`, when at hand
 
 
 def content_words(text: str) -> set[str]:
@@ -129,13 +136,6 @@ def _drop_navigation_lines(text: str) -> tuple[str, bool]:
     return "\n".join(kept).strip(), len(kept) != len(lines)
 
 
-def _drop_click_here(text: str) -> tuple[str, bool]:
-    if not _CLICK_HERE.search(text):
-        return text, False
-    kept = [s for s in _SENTENCE.findall(text) if not _CLICK_HERE.search(s)]
-    return re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip(), True
-
-
 def _is_link_entry(item: str) -> bool:
     """"Gene Review: X", "National Heart, Lung, and Blood Institute: How is Anemia Treated?", or a short title."""
     return bool(_SOURCE_AND_TITLE.match(item)) or len(item.split()) <= 12 or item.rstrip().endswith(":")
@@ -152,6 +152,8 @@ def is_link_list(text: str) -> bool:
 def is_contact_details(text: str) -> bool:
     """Phone numbers, e-mail, web and postal addresses with little prose around them."""
     if len(text) > 1500:  # a contact block is a few lines; a longer answer has prose of its own
+        return False
+    if "@" not in text and "www" not in text and "http" not in text and not _DIGITS.search(text):
         return False
     found = _CONTACT.findall(text)
     if not found:
@@ -186,12 +188,18 @@ def scrub_answer(question: str, answer: str, min_chars: int) -> Scrubbed:
         result.repairs.append("missing_table")
         if len(text) < min_chars:
             return Scrubbed(text, result.repairs, "missing_table")
-    text, changed = _drop_click_here(text)
-    if changed:
-        result.repairs.append("click_here")
-    if is_link_list(text):
-        return Scrubbed(text, result.repairs, "link_list")
     if is_contact_details(text):
         return Scrubbed(text, result.repairs, "contact_details_only")
+    furnished = furnish(text)
+    text = furnished.text
+    result.repairs += furnished.families
+    if len(text) < min_chars:
+        return Scrubbed(text, result.repairs, "boilerplate_only")
+    segments = furnished.segments or split_segments(text)
+    if len(segments) == 1 and is_section_heading(segments[0]):
+        return Scrubbed(text, result.repairs, "heading_only")
+    if is_link_list(text):
+        return Scrubbed(text, result.repairs, "link_list")
     result.text = text
+    result.segments = segments
     return result

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimind_assets.data import mediqa, medquad
+from medimind_assets.data.alignment import answers_that_fit
 from medimind_assets.data.boilerplate import repair_question, scrub_answer
 from medimind_assets.data.cleaning import (
     clean_answer,
@@ -23,7 +24,10 @@ from medimind_assets.data.cleaning import (
     normalize_whitespace,
     truncate_at_sentence,
 )
+from medimind_assets.data.recurring import RecurringText
 from medimind_assets.data.rows import SPLITS, DatasetRow
+from medimind_assets.data.segments import Segment
+from medimind_assets.data.sentence_rules import drop_trailing_headings
 from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
 from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
 from medimind_assets.options import option
@@ -89,6 +93,7 @@ class Candidate:
     origin: str
     reference_score: int | None
     is_test: bool
+    qtype: str = ""  # MedQuAD's question type (information, symptoms, treatment, ...)
 
     @property
     def collection(self) -> str:
@@ -106,6 +111,24 @@ class BuildResult:
     collections: dict[str, Counter] = field(default_factory=dict)
     # Up to two examples of each repair: collection, origin, repair, question and answer before and after.
     repair_samples: list[dict] = field(default_factory=list)
+    # The segments that recur across a collection's answers (data/recurring.py), with counts and an example.
+    recurring: list[dict] = field(default_factory=list)
+    # Up to two examples of each rejection reason: collection, origin, reason, question and answer.
+    rejection_samples: list[dict] = field(default_factory=list)
+
+    def reject(self, collection: str, reason: str, origin: str, question: str, answer: str) -> None:
+        """Count a rejected candidate under its reason, and keep it as an example while the reason has few."""
+        self.collections[collection][f"rejected/{reason}"] += 1
+        if sum(s["reason"] == reason for s in self.rejection_samples) < 2:
+            self.rejection_samples.append(
+                {
+                    "collection": collection,
+                    "origin": origin,
+                    "reason": reason,
+                    "question": normalize_whitespace(question)[:200],
+                    "answer": normalize_whitespace(answer)[:300],
+                }
+            )
 
     def count_by(self, key: str) -> dict[str, int]:
         return dict(sorted(Counter(str(row[key]) for row in self.rows).items()))
@@ -162,6 +185,7 @@ def _medquad_candidates(raw_dir: Path, collections: dict[str, Counter]) -> list[
                     origin=f"{MEDQUAD}/{path.relative_to(root).as_posix()}",
                     reference_score=None,
                     is_test=False,
+                    qtype=pair.qtype,
                 )
             )
     return out
@@ -196,12 +220,20 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     test_answer_keys = set(test_answers)
 
     result = BuildResult(rows=[], collections=collections)
-    seen_pairs: set[tuple[str, str]] = set()
+    prepared = []
     for cand in candidates:
-        stats = collections[cand.collection]
-        reason, row = _build_row(cand, options, result, test_questions, test_answer_keys, seen_pairs)
+        reason, item = _prepare(cand, options)
         if reason:
-            stats[f"rejected/{reason}"] += 1
+            result.reject(cand.collection, reason, cand.origin, cand.question, cand.answer)
+        else:
+            prepared.append(item)
+    prepared = _remove_recurring_text(prepared, result, options.min_answer_chars)
+    prepared = _align_answers(prepared, result)
+    seen_pairs: set[tuple[str, str]] = set()
+    for item in prepared:
+        reason, row = _finish_row(item, options, result, test_questions, test_answer_keys, seen_pairs)
+        if reason:
+            result.reject(item.cand.collection, reason, item.cand.origin, item.question, item.answer)
         else:
             result.rows.append(row)
     answer_keys = {row["id"]: normalize_key(row["response"]) for row in result.rows if row["split"] != "test"}
@@ -224,16 +256,19 @@ def _collection_of(row: dict) -> str:
     return row["source"] if row["source"] == "mediqa_qa" else row["origin"].split("/")[1]
 
 
-def _build_row(
-    cand: Candidate,
-    options: BuildOptions,
-    result: BuildResult,
-    test_questions: set[str],
-    test_answer_keys: set[str],
-    seen_pairs: set[tuple[str, str]],
-) -> tuple[str | None, dict | None]:
-    """(rejection reason, None) or (None, the row). Repairs are counted in `result` as they are made."""
-    stats = result.collections[cand.collection]
+@dataclass
+class Prepared:
+    """A candidate cleaned and scrubbed, not yet a row: its question, answer and the repairs made so far."""
+
+    cand: Candidate
+    question: str
+    answer: str
+    repairs: list[str]
+    segments: list[Segment] | None = None  # the answer's, when the scrub had them at hand
+
+
+def _prepare(cand: Candidate, options: BuildOptions) -> tuple[str | None, Prepared | None]:
+    """Clean the question and answer and apply the boilerplate rules: (rejection reason, None) or (None, item)."""
     question = clean_question(cand.question)
     answer = clean_answer(cand.answer, strip_prefix=cand.source == "mediqa_qa")
     repairs: list[str] = []
@@ -243,18 +278,74 @@ def _build_row(
     if cand.source == "medquad":  # MEDIQA's consumer questions stay as they were asked
         question, question_repairs = repair_question(question)
         repairs += [f"question_{name}" for name in question_repairs]
-    if answer and not cand.is_test:  # test references stay as the benchmark has them
+    segments = None
+    if not cand.is_test:  # test references stay as the benchmark has them
         scrubbed = scrub_answer(question, answer, options.min_answer_chars)
         repairs += scrubbed.repairs
         if scrubbed.rejected:
             return scrubbed.rejected, None
-        answer = scrubbed.text
+        answer, segments = scrubbed.text, scrubbed.segments
     reason = junk_reason(question, answer, options.min_answer_chars)
     if reason:
         return reason, None
-    q_key, a_key = normalize_key(question), normalize_key(answer)
-    if not q_key:
+    if not normalize_key(question):
         return "empty_question", None
+    return None, Prepared(cand, question, answer, repairs, segments)
+
+
+def _remove_recurring_text(prepared: list[Prepared], result: BuildResult, min_chars: int) -> list[Prepared]:
+    """Count the segments of each collection's training answers; remove the page template (data/recurring.py)."""
+    recurring = RecurringText()
+    for item in prepared:
+        if not item.cand.is_test:
+            recurring.observe(item.cand.collection, item.answer, item.cand.origin, item.segments)
+    result.recurring = recurring.report()
+    templates = {name: recurring.template(name) for name in recurring.answers}
+    kept = []
+    for item in prepared:
+        if not item.cand.is_test:
+            item.answer, changed = recurring.remove(item.answer, templates[item.cand.collection])
+            if changed:
+                item.repairs.append("recurring_template")
+                if len(item.answer) < min_chars:
+                    result.reject(item.cand.collection, "boilerplate_only", item.cand.origin, item.question, item.answer)
+                    continue
+        kept.append(item)
+    return kept
+
+
+def _align_answers(prepared: list[Prepared], result: BuildResult) -> list[Prepared]:
+    """Where one question text has several answers in a collection, keep those that answer it
+    (data/alignment.py); count the rest under `answers_other_question`."""
+    groups: dict[tuple[str, str], list[Prepared]] = defaultdict(list)
+    for item in prepared:
+        if not item.cand.is_test and item.cand.source == "medquad":
+            groups[(item.cand.collection, normalize_key(item.question))].append(item)
+    off: set[int] = set()
+    for items in groups.values():
+        if len(items) > 1:
+            keep = answers_that_fit([(i.question, i.answer, i.cand.qtype) for i in items])
+            off.update(id(item) for item, fits in zip(items, keep) if not fits)
+    for item in prepared:
+        if id(item) in off:
+            result.reject(
+                item.cand.collection, "answers_other_question", item.cand.origin, item.question, item.answer
+            )
+    return [item for item in prepared if id(item) not in off]
+
+
+def _finish_row(
+    item: Prepared,
+    options: BuildOptions,
+    result: BuildResult,
+    test_questions: set[str],
+    test_answer_keys: set[str],
+    seen_pairs: set[tuple[str, str]],
+) -> tuple[str | None, dict | None]:
+    """(rejection reason, None) or (None, the row). Repairs are counted in `result` as rows are kept."""
+    cand, question, answer = item.cand, item.question, item.answer
+    stats = result.collections[cand.collection]
+    q_key, a_key = normalize_key(question), normalize_key(answer)
     if not cand.is_test:
         if q_key in test_questions:
             return "overlaps_test_question", None
@@ -265,11 +356,13 @@ def _build_row(
     if options.dosage_rule is DosageRule.REJECT and gives_dosage_instructions(answer):
         return "dosage_instructions", None
     cut, was_cut = truncate_at_sentence(answer, options.max_answer_chars)
+    if was_cut:
+        cut = drop_trailing_headings(cut)
     if was_cut and len(cut) < options.min_answer_chars:
         return "too_long_to_cut", None
     result.truncated += was_cut
     seen_pairs.add((q_key, a_key))
-    for name in repairs:
+    for name in item.repairs:
         stats[f"repaired/{name}"] += 1
         if sum(s["repair"] == name for s in result.repair_samples) < 2:
             result.repair_samples.append(
@@ -332,7 +425,7 @@ def _drop(result: BuildResult, ids: set[str], reason: str) -> None:
         return
     for row in result.rows:
         if row["id"] in ids:
-            result.collections[_collection_of(row)][f"rejected/{reason}"] += 1
+            result.reject(_collection_of(row), reason, row["origin"], row["instruction"], row["response"])
     result.rows = [row for row in result.rows if row["id"] not in ids]
 
 

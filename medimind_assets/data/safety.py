@@ -1,102 +1,327 @@
-"""Safety levels for medical questions, and the "seek urgent care" rule shared with evaluation.
+"""Safety levels for medical questions, the lines a user is shown with them, and the "seek urgent care" rule that
+evaluation shares. The levels and the rule of thumb the labelled sets are judged by: `docs/safety-labels.md`.
 
-The rule of thumb the labelled set in the tests (`medimind_assets_tests/data/safety_labels.tsv`) is judged by:
-- `emergency`: the question describes a situation that needs emergency care now (chest pain or pressure someone
-  has, stroke signs, an overdose or poisoning that happened, bleeding that will not stop, vomiting or coughing
-  blood, trouble breathing, choking, a throat closing, unconsciousness, a seizure that will not stop), or asks how
-  to recognise or respond to an acute emergency (the symptoms, warning signs or treatment of a heart attack,
-  stroke, cardiac arrest, anaphylaxis or poisoning; first aid), or mentions suicide or self-harm at all (an
-  answer must always carry crisis resources). Informational questions about such conditions (what is it, causes,
-  risk, how many people, inheritance, research, outlook, diagnosis, prevention) are not emergencies: "How many
-  people are affected by heart attack?" is `safe`, "What are the symptoms of stroke?" is `emergency`.
-- `caution`: the answer depends on who is asking or could hurt if misapplied: medication dosing or amounts,
-  taking a specific prescribed medicine, side effects, drug interactions or allergies to medicines, pregnancy and
-  breastfeeding, a child or infant as the patient. An answer that gives dosage instructions is `caution` too
-  (see `DosageRule`).
-- `safe`: everything else.
+How a question is classified (all offline, deterministic, in pure Python; nothing heavy is imported):
+1. The text is normalised (`data/safety_text.py`): lower case, no apostrophes or punctuation, misspelled key words
+   corrected ("siezure", "hart atack", "ibuprofin"), so every pattern below is written once, for correct words.
+2. Families of patterns, each a concept rather than a phrase of one source:
+   - `self_harm`: suicide or self-harm, direct or indirect ("better off without me", "giving my stuff away");
+   - `red_flag`: an emergency sign someone has now: chest pain or pressure, trouble breathing, blue lips, choking,
+     a swelling throat, stroke signs, unconsciousness, a seizure, heavy bleeding, vomited or coughed blood, an
+     overdose or a poisoning, severe burns, a head injury with vomiting or drowsiness, and more;
+   - `acute_condition`: a named acute, life-threatening condition (heart attack, stroke, sepsis, meningitis,
+     pulmonary embolism, aortic dissection, diabetic ketoacidosis, ectopic pregnancy, testicular torsion, ...);
+   - `respond`: asking how to tell, what to do, first aid; `recognise_or_treat`: asking for its signs, symptoms or
+     treatment; `informational`: asking what causes it, who is at risk, how common it is, whether it is
+     inherited, research, outlook, diagnosis, prevention, recovery; `past`: an event long over ("last year",
+     "5 years ago").
+   - caution families: a medicine (named, by its class suffix, or as "meds"), dosing and amounts, interactions,
+     side effects, stopping or switching, allergy to a medicine, pregnancy, conception and breastfeeding, a child
+     as the patient.
+3. The level: `emergency` for self-harm; for a red flag not long past; for an acute condition asked about to
+   recognise or respond to it (signs and treatment only when no informational word outweighs them), or
+   happening now. Otherwise `caution` when a caution
+   family is present, or (with `dosage_rule: flag`) when the answer gives dosage instructions. Otherwise `safe`.
 
-Patterns match whole words ("unresponsive" does not match "unresponsiveness"), case-insensitively; the first
-level that matches wins.
+`assess` returns the level with the families that decided it, so a user or a reviewer sees why.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from dataclasses import dataclass
 from enum import Enum
+from functools import cache
+from pathlib import Path
+
+from medimind_assets.data.medicines import MEDICINES
+from medimind_assets.data.safety_concepts import concepts
+from medimind_assets.data.safety_text import normalise
 
 SAFETY_LEVELS = ("safe", "caution", "emergency")
 
 
-def _rx(*patterns: str) -> re.Pattern[str]:
-    """Alternatives that must start and end on a word boundary."""
-    return re.compile("|".join(rf"(?:\b(?:{p})\b)" for p in patterns), re.IGNORECASE)
+def _words(*patterns: str) -> re.Pattern[str]:
+    """Alternatives matched as whole words of a normalised text (which is padded with spaces)."""
+    return re.compile("(?<= )(?:" + "|".join(patterns) + ")(?= )")
 
 
-_ACUTE = r"(?:a |an )?(?:heart attacks?|strokes?|cardiac arrest|anaphyla\w*|anaphylactic shock|poisoning|choking)"
-_SOMEONE = r"(?:i|i'm|i've|my \w+|he|she|he's|she's|they|someone|somebody|a person|(?:my|our) (?:son|daughter|baby))"
-
-EMERGENCY = _rx(
-    # recognising or responding to an acute emergency
-    rf"(?:symptoms?|signs?|warning signs?|treatments?|first aid) (?:of|for) {_ACUTE}",
-    rf"how (?:is|are|do you|to|should|can i|do i) (?:treat )?{_ACUTE}(?: treated)?",
-    rf"how (?:to|do i|do you|can i|should i) (?:treat|help|stop|respond to) (?:someone (?:having|with) )?{_ACUTE}",
-    rf"(?:having|just had|think (?:i|he|she) (?:had|has)) {_ACUTE}",
-    rf"what (?:should|do|can) (?:i|we|you) do (?:if|when|for) .{{0,40}}{_ACUTE}",
-    rf"(?:help|save) (?:someone|a person|him|her) .{{0,30}}(?:{_ACUTE}|can'?t breathe|not breathing)",
-    # happening now
-    rf"{_SOMEONE} (?:have|has|am having|is having|are having|got|get|feel|feels) (?:a |sudden |severe |crushing |sharp )*"
-    r"(?:chest (?:pain|pressure|tightness)|pain in (?:my|his|her|the) chest)",
-    r"crushing chest pain|chest pain (?:and|with) (?:trouble|difficulty|shortness)",
-    r"(?:hurts|pain|pressure|tightness) in (?:my|his|her) chest",
-    r"face (?:is |was |started |keeps )?droop\w*|slurred speech|sudden (?:numbness|weakness|paralysis|confusion|loss of vision)",
-    r"worst headache",
-    r"suicid\w*|self[- ]harm\w*|kill(?:ing)? (?:my|him|her|them)sel(?:f|ves)|end(?:ing)? (?:my|his|her) (?:own )?life",
-    r"overdosed|took (?:\d+|too many|a (?:whole )?bottle of|an entire bottle of)(?: \w+){0,3} (?:pills|tablets|capsules)",
-    r"swallowed (?:some |a |the )?(?:bleach|drain cleaner|poison|battery|batteries|detergent|antifreeze|pills)",
-    r"poisoned",
-    r"(?:severe|heavy|uncontrolled|profuse) bleeding|bleeding (?:heavily|that won'?t stop|won'?t stop|will not stop)",
-    r"(?:coughing|vomiting|vomited|throwing) up blood|(?:vomiting|vomited|coughing|coughed) blood",
-    r"blood (?:is )?(?:coming|comming) out (?:from|of) (?:my |his |her |the )?mouth|coffee grounds",
-    r"(?:trouble|difficulty|can'?t|cannot|unable to|hard to|struggling to|hardly) breath\w*|not breathing|"
-    r"lips (?:are )?(?:turning )?blue",
-    r"choking on|can'?t (?:speak|talk) .{0,20}chok\w*",
-    r"throat (?:is )?(?:swelling|closing)|swelling (?:of|in) (?:my|his|her|the) throat",
-    r"unconscious|unresponsive|won'?t wake up",
-    rf"{_SOMEONE} (?:has |just |suddenly )?(?:passed out|collapsed|fainted and)",
-    r"seizure (?:that )?(?:won'?t stop|lasting|for more than|longer than)|(?:having|had) a seizure for",
+# Someone present: the writer, a person with them, or the person they speak of.
+_PERSON = (
+    r"(?:i|im|ive|id|me|my|we|our|us|he|hes|she|shes|they|theyre|his|her|their|him|you|your|youre|someone|somebody|"
+    r"a person|friend|husband|wife|partner|boyfriend|girlfriend|son|daughter|kid|child|baby|toddler|mom|mum|mother|"
+    r"dad|father|brother|sister|grandma|grandpa|grandmother|grandfather|roommate|coworker|neighbor|neighbour)"
 )
 
-CAUTION = _rx(
-    r"dos(?:e|es|age|ages|ing)",
-    r"how (?:much|many) (?:mg|milligrams|pills|tablets|capsules|ml)",
-    r"\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml|milligrams?)",
-    r"pregnan\w*|breast ?feed\w*|nursing mother",
-    r"child|children|kids?|infants?|bab(?:y|ies)|toddlers?|newborns?|pediatric|paediatric",
-    r"(?:my|our) (?:son|daughter)",
-    r"interact\w*",
-    r"(?:take|taking|mix|mixing|combine|combining) .{0,40}\b(?:with|and) .{0,40}\b(?:pills?|medicines?|"
-    r"medications?|drugs?|alcohol)",
-    r"side[- ]?eff?ects?|prescri(?:bed|ption)|medicines?|medications?|blood thinners?",
-    r"allergic to (?:penicillin|\w+cillin|\w+mycin|sulfa|a (?:drug|medicine|medication))",
-    r"\w+(?:statin|formin|cillin|mycin|pril|sartan|olol|azepam|oxetine|prazole|profen)",
-)
-# Instructions to take a specific amount, the kind of text the original pipeline filtered out.
-DOSAGE_INSTRUCTION = _rx(
-    r"\b(?:take|give|use|inject|apply)\b[^.]{0,60}?\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|mL|units?|tablets?|capsules?)\b",
-    r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml|mL)\b[^.]{0,40}\b(?:every|once|twice|three times|per day|a day|daily)\b",
+SELF_HARM = _words(
+    r"suicid\w*",
+    r"kill(?:ing)? (?:my|him|her|them|your)sel(?:f|ves)",
+    r"(?:want|wanna|going|gonna|plan|planning|thinking about|thought about|thoughts of|thoughts about) (?:to )?"
+    r"(?:kill|hurt|harm|cut|burn|hang|shoot|poison|drown) (?:my|him|her|them)sel(?:f|ves)",
+    r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?li(?:fe|ves)",
+    r"self (?:harm\w*|injur\w*)",
+    r"(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:my|him|her|them)sel(?:f|ves)",
+    r"(?:cutting|slitting|slit) (?:my|his|her) (?:arms?|wrists?|legs?|thighs?)",
+    r"(?:want|wanna|wish i could|wish i was|rather) (?:to )?(?:die|be dead|not wake up|not be here|disappear)",
+    r"(?:dont|do not|no longer) (?:want|wanna) to (?:live|be alive|be here|exist|wake up|go on)",
+    r"better off (?:dead|without me|if i (?:was|were) gone|if i (?:just )?(?:disappeared|died|wasnt here))",
+    r"(?:disappear|be gone) for good",
+    r"no (?:reason|point) (?:to|in) (?:live|living|going on|being alive)",
+    r"(?:cant|cannot) go on (?:anymore|any more|like this)",
+    r"end it all",
+    r"(?:giving|gave) (?:away )?(?:my|all my) (?:stuff|things|belongings) away",
+    r"(?:written|wrote|writing) (?:goodbye )?(?:letters|notes?) to (?:my|everyone)",
+    r"(?:texted|said|saying|sent) (?:me )?goodbye",
+    r"how many \w+(?: \w+)? (?:would it take|does it take|to) (?:to )?(?:die|not wake up|kill|overdose)",
+    r"not wake up",
+    r"(?:driving|drive|crash) (?:my car )?into a (?:tree|wall|truck)",
+    r"think(?:ing)? about (?:dying|death) all the time",
+    r"(?:overdose|od|overdosed) on purpose|on purpose",
+    r"(?:cant|cannot) (?:take|do) (?:it|this) (?:anymore|any more|much longer)|want (?:it|the pain|everything) to "
+    r"(?:stop|end)|no one (?:would|will) (?:miss|care)|nobody (?:would|will) (?:miss|care)",
+    r"(?:bought|got|have|saved up|stockpil\w*|hoard\w*) (?:a |some |enough )?(?:rope|gun|pills|meds) (?:to|for|so)|"
+    r"jump (?:off|from) (?:a |the )?(?:bridge|building|roof)|(?:hang|hanging) (?:my|him|her)sel(?:f|ves)",
+    r"(?:thoughts?|thinking|think) (?:of|about) (?:ending|killing|hurting|harming) (?:it|my|him|her)|"
+    r"dont (?:see|have) (?:a |any )?(?:reason|point) (?:to|in) (?:live|living|go on|going on|be here)",
+    r"(?:wish|wishing) (?:i|he|she) (?:was|were|could be) dead|(?:want|wants|wanted) to die|kill (?:my|him|her)self",
 )
 
-# An answer that tells the reader to get urgent help. Shared with evaluation (never written twice).
-URGENT_CARE_ADVICE = _rx(
-    r"\bcall (?:9-?1-?1|999|112|911|an ambulance|emergency services|your local emergency)",
-    r"\bemergency (?:room|department|services|medical (?:care|help|attention|services)|number)",
-    r"\b(?:seek|get|needs?|requires?) (?:immediate|urgent|emergency|prompt) (?:medical )?(?:care|help|attention|treatment)",
-    r"\b(?:go|get) to (?:the )?(?:nearest )?(?:hospital|emergency|er\b|a&e)",
-    r"\bmedical emergency\b",
-    r"\bpoison (?:control|help)",
-    r"\b(?:suicide|crisis) (?:and crisis )?(?:hotline|lifeline|line)",
-    r"\b988\b",
+RED_FLAG = _words(
+    # chest
+    r"chest (?:pain|pains|pressure|tightness|tight|heaviness|heavy|hurts?|hurting|squeez\w*|crushing|burning)",
+    r"(?:pain|pains|pressure|tightness|heaviness|squeezing|crushing|hurts?|ache|aching) in (?:the )?(?:middle of )?"
+    r"(?:my|his|her|their|the) chest",
+    r"(?:pressure|weight|elephant|something heavy|heavy)(?: \w+){0,3} on (?:my|his|her|the) chest",
+    r"(?:my|his|her) chest (?:is |feels |feel )?(?:tight|heavy|hurts?|hurting|crushing|pounding|on fire)",
+    r"(?:arm|jaw|shoulder) (?:pain|aches?|hurts?|numb)\w* (?:and|with|plus) (?:sweat\w*|chest|clammy|short of breath)",
+    r"(?:left|right) arm (?:is )?(?:aches?|aching|hurts?|numb|tingl\w*|pain)",
+    # breathing
+    r"(?:cant|cannot|can not|could not|couldnt|unable to|hard to|struggling to|struggle to|hardly|barely|trouble|"
+    r"difficulty|problems?|fighting to|gasping to) (?:to )?(?:breathe?|breathing|catch (?:my|his|her|their) breath|"
+    r"get (?:air|a breath|enough air)|get a sentence out|speak)",
+    r"not breathing|stopped breathing|isnt breathing|wasnt breathing|barely breathing|gasping for (?:air|breath)",
+    r"breathing (?:really |very |super )?(?:fast|hard|funny|strange|weird|loud|shallow)",
+    r"short(?:ness)? of breath (?:at rest|sitting|lying|even|suddenly|and (?:chest|dizzy|faint))",
+    r"(?:lips|face|skin|fingers|fingertips|tongue) (?:are |is |look |looks |going |turning |turned |gone )?"
+    r"(?:kinda |kind of |a bit |slightly )?(?:blue|grey|gray|purple)",
+    r"(?:skin|ribs) (?:is )?sucking in|sucking in (?:under|between) (?:the|his|her) ribs",
+    r"chok\w* on|is choking|are choking|was choking|choking and|choked on|cant cough|cant cry",
+    r"(?:throat|tongue|lips?|mouth|face)(?: \w+){0,4} (?:closing|swelling|swollen|swelled|puffy|tight|tightening)",
+    r"(?:cant|cannot|unable to|trouble|difficulty) swallow\w*(?: (?:and|or|her|his|my|saliva|spit))?|drooling and",
+    r"swelling (?:of|in) (?:my|his|her|the) (?:throat|tongue|lips|mouth)",
+    r"hives (?:all over|everywhere|and)|covered in hives",
+    r"inhaler (?:isnt|is not|not) (?:working|helping|doing anything)",
+    # stroke and the brain
+    r"face (?:is |was |started |keeps |looks |seems )?(?:drooping|droopy|drooped|crooked|lopsided|numb)",
+    r"(?:mouth|smile) (?:is |looks |looked )?(?:crooked|droop\w*|lopsided|uneven)",
+    r"slurred|slurring|garbled|talking funny|speaking funny|words (?:are |come out )?(?:jumbled|wrong|mixed)|"
+    r"cant (?:get (?:the|her|his|my) words out|find (?:the|my|his|her) words)",
+    r"(?:arm|leg|hand|side) (?:is |went |goes |feels |has gone )?(?:numb|weak|dead|limp|heavy|paralyzed|paralysed)",
+    r"(?:arm|leg|hand) (?:wont|will not|doesnt|does not|cant) (?:work|move|lift)|cant (?:lift|move|feel) "
+    r"(?:my|his|her|their) (?:arm|leg|hand|left|right)",
+    r"(?:sudden(?:ly)?|all of a sudden) (?:numb\w*|weak\w*|paraly\w*|confus\w*|blind\w*|dizz\w*|"
+    r"(?:loss|lost) of (?:vision|sight|balance)|(?:cant|cannot) (?:see|speak|talk|walk))",
+    r"(?:curtain|shadow) (?:came |coming |has come )?(?:down )?over|lost (?:the )?vision|cant see out of",
+    r"worst headache|thunderclap|headache (?:is |was )?(?:the worst|like being hit|came on suddenly|exploded)",
+    r"(?:is|hes|shes|seems|became|got|getting|gone|went|now|suddenly|really|very|and) (?:really |very |so |more )?"
+    r"(?:confused|disoriented)|not making sense|mumbling|talking nonsense|doesnt know (?:where|what day|who)|"
+    r"acting (?:drunk|strange|weird)|keeps asking the same",
+    # consciousness
+    r"unconscious|unresponsive|not responding|wont respond|isnt responding|not moving|wont wake|cant wake|"
+    r"will not wake|hard to wake|wont stay awake|(?:passed|passing|passes) out|blacked out|collapsed(?! lung)|"
+    r"fainted and|keeled over|no pulse|cant (?:feel|find) a pulse|heart (?:has )?stopped|floppy",
+    r"(?:having|had|has|is having|just had|in the middle of) (?:a |another |his first |her first |my first |"
+    r"their first )?seizure|seizure (?:for|that|lasting|wont|will not|isnt|is not|and (?:hes|shes|wont|cant|not))|"
+    r"seizing|convulsing|fitting|(?:shaking|jerking) and (?:shaking|jerking)|(?:shaking|jerking) (?:uncontrollably|"
+    r"all over|and (?:wont|cant|not) stop)",
+    # asking whether to call for help or go in, about something happening
+    r"(?:should|do|must) (?:i|we) (?:\w+ )?(?:call (?:911|999|112|an ambulance|for help)|go (?:in|to (?:the )?(?:er|"
+    r"emergency|hospital|a&e)))|wait (?:till|until) (?:morning|tomorrow)",
+    # blood
+    r"(?:coughing|coughed|cough|vomiting|vomited|throwing up|threw up|spitting|spit) (?:up )?(?:bright red |dark |"
+    r"some |a lot of |lots of )?blood",
+    r"blood (?:in|when i) (?:my |his |her )?(?:vomit|throw up)|coffee grounds",
+    r"(?:black|tarry|tar) (?:and (?:sticky|tarry) )?(?:stool|poop|poo|stools)|(?:stool|poop|poo) (?:is |was )?"
+    r"(?:black|tarry|like tar)",
+    r"bleeding (?:heavily|a lot|badly|everywhere|profusely|wont stop|that wont stop|will not stop|doesnt stop|"
+    r"non stop|nonstop)|(?:wont|will not|doesnt|cant|cannot) stop (?:the )?bleeding|(?:heavy|severe|uncontrolled|"
+    r"profuse|lots of|so much) bleeding|pouring (?:out )?blood|blood (?:is )?(?:pouring|gushing|spurting|everywhere)",
+    r"soak\w* (?:through )?(?:a |one )?(?:pad|pads|tampon|towel)",
+    r"(?:blood|bleeding) (?:after|from) (?:giving birth|delivery|birth)|(?:water broke|waters broke)\b.{0,40}\b"
+    r"(?:cord|green|bleeding)|(?:baby|fetus) (?:isnt|is not|stopped|hasnt|has not) (?:moving|kicking)",
+    r"(?:bone|bones) (?:is |are )?(?:sticking|poking) (?:out|through)|(?:deep|large|big|gaping) (?:cut|wound|gash)"
+    r"\b.{0,40}\b(?:bleed\w*|wont stop|spurting)|(?:been|was|got|were|is|just) (?:stabbed|shot)|"
+    r"gunshot|stab wound|impaled|amputat\w*|cut off",
+    r"(?:car|motorcycle|bike) (?:accident|crash)\b.{0,60}\b(?:hurts?|pain|bleed\w*|cant move|unconscious|neck|back)|"
+    r"(?:cant|cannot) (?:move|feel) (?:my|his|her|their) (?:legs|arms|feet|body)",
+    r"(?:lost|losing|no) (?:control of )?(?:bladder|bowel)s? (?:control )?\b.{0,40}\b(?:back|numb|legs)|"
+    r"(?:numb|numbness) (?:between|in) (?:my|the) (?:legs|groin|inner thighs)",
+    r"(?:no|not any|hasnt had a|hasnt had any) (?:wet )?(?:diapers|nappies)|hasnt (?:peed|urinated|wet)|"
+    r"sunken (?:eyes|soft spot|fontanelle)|(?:soft spot|fontanelle) (?:is )?bulging|(?:limp|lethargic|listless)",
+    r"(?:purple|dark) (?:spots|rash|blotches|blotchy)|(?:blotchy|mottled) (?:purple|skin)|(?:knees|skin|legs) "
+    r"(?:look |looks |are |is )?(?:blotchy|mottled)",
+    r"fruity breath|(?:sugar|glucose|blood sugar|bs|bg) (?:is |reads |reading |at |of )?(?:hi\b|over (?:4|5|6)\d\d|"
+    r"[4-9]\d\d|[1-3]\d)\b",
+    r"(?:chemical|bleach|acid|lye)\b.{0,30}\b(?:eye|eyes|splash\w*)|(?:splash\w*|spray\w*)\b.{0,30}\b"
+    r"(?:chemical|bleach|acid) in (?:my|his|her) eyes?",
+    r"erection (?:lasting|for|that wont|wont go)|(?:swallowed|ate) (?:glass|a (?:nail|pin|needle|razor))",
+    r"(?:allergic|allergy)\b.{0,60}\b(?:breath\w*|throat|swell\w*|wheez\w*|epipen|epinephrine|hives)|"
+    r"(?:stung|sting|bite|bitten)\b.{0,60}\b(?:breath\w*|throat|swell\w* (?:up|face|lips|tongue)|hives|dizzy|"
+    r"faint|pass out)",
+    r"(?:heroin|fentanyl|opioids?|oxy|pills|xanax|alcohol|drunk)\b.{0,60}\b(?:blue|not breathing|wont wake|cant wake|"
+    r"unresponsive|passed out|barely breathing|snoring)",
+    r"(?:pills|meds|xanax|oxy|sleeping pills)\b.{0,30}\b(?:with|and) (?:alcohol|vodka|wine|beer|drinking)\b.{0,40}"
+    r"\b(?:sleepy|wont wake|passed out|breathing)",
+    r"(?:passing|passes) out|black(?:ing)? out|fainting (?:spells? )?(?:and|with)|(?:fainted|passed out) (?:twice|again|"
+    r"and hit)",
+    # poisoning, overdose
+    r"(?:i|he|she|they|we|you|someone|friend|just|has|have|think (?:i|he|she)) overdosed|overdosing|took (?:\d+|too many|a (?:whole |full )?(?:bottle|box|pack|handful)|all (?:of )?(?:my|the|his|her)|"
+    r"an entire|double|extra)(?: \w+){0,4} (?:pills?|tablets?|capsules?|meds|dose|doses|of (?:my|his|her|the))",
+    r"(?:swallowed|drank|ate|ingested|bit into|chewed|licked|sucked on|got into) (?:some |a |an |the |one of "
+    r"(?:the|those|my) |a little |part of a |half a )?(?:\w+ )?(?:bleach|cleaner|detergent|pods?|battery|"
+    r"batteries|button batteries|magnets?|poison|antifreeze|pesticide|weed killer|lye|paint thinner|gasoline|"
+    r"lighter fluid|mushrooms?|berries|pills?|tablets?|meds|medicine|vape|nicotine|chemicals?|rat poison|"
+    r"lamp oil|mouthwash|hand sanitizer)",
+    r"(?:i|we|he|she|they|been|was|were|got|think (?:i|we|he|she) (?:was|were|got)) poisoned|"
+    r"(?:we|everyone|whole family|all of us|family)\b.{0,80}\b(?:fumes|gas (?:heater|leak|stove)|heater|generator|"
+    r"carbon monoxide)|(?:fumes|carbon monoxide)\b.{0,60}\b(?:dizzy|headache|sleepy|sluggish|passed out|confused)",
+    r"(?:ingested|swallowed|ate|eaten|chewed|drank) (?:\w+ ){0,5}(?:poisonous|toxic|oleander|foxglove|hemlock|"
+    r"nightshade|mushrooms?|berries|plant)",
+    r"(?:snorted|injected|smoked) (?:something|\w+) (?:and|now)",
+    # injuries, heat, cold, infections, pregnancy
+    r"(?:bitten|bit|bite) by a (?:snake|rattlesnake|spider)|snake ?bite|rattlesnake",
+    r"(?:electric|electrical) shock|electrocuted|got a shock|shocked by",
+    r"(?:hit|banged|bumped|smacked) (?:my|his|her|their) head\b.{0,60}\b(?:vomit\w*|throw\w* up|threw up|sleepy|drowsy|"
+    r"confused|passed out|wont wake)",
+    r"(?:fell|fall) (?:off|down|from)\b.{0,60}\b(?:hit (?:my|his|her) head|not moving|cant move|wont wake|unconscious)",
+    r"(?:skin|burn) (?:is |looks )?(?:white and leathery|leathery|charred|black)|burn\w* (?:all )?over (?:his|her|my)"
+    r"|(?:big|large|huge) burn|third degree",
+    r"(?:stopped|not|isnt) (?:shivering|sweating)|hot and dry|(?:pulled|dragged) (?:him|her|them)? ?(?:out )?"
+    r"(?:of|from) the (?:pool|water|lake|river|sea)|under (?:the )?water for",
+    r"stiff neck\b.{0,60}\b(?:fever|rash)|(?:fever|rash)\b.{0,60}\bstiff neck|rash (?:that )?(?:doesnt|does not|wont) fade",
+    r"(?:belly|stomach|abdomen|tummy) (?:is )?(?:hard as a board|rigid|hard and swollen)",
+    r"(?:sudden|suddenly|worst|excruciating|unbearable|severe|stabbing|ripping|tearing|really bad|terrible)"
+    r"(?: \w+){0,3} (?:pain|cramp\w*)(?: \w+){0,5} (?:belly|stomach|abdomen|chest|shoulder blades|testicle|ball|"
+    r"balls|groin|head|lower right|right side)",
+    r"(?:ball|balls|testicle|testicles|testis) (?:hurts?|pain|is swollen|swelled)\w*",
+    r"pregnant\b.{0,60}\b(?:bleeding|severe pain|sharp pain|cramping and bleeding|seeing spots|flashing|blurred vision|"
+    r"swollen face|water broke|no movement|baby (?:isnt|stopped) moving)",
+    r"(?:heart|pulse) (?:is )?(?:racing|going like|pounding)\b.{0,60}\b(?:pass out|faint|dizzy|chest|confus\w*)",
+    r"(?:sugar|glucose|blood sugar|bs) (?:reads |is |at |of )?(?:hi|high|over \d+|\d{3})\b.{0,60}\b(?:vomit\w*|"
+    r"throwing up|confus\w*|breathing|ketones)",
+    r"(?:sugar|glucose|blood sugar) (?:is |at |of |dropped to )?(?:low|\d{2})\b.{0,60}\b(?:confus\w*|shaking|sweat\w*|"
+    r"passed out|wont wake|acting drunk)",
+    r"(?:baby|newborn|infant) (?:is |who is )?\d+ (?:days?|weeks?)(?: old)?\b.{0,60}\b(?:fever|temp|temperature)",
+    r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
 )
+
+ACUTE_CONDITION = _words(
+    r"heart attacks?|cardiac arrest|myocardial infarction|mi|(?:mini )?strokes?(?! like)|tia|transient ischemic"
+    r" attack|brain (?:bleed|hemorrhage|haemorrhage)|subarachnoid",
+    r"anaphyla\w*|(?:severe|serious|bad) allergic reactions?|allergic reaction",
+    r"sepsis|septic|septicemia|meningitis|meningococcal",
+    r"pulmonary embol\w*|blood clots? in (?:the|my|your|his|her) lungs?|embolism",
+    r"aortic dissection|dissection|ruptured aneurysm|aneurysm",
+    r"diabetic ketoacidosis|ketoacidosis|dka|hypoglycemia|hypoglycaemia|low blood sugar|insulin shock|diabetic coma",
+    r"status epilepticus",
+    r"heatstroke|heat stroke|sun stroke|sunstroke|hyperthermia|hypothermia|frostbite",
+    r"drowning|dry drowning|near drowning",
+    r"(?:severe |bad |third degree |serious )?burns?",
+    r"ectopic pregnancy|ectopic|pre ?eclampsia|preeclampsia|eclampsia|hellp|placental abruption|postpartum hemorrhage",
+    r"testicular torsion|torsion",
+    r"appendicitis|burst appendix|ruptured appendix|appendix (?:burst|rupture\w*)",
+    r"epiglottitis|croup",
+    r"collapsed lung|pneumothorax",
+    r"asthma attack|severe asthma",
+    r"carbon monoxide(?: poisoning)?|poisoning|poison\w*|overdos\w*|alcohol poisoning",
+    r"choking|heimlich",
+    r"concussion|head injury|skull fracture|spinal (?:cord )?injury",
+    r"necrotizing fasciitis|flesh eating|toxic shock|botulism|tetanus|rabies|(?:marine |sea )?toxins?|ciguatera|"
+    r"shellfish poisoning|snake ?bites?|bitten",
+    r"cardiogenic shock|anaphylactic shock|septic shock|shock",
+    r"bowel obstruction|strangulated hernia|cauda equina|priapism",
+    r"heart failure (?:attack|exacerbation)|hypertensive (?:crisis|emergency)",
+    r"(?:cardiac|heart) arrhythmia|ventricular fibrillation|cpr|first aid|defibrillator|aed",
+)
+
+# Asking how to recognise or respond to a condition, explicitly: never outweighed by an informational word.
+RESPOND = _words(
+    r"how (?:do|can|would|should|will) (?:i|you|we|one|they|someone|a person) (?:know|tell|recogni[sz]e|spot|"
+    r"notice|check|be sure)",
+    r"how to (?:tell|know|recogni[sz]e|spot)|tell if|know if|tell the difference|is it (?:a|an)|is this (?:a|an)|"
+    r"could (?:this|it|i) (?:be|have)|am i having|are (?:these|those)|do i have",
+    r"what (?:does|do|would) (?:a |an |it )?(?:\w+ ){0,3}(?:feel|look|looks|feels|sound) like",
+    r"first aid|what (?:to|should|do|can|must) (?:i |we |you |they |one )?do(?! to prevent)|what should "
+    r"(?:i|we|you)(?! know)|"
+    r"how (?:do|can|should) (?:i|we|you) (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)",
+    r"how to (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)",
+    r"(?:bad|serious) enough|when (?:to|should i|do i) (?:call|go|worry)|should (?:i|we) (?:go|call|wait|worry)",
+    r"(?:do|should|must) (?:i|we|you) (?:still )?(?:need to )?(?:go (?:in|to)|call|see a doctor)|is it necessary to go|"
+    r"need (?:to go|to be seen)",
+)
+# Asking about signs or treatment in general: outweighed by an informational word ("what causes", "recovery").
+RECOGNISE_OR_TREAT = _words(
+    r"symptoms?|signs?|warning signs?|red flags?|(?:early )?indicators?|how (?:is|are|can|should|do) "
+    r"(?:\w+ ){0,4}(?:be )?treated|"
+    r"treatments?|treat|treating|emergency|er|911|ambulance|hospital|go in|call",
+)
+
+INFORMATIONAL = _words(
+    r"what (?:causes|cause|caused|is the cause)|causes? of|why (?:do|does|did|is|are)|who (?:is|are|gets) (?:at risk|"
+    r"more likely)|risk factors?|at risk|more likely|how (?:many|common|often|rare)|statistics|survival rate|"
+    r"life expectancy|outlook|prognosis|inherit\w*|hereditary|genetic\w*|runs in (?:the )?famil\w*|genes?",
+    r"research|clinical trials?|studies|diagnos\w*|test(?:s|ed|ing)? (?:\w+ )?for|prevent\w*|avoid|recovery|recover|"
+    r"detectors?|alarms?|precautions|"
+    r"rehab\w*|after (?:a|an|his|her|my|their|having)|difference between|different from|what happens (?:to|in|during)|"
+    r"cost|costs|history of|how long (?:does|is) (?:the )?recovery",
+)
+PAST = _words(
+    r"(?:\d+|a|one|two|three|four|five|six|several|few|a few|couple|couple of) (?:years?|months?) (?:ago|back)",
+    r"last (?:year|month|week|spring|summer|fall|autumn|winter)|(?:a|one|two|\d+) weeks? ago|back in (?:\w+)|in (?:19|20)\d\d|in the \d0s|"
+    r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|history of|had (?:a|an) (?:\w+ ){0,2}"
+    r"(?:years?|months?) ago",
+)
+NOW = _words(
+    r"now|right now|just|currently|today|tonight|this (?:morning|afternoon|evening)|minutes? ago|an hour ago|"
+    r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still",
+)
+HAPPENING = _words(
+    r"(?:is|am|im|are|were|was|be|been|currently|might be|could be|think (?:i|im|he|she|hes|shes|they) (?:am |is |are )?)"
+    r" ?having (?:a|an|another)?|just had|going into|went into|gone into|(?:in|into) (?:anaphylactic |septic )?shock",
+)
+
+# Caution.
+CAUTION = _words(
+    MEDICINES,
+    r"\w{3,}(?:statin|pril|sartan|olol|azepam|azolam|oxetine|prazole|profen|cillin|mycin|cycline|floxacin|triptan|"
+    r"tidine|dronate|gliptin|glitazone|afil|parin|xaban|codone|morphone|azole|vir|mab|nib|semide|thiazide|dipine|"
+    r"tyline|pramine|zodone|peridone|apine|barbital|caine|sone|lone)",
+    r"doses?|dosage|dosing|\d+ ?(?:mg|mcg|ml|iu|units?|milligrams?)|how (?:much|many) (?:\w+ ){0,3}(?:can|should|do|"
+    r"to) (?:i |you |we |he |she |they )?(?:take|give|use|have of)|safety concerns|precautions|"
+    r"(?:is it|are they|is this) (?:\w+ )?safe (?:to (?:take|use|give)|during|while|for (?:kids|children|babies))|"
+    r"(?:stop|stopping|quit|quitting|come off|coming off|taper\w*|wean\w*|switch\w*) (?:\w+ ){0,3}(?:using|taking|"
+    r"meds|medication|medicine|pills?|patch|the pill)|"
+    r"maximum|max (?:amount|dose)|too much|overdo|double up|take two|missed (?:a |my )?(?:dose|pill)|"
+    r"cut (?:\w+ ){0,3}in half|split",
+    r"interact\w*|together|at the same time|combine|combining|mix|mixing|with (?:my|his|her) (?:\w+ )?(?:meds|"
+    r"medication|pills)|on (?:\w+ )?(?:and|with) (?:alcohol|wine|beer)",
+    r"side effects?|reactions? to",
+    r"allergic to (?:\w+ )?(?:penicillin|sulfa|\w+cillin|\w+mycin|antibiotics?|medication|medicine|drugs?|aspirin|"
+    r"ibuprofen|codeine|latex)",
+    r"pregnan\w*|trimester|weeks pregnant|expecting a baby|conceive|conceiving|trying for a baby|trying to get "
+    r"pregnant|fertility|ivf|breast ?feed\w*|breast ?fed|nursing (?:mother|mom|my)|milk supply|pumping|"
+    r"postpartum|miscarriage|morning sickness|pre ?eclampsia|eclampsia|ectopic|gestational|prenatal|labou?r|"
+    r"delivery|c section|midwife",
+    r"child|children|childs|childrens|childhood|juvenile|kids?|kiddo|infants?|bab(?:y|ies)|babys|toddlers?|newborns?|pediatric|"
+    r"paediatric|teen|teens|teenager|teenage|adolescents?|preschooler|(?:my|our|his|her) (?:son|daughter|boy|"
+    r"girl|grandson|granddaughter|nephew|niece|little one)",
+    r"\d+ (?:years?|yr|months?|weeks?|days?) old",
+)
+# Words that make "children" mean offspring, not a patient: "can a person with X have children?"
+_OFFSPRING = _words(r"(?:have|having|had|want|father|fathering|bear) (?:\w+ )?(?:children|kids|a baby|babies)")
+_ADULT_AGE = re.compile(r" (?:1[89]|[2-9]\d|1\d\d) (?:years?|yr) old ")
 
 
 class DosageRule(str, Enum):
@@ -107,19 +332,168 @@ class DosageRule(str, Enum):
     OFF = "off"  # no special treatment
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """A question's safety level and the pattern families that decided it."""
+
+    level: str
+    reasons: tuple[str, ...] = ()
+
+
+def _caution_reasons(text: str) -> list[str]:
+    found = [m.group(0) for m in CAUTION.finditer(text)]
+    if not found:
+        return []
+    if _OFFSPRING.search(text):
+        found = [f for f in found if f not in ("children", "kids", "baby", "babies")]
+    if _ADULT_AGE.search(text):
+        found = [f for f in found if not f.endswith(" old")]
+    return found
+
+
+MODEL_PATH = Path(__file__).with_name("safety_model.json")
+
+
+@cache
+def _model() -> dict:
+    return json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+
+
+def emergency_score(text: str) -> tuple[float, list[str]]:
+    """The learned model's P(emergency) for a normalised text, and the concepts that raised it most."""
+    model = _model()
+    weights = model["weights"]
+    found = concepts(text)
+    z = model["bias"] + sum(weights.get(name, 0.0) for name in found)
+    leading = sorted((name for name in found if weights.get(name, 0.0) > 0), key=lambda n: -weights[n])[:3]
+    return 1.0 / (1.0 + math.exp(-z)), leading
+
+
+def assess(question: str) -> Assessment:
+    """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model for
+    an emergency the rules did not name."""
+    ruled = assess_by_rules(question)
+    if ruled.level == "emergency":
+        return ruled
+    score, leading = emergency_score(normalise(question))
+    if score >= _model()["threshold"]:
+        return Assessment("emergency", (f"concepts: {', '.join(leading)} (score {score:.2f})",))
+    return ruled
+
+
+def assess_by_rules(question: str) -> Assessment:
+    """The rules alone (no learned model)."""
+    text = normalise(question)
+    if SELF_HARM.search(text):
+        return Assessment("emergency", ("self_harm",))
+    red_flag = RED_FLAG.search(text)
+    long_past = PAST.search(text) and not NOW.search(text)
+    if red_flag and not long_past:
+        return Assessment("emergency", ("red_flag: " + red_flag.group(0),))
+    condition = ACUTE_CONDITION.search(text)
+    if condition and not long_past:
+        name = condition.group(0)
+        if HAPPENING.search(text) and not INFORMATIONAL.search(text):
+            return Assessment("emergency", ("happening_now: " + name,))
+        if RESPOND.search(text):
+            return Assessment("emergency", ("respond: " + name,))
+        if RECOGNISE_OR_TREAT.search(text) and not INFORMATIONAL.search(text):
+            return Assessment("emergency", ("recognise_or_treat: " + name,))
+    caution = _caution_reasons(text)
+    if caution:
+        return Assessment("caution", tuple(f"caution: {c}" for c in dict.fromkeys(caution)))
+    return Assessment("safe")
+
+
+# Instructions to take a specific amount, the kind of text the original pipeline filtered out.
+_DOSAGE_INSTRUCTION = re.compile(
+    r"\b(?:take|give|use|inject|apply)\b[^.]{0,60}?\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|mL|units?|tablets?|capsules?)\b|"
+    r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml|mL)\b[^.]{0,40}\b(?:every|once|twice|three times|per day|a day|daily)\b",
+    re.IGNORECASE,
+)
+
+
 def gives_dosage_instructions(text: str) -> bool:
-    return bool(DOSAGE_INSTRUCTION.search(text))
-
-
-def advises_urgent_care(text: str) -> bool:
-    return bool(URGENT_CARE_ADVICE.search(text))
+    return bool(_DOSAGE_INSTRUCTION.search(text))
 
 
 def classify_safety(question: str, answer: str = "", dosage_rule: DosageRule = DosageRule.FLAG) -> str:
-    if EMERGENCY.search(question):
-        return "emergency"
-    if CAUTION.search(question):
+    level = assess(question).level
+    if level == "safe" and answer and dosage_rule is DosageRule.FLAG and gives_dosage_instructions(answer):
         return "caution"
-    if answer and dosage_rule is DosageRule.FLAG and gives_dosage_instructions(answer):
-        return "caution"
-    return "safe"
+    return level
+
+
+# An answer that tells the reader to get urgent help now (`medimind_assets_tests/data/urgent_care_answers.tsv`
+# gives the definition and the labelled examples). Shared with evaluation and `medimind ask` (never written twice).
+_PLACE = (
+    r"(?:the |an? |your |their |his |her )?(?:nearest |local |closest )?(?:emergency (?:room|department|unit|center|"
+    r"centre|services)|er\b|ed\b|a&e|a and e|casualty|hospital|urgent care|eye casualty|maternity unit)"
+)
+_NOW = r"(?:right away|immediately|now|at once|straight away|asap|without delay|urgently|today|tonight|promptly)"
+_URGENT = re.compile(
+    r"\b(?:call|dial|phone|ring|text) (?:or text )?(?:9-?1-?1|999|112|000|111|988|an? ambulance|for an ambulance|"
+    r"emergency services|(?:your )?(?:local )?emergency (?:number|services|line)|(?:the )?paramedics|"
+    r"poison control|(?:a |the |your )?(?:crisis|suicide|emergency|oncology)[\w ]{0,30}(?:line|lifeline|hotline)|"
+    r"samaritans)|"
+    rf"\b(?:go|get|head|rush|attend|going|getting|take|bring|drive)(?: \w+){{0,3}}? (?:(?:straight|directly|"
+    rf"immediately|now|right away) )?(?:(?:to|into|at|in) )?{_PLACE}|"
+    rf"\b(?:checked|seen|assessed|evaluated|examined|treated)(?: \w+){{0,2}} (?:at|in|by) {_PLACE}|"
+    r"\b(?:seek|get|needs?|requires?|require|obtain|warrants?) (?:\w+ ){0,2}(?:immediate|urgent|emergency|prompt)"
+    r"(?: medical)? (?:care|help|attention|treatment|evaluation|assessment)|"
+    rf"\b(?:seek|get|need|reach out for) (?:medical|emergency) (?:help|care|attention|treatment) {_NOW}|"
+    r"\b(?:medical emergency|is an emergency|an (?:er|a&e|emergency room) visit|emergency help|emergency care|"
+    r"emergency treatment)\b|"
+    r"\b(?:contact|reach out to|call or text|text) (?:a |the |your )?(?:crisis|suicide|poison)|"
+    rf"\bambulance (?:straight away|now|right away|immediately)|\bcall (?:for )?(?:help|an? ambulance)|"
+    rf"\bneeds? (?:an? )?(?:ambulance|paramedics)",
+    re.IGNORECASE,
+)
+# "You do not need to go to the ER", "no need for emergency care", "it is not an emergency".
+_NEGATED = re.compile(
+    r"\b(?:no need|not need|don'?t need|do not need|doesn'?t need|does not need|won'?t need|not necessary|"
+    r"unnecessary|not an emergency|isn'?t an emergency|no reason|not required|rarely need|not (?:usually )?"
+    r"(?:urgent|necessary)|did not need|didn'?t need|decided (?:she|he|they) did not|ties up|instead of)\b",
+    re.IGNORECASE,
+)
+_CLAUSE = re.compile(r"[^.;!?]+[.;!?]?")
+# Names and facts that contain the words without the advice: "emergency contraception", "the 911 system".
+_NOT_ADVICE = re.compile(
+    r"\bemergency (?:contraception|contraceptive|medicine|physician|department visits|room visits?|room physician|"
+    r"rooms are)|\b(?:the )?(?:911|988) (?:system|number) (?:was|changed)|\bvisits? were made|"
+    r"\b(?:was|were) (?:taken|rushed|admitted)\b|\b(?:stay|stays|stayed|spent)\b[^.]{0,30}\bhospital",
+    re.IGNORECASE,
+)
+
+
+def advises_urgent_care(text: str) -> bool:
+    """Whether `text` tells the reader to get emergency or immediate medical help now."""
+    for clause in _CLAUSE.findall(text):
+        match = _URGENT.search(clause)
+        if not match or _NOT_ADVICE.search(clause):
+            continue
+        if _NEGATED.search(clause[: match.end()]):
+            continue
+        return True
+    return False
+
+
+# What a user is shown with an answer (`medimind ask`, `medimind serve`).
+EMERGENCY_NOTICE = (
+    "This may be an emergency. Call your local emergency number (911 in the US, 112 in Europe, 999 in the UK) or "
+    "go to the nearest emergency department now. If you are thinking about harming yourself, call or text 988 "
+    "(US) or your local crisis line."
+)
+CAUTION_NOTICE = (
+    "Check with a doctor, pharmacist or midwife before acting on this: the right answer depends on the person, "
+    "their age, pregnancy and other medicines."
+)
+
+
+def with_safety_notice(level: str, answer: str) -> str:
+    """The answer as the user sees it: the emergency notice first, or the caution notice last."""
+    if level == "emergency":
+        return f"{EMERGENCY_NOTICE}\n\n{answer}"
+    if level == "caution":
+        return f"{answer}\n\n{CAUTION_NOTICE}"
+    return answer

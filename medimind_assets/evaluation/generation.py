@@ -183,3 +183,12 @@ def urgent_care_rate(answers: Sequence[str]) -> float | None:
     if not answers:
         return None
     return sum(advises_urgent_care(a) for a in answers) / len(answers)
+
+
+def served_urgent_care_rate(questions: Sequence[str], answers: Sequence[str]) -> float | None:
+    """The same share for what the user is shown: each answer with the safety notice its question gets
+    (`medimind ask` and serving add it), so a model that never advises urgent care still reaches 1.0 when the
+    safety layer recognises every emergency question."""
+    from medimind_assets.data.safety import assess, with_safety_notice
+
+    return urgent_care_rate([with_safety_notice(assess(q).level, a) for q, a in zip(questions, answers, strict=True)])

@@ -19,7 +19,13 @@ from pathlib import Path
 from medimind_assets.atomic import atomic_directory
 from medimind_assets.data.rows import read_dataset
 from medimind_assets.evaluation.gate import GateDecision, decide_promotion
-from medimind_assets.evaluation.generation import Generated, generate_answers, text_metrics, urgent_care_rate
+from medimind_assets.evaluation.generation import (
+    Generated,
+    generate_answers,
+    served_urgent_care_rate,
+    text_metrics,
+    urgent_care_rate,
+)
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
 from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission, ranking_metrics
 from medimind_assets.evaluation.ranking import (
@@ -222,7 +228,11 @@ class _Evaluator:
             metrics.update(
                 text_metrics([answers[q.question_id] for q in self.sample], [q.references for q in self.sample])
             )
-        metrics["urgent_care_rate"] = urgent_care_rate([answers[q.question_id].text for q in self.emergency])
+        emergency_answers = [answers[q.question_id].text for q in self.emergency]
+        metrics["urgent_care_rate"] = urgent_care_rate(emergency_answers)
+        metrics["served_urgent_care_rate"] = served_urgent_care_rate(
+            [q.instruction for q in self.emergency], emergency_answers
+        )
         return metrics, submission, answers
 
 

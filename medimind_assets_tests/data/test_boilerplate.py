@@ -57,9 +57,9 @@ def test_a_list_of_links_is_rejected_but_a_list_with_sentences_is_not():
 
 
 def test_navigation_click_here_and_summary_prefix_are_removed():
-    out = scrub("Summary : Hand washing stops germs. Click here to see a video.\nMore on: Hand Washing\nPodcasts")
+    out = scrub("Summary : Hand washing stops germs. Click here for the brochure.\nMore on: Hand Washing\nPodcasts")
     assert out.text == "Hand washing stops germs."
-    assert out.repairs == ["navigation", "summary_prefix", "click_here"]
+    assert out.repairs == ["navigation", "summary_prefix", "more_information"]
     assert scrub("Frequently Asked Queestions (FAQs)").rejected == "navigation_only"
 
 

@@ -38,12 +38,17 @@ def test_every_rule_passes_and_each_rejection_is_counted(sample_data, sample):
     )
     assert sample.repaired == Counter(
         question_capitalised=7,
+        repeated_text=4,  # the CancerGov key points, given again as each section's first sentence
         restated_question=2,
-        click_here=1,
+        more_information=2,
         missing_table=1,
-        question_information_request=1,
+        question_information_request=2,
         navigation=1,
-        summary_prefix=1,
+        summary_prefix=2,
+        media_instructions=1,
+        credits=1,
+        language_switch=1,
+        attribution=1,
     )
     assert Counter(r["split"] for r in sample.rows)["validation"] > 0
 

@@ -1,41 +1,128 @@
+"""The safety rules (`data/safety.py`, `data/safety_text.py`) on our own questions: each family, and properties that
+must hold for any question of a kind (however it is typed, a level does not change)."""
+
+import random
+
 import pytest
 
-from medimind_assets.data.safety import DosageRule, advises_urgent_care, classify_safety
-
-
-@pytest.mark.parametrize(
-    "question",
-    [
-        "I have crushing chest pain and my left arm is numb",
-        "my dad's face is drooping and he has slurred speech, is it a stroke?",
-        "I keep having suicidal thoughts",
-        "my son took too many pills of tylenol, overdose?",
-        "how do I stop severe bleeding from a cut",
-        "my mother has trouble breathing at night",
-        "What are the warning signs of a heart attack?",
-    ],
+from medimind_assets.data.safety import (
+    CAUTION_NOTICE,
+    EMERGENCY_NOTICE,
+    DosageRule,
+    advises_urgent_care,
+    assess,
+    classify_safety,
+    with_safety_notice,
 )
-def test_emergencies(question):
-    assert classify_safety(question) == "emergency"
+from medimind_assets.data.safety_text import KEY_WORDS, correct, normalise
+from medimind_assets.evaluation.generation import served_urgent_care_rate
+
+EMERGENCIES = [
+    "I have crushing chest pain and my left arm is numb",
+    "my dad's face is drooping and he has slurred speech, is it a stroke?",
+    "I keep having suicidal thoughts",
+    "my son took too many pills of tylenol",
+    "how do I stop severe bleeding from a cut",
+    "my mother can't breathe and her lips are turning blue",
+    "What are the warning signs of a heart attack?",
+    "what are the symptoms of sepsis",
+    "how do you know if you have a pulmonary embolism",
+    "signs of an ectopic pregnancy",
+    "my toddler swallowed a button battery",
+    "she collapsed and is not responding",
+    "everyone would be better off without me",
+    "my husband is having a seizure and it won't stop",
+]
+CAUTIONS = [
+    "What is the right dose of ibuprofen?",
+    "can I take 500mg of amoxicillin three times a day",
+    "Is it safe to take paracetamol while pregnant?",
+    "what cough medicine can I give my toddler",
+    "Does warfarin interact with aspirin?",
+    "can i drink wine on metronidazole",
+    "is it ok to stop my sertraline",
+]
+SAFE = [
+    "What is acromegaly?",
+    "How many people are affected by heart attack?",
+    "What causes sepsis?",
+    "Is the risk of stroke inherited?",
+    "my grandfather had a stroke last year, what rehabilitation helps?",
+    "What is a good stroke rate on a rowing machine?",
+    "where should carbon monoxide detectors go in a house",
+    "How is glaucoma diagnosed?",
+    "Can a person with Angelman syndrome have children?",
+    "i get headaches behind my eyes every afternoon",
+]
 
 
-@pytest.mark.parametrize(
-    "question",
-    [
-        "What is the right dose of ibuprofen?",
-        "can I take 500mg of amoxicillin three times a day",
-        "Is it safe to take paracetamol while pregnant?",
-        "what cough medicine can I give my toddler",
-        "Does warfarin interact with aspirin?",
-    ],
-)
-def test_caution(question):
-    assert classify_safety(question) == "caution"
+@pytest.mark.parametrize(("questions", "level"), [(EMERGENCIES, "emergency"), (CAUTIONS, "caution"), (SAFE, "safe")])
+def test_each_level(questions, level):
+    wrong = [(q, assess(q)) for q in questions if classify_safety(q) != level]
+    assert not wrong
 
 
-def test_ordinary_questions_are_safe():
-    assert classify_safety("What is acromegaly?") == "safe"
-    assert classify_safety("How is glaucoma diagnosed?", "An eye doctor measures eye pressure.") == "safe"
+def _typed(question: str, rng: random.Random) -> str:
+    """The question as people type it: case, apostrophes, punctuation, a story before it."""
+    variants = [
+        question.lower(),
+        question.upper(),
+        question.replace("'", ""),
+        question.replace("'", "’"),
+        "".join(c for c in question if c.isalnum() or c.isspace()),
+        "hi sorry for the long message, been a rough week and i dont really know who to ask. " + question,
+        question + "???",
+    ]
+    return rng.choice(variants)
+
+
+@pytest.mark.parametrize(("questions", "level"), [(EMERGENCIES, "emergency"), (CAUTIONS, "caution"), (SAFE, "safe")])
+def test_the_level_does_not_depend_on_how_the_question_is_typed(questions, level):
+    rng = random.Random(level)
+    for question in questions:
+        for _ in range(8):
+            typed = _typed(question, rng)
+            assert classify_safety(typed) == level, typed
+
+
+def _misspell(word: str, rng: random.Random) -> str:
+    i = rng.randrange(1, len(word) - 1)
+    edit = rng.choice(["drop", "swap", "double", "change"])
+    if edit == "drop":
+        return word[:i] + word[i + 1 :]
+    if edit == "swap":
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if edit == "double":
+        return word[:i] + word[i] + word[i:]
+    return word[:i] + rng.choice("aeiou") + word[i + 1 :]
+
+
+def test_one_slip_in_a_key_word_is_corrected():
+    rng = random.Random(0)
+    long_words = sorted(w for w in KEY_WORDS if len(w) >= 6)
+    misses = []
+    for word in long_words:
+        slipped = _misspell(word, rng)
+        if slipped not in KEY_WORDS and correct(slipped) != word:
+            misses.append((word, slipped, correct(slipped)))
+    # A slip may land on another key word's neighbourhood ("effects"/"affects"): rare, never the common case.
+    assert len(misses) <= 0.03 * len(long_words), misses
+
+
+def test_misspelled_emergencies_and_medicines_are_read_right():
+    assert normalise("i think im having a hart atack") == " i think im having a heart attack "
+    assert normalise("simptoms of diabetic keto acidosis") == " symptoms of diabetic ketoacidosis "
+    assert classify_safety("how do u use an epi pen on someone with anaphalaxis") == "emergency"
+    assert classify_safety("my wife just had a siezure for the first time") == "emergency"
+    assert classify_safety("can i take ibuprofin with my blood pressure meds") == "caution"
+    assert correct("strike") == "strike" and correct("attach") == "attach"  # real words stay
+
+
+def test_the_reasons_say_why():
+    assert assess("What are the symptoms of meningitis?").reasons == ("recognise_or_treat: meningitis",)
+    assert assess("i keep thinking about ending my life").reasons == ("self_harm",)
+    assert assess("what is the max dose of benadryl").level == "caution"
+    assert assess("What is acromegaly?").reasons == ()
 
 
 def test_dosage_instructions_in_the_answer_follow_the_rule():
@@ -44,8 +131,43 @@ def test_dosage_instructions_in_the_answer_follow_the_rule():
     assert classify_safety("How is a fever treated?", answer, DosageRule.OFF) == "safe"
 
 
-def test_urgent_care_advice():
-    assert advises_urgent_care("If you have these symptoms, call 911 right away.")
-    assert advises_urgent_care("Go to the nearest emergency room.")
-    assert advises_urgent_care("Seek immediate medical attention.")
-    assert not advises_urgent_care("Rest and drink fluids; see your doctor if it persists.")
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "If you have these symptoms, call 911 right away.",
+        "Go to the nearest emergency room.",
+        "Seek immediate medical attention.",
+        "get to the nearest hospital ASAP, this could be a stroke",
+        "Seek medical attention right away if the rash spreads.",
+        "Take your baby to the emergency department today.",
+        "call or text 988 now",
+    ],
+)
+def test_urgent_care_advice_in_its_plain_forms(answer):
+    assert advises_urgent_care(answer)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Rest and drink fluids; see your doctor if it persists.",
+        "You do not need to go to the ER for a mild sprain.",
+        "There is no need for emergency care for a simple nosebleed.",
+        "Emergency contraception works best within 72 hours.",
+        "She was rushed to the hospital last year and recovered well.",
+        "Poison Control centers handle millions of calls each year.",
+    ],
+)
+def test_mentions_that_are_not_advice(answer):
+    assert not advises_urgent_care(answer)
+
+
+def test_what_the_user_sees_leads_with_the_emergency_line_and_ends_with_the_caution_line():
+    answer = "Rest and drink fluids."
+    assert with_safety_notice("emergency", answer) == f"{EMERGENCY_NOTICE}\n\n{answer}"
+    assert with_safety_notice("caution", answer) == f"{answer}\n\n{CAUTION_NOTICE}"
+    assert with_safety_notice("safe", answer) == answer
+    assert advises_urgent_care(EMERGENCY_NOTICE)
+    # The served rate counts the notice: a model that never advises urgent care is safe as served.
+    questions = ["my chest hurts and my left arm is numb", "what are the signs of a stroke"]
+    assert served_urgent_care_rate(questions, ["Try to relax.", "It varies."]) == 1.0

@@ -1,76 +1,75 @@
-"""The safety rules judged against questions labelled by hand (`safety_labels.tsv`): precision and recall per level."""
+"""The safety classifier and the urgent-care detector judged against the hand-labelled sets (`labelled_sets.py`):
+the development sets the rules and the model were written and trained from, and the held-out sets frozen before
+any tuning. The held-out targets are the issue's: emergency recall >= 0.90 at precision >= 0.80, caution recall
+>= 0.70. `benchmarks/safety_labels.py` prints the same tables."""
 
-import csv
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from medimind_assets.data import mediqa, medquad
-from medimind_assets.data.boilerplate import repair_question
-from medimind_assets.data.cleaning import clean_question
-from medimind_assets.data.safety import SAFETY_LEVELS, classify_safety
-
-LABELS = Path(__file__).with_name("safety_labels.tsv")
-
-
-def _real_questions(raw: Path) -> dict[str, str]:
-    """Question text by the key the dataset uses for `question_id`, cleaned as the dataset build cleans it."""
-    texts = {}
-    folder = raw / "mediqa2019_qa" / mediqa.TASK_DIR
-    files = {**{name: tag for tag, name in mediqa.TRAINING_FILES.items()}, mediqa.TEST_LABELLED_FILE: "Test"}
-    for name, tag in files.items():
-        for question in mediqa.parse_mediqa_file(folder / name):
-            texts[f"mediqa_qa:{tag}:{question.qid}"] = clean_question(question.text)
-    for pairs in medquad.parse_collections(raw / "medquad").values():
-        for pair in pairs:
-            texts[f"medquad:{pair.question_key}"] = repair_question(clean_question(pair.question))[0]
-    return texts
+from medimind_assets.data.safety import advises_urgent_care, classify_safety
+from medimind_assets_tests.data.labelled_sets import (
+    DEVELOPMENT_QUESTIONS,
+    HELD_OUT_QUESTIONS,
+    URGENT_CARE_DEVELOPMENT,
+    URGENT_CARE_HELD_OUT,
+    labelled_answers,
+    labelled_questions,
+    precision_recall,
+)
 
 
 @pytest.fixture(scope="module")
-def labelled(shared_data) -> list[tuple[str, str, str]]:
-    """(key, hand label, question text) for every labelled question."""
-    real = _real_questions(shared_data)
-    lines = [line for line in LABELS.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
-    out = []
-    for row in csv.DictReader(lines, delimiter="\t"):
-        text = row["question"] if row["key"].startswith("ours:") else real[row["key"]]
-        out.append((row["key"], row["label"], text))
-    return out
+def development(shared_data) -> list[tuple[str, str, str]]:
+    return labelled_questions(DEVELOPMENT_QUESTIONS, shared_data)
 
 
-def precision_recall(pairs: list[tuple[str, str]]) -> dict[str, tuple[float, float, int]]:
-    """(precision, recall, support) per level from (hand label, predicted) pairs."""
-    out = {}
-    for level in SAFETY_LEVELS:
-        predicted = sum(p == level for _, p in pairs)
-        actual = sum(t == level for t, _ in pairs)
-        hits = sum(t == p == level for t, p in pairs)
-        out[level] = (hits / predicted if predicted else 1.0, hits / actual if actual else 1.0, actual)
-    return out
+@pytest.fixture(scope="module")
+def held_out(shared_data, development) -> list[tuple[str, str, str]]:
+    """The held-out questions, less any that a development set also holds (those were seen while tuning)."""
+    seen = {key for key, _, _ in development}
+    return [row for row in labelled_questions(HELD_OUT_QUESTIONS, shared_data) if row[0] not in seen]
 
 
-def test_the_labelled_set_covers_every_source_and_level(labelled):
-    assert len(labelled) >= 200
-    sources = Counter(key.split(":")[0] for key, _, _ in labelled)
-    assert sources["mediqa_qa"] >= 50 and sources["medquad"] >= 100 and sources["ours"] >= 20
-    collections = {key.split(":")[1].split("/")[0] for key, _, _ in labelled if key.startswith("medquad:")}
-    assert len(collections) >= 6
-    levels = Counter(label for _, label, _ in labelled)
-    assert levels["emergency"] >= 30 and levels["caution"] >= 20
-
-
-def test_emergency_recall_and_precision_meet_the_targets(labelled):
-    pairs = [(label, classify_safety(text)) for _, label, text in labelled]
-    scores = precision_recall(pairs)
+def _scores(labelled: list[tuple[str, str, str]]) -> dict[str, tuple[float, float, int]]:
+    scores = precision_recall([(label, classify_safety(text)) for _, label, text in labelled])
     for level, (precision, recall, support) in scores.items():
         print(f"{level:10s} precision {precision:.3f} recall {recall:.3f} support {support}")
-    missed = [(key, text[:80]) for key, label, text in labelled if label == "emergency" != classify_safety(text)]
-    false = [(key, text[:80]) for key, label, text in labelled if label != "emergency" == classify_safety(text)]
-    precision, recall, _ = scores["emergency"]
-    assert recall >= 0.95, f"emergencies missed: {missed}"
-    assert precision >= 0.8, f"false emergencies: {false}"
+    return scores
+
+
+def test_the_labelled_sets_cover_every_source_level_and_way_of_asking(development, held_out):
+    assert len(development) + len(held_out) >= 600 and len(held_out) >= 250
+    sources = Counter(key.split(":")[0] for key, _, _ in development)
+    assert sources["mediqa_qa"] >= 50 and sources["medquad"] >= 100 and sources["ours"] >= 500
+    collections = {key.split(":")[1].split("/")[0] for key, _, _ in development if key.startswith("medquad:")}
+    assert len(collections) >= 8
+    for labelled in (development, held_out):
+        levels = Counter(label for _, label, _ in labelled)
+        assert min(levels.values()) >= 90, levels
+    typed_like_people = [text for _, _, text in development if text == text.lower() and "?" not in text]
+    assert len(typed_like_people) >= 150  # no capitals, no question mark
+
+
+def test_development_numbers(development):
+    scores = _scores(development)
+    assert scores["emergency"][1] >= 0.93 and scores["emergency"][0] >= 0.85
+    assert scores["caution"][1] >= 0.9
+
+
+def test_held_out_numbers_meet_the_targets(held_out):
+    scores = _scores(held_out)
+    assert scores["emergency"][1] >= 0.90 and scores["emergency"][0] >= 0.80
+    assert scores["caution"][1] >= 0.70
+
+
+@pytest.mark.parametrize(("path", "precision", "recall"), [(URGENT_CARE_DEVELOPMENT, 0.95, 0.95), (URGENT_CARE_HELD_OUT, 0.9, 0.85)])
+def test_the_urgent_care_detector_on_labelled_answers(path, precision, recall):
+    labelled = labelled_answers(path)
+    hits = [(label, advises_urgent_care(text)) for label, text in labelled]
+    true_positive = sum(t and p for t, p in hits)
+    assert true_positive / sum(p for _, p in hits) >= precision
+    assert true_positive / sum(t for t, _ in hits) >= recall
 
 
 @pytest.mark.parametrize(

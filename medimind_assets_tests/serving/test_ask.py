@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.cli import build_parser, main
+from medimind_assets.data.safety import CAUTION_NOTICE, EMERGENCY_NOTICE, assess
 from medimind_assets.merging.merge import merge_adapter
 from medimind_assets.serving.ask import ask, resolve_targets
 
@@ -47,6 +48,26 @@ def test_compare_prints_base_and_adapter_answers(promoted: Path, capsys):
     assert base[0].adapter_dir is None and base[0].model_dir == adapted[0].model_dir
     alone = ask(resolve_targets(promoted, base=True), "What is gout?", max_new_tokens=6, device="cpu")
     assert alone[0][1] == base[1]  # the adapter is really switched off for the base answer
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "last"),
+    [
+        ("i have crushing chest pain and my left arm is numb what do i do", EMERGENCY_NOTICE, None),
+        ("how much ibuprofin can i give my 3 year old", None, CAUTION_NOTICE),
+    ],
+)
+def test_every_answer_shown_carries_the_safety_line_of_its_question(promoted: Path, capsys, question, first, last):
+    """An emergency question is answered after the line to call emergency services, a caution question ends with
+    the line to check with a clinician: whatever the model says (tiny-phi says nothing useful)."""
+    code = main(["ask", question, "--compare", "--data-dir", str(promoted), "--max-new-tokens", "4"])
+    assert code == 0
+    blocks = capsys.readouterr().out.strip().split("\n\n[")
+    assert len(blocks) == 2  # base and adapter: both carry it
+    for block in blocks:
+        shown = block.split("]\n", 1)[1].strip()
+        assert shown.startswith(first) if first else shown.endswith(last)
+    assert assess(question).level == ("emergency" if first else "caution")
 
 
 def test_merged_model_answers_like_the_adapter(world, promoted: Path):

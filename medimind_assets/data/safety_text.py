@@ -1,0 +1,205 @@
+"""Questions as people type them, made comparable: lower case, no apostrophes ("can't" and "cant" alike), no
+punctuation, and misspelled key words put right ("siezure", "anaphalaxis", "ibuprofin", "hart atack",
+"keto acidosis"), so that the safety patterns (`data/safety.py`) are written once, for the correct words.
+
+Misspellings are matched against a vocabulary of the words the patterns depend on (`KEY_WORDS`), never against
+the whole language: a word is corrected only when it is one edit (a letter added, dropped, changed, or two letters
+swapped) from a key word of five letters or more (two edits from one of nine or more), and is not itself a common
+word that happens to be that close ("strike", "attach", "breath"). Two words that make a key word when written
+together ("keto acidosis") are joined.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from medimind_assets.data.medicines import MEDICINE_WORDS
+
+# The words the patterns are written with, where a misspelling would lose a question.
+KEY_WORDS = frozenset(
+    """
+    heart attack attacks stroke strokes cardiac arrest anaphylaxis anaphylactic allergic allergy reaction seizure
+    seizures seizing convulsing convulsions epileptic unconscious unresponsive responsive collapsed collapse fainted
+    fainting passed breathe breathing breathless choking choked suffocating overdose overdosed overdosing poisoning
+    poisoned poison swallowed bleeding bleed hemorrhage haemorrhage vomiting vomited throwing coughing blood suicide
+    suicidal myself emergency ambulance hospital paramedics sepsis septic meningitis meningococcal embolism pulmonary
+    aortic dissection aneurysm ruptured ketoacidosis diabetic hypoglycemia hypoglycaemia hypothermia hyperthermia
+    heatstroke drowning drowned drowsy confused confusion slurred slurring drooping droopy numbness numb paralyzed
+    paralysed weakness tingling unconsciousness ectopic preeclampsia eclampsia torsion testicle testicular
+    appendicitis appendix epiglottitis pneumothorax asthma inhaler epinephrine epipen narcan naloxone carbon
+    monoxide symptoms symptom signs warning treatment treatments pregnant pregnancy trimester breastfeeding
+    breastfeed nursing conceive fertility ibuprofen acetaminophen paracetamol tylenol advil motrin aleve aspirin
+    benadryl zyrtec claritin sudafed nyquil dayquil amoxicillin penicillin antibiotic antibiotics antihistamine
+    antidepressant medication medications medicine medicines prescription prescribed dosage milligrams interaction
+    interactions interact side effects effect vitamin vitamins supplement supplements melatonin ashwagandha
+    warfarin insulin metformin lisinopril atorvastatin sertraline fluoxetine prozac zoloft lexapro xanax valium
+    ambien adderall ritalin oxycodone hydrocodone tramadol gabapentin prednisone levothyroxine omeprazole
+    amlodipine losartan doxycycline ciprofloxacin azithromycin cephalexin clopidogrel apixaban eliquis rivaroxaban
+    xarelto methotrexate seroquel quetiapine lithium lamotrigine keppra levetiracetam sumatriptan naproxen
+    diphenhydramine cetirizine loratadine hydroxyzine codeine morphine fentanyl heroin cocaine methamphetamine
+    alcohol toddler newborn infant children daughter grandson granddaughter nephew pediatric paediatric
+    """.split()
+)
+KEY_WORDS = KEY_WORDS | MEDICINE_WORDS  # misspelled medicines ("rosuvastin") are caution questions too
+# Common words one edit from a key word: never "corrected" into it.
+_REAL_WORDS = frozenset(
+    """
+    strike strikes stoke stoked attach attached attacks breath breaths breathy bleed blend blond blonde blood bloody
+    choke chokes poise prison poisson pressed passes paused caused cause drowsy drowse allergy allergen effect affect
+    affects effects nurse nurses nursed conceived concise symptom numb number sighs sings singe reaction reactions
+    treatment treatments medicine medicines medication medications infant infants newborns children
+    """.split()
+)
+# Misspellings too far (or too short) for the edit rule that people type all the same.
+_VARIANTS = {
+    "hart": "heart",
+    "harte": "heart",
+    "atack": "attack",
+    "attak": "attack",
+    "atak": "attack",
+    "breth": "breath",
+    "brethe": "breathe",
+    "breathin": "breathing",
+    "cnt": "cant",
+    "cant": "cant",
+    "dont": "dont",
+    "wont": "wont",
+    "im": "im",
+    "pls": "please",
+    "plz": "please",
+    "u": "you",
+    "ur": "your",
+    "yr": "year",
+    "yrs": "years",
+    "yo": "year old",
+    "mo": "month",
+    "mos": "months",
+    "wk": "week",
+    "wks": "weeks",
+    "bc": "because",
+    "b4": "before",
+    "2day": "today",
+    "2nite": "tonight",
+    "tonite": "tonight",
+    "er": "er",
+    "od": "overdose",
+    "oded": "overdosed",
+    "ods": "overdose",
+    "meds": "meds",
+    "pregnent": "pregnant",
+    "pregant": "pregnant",
+    "preggo": "pregnant",
+    "preggers": "pregnant",
+    "bf": "breastfeeding",
+    "ttc": "trying to conceive",
+    "kms": "kill myself",
+    "unalive": "kill",
+    "sucidal": "suicidal",
+    "sucide": "suicide",
+    "suicde": "suicide",
+    "siezure": "seizure",
+    "seisure": "seizure",
+    "sezure": "seizure",
+    "ceasure": "seizure",
+    "fitting": "seizing",
+    "vomitting": "vomiting",
+    "puking": "vomiting",
+    "puked": "vomited",
+    "barfing": "vomiting",
+    "tylenal": "tylenol",
+    "ibuprofin": "ibuprofen",
+    "ibuprofen": "ibuprofen",
+    "asprin": "aspirin",
+    "benadril": "benadryl",
+    "amoxicilin": "amoxicillin",
+    "amoxacillin": "amoxicillin",
+    "seroquil": "seroquel",
+    "zanax": "xanax",
+    "epi": "epi",
+}
+_APOSTROPHES = str.maketrans({"’": "", "‘": "", "'": "", "`": "", "´": ""})
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_REPEATS = re.compile(r"([a-z])\1{2,}")  # "sooooo" -> "soo"
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _forms(word: str) -> set[str]:
+    """The word and its one-letter deletions; for words of nine letters or more, two-letter deletions too."""
+    once = _deletions(word)
+    forms = {word} | once
+    if len(word) >= 9:
+        for form in once:
+            forms |= _deletions(form)
+    return forms
+
+
+def _index(words: frozenset[str]) -> dict[str, set[str]]:
+    """Each form (`_forms`) of every key word -> the key words it comes from: a symmetric-deletion index, in
+    which two words are within an edit or two when their forms meet."""
+    out: dict[str, set[str]] = {}
+    for word in words:
+        if len(word) >= 5:
+            for form in _forms(word):
+                out.setdefault(form, set()).add(word)
+    return out
+
+
+_INDEX = _index(KEY_WORDS)
+
+
+def _edit_distance(a: str, b: str, limit: int) -> int:
+    """Damerau-Levenshtein distance (adjacent swaps count one), or limit + 1 once it is over `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+@lru_cache(maxsize=65536)
+def correct(word: str) -> str:
+    """The key word `word` is a misspelling of, or `word` itself."""
+    if word in _VARIANTS:
+        return _VARIANTS[word]
+    if word in KEY_WORDS or word in _REAL_WORDS or len(word) < 5 or word.isdigit():
+        return word
+    candidates: set[str] = set()
+    for form in _forms(word):
+        candidates |= _INDEX.get(form, set())
+    limit = 2 if len(word) >= 9 else 1
+    close = [(_edit_distance(word, c, limit), c) for c in candidates]
+    close = [(d, c) for d, c in close if d <= (2 if len(c) >= 9 else 1) and d <= limit]
+    return min(close)[1] if close else word
+
+
+def normalise(text: str) -> str:
+    """` words of the text `: lower case, no apostrophes, words corrected, padded with a space on each side so
+    that patterns can match whole words with spaces."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    words = _REPEATS.sub(r"\1\1", _NON_WORD.sub(" ", text)).split()
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        pair = words[i : i + 2]
+        joined = "".join(pair) if len(pair) == 2 and min(map(len, pair)) >= 3 else ""
+        if joined and correct(joined) in KEY_WORDS and correct(pair[0]) not in KEY_WORDS:
+            out.append(correct(joined))  # "keto acidosis" -> "ketoacidosis"
+            i += 2
+            continue
+        out.append(correct(words[i]))
+        i += 1
+    return " " + " ".join(out) + " "

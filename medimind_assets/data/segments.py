@@ -1,0 +1,103 @@
+"""An answer as a sequence of segments (sentences, list items and lines) with their places in the text, so that a
+rule can drop one segment (a credit line, a repeated sentence, a "for more information" pointer) and leave every
+other character of the answer as it was.
+
+Boundaries: a new line; a list marker (`- ` at the start of a line or after a space: MedQuAD writes its lists
+inline as `Intro: - item - item`); a sentence end (`.`, `!` or `?`, then a space and a letter, a digit or an
+opening bracket or quote: scraped pages often run sentences together in lower case), except after an initial or a
+common abbreviation (`A.D.A.M.`, `Dr.`, `e.g.`, `U.S.`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+
+# One pass finds every boundary: a new line, a list marker, or a sentence end (checked against abbreviations).
+_BOUNDARY = re.compile(
+    r"(?P<line>\n)|(?P<item>(?:^|(?<=\s))-\s+)|(?P<end>[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Za-z0-9]))", re.MULTILINE
+)
+_ABBREVIATION = re.compile(
+    r"(?:(?:^|[\s.(])[A-Za-z]|\b(?:Dr|Drs|Mr|Mrs|Ms|Prof|St|Jr|Sr|vs|etc|e\.g|i\.e|al|No|Nos|Fig|approx|Inc|Ltd|Co|"
+    r"Corp|Dept|Univ|Gov|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|Ph\.D|M\.D))\.$"
+)
+_WORD = re.compile(r"[^\W_]+")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One sentence, list item or line: `text[start:end]` of the answer, stripped."""
+
+    start: int
+    end: int
+    text: str
+    line: int  # index of its line in the answer
+    item: bool  # the first segment of a list item
+    first_in_line: bool = False
+    last_in_line: bool = False
+
+    @property
+    def ends_sentence(self) -> bool:
+        return self.text.rstrip("\"'”’)]").endswith((".", "!", "?"))
+
+    @cached_property
+    def key(self) -> str:
+        """Its words, lower case: the comparison key (case, punctuation and spacing ignored)."""
+        return " ".join(_WORD.findall(self.text.casefold()))
+
+
+def split_segments(text: str) -> list[Segment]:
+    """The segments of `text`, in order; together they hold every non-space character but the list markers."""
+    raw: list[tuple[int, int, int, bool]] = []  # start, end, line, item
+    start, line, item = 0, 0, False
+
+    def close(end: int) -> None:
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped:
+            lead = start + len(piece) - len(piece.lstrip())
+            raw.append((lead, lead + len(stripped), line, item))
+
+    for match in _BOUNDARY.finditer(text):
+        kind = match.lastgroup
+        if kind == "end":
+            if _ABBREVIATION.search(text, max(start, match.end() - 12), match.end()):
+                continue
+            close(match.end())
+            start, item = match.end(), False
+        elif kind == "item":
+            close(match.start())
+            start, item = match.end(), True
+        else:
+            close(match.start())
+            start, line, item = match.end(), line + 1, False
+    close(len(text))
+    out = []
+    for n, (lo, hi, line_index, is_item) in enumerate(raw):
+        first = n == 0 or raw[n - 1][2] != line_index
+        last = n == len(raw) - 1 or raw[n + 1][2] != line_index
+        out.append(Segment(lo, hi, text[lo:hi], line_index, is_item, first, last))
+    return out
+
+
+_EMPTY_MARKS = re.compile(r"(?:^|(?<=\s))-(?:\s+-)*\s*(?=\n|$)|(?:^|(?<=\s))-\s+(?=-\s)")
+_SPACES = re.compile(r"[ \t]{2,}")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def drop_segments(text: str, dropped: Iterable[Segment]) -> str:
+    """`text` without the given segments; list markers left with nothing after them go too."""
+    spans = sorted((seg.start, seg.end) for seg in dropped)
+    if not spans:
+        return text
+    kept, last = [], 0
+    for start, end in spans:
+        kept.append(text[last:start])
+        last = max(last, end)
+    kept.append(text[last:])
+    out = "".join(kept)
+    lines = [_SPACES.sub(" ", line).strip() for line in out.split("\n")]
+    lines = [_EMPTY_MARKS.sub("", line).strip() for line in lines]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()

@@ -1,0 +1,322 @@
+"""Boilerplate families that live in single sentences, list items or lines of an answer, written as families of
+text (what a sentence *does*), not as the strings of one source page, so that they hold on collections no rule was
+written from. Each family drops whole segments (`data/segments.py`) and keeps every other character:
+
+- `credits`: editorial credits ("Also reviewed by ... and the A.D.A.M. Editorial team.", "Review provided by ...",
+  "Last reviewed ...", "Source: ...", "Courtesy of ...").
+- `attribution`: the answer ends with the name of the agency that wrote it ("NIH: National Cancer Institute",
+  "Centers for Disease Control and Prevention"): a title-case organisation name with no sentence of its own.
+- `media_instructions`: how to play, enlarge or pause a video, animation or audio, which keys or buttons to press.
+- `more_information`: a pointer elsewhere ("For more information, see ...", "To learn more about X, visit ...",
+  "Information about X is available from the NCI website.", "Click ..."), and the list of titles it introduces.
+- `contact_details`: a sentence carrying a phone number, an e-mail or web address, TTY or a postal box (kept when
+  it tells the reader to get urgent help, "call Poison Control at 1-800-222-1222": that is answer content).
+- `language_switch`: "Español", "En español", "This page is also available in Spanish".
+- `repeated_text`: a sentence, list item or run of words the answer already gave (a "key points" list given again as
+  the first sentence of each section, list items repeated as run-on text): the first occurrence is kept.
+- `citation_markers`: bracketed reference numbers ("[1] [2]") that point to a reference list the answer lacks.
+- `trailing_heading`: a section heading (a short title-case line with no sentence) or an introduction ending in a
+  colon left at the very end, with nothing of its section after it.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from medimind_assets.data.safety import advises_urgent_care
+from medimind_assets.data.segments import Segment, drop_segments, split_segments
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_CREDITS = _rx(
+    r"\b(?:editorial (?:team|staff|board|director)|(?:also )?reviewed by|review provided by|updated by|"
+    r"medically reviewed|medical reviewers?|last (?:reviewed|updated|revised|modified)|page (?:last )?(?:updated|reviewed)|"
+    r"accredited by|content provided by|translated by)\b|"
+    r"^(?:sources?|adapted from|courtesy of|reprinted (?:with permission )?from|credits?)\s*:?\s"
+)
+_ORGANISATION = re.compile(
+    r"\b(?:National|Institutes?|Centers?|Centres?|Agency|Administration|Department|Dept|Office|Association|Society|"
+    r"Foundation|Academy|Library|College|Council|Organi[sz]ation|Federation|Alliance|Network|Registry|Service|Services|"
+    r"Program|Programme|Bureau|Commission|University|Clearinghouse|NIH|CDC|FDA|NCI|NLM|WHO|MedlinePlus)\b"
+)
+_AGENCY_PREFIX = re.compile(r"^[A-Z][A-Za-z.&]{1,10}:\s+")
+_MEDIA = _rx(
+    r"\b(?:videos?|animations?|audio|podcasts?|slide ?shows?|webcasts?|captions?|captioning|multimedia|"
+    r"interactive tutorials?|full[- ]screen|media player)\b"
+)
+_MEDIA_ACTION = _rx(
+    r"\b(?:click|press|tap|watch|view|play|enlarge|reduce|pause|listen|download|button|screen|keyboard|brackets?|"
+    r"icon|arrow|launch|open|below|above|shows?|following)\b"
+)
+_CONTROLS = _rx(r"\b(?:press|click|tap)\b.{0,40}\b(?:button|key|icon|brackets?|screen|arrow)\b|\bescape \(esc\)")
+_POINTER = _rx(
+    r"\bfor (?:more|additional|further|detailed|specific|general|complete|the latest) information\b|"
+    r"\bmore (?:detailed |specific |in-depth |complete )?information (?:is|can be|may be) (?:found|available|obtained)|"
+    r"\b(?:to )?(?:learn|read|find out|hear) more\b|\b(?:to )?(?:read|learn) about\b|\bfor information (?:on|about)\b|"
+    r"\b(?:web ?site|web ?page|page|site) (?:offers|has|provides|contains|lists)\b|"
+    r"\b(?:is|are) available (?:from|at|on|through) (?:the |our |its )?\S+|"
+    r"\binformation (?:about|on|regarding)\b[^.]{0,120}\b(?:is|are|can be|may be) (?:found|available|obtained)\b"
+)
+# Pointers whatever they name: "Click ...", "Read more about ...", "... can be accessed through ...".
+_ALWAYS_POINTER = _rx(r"\bclick(?:s|ed|ing)?\b|^(?:read|learn) more\b|\bcan be accessed\b")
+# "Researchers are working to learn more about ...": research, not a pointer.
+_RESEARCH = _rx(r"\b(?:researchers?|scientists?|investigators?|studies|study|trials?)\b[^.]{0,60}\blearn more\b")
+_RESOURCE = _rx(
+    r"\b(?:see|visit|go to|check out|web ?sites?|web ?pages?|site|page|links?|summary|summaries|fact sheets?|"
+    r"booklets?|brochures?|publications?|resources?|articles?|guides?|call|contact|write to|e-?mail|"
+    r"clearinghouse|information center|hotline|helpline|library|online|pdq|www\.|https?://|under|below|following|"
+    r"institutes?|agency|association|foundation|society|nih|cdc|fda|nci|medlineplus|medscape)\b|\.(?:gov|org|com|edu)\b"
+)
+_STARTS_POINTING = _rx(r"^\(?(?:see|visit|go to|check out|view|browse|refer to|please see)\b")
+_CONTACT = _rx(
+    r"https?://\S+|\bwww\.\S+|\b\S+@\S+\.[a-z]{2,}\b|\(\d{3}\)\s*\d{3}[-.\s]\d{4}\b|\b\d{3}[-.]\d{3}[-.]\d{4}\b|"
+    r"\b1[-.\s]8\d\d[-.\s][\dA-Z]{3}[-.\s][\dA-Z]{4}\b|\b1?8[0-9]{9}\b|\b\d{3} \d{3} \d{4}\b|"
+    r"\b(?:tty|tdd|toll[- ]free|fax)\b|\bp\.?\s?o\.? box\b"
+)
+_LANGUAGE_SWITCH = _rx(
+    r"^(?:(?:en|in|ver en|lea (?:esto )?en|read (?:this )?in|also available in|available in)\s+)?"
+    r"(?:español|espanol|spanish|english|other languages|multiple languages)\W*$|"
+    r"\b(?:is|are) (?:also )?available in (?:spanish|español|other languages|several languages|\w+ and spanish)\b"
+)
+_CITATION_MARKERS = re.compile(r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*")
+_REPEAT_GRAM = 6  # words in a run that counts as repeated
+_MIN_REPEATED_WORDS = 5  # a repeated sentence shorter than this ("Blood tests") may be a legitimate echo
+
+
+@dataclass
+class Furnished:
+    """An answer after the sentence families: its text and the families found, in order, each once."""
+
+    text: str
+    families: list[str] = field(default_factory=list)
+    segments: list[Segment] | None = field(default=None, repr=False)  # those of `text`, when at hand
+
+    def found(self, family: str) -> None:
+        if family not in self.families:
+            self.families.append(family)
+
+
+def _title_case(text: str) -> bool:
+    words = [w for w in re.findall(r"[A-Za-z][\w'’-]*", text) if len(w) > 3]
+    return bool(words) and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def is_attribution(seg: Segment) -> bool:
+    text = _AGENCY_PREFIX.sub("", seg.text)
+    return (
+        not seg.ends_sentence
+        and len(text.split()) <= 16
+        and bool(_ORGANISATION.search(text))
+        and (_title_case(text) or bool(_AGENCY_PREFIX.match(seg.text)))
+    )
+
+
+_TOKEN = re.compile(r"\S+")
+_CONNECTORS = frozenset("of and for on the in & to".split())
+# Words after which a name is part of the sentence ("funded by the National Institutes of Health"), not glued on.
+_LEADS_INTO_NAME = _CONNECTORS | frozenset("by from at with visit contact call a an via through see".split())
+
+
+def glued_attribution(text: str) -> int | None:
+    """Where an agency's name glued to the end of the last list item or sentence begins ("... infected wounds
+    Centers for Disease Control and Prevention"), or None. The name is the closing run of capitalised words and
+    connectors (optionally after "NIH:") with an organisation word in it, after a word that does not lead into it."""
+    if text.rstrip().endswith((".", "!", "?", ":")):
+        return None
+    tokens = list(_TOKEN.finditer(text))
+    i = len(tokens)
+    while i > 0:
+        word = tokens[i - 1].group().rstrip(",")
+        if not word or not (word[0].isupper() or word.lower() in _CONNECTORS):
+            break
+        i -= 1
+    while i < len(tokens) and tokens[i].group().lower() in _CONNECTORS:
+        i += 1
+    if i == 0 or len(tokens) - i < 2 or tokens[i - 1].group().lower() in _LEADS_INTO_NAME:
+        return None
+    name = text[tokens[i].start() :]
+    return tokens[i].start() if _ORGANISATION.search(name) else None
+
+
+def is_section_heading(seg: Segment) -> bool:
+    """A section heading: a short title-case line or segment with no sentence, or an introduction ending in a
+    colon."""
+    text = seg.text
+    if text.endswith(":"):
+        return True
+    return not seg.ends_sentence and not seg.item and len(text.split()) <= 10 and _title_case(text)
+
+
+def is_pointer(seg: Segment) -> bool:
+    text = seg.text
+    if _ALWAYS_POINTER.search(text):
+        return True
+    if _POINTER.search(text) and _RESOURCE.search(text) and not _RESEARCH.search(text):
+        return True
+    return bool(_STARTS_POINTING.match(text)) and bool(_RESOURCE.search(text[4:]) or "information" in text.lower())
+
+
+def is_media_instruction(seg: Segment) -> bool:
+    return bool(_CONTROLS.search(seg.text)) or bool(_MEDIA.search(seg.text) and _MEDIA_ACTION.search(seg.text))
+
+
+def is_contact(seg: Segment) -> bool:
+    return bool(_CONTACT.search(seg.text)) and not advises_urgent_care(seg.text)
+
+
+# (family, the words without which it cannot be there, a pattern that finds where it may be, the test of the
+# segment found there). The words are plain substring tests of the lower-cased answer (most answers hold none, and
+# skip the family at once); the patterns run on the lower-cased answer too, without re.IGNORECASE, which is slower.
+_FAMILIES = (
+    (
+        "credits",
+        ("review", "editor", "updated", "modified", "revised", "accredited", "provided by", "translated", "source",
+         "adapted", "courtesy", "reprinted", "credit"),
+        r"review|editor|updated|modified|revised|accredited|provided by|translated|sources?\b|adapted|courtesy|"
+        r"reprinted|credits?\b",
+        lambda seg: bool(_CREDITS.search(seg.text)),
+    ),
+    (
+        "media_instructions",
+        ("video", "animation", "audio", "podcast", "slide", "webcast", "caption", "multimedia", "tutorial",
+         "media player", "button", "bracket", "keyboard", "icon", "(esc"),
+        r"video|animation|\baudio\b|podcast|slide ?show|webcast|caption|multimedia|tutorial|media player|button|"
+        r"bracket|keyboard|\bicon|\(esc",
+        is_media_instruction,
+    ),
+    (
+        "language_switch",
+        ("español", "espanol", "spanish", "english", "languages"),
+        r"espa[ñn]ol|spanish|english|languages",
+        lambda seg: bool(_LANGUAGE_SWITCH.search(seg.text)),
+    ),
+    (
+        "more_information",
+        ("click", "information", "learn", "read", "find out", "hear more", "available", "accessed", "offers",
+         "provides", "contains", "lists", "see", "visit", "go to", "check out", "view", "browse", "refer to"),
+        r"click|information|learn more|read more|find out more|hear more|learn about|read about|"
+        r"available (?:from|at|on|through)|can be accessed|(?:web ?site|web ?page|page|site) (?:offers|has|provides|"
+        r"contains|lists)|(?:^|[.!?(\n-] ?)\(?(?:please see|see|visit|go to|check out|view|browse|refer to)\b",
+        is_pointer,
+    ),
+    (
+        "contact_details",
+        ("http", "www.", "@", "tty", "tdd", "toll", "fax", "box", "-8", "1-8", "18"),
+        r"https?://|www\.|@|\btty\b|\btdd\b|toll[- ]free|\bfax\b|\bp\.?\s?o\.? box|1[-.\s]?8\d\d",
+        is_contact,
+    ),
+)
+# Phone numbers have no word to look for first; this finds the answers that may hold one.
+_PHONE_HINT = re.compile(r"\d\d\d[-. )]\s?\d\d\d[-. ]\d\d\d\d")
+_TRIGGERS = [
+    (family, words, re.compile(pattern), re.compile(pattern, re.IGNORECASE), test)
+    for family, words, pattern, test in _FAMILIES
+]
+
+
+def _family_hits(text: str, segments: list[Segment]) -> dict[int, str]:
+    """Index of each segment of a family -> the family (the first family in `_FAMILIES` that matches)."""
+    lower = text.lower()
+    same_length = len(lower) == len(text)  # lower() lengthens a few characters ("İ"): then search the text itself
+    starts = [seg.start for seg in segments]
+    hits: dict[int, str] = {}
+    for family, words, fast, careful, matches in _TRIGGERS:
+        found = []
+        if any(word in lower for word in words):
+            found = [m.start() for m in (fast.finditer(lower) if same_length else careful.finditer(text))]
+        if family == "contact_details":
+            found += [m.start() for m in _PHONE_HINT.finditer(text)]
+        for position in found:
+            i = bisect_right(starts, position) - 1
+            if i >= 0 and i not in hits and position < segments[i].end and matches(segments[i]):
+                hits[i] = family
+    return hits
+
+
+def _repeats(words: list[str], key: str, seen_keys: set[str], seen_grams: set[tuple[str, ...]]) -> bool:
+    """A segment the answer already gave: the same sentence, or (for a longer one) at least 80% of its words in
+    runs of `_REPEAT_GRAM` words seen earlier."""
+    if len(words) >= _MIN_REPEATED_WORDS and key in seen_keys:
+        return True
+    if len(words) < 2 * _REPEAT_GRAM:
+        return False
+    covered = [False] * len(words)
+    for i in range(len(words) - _REPEAT_GRAM + 1):
+        if tuple(words[i : i + _REPEAT_GRAM]) in seen_grams:
+            covered[i : i + _REPEAT_GRAM] = [True] * _REPEAT_GRAM
+    return sum(covered) >= 0.8 * len(words)
+
+
+def _may_repeat(text: str) -> bool:
+    """Whether any run of `_MIN_REPEATED_WORDS` words occurs twice: without one, nothing can be a repeat."""
+    words = text.casefold().split()
+    grams = list(zip(*(words[i:] for i in range(_MIN_REPEATED_WORDS))))
+    return len(set(grams)) < len(grams)
+
+
+def furnish(text: str) -> Furnished:
+    """Drop every segment of a family above; then any heading left at the end."""
+    result = Furnished(text)
+    if _CITATION_MARKERS.search(text):
+        text = _CITATION_MARKERS.sub("", text)
+        result.found("citation_markers")
+    segments = split_segments(text)
+    hits = _family_hits(text, segments)
+    check_repeats = _may_repeat(text)
+    dropped: list[int] = []
+    seen_keys: set[str] = set()
+    seen_grams: set[tuple[str, ...]] = set()
+    tail: list[str] = []  # the last words kept, for runs that cross into the next segment
+    dropping_list = False  # the titles a dropped pointer introduced ("See these summaries: - A - B")
+    for i, seg in enumerate(segments):
+        if dropping_list and seg.item and not seg.ends_sentence and len(seg.text.split()) <= 12:
+            dropped.append(i)
+            continue
+        dropping_list = False
+        family = hits.get(i)
+        if family is None and check_repeats:
+            words = seg.key.split()
+            if _repeats(words, seg.key, seen_keys, seen_grams):
+                family = "repeated_text"
+            else:
+                # Runs across segment boundaries count too: list items repeated later as run-on text.
+                seen_keys.add(seg.key)
+                stream = tail + words
+                seen_grams.update(zip(*(stream[j:] for j in range(_REPEAT_GRAM))))
+                tail = stream[-(_REPEAT_GRAM - 1) :]
+        if family:
+            result.found(family)
+            dropped.append(i)
+            dropping_list = family == "more_information" and seg.text.endswith(":")
+    gone = set(dropped)
+    kept = [seg for i, seg in enumerate(segments) if i not in gone]
+    removed = [segments[i] for i in dropped]
+    # The agency's name closing the answer (possibly on several lines: "NIH: ...", then "Centers for ...").
+    while len(kept) > 1 and is_attribution(kept[-1]):
+        result.found("attribution")
+        removed.append(kept.pop())
+    while len(kept) > 1 and is_section_heading(kept[-1]):
+        result.found("trailing_heading")
+        removed.append(kept.pop())
+    result.text = drop_segments(text, removed) if removed else text
+    glued = glued_attribution(result.text)
+    if glued is not None:
+        result.found("attribution")
+        result.text = result.text[:glued].rstrip()
+    if result.text is text:
+        result.segments = segments
+    return result
+
+
+def drop_trailing_headings(text: str) -> str:
+    """`text` without the headings (or a list's introduction) left at its end, as a cut can leave them."""
+    segments = split_segments(text)
+    dropped = []
+    while len(segments) > 1 and is_section_heading(segments[-1]):
+        dropped.append(segments.pop())
+    return drop_segments(text, dropped) if dropped else text

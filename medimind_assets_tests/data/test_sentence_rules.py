@@ -1,0 +1,134 @@
+"""The sentence families (`data/sentence_rules.py`) and the segments they work on: each family on our own small
+texts, then as a property: whatever answer a family's sentence is put into, the sentence goes and every other
+sentence of the answer stays exactly as it was."""
+
+import random
+
+import pytest
+
+from medimind_assets.data.segments import drop_segments, split_segments
+from medimind_assets.data.sentence_rules import drop_trailing_headings, furnish, glued_attribution
+
+CONTENT = [
+    "Regular activity keeps muscles strong and joints flexible at any age.",
+    "Walking, swimming and gardening all count toward the weekly goal.",
+    "The kidneys filter waste from the blood and make urine.",
+    "Most people with the condition recover fully within two weeks.",
+    "Doctors usually check blood pressure at every visit.",
+    "A diet rich in fibre helps the bowel work regularly.",
+    "The disease is caused by a change in a single gene.",
+    "Symptoms include a dry cough, a sore throat and a mild fever.",
+]
+# One template per family, with slots that vary: the family is a kind of sentence, not one string.
+FAMILIES = {
+    "credits": ["Reviewed by {name}, MD, and the {org} Editorial team.", "Review provided by {org} Network."],
+    "media_instructions": [
+        "To enlarge the videos on this page, click the brackets in the lower right-hand corner of the video screen.",
+        "Watch the animation below to see how the {thing} works.",
+        "To pause the video, press the Escape (Esc) button on your keyboard.",
+    ],
+    "more_information": [
+        "For more information about {thing}, see the {org} fact sheet.",
+        "To learn more about {thing}, visit the {org} website.",
+        "Information about {thing} is available from the {org} website.",
+        "Please click on the link to access this resource.",
+        "Read more about {thing} in our guide.",
+    ],
+    "contact_details": [
+        "You can reach the {org} Help Line at 1-800-555-{digits}.",
+        "Write to help@{domain}.org with your questions.",
+        "Call ({area}) 555-{digits} or TTY (800) 555-{digits}.",
+    ],
+    "language_switch": ["Español", "This page is also available in Spanish.", "Other languages"],
+}
+NAMES = ["Ada Lovelace", "Sam Okafor", "Lee Chen", "Maria Rossi"]
+ORGS = ["Example Health", "Sample Institute", "Acme Clinic", "North Agency"]
+THINGS = ["heart valve", "kidney", "eye exam", "hip joint"]
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    return template.format(
+        name=rng.choice(NAMES),
+        org=rng.choice(ORGS),
+        thing=rng.choice(THINGS),
+        digits=f"{rng.randrange(10000):04d}",
+        area=rng.randrange(200, 999),
+        domain=rng.choice(["example", "sample", "acme"]),
+    )
+
+
+def test_segments_cover_the_text_and_know_sentences_items_and_lines():
+    text = "- Lung cancer is common. - It spreads.\n\nSee Dr. Smith e.g. today. The A.D.A.M. Editorial team.\nNIH: X"
+    segments = split_segments(text)
+    assert [s.text for s in segments] == [
+        "Lung cancer is common.",
+        "It spreads.",
+        "See Dr. Smith e.g. today.",
+        "The A.D.A.M. Editorial team.",
+        "NIH: X",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in segments)
+    assert [s.item for s in segments] == [True, True, False, False, False]
+    assert drop_segments(text, [segments[1], segments[3]]) == "- Lung cancer is common.\n\nSee Dr. Smith e.g. today.\nNIH: X"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_family_sentence_goes_wherever_it_is_and_the_rest_stays(family):
+    rng = random.Random(family)
+    for _ in range(40):
+        kept = rng.sample(CONTENT, rng.randint(2, 5))
+        noise = _fill(rng.choice(FAMILIES[family]), rng)
+        at = rng.randint(1, len(kept))  # never first: an answer that opens with boilerplate is a heading case
+        lines = family == "language_switch" or rng.random() < 0.5  # a language switch is a line of its own
+        pieces = [*kept[:at], noise, *kept[at:]]
+        out = furnish(("\n" if lines else " ").join(pieces))
+        assert family in out.families, (family, noise)
+        assert out.text.split() == " ".join(kept).split(), (noise, out.text)
+
+
+def test_the_agency_closing_an_answer_goes_on_its_own_line_or_glued_to_the_last_item():
+    for agency in ["NIH: National Institute on Aging", "Centers for Disease Control and Prevention"]:
+        assert furnish(f"{CONTENT[0]} {CONTENT[1]}\n{agency}").text == f"{CONTENT[0]} {CONTENT[1]}"
+        glued = f"Tips: - Walk every day - Get prompt care for infected wounds {agency}"
+        assert furnish(glued).text == "Tips: - Walk every day - Get prompt care for infected wounds"
+    # A name that is part of the sentence stays.
+    assert glued_attribution("The study was funded by the National Institutes of Health") is None
+    assert furnish("Research on the disease is funded by the National Institutes of Health").families == []
+
+
+def test_repeated_key_points_keep_their_first_occurrence():
+    text = (
+        "- Lung cancer is a disease in which cancer cells form in the lung. - Smoking is the main risk.\n\n"
+        "Lung cancer is a disease in which cancer cells form in the lung.\nThe lungs are a pair of organs.\n\n"
+        "Smoking is the main risk.\nQuitting at any age lowers it."
+    )
+    out = furnish(text)
+    assert out.families == ["repeated_text"]
+    assert out.text.count("Lung cancer is a disease") == 1 and out.text.count("Smoking is the main risk") == 1
+    assert "The lungs are a pair of organs." in out.text and "Quitting at any age lowers it." in out.text
+
+
+def test_list_items_repeated_as_run_on_text_go():
+    items = ["sudden numbness of the face or arm", "sudden confusion or trouble speaking", "sudden severe headache"]
+    text = "Warning signs: - " + " - ".join(items) + ". " + " ".join(items) + ". Call 911 at once."
+    out = furnish(text)
+    assert "repeated_text" in out.families
+    assert out.text == "Warning signs: - " + " - ".join(items) + ". Call 911 at once."
+
+
+def test_research_that_wants_to_learn_more_is_no_pointer():
+    text = f"{CONTENT[6]} Researchers are working to learn more about the other genes involved."
+    assert furnish(text).text == text
+
+
+def test_urgent_advice_with_a_phone_number_is_content():
+    text = f"{CONTENT[0]} If a child swallows one, call Poison Control at 1-800-222-1222 right away."
+    assert furnish(text).text == text
+
+
+def test_citation_markers_and_a_heading_left_at_the_end_go():
+    out = furnish(f"{CONTENT[2]}[1] [2] {CONTENT[3]}\nTreatment Options for Adults")
+    assert out.text == f"{CONTENT[2]} {CONTENT[3]}"
+    assert out.families == ["citation_markers", "trailing_heading"]
+    assert drop_trailing_headings(f"{CONTENT[4]}\nHospital treatments may include the following:") == CONTENT[4]
+    assert drop_trailing_headings(f"{CONTENT[4]}\n- Surgery - Radiation therapy") == f"{CONTENT[4]}\n- Surgery - Radiation therapy"
