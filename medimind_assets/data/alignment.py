@@ -43,14 +43,13 @@ _ACTION = re.compile(
 _KINDS: dict[str, re.Pattern[str]] = {
     kind: re.compile(pattern, re.IGNORECASE)
     for kind, pattern in {
-        "prevention": r"\b(?:reduce|lower|lowering|reducing) (?:your|the|their|a person's) (?:risk|chances?)|"
-        r"\bto prevent\b|\bcan (?:help )?prevent|\bpreventing\b|\bprevention\b",
+        "prevention": r"\b(?:reduc|lower)\w* (?:\w+ ){0,2}(?:risk|chances?)|\bprevent\w*|\bprotective\b|\bavoid\w*",
         "susceptibility": r"\brisks?\b|\bmore likely to (?:get|develop|have)\b|\b(?:your|the) chances? of "
         r"(?:getting|developing|having)\b|\bcommon (?:in|among)\b|\bolder (?:people|adults)\b",
         "treatment": r"\btreat(?:ment|ments|ed|ing)?\b|\btherap(?:y|ies)\b|\bsurgery\b|\bmedicines?\b|\bmedications?\b",
         "exams and tests": r"\bdiagnos\w*|\btests?\b|\bexam(?:s|ination)?\b|\bdetect(?:ed|s)?\b|\bscan\b|\bbiopsy\b",
         "symptoms": r"\bsymptoms?\b|\bsigns?\b|\bfeel\b|\bnotice\b",
-        "causes": r"\bcaused? by\b|\bcauses? of\b|\bthe cause\b|\bresults? from\b|\bdue to\b|\bmutations?\b",
+        "causes": r"\bcaus\w*|\bresults? from\b|\bdue to\b|\bmutations?\b|\btriggers?\b|\bleads? to\b",
         "research": r"\bresearch\w*|\bclinical trials?\b|\bstud(?:y|ies|ying)\b|\bscientists?\b",
     }.items()
 }

@@ -70,7 +70,10 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
 
 def clean_answer(text: str, strip_prefix: bool = False) -> str:
     """Cleaned answer text. `strip_prefix` for MEDIQA answers, which carry the page title."""
-    text = normalize_whitespace(remove_navigation(normalize_whitespace(text)))
+    text = normalize_whitespace(text)
+    without_navigation = remove_navigation(text)
+    if without_navigation is not text:  # the navigation leaves spaces behind
+        text = normalize_whitespace(without_navigation)
     if strip_prefix:
         text = strip_title_prefix(text)
     return _KEY_POINTS.sub("", text).strip()

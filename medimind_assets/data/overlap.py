@@ -26,15 +26,16 @@ from itertools import chain
 SHINGLE_WORDS = 5
 COMMON_IN_ANSWERS = 10
 
-Shingle = tuple[str, ...]
+Shingle = int  # the hash of the words: sets of ints are several times faster to build and compare than of tuples
 
 
 def shingles(key: str) -> set[Shingle]:
-    """Word 5-grams of a `normalize_key` output (the whole text, when shorter)."""
+    """Word 5-grams of a `normalize_key` output (the whole text, when shorter), each as its hash (within one process;
+    a collision of two 64-bit hashes is negligible)."""
     words = key.split()
     if len(words) < SHINGLE_WORDS:
-        return {tuple(words)} if words else set()
-    return set(zip(*(words[i:] for i in range(SHINGLE_WORDS))))
+        return {hash(tuple(words))} if words else set()
+    return set(map(hash, zip(*(words[i:] for i in range(SHINGLE_WORDS)))))
 
 
 def common_shingles(shingle_sets: Iterable[set[Shingle]], min_count: int = COMMON_IN_ANSWERS) -> set[Shingle]:

@@ -23,6 +23,12 @@ MIN_ANSWERS = 5
 EDGE_SHARE = 0.9
 
 
+def _key(seg: Segment) -> str:
+    """A segment's text as compared across answers: case and closing punctuation ignored (cheaper than
+    `Segment.key`, and a page template repeats its lines character for character)."""
+    return seg.text.casefold().rstrip(" .:;!?")
+
+
 @dataclass
 class RecurringText:
     """Counts segments over each collection's answers (`observe`), then says which are template (`template`) and
@@ -40,7 +46,7 @@ class RecurringText:
         segments = split_segments(answer) if segments is None else segments
         seen: set[str] = set()
         for n, seg in enumerate(segments):
-            key = seg.key
+            key = _key(seg)
             if not key or key in seen:
                 continue
             seen.add(key)
@@ -59,7 +65,7 @@ class RecurringText:
         """The recurring segments worth a reader's look: template, or of at least three words (a list item
         "Fever" recurs because it is common, not because a page template put it there)."""
         template = self.template(collection)
-        return [(key, n) for key, n in self.recurring(collection) if key in template or len(key.split()) >= 3]
+        return [(key, n) for key, n in self.recurring(collection) if key in template or key.count(" ") >= 2]
 
     def template(self, collection: str) -> set[str]:
         edge, sentence = self.at_edge[collection], self.sentence[collection]
@@ -71,7 +77,7 @@ class RecurringText:
         """`answer` without its template segments, and whether any was there."""
         if not template:
             return answer, False
-        dropped = [seg for seg in split_segments(answer) if seg.key in template]
+        dropped = [seg for seg in split_segments(answer) if _key(seg) in template]
         return (drop_segments(answer, dropped), True) if dropped else (answer, False)
 
     def report(self, limit: int = 10) -> list[dict]:

@@ -33,7 +33,7 @@ import math
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from medimind_assets.data.medicines import MEDICINES
@@ -369,13 +369,15 @@ def emergency_score(text: str) -> tuple[float, list[str]]:
     return 1.0 / (1.0 + math.exp(-z)), leading
 
 
+@lru_cache(maxsize=65536)  # a MEDIQA question is classified once per answer it has
 def assess(question: str) -> Assessment:
     """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model for
     an emergency the rules did not name."""
-    ruled = assess_by_rules(question)
+    text = normalise(question)
+    ruled = _by_rules(text)
     if ruled.level == "emergency":
         return ruled
-    score, leading = emergency_score(normalise(question))
+    score, leading = emergency_score(text)
     if score >= _model()["threshold"]:
         return Assessment("emergency", (f"concepts: {', '.join(leading)} (score {score:.2f})",))
     return ruled
@@ -383,7 +385,10 @@ def assess(question: str) -> Assessment:
 
 def assess_by_rules(question: str) -> Assessment:
     """The rules alone (no learned model)."""
-    text = normalise(question)
+    return _by_rules(normalise(question))
+
+
+def _by_rules(text: str) -> Assessment:
     if SELF_HARM.search(text):
         return Assessment("emergency", ("self_harm",))
     red_flag = RED_FLAG.search(text)
@@ -406,15 +411,14 @@ def assess_by_rules(question: str) -> Assessment:
 
 
 # Instructions to take a specific amount, the kind of text the original pipeline filtered out.
-_DOSAGE_INSTRUCTION = re.compile(
-    r"\b(?:take|give|use|inject|apply)\b[^.]{0,60}?\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|mL|units?|tablets?|capsules?)\b|"
-    r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml|mL)\b[^.]{0,40}\b(?:every|once|twice|three times|per day|a day|daily)\b",
-    re.IGNORECASE,
+_DOSAGE_INSTRUCTION = re.compile(  # on lower-cased text: much faster than re.IGNORECASE over every answer
+    r"\b(?:take|give|use|inject|apply)\b[^.]{0,60}?\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|units?|tablets?|capsules?)\b|"
+    r"\b\d+(?:\.\d+)?\s?(?:mg|mcg|µg|ml)\b[^.]{0,40}\b(?:every|once|twice|three times|per day|a day|daily)\b"
 )
 
 
 def gives_dosage_instructions(text: str) -> bool:
-    return bool(_DOSAGE_INSTRUCTION.search(text))
+    return bool(_DOSAGE_INSTRUCTION.search(text.lower()))
 
 
 def classify_safety(question: str, answer: str = "", dosage_rule: DosageRule = DosageRule.FLAG) -> str:
