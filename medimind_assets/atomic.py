@@ -108,6 +108,36 @@ def directory_lock(parent: Path, name: str) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows (/proc), else set and restored."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def readable_by_others(root: Path) -> None:
+    """Give `root` (a file, or a folder and all it holds) the modes a plain write would have under the umask:
+    temporary files and folders (ours, and those libraries such as safetensors write through) are created 0600
+    or 0700, and a serving process running as another user could not read the weights."""
+    mask = _umask()
+    file_mode, dir_mode = 0o666 & ~mask, 0o777 & ~mask
+    if root.is_file():
+        os.chmod(root, file_mode)
+        return
+    os.chmod(root, dir_mode)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(Path(folder) / name, dir_mode)
+        for name in files:
+            os.chmod(Path(folder) / name, file_mode)
+
+
 def _fsync(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
@@ -125,9 +155,9 @@ def atomic_path(final: Path) -> Iterator[Path]:
         raise _named(exc, final) from exc
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; artefacts are meant to be read by others
     try:
         yield tmp_path
+        readable_by_others(tmp_path)  # mkstemp creates 0600; artefacts are meant to be read by others
         _fsync(tmp_path)
         os.replace(tmp_path, final)
     except ArtifactWriteError:
@@ -166,9 +196,9 @@ def atomic_directory(final: Path, locked: bool = False) -> Iterator[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     except OSError as exc:
         raise _named(exc, final) from exc
-    os.chmod(tmp, 0o755)
     try:
         yield tmp
+        readable_by_others(tmp)
         if final.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
             os.rmdir(old)

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from medimind_assets import instance
 from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, ArtifactStore
 
 EXIT_MISSING = 2
-# Where `make quickstart` and `make dev` keep the project's Dagster instance when DAGSTER_HOME is not set.
-PROJECT_DAGSTER_HOME = ".dagster_home"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,7 +59,7 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_dir_problem(data_dir: str) -> str | None:
-    path = Path(data_dir)
+    path = Path(data_dir).expanduser().resolve()  # named in full: "data" says nothing run from another folder
     if not path.exists():
         return f"data folder {path} does not exist (set --data-dir or MEDIMIND_DATA_DIR; `make quickstart` fills data/)"
     if not path.is_dir():
@@ -67,18 +67,16 @@ def _data_dir_problem(data_dir: str) -> str | None:
     return None
 
 
-def dagster_home() -> Path | None:
-    """DAGSTER_HOME, else the project's instance (`.dagster_home/` here) when it exists."""
-    if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"])
-    local = Path(PROJECT_DAGSTER_HOME)
-    return local.resolve() if (local / "dagster.yaml").is_file() or (local / "storage").is_dir() else None
-
-
 def _ask(args: argparse.Namespace) -> int:
     from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.serving.ask import ask, resolve_targets
 
+    if args.base and args.compare:
+        print(
+            "medimind ask: --base and --compare ask for the same answer twice; use one (see medimind ask --help)",
+            file=sys.stderr,
+        )
+        return EXIT_MISSING
     if problem := _data_dir_problem(args.data_dir):
         print(f"medimind ask: {problem}", file=sys.stderr)
         return EXIT_MISSING
@@ -146,18 +144,18 @@ def _lineage(args: argparse.Namespace) -> int:
     if problem := _data_dir_problem(args.data_dir):
         print(f"medimind lineage: {problem}", file=sys.stderr)
         return EXIT_MISSING
-    home = dagster_home()
+    home = instance.dagster_home()
     if home is None:
         print(
-            "medimind lineage: no Dagster instance: set DAGSTER_HOME, or run from the project folder after "
-            f"`make quickstart` (it keeps its instance in {PROJECT_DAGSTER_HOME}/)",
+            "medimind lineage: no Dagster instance: set DAGSTER_HOME, or run from the project's checkout after "
+            f"`make quickstart` (it keeps its instance in {instance.PROJECT_DAGSTER_HOME}/)",
             file=sys.stderr,
         )
         return EXIT_MISSING
     try:
         fingerprint = args.adapter or promoted_fingerprint(ArtifactStore.at(args.data_dir).adapters)
-        with dg.DagsterInstance.from_config(str(home)) as instance:
-            chain = lineage_chain(instance, fingerprint)
+        with dg.DagsterInstance.from_config(str(home)) as dagster_instance:
+            chain = lineage_chain(dagster_instance, fingerprint)
     except (LineageError, dg.DagsterError, OSError) as exc:
         print(f"medimind lineage: {exc}", file=sys.stderr)
         return EXIT_MISSING
@@ -198,8 +196,81 @@ def add_status_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_status)
 
 
+def _project_instance(command: str) -> Path | None:
+    """The project's Dagster instance for `launch` and `dev` (made on first use), or None after saying why."""
+    home = instance.dagster_home(create=True)
+    if home is None:
+        print(
+            f"medimind {command}: no Dagster instance: set DAGSTER_HOME (this package is not installed from a "
+            "checkout with its own .dagster_home)",
+            file=sys.stderr,
+        )
+    return home
+
+
+def _dagster_command(name: str) -> list[str]:
+    """`dg` of this interpreter's environment (a virtual environment's bin/ beside python)."""
+    dg_path = Path(sys.executable).with_name(name)
+    return [str(dg_path)] if dg_path.is_file() else [name]
+
+
+def _launch(args: argparse.Namespace) -> int:
+    home = _project_instance("launch")
+    if home is None:
+        return EXIT_MISSING
+    if args.config and not Path(args.config).is_file():
+        print(f"medimind launch: config file {Path(args.config).resolve()} does not exist", file=sys.stderr)
+        return EXIT_MISSING
+    target = ["--job", args.job] if args.job else ["--assets", args.assets]
+    command = [*_dagster_command("dg"), "launch", *target, *(["--config", args.config] if args.config else [])]
+    print(f"medimind launch: recorded in the Dagster instance at {home}", file=sys.stderr, flush=True)
+    cwd = instance.project_root() or Path.cwd()
+    return subprocess.call(command, env=instance.dagster_environment(home), cwd=cwd)
+
+
+def add_launch_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "launch",
+        help="materialize assets or run a job in the project's Dagster instance (what the web UI and lineage show)",
+        description="Runs `dg launch` with DAGSTER_HOME set to the project's instance (DAGSTER_HOME, else the "
+        "checkout's .dagster_home/) and the project's environment, so the run is recorded where `medimind dev` and "
+        "`medimind lineage` look.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "assets", nargs="?", help="an asset selection: 'merged_model', 'raw_mediqa_qa,raw_medquad,dataset'"
+    )
+    which.add_argument("--job", help="a job instead, e.g. medimind_pipeline")
+    parser.add_argument("--config", metavar="FILE", help="run config (YAML), e.g. quickstart.yaml")
+    parser.set_defaults(handler=_launch)
+
+
+def _dev(args: argparse.Namespace) -> int:
+    from medimind_assets.dev_server import run_dev_server
+
+    home = _project_instance("dev")
+    if home is None:
+        return EXIT_MISSING
+    command = [*_dagster_command("dg"), "dev", "--port", str(args.port), "--host", args.host]
+    return run_dev_server(command, env=instance.dagster_environment(home), cwd=instance.project_root() or Path.cwd())
+
+
+def add_dev_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "dev",
+        help="the web UI and the daemon on the project's instance; stops with everything it started",
+        description="Runs `dg dev` on the project's Dagster instance. Ctrl-C or SIGTERM stops the webserver, the "
+        "daemon and the code server; so does the end of the process that started it (make).",
+    )
+    parser.add_argument("--port", type=_positive_int, default=3000, help="web UI port (default 3000)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.set_defaults(handler=_dev)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_ask_command,
+    add_dev_command,
+    add_launch_command,
     add_lineage_command,
     add_status_command,
 ]
@@ -207,14 +278,21 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="medimind", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for register in COMMANDS:
         register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named by the subcommand, whose --help lists what it takes
+        print(
+            f"medimind {args.command}: unrecognized arguments: {' '.join(extra)} (see medimind {args.command} --help)",
+            file=sys.stderr,
+        )
+        return EXIT_MISSING
     return args.handler(args)
 
 

@@ -25,3 +25,27 @@ def breakable(text: str, every: int = 30) -> str:
     """`text` with a break opportunity after every `every` characters of a run without whitespace (a string of
     commas, a URL), so a Markdown table cell wraps instead of overflowing sideways."""
     return re.sub(rf"\S{{{every}}}(?=\S)", lambda match: match.group(0) + _BREAK, text)
+
+
+_HEX = re.compile(r"^[0-9a-f]{40,}$")
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def short_hash(value: object, keep: int = 12) -> str:
+    """A content hash cut to `keep` characters for a table a person reads (the full value stays in the JSON
+    beside it); anything else as it is."""
+    text = str(value)
+    return text[:keep] + "…" if _HEX.match(text) else text
+
+
+def sparkline(values: list[float], width: int = 24) -> str:
+    """A curve in one line of block characters ("▇▆▅▄▃▂"), `width` points at most, evenly picked: a loss curve
+    that reads at a glance where a plot needs a click."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return ""
+    if len(finite) > width:
+        finite = [finite[round(i * (len(finite) - 1) / (width - 1))] for i in range(width)]
+    low, high = min(finite), max(finite)
+    span = (high - low) or 1.0
+    return "".join(_SPARK[min(len(_SPARK) - 1, int((v - low) / span * len(_SPARK)))] for v in finite)

@@ -85,3 +85,23 @@ def no_progress_bars() -> Iterator[None]:
     finally:
         if was_enabled:
             hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def gguf_progress_bar_only_on_a_terminal() -> Iterator[None]:
+    """transformers' GGUF dequantisation shows its own tqdm bar (the slow part of a conversion): useful on a
+    terminal, and one line of carriage returns thousands of characters long in a run's log. Off when stderr is
+    not a terminal."""
+    if sys.stderr.isatty():
+        yield
+        return
+    from functools import partial
+
+    import transformers.modeling_gguf_pytorch_utils as gguf_utils
+
+    original = gguf_utils.tqdm
+    gguf_utils.tqdm = partial(original, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original

@@ -18,7 +18,7 @@ NEXT_STEPS = (
     (f"{ASK} --compare", "the base model's answer, then the adapter's"),
     (".venv/bin/medimind lineage", "the promoted adapter back to its dataset and raw files"),
 )
-MERGE_COMMAND = ".venv/bin/dg launch --assets merged_model"
+MERGE_COMMAND = ".venv/bin/medimind launch merged_model"
 LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
 METRIC_WIDTH = 48
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from medimind_assets import cli
+from medimind_assets import cli, instance
 from medimind_assets.assets.evaluation import EvaluationConfig, evaluation
 from medimind_assets.assets.merge import merged_model
 from medimind_assets.llm.loading import choose_device
@@ -25,6 +25,14 @@ from medimind_assets_tests.model_world import use_adapter
         (["lineage", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["status", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["ask", "hi", "--base", "--compare"], "--base and --compare ask for the same answer twice"),
+        (["ask", "hi", "--frobnicate"], "unrecognized arguments: --frobnicate (see medimind ask --help)"),
+        (["status", "--max-new-tokens", "3"], "(see medimind status --help)"),
+        (
+            ["launch", "dataset", "--config", "/nonexistent/run.yaml"],
+            "config file /nonexistent/run.yaml does not exist",
+        ),
+        (["dev", "--port", "0"], "expected a whole number >= 1, got 0"),
     ],
 )
 def test_misuse_is_one_line_and_exit_2(argv, says, capsys):
@@ -43,6 +51,7 @@ def run(argv: list[str]) -> int:
 
 def test_lineage_without_any_dagster_instance_says_how_to_get_one(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setattr(instance, "project_root", lambda: tmp_path)  # a checkout that has no instance yet
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").mkdir()
     assert cli.main(["lineage", "--data-dir", "data"]) == 2
@@ -119,3 +128,44 @@ def test_status_summarises_what_a_run_built(world, data_dir: Path, capsys):
         '.venv/bin/medimind ask "What are the symptoms of diabetes?" --compare',
         ".venv/bin/medimind lineage",
     ]
+
+
+def test_a_relative_data_folder_is_named_in_full(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run(["status", "--data-dir", "data"]) == 2
+    assert f"data folder {tmp_path / 'data'} does not exist" in capsys.readouterr().err
+
+
+def test_launch_and_dev_without_an_instance_say_how_to_get_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setattr(instance, "project_root", lambda: None)  # installed as a plain package
+    for argv in (["launch", "dataset"], ["dev"]):
+        assert run(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "no Dagster instance: set DAGSTER_HOME" in err[0]
+
+
+def test_the_project_instance_is_made_from_the_shipped_settings(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    (tmp_path / "deploy" / "local").mkdir(parents=True)
+    (tmp_path / "deploy" / "local" / "dagster.yaml").write_text("python_logs:\n  python_log_level: INFO\n")
+    monkeypatch.setattr(instance, "project_root", lambda: tmp_path)
+    assert instance.dagster_home() is None  # not made by looking
+    home = instance.dagster_home(create=True)
+    assert home == tmp_path / ".dagster_home" and (home / "dagster.yaml").read_text().startswith("python_logs")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
+    assert instance.dagster_home() == tmp_path / "elsewhere"
+
+
+def test_a_run_in_a_temporary_instance_says_it_will_not_show_anywhere(tmp_path):
+    @dg.asset
+    def uses_settings(settings: MediMindSettings) -> None:
+        del settings
+
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        result = dg.materialize([uses_settings], resources={"settings": MediMindSettings()}, instance=ephemeral)
+        messages = [entry.user_message for entry in ephemeral.all_logs(result.run_id)]
+    assert any("recorded in a temporary Dagster instance" in m and "medimind launch" in m for m in messages)
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as kept:
+        result = dg.materialize([uses_settings], resources={"settings": MediMindSettings()}, instance=kept)
+        assert not any("temporary Dagster instance" in e.user_message for e in kept.all_logs(result.run_id))

@@ -41,15 +41,18 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     latest = json.loads((data_dir / "adapters" / "latest.json").read_text())
     # The adapter's metadata says what it came from, readable without matching hashes.
     [adapter] = result.asset_materializations_for_node("lora_adapter")
-    table = adapter.metadata["lineage"].value
     dataset_version = sha256_file(data_dir / "dataset.jsonl")
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
-    by_asset = {row[0]: row[1:] for row in rows}
+    # A table the UI shows as it is, hashes cut to 12 characters; the full values in `lineage_full`.
+    by_asset = {r.data["asset"]: r.data for r in adapter.metadata["lineage"].value.records}
     assert list(by_asset) == ["dataset", "raw_mediqa_qa", "raw_medquad", "base_model"]
-    assert by_asset["dataset"][0] == dataset_version
-    assert by_asset["dataset"][1].endswith(" rows") and by_asset["dataset"][2].endswith("dataset.jsonl")
+    assert by_asset["dataset"]["version"] == dataset_version[:12] + "…"
+    assert adapter.metadata["lineage_full"].value[0]["version"] == dataset_version
+    assert by_asset["dataset"]["what"].endswith(" rows")
+    assert adapter.metadata["lineage_full"].value[0]["where"].endswith("dataset.jsonl")
     mediqa_files = len(sources.snapshot(sample_data, sources.MEDIQA, counts=False).files)
-    assert by_asset["raw_mediqa_qa"][1] == f"{mediqa_files} files" and by_asset["base_model"][1] == "tiny-phi"
+    assert by_asset["raw_mediqa_qa"]["what"] == f"{mediqa_files} files" and by_asset["base_model"]["what"] == "tiny-phi"
+    assert list(adapter.metadata)[:2] == ["loss_curve_summary", "lineage"]
+    assert adapter.metadata["loss_curve_summary"].value.startswith(("train ", "validation "))
     # Promotion is the evaluation's job; point current.json at the adapter as a passing gate would.
     (data_dir / "adapters" / "current.json").write_text(json.dumps(latest))
 

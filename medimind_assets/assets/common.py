@@ -10,7 +10,7 @@ import pydantic
 from pydantic import Field
 
 from medimind_assets.options import help_of
-from medimind_assets.presentation import breakable
+from medimind_assets.presentation import breakable, short_hash
 
 OWNERS = ["team:medimind"]
 
@@ -27,6 +27,14 @@ def markdown_table(rows: list[dict], columns: list[str], width: int = 80, wrap: 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def metadata_table(rows: list[dict], columns: list[str]) -> dg.MetadataValue:
+    """A table the web UI shows as it is, without a click (Markdown needs one): every cell as text, content
+    hashes shortened (`short_hash`; keep the full values in a JSON entry beside it)."""
+    schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in columns])
+    records = [dg.TableRecord({c: short_hash(row.get(c, "")) for c in columns}) for row in rows]
+    return dg.MetadataValue.table(records=records, schema=schema)
 
 
 def reported_message(invocation: dg.PipesClientCompletedInvocation, key: str, script: str):

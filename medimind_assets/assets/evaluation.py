@@ -13,14 +13,55 @@ from pathlib import Path
 import dagster as dg
 
 from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, config_from, markdown_table, reported_message, settings_from
+from medimind_assets.assets.common import (
+    OWNERS,
+    config_from,
+    markdown_table,
+    metadata_table,
+    reported_message,
+    settings_from,
+)
 from medimind_assets.evaluation.mediqa_metrics import RANKING_METRICS_NOTE
 from medimind_assets.evaluation.settings import EvaluationSettings
-from medimind_assets.lineage import LINEAGE_COLUMNS, lineage_rows
-from medimind_assets.presentation import significant
+from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
+from medimind_assets.presentation import short_hash, significant
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 PROMOTION_CHECK = "promotion_gate"
+# The numbers a person reads first (the gate decides on them), in the order of the summary table.
+SUMMARY_METRICS = {
+    "loss": "held-out loss",
+    "perplexity": "perplexity",
+    "official/accuracy": "ranking accuracy",
+    "official/mrr": "ranking MRR",
+    "rouge_l": "ROUGE-L",
+    "eos_rate": "EOS rate",
+    "degenerate_rate": "degenerate rate",
+    "urgent_care_rate": "urgent care, model",
+    "served_urgent_care_rate": "urgent care, shown",
+}
+
+
+def summary_rows(metrics: dict[str, dict[str, float | None]]) -> list[dict[str, str]]:
+    """base / adapter / change of the metrics in SUMMARY_METRICS that were measured, 4 significant digits."""
+    rows = []
+    for key, label in SUMMARY_METRICS.items():
+        base, adapter = metrics["base"].get(key), metrics["adapter"].get(key)
+        if base is None and adapter is None:
+            continue
+        change = adapter - base if base is not None and adapter is not None else None
+        shown = ["" if v is None else f"{significant(v):g}" for v in (base, adapter)]
+        rows.append(
+            {
+                "metric": label,
+                "base": shown[0],
+                "adapter": shown[1],
+                "change": "" if change is None else f"{significant(change):+g}",
+            }
+        )
+    return rows
+
+
 # The heavy half runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
 EVALUATION_MODULE = "medimind_assets.evaluation.evaluate_lora"
 REPORT_MESSAGE_KEY = "evaluation"
@@ -82,33 +123,47 @@ def evaluation(
 
     comparison = markdown_table(report.comparison, ["question", "base", "adapter", "reference"], width=240, wrap=True)
     submission = plan.out_dir / SUBMISSION_FILE.format(model="adapter")
+    adapter_row = {"asset": "lora_adapter", "version": adapter.fingerprint, "what": "evaluated adapter"}
+    lineage = [{**adapter_row, "where": str(adapter.path)}]
+    lineage += lineage_rows(context.instance, plan.dataset_version, plan.base_model)
+    # What a person reads first, first: the verdict, its reasons, the numbers that decided it. Then every metric
+    # (plotted across materializations), then the rest.
+    identifiers = {
+        "adapter_fingerprint": adapter.fingerprint,
+        "adapter_path": str(adapter.path),
+        "adapter_trained_on_dataset_version": str(plan.trained_on_dataset_version),
+        "dataset_version": plan.dataset_version,
+        "base_model": str(plan.base_model["name"]),
+        "base_model_revision": str(plan.base_model.get("revision")),
+        "base_model_content_hash": str(plan.base_model.get("content_hash")),
+        "evaluation_path": str(evaluation_file),
+    }
+    if submission.is_file():
+        identifiers["submission_path"] = str(submission)
+    # What a person reads first, first: the verdict, its reasons, the numbers that decided it, the lineage; then
+    # every metric (plotted across materializations). Hashes and paths read short here (a long unbroken value
+    # widens the UI's table past the window); `identifiers` has them in full.
     metadata = {
-        **{key: significant(value) for key, value in flat_metrics(report).items()},
+        "gate": "PASSED: adapter promoted" if gate.passed else "FAILED: adapter not promoted",
+        "gate/reasons": "; ".join(gate.reasons),
+        "summary": metadata_table(summary_rows(report.metrics), ["metric", "base", "adapter", "change"]),
+        "lineage": metadata_table(lineage, LINEAGE_TABLE_COLUMNS),
         "gate/passed": gate.passed,
-        "gate/loss_improvement": gate.loss_improvement,
+        "gate/loss_improvement": significant(gate.loss_improvement),
         "promoted": gate.passed,
-        "adapter/fingerprint": adapter.fingerprint,
-        "adapter/data_version": adapter.fingerprint,
-        "adapter/path": dg.MetadataValue.path(str(adapter.path)),
-        "adapter/trained_on_dataset_version": str(plan.trained_on_dataset_version),
-        "dataset/data_version": plan.dataset_version,
+        "adapter/fingerprint": short_hash(adapter.fingerprint),
+        "dataset/data_version": short_hash(plan.dataset_version),
         "base_model/name": str(plan.base_model["name"]),
-        "base_model/revision": str(plan.base_model.get("revision")),
-        "base_model/content_hash": str(plan.base_model.get("content_hash")),
+        **{key: significant(value) for key, value in flat_metrics(report).items()},
         "comparison": dg.MetadataValue.md(comparison),
         "ranking_metrics_note": RANKING_METRICS_NOTE,
-        "evaluation_path": dg.MetadataValue.path(str(evaluation_file)),
+        "identifiers": dg.MetadataValue.json(identifiers),
+        "lineage_full": dg.MetadataValue.json(lineage),
         "settings": dg.MetadataValue.json(asdict(plan.settings)),
         "counts": dg.MetadataValue.json(report.counts),
         "timings": dg.MetadataValue.json(report.timings),
         "launcher": launcher.describe(job),
     }
-    if submission.is_file():
-        metadata["submission_path"] = dg.MetadataValue.path(str(submission))
-    adapter_row = {"asset": "lora_adapter", "version": adapter.fingerprint, "what": "evaluated adapter"}
-    lineage = [{**adapter_row, "where": str(adapter.path)}]
-    lineage += lineage_rows(context.instance, plan.dataset_version, plan.base_model)
-    metadata["lineage"] = dg.MetadataValue.md(markdown_table(lineage, LINEAGE_COLUMNS, width=80))
     if report.ranker_comparison:
         # Validation metrics per ranker: what `ranker` is chosen on (the one used on the test set in bold).
         metadata["validation_rankers"] = dg.MetadataValue.md(

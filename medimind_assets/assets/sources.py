@@ -53,11 +53,20 @@ def source_metadata(snap: sources.SourceSnapshot, problem: str | None = None) ->
         **{f"total/{key}": value for key, value in snap.totals.items()},
         "files": dg.MetadataValue.md(markdown_table(file_rows[:200], columns, width=64)),
         "file_sha256": dg.MetadataValue.json({f.path: f.sha256 for f in snap.files}),
-        "upstream_repository": dg.MetadataValue.url(upstream["repository"]),
-        "upstream_commit": upstream["commit"],
-        "license": upstream["license"],
-        "citation": upstream["citation"],
     }
+    own = sources.own_sample(snap.root.parent)
+    if own:  # our sample in the upstream layout: name it as ours, not as the upstream dataset
+        metadata.update({"origin": own, "license": "Apache-2.0 (this project's own text)"})
+    else:
+        metadata.update(
+            {
+                "origin": "upstream",
+                "upstream_repository": dg.MetadataValue.url(upstream["repository"]),
+                "upstream_commit": upstream["commit"],
+                "license": upstream["license"],
+                "citation": upstream["citation"],
+            }
+        )
     if problem:
         metadata["unreadable_files"] = dg.MetadataValue.md(f"```\n{problem}\n```")
     return metadata

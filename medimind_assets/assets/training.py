@@ -11,8 +11,8 @@ import dagster as dg
 from pydantic import Field
 
 from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, config_from, markdown_table
-from medimind_assets.lineage import LINEAGE_COLUMNS, lineage_rows
+from medimind_assets.assets.common import OWNERS, config_from, metadata_table
+from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
 from medimind_assets.models import read_current_base_model
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
@@ -78,10 +78,15 @@ def lora_adapter(
     # The script must report the materialization: a process that exits without one fails the step.
     result = launcher.run(context, job).get_materialize_result(implicit_materialization=False)
     lineage = lineage_rows(context.instance, request.data_version, manifest)
+    reported = dict(result.metadata or {})
+    # What a person reads first, first: the loss curve in one line, the lineage; then everything reported.
+    first = {key: reported.pop(key) for key in ("loss_curve_summary",) if key in reported}
     return dg.MaterializeResult(
         metadata={
-            **(result.metadata or {}),
-            "lineage": dg.MetadataValue.md(markdown_table(lineage, LINEAGE_COLUMNS, width=80)),
+            **first,
+            "lineage": metadata_table(lineage, LINEAGE_TABLE_COLUMNS),
+            **reported,
+            "lineage_full": dg.MetadataValue.json(lineage),
             "launcher": launcher.describe(job),
         },
         data_version=result.data_version,

@@ -37,6 +37,18 @@ REQUIRED = {
 URL_ENV = {MEDIQA: "MEDIMIND_MEDIQA_URL", MEDQUAD: "MEDIMIND_MEDQUAD_URL"}
 
 
+# A raw folder holding this file is the project's own sample (`data/sample/`), not the upstream datasets.
+SAMPLE_MARKER = "MEDIMIND_SAMPLE"
+
+
+def own_sample(raw_dir: Path) -> str | None:
+    """The first line of the sample marker when `raw_dir` is the project's own sample, else None."""
+    marker = Path(raw_dir) / SAMPLE_MARKER
+    if not marker.is_file():
+        return None
+    return marker.read_text(encoding="utf-8").strip().split("\n\n")[0].replace("\n", " ")
+
+
 @cache
 def upstream_manifest() -> dict:
     return json.loads(resources.files("medimind_assets.data").joinpath("upstream_manifest.json").read_text())

@@ -61,7 +61,7 @@ def main() -> int:
     if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
         print(
             "evaluate_lora is launched by the `evaluation` asset through Dagster Pipes; materialize it, e.g. "
-            "`dagster asset materialize -m medimind_assets.definitions --select evaluation`.",
+            "`medimind launch evaluation`.",
             file=sys.stderr,
         )
         return 2

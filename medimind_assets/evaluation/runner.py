@@ -220,7 +220,10 @@ class _Evaluator:
                     max_prompt_tokens=s.max_prompt_tokens,
                     repetition_penalty=s.repetition_penalty,
                     log=self.log,
-                    label=f"{name} generation",
+                    # The scored sample and the emergency questions, each answered once: say which is which, so
+                    # the count here adds up with the summary's ("6 generated answers" and "4 emergency").
+                    label=f"{name} generation ({len(self.sample)} scored answers, {len(self.emergency)} emergency "
+                    "questions)",
                 ),
             )
             answers = dict(zip(wanted, generated, strict=True))

@@ -155,6 +155,7 @@ def merge_adapter(
         load_for_inference,
         load_tokenizer,
     )
+    from medimind_assets.quiet import no_progress_bars
 
     log = log or logger.info
     device = choose_device(device)
@@ -172,7 +173,7 @@ def merge_adapter(
         "adapter_dir": str(adapter_dir),
         "dtype": dtype_name,
     }
-    with atomic_directory(Path(out_dir)) as tmp:
+    with atomic_directory(Path(out_dir)) as tmp, no_progress_bars():
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         del merged, model

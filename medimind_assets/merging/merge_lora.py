@@ -45,7 +45,7 @@ def main() -> int:
     if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
         print(
             "merge_lora is launched by the `merged_model` asset through Dagster Pipes; materialize it, e.g. "
-            "`dagster asset materialize -m medimind_assets.definitions --select merged_model`.",
+            "`medimind launch merged_model`.",
             file=sys.stderr,
         )
         return 2

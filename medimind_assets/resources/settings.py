@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from medimind_assets.instance import temporary_instance_warning
 from medimind_assets.store import DEFAULT_DATA_DIR, ArtifactStore
 
 DEFAULT_RAW_DIR = "data/raw"
@@ -33,6 +34,14 @@ class MediMindSettings(dg.ConfigurableResource):
             data_dir=os.environ.get("MEDIMIND_DATA_DIR", DEFAULT_DATA_DIR),
             base_model=os.environ.get("MEDIMIND_BASE_MODEL", DEFAULT_BASE_MODEL),
         )
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Every step that uses the settings says so when its run lands in a temporary instance (a `dg launch` or
+        `dagster` command without DAGSTER_HOME): nothing of it will show in the web UI or lineage."""
+        instance = context.instance
+        warning = temporary_instance_warning(instance is not None and instance.is_ephemeral)
+        if warning and context.log is not None:
+            context.log.warning(warning)
 
     @property
     def raw_path(self) -> Path:

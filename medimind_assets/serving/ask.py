@@ -100,7 +100,10 @@ def resolve_targets(
         if merged == "":
             merged = merged_root / read_promoted(adapters_dir)["fingerprint"]
             if not merged.is_dir():
-                raise ArtifactMissingError(f"no merged model for the promoted adapter: {merged} does not exist")
+                raise ArtifactMissingError(
+                    f"no merged model for the promoted adapter: {merged} does not exist "
+                    "(build it with `medimind launch merged_model`)"
+                )
         target, base_dir = merged_target(Path(merged))
     elif adapter is not None:
         target = adapter_target(models_dir, Path(adapter), f"adapter {Path(adapter).name}")

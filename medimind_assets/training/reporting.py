@@ -12,7 +12,7 @@ import math
 import time
 from typing import Any, Protocol
 
-from medimind_assets.presentation import significant
+from medimind_assets.presentation import short_hash, significant, sparkline
 
 
 class Reporter(Protocol):
@@ -101,6 +101,19 @@ def curve_table(curve: dict[str, list[list[float]]]) -> dict[str, Any]:
     }
 
 
+def curve_summary(curve: dict[str, list[list[float]]]) -> str:
+    """The loss curve in one line: "train 2.710 ▇▆▆▅▄▃ 2.583 (27 steps) · validation 2.276": what the web UI shows
+    without a click (the plot is behind one)."""
+    parts = []
+    for kind in ("train", "validation"):
+        losses = [loss for _, loss in curve[kind]]
+        if len(losses) > 1:
+            parts.append(f"{kind} {losses[0]:.3f} {sparkline(losses)} {losses[-1]:.3f} ({len(losses)} points)")
+        elif losses:
+            parts.append(f"{kind} {losses[0]:.3f}")
+    return " · ".join(parts) or "no losses logged"
+
+
 def curve_png(curve: dict[str, list[list[float]]], title: str) -> bytes:
     import matplotlib
 
@@ -151,25 +164,34 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
     metrics, base, dataset = summary["metrics"], summary["base_model"], summary["dataset"]
     curve = summary["loss_curve"]
     png = base64.b64encode(curve_png(curve, f"{base['name']} + LoRA ({summary['fingerprint'][:12]})"))
+    identifiers = {
+        "fingerprint": summary["fingerprint"],
+        "adapter_path": summary["adapter_path"],
+        "dataset_version": dataset["data_version"],
+        "base_model": base["name"],
+        "base_model_revision": base["revision"],
+        "base_model_content_hash": base["content_hash"],
+    }
+    # Hashes and paths read short in the UI's table (a long unbroken value widens it past the window);
+    # `identifiers` has them in full.
     metadata: dict[str, dict[str, Any]] = {
+        "loss_curve_summary": _typed(curve_summary(curve)),
         "reused": _typed(reused),
-        "fingerprint": _typed(summary["fingerprint"]),
-        "adapter_path": {"raw_value": summary["adapter_path"], "type": "path"},
-        "hyperparameters": _typed(summary["hyperparameters"]),
-        "runtime": _typed(summary["runtime"]),
+        "fingerprint": _typed(short_hash(summary["fingerprint"])),
+        "dataset_version": _typed(short_hash(dataset["data_version"])),
+        "base_model": _typed(base["name"]),
         "device": _typed(summary["runtime"]["device"]),
         "dtype": _typed(summary["runtime"]["dtype"]),
         "quantization": _typed(summary["runtime"]["quantization"]),
         "quantization_reason": _typed(summary["runtime"]["quantization_reason"]),
-        "dataset_version": _typed(dataset["data_version"]),
-        "dataset_row_counts": _typed(dataset["row_counts"]),
         "train_examples": _typed(dataset["train_examples"]),
         "validation_examples": _typed(dataset["validation_examples"]),
-        "base_model": _typed(base["name"]),
-        "base_model_revision": _typed(base["revision"]),
-        "base_model_content_hash": _typed(base["content_hash"]),
         "loss_curve": {"raw_value": curve_table(curve), "type": "table"},
         "loss_plot": _md(f"![loss curve](data:image/png;base64,{png.decode('ascii')})"),
+        "identifiers": _typed(identifiers),
+        "hyperparameters": _typed(summary["hyperparameters"]),
+        "runtime": _typed(summary["runtime"]),
+        "dataset_row_counts": _typed(dataset["row_counts"]),
     }
     metadata.update({key: _typed(_shown(value)) for key, value in metrics.items()})
     return metadata

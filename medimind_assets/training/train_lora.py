@@ -47,7 +47,7 @@ def main() -> int:
     if not params.is_dagster_pipes_process():
         print(
             "train_lora is launched by the `lora_adapter` asset through Dagster Pipes; materialize it, e.g. "
-            "`dagster asset materialize -m medimind_assets.definitions --select lora_adapter`.",
+            "`medimind launch lora_adapter`.",
             file=sys.stderr,
         )
         return 2

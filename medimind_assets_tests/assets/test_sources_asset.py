@@ -29,9 +29,15 @@ def test_data_version_is_the_content_hash_and_metadata_names_every_file(sample_c
     assert meta["file_sha256"].value[ALEXA] == sha256_file(alexa)
     assert set(meta["file_sha256"].value) == {f.path for f in snap.files} and meta["file_count"] == len(snap.files)
     assert meta["data_version"] == snap.data_version and meta["downloaded"] is False
-    assert meta["upstream_commit"] == sources.upstream_manifest()[sources.MEDIQA]["commit"]
-    assert meta["license"] and "MEDIQA" in meta["citation"] and ALEXA in meta["files"].value
+    # Our sample is named as ours, never as the upstream dataset (its licence and commit are not the sample's).
+    assert meta["origin"].startswith("MediMind's own sample") and "upstream_commit" not in meta
+    assert meta["license"].startswith("Apache-2.0") and ALEXA in meta["files"].value
     assert meta["total/correct_answers"] > 0 and "unreadable_files" not in meta
+    (sample_copy / sources.SAMPLE_MARKER).unlink()  # the same layout without the marker: upstream files
+    upstream = observe(sample_copy).metadata
+    assert upstream["origin"] == "upstream"
+    assert upstream["upstream_commit"] == sources.upstream_manifest()[sources.MEDIQA]["commit"]
+    assert upstream["license"] and "MEDIQA" in upstream["citation"]
 
     # The same bytes elsewhere: the same version. One new byte: a new one.
     moved = sample_copy.parent / "moved"

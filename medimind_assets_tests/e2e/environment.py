@@ -13,7 +13,7 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA = PROJECT_ROOT / "data" / "sample"
-ROOT_INSTANCE_CONFIG = PROJECT_ROOT / "dagster.yaml"
+ROOT_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
 DEPLOY_INSTANCE_CONFIG = PROJECT_ROOT / "deploy" / "dagster.yaml"
 # Where passing screenshots are also copied (the README's images): set MEDIMIND_SCREENSHOTS_DIR=docs/screenshots
 # to refresh them; unset, screenshots stay in the test's scratch folder.

@@ -113,7 +113,8 @@ def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]
     # The repo's dagster.yaml (pool limits) when present; no newsletter pop-up over the screenshots.
     write_instance_config(home, ROOT_INSTANCE_CONFIG, nux={"enabled": False}, telemetry={"enabled": False})
     port = free_port()
-    command = [sys.executable, "-m", "dagster", "dev", "--host", "127.0.0.1", "--port", str(port)]
+    # What `make dev` runs: `dg dev` on the instance DAGSTER_HOME names, stopped with all it started.
+    command = [sys.executable, "-m", "medimind_assets.cli", "dev", "--host", "127.0.0.1", "--port", str(port)]
     env = pipeline_env(data_dir, home)
     with running_service("dagster-dev", command, cwd=PROJECT_ROOT, env=env, log_path=root / "dagster-dev.log") as svc:
         server = DevServer(port=port, service=svc, data_dir=data_dir)
@@ -275,6 +276,59 @@ def _check_adapter_page(browser, server: DevServer, run: PipelineRun, scratch: P
     return [f"lora_adapter page: {text!r} not shown" for text in [*fingerprint, *essential, *contract_only]]
 
 
+FIRST_VIEW = {"width": 1400, "height": 1000}  # a laptop's browser window: what an operator sees before scrolling
+
+
+def _on_first_view(page, text: str) -> bool:
+    """Whether `text` is shown inside the window, without scrolling or clicking."""
+    locator = page.get_by_text(text, exact=False).first
+    try:
+        locator.wait_for(state="visible", timeout=15_000)
+    except Exception:  # noqa: BLE001 (Playwright's timeout error: the text never showed)
+        return False
+    box = locator.bounding_box()
+    return box is not None and box["y"] + box["height"] <= FIRST_VIEW["height"] and box["x"] + 1 <= FIRST_VIEW["width"]
+
+
+def _readable_across(page, text: str) -> bool:
+    """Whether `text`, scrolled to, fits inside the window's width (no sideways scrolling to read it)."""
+    locator = page.get_by_text(text, exact=False).first
+    try:
+        locator.scroll_into_view_if_needed(timeout=15_000)
+    except Exception:  # noqa: BLE001 (Playwright's timeout error: the text never showed)
+        return False
+    box = locator.bounding_box()
+    return box is not None and box["x"] + box["width"] <= FIRST_VIEW["width"]
+
+
+def _check_first_views(browser, server: DevServer, run: PipelineRun, scratch: Path) -> list[str]:
+    """The loss curve on the adapter's page and the gate's verdict and reasons on the evaluation's, in the
+    first view at 1,400 pixels, no click; the lineage table's short hashes inside the window's width."""
+    problems = []
+    adapter, evaluation = run.states["lora_adapter"], run.states["evaluation"]
+    for asset, state, keys in (
+        ("lora_adapter", adapter, ["loss_curve_summary"]),
+        ("evaluation", evaluation, ["gate", "gate/reasons"]),
+    ):
+        if state is None or state.latest is None:
+            problems.append(f"{asset}: not materialized, nothing to show")
+            continue
+        page = new_page(browser, FIRST_VIEW)
+        page.goto(f"{server.url}/assets/{asset}")
+        for key in keys:
+            value = str(state.latest.metadata.get(key, ""))
+            shown = value.split("; ")[0][:60]  # the first reason is enough to find the entry
+            if not value or not _on_first_view(page, shown):
+                problems.append(f"{asset} page: {key} ({shown!r}) not on the first view")
+        lineage_hash = next(
+            (v for v in (state.latest.metadata.get("lineage_full") or [{}])[0].values() if len(str(v)) >= 40), None
+        )
+        if lineage_hash and not _readable_across(page, str(lineage_hash)[:12]):
+            problems.append(f"{asset} page: the lineage table's {str(lineage_hash)[:12]} is past the window's width")
+        _photograph(page, f"{asset}-first-view.png", scratch, publishable=not problems)
+    return problems
+
+
 def test_web_ui_shows_graph_and_metadata(dagster_dev: DevServer, pipeline_run: PipelineRun, tmp_path: Path) -> None:
     require_tool(chromium_missing_reason())
     with chromium() as browser:
@@ -282,5 +336,6 @@ def test_web_ui_shows_graph_and_metadata(dagster_dev: DevServer, pipeline_run: P
             *_check_graph(browser, dagster_dev, tmp_path),
             *_check_dataset_page(browser, dagster_dev, pipeline_run, tmp_path),
             *_check_adapter_page(browser, dagster_dev, pipeline_run, tmp_path),
+            *_check_first_views(browser, dagster_dev, pipeline_run, tmp_path),
         ]
     assert not problems, "the web UI does not show what the run recorded:\n- " + "\n- ".join(problems)

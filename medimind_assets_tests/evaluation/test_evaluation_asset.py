@@ -49,8 +49,9 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
         assert meta[f"delta/{key}"] == pytest.approx(meta[f"adapter/{key}"] - meta[f"base/{key}"], rel=1e-3, abs=1e-3)
     assert meta["delta/loss"] < -0.05
     assert meta["adapter/urgent_care_rate"] is not None  # the angina question is an emergency one
-    assert meta["adapter/fingerprint"] == "trained"
-    assert meta["dataset/data_version"] == sha256_file(data_dir / "dataset.jsonl")
+    assert meta["adapter/fingerprint"] == "trained" == meta["identifiers"]["adapter_fingerprint"]
+    assert meta["identifiers"]["dataset_version"] == sha256_file(data_dir / "dataset.jsonl")
+    assert meta["dataset/data_version"] == meta["identifiers"]["dataset_version"][:12] + "…"
     assert meta["comparison"].startswith("| question | base | adapter | reference |")
     assert meta["settings"]["margin"] == 0.05
     table = meta["validation_rankers"].splitlines()
@@ -79,15 +80,23 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
         assert meta[f"adapter/official/{name}"] == significant(getattr(official, name))
     assert meta["adapter/official/accuracy"] == meta["adapter/ranking_accuracy"]
     assert "alphabetically" in meta["ranking_metrics_note"]
-    # Lineage: the evaluated adapter first; this instance never saw the dataset built, and says so.
-    assert meta["lineage"].splitlines()[2].startswith("| lora_adapter | trained | evaluated adapter |")
-    assert "| dataset |" in meta["lineage"] and "not recorded in this Dagster instance" in meta["lineage"]
-    assert meta["lineage"].splitlines()[-1].startswith("| base_model |")
+    # Lineage: the evaluated adapter first; this instance never saw the dataset built, and says so. A table the
+    # UI shows without a click, hashes short; the full values in the JSON beside it.
+    rows = [record.data for record in meta["lineage"].records]
+    assert rows[0]["asset"] == "lora_adapter" and rows[0]["version"] == "trained"
+    assert rows[1]["asset"] == "dataset" and rows[1]["what"] == "not recorded in this Dagster instance"
+    assert rows[1]["version"] == meta["dataset/data_version"] and rows[-1]["asset"] == "base_model"
+    assert meta["lineage_full"][1]["version"] == meta["identifiers"]["dataset_version"]
+    # What a person reads first comes first: the verdict, its reasons, the summary table.
+    assert list(meta)[:3] == ["gate", "gate/reasons", "summary"]
+    assert meta["gate"] == "PASSED: adapter promoted" and "held-out loss improved" in meta["gate/reasons"]
+    summary = {record.data["metric"]: record.data for record in meta["summary"].records}
+    assert float(summary["held-out loss"]["adapter"]) == meta["adapter/loss"]
 
     current = read_pointer(data_dir / "adapters" / "current.json", "evaluation")
     assert current["fingerprint"] == "trained"
     assert Path(current["path"]) == world.trained_adapter.resolve()
-    assert current["dataset_data_version"] == meta["dataset/data_version"]
+    assert current["dataset_data_version"] == meta["identifiers"]["dataset_version"]
     assert current["base_model"]["content_hash"] == world.manifest["content_hash"]
     assert significant(current["metrics"]["adapter"]["loss"]) == meta["adapter/loss"]
 

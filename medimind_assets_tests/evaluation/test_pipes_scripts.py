@@ -20,7 +20,7 @@ def test_outside_dagster_the_script_says_how_to_run_it():
         [sys.executable, "-m", "medimind_assets.evaluation.evaluate_lora"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 2
-    assert "materialize" in done.stderr and "--select evaluation" in done.stderr
+    assert "materialize" in done.stderr and "medimind launch evaluation" in done.stderr
 
 
 def test_the_evaluation_report_reads_back_what_it_wrote():

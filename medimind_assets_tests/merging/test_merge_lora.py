@@ -14,7 +14,7 @@ def test_outside_dagster_the_script_says_how_to_run_it():
     assert MERGE_MODULE == "medimind_assets.merging.merge_lora"
     done = subprocess.run([sys.executable, "-m", MERGE_MODULE], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
-    assert "materialize" in done.stderr and "--select merged_model" in done.stderr
+    assert "materialize" in done.stderr and "medimind launch merged_model" in done.stderr
 
 
 def test_the_merge_report_reads_back_what_it_wrote(tmp_path: Path):

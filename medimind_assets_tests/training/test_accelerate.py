@@ -24,10 +24,12 @@ def test_two_processes_train_one_loadable_adapter(settings, tiny_phi):
     # (one process alone would be half-way through the epoch).
     assert materialization.metadata["global_step"].value == 4
     assert materialization.metadata["epochs"].value >= 1.0
-    summary = json.loads((Path(materialization.metadata["adapter_path"].value) / "training_summary.json").read_text())
+    summary = json.loads(
+        (Path(materialization.metadata["identifiers"].value["adapter_path"]) / "training_summary.json").read_text()
+    )
     assert summary["dataset"]["train_examples"] == 30
     # One process talks to Dagster: each progress line arrives once.
     lines = [m for m in run_messages(instance, result) if "step 4/4 epoch" in m]
     assert len(lines) == 1
     base = AutoModelForCausalLM.from_pretrained(tiny_phi["path"])
-    PeftModel.from_pretrained(base, materialization.metadata["adapter_path"].value)
+    PeftModel.from_pretrained(base, materialization.metadata["identifiers"].value["adapter_path"])

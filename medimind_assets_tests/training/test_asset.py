@@ -57,7 +57,8 @@ def test_the_asset_contract():
 
 
 def test_dagster_yaml_limits_the_gpu_pool_to_one(tmp_path):
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=str(PROJECT_ROOT))) as instance:
+    config_dir = str(PROJECT_ROOT / "deploy" / "local")
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=config_dir)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
 

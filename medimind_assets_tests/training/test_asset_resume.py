@@ -58,19 +58,21 @@ def test_killed_training_fails_the_run_and_the_next_run_resumes(settings, tiny_p
     # The curve covers the steps before the kill too (restored from the checkpoint's trainer state).
     steps = [record.data["step"] for record in materialization.metadata["loss_curve"].value.records]
     assert steps[0] == 4 and steps[-1] == 20
-    assert materialization.tags["dagster/data_version"] == metadata["fingerprint"]
+    assert materialization.tags["dagster/data_version"] == metadata["identifiers"]["fingerprint"]
     assert metadata["reused"] is False
     assert metadata["loss_plot"].startswith("![loss curve](data:image/png;base64,")
     for key in ("hyperparameters", "device", "dtype", "quantization", "quantization_reason", "dataset_version",
-                "dataset_row_counts", "base_model", "base_model_revision", "final_train_loss",
+                "dataset_row_counts", "base_model", "identifiers", "final_train_loss",
                 "final_validation_loss", "tokens_trained", "tokens_per_second", "train_runtime_s",
-                "peak_memory_bytes", "trainable_parameters", "adapter_path"):  # fmt: skip
+                "peak_memory_bytes", "trainable_parameters"):  # fmt: skip
         assert key in metadata, key
+    for key in ("fingerprint", "adapter_path", "dataset_version", "base_model_revision", "base_model_content_hash"):
+        assert metadata["identifiers"][key], key
     assert metadata["dataset_row_counts"] == {"train": 30, "validation": 8, "test": 4}
     latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
-    assert latest["path"] == metadata["adapter_path"]
+    assert latest["path"] == metadata["identifiers"]["adapter_path"]
 
     reused = materialize_lora(settings, instance, **config)
     [again] = reused.asset_materializations_for_node("lora_adapter")
     assert again.metadata["reused"].value is True
-    assert again.tags["dagster/data_version"] == metadata["fingerprint"]
+    assert again.tags["dagster/data_version"] == metadata["identifiers"]["fingerprint"]

@@ -58,9 +58,12 @@ def test_training_in_a_pod_reports_through_the_pod_log(settings, model_on_the_vo
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     assert metadata["launcher"] == f"kubernetes pod of {IMAGE} in medimind, 1 x nvidia.com/gpu"
     assert metadata["global_step"] == QUICK["max_steps"]
-    assert materialization.tags["dagster/data_version"] == metadata["fingerprint"]
+    assert materialization.tags["dagster/data_version"] == metadata["identifiers"]["fingerprint"]
     latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
-    assert latest["path"] == metadata["adapter_path"] and Path(latest["path"], "adapter_model.safetensors").is_file()
+    assert (
+        latest["path"] == metadata["identifiers"]["adapter_path"]
+        and Path(latest["path"], "adapter_model.safetensors").is_file()
+    )
     # Progress lines streamed from the pod, through its log, into the run's log.
     assert any(f"step {QUICK['max_steps']}/{QUICK['max_steps']}" in m for m in run_messages(instance, result))
 

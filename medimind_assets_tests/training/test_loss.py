@@ -91,8 +91,10 @@ def test_chunks_give_the_same_loss_and_gradient_as_one_pass(monkeypatch):
         monkeypatch.setattr(loss_module, "CHUNK_ELEMENTS", chunk_elements)
         total = linear_cross_entropy_sum(hidden, weight, bias, targets)
         (gradient,) = torch.autograd.grad(2.5 * total, hidden)
-        torch.testing.assert_close(total.double(), reference, rtol=1e-6, atol=0)
-        torch.testing.assert_close(gradient.double(), expected, rtol=1e-5, atol=1e-6)
+        # float32 against a float64 reference: within what float32's rounding allows on any CPU's kernels (AVX2,
+        # AVX-512 or none, any thread count sum in another order), far below what a wrong chunk would be off by.
+        torch.testing.assert_close(total.double(), reference, rtol=1e-5, atol=0)
+        torch.testing.assert_close(gradient.double(), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_trainable_head_is_refused():
