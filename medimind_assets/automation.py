@@ -93,15 +93,22 @@ def latest_observed_version(instance: dg.DagsterInstance, key: str) -> str | Non
 
 
 def check_sources(
-    instance: dg.DagsterInstance, raw_dir: Path, now: datetime.datetime
+    instance: dg.DagsterInstance, raw_dir: Path, now: datetime.datetime, settle_seconds: float = 0.0
 ) -> tuple[list[dg.AssetObservation], list[dg.RunRequest], list[str]]:
     """Observations of the sources whose content changed, observation runs for those whose files are missing (they
-    download), and the problems of sources that cannot be read at all."""
+    download), and the problems of sources that cannot be read at all. A source whose files changed less than
+    `settle_seconds` ago is left for a later tick: a collection being copied in is never observed half-copied."""
     observations, downloads, problems = [], [], []
     for key, name in SOURCES.items():
         if not sources.is_present(raw_dir, name):
             run_key = f"{key}/download/{now:%Y-%m-%dT%H}"  # one download attempt an hour while the files are missing
             downloads.append(dg.RunRequest(asset_selection=[dg.AssetKey(key)], run_key=run_key))
+            continue
+        age = now.timestamp() - sources.newest_change(raw_dir, name)
+        if settle_seconds > 0 and age < settle_seconds:
+            problems.append(
+                f"{key}: files changed {age:.0f} s ago; observed once they are still for {settle_seconds:.0f} s"
+            )
             continue
         try:
             version = sources.snapshot(raw_dir, name, counts=False).data_version  # hashing only: cheap
@@ -124,9 +131,11 @@ def raw_sources_sensor(
     context: dg.SensorEvaluationContext, settings: MediMindSettings
 ) -> dg.SensorResult | dg.SkipReason:
     now = datetime.datetime.now(datetime.timezone.utc)
-    observations, downloads, problems = check_sources(context.instance, settings.raw_path, now)
+    observations, downloads, problems = check_sources(
+        context.instance, settings.raw_path, now, settings.source_settle_seconds
+    )
     for problem in problems:
-        context.log.error(problem)
+        context.log.warning(problem) if "still for" in problem else context.log.error(problem)
     if not observations and not downloads:
         return dg.SkipReason("; ".join(problems) or "the raw files are unchanged")
     return dg.SensorResult(asset_events=observations, run_requests=downloads)

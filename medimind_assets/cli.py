@@ -96,6 +96,12 @@ def _ask(args: argparse.Namespace) -> int:
         return EXIT_MISSING
     # The question's safety level, from the same rules as the dataset's: every answer shown carries its notice.
     level = assess(args.question).level
+    if any(answer.prompt_truncated for _, answer in answers):
+        kept = min(answer.prompt_tokens for _, answer in answers)
+        print(
+            f"medimind ask: the question is longer than the model's context: only its last {kept} tokens were read",
+            file=sys.stderr,
+        )
     for target, answer in answers:
         if len(answers) > 1:
             print(f"[{target.label}]")
@@ -158,6 +164,10 @@ def _lineage(args: argparse.Namespace) -> int:
             chain = lineage_chain(dagster_instance, fingerprint)
     except (LineageError, dg.DagsterError, OSError) as exc:
         print(f"medimind lineage: {exc}", file=sys.stderr)
+        return EXIT_MISSING
+    except Exception as exc:  # noqa: BLE001 (the storage's own errors: sqlite, SQLAlchemy, a read-only folder)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"medimind lineage: the Dagster instance at {home} cannot be read ({first})", file=sys.stderr)
         return EXIT_MISSING
     print(format_chain(chain))
     return 0

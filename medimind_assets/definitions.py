@@ -11,6 +11,7 @@ from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
 from medimind_assets.assets.training import lora_adapter
 from medimind_assets.checks import dataset_checks
 from medimind_assets.resources import MediMindSettings, launcher_from_env
+from medimind_assets.run_health import dead_runs_sensor
 
 # Each asset declares its automation condition beside it (conditions: medimind_assets/automation.py).
 ASSETS = [raw_mediqa_qa, raw_medquad, dataset, base_model, lora_adapter, evaluation, merged_model]
@@ -30,7 +31,12 @@ defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=[dataset_checks],
     jobs=[medimind_pipeline],
-    sensors=[automation.raw_sources_sensor, automation.automation_sensor, automation.log_failed_runs],
+    sensors=[
+        automation.raw_sources_sensor,
+        automation.automation_sensor,
+        automation.log_failed_runs,
+        dead_runs_sensor,
+    ],
     resources={
         "settings": SETTINGS,
         # Training, evaluation and merging run where MEDIMIND_LAUNCHER says: local processes or a GPU pod.

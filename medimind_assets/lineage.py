@@ -122,7 +122,8 @@ def lineage_rows(instance: dg.DagsterInstance, dataset_version: str, base_model:
                 "asset": "dataset",
                 "version": dataset_version,
                 "what": f"{count:,} rows" if isinstance(count, int) else "",
-                "where": str(dataset.metadata.get("path", "")),
+                # The version kept under its content hash: still there after dataset.jsonl is rebuilt.
+                "where": str(dataset.metadata.get("versioned_path") or dataset.metadata.get("path", "")),
             }
         )
         for source in SOURCES:

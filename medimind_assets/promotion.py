@@ -1,27 +1,43 @@
-"""Adapter pointers under `<adapters_path>/`.
+"""Adapter pointers under `<adapters_path>/`, and the proof that what is served is what was evaluated.
 
 Their layout and path handling (relative to the data folder) belong to `medimind_assets.store`.
 
 - `latest.json` ({"fingerprint", "path"}): the most recent finished adapter, written by training.
-- `current.json`: the promoted adapter, written here only after the gate passed (atomically). It is what a
-  serving backend reads as LORA_MODEL_PATH and what `merged_model` and `medimind ask` use. A failing adapter
-  stays on disk and this pointer does not move.
+- `current.json`: the promoted adapter, written here only after the gate passed (atomically). It records exactly
+  what was evaluated: the adapter's file digests, the base model's weight and tokenizer digests, the dataset's
+  version, every path relative to the data folder. `verified_promotion` checks all of it before `medimind ask`,
+  the merge or a server loads anything, and names what differs in one line.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from medimind_assets.integrity import IntegrityError, read_summary, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
-from medimind_assets.store import CURRENT, LATEST, read_pointer, write_pointer
+from medimind_assets.store import CURRENT, LATEST, ArtifactStore, read_pointer, relative_to_root, write_pointer
 
 
 @dataclass(frozen=True)
 class AdapterRef:
     fingerprint: str
     path: Path
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """The promoted adapter, verified: its record, its folder and the base model folder it was evaluated on."""
+
+    record: dict
+    adapter_dir: Path
+    base_dir: Path
+
+    @property
+    def fingerprint(self) -> str:
+        return str(self.record["fingerprint"])
 
 
 def _read(pointer: Path, what: str, missing: str) -> dict:
@@ -47,14 +63,68 @@ def read_promoted(adapters_dir: Path) -> dict:
 
 
 def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
-    """Point `current.json` at `adapter`; `record` adds provenance (data versions, base model, metrics)."""
+    """Point `current.json` at `adapter`; `record` adds provenance (data versions, base model, metrics). Paths are
+    stored relative to the data folder, also the base model's and the evaluation report's."""
+    root = Path(adapters_dir).resolve().parent
+    base = dict(record.get("base_model") or {})
+    if base.get("path"):
+        base["path"] = relative_to_root(base["path"], root)
     payload = {
         **record,
+        "base_model": base,
         "fingerprint": adapter.fingerprint,
         "path": str(Path(adapter.path).resolve()),
         "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return write_pointer(Path(adapters_dir) / CURRENT, payload)
+    return write_pointer(Path(adapters_dir) / CURRENT, payload, path_keys=("path", "evaluation_path"))
+
+
+def _weights_hash(base_dir: Path, cache_dir: Path) -> str:
+    """The base folder's weight digest as the manifest computes it, with a size-and-mtime cache per folder."""
+    from medimind_assets.atomic import combined_hash
+    from medimind_assets.models.model_dir import hash_weight_files
+
+    key = hashlib.sha256(str(base_dir.resolve()).encode()).hexdigest()[:16]
+    return combined_hash(hash_weight_files(base_dir, cache_dir / f".weights-{key}.json"))
+
+
+def verified_promotion(store: ArtifactStore) -> Promoted:
+    """The promoted adapter and its base, checked to be exactly what the gate evaluated; ArtifactMissingError with
+    one line naming what differs otherwise (an adapter folder rewritten since, base weights or a tokenizer edited
+    in place, an adapter trained with another tokenizer)."""
+    from medimind_assets.models.model_dir import tokenizer_digest
+
+    record = read_promoted(store.adapters)
+    adapter_dir = Path(record["path"])
+    evaluated = record.get("adapter_files")
+    if isinstance(evaluated, dict):
+        try:
+            verify_digests(adapter_dir, evaluated, "adapter when it was evaluated and promoted")
+        except IntegrityError as exc:
+            raise ArtifactMissingError(f"not the promoted adapter: {exc}; evaluate it again") from None
+    base_dir = promoted_base_dir(record, store.models)
+    recorded = record.get("base_model") or {}
+    name = recorded.get("name") or base_dir.name
+    if recorded.get("content_hash"):
+        actual = _weights_hash(base_dir, store.models)
+        if actual != recorded["content_hash"]:
+            raise ArtifactMissingError(
+                f"the base model {name} in {base_dir} has weights {actual[:12]}, not the {recorded['content_hash'][:12]} "
+                "the promoted adapter was evaluated on: restore them, or train and evaluate again"
+            )
+    if recorded.get("tokenizer_hash"):
+        actual_tokenizer = tokenizer_digest(base_dir)
+        if actual_tokenizer != recorded["tokenizer_hash"]:
+            raise ArtifactMissingError(
+                f"the tokenizer of base model {name} in {base_dir} is not the one the promoted adapter was evaluated "
+                f"with ({str(actual_tokenizer)[:12]} vs {recorded['tokenizer_hash'][:12]})"
+            )
+        adapter_tokenizer = tokenizer_digest(adapter_dir)
+        if adapter_tokenizer is not None and adapter_tokenizer != recorded["tokenizer_hash"]:
+            raise ArtifactMissingError(
+                f"the promoted adapter in {adapter_dir} was trained with another tokenizer than base model {name}'s"
+            )
+    return Promoted(record, adapter_dir, base_dir)
 
 
 def promoted_base_dir(record: dict, models_dir: Path) -> Path:
@@ -62,18 +132,25 @@ def promoted_base_dir(record: dict, models_dir: Path) -> Path:
     current base model when its content hash is the recorded one."""
     from medimind_assets.models import read_current_base_model
     from medimind_assets.models.errors import BaseModelError
+    from medimind_assets.store import resolve_from_root
 
     recorded = record.get("base_model") or {}
-    if recorded.get("path") and Path(recorded["path"]).is_dir():
-        return require_model_dir(Path(recorded["path"]), f"base model {recorded.get('name')}")
+    recorded_path = resolve_from_root(recorded["path"], Path(models_dir).parent) if recorded.get("path") else None
+    if recorded_path is not None and recorded_path.is_dir():
+        return require_model_dir(recorded_path, f"base model {recorded.get('name')}")
     try:
         manifest = read_current_base_model(Path(models_dir))
     except BaseModelError as exc:
         raise ArtifactMissingError(str(exc)) from None
     if recorded.get("content_hash") not in (None, manifest.get("content_hash")):
         raise ArtifactMissingError(
-            f"the promoted adapter's base model {recorded.get('name')} ({recorded.get('path')}) is gone "
-            "and the "
-            f"current base model {manifest.get('name')} has other weights"
+            f"the promoted adapter's base model {recorded.get('name')} ({recorded_path}) is gone and the current "
+            f"base model {manifest.get('name')} has other weights"
         )
     return require_model_dir(Path(manifest["path"]), f"base model {manifest.get('name')}")
+
+
+def adapter_digests(adapter_dir: Path) -> dict[str, str]:
+    """The signed files' digests training recorded for an adapter ({} when it has none)."""
+    files = read_summary(adapter_dir).get("files")
+    return dict(files) if isinstance(files, dict) else {}

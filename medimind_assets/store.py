@@ -2,6 +2,7 @@
 
 ```
 <root>/dataset.jsonl
+<root>/datasets/<sha256>.jsonl   every published dataset version still in use, by content (retention.py)
 <root>/models/<name>/            base models built or converted here (+ base_model.json: the current one)
 <root>/checkpoints/<fingerprint>/checkpoint-<step>/
 <root>/adapters/<fingerprint>/   finished adapters (+ latest.json: the newest; current.json: the promoted one)
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,27 @@ class ArtifactStore:
     @property
     def dataset(self) -> Path:
         return self.root / DATASET_FILE
+
+    @property
+    def datasets(self) -> Path:
+        return self.root / "datasets"
+
+    def dataset_version(self, version: str) -> Path:
+        """Where the dataset of data version `version` (its sha256) is kept."""
+        return self.datasets / f"{version}.jsonl"
+
+    def keep_dataset_version(self, version: str) -> Path:
+        """Keep the published `dataset.jsonl` (whose sha256 is `version`) under its content hash, so the version an
+        adapter was trained on still exists after the next build replaces `dataset.jsonl`. A copy, not a hard link:
+        an edit of `dataset.jsonl` in place must not change a kept version."""
+        kept = self.dataset_version(version)
+        if kept.is_file():
+            return kept
+        self.datasets.mkdir(parents=True, exist_ok=True)
+        tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+        shutil.copyfile(self.dataset, tmp)
+        os.replace(tmp, kept)
+        return kept
 
     @property
     def models(self) -> Path:

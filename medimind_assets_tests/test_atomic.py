@@ -75,3 +75,28 @@ def test_failed_json_write_keeps_the_previous_file(tmp_path: Path) -> None:
         atomic_write_json(path, {"name": {1, 2}, 3: object()})
     assert json.loads(path.read_text()) == {"name": "first"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base_model.json"]
+
+
+def test_artefacts_are_readable_by_others_as_the_umask_allows(tmp_path):
+    """Libraries write through temporary files created 0600 (safetensors' weights among them): a published folder
+    and file get the modes a plain write would have, so a server running as another user can read the weights."""
+    import os
+    import stat
+    import tempfile
+
+    from medimind_assets.atomic import atomic_directory, atomic_write_text
+
+    previous = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "adapter") as tmp:
+            fd, name = tempfile.mkstemp(dir=tmp)  # 0600, as a library's temporary file
+            os.close(fd)
+            os.replace(name, tmp / "adapter_model.safetensors")
+            (tmp / "nested").mkdir(mode=0o700)
+        atomic_write_text(tmp_path / "current.json", "{}")
+    finally:
+        os.umask(previous)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "adapter" / "adapter_model.safetensors") == 0o644
+    assert mode(tmp_path / "adapter") == 0o755 and mode(tmp_path / "adapter" / "nested") == 0o755
+    assert mode(tmp_path / "current.json") == 0o644

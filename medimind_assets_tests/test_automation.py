@@ -6,7 +6,9 @@ window), then evaluation; the same bytes read again start nothing at all; a seco
 """
 
 import datetime
+import os
 import shutil
+import time
 import warnings
 
 import dagster as dg
@@ -23,7 +25,8 @@ ALEXA = "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xm
 
 class Ticker:
     def __init__(self, tmp_path, raw):
-        self.settings = MediMindSettings(raw_dir=str(raw), data_dir=str(tmp_path / "out"))
+        # The files were copied a moment ago: no settle time here (test_half_copied_sources_wait has one).
+        self.settings = MediMindSettings(raw_dir=str(raw), data_dir=str(tmp_path / "out"), source_settle_seconds=0)
         self.defs = dg.Definitions(
             assets=definitions.ASSETS,
             asset_checks=[definitions.dataset_checks],
@@ -229,3 +232,37 @@ def test_sensors_start_running():
     sensors = {s.name: s for s in definitions.defs.sensors}
     assert sensors["medimind_automation"].default_status == dg.DefaultSensorStatus.RUNNING
     assert sensors["log_failed_runs"].default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_half_copied_sources_wait_until_their_files_are_still(sample_copy):
+    """A collection being copied in while the sensor runs is not observed (nor built) half-copied: the sensor
+    waits until the files have not changed for the settle time."""
+    settings = MediMindSettings(raw_dir=str(sample_copy), data_dir=str(sample_copy.parent / "out"))
+    for path in sample_copy.rglob("*.xml"):
+        os.utime(path)  # copied just now (copytree keeps the checkout's times)
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"settings": settings})
+        waiting = automation.raw_sources_sensor(context)
+        assert isinstance(waiting, dg.SkipReason) and "still for 60 s" in waiting.skip_message
+        old = time.time() - 120
+        for path in sample_copy.rglob("*"):
+            os.utime(path, (old, old))
+        os.utime(sample_copy / "medquad", (old, old))
+        context = dg.build_sensor_context(instance=instance, resources={"settings": settings})
+        observed = automation.raw_sources_sensor(context)
+        assert isinstance(observed, dg.SensorResult) and len(observed.asset_events) == 2
+
+
+def test_a_collection_behind_a_symbolic_link_is_hashed_as_it_is_read(sample_copy, tmp_path):
+    """The build reads a collection folder that is a link; its observation hashes it too, so an edit there is a new
+    data version (and a retrain), never a silent change."""
+    from medimind_assets.data import sources
+
+    elsewhere = tmp_path / "elsewhere" / "5_NIDDK_QA"
+    shutil.move(sample_copy / "medquad" / "5_NIDDK_QA", elsewhere)
+    (sample_copy / "medquad" / "5_NIDDK_QA").symlink_to(elsewhere, target_is_directory=True)
+    before = sources.snapshot(sample_copy, sources.MEDQUAD, counts=False)
+    assert any(f.path.startswith("5_NIDDK_QA/") for f in before.files)
+    first = next(elsewhere.glob("*.xml"))
+    first.write_text(first.read_text().replace("</Document>", "<!-- edited --></Document>"))
+    assert sources.snapshot(sample_copy, sources.MEDQUAD, counts=False).data_version != before.data_version

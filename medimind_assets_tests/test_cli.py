@@ -169,3 +169,16 @@ def test_a_run_in_a_temporary_instance_says_it_will_not_show_anywhere(tmp_path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as kept:
         result = dg.materialize([uses_settings], resources={"settings": MediMindSettings()}, instance=kept)
         assert not any("temporary Dagster instance" in e.user_message for e in kept.all_logs(result.run_id))
+
+
+def test_an_unreadable_instance_is_one_line(tmp_path, monkeypatch, capsys):
+    """A Dagster home whose storage cannot be read (read-only, corrupt) is named in one line, exit 2."""
+    home = tmp_path / "home"
+    (home / "history").mkdir(parents=True)
+    (home / "dagster.yaml").write_text("")
+    (home / "history" / "runs.db").write_bytes(b"this is not a sqlite database" * 40)
+    (tmp_path / "data" / "adapters").mkdir(parents=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    assert run(["lineage", "--adapter", "abc", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the Dagster instance at {home} cannot be read" in err[0]

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -48,7 +49,9 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     assert by_asset["dataset"]["version"] == dataset_version[:12] + "…"
     assert adapter.metadata["lineage_full"].value[0]["version"] == dataset_version
     assert by_asset["dataset"]["what"].endswith(" rows")
-    assert adapter.metadata["lineage_full"].value[0]["where"].endswith("dataset.jsonl")
+    # The dataset version kept under its content hash: lineage leads to a file that outlives the next build.
+    kept = adapter.metadata["lineage_full"].value[0]["where"]
+    assert kept.endswith(f"datasets/{dataset_version}.jsonl") and sha256_file(Path(kept)) == dataset_version
     mediqa_files = len(sources.snapshot(sample_data, sources.MEDIQA, counts=False).files)
     assert by_asset["raw_mediqa_qa"]["what"] == f"{mediqa_files} files" and by_asset["base_model"]["what"] == "tiny-phi"
     assert list(adapter.metadata)[:2] == ["loss_curve_summary", "lineage"]

@@ -68,6 +68,7 @@ def dataset(
         )
     write_dataset(path, result.rows)
     digest = sha256_file(path)
+    kept = settings.store.keep_dataset_version(digest)  # what lineage and retention point at
     context.log.info(f"wrote {len(result.rows)} rows to {path} (sha256 {digest[:12]})")
     sample = [result.rows[i] for i in range(0, len(result.rows), max(1, len(result.rows) // 8))][:8]
     return dg.MaterializeResult(
@@ -76,6 +77,7 @@ def dataset(
             "dagster/row_count": len(result.rows),
             "path": dg.MetadataValue.path(str(path)),
             "sha256": digest,
+            "versioned_path": dg.MetadataValue.path(str(kept)),
             **{f"rows/source/{k}": v for k, v in result.count_by("source").items()},
             **{f"rows/split/{k}": v for k, v in result.count_by("split").items()},
             **{f"rows/safety/{k}": v for k, v in result.count_by("safety_level").items()},

@@ -96,10 +96,16 @@ EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
 def evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
-    from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
+    from medimind_assets.evaluation.plan import (
+        EvaluationRefused,
+        check_adapter_unchanged,
+        plan_evaluation,
+        promotion_record,
+    )
     from medimind_assets.evaluation.ranking import ranker_table
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics
     from medimind_assets.promotion import promote
+    from medimind_assets.retention import apply_retention
 
     try:
         plan = plan_evaluation(settings.store, settings.raw_path, settings_from(EvaluationSettings, config))
@@ -114,10 +120,19 @@ def evaluation(
 
     gate = report.gate
     if gate.passed:
+        try:
+            check_adapter_unchanged(plan)
+        except EvaluationRefused as exc:
+            raise dg.Failure(description=str(exc)) from None
         promote(
             settings.adapters_path, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file)
         )
         context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.adapters_path / 'current.json'}")
+        retention = apply_retention(settings.store, settings.keep_adapters)
+        context.log.info(
+            f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "
+            f"{retention.bytes_freed / 2**20:,.1f} MiB freed"
+        )
     else:
         context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
 
@@ -164,6 +179,8 @@ def evaluation(
         "timings": dg.MetadataValue.json(report.timings),
         "launcher": launcher.describe(job),
     }
+    if gate.passed:
+        metadata["retention"] = dg.MetadataValue.json(retention.as_dict())
     if report.ranker_comparison:
         # Validation metrics per ranker: what `ranker` is chosen on (the one used on the test set in bold).
         metadata["validation_rankers"] = dg.MetadataValue.md(

@@ -47,16 +47,19 @@ MergeConfig = config_from(MergeSettings, "MergeConfig")
 def merged_model(
     context: dg.AssetExecutionContext, config: MergeConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
+    from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.merging.merge import MergeReport
-    from medimind_assets.promotion import promoted_base_dir, read_promoted
+    from medimind_assets.promotion import verified_promotion
 
     try:
         merge_settings = settings_from(MergeSettings, config)
     except ValueError as exc:
         raise dg.Failure(description=f"invalid merge config: {exc}") from None
-    promoted = read_promoted(settings.adapters_path)
-    fingerprint = promoted["fingerprint"]
-    base_dir = promoted_base_dir(promoted, settings.models_path)
+    try:
+        verified = verified_promotion(settings.store)
+    except ArtifactMissingError as exc:
+        raise dg.Failure(description=f"not merged: {exc}") from None
+    promoted, fingerprint, base_dir = verified.record, verified.fingerprint, verified.base_dir
     job = PythonJob(
         MERGE_MODULE,
         {

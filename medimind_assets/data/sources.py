@@ -89,12 +89,33 @@ def source_dir(raw_dir: Path, name: str) -> Path:
 
 
 def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in {".xml", ".txt"})
+    """Every data file under `folder`, following symbolic links as the dataset build's readers do (a collection
+    folder that is a link is read, so it is hashed: its edits change the data version), each real folder once."""
+    found, seen = [], set()
+    for current, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found += [Path(current) / name for name in files if Path(name).suffix in {".xml", ".txt"}]
+    return sorted(p for p in found if p.is_file())
+
+
+def newest_change(raw_dir: Path, name: str) -> float:
+    """The latest modification time of the source's files (0 when it has none): the sensor waits until it is
+    older than the settle time, so a collection being copied in is not observed half-copied."""
+    folder = source_dir(raw_dir, name)
+    if not folder.is_dir():
+        return 0.0
+    times = [p.stat().st_mtime for p in _data_files(folder)]
+    return max([folder.stat().st_mtime, *times])
 
 
 def is_present(raw_dir: Path, name: str) -> bool:
     folder = source_dir(raw_dir, name)
-    return folder.is_dir() and any(p.suffix == ".xml" for p in folder.rglob("*.xml"))
+    return folder.is_dir() and any(p.suffix == ".xml" for p in _data_files(folder))
 
 
 def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:

@@ -19,6 +19,8 @@ from typing import Any
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+from medimind_assets.orphans import exit_with_parent
+
 REPORT_MESSAGE_KEY = "evaluation"
 
 
@@ -31,6 +33,7 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
 
     settings = EvaluationSettings(**extras["settings"])
     adapter_dir = Path(extras["adapter_dir"])
+    check_dataset_version(Path(extras["dataset_path"]), (extras.get("context") or {}).get("dataset", {}))
     report = evaluate_adapter(
         Path(extras["base_model_dir"]),
         adapter_dir,
@@ -45,6 +48,20 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     path = write_report(Path(extras["out_dir"]), report)
     # The same JSON as the file (numbers that json cannot write natively become strings there too).
     return {"report": json.loads(json.dumps(report.as_json(), default=str)), "path": str(path)}
+
+
+def check_dataset_version(path: Path, expected: dict[str, Any]) -> None:
+    """The dataset this process reads is the version the evaluation was planned on (a file replaced in between
+    would be evaluated, promoted and recorded as the old version)."""
+    from medimind_assets.atomic import sha256_file
+    from medimind_assets.data.rows import DatasetError
+
+    version = expected.get("data_version")
+    if version and sha256_file(path) != version:
+        raise DatasetError(
+            f"{path} changed after this evaluation was planned (sha256 is no longer {version[:12]}): not evaluated; "
+            "materialize evaluation again"
+        )
 
 
 def _ranking_task(spec: dict[str, Any] | None):
@@ -65,6 +82,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    exit_with_parent()  # never outlive the step that launched this process (medimind_assets/orphans.py)
     with open_dagster_pipes() as pipes:
         result = evaluate(dict(pipes.extras), pipes.log.info)
         pipes.report_custom_message({REPORT_MESSAGE_KEY: result})

@@ -41,6 +41,8 @@ class Generated:
     text: str
     n_tokens: int  # generated tokens before EOS (or all of them when it never stopped)
     stopped_on_eos: bool
+    prompt_tokens: int = 0  # the prompt's tokens as the model saw them
+    prompt_truncated: bool = False  # the prompt was cut to its last `max_prompt_tokens` tokens
 
 
 def generate_answers(
@@ -65,6 +67,7 @@ def generate_answers(
     device = next(model.parameters()).device
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    truncated = [max_prompt_tokens is not None and len(ids) > max_prompt_tokens for ids in encoded]
     if max_prompt_tokens is not None:
         encoded = [ids[-max_prompt_tokens:] for ids in encoded]
     if any(not ids for ids in encoded):
@@ -98,7 +101,13 @@ def generate_answers(
                 stopped = eos in new
                 new = new[: new.index(eos)] if stopped else new
                 text = tokenizer.decode(new, skip_special_tokens=True).strip()
-                results[index] = Generated(text=text, n_tokens=len(new), stopped_on_eos=stopped)
+                results[index] = Generated(
+                    text=text,
+                    n_tokens=len(new),
+                    stopped_on_eos=stopped,
+                    prompt_tokens=len(encoded[index]),
+                    prompt_truncated=truncated[index],
+                )
             done += len(batch)
             log(f"{label}: {done}/{len(prompts)} answers, {time.monotonic() - started:.1f}s")
     return [r for r in results if r is not None]

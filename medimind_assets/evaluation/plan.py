@@ -15,9 +15,10 @@ from medimind_assets.atomic import sha256_file
 from medimind_assets.data import mediqa
 from medimind_assets.data.sources import MEDIQA
 from medimind_assets.evaluation.settings import EvaluationSettings
-from medimind_assets.integrity import read_summary
+from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, read_summary, verify_digests
 from medimind_assets.llm.template import template_from_summary
 from medimind_assets.models import read_current_base_model
+from medimind_assets.models.model_dir import tokenizer_digest
 from medimind_assets.promotion import AdapterRef, read_latest_adapter
 from medimind_assets.store import ArtifactStore
 
@@ -41,6 +42,7 @@ class EvaluationPlan:
     ranking: dict[str, Any] | None = None  # the MEDIQA test files to rank, when ranking is on
     validation: dict[str, Any] | None = None  # the MEDIQA validation files the rankers are compared on
     inputs: dict[str, Path] = field(default_factory=dict)  # what the evaluating process reads outside the store
+    adapter_files: dict[str, str] = field(default_factory=dict)  # the evaluated adapter's files, as planned
 
     @property
     def extras(self) -> dict[str, Any]:
@@ -83,9 +85,11 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
             f"was trained and validated on ({trained_on[:12]}): refusing to evaluate or promote; re-materialize "
             "dataset and lora_adapter"
         )
+    base_model = {key: manifest.get(key) for key in BASE_MODEL_KEYS}
+    base_model["tokenizer_hash"] = manifest.get("tokenizer_hash") or tokenizer_digest(Path(manifest["path"]))
     plan = EvaluationPlan(
         adapter=adapter,
-        base_model={key: manifest.get(key) for key in BASE_MODEL_KEYS},
+        base_model=base_model,
         dataset_path=store.dataset,
         dataset_version=dataset_version,
         trained_on_dataset_version=trained_on,
@@ -93,6 +97,7 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         out_dir=store.evaluations / adapter.fingerprint,
         settings=settings,
         inputs={"base model": Path(manifest["path"]), "adapter": Path(adapter.path)},
+        adapter_files=file_digests(adapter.path, SIGNED_ADAPTER_FILES),
     )
     raw_mediqa = Path(raw_dir) / MEDIQA
     if settings.ranking_max_questions != 0:
@@ -123,9 +128,20 @@ def _check_same_base(summary: dict, manifest: dict, adapter_path: Path) -> None:
         )
 
 
+def check_adapter_unchanged(plan: EvaluationPlan) -> None:
+    """The adapter folder still holds the files that were evaluated (EvaluationRefused otherwise): a folder
+    rewritten while it was evaluated must not be promoted under the old numbers."""
+    try:
+        verify_digests(plan.adapter.path, plan.adapter_files, "adapter when its evaluation started")
+    except IntegrityError as exc:
+        raise EvaluationRefused(f"not promoted: {exc}") from None
+
+
 def promotion_record(plan: EvaluationPlan, metrics: dict[str, Any], gate: dict[str, Any], report_path: Path) -> dict:
-    """Provenance `current.json` carries for a promoted adapter: data versions, base model, metrics, the gate."""
+    """Provenance `current.json` carries for a promoted adapter: exactly what was evaluated (the adapter's file
+    digests, the base model's weight and tokenizer digests, the dataset version), metrics, the gate."""
     return {
+        "adapter_files": plan.adapter_files,
         "dataset_data_version": plan.dataset_version,
         "trained_on_dataset_version": plan.trained_on_dataset_version,
         "base_model": plan.base_model,

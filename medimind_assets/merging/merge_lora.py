@@ -17,6 +17,8 @@ from typing import Any
 
 from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
 
+from medimind_assets.orphans import exit_with_parent
+
 REPORT_MESSAGE_KEY = "merge"
 
 
@@ -49,6 +51,7 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
+    exit_with_parent()  # never outlive the step that launched this process (medimind_assets/orphans.py)
     with open_dagster_pipes() as pipes:
         pipes.report_custom_message({REPORT_MESSAGE_KEY: merge(dict(pipes.extras), pipes.log.info)})
     return 0

@@ -14,7 +14,9 @@ from medimind_assets.models.model_dir import (
     read_config,
     readme_license,
     safetensors_num_parameters,
+    tokenizer_digest,
     weight_files,
+    weights_problems,
 )
 
 MANIFEST_FILENAME = "medimind_model.json"
@@ -81,7 +83,7 @@ def describe_model(
     """Build the manifest of a complete model directory (raises BaseModelError naming what is wrong)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
-    problems = model_dir_problems(model_dir)
+    problems = model_dir_problems(model_dir) or weights_problems(model_dir)
     if problems:
         raise BaseModelError(f"Base model {name!r} at {model_dir} is not usable: " + "; ".join(problems))
     config = read_config(model_dir)
@@ -97,6 +99,7 @@ def describe_model(
         "source": source,
         "revision": revision,
         "content_hash": combined_hash(hashes),
+        "tokenizer_hash": tokenizer_digest(model_dir),
         "architecture": architectures[0] if architectures else None,
         "model_type": model_type,
         "num_parameters": sum(safetensors_num_parameters(p) for p in weight_files(model_dir)),

@@ -15,6 +15,8 @@ CONFIG_FILE = "config.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_WEIGHT_PATTERNS = ("pytorch_model*.bin", "*.pt", "*.pth", "*.ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+# Every file that makes up a tokenizer: its digest ties an adapter to the tokenizer it was trained and evaluated with.
+TOKENIZER_DIGEST_FILES = (*TOKENIZER_FILES, "merges.txt", "special_tokens_map.json", "added_tokens.json")
 
 
 def weight_files(model_dir: Path) -> list[Path]:
@@ -52,6 +54,45 @@ def model_dir_problems(model_dir: Path) -> list[str]:
     if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
         problems.append(f"no tokenizer (none of {', '.join(TOKENIZER_FILES)})")
     return problems
+
+
+def weights_problems(model_dir: Path) -> list[str]:
+    """Each weight file checked as complete safetensors (header and data length), as adapters are: a truncated
+    file or a header describing more data than there is never becomes a base model."""
+    from medimind_assets.integrity import IntegrityError, check_safetensors
+
+    problems = []
+    for path in weight_files(model_dir):
+        try:
+            check_safetensors(path)
+        except IntegrityError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def tokenizer_digest(model_dir: Path) -> str | None:
+    """What makes a tokenizer produce the ids it does, hashed (None when `model_dir` has none): the vocabulary,
+    merges and added tokens of `tokenizer.json` in canonical JSON (a tokenizer saved again beside an adapter is
+    byte-different, the same tokenizer), else the bytes of `vocab.json` + `merges.txt` or `tokenizer.model`."""
+    import hashlib
+
+    from medimind_assets.atomic import combined_hash, sha256_file
+
+    fast = model_dir / "tokenizer.json"
+    if fast.is_file():
+        try:
+            payload = json.loads(fast.read_text(encoding="utf-8"))
+        except ValueError:
+            return sha256_file(fast)
+        added = sorted(
+            (t.get("id"), t.get("content"), bool(t.get("special"))) for t in payload.get("added_tokens") or []
+        )
+        canonical = json.dumps({"model": payload.get("model"), "added_tokens": added}, sort_keys=True)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    hashes = {name: sha256_file(model_dir / name) for name in TOKENIZER_DIGEST_FILES if (model_dir / name).is_file()}
+    hashes.pop("tokenizer_config.json", None)  # rewritten on every save; it names, not defines, the tokens
+    hashes.pop("special_tokens_map.json", None)
+    return combined_hash(hashes) if hashes else None
 
 
 def read_config(model_dir: Path) -> dict[str, Any]:

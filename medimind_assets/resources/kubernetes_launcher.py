@@ -241,6 +241,8 @@ class KubernetesLauncher(Launcher):
 
     def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
         from dagster_k8s import PipesK8sClient
+        from kubernetes.config import ConfigException
+        from urllib3.exceptions import HTTPError
 
         request = self.pod_request(job)
         context.log.info(f"launching {job.name}: {self.describe(job)}")
@@ -250,6 +252,16 @@ class KubernetesLauncher(Launcher):
             kube_context=self.kube_context,
             poll_interval=self.poll_interval,
         )
+        try:
+            return self._run(client, context, job, request)
+        except (ConfigException, HTTPError) as exc:  # no usable config, or no cluster at its address
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise dg.Failure(
+                description=f"{job.name} not started: the Kubernetes cluster cannot be reached ({first}); check the "
+                "kubeconfig (or the in-cluster service account) and MEDIMIND_K8S_NAMESPACE"
+            ) from None
+
+    def _run(self, client, context, job: PythonJob, request) -> PipesClientCompletedInvocation:
         with pipes_session_notices_muted():
             return client.run(
                 context=context,

@@ -26,6 +26,10 @@ class MediMindSettings(dg.ConfigurableResource):
     base_model: str = DEFAULT_BASE_MODEL
     download_retries: int = 3
     download_retry_wait_seconds: int = 30
+    # Raw files must have been still this long before the sensor observes them (a collection being copied in).
+    source_settle_seconds: int = 60
+    # Finished adapters kept besides the promoted and the newest one (with their evaluations, merges and datasets).
+    keep_adapters: int = 3
 
     @classmethod
     def from_env(cls) -> MediMindSettings:
@@ -33,6 +37,7 @@ class MediMindSettings(dg.ConfigurableResource):
             raw_dir=os.environ.get("MEDIMIND_RAW_DIR", DEFAULT_RAW_DIR),
             data_dir=os.environ.get("MEDIMIND_DATA_DIR", DEFAULT_DATA_DIR),
             base_model=os.environ.get("MEDIMIND_BASE_MODEL", DEFAULT_BASE_MODEL),
+            keep_adapters=int(os.environ.get("MEDIMIND_KEEP_ADAPTERS", "3")),
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

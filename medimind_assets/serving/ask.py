@@ -21,7 +21,7 @@ from medimind_assets.llm.artifacts import (
 )
 from medimind_assets.llm.template import PromptTemplate, template_from_summary
 from medimind_assets.merging.merge import MERGE_INFO
-from medimind_assets.promotion import promoted_base_dir, read_promoted
+from medimind_assets.promotion import read_promoted, verified_promotion
 from medimind_assets.store import ArtifactStore
 
 
@@ -108,21 +108,22 @@ def resolve_targets(
     elif adapter is not None:
         target = adapter_target(models_dir, Path(adapter), f"adapter {Path(adapter).name}")
     else:
-        promoted = read_promoted(adapters_dir)
-        adapter_dir = Path(promoted["path"])
-        template = template_from_summary(read_summary(adapter_dir))
-        target = Target(
-            f"adapter {promoted['fingerprint']}",
-            promoted_base_dir(promoted, models_dir),
-            adapter_dir,
-            template,
-        )
+        promoted = verified_promotion(store)
+        template = template_from_summary(read_summary(promoted.adapter_dir))
+        target = Target(f"adapter {promoted.fingerprint}", promoted.base_dir, promoted.adapter_dir, template)
     if not compare:
         return [target]
     if target.adapter_dir is not None:
         base_dir = target.model_dir
     # Both sides get the same prompt.
     return [Target("base", base_dir or current_base_dir(models_dir), None, target.template), target]
+
+
+def prompt_budget(model, max_new_tokens: int) -> int | None:
+    """How many prompt tokens fit beside `max_new_tokens` in the model's context (None when it names none): a
+    longer prompt is cut to its last tokens, as the evaluation cuts it, never sent past the context."""
+    context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return max(1, int(context) - max_new_tokens) if context else None
 
 
 def ask(
@@ -158,6 +159,7 @@ def ask(
                 tokenizer,
                 [prompt],
                 max_new_tokens=max_new_tokens,
+                max_prompt_tokens=prompt_budget(model, max_new_tokens),
                 repetition_penalty=repetition_penalty,
                 log=lambda _: None,
             )[0]

@@ -20,6 +20,7 @@ from dagster_pipes import (
     open_dagster_pipes,
 )
 
+from medimind_assets.orphans import exit_with_parent
 from medimind_assets.training.reporting import SilentReporter, pipes_metadata
 from medimind_assets.training.request import TrainingRequest
 from medimind_assets.training.runner import Distributed, run_training
@@ -55,6 +56,7 @@ def main() -> int:
     if not distributed.is_main:
         run_training(TrainingRequest.from_extras(_read_extras(params)), SilentReporter(), distributed)
         return 0
+    exit_with_parent()  # never outlive the step that launched this process (medimind_assets/orphans.py)
     with open_dagster_pipes() as pipes:
         reporter = PipesReporter(pipes)
         request = TrainingRequest.from_extras(dict(pipes.extras))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import kubernetes.client
+import dagster as dg
 import pytest
 from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
 
@@ -171,3 +172,27 @@ def test_tolerations_in_kubectl_taint_syntax(taint: str, toleration: dict):
 def test_a_bad_taint_effect_names_the_allowed_ones():
     with pytest.raises(LauncherConfigError, match="NoSchedule, PreferNoSchedule, NoExecute"):
         parse_toleration("nvidia.com/gpu:NoScheduled", setting="MEDIMIND_K8S_TOLERATIONS")
+
+
+@pytest.mark.parametrize("kubeconfig", ["missing", "unreachable"])
+def test_no_reachable_cluster_fails_the_step_in_one_line(tmp_path: Path, kubeconfig: str):
+    """Valid settings and no cluster (no kubeconfig, or nothing listening at its address): the step fails with
+    one line naming the problem, not a client library's traceback."""
+    from medimind_assets.resources import KubernetesLauncher, PythonJob
+    from medimind_assets_tests.resources.fake_kubelet import KUBECONFIG
+
+    config = tmp_path / "kubeconfig"
+    if kubeconfig == "unreachable":
+        config.write_text(KUBECONFIG)  # https://127.0.0.1:9: nothing listens there
+    launcher = KubernetesLauncher(
+        image="registry.example.com/medimind:test", kubeconfig_file=str(config), data_volume_claim="medimind-data"
+    )
+
+    @dg.asset
+    def trains(context) -> None:
+        launcher.run(context, PythonJob("medimind_assets.training.train_lora", {}, data_dir=tmp_path))
+
+    result = dg.materialize([trains], raise_on_error=False)
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.user_failure_data.description
+    assert "the Kubernetes cluster cannot be reached" in message and "\n" not in message

@@ -130,3 +130,12 @@ def test_parser_has_extensible_subcommands():
     assert args.command == "ask" and args.merged == "" and callable(args.handler)
     with pytest.raises(SystemExit):
         parser.parse_args(["ask", "q", "--base", "--adapter", "x"])  # mutually exclusive
+
+
+def test_a_question_longer_than_the_context_is_cut_as_the_evaluation_cuts_it(promoted: Path, capsys):
+    """tiny-phi reads 512 positions: a 3,000-word question is cut to its last tokens, answered, and said so."""
+    question = "Tell me everything. " * 1000 + "What is gout?"
+    code = main(["ask", question, "--data-dir", str(promoted), "--max-new-tokens", "4", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 0 and captured.out.strip()
+    assert "longer than the model's context: only its last" in captured.err

@@ -1,0 +1,126 @@
+"""What the data folder keeps: everything still in use, the last few of everything else, nothing more.
+
+Kept, always: the promoted adapter (`current.json`), the newest one (`latest.json`), and the `keep_adapters` most
+recent other finished adapters; with each, its evaluation and its merged model; every dataset version one of them
+was trained on (`datasets/<sha256>.jsonl`, so lineage always leads to a file) and the current `dataset.jsonl`'s.
+Removed: every other adapter, evaluation, merged model and dataset version, and the checkpoints of adapters that
+nothing wrote to for a day whose adapter is gone (training removes its own after a publish). Applied after each promotion
+(`evaluation`), reported in its metadata. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medimind_assets.atomic import sha256_file
+from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError, read_pointer
+
+DEFAULT_KEEP_ADAPTERS = 3
+
+
+@dataclass
+class RetentionReport:
+    kept: list[str] = field(default_factory=list)  # adapter fingerprints kept
+    removed: list[str] = field(default_factory=list)  # paths removed, relative to the data folder
+    bytes_freed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"kept_adapters": self.kept, "removed": self.removed, "bytes_freed": self.bytes_freed}
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _pointer_fingerprint(pointer: Path) -> str | None:
+    try:
+        payload = read_pointer(pointer, "the pipeline", required=("fingerprint",))
+    except PointerError:
+        return None
+    return str(payload["fingerprint"]) if payload else None
+
+
+def _trained_at(adapter_dir: Path) -> tuple[str, float]:
+    """Sort key: when the adapter was written (its summary's `created_at`, else the folder's time)."""
+    summary = adapter_dir / TRAINING_SUMMARY
+    try:
+        created = json.loads(summary.read_text(encoding="utf-8")).get("created_at") or ""
+    except (OSError, ValueError):
+        created = ""
+    return str(created), adapter_dir.stat().st_mtime
+
+
+def _dataset_version_of(adapter_dir: Path) -> str | None:
+    try:
+        summary = json.loads((adapter_dir / TRAINING_SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = (summary.get("dataset") or {}).get("data_version")
+    return str(version) if version else None
+
+
+def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
+    """The fingerprints kept: promoted, newest, and the `keep_adapters` most recent others."""
+    if keep_adapters < 0:
+        raise ValueError(f"keep_adapters must be >= 0, got {keep_adapters}")
+    pinned = [
+        fp for fp in (_pointer_fingerprint(store.current_pointer), _pointer_fingerprint(store.latest_pointer)) if fp
+    ]
+    finished = (
+        [p for p in store.adapters.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if store.adapters.is_dir()
+        else []
+    )
+    recent = [p.name for p in sorted(finished, key=_trained_at, reverse=True) if p.name not in pinned]
+    return list(dict.fromkeys([*pinned, *recent[:keep_adapters]]))
+
+
+def _stale(folder: Path, quiet_seconds: float = 24 * 3600) -> bool:
+    """No file written in the checkpoint folder for a day: no training is using it."""
+    import time
+
+    times = [p.stat().st_mtime for p in folder.rglob("*")] or [folder.stat().st_mtime]
+    return time.time() - max(times) > quiet_seconds
+
+
+def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAPTERS) -> RetentionReport:
+    """Remove what is not kept (module docstring); the report says what went and how many bytes it freed."""
+    report = RetentionReport(kept=adapters_in_use(store, keep_adapters))
+    kept = set(report.kept)
+
+    def remove(path: Path) -> None:
+        report.bytes_freed += _size(path)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        report.removed.append(path.relative_to(store.root).as_posix())
+
+    for area in (store.adapters, store.evaluations, store.merged):
+        if area.is_dir():
+            for folder in sorted(area.iterdir()):
+                if folder.is_dir() and not folder.name.startswith(".") and folder.name not in kept:
+                    remove(folder)
+    if store.checkpoints.is_dir():  # a training in progress has no adapter yet: only leftovers of removed ones go
+        for folder in sorted(store.checkpoints.iterdir()):
+            if (
+                folder.is_dir()
+                and not folder.name.startswith(".")
+                and folder.name not in kept
+                and not (store.adapters / folder.name).exists()
+                and _stale(folder)
+            ):
+                remove(folder)
+    versions = {_dataset_version_of(store.adapters / fp) for fp in kept} - {None}
+    if store.dataset.is_file():
+        versions.add(sha256_file(store.dataset))
+    if store.datasets.is_dir():
+        for path in sorted(store.datasets.glob("*.jsonl")):
+            if path.stem not in versions:
+                remove(path)
+    return report

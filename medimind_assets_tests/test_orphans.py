@@ -1,0 +1,56 @@
+"""A heavy process launched by a step stops when that step's process dies (kill -9), instead of training on and
+publishing while the run shows FAILURE."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+CHILD = """
+import time
+from medimind_assets.orphans import exit_with_parent
+exit_with_parent(poll_seconds=0.2)
+print("child running", flush=True)
+time.sleep(60)
+"""
+PARENT = f"""
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", {CHILD!r}])
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}/stat") else "X"
+    return state != "Z"  # a zombie has exited
+
+
+def test_the_child_exits_when_its_parent_is_killed():
+    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE, text=True)
+    child_pid = int(parent.stdout.readline())
+    time.sleep(1.0)
+    assert _alive(child_pid)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(child_pid), "the orphaned child kept running"
+
+
+def test_the_scripts_watch_their_parent():
+    from pathlib import Path
+
+    import medimind_assets
+
+    root = Path(medimind_assets.__file__).parent
+    for script in ("training/train_lora.py", "evaluation/evaluate_lora.py", "merging/merge_lora.py"):
+        assert "exit_with_parent()" in (root / script).read_text(), script

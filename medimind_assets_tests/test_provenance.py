@@ -1,0 +1,124 @@
+"""What is served is what was evaluated: the promotion records the adapter's files, the base model's weights and
+tokenizer, the dataset version and relative paths; `medimind ask` (and the merge, and serving, through
+`verified_promotion`) refuse, in one line, anything that differs. Each probe an operator tried is a test here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medimind_assets.atomic import sha256_file
+from medimind_assets.cli import main
+from medimind_assets.data.rows import DatasetError
+from medimind_assets.evaluation.evaluate_lora import check_dataset_version
+from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, check_safetensors, file_digests
+from medimind_assets.llm.artifacts import ArtifactMissingError
+from medimind_assets.models.errors import BaseModelError
+from medimind_assets.models.manifest import describe_model
+from medimind_assets.models.model_dir import tokenizer_digest
+from medimind_assets.promotion import AdapterRef, promote, verified_promotion
+from medimind_assets.store import ArtifactStore
+
+
+@pytest.fixture
+def promoted(world, tmp_path: Path) -> ArtifactStore:
+    """A data folder with its own copies of the base model and the trained adapter, promoted as the gate would."""
+    store = ArtifactStore.at(tmp_path / "data")
+    base = store.models / "tiny-phi"
+    adapter = store.adapters / "trained"
+    shutil.copytree(world.base_dir, base)
+    shutil.copytree(world.trained_adapter, adapter)
+    record = {
+        "adapter_files": file_digests(adapter, SIGNED_ADAPTER_FILES),
+        "dataset_data_version": "d" * 64,
+        "base_model": {
+            "name": "tiny-phi",
+            "path": str(base),
+            "content_hash": world.manifest["content_hash"],
+            "tokenizer_hash": tokenizer_digest(base),
+        },
+        "evaluation_path": str(store.evaluations / "trained" / "evaluation.json"),
+    }
+    promote(store.adapters, AdapterRef("trained", adapter), record)
+    return store
+
+
+def _ask(store: ArtifactStore, capsys) -> tuple[int, str]:
+    code = main(["ask", "What is gout?", "--data-dir", str(store.root), "--max-new-tokens", "2", "--device", "cpu"])
+    return code, capsys.readouterr().err.strip()
+
+
+def test_the_promotion_records_paths_relative_to_the_data_folder(promoted: ArtifactStore):
+    stored = json.loads((promoted.adapters / "current.json").read_text())
+    assert stored["path"] == "adapters/trained"
+    assert stored["base_model"]["path"] == "models/tiny-phi"
+    assert stored["evaluation_path"] == "evaluations/trained/evaluation.json"
+    assert verified_promotion(promoted).base_dir == promoted.models / "tiny-phi"
+
+
+def test_base_weights_changed_in_place_are_refused(promoted: ArtifactStore, capsys):
+    weights = next((promoted.models / "tiny-phi").glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one weight's last byte: still a valid file, other weights
+    weights.write_bytes(bytes(data))
+    code, err = _ask(promoted, capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "has weights" in err and "not the" in err and "evaluated on" in err
+
+
+def test_an_adapter_trained_with_another_tokenizer_is_refused(promoted: ArtifactStore, capsys):
+    tokenizer = promoted.adapters / "trained" / "tokenizer.json"
+    payload = json.loads((promoted.models / "tiny-phi" / "tokenizer.json").read_text())
+    tokenizer.write_text(json.dumps(payload, indent=4))  # saved again beside the adapter: other bytes, same tokenizer
+    assert verified_promotion(promoted)
+    payload["added_tokens"] = [*payload.get("added_tokens", []), {"id": 99999, "content": "<x>", "special": True}]
+    tokenizer.write_text(json.dumps(payload))
+    code, err = _ask(promoted, capsys)
+    assert code == 2 and "trained with another tokenizer" in err
+
+
+def test_a_base_tokenizer_edited_after_the_evaluation_is_refused(promoted: ArtifactStore):
+    tokenizer = promoted.models / "tiny-phi" / "tokenizer.json"
+    payload = json.loads(tokenizer.read_text())
+    vocab = payload["model"]["vocab"]
+    first, second = sorted(vocab, key=vocab.get)[100:102]
+    vocab[first], vocab[second] = vocab[second], vocab[first]  # two ids swapped: other ids for the same text
+    tokenizer.write_text(json.dumps(payload))
+    with pytest.raises(ArtifactMissingError, match="is not the one the promoted adapter was evaluated with"):
+        verified_promotion(promoted)
+
+
+def test_an_adapter_folder_rewritten_after_promotion_is_not_served(promoted: ArtifactStore, world, capsys):
+    adapter = promoted.adapters / "trained"
+    shutil.rmtree(adapter)
+    shutil.copytree(world.random_adapter, adapter)  # a forced retrain into the same folder, consistent in itself
+    code, err = _ask(promoted, capsys)
+    assert code == 2 and "not the promoted adapter" in err and "evaluate it again" in err
+
+
+def test_the_evaluating_process_rereads_the_dataset_version(tmp_path: Path):
+    dataset = tmp_path / "dataset.jsonl"
+    dataset.write_text('{"split": "test"}\n')
+    check_dataset_version(dataset, {"data_version": sha256_file(dataset)})
+    dataset.write_text('{"split": "train"}\n')  # replaced while the evaluation started
+    with pytest.raises(DatasetError, match="changed after this evaluation was planned"):
+        check_dataset_version(dataset, {"data_version": "0" * 64})
+
+
+@pytest.mark.parametrize("damage", ["truncated", "huge_header"])
+def test_a_base_model_with_broken_weights_is_never_published(world, tmp_path: Path, damage: str):
+    base = tmp_path / "base"
+    shutil.copytree(world.base_dir, base)
+    weights = next(base.glob("*.safetensors"))
+    data = weights.read_bytes()
+    if damage == "truncated":
+        weights.write_bytes(data[: len(data) // 2])
+    else:  # a header length describing a 4 TB header
+        weights.write_bytes((4 * 2**40).to_bytes(8, "little") + data[8:])
+    with pytest.raises(IntegrityError):
+        check_safetensors(weights)
+    with pytest.raises(BaseModelError, match="is not usable"):
+        describe_model(base, name="tiny-phi", source="local", revision=None, license_id=None, manifest_dir=tmp_path)

@@ -1,0 +1,82 @@
+"""Retention: a week of nightly re-trains (each night a new dataset version, an adapter, its evaluation and a merge,
+promoted) keeps disk use bounded by the setting, and every adapter still kept leads to the dataset file it was
+trained on; what is promoted or newest is never removed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from medimind_assets.atomic import sha256_file
+from medimind_assets.promotion import AdapterRef, promote
+from medimind_assets.retention import adapters_in_use, apply_retention
+from medimind_assets.store import ArtifactStore, write_pointer
+
+WEIGHTS_BYTES = 200_000
+
+
+def _night(store: ArtifactStore, night: int, *, promoted: bool = True) -> str:
+    """One nightly run: a new dataset, an adapter trained on it (with checkpoints), its evaluation, its merge."""
+    store.dataset.parent.mkdir(parents=True, exist_ok=True)
+    store.dataset.write_text(json.dumps({"night": night, "split": "train"}) + "\n")
+    version = sha256_file(store.dataset)
+    store.keep_dataset_version(version)
+    fingerprint = f"{night:02d}" + "f" * 62
+    adapter = store.adapters / fingerprint
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(os.urandom(WEIGHTS_BYTES))
+    summary = {
+        "fingerprint": fingerprint,
+        "created_at": f"2026-12-{night:02d}T02:00:00+00:00",
+        "dataset": {"data_version": version},
+    }
+    (adapter / "training_summary.json").write_text(json.dumps(summary))
+    (store.evaluations / fingerprint).mkdir(parents=True)
+    (store.evaluations / fingerprint / "evaluation.json").write_text("{}")
+    (store.merged / fingerprint).mkdir(parents=True)
+    (store.merged / fingerprint / "model.safetensors").write_bytes(os.urandom(5 * WEIGHTS_BYTES))
+    write_pointer(store.latest_pointer, {"fingerprint": fingerprint, "path": str(adapter)})
+    if promoted:
+        promote(store.adapters, AdapterRef(fingerprint, adapter), {"dataset_data_version": version})
+    return fingerprint
+
+
+def _disk(store: ArtifactStore) -> int:
+    return sum(p.stat().st_size for p in store.root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("keep", [0, 2])
+def test_a_week_of_nightly_retrains_stays_bounded_and_keeps_its_lineage(tmp_path: Path, keep: int):
+    store = ArtifactStore.at(tmp_path / "data")
+    sizes = []
+    for night in range(1, 8):
+        _night(store, night)
+        report = apply_retention(store, keep_adapters=keep)
+        sizes.append(_disk(store))
+        adapters = sorted(p.name for p in store.adapters.iterdir() if p.is_dir())
+        assert len(adapters) <= 1 + keep  # the promoted (also the newest) and `keep` others
+        assert report.kept[0] == f"{night:02d}" + "f" * 62
+        for fingerprint in adapters:  # every adapter kept still leads to its dataset file
+            summary = json.loads((store.adapters / fingerprint / "training_summary.json").read_text())
+            kept = store.dataset_version(summary["dataset"]["data_version"])
+            assert kept.is_file() and sha256_file(kept) == summary["dataset"]["data_version"]
+        assert {p.name for p in store.evaluations.iterdir()} <= set(adapters)
+        assert {p.name for p in store.merged.iterdir()} <= set(adapters)
+        assert len(list(store.datasets.glob("*.jsonl"))) <= 1 + keep
+    assert max(sizes[2:]) <= sizes[2] * 1.05  # bounded: the third night on, no growth
+
+
+def test_the_promoted_adapter_survives_newer_unpromoted_ones(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    promoted = _night(store, 1)
+    for night in range(2, 6):  # four nights whose adapters fail the gate
+        _night(store, night, promoted=False)
+    apply_retention(store, keep_adapters=1)
+    remaining = {p.name for p in store.adapters.iterdir() if p.is_dir()}
+    assert promoted in remaining and f"05{'f' * 62}" in remaining and len(remaining) == 3
+    assert adapters_in_use(store, 1)[:2] == [promoted, f"05{'f' * 62}"]
+    with pytest.raises(ValueError, match="keep_adapters must be >= 0"):
+        apply_retention(store, keep_adapters=-1)

@@ -1,0 +1,57 @@
+"""A run whose process was killed (kill -9) does not stay STARTED with the gpu slot claimed for ever: the
+`medimind_dead_runs` sensor fails it and frees the slot, so the next training can start."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
+from dagster._core.storage.dagster_run import DagsterRun
+
+from medimind_assets.run_health import dead_runs_sensor, fail_dead_runs, run_worker_pid
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _started_run(instance: dg.DagsterInstance, pid: int) -> DagsterRun:
+    """A run as the local launcher leaves it: STARTED, its process's pid reported, one gpu slot claimed."""
+    run = instance.create_run_for_job(dg.GraphDefinition(name="training_run").to_job(), run_id=None)
+    instance.handle_run_event(
+        run.run_id,
+        DagsterEvent(event_type_value=DagsterEventType.RUN_START.value, job_name=run.job_name, message="started"),
+    )
+    instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
+    instance.event_log_storage.set_concurrency_slots("gpu", 1)
+    claim = instance.event_log_storage.claim_concurrency_slot("gpu", run.run_id, "lora_adapter")
+    assert claim.is_claimed
+    return instance.get_run_by_id(run.run_id)
+
+
+def test_a_killed_run_is_failed_and_its_gpu_slot_freed():
+    with dg.instance_for_test() as instance:
+        dead = _started_run(instance, _dead_pid())
+        assert run_worker_pid(instance, dead.run_id) is not None
+        waiting = instance.event_log_storage.claim_concurrency_slot("gpu", "next-run", "lora_adapter")
+        assert not waiting.is_claimed  # the next training waits behind the dead run
+        assert fail_dead_runs(instance) == [dead.run_id]
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.claim_concurrency_slot("gpu", "next-run", "lora_adapter").is_claimed
+
+
+def test_a_live_run_is_left_alone():
+    with dg.instance_for_test() as instance:
+        alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            run = _started_run(instance, alive.pid)
+            assert fail_dead_runs(instance) == []
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+            result = dead_runs_sensor(dg.build_sensor_context(instance=instance))
+            assert "every started run has a live process" in result.skip_message
+        finally:
+            alive.kill()
