@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import kubernetes.client
 import dagster as dg
+import kubernetes.client
 import pytest
 from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
 
