@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 CHILD = """
 import time
@@ -29,7 +30,8 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    state = open(f"/proc/{pid}/stat").read().split()[2] if os.path.exists(f"/proc/{pid}/stat") else "X"
+    stat = Path(f"/proc/{pid}/stat")
+    state = stat.read_text().split()[2] if stat.exists() else "X"
     return state != "Z"  # a zombie has exited
 
 
@@ -47,8 +49,6 @@ def test_the_child_exits_when_its_parent_is_killed():
 
 
 def test_the_scripts_watch_their_parent():
-    from pathlib import Path
-
     import medimind_assets
 
     root = Path(medimind_assets.__file__).parent
