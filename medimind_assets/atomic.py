@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from medimind_assets.errors import MediMindError
+
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; concurrent writers of one artefact are then not serialised.
@@ -37,7 +39,7 @@ _OS_REASONS = {
 }
 
 
-class ArtifactWriteError(OSError):
+class ArtifactWriteError(MediMindError, OSError):
     """The operating system refused an artefact write; the message names the reason and the path."""
 
 

@@ -8,16 +8,16 @@ input: always one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from medimind_assets import instance
+from medimind_assets.config import Deployment
 from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
-from medimind_assets.store import DATA_DIR_ENV, DEFAULT_DATA_DIR, ArtifactStore
+from medimind_assets.store import ArtifactStore
 
 EXIT_MISSING = 2
 
@@ -53,7 +53,7 @@ def _repetition_penalty(value: str) -> float:
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
-        default=os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR),
+        default=Deployment.from_env().data_dir,
         help="pipeline data directory (default: $MEDIMIND_DATA_DIR or 'data')",
     )
 

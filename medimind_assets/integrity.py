@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from medimind_assets.atomic import sha256_file
+from medimind_assets.errors import MediMindError
 from medimind_assets.store import TRAINING_SUMMARY
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -22,7 +23,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 SIGNED_ADAPTER_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
 
 
-class IntegrityError(ValueError):
+class IntegrityError(MediMindError, ValueError):
     """An artefact whose content is not what was recorded, or not readable as what it claims to be."""
 
     def __init__(self, path: Path | str, problem: str) -> None:

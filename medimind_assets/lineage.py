@@ -13,13 +13,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from medimind_assets.errors import MediMindError
 from medimind_assets.store import CURRENT, PointerError, read_pointer
 
 DATA_VERSION_TAG = "dagster/data_version"
 INPUT_TAG = "dagster/input_data_version/"
 
 
-class LineageError(LookupError):
+class LineageError(MediMindError, LookupError):
     pass
 
 

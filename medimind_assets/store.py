@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.atomic import atomic_write_json
+from medimind_assets.errors import MediMindError
 
 DEFAULT_DATA_DIR = "data"
-DATA_DIR_ENV = "MEDIMIND_DATA_DIR"
 DATASET_FILE = "dataset.jsonl"
 LATEST = "latest.json"
 CURRENT = "current.json"
@@ -37,7 +37,7 @@ TRAINING_SUMMARY = "training_summary.json"
 EVALUATION_REPORT = "evaluation.json"  # in evaluations/<fingerprint>/
 
 
-class PointerError(ValueError):
+class PointerError(MediMindError, ValueError):
     """A pointer file that exists but cannot be used; the message names it and what to do."""
 
 
@@ -48,10 +48,6 @@ class ArtifactStore:
     @classmethod
     def at(cls, data_dir: str | Path) -> ArtifactStore:
         return cls(Path(data_dir).expanduser().resolve())
-
-    @classmethod
-    def from_env(cls) -> ArtifactStore:
-        return cls.at(os.environ.get(DATA_DIR_ENV, DEFAULT_DATA_DIR))
 
     @property
     def dataset(self) -> Path:

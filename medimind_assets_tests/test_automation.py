@@ -14,7 +14,7 @@ import warnings
 import dagster as dg
 import pytest
 
-from medimind_assets import automation, definitions
+from medimind_assets import definitions, sensors
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 START = datetime.datetime(2026, 11, 24, 0, 30, tzinfo=datetime.timezone.utc)  # nightly window opens at 02:00
@@ -49,7 +49,7 @@ class Ticker:
     def sense(self, instance) -> dg.SensorResult | dg.SkipReason:
         """One tick of the source sensor; its observations are recorded without a run, as the daemon does."""
         context = dg.build_sensor_context(instance=instance, resources={"settings": self.settings})
-        result = automation.raw_sources_sensor(context)
+        result = sensors.raw_sources_sensor(context)
         for event in getattr(result, "asset_events", []):
             instance.report_runless_asset_event(event)
         return result
@@ -102,14 +102,14 @@ def built_once(ticker, instance) -> None:
 
 
 def test_sources_are_observed_and_nothing_materializes_them_on_a_schedule():
-    specs = {spec.key.to_user_string(): spec for spec in definitions.defs.resolve_all_asset_specs()}
+    specs = {spec.key.to_user_string(): spec for spec in definitions.defs().resolve_all_asset_specs()}
     for key in SOURCES:
-        assets_def = definitions.defs.get_assets_def(key)
+        assets_def = definitions.defs().get_assets_def(key)
         assert assets_def.is_observable and not assets_def.is_materializable
         assert specs[key].automation_condition is None
-    sensors = {s.name: s for s in definitions.defs.sensors}
-    assert not definitions.defs.schedules
-    assert sensors["medimind_raw_sources"].default_status == dg.DefaultSensorStatus.RUNNING
+    by_name = {s.name: s for s in definitions.defs().sensors}
+    assert not definitions.defs().schedules
+    assert by_name["medimind_raw_sources"].default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_the_same_bytes_start_nothing_and_a_changed_file_rebuilds_the_dataset_once(ticker):
@@ -208,30 +208,30 @@ def test_the_dataset_waits_until_both_sources_are_observed(ticker, tmp_path):
 def test_missing_sources_get_an_observation_run_that_downloads_once_an_hour(tmp_path):
     now = START
     with dg.instance_for_test() as instance:
-        observations, downloads, problems = automation.check_sources(instance, tmp_path / "empty", now)
+        observations, downloads, problems = sensors.check_sources(instance, tmp_path / "empty", now)
         assert observations == [] and problems == []
         assert [r.asset_selection for r in downloads] == [[dg.AssetKey(k)] for k in SOURCES]
-        _, again, _ = automation.check_sources(instance, tmp_path / "empty", now + datetime.timedelta(minutes=5))
-        _, next_hour, _ = automation.check_sources(instance, tmp_path / "empty", now + datetime.timedelta(hours=1))
+        _, again, _ = sensors.check_sources(instance, tmp_path / "empty", now + datetime.timedelta(minutes=5))
+        _, next_hour, _ = sensors.check_sources(instance, tmp_path / "empty", now + datetime.timedelta(hours=1))
     assert [r.run_key for r in again] == [r.run_key for r in downloads]  # deduplicated by the daemon
     assert not {r.run_key for r in next_hour} & {r.run_key for r in downloads}
     # The sensor may only request assets it targets, and a run of a source observes it (downloading it first).
-    job = definitions.defs.resolve_implicit_global_asset_job_def()
+    job = definitions.defs().resolve_implicit_global_asset_job_def()
     assert {dg.AssetKey(k) for k in SOURCES} <= set(job.asset_layer.selected_asset_keys)
 
 
 def test_a_source_missing_a_required_file_is_reported_not_observed(ticker):
     (ticker.settings.raw_path / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml").unlink()
     with dg.instance_for_test() as instance:
-        observations, downloads, problems = automation.check_sources(instance, ticker.settings.raw_path, START)
+        observations, downloads, problems = sensors.check_sources(instance, ticker.settings.raw_path, START)
     assert [o.asset_key.to_user_string() for o in observations] == ["raw_medquad"] and not downloads
     assert len(problems) == 1 and "raw_mediqa_qa" in problems[0] and "TestSet-wLabels.xml" in problems[0]
 
 
 def test_sensors_start_running():
-    sensors = {s.name: s for s in definitions.defs.sensors}
-    assert sensors["medimind_automation"].default_status == dg.DefaultSensorStatus.RUNNING
-    assert sensors["log_failed_runs"].default_status == dg.DefaultSensorStatus.RUNNING
+    by_name = {s.name: s for s in definitions.defs().sensors}
+    assert by_name["medimind_automation"].default_status == dg.DefaultSensorStatus.RUNNING
+    assert by_name["log_failed_runs"].default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_half_copied_sources_wait_until_their_files_are_still(sample_copy):
@@ -242,14 +242,14 @@ def test_half_copied_sources_wait_until_their_files_are_still(sample_copy):
         os.utime(path)  # copied just now (copytree keeps the checkout's times)
     with dg.instance_for_test() as instance:
         context = dg.build_sensor_context(instance=instance, resources={"settings": settings})
-        waiting = automation.raw_sources_sensor(context)
+        waiting = sensors.raw_sources_sensor(context)
         assert isinstance(waiting, dg.SkipReason) and "still for 60 s" in waiting.skip_message
         old = time.time() - 120
         for path in sample_copy.rglob("*"):
             os.utime(path, (old, old))
         os.utime(sample_copy / "medquad", (old, old))
         context = dg.build_sensor_context(instance=instance, resources={"settings": settings})
-        observed = automation.raw_sources_sensor(context)
+        observed = sensors.raw_sources_sensor(context)
         assert isinstance(observed, dg.SensorResult) and len(observed.asset_events) == 2
 
 

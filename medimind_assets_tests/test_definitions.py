@@ -5,7 +5,9 @@ import sys
 
 import dagster as dg
 
-from medimind_assets.definitions import defs
+from medimind_assets.definitions import defs as load_definitions
+
+defs = load_definitions()
 
 CONTRACT = {
     "raw_mediqa_qa": "sources",
@@ -20,7 +22,7 @@ CONTRACT = {
 
 def test_definitions_load_without_heavy_imports():
     code = (
-        "import sys; import medimind_assets.definitions as d; d.defs.resolve_asset_graph(); "
+        "import sys; import medimind_assets.definitions as d; d.defs().resolve_asset_graph(); "
         "print([m for m in ('torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -18,7 +18,8 @@ import yaml
 from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
 
 from medimind_assets.assets.training import TRAINING_MODULE
-from medimind_assets.resources import PythonJob, launcher_from_env
+from medimind_assets.config import Deployment
+from medimind_assets.resources import PythonJob, launcher_for
 from medimind_assets_tests.resources.test_launcher_selection import load_definitions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +147,7 @@ def test_the_code_location_with_the_chart_environment_loads_the_kubernetes_launc
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout)
     assert loaded["type"] == "KubernetesLauncher" and loaded["heavy"] == []
-    launcher = launcher_from_env(Path(env["MEDIMIND_DATA_DIR"]), env)
+    launcher = launcher_for(Deployment.from_env(env), Path(env["MEDIMIND_DATA_DIR"]))
     pod = k8s.ApiClient().sanitize_for_serialization(
         launcher.preview_pod(PythonJob(TRAINING_MODULE, {}, data_dir=Path(env["MEDIMIND_DATA_DIR"]), num_processes=2))
     )

@@ -32,7 +32,7 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     keys = ("raw_mediqa_qa", "raw_medquad", "dataset", "base_model", "lora_adapter")
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
-            [definitions.defs.get_assets_def(k) for k in keys],
+            [definitions.defs().get_assets_def(k) for k in keys],
             selection=dg.AssetSelection.assets(*keys),  # the sources are observed first, as in medimind_pipeline
             resources={"settings": settings, "launcher": SubprocessLauncher()},
             run_config={"ops": {"lora_adapter": {"config": FAST_TRAINING}}},

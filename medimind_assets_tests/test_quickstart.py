@@ -17,7 +17,7 @@ def quickstart_config() -> dict:
 
 
 def test_quickstart_config_is_valid_for_the_pipeline():
-    result = dg.validate_run_config(defs.resolve_job_def("medimind_pipeline"), quickstart_config())
+    result = dg.validate_run_config(defs().resolve_job_def("medimind_pipeline"), quickstart_config())
     assert result["ops"]["lora_adapter"]["config"]["num_epochs"] > 0
 
 

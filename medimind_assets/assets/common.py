@@ -2,6 +2,7 @@
 
 import dataclasses
 import enum
+import functools
 import typing
 from typing import Any
 
@@ -9,6 +10,7 @@ import dagster as dg
 import pydantic
 from pydantic import Field
 
+from medimind_assets.errors import MediMindError
 from medimind_assets.options import help_of
 from medimind_assets.presentation import breakable, short_hash
 
@@ -35,6 +37,24 @@ def metadata_table(rows: list[dict], columns: list[str]) -> dg.MetadataValue:
     schema = dg.TableSchema(columns=[dg.TableColumn(name, "string") for name in columns])
     records = [dg.TableRecord({c: short_hash(row.get(c, "")) for c in columns}) for row in rows]
     return dg.MetadataValue.table(records=records, schema=schema)
+
+
+def fails_cleanly(what: str):
+    """Decorate an asset's function: the project's expected failures (`MediMindError`: bad input, a missing or
+    altered artefact, a refused promotion) end the step as one `dg.Failure` carrying their message, "<what>:
+    <message>", instead of a traceback from deep inside. The one place they are translated."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except MediMindError as exc:
+                raise dg.Failure(description=f"{what}: {exc}") from None
+
+        return run
+
+    return decorate
 
 
 def reported_message(invocation: dg.PipesClientCompletedInvocation, key: str, script: str):

@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, config_from, markdown_table, settings_from
+from medimind_assets import conditions
+from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, markdown_table, settings_from
 from medimind_assets.atomic import atomic_write_jsonl, sha256_file
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
@@ -39,12 +39,13 @@ def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
 @dg.asset(
     deps=["raw_mediqa_qa", "raw_medquad"],
     group_name="data",
-    automation_condition=automation.dataset_condition(),
+    automation_condition=conditions.dataset_condition(),
     kinds={"json"},
     owners=OWNERS,
     code_version="1",
     description="dataset.jsonl: cleaned, deduplicated, safety-labelled question-answer rows split by question.",
 )
+@fails_cleanly("dataset not built")
 def dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings
 ) -> dg.MaterializeResult:

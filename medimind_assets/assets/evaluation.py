@@ -12,10 +12,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from medimind_assets import automation
+from medimind_assets import conditions
 from medimind_assets.assets.common import (
     OWNERS,
     config_from,
+    fails_cleanly,
     markdown_table,
     metadata_table,
     reported_message,
@@ -74,7 +75,7 @@ EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
 @dg.asset(
     deps=["lora_adapter", "dataset", "raw_mediqa_qa", "base_model"],
     group_name="evaluation",
-    automation_condition=automation.evaluation_condition(),
+    automation_condition=conditions.evaluation_condition(),
     kinds={"pytorch"},
     owners=OWNERS,
     code_version="1",
@@ -93,11 +94,11 @@ EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
     "ranking metrics (and every ranker compared on the validation set), ROUGE-L/BLEU, EOS and degenerate-answer "
     "rates, urgent-care advice on emergency questions; promotes a passing adapter.",
 )
+@fails_cleanly("not evaluated")
 def evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
     from medimind_assets.evaluation.plan import (
-        EvaluationRefused,
         check_adapter_unchanged,
         plan_evaluation,
         promotion_record,
@@ -108,9 +109,10 @@ def evaluation(
     from medimind_assets.retention import apply_retention
 
     try:
-        plan = plan_evaluation(settings.store, settings.raw_path, settings_from(EvaluationSettings, config))
-    except (EvaluationRefused, ValueError) as exc:
-        raise dg.Failure(description=f"not evaluated: {exc}") from None
+        evaluation_settings = settings_from(EvaluationSettings, config)
+    except ValueError as exc:
+        raise dg.Failure(description=f"invalid evaluation config: {exc}") from None
+    plan = plan_evaluation(settings.store, settings.raw_path, evaluation_settings)
     adapter = plan.adapter
     job = PythonJob(EVALUATION_MODULE, plan.extras, data_dir=settings.data_path, inputs=plan.inputs)
     context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {plan.base_model['name']}")
@@ -120,10 +122,7 @@ def evaluation(
 
     gate = report.gate
     if gate.passed:
-        try:
-            check_adapter_unchanged(plan)
-        except EvaluationRefused as exc:
-            raise dg.Failure(description=str(exc)) from None
+        check_adapter_unchanged(plan)
         promote(
             settings.adapters_path, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file)
         )

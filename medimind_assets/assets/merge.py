@@ -10,8 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, config_from, reported_message, settings_from
+from medimind_assets import conditions
+from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, reported_message, settings_from
 from medimind_assets.merging.settings import MergeSettings
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
@@ -28,7 +28,7 @@ MergeConfig = config_from(MergeSettings, "MergeConfig")
 @dg.asset(
     deps=["evaluation"],
     group_name="evaluation",
-    automation_condition=automation.merge_condition(),
+    automation_condition=conditions.merge_condition(),
     kinds={"pytorch", "safetensors"},
     owners=OWNERS,
     code_version="1",
@@ -44,10 +44,10 @@ MergeConfig = config_from(MergeSettings, "MergeConfig")
     description="The promoted LoRA adapter merged into the base weights (merge_and_unload), saved as "
     "safetensors + tokenizer under merged/<fingerprint>/.",
 )
+@fails_cleanly("not merged")
 def merged_model(
     context: dg.AssetExecutionContext, config: MergeConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
-    from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.merging.merge import MergeReport
     from medimind_assets.promotion import verified_promotion
 
@@ -55,10 +55,7 @@ def merged_model(
         merge_settings = settings_from(MergeSettings, config)
     except ValueError as exc:
         raise dg.Failure(description=f"invalid merge config: {exc}") from None
-    try:
-        verified = verified_promotion(settings.store)
-    except ArtifactMissingError as exc:
-        raise dg.Failure(description=f"not merged: {exc}") from None
+    verified = verified_promotion(settings.store)
     promoted, fingerprint, base_dir = verified.record, verified.fingerprint, verified.base_dir
     job = PythonJob(
         MERGE_MODULE,

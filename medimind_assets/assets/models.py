@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS
+from medimind_assets import conditions
+from medimind_assets.assets.common import OWNERS, fails_cleanly
 from medimind_assets.resources import MediMindSettings
 
 
@@ -32,12 +32,13 @@ def _dataset_texts(settings: MediMindSettings) -> Iterator[str]:
 @dg.asset(
     deps=["dataset"],
     group_name="training",
-    automation_condition=automation.base_model_condition(),
+    automation_condition=conditions.base_model_condition(),
     kinds={"huggingface", "safetensors"},
     owners=OWNERS,
     code_version="1",
     description="The base causal language model to adapt, resolved to a local directory of safetensors weights.",
 )
+@fails_cleanly("base model not resolved")
 def base_model(
     context: dg.AssetExecutionContext, config: BaseModelConfig, settings: MediMindSettings
 ) -> dg.MaterializeResult:

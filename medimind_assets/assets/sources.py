@@ -6,7 +6,7 @@ one, counts), the upstream commit, licence and citation. A source absent from th
 its pinned upstream commit first (every file verified), and a failed download is retried.
 
 Sources are observed at the start of `medimind_pipeline`, from the UI ("Observe"), and, without any run, by
-the `medimind_raw_sources` sensor (medimind_assets/automation.py).
+the `medimind_raw_sources` sensor (medimind_assets/sensors.py).
 """
 
 import warnings
@@ -84,7 +84,7 @@ def _download_if_absent(context: dg.AssetExecutionContext, settings: MediMindSet
     if sources.is_present(settings.raw_path, name):
         return False
     try:
-        sources.ensure(settings.raw_path, name)
+        sources.ensure(settings.raw_path, name, settings.source_urls.get(name))
     except DownloadError as exc:  # only a transient failure is retried within the run
         context.log.error(str(exc))
         if not exc.retryable or settings.download_retries <= 0:

@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets import automation
-from medimind_assets.assets.common import OWNERS, config_from, metadata_table
+from medimind_assets import conditions
+from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, metadata_table
 from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
 from medimind_assets.models import read_current_base_model
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
@@ -39,7 +39,7 @@ class LoraTrainingConfig(config_from(TrainingHyperparameters, "LoraHyperparamete
 @dg.asset(
     deps=["base_model", "dataset"],
     group_name="training",
-    automation_condition=automation.adapter_condition(),
+    automation_condition=conditions.adapter_condition(),
     kinds={"pytorch", "peft"},
     owners=OWNERS,
     code_version="1",
@@ -47,6 +47,7 @@ class LoraTrainingConfig(config_from(TrainingHyperparameters, "LoraHyperparamete
     description="A LoRA adapter for the current base model, trained on the dataset's train split in a separate "
     "process (Dagster Pipes); resumes from checkpoints and reuses a finished adapter with the same inputs.",
 )
+@fails_cleanly("adapter not trained")
 def lora_adapter(
     context: dg.AssetExecutionContext,
     config: LoraTrainingConfig,

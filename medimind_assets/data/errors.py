@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from medimind_assets.errors import MediMindError
 
 
-class RawDataError(ValueError):
+class RawDataError(MediMindError, ValueError):
     """Raw input that cannot be used as it is: malformed, wrongly encoded, missing or unexpected."""
 
     def __init__(self, path: str | Path, problem: str, line: int | None = None) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from medimind_assets.atomic import atomic_write_jsonl
+from medimind_assets.errors import MediMindError
 
 SPLITS = ("train", "validation", "test")
 SOURCES = ("mediqa_qa", "medquad")
@@ -35,7 +36,7 @@ class DatasetRow(TypedDict):
     origin: str  # the raw file the row came from, relative to MEDIMIND_RAW_DIR
 
 
-class DatasetError(ValueError):
+class DatasetError(MediMindError, ValueError):
     """dataset.jsonl is missing or malformed, or has nothing to train on; the message names the file."""
 
 

@@ -34,7 +34,6 @@ REQUIRED = {
     ],
     MEDQUAD: [],
 }
-URL_ENV = {MEDIQA: "MEDIMIND_MEDIQA_URL", MEDQUAD: "MEDIMIND_MEDQUAD_URL"}
 
 
 # A raw folder holding this file is the project's own sample (`data/sample/`), not the upstream datasets.
@@ -170,8 +169,10 @@ def _counts(name: str, path: Path) -> dict[str, int]:
     }
 
 
-def base_url(name: str) -> str:
-    return os.environ.get(URL_ENV[name]) or upstream_manifest()[name]["base_url"]
+def base_url(name: str, override: str | None = None) -> str:
+    """Where the pinned files of `name` are downloaded from: the upstream commit, unless overridden (the settings'
+    `source_urls`, from MEDIMIND_MEDIQA_URL / MEDIMIND_MEDQUAD_URL)."""
+    return override or upstream_manifest()[name]["base_url"]
 
 
 def download(raw_dir: Path, name: str, url: str | None = None, timeout: float = 30.0) -> SourceSnapshot:
@@ -234,8 +235,8 @@ def _unreachable(reason: object) -> bool:
     return getattr(reason, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH)
 
 
-def ensure(raw_dir: Path, name: str) -> SourceSnapshot:
+def ensure(raw_dir: Path, name: str, url: str | None = None) -> SourceSnapshot:
     """The source as present under `raw_dir`, downloading the pinned upstream files first when it is absent."""
     if is_present(raw_dir, name):
         return snapshot(raw_dir, name)
-    return download(raw_dir, name)
+    return download(raw_dir, name, url)

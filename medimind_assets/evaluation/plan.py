@@ -14,6 +14,7 @@ from typing import Any
 from medimind_assets.atomic import sha256_file
 from medimind_assets.data import mediqa
 from medimind_assets.data.sources import MEDIQA
+from medimind_assets.errors import MediMindError
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, read_summary, verify_digests
 from medimind_assets.llm.template import template_from_summary
@@ -25,7 +26,7 @@ from medimind_assets.store import ArtifactStore
 BASE_MODEL_KEYS = ("name", "path", "source", "revision", "content_hash", "architecture", "model_type")
 
 
-class EvaluationRefused(ValueError):
+class EvaluationRefused(MediMindError, ValueError):
     """The inputs cannot be evaluated as they are; the message says why and what to re-materialize."""
 
 

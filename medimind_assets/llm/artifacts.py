@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import ADAPTER_CONFIG, ADAPTER_WEIGHTS, verify_adapter
 
 WEIGHT_PATTERNS = ("*.safetensors",)
@@ -18,7 +19,7 @@ WEIGHT_PATTERNS = ("*.safetensors",)
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 
 
-class ArtifactMissingError(FileNotFoundError):
+class ArtifactMissingError(MediMindError, FileNotFoundError):
     """A model, adapter or pointer file that should exist does not. The message says what and where."""
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from medimind_assets.errors import MediMindError
+
 DEFAULT_TEMPLATE = "Human: {instruction}\nAssistant: {response}"
 INSTRUCTION = "{instruction}"
 RESPONSE = "{response}"
@@ -17,7 +19,7 @@ RESPONSE = "{response}"
 TEMPLATE_KEYS = ("prompt_template", "template")
 
 
-class TemplateError(ValueError):
+class TemplateError(MediMindError, ValueError):
     """A prompt template that cannot split into a prompt and a completion."""
 
 

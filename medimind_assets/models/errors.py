@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from medimind_assets.errors import MediMindError
 
-class BaseModelError(RuntimeError):
+
+class BaseModelError(MediMindError, RuntimeError):
     """A base model could not be located, built, converted or described."""
 
 

@@ -51,7 +51,7 @@ DEFAULT_ENV_PASSTHROUGH = (
 )
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
-# Settings read by `KubernetesLauncher.from_env`: field -> environment variable.
+# Settings `KubernetesLauncher.from_settings` takes: field -> the variable that sets it.
 ENV_VARS = {
     "image": "MEDIMIND_K8S_IMAGE",
     "namespace": "MEDIMIND_K8S_NAMESPACE",
@@ -107,8 +107,8 @@ class KubernetesLauncher(Launcher):
     delete_pod_on_completion: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> KubernetesLauncher:
-        environ = os.environ if environ is None else environ
+    def from_settings(cls, environ: Mapping[str, str]) -> KubernetesLauncher:
+        """From the MEDIMIND_K8S_* settings (`config.Deployment.kubernetes`: variable -> value)."""
         image = environ.get(ENV_VARS["image"], "").strip()
         if not image:
             raise LauncherConfigError(

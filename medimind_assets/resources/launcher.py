@@ -9,12 +9,11 @@ code is the same for every engine:
 - `kubernetes`: one pod on a GPU node through dagster-k8s' `PipesK8sClient`, from this package's image, with the
   data volume mounted at the same `MEDIMIND_DATA_DIR`; several GPUs in that pod through `accelerate launch`.
 
-`launcher_from_env` picks one from `MEDIMIND_LAUNCHER` when the definitions load.
+`medimind_assets.resources.launcher_for` picks one from the deployment settings when the definitions load.
 """
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+
+from medimind_assets.errors import MediMindError
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -42,7 +43,7 @@ def pipes_session_notices_muted() -> AbstractContextManager[None]:
     return ignoring_warning(PIPES_PREVIEW_NOTICE, dg.PreviewWarning)
 
 
-class LauncherConfigError(ValueError):
+class LauncherConfigError(MediMindError, ValueError):
     """A launcher setting that cannot work; the message names the setting and what it accepts."""
 
 
@@ -99,20 +100,3 @@ class Launcher(dg.ConfigurableResource, ABC):
     @abstractmethod
     def describe(self, job: PythonJob) -> str:
         """Where `job` runs, in a few words (logged, and recorded in the metadata)."""
-
-
-def launcher_from_env(data_dir: Path, environ: Mapping[str, str] | None = None) -> Launcher:
-    """The launcher MEDIMIND_LAUNCHER names (`subprocess` when unset), checked now rather than at 2 a.m."""
-    from medimind_assets.resources.kubernetes_launcher import KubernetesLauncher
-    from medimind_assets.resources.subprocess_launcher import SubprocessLauncher
-
-    environ = os.environ if environ is None else environ
-    raw = environ.get(LAUNCHER_ENV, "")
-    name = raw.strip().lower() or SUBPROCESS
-    if name == SUBPROCESS:
-        return SubprocessLauncher()
-    if name == KUBERNETES:
-        launcher = KubernetesLauncher.from_env(environ)
-        launcher.validate(data_dir)
-        return launcher
-    raise LauncherConfigError(f"{LAUNCHER_ENV}={raw!r} is not a launcher; allowed values: {', '.join(LAUNCHERS)}")

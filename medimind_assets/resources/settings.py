@@ -1,15 +1,16 @@
 """The `settings` resource: where raw data and artefacts live, and which base model to use.
 
-Environment variables are read once, when the definitions load (`MediMindSettings.from_env`).
+Built from the deployment settings (`medimind_assets/config.py`, the one place the environment is read) when
+the definitions load.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from medimind_assets.config import Deployment
 from medimind_assets.instance import temporary_instance_warning
 from medimind_assets.store import DEFAULT_DATA_DIR, ArtifactStore
 
@@ -31,13 +32,17 @@ class MediMindSettings(dg.ConfigurableResource):
     # Finished adapters kept besides the promoted and the newest one (with their evaluations, merges and datasets).
     keep_adapters: int = 3
 
+    # Download base URLs of the raw sources, by source folder, overriding the pinned upstream commits.
+    source_urls: dict[str, str] = {}
+
     @classmethod
-    def from_env(cls) -> MediMindSettings:
+    def from_deployment(cls, deployment: Deployment) -> MediMindSettings:
         return cls(
-            raw_dir=os.environ.get("MEDIMIND_RAW_DIR", DEFAULT_RAW_DIR),
-            data_dir=os.environ.get("MEDIMIND_DATA_DIR", DEFAULT_DATA_DIR),
-            base_model=os.environ.get("MEDIMIND_BASE_MODEL", DEFAULT_BASE_MODEL),
-            keep_adapters=int(os.environ.get("MEDIMIND_KEEP_ADAPTERS", "3")),
+            raw_dir=deployment.raw_dir,
+            data_dir=deployment.data_dir,
+            base_model=deployment.base_model,
+            keep_adapters=deployment.keep_adapters,
+            source_urls=dict(deployment.source_urls),
         )
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

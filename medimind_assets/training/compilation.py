@@ -15,10 +15,11 @@ The numbers are the same up to float rounding, and dropout draws from the compil
 
 from __future__ import annotations
 
+from medimind_assets.errors import MediMindError
 from medimind_assets.training.loss import decoder_of, unwrapped_model
 
 
-class CompileError(RuntimeError):
+class CompileError(MediMindError, RuntimeError):
     """The model cannot be compiled layer by layer, or torch.compile failed; the message says what to do."""
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medimind_assets.data.rows import SOURCES
+from medimind_assets.errors import MediMindError
 from medimind_assets.llm.encoding import LOSS_ON_CHOICES
 from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate, TemplateError
 from medimind_assets.options import option
@@ -35,7 +36,7 @@ NON_RESULT_FIELDS = frozenset(
 )
 
 
-class HyperparameterError(ValueError):
+class HyperparameterError(MediMindError, ValueError):
     """A hyperparameter value training cannot use; the message names the field."""
 
 

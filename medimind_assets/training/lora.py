@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from medimind_assets.errors import MediMindError
 from medimind_assets.quiet import import_bitsandbytes, peft_wrapping
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 
-class TargetModuleError(ValueError):
+class TargetModuleError(MediMindError, ValueError):
     """A LoRA target module the base model does not have."""
 
 

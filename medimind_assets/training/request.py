@@ -14,13 +14,14 @@ from typing import Any
 
 from medimind_assets.atomic import sha256_file
 from medimind_assets.data.rows import DatasetError, count_rows
+from medimind_assets.errors import MediMindError
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 FINGERPRINT_VERSION = 1
 MANIFEST_KEYS_USED = ("name", "path", "revision", "content_hash", "architecture", "model_type", "target_modules")
 
 
-class RequestError(ValueError):
+class RequestError(MediMindError, ValueError):
     """Pipes extras that do not describe a training run; the message says which part."""
 
 

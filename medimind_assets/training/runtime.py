@@ -18,6 +18,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from medimind_assets.errors import MediMindError
+
 GiB = 2**30
 # Bytes that one decoder layer keeps for the backward pass, per token and per unit of hidden size, in bf16 LoRA
 # (autocast, the seed's LoRA on attention and dense, eager kernels): 175 KiB per token and layer at phi-2's
@@ -30,7 +32,7 @@ LOSS_CHUNK_BYTES = 2**29  # the labelled-position loss's fp32 logits and log-pro
 CUDA_OVERHEAD_BYTES = GiB  # CUDA context, cuBLAS workspaces and allocator slack, outside torch's count
 
 
-class QuantizationUnavailableError(RuntimeError):
+class QuantizationUnavailableError(MediMindError, RuntimeError):
     """The requested bitsandbytes quantization cannot run here."""
 
 

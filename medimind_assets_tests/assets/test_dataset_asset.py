@@ -108,7 +108,8 @@ def test_bad_input_fails_the_run_and_keeps_the_last_good_dataset(raw_copy, tmp_p
         failure.step_failure_data.error
     )
     assert sha256_file(out / "dataset.jsonl") == before
-    assert sorted(p.name for p in out.iterdir()) == ["dataset.jsonl"]  # no temporary file left behind
+    assert sorted(p.name for p in out.iterdir()) == ["dataset.jsonl", "datasets"]  # no temporary file left behind
+    assert [p.name for p in (out / "datasets").iterdir()] == [sha256_file(out / "dataset.jsonl") + ".jsonl"]
 
 
 def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
@@ -121,13 +122,13 @@ def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
 
 
 @pytest.mark.parametrize("retries", [0, 1])
-def test_an_unreachable_download_is_a_clear_error_at_once(tmp_path, instance, monkeypatch, retries):
-    monkeypatch.setenv("MEDIMIND_MEDIQA_URL", "http://127.0.0.1:9/unreachable")
+def test_an_unreachable_download_is_a_clear_error_at_once(tmp_path, instance, retries):
     settings = MediMindSettings(
         raw_dir=str(tmp_path / "nowhere"),
         data_dir=str(tmp_path),
         download_retries=retries,
         download_retry_wait_seconds=0,
+        source_urls={"mediqa2019_qa": "http://127.0.0.1:9/unreachable"},
     )
     result = dg.materialize(
         ASSETS,

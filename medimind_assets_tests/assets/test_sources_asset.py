@@ -70,13 +70,18 @@ def test_an_absent_source_is_downloaded_by_its_observation(http_server, sample_c
     shutil.copytree(sample_copy / sources.MEDQUAD, served / sources.MEDQUAD)
     manifest = pinned_to(sample_copy)
     monkeypatch.setattr(sources, "upstream_manifest", lambda: manifest)
-    monkeypatch.setenv("MEDIMIND_MEDQUAD_URL", f"{url}/{sources.MEDQUAD}")
     raw = tmp_path / "empty"
     with dg.instance_for_test() as instance:
         result = dg.materialize(
             [raw_medquad],
             selection=[raw_medquad],
-            resources={"settings": MediMindSettings(raw_dir=str(raw), data_dir=str(tmp_path / "out"))},
+            resources={
+                "settings": MediMindSettings(
+                    raw_dir=str(raw),
+                    data_dir=str(tmp_path / "out"),
+                    source_urls={sources.MEDQUAD: f"{url}/{sources.MEDQUAD}"},
+                )
+            },
             instance=instance,
         )
         [record] = instance.fetch_observations(dg.AssetKey("raw_medquad"), limit=1).records

@@ -64,13 +64,12 @@ def test_download_fetches_and_verifies_every_pinned_file(http_server, shared_dat
     assert sorted(p.name for p in raw.iterdir()) == ["mediqa2019_qa"]  # no staging folder left behind
 
 
-def test_ensure_downloads_only_when_absent(http_server, shared_data, tmp_path, monkeypatch):
+def test_ensure_downloads_only_when_absent(http_server, shared_data, tmp_path):
     served, url = http_server
     shutil.copytree(shared_data / "medquad", served / "medquad")
-    monkeypatch.setenv("MEDIMIND_MEDQUAD_URL", f"{url}/medquad")
     raw = tmp_path / "raw"
-    assert sources.ensure(raw, sources.MEDQUAD).downloaded
-    assert not sources.ensure(raw, sources.MEDQUAD).downloaded
+    assert sources.ensure(raw, sources.MEDQUAD, url=f"{url}/medquad").downloaded
+    assert not sources.ensure(raw, sources.MEDQUAD, url="http://127.0.0.1:9/never-asked").downloaded
 
 
 def test_tampered_download_is_refused_and_nothing_is_kept(http_server, shared_data, tmp_path):

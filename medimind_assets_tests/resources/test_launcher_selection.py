@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.resources import (
-    KubernetesLauncher,
-    LauncherConfigError,
-    SubprocessLauncher,
-    launcher_from_env,
-)
+from medimind_assets.config import Deployment
+from medimind_assets.resources import KubernetesLauncher, LauncherConfigError, SubprocessLauncher, launcher_for
+
+
+def launcher_from_env(data_dir: Path, environ: dict[str, str]):
+    """The launcher the definitions would load with `environ` as the environment."""
+    return launcher_for(Deployment.from_env(environ), data_dir)
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = PROJECT_ROOT / "deploy" / "k8s" / "training-pod.yaml"
@@ -33,7 +35,7 @@ def load_definitions(env: dict[str, str]) -> subprocess.CompletedProcess:
     """Import the code location in a fresh interpreter, as `dagster dev` or the code server would."""
     code = (
         "import json, sys; import medimind_assets.definitions as d; "
-        "d.defs.resolve_asset_graph(); r = d.defs.resources['launcher']; "
+        "defs = d.defs(); defs.resolve_asset_graph(); r = defs.resources['launcher']; "
         "print(json.dumps({'type': type(r).__name__, 'config': r.model_dump(), "
         "'heavy': [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]}))"
     )

@@ -1,0 +1,84 @@
+"""Every deployment setting, read from the environment in this one place: when Dagster loads the definitions
+(`definitions.defs`, a lazy entry point: nothing reads the environment at import time) and when the command line
+starts. The rest of the code receives them as arguments or through the `settings` resource. Standard library only.
+
+| variable | field | default |
+| --- | --- | --- |
+| MEDIMIND_RAW_DIR | raw_dir | data/raw |
+| MEDIMIND_DATA_DIR | data_dir | data |
+| MEDIMIND_BASE_MODEL | base_model | microsoft/phi-2 |
+| MEDIMIND_KEEP_ADAPTERS | keep_adapters | 3 |
+| MEDIMIND_SOURCE_CHECK_SECONDS | source_check_seconds | 300 |
+| MEDIMIND_TRAINING_CRON | training_cron | 0 2 * * * |
+| MEDIMIND_AUTO_MERGE | auto_merge | off (1, true, yes: on) |
+| MEDIMIND_LAUNCHER | launcher | subprocess |
+| MEDIMIND_K8S_* | kubernetes | (the `kubernetes` launcher's settings, by variable) |
+| MEDIMIND_MEDIQA_URL, MEDIMIND_MEDQUAD_URL | source_urls | the pinned upstream commits |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from medimind_assets.errors import MediMindError
+
+PREFIX = "MEDIMIND_"
+KUBERNETES_PREFIX = "MEDIMIND_K8S_"
+SOURCE_URL_VARIABLES = {"mediqa2019_qa": "MEDIMIND_MEDIQA_URL", "medquad": "MEDIMIND_MEDQUAD_URL"}
+DEFAULT_TRAINING_CRON = "0 2 * * *"  # nightly at 02:00
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class SettingError(MediMindError, ValueError):
+    """A setting whose value cannot work; the message names the variable and what it accepts."""
+
+
+@dataclass(frozen=True)
+class Deployment:
+    raw_dir: str = "data/raw"
+    data_dir: str = "data"
+    base_model: str = "microsoft/phi-2"
+    keep_adapters: int = 3
+    source_check_seconds: int = 300
+    training_cron: str = DEFAULT_TRAINING_CRON
+    auto_merge: bool = False
+    launcher: str = "subprocess"
+    kubernetes: dict[str, str] = field(default_factory=dict)  # MEDIMIND_K8S_* variable -> value, as set
+    source_urls: dict[str, str] = field(default_factory=dict)  # source folder -> download base URL override
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Deployment:
+        environ = os.environ if environ is None else environ
+
+        def text(name: str, default: str) -> str:
+            return environ.get(PREFIX + name, "").strip() or default
+
+        def whole(name: str, default: int, least: int) -> int:
+            raw = text(name, str(default))
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingError(f"{PREFIX}{name}={raw!r}: expected a whole number >= {least}") from None
+            if value < least:
+                raise SettingError(f"{PREFIX}{name}={value}: expected a whole number >= {least}")
+            return value
+
+        cron = text("TRAINING_CRON", cls.training_cron)
+        if len(cron.split()) != 5:
+            raise SettingError(
+                f"{PREFIX}TRAINING_CRON={cron!r}: expected a five-field cron schedule such as '0 2 * * *'"
+            )
+        return cls(
+            raw_dir=text("RAW_DIR", cls.raw_dir),
+            data_dir=text("DATA_DIR", cls.data_dir),
+            base_model=text("BASE_MODEL", cls.base_model),
+            keep_adapters=whole("KEEP_ADAPTERS", cls.keep_adapters, 0),
+            source_check_seconds=whole("SOURCE_CHECK_SECONDS", cls.source_check_seconds, 1),
+            training_cron=cron,
+            auto_merge=text("AUTO_MERGE", "").lower() in _TRUE,
+            launcher=text("LAUNCHER", cls.launcher).lower(),
+            kubernetes={k: v for k, v in environ.items() if k.startswith(KUBERNETES_PREFIX)},
+            source_urls={name: environ[var] for name, var in SOURCE_URL_VARIABLES.items() if environ.get(var)},
+        )

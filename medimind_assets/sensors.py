@@ -1,0 +1,106 @@
+"""The sensors: raw sources observed without a run, declarative automation, failed runs logged.
+
+- `medimind_raw_sources` hashes the raw files every `source_check_seconds` (MEDIMIND_SOURCE_CHECK_SECONDS) and,
+  only when the content hash differs from the last observed data version, reports an observation with the new
+  version, without a run. Unchanged bytes start nothing. A source whose files are missing gets an observation run
+  instead, which downloads the pinned files (at most one try an hour). Files that changed less than the settle
+  time ago wait for a later tick.
+- `medimind_automation` evaluates the conditions each asset declares (`conditions.py`).
+- `log_failed_runs` logs every failed run; `medimind_dead_runs` (run_health.py) fails runs whose process died.
+"""
+
+import datetime
+from pathlib import Path
+
+import dagster as dg
+
+from medimind_assets.assets.sources import (
+    DATA_VERSION_TAG,
+    SOURCES,
+    raw_mediqa_qa,
+    raw_medquad,
+    read_source,
+    source_observation,
+)
+from medimind_assets.data import sources
+from medimind_assets.data.errors import RawDataError
+from medimind_assets.resources import MediMindSettings
+
+
+def latest_observed_version(instance: dg.DagsterInstance, key: str) -> str | None:
+    records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
+    observation = records[0].asset_observation if records else None
+    return (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
+
+
+def check_sources(
+    instance: dg.DagsterInstance, raw_dir: Path, now: datetime.datetime, settle_seconds: float = 0.0
+) -> tuple[list[dg.AssetObservation], list[dg.RunRequest], list[str]]:
+    """Observations of the sources whose content changed, observation runs for those whose files are missing (they
+    download), and the problems of sources that cannot be read at all. A source whose files changed less than
+    `settle_seconds` ago is left for a later tick: a collection being copied in is never observed half-copied."""
+    observations, downloads, problems = [], [], []
+    for key, name in SOURCES.items():
+        if not sources.is_present(raw_dir, name):
+            run_key = f"{key}/download/{now:%Y-%m-%dT%H}"  # one download attempt an hour while the files are missing
+            downloads.append(dg.RunRequest(asset_selection=[dg.AssetKey(key)], run_key=run_key))
+            continue
+        age = now.timestamp() - sources.newest_change(raw_dir, name)
+        if settle_seconds > 0 and age < settle_seconds:
+            problems.append(
+                f"{key}: files changed {age:.0f} s ago; observed once they are still for {settle_seconds:.0f} s"
+            )
+            continue
+        try:
+            version = sources.snapshot(raw_dir, name, counts=False).data_version  # hashing only: cheap
+            if version != latest_observed_version(instance, key):
+                observations.append(source_observation(key, *read_source(raw_dir, name)))
+        except RawDataError as exc:
+            problems.append(f"{key}: {exc}")
+    return observations, downloads, problems
+
+
+def raw_sources_sensor_every(seconds: int) -> dg.SensorDefinition:
+    """`medimind_raw_sources`, checking every `seconds` (MEDIMIND_SOURCE_CHECK_SECONDS)."""
+    return dg.sensor(
+        name="medimind_raw_sources",
+        target=[raw_mediqa_qa, raw_medquad],
+        minimum_interval_seconds=seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Observes the raw sources without a run: reports a new data version only when their bytes "
+        "changed; starts an observation run (a download) only for a source whose files are missing.",
+    )(check_raw_sources)
+
+
+def check_raw_sources(
+    context: dg.SensorEvaluationContext, settings: MediMindSettings
+) -> dg.SensorResult | dg.SkipReason:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    observations, downloads, problems = check_sources(
+        context.instance, settings.raw_path, now, settings.source_settle_seconds
+    )
+    for problem in problems:
+        context.log.warning(problem) if "still for" in problem else context.log.error(problem)
+    if not observations and not downloads:
+        return dg.SkipReason("; ".join(problems) or "the raw files are unchanged")
+    return dg.SensorResult(asset_events=observations, run_requests=downloads)
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "medimind_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Evaluates the automation conditions of every MediMind asset.",
+)
+
+
+@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, description="Logs every failed run.")
+def log_failed_runs(context: dg.RunFailureSensorContext) -> None:
+    failures = [e.message for e in context.get_step_failure_events()] or [context.failure_event.message]
+    context.log.error(
+        f"run {context.dagster_run.run_id} ({context.dagster_run.job_name}) failed: " + " | ".join(failures)
+    )
+
+
+raw_sources_sensor = raw_sources_sensor_every(300)  # the default; the definitions build it from the settings
