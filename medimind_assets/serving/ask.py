@@ -63,6 +63,17 @@ def adapter_target(models_dir: Path, adapter_dir: Path, label: str) -> Target:
     return Target(label, _base_for_adapter(models_dir, adapter_dir), adapter_dir, template)
 
 
+def promoted_target(models_dir: Path, promoted: dict) -> Target:
+    """The adapter a `current.json` record (`read_promoted`) promotes, on the base it was evaluated with."""
+    adapter_dir = Path(promoted["path"])
+    return Target(
+        f"adapter {promoted['fingerprint']}",
+        promoted_base_dir(promoted, models_dir),
+        adapter_dir,
+        template_from_summary(read_summary(adapter_dir)),
+    )
+
+
 def merged_target(merged_dir: Path) -> tuple[Target, Path | None]:
     """The merged model, and the base folder it was merged from (when it still exists)."""
     merged_dir = require_model_dir(Path(merged_dir), "merged model")
@@ -105,15 +116,7 @@ def resolve_targets(
     elif adapter is not None:
         target = adapter_target(models_dir, Path(adapter), f"adapter {Path(adapter).name}")
     else:
-        promoted = read_promoted(adapters_dir)
-        adapter_dir = Path(promoted["path"])
-        template = template_from_summary(read_summary(adapter_dir))
-        target = Target(
-            f"adapter {promoted['fingerprint']}",
-            promoted_base_dir(promoted, models_dir),
-            adapter_dir,
-            template,
-        )
+        target = promoted_target(models_dir, read_promoted(adapters_dir))
     if not compare:
         return [target]
     if target.adapter_dir is not None:
