@@ -24,6 +24,12 @@ from medimind_assets_tests.model_world import use_adapter
         (["ask", "hi", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["lineage", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["status", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
+        (["serve", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
+        (["serve", "--port", "70000"], "expected a port number 0-65535, got 70000"),
+        (["serve", "--max-new-tokens", "5000"], "expected a whole number from 1 to 1024, got 5000"),
+        (["serve", "--reload-interval", "-1"], "expected a number >= 0, got -1"),
+        (["serve", "--threads", "0"], "expected a whole number >= 1, got 0"),
+        (["serve", "--device", "nonsense", "--data-dir", "."], "unknown device 'nonsense'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
