@@ -190,6 +190,7 @@ def create_app(
             "loaded_at": loaded.loaded_at,
             "load_s": loaded.load_s,
             "context_tokens": loaded.context_tokens,
+            "adapter_merged": loaded.merge,
             "watching": str(holder.pointer) if watch else None,
             "reload_interval_s": reload_interval if watch else None,
             "swaps": holder.swaps,

@@ -247,6 +247,8 @@ def test_the_chat_contract_and_the_health_endpoint(world, promoted_server: Serve
     assert health["adapter"] == body["adapter"] and health["base_model"] == "tiny-phi"
     assert health["dataset_version"] == body["dataset_version"] and health["loaded_at"]
     assert health["last_reload_error"] is None and health["watching"].endswith("adapters/current.json")
+    # Merged into the base in memory, proven: the same logits as base + adapter, and the same answer as `ask`.
+    assert health["adapter_merged"]["max_abs_logit_diff"] <= health["adapter_merged"]["bound"]
     assert requests.get(f"{promoted_server.url}/healthz", timeout=10).json()["adapter"] == health["adapter"]
     output = promoted_server.output()
     assert f"Loading LoRA adapter from: {world.trained_adapter} \u2705" in output
@@ -340,13 +342,15 @@ def test_concurrent_requests_are_all_answered_and_health_stays_responsive(promot
 
 
 @pytest.mark.slow
-def test_lora_model_path_serves_that_adapter_pinned(world, tmp_path: Path):
+def test_lora_model_path_serves_that_adapter_pinned_and_unmerged_on_request(world, tmp_path: Path):
     data = pipeline_data(tmp_path, world)
     promote_adapter(data, world, world.trained_adapter)  # LORA_MODEL_PATH wins over the promotion
-    server = start_server(data, tmp_path / "server.log", env={"LORA_MODEL_PATH": str(world.random_adapter)})
+    log = tmp_path / "server.log"
+    server = start_server(data, log, "--no-merge", env={"LORA_MODEL_PATH": str(world.random_adapter)})
     try:
         health = server.health()
         assert health["source"] == "LORA_MODEL_PATH" and health["watching"] is None
+        assert health["adapter_merged"] is None  # base + adapter, as the evaluation computes it
         assert health["adapter"] == {"fingerprint": "random", "path": str(world.random_adapter)}
         body = server.chat({"message": "What is a headache?", "history": [], "max_new_tokens": 4}).json()
         assert body["adapter"]["fingerprint"] == "random"
