@@ -28,6 +28,7 @@ ROLES = ("user", "assistant")
 MAX_MESSAGE_CHARS = 8000
 MAX_HISTORY_TURNS = 200
 MAX_NEW_TOKENS = 1024
+MAX_CHARS_PER_TOKEN = 32  # far more than any tokenizer's longest token on normalised text
 
 
 @dataclass(frozen=True)
@@ -89,18 +90,41 @@ def build_prompt(
     message: str,
     budget: int,
 ) -> ChatPrompt:
-    """The longest fold of the newest exchanges whose prompt fits `budget` tokens (`count_tokens` counts them)."""
+    """The longest fold of the newest exchanges whose prompt fits `budget` tokens (`count_tokens` counts them).
+
+    A binary search over where the kept history starts (fewer exchanges, fewer tokens), so a long history costs a
+    few tokenizations, not one per exchange; exchanges further back than `MAX_CHARS_PER_TOKEN` x `budget`
+    characters are not tried (no token is that long).
+    """
     if budget < 1:
         raise ValueError(f"no room for the prompt: its budget is {budget} tokens")
     folded = exchanges(history)
-    for start in range(len(folded) + 1):
-        kept = folded[start:]
-        text = fold(template, kept, message)
-        n_tokens = count_tokens(text)
-        if n_tokens <= budget:
-            return ChatPrompt(text, n_tokens, sum(e.turns for e in kept), truncated=start > 0)
+    first, chars = len(folded), 0
+    while first > 0 and chars + len(folded[first - 1].question) + len(folded[first - 1].answer or "") <= (
+        MAX_CHARS_PER_TOKEN * budget
+    ):
+        first -= 1
+        chars += len(folded[first].question) + len(folded[first].answer or "")
+    counted: dict[int, tuple[str, int]] = {}
+
+    def tokens(start: int) -> int:
+        if start not in counted:
+            text = fold(template, folded[start:], message)
+            counted[start] = (text, count_tokens(text))
+        return counted[start][1]
+
+    low, high = first, len(folded)  # the answer is the smallest start in [low, high] that fits, if any
+    while low < high:
+        middle = (low + high) // 2
+        if tokens(middle) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    if tokens(low) <= budget:
+        text, n_tokens = counted[low]
+        return ChatPrompt(text, n_tokens, sum(e.turns for e in folded[low:]), truncated=low > 0)
     # The question alone is over the budget: the model sees its last `budget` tokens.
-    return ChatPrompt(fold(template, [], message), budget, 0, truncated=True)
+    return ChatPrompt(counted[len(folded)][0], budget, 0, truncated=True)
 
 
 def prompt_budget(context_tokens: int | None, max_new_tokens: int, max_prompt_tokens: int | None) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -114,13 +114,16 @@ def create_app(
     max_batch_size: int = 8,
     reload_interval: float = 5.0,
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
+    generate: Callable | None = None,
 ) -> FastAPI:
-    """The API around `holder` (already loaded): its generation queue and promotion watcher run with the app."""
+    """The API around `holder` (already loaded): its generation queue and promotion watcher run with the app.
+    `generate` replaces `generate_answers` (tests)."""
     queue = GenerationQueue(
         holder,
         max_prompt_tokens=max_prompt_tokens,
         max_batch_size=max_batch_size,
         repetition_penalty=repetition_penalty,
+        generate=generate,
     )
     watch = holder.watching and reload_interval > 0
 
@@ -196,6 +199,7 @@ def create_app(
             "swaps": holder.swaps,
             "last_reload_at": holder.last_reload_at,
             "last_reload_error": holder.last_reload_error,
+            "generating_requests": queue.generating,
             "waiting_requests": queue.waiting,
         }
         if served.source == SOURCE_BASE:

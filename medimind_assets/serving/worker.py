@@ -84,6 +84,7 @@ class GenerationQueue:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="medimind-generation", daemon=True)
         self.batches = 0  # batches answered, for the health endpoint
+        self.generating = 0  # requests in the batch being generated now
 
     @property
     def waiting(self) -> int:
@@ -126,6 +127,7 @@ class GenerationQueue:
             batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
             if not batch:
                 continue
+            self.generating = len(batch)
             try:
                 results = self.answer(batch)
             except Exception as exc:  # the requests fail, the worker goes on with the next batch
@@ -135,6 +137,8 @@ class GenerationQueue:
             else:
                 for job, result in zip(batch, results, strict=True):
                     job.future.set_result(result)
+            finally:
+                self.generating = 0
             self.batches += 1
 
     def answer(self, batch: list[ChatJob]) -> list[dict[str, Any]]:
