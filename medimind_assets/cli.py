@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from medimind_assets import instance
-from medimind_assets.config import Deployment
+from medimind_assets.config import Deployment, SettingError
 from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import ArtifactStore
@@ -277,12 +277,176 @@ def add_dev_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_dev)
 
 
+def _non_negative_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}") from None
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return number
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {number}")
+    return number
+
+
+def _bounded_new_tokens(value: str) -> int:
+    from medimind_assets.serving.chat import MAX_NEW_TOKENS
+
+    number = _positive_int(value)
+    if number > MAX_NEW_TOKENS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_NEW_TOKENS}, got {number}")
+    return number
+
+
+def _say(line: str) -> None:
+    """A line on stdout, now (the server runs on after it); without the emoji where stdout cannot encode it."""
+    try:
+        print(line, flush=True)
+    except UnicodeEncodeError:
+        print(line.encode("ascii", "replace").decode("ascii"), flush=True)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from medimind_assets.llm.artifacts import ArtifactMissingError
+    from medimind_assets.llm.loading import choose_device
+    from medimind_assets.serving.holder import LORA_MODEL_PATH_ENV, ModelHolder
+
+    if problem := _data_dir_problem(args.data_dir):
+        print(f"medimind serve: {problem}", file=sys.stderr)
+        return EXIT_MISSING
+    lora_model_path = Deployment.from_env().lora_model_path
+    where = f"{LORA_MODEL_PATH_ENV}={lora_model_path}: " if lora_model_path else ""
+    try:
+        device = choose_device(args.device)
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        from medimind_assets.serving.server import check_address, create_app, run
+
+        check_address(args.host, args.port)  # before loading: a port in use fails in a second, not after the load
+    except (ValueError, OSError) as exc:
+        print(f"medimind serve: {exc}", file=sys.stderr)
+        return EXIT_MISSING
+    try:
+        holder = ModelHolder(args.data_dir, lora_model_path=lora_model_path, device=device, merge=args.merge)
+        loaded = holder.load_initial()
+    except (ArtifactMissingError, ValueError, OSError) as exc:
+        print(f"medimind serve: {where}{exc}", file=sys.stderr)
+        return EXIT_MISSING
+    served = loaded.served
+    if served.target.adapter_dir is not None:
+        _say(f"Loading LoRA adapter from: {served.target.adapter_dir} \u2705")
+        source = "LORA_MODEL_PATH" if lora_model_path else f"promoted in {holder.pointer}"
+        _say(
+            f"adapter {served.fingerprint} ({source}) on base {served.base_model}, trained on dataset "
+            f"{served.dataset_version or 'unknown'}; loaded in {loaded.load_s:.1f}s on {loaded.device}"
+            + (
+                f", merged into the base (max |logit diff| {loaded.merge['max_abs_logit_diff']:.1e})"
+                if loaded.merge
+                else ", unmerged"
+            )
+        )
+    else:
+        _say(
+            f"No LoRA adapter ({LORA_MODEL_PATH_ENV} unset, nothing promoted yet): serving the base model "
+            f"{served.base_model} ({served.target.model_dir}) alone; loaded in {loaded.load_s:.1f}s on {loaded.device}"
+        )
+    if holder.watching and args.reload_interval > 0:
+        _say(f"watching {holder.pointer} every {args.reload_interval:g}s: a new promotion is served once it loads")
+    app = create_app(
+        holder,
+        max_new_tokens=args.max_new_tokens,
+        max_prompt_tokens=args.max_prompt_tokens,
+        max_batch_size=args.max_batch_size,
+        reload_interval=args.reload_interval,
+        repetition_penalty=args.repetition_penalty,
+    )
+    run(app, args.host, args.port, log_level=args.log_level)
+    return 0
+
+
+def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the promoted adapter over HTTP: POST /api/v1/chat, GET /api/v1/health",
+        description="The MediMind backend (FastAPI on uvicorn): loads the model once, answers POST /api/v1/chat "
+        '{"message": ..., "history": [...]} with the safety notice of the question, and serves a new promotion '
+        "without a restart. LORA_MODEL_PATH (an adapter folder) overrides the promoted adapter; with neither, the "
+        "base model alone is served.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0: any free port)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=_bounded_new_tokens,
+        default=128,
+        help="answer bound when a request sets none (default 128)",
+    )
+    parser.add_argument(
+        "--max-prompt-tokens",
+        type=_positive_int,
+        default=256,
+        help="prompt bound: older turns are left out, then a long question keeps its end (default 256, as the "
+        "evaluation; the model's context bounds it too)",
+    )
+    parser.add_argument(
+        "--max-batch-size",
+        type=_positive_int,
+        default=8,
+        help="waiting requests answered together in one generation (default 8; 1: one at a time)",
+    )
+    parser.add_argument(
+        "--no-merge",
+        dest="merge",
+        action="store_false",
+        help="keep the adapter beside the base (as the evaluation computed it) instead of merging it into the base's "
+        "weights in memory, proven equivalent (about 15%% faster per token; fp32 only)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        help="CPU threads per generation (default: torch's, one per core); on cores other work keeps busy, 1 "
+        "is several times faster for a small model (docs/serving.md)",
+    )
+    parser.add_argument(
+        "--reload-interval",
+        type=_non_negative_float,
+        default=5.0,
+        help="seconds between checks of adapters/current.json for a new promotion (default 5; 0: never)",
+    )
+    parser.add_argument(
+        "--repetition-penalty",
+        type=_repetition_penalty,
+        default=DEFAULT_REPETITION_PENALTY,
+        help=f"penalty on repeating tokens, 1.0 for none (default {DEFAULT_REPETITION_PENALTY}, as the evaluation)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=("critical", "error", "warning", "info", "debug"),
+        default="info",
+        help="uvicorn's log level (default info: startup, promotions and one line per request)",
+    )
+    _add_data_dir(parser)
+    parser.set_defaults(handler=_serve)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_ask_command,
     add_dev_command,
     add_launch_command,
     add_lineage_command,
     add_status_command,
+    add_serve_command,
 ]
 
 
@@ -295,7 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()  # the defaults read the deployment settings
+    except SettingError as exc:
+        print(f"medimind: {exc}", file=sys.stderr)
+        return EXIT_MISSING
     args, extra = parser.parse_known_args(argv)
     if extra:  # named by the subcommand, whose --help lists what it takes
         print(

@@ -14,6 +14,7 @@ starts. The rest of the code receives them as arguments or through the `settings
 | MEDIMIND_LAUNCHER | launcher | subprocess |
 | MEDIMIND_K8S_* | kubernetes | (the `kubernetes` launcher's settings, by variable) |
 | MEDIMIND_MEDIQA_URL, MEDIMIND_MEDQUAD_URL | source_urls | the pinned upstream commits |
+| LORA_MODEL_PATH | lora_model_path | unset: `medimind serve` serves the promoted adapter |
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PREFIX = "MEDIMIND_"
 KUBERNETES_PREFIX = "MEDIMIND_K8S_"
 SOURCE_URL_VARIABLES = {"mediqa2019_qa": "MEDIMIND_MEDIQA_URL", "medquad": "MEDIMIND_MEDQUAD_URL"}
 DEFAULT_TRAINING_CRON = "0 2 * * *"  # nightly at 02:00
+LORA_MODEL_PATH = "LORA_MODEL_PATH"
 _TRUE = {"1", "true", "yes", "on"}
 
 
@@ -47,6 +49,7 @@ class Deployment:
     launcher: str = "subprocess"
     kubernetes: dict[str, str] = field(default_factory=dict)  # MEDIMIND_K8S_* variable -> value, as set
     source_urls: dict[str, str] = field(default_factory=dict)  # source folder -> download base URL override
+    lora_model_path: str | None = None  # the backend guide's variable: serve this adapter instead
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Deployment:
@@ -81,4 +84,5 @@ class Deployment:
             launcher=text("LAUNCHER", cls.launcher).lower(),
             kubernetes={k: v for k, v in environ.items() if k.startswith(KUBERNETES_PREFIX)},
             source_urls={name: environ[var] for name, var in SOURCE_URL_VARIABLES.items() if environ.get(var)},
+            lora_model_path=environ.get(LORA_MODEL_PATH, "").strip() or None,
         )

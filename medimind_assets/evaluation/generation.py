@@ -66,7 +66,8 @@ def generate_answers(
     log = log or logger.info
     device = next(model.parameters()).device
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    encoded = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    # Cut to `max_prompt_tokens` below: the tokenizer's "longer than the maximum length" warning would be noise.
+    encoded = [tokenizer(p, add_special_tokens=False, verbose=False)["input_ids"] for p in prompts]
     truncated = [max_prompt_tokens is not None and len(ids) > max_prompt_tokens for ids in encoded]
     if max_prompt_tokens is not None:
         encoded = [ids[-max_prompt_tokens:] for ids in encoded]

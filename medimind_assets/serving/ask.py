@@ -63,6 +63,14 @@ def adapter_target(models_dir: Path, adapter_dir: Path, label: str) -> Target:
     return Target(label, _base_for_adapter(models_dir, adapter_dir), adapter_dir, template)
 
 
+def promoted_target(store: ArtifactStore) -> tuple[Target, dict]:
+    """The adapter `current.json` promotes, on the base it was evaluated with, once both are checked to be what
+    the gate evaluated (`verified_promotion`); with the promotion record."""
+    promoted = verified_promotion(store)
+    template = template_from_summary(read_summary(promoted.adapter_dir))
+    return Target(f"adapter {promoted.fingerprint}", promoted.base_dir, promoted.adapter_dir, template), promoted.record
+
+
 def merged_target(merged_dir: Path) -> tuple[Target, Path | None]:
     """The merged model, and the base folder it was merged from (when it still exists)."""
     merged_dir = require_model_dir(Path(merged_dir), "merged model")
@@ -108,9 +116,7 @@ def resolve_targets(
     elif adapter is not None:
         target = adapter_target(models_dir, Path(adapter), f"adapter {Path(adapter).name}")
     else:
-        promoted = verified_promotion(store)
-        template = template_from_summary(read_summary(promoted.adapter_dir))
-        target = Target(f"adapter {promoted.fingerprint}", promoted.base_dir, promoted.adapter_dir, template)
+        target = promoted_target(store)[0]
     if not compare:
         return [target]
     if target.adapter_dir is not None:

@@ -1,0 +1,136 @@
+"""A conversation folded into the one prompt format the adapter was trained on, within a token budget.
+
+The adapter learned single exchanges, `template.prompt(question) + template.completion(answer)` (by default
+`Human: {q}\\nAssistant: {a}`). A chat's previous turns are written the same way, one exchange per line, before the
+new question's prompt:
+
+    Human: What is gout?
+    Assistant: Gout is a form of arthritis ...
+    Human: How is it treated?
+    Assistant:
+
+A user turn without an answer (the previous request failed) is folded with an empty answer; an assistant turn that
+does not answer a user turn is an error. Text is whitespace-normalised as `medimind ask` does. When the prompt is
+over the budget, the oldest exchanges go first; when the new question alone is still over it, its prompt keeps its
+last tokens, as the evaluation truncates (`generate_answers(max_prompt_tokens=...)`). No torch here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from medimind_assets.llm.template import PromptTemplate
+
+ROLES = ("user", "assistant")
+# What one request may ask (the server answers more with 422): a message far longer than any prompt budget is a
+# client's bug, not a question.
+MAX_MESSAGE_CHARS = 8000
+MAX_HISTORY_TURNS = 200
+MAX_NEW_TOKENS = 1024
+MAX_CHARS_PER_TOKEN = 32  # far more than any tokenizer's longest token on normalised text
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class Exchange:
+    question: str
+    answer: str | None  # None: the user turn was not answered
+
+    @property
+    def turns(self) -> int:
+        return 1 if self.answer is None else 2
+
+
+@dataclass(frozen=True)
+class ChatPrompt:
+    text: str  # the folded prompt; when it is over the budget alone, the model sees its last `n_tokens` tokens
+    n_tokens: int  # prompt tokens the model sees (after any cut)
+    history_turns_used: int  # turns of the history folded in (the newest ones)
+    truncated: bool  # older turns were left out, or the prompt's start was cut
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def exchanges(history: Sequence[Turn]) -> list[Exchange]:
+    """The history as question-answer exchanges; ValueError naming the turn for an unknown role or an assistant
+    turn that does not follow a user turn."""
+    found: list[Exchange] = []
+    for index, turn in enumerate(history):
+        if turn.role == "user":
+            found.append(Exchange(normalise(turn.content), None))
+        elif turn.role == "assistant":
+            if not found or found[-1].answer is not None:
+                raise ValueError(f"history[{index}]: an assistant turn must follow a user turn")
+            found[-1] = Exchange(found[-1].question, normalise(turn.content))
+        else:
+            raise ValueError(f"history[{index}].role: expected one of {', '.join(ROLES)}, got {turn.role!r}")
+    return found
+
+
+def fold(template: PromptTemplate, history: Sequence[Exchange], message: str) -> str:
+    """The previous exchanges, then the new question's prompt, one exchange per line."""
+    lines = [
+        template.prompt(e.question) + (template.completion(e.answer) if e.answer is not None else "") for e in history
+    ]
+    return "\n".join([*lines, template.prompt(normalise(message))])
+
+
+def build_prompt(
+    count_tokens: Callable[[str], int],
+    template: PromptTemplate,
+    history: Sequence[Turn],
+    message: str,
+    budget: int,
+) -> ChatPrompt:
+    """The longest fold of the newest exchanges whose prompt fits `budget` tokens (`count_tokens` counts them).
+
+    A binary search over where the kept history starts (fewer exchanges, fewer tokens), so a long history costs a
+    few tokenizations, not one per exchange; exchanges further back than `MAX_CHARS_PER_TOKEN` x `budget`
+    characters are not tried (no token is that long).
+    """
+    if budget < 1:
+        raise ValueError(f"no room for the prompt: its budget is {budget} tokens")
+    folded = exchanges(history)
+    first, chars = len(folded), 0
+    while first > 0 and chars + len(folded[first - 1].question) + len(folded[first - 1].answer or "") <= (
+        MAX_CHARS_PER_TOKEN * budget
+    ):
+        first -= 1
+        chars += len(folded[first].question) + len(folded[first].answer or "")
+    counted: dict[int, tuple[str, int]] = {}
+
+    def tokens(start: int) -> int:
+        if start not in counted:
+            text = fold(template, folded[start:], message)
+            counted[start] = (text, count_tokens(text))
+        return counted[start][1]
+
+    low, high = first, len(folded)  # the answer is the smallest start in [low, high] that fits, if any
+    while low < high:
+        middle = (low + high) // 2
+        if tokens(middle) <= budget:
+            high = middle
+        else:
+            low = middle + 1
+    if tokens(low) <= budget:
+        text, n_tokens = counted[low]
+        return ChatPrompt(text, n_tokens, sum(e.turns for e in folded[low:]), truncated=low > 0)
+    # The question alone is over the budget: the model sees its last `budget` tokens.
+    return ChatPrompt(counted[len(folded)][0], budget, 0, truncated=True)
+
+
+def prompt_budget(context_tokens: int | None, max_new_tokens: int, max_prompt_tokens: int | None) -> int:
+    """Prompt tokens a request may use: the server's bound, and what the model's context leaves after the answer."""
+    bounds = [max_prompt_tokens, None if context_tokens is None else context_tokens - max_new_tokens]
+    known = [b for b in bounds if b is not None]
+    if not known:
+        raise ValueError("no prompt bound: give max_prompt_tokens or the model's context length")
+    return min(known)

@@ -1,0 +1,233 @@
+"""`medimind serve`: the MediMind backend's HTTP API (FastAPI on uvicorn) for the model `ModelHolder` serves.
+
+- `POST /api/v1/chat` `{"message": str, "history": [{"role": "user"|"assistant", "content": str}, ...],
+  "max_new_tokens": int (optional)}`: the answer, with the safety notice of its question, and what the caller needs
+  beside it (`ChatResponse`).
+- `GET /api/v1/health` (and `/healthz`): which model is loaded, from where, since when, and the last failed
+  reload, if any.
+
+A body that is not JSON is a 400; a missing field, a wrong type or a value out of bounds is a 422; both say what
+is wrong in `error` (the field named), with pydantic's list in `detail`. Generation runs on one worker thread
+(`GenerationQueue`): the event loop stays free, so the health endpoint answers while a request is generating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
+
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.serving.chat import (
+    MAX_HISTORY_TURNS,
+    MAX_MESSAGE_CHARS,
+    MAX_NEW_TOKENS,
+    Turn,
+    exchanges,
+    prompt_budget,
+)
+from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher
+from medimind_assets.serving.worker import ChatJob, GenerationQueue, QueueClosed
+
+CHAT_PATH = "/api/v1/chat"
+HEALTH_PATHS = ("/api/v1/health", "/healthz")
+
+
+class ChatTurn(BaseModel):
+    role: Literal["user", "assistant"]
+    content: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
+
+
+class ChatRequest(BaseModel):
+    message: StrictStr = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, examples=["What is a headache?"])
+    history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
+    max_new_tokens: StrictInt | None = Field(default=None, ge=1, le=MAX_NEW_TOKENS)
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the message is blank")
+        return value
+
+
+class AdapterInfo(BaseModel):
+    fingerprint: str
+    path: str
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class ChatResponse(BaseModel):
+    answer: str = Field(description="the model's answer with its safety notice (emergency first, caution last)")
+    safety_level: Literal["safe", "caution", "emergency"]
+    truncated_prompt: bool = Field(description="older turns were left out or the prompt's start was cut")
+    history_turns_used: int
+    cut_at_max_tokens: bool = Field(description="the answer reached max_new_tokens without ending")
+    adapter: AdapterInfo | None
+    dataset_version: str | None
+    base_model: str
+    usage: Usage
+    latency_s: float
+
+
+def _field(location: tuple | list) -> str:
+    parts = [str(p) for p in location if p != "body"]
+    return ".".join(parts) or "body"
+
+
+def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
+    body = {"error": message}
+    if detail is not None:
+        body["detail"] = jsonable_encoder(detail)
+    return JSONResponse(status_code=status, content=body)
+
+
+async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            ctx = error.get("ctx") or {}
+            where = f" at character {error['loc'][-1]}" if len(error.get("loc", ())) > 1 else ""
+            reason = ctx.get("error") or error.get("msg")
+            return _error(400, f"the request body is not valid JSON{where}: {reason}", errors)
+    message = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+    return _error(422, message, errors)
+
+
+def create_app(
+    holder: ModelHolder,
+    *,
+    max_new_tokens: int = 128,
+    max_prompt_tokens: int | None = 256,
+    max_batch_size: int = 8,
+    reload_interval: float = 5.0,
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
+    generate: Callable | None = None,
+) -> FastAPI:
+    """The API around `holder` (already loaded): its generation queue and promotion watcher run with the app.
+    `generate` replaces `generate_answers` (tests)."""
+    queue = GenerationQueue(
+        holder,
+        max_prompt_tokens=max_prompt_tokens,
+        max_batch_size=max_batch_size,
+        repetition_penalty=repetition_penalty,
+        generate=generate,
+    )
+    watch = holder.watching and reload_interval > 0
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        watcher = PromotionWatcher(holder, reload_interval) if watch else None
+        queue.start()
+        if watcher:
+            watcher.start()
+        try:
+            yield
+        finally:
+            if watcher:
+                watcher.stop()
+            await asyncio.to_thread(queue.close)
+
+    app = FastAPI(
+        title="MediMind",
+        summary="Answers medical questions with the promoted LoRA adapter, with a safety notice where one is due.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+
+    @app.post(
+        CHAT_PATH,
+        response_model=ChatResponse,
+        responses={
+            400: {"description": "the body is not valid JSON"},
+            422: {"description": "a field is missing, of the wrong type or out of bounds (named in `error`)"},
+            500: {"description": "the generation failed"},
+            503: {"description": "the server is shutting down"},
+        },
+    )
+    async def chat(request: ChatRequest) -> Any:
+        history = [Turn(t.role, t.content) for t in request.history]
+        bound = request.max_new_tokens or max_new_tokens
+        context = holder.current.context_tokens
+        try:
+            exchanges(history)
+            budget = prompt_budget(context, bound, max_prompt_tokens)
+        except ValueError as exc:
+            return _error(422, str(exc))
+        if budget < 1:
+            return _error(
+                422, f"max_new_tokens: {bound} leaves no room for a prompt in the model's {context}-token context"
+            )
+        try:
+            future = queue.submit(ChatJob(request.message, history, bound))
+        except QueueClosed as exc:
+            return _error(503, str(exc))
+        try:
+            return await asyncio.wrap_future(future)
+        except Exception as exc:
+            return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
+
+    async def health() -> dict[str, Any]:
+        loaded = holder.current
+        served = loaded.served
+        body: dict[str, Any] = {
+            "status": "ok",
+            "source": served.source,
+            "adapter": served.adapter(),
+            "base_model": served.base_model,
+            "base_model_path": str(served.target.model_dir),
+            "dataset_version": served.dataset_version,
+            "device": loaded.device,
+            "loaded_at": loaded.loaded_at,
+            "load_s": loaded.load_s,
+            "context_tokens": loaded.context_tokens,
+            "adapter_merged": loaded.merge,
+            "watching": str(holder.pointer) if watch else None,
+            "reload_interval_s": reload_interval if watch else None,
+            "swaps": holder.swaps,
+            "last_reload_at": holder.last_reload_at,
+            "last_reload_error": holder.last_reload_error,
+            "generating_requests": queue.generating,
+            "waiting_requests": queue.waiting,
+        }
+        if served.source == SOURCE_BASE:
+            body["note"] = (
+                "no LoRA adapter: LORA_MODEL_PATH is unset and nothing is promoted; serving the base model alone"
+            )
+        return body
+
+    for path in HEALTH_PATHS:
+        app.add_api_route(path, health, methods=["GET"])
+    app.state.holder, app.state.queue = holder, queue
+    return app
+
+
+def check_address(host: str, port: int) -> None:
+    """OSError saying why uvicorn could not listen on host:port (in use, unknown host), found in a moment by binding
+    it once, before the model loads for seconds or minutes. Port 0 (any free port) always passes."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+            sock.bind(address)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def run(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+    """Serve `app` until SIGINT or SIGTERM (uvicorn finishes the requests in flight first)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,164 @@
+"""One generation at a time: requests wait in a queue for a single worker thread, which answers them in batches.
+
+The worker takes the oldest waiting request and, with it, the others already waiting that ask for the same
+`max_new_tokens` (up to `max_batch_size`), and answers them in one `generate_answers` call: left-padded, greedy,
+the evaluation's repetition penalty and prompt truncation. Requests are never interleaved into another's
+generation; a batch runs on the one model that was being served when it started (a promotion swap takes effect at
+the next batch). Requests asking for another bound wait for a later batch, in arrival order.
+
+Every answer carries the safety notice of its question (`with_safety_notice(assess(message).level, ...)`, as
+`medimind ask` shows it): the urgent-care line first for an emergency, the check-with-a-clinician line last for a
+caution question.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from medimind_assets.data.safety import assess, with_safety_notice
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.serving.chat import Turn, build_prompt, normalise, prompt_budget
+from medimind_assets.serving.holder import ModelHolder, logger
+
+EMPTY_ANSWER = "(empty answer)"  # what `medimind ask` shows for an answer with no text
+
+
+class QueueClosed(RuntimeError):
+    """The server is shutting down: no new request is taken."""
+
+
+@dataclass
+class ChatJob:
+    message: str
+    history: list[Turn]
+    max_new_tokens: int
+    received: float = field(default_factory=time.monotonic)
+    future: Future = field(default_factory=Future)
+
+
+def reply(job: ChatJob, loaded, prompt, generated) -> dict[str, Any]:
+    """The response body of one answered request (the server's `ChatResponse`)."""
+    served = loaded.served
+    level = assess(normalise(job.message)).level
+    return {
+        "answer": with_safety_notice(level, generated.text or EMPTY_ANSWER),
+        "safety_level": level,
+        "truncated_prompt": prompt.truncated,
+        "history_turns_used": prompt.history_turns_used,
+        "cut_at_max_tokens": not generated.stopped_on_eos,
+        "adapter": served.adapter(),
+        "dataset_version": served.dataset_version,
+        "base_model": served.base_model,
+        "usage": {"prompt_tokens": prompt.n_tokens, "completion_tokens": generated.n_tokens},
+        "latency_s": round(time.monotonic() - job.received, 3),
+    }
+
+
+class GenerationQueue:
+    """The waiting requests and the worker thread that answers them (module docstring)."""
+
+    def __init__(
+        self,
+        holder: ModelHolder,
+        *,
+        max_prompt_tokens: int | None = 256,
+        max_batch_size: int = 8,
+        repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
+        generate: Callable | None = None,
+    ):
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        self.holder = holder
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_batch_size = max_batch_size
+        self.repetition_penalty = repetition_penalty
+        self._generate = generate
+        self._pending: deque[ChatJob] = deque()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="medimind-generation", daemon=True)
+        self.batches = 0  # batches answered, for the health endpoint
+        self.generating = 0  # requests in the batch being generated now
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: ChatJob) -> Future:
+        with self._cond:
+            if self._closed:
+                raise QueueClosed("the server is shutting down")
+            self._pending.append(job)
+            self._cond.notify()
+        return job.future
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Answer what is queued, then stop the worker."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _next_batch(self) -> list[ChatJob] | None:
+        with self._cond:
+            while not self._pending and not self._closed:
+                self._cond.wait()
+            if not self._pending:
+                return None
+            bound = self._pending[0].max_new_tokens
+            batch = [job for job in self._pending if job.max_new_tokens == bound][: self.max_batch_size]
+            for job in batch:
+                self._pending.remove(job)
+            return batch
+
+    def _run(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            if not batch:
+                continue
+            self.generating = len(batch)
+            try:
+                results = self.answer(batch)
+            except Exception as exc:  # the requests fail, the worker goes on with the next batch
+                logger.exception("generation failed for %d request(s)", len(batch))
+                for job in batch:
+                    job.future.set_exception(exc)
+            else:
+                for job, result in zip(batch, results, strict=True):
+                    job.future.set_result(result)
+            finally:
+                self.generating = 0
+            self.batches += 1
+
+    def answer(self, batch: list[ChatJob]) -> list[dict[str, Any]]:
+        """Answers to requests sharing one `max_new_tokens`, from the model being served now."""
+        generate = self._generate
+        if generate is None:
+            from medimind_assets.evaluation.generation import generate_answers as generate
+        loaded = self.holder.current
+        bound = batch[0].max_new_tokens
+        budget = prompt_budget(loaded.context_tokens, bound, self.max_prompt_tokens)
+        template = loaded.served.target.template
+        prompts = [build_prompt(loaded.count_tokens, template, job.history, job.message, budget) for job in batch]
+        generated = generate(
+            loaded.model,
+            loaded.tokenizer,
+            [p.text for p in prompts],
+            max_new_tokens=bound,
+            batch_size=len(batch),
+            max_prompt_tokens=budget,
+            repetition_penalty=self.repetition_penalty,
+            log=lambda _: None,
+        )
+        return [reply(job, loaded, p, g) for job, p, g in zip(batch, prompts, generated, strict=True)]

@@ -1,0 +1,532 @@
+"""`medimind serve`: real server processes on tiny-phi, asked over HTTP with a real client.
+
+The contract of `POST /api/v1/chat` and the health endpoint, history folding, the safety line, bad requests,
+truncation, what `LORA_MODEL_PATH` selects (and a broken adapter stopping the start), and a promotion swapped in
+under load with every request answered. The queue's batching and the fold are checked in-process first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from medimind_assets import cli
+from medimind_assets.atomic import sha256_file
+from medimind_assets.data.safety import CAUTION_NOTICE, EMERGENCY_NOTICE
+from medimind_assets.evaluation.generation import Generated
+from medimind_assets.llm.template import PromptTemplate
+from medimind_assets.models import write_current_base_model
+from medimind_assets.promotion import AdapterRef, promote
+from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold
+from medimind_assets.serving.worker import ChatJob, GenerationQueue
+
+EMERGENCY = "i have crushing chest pain and my left arm is numb what do i do"
+CAUTION = "how much ibuprofin can i give my 3 year old"
+RESPONSE_KEYS = {
+    "answer",
+    "safety_level",
+    "truncated_prompt",
+    "history_turns_used",
+    "cut_at_max_tokens",
+    "adapter",
+    "dataset_version",
+    "base_model",
+    "usage",
+    "latency_s",
+}
+
+
+# --- in-process: the fold and the queue -------------------------------------------------------------------------
+
+
+def test_history_is_folded_in_the_trained_format():
+    history = [Turn("user", "What is gout?"), Turn("assistant", "Gout is  arthritis."), Turn("user", "And eczema?")]
+    folded = exchanges(history)
+    assert folded == [Exchange("What is gout?", "Gout is arthritis."), Exchange("And eczema?", None)]
+    text = fold(PromptTemplate(), folded, "How is it\ntreated?")
+    assert text == (
+        "Human: What is gout?\nAssistant: Gout is arthritis.\nHuman: And eczema?\nAssistant:\n"
+        "Human: How is it treated?\nAssistant:"
+    )
+    with pytest.raises(ValueError, match=r"history\[0\]: an assistant turn must follow a user turn"):
+        exchanges([Turn("assistant", "Hello")])
+
+
+def test_the_oldest_exchanges_go_first_then_the_question_keeps_its_end():
+    words = lambda text: len(text.split())  # noqa: E731  (one token per word)
+    history = [
+        Turn("user", "one two three"),
+        Turn("assistant", "four five"),
+        Turn("user", "six"),
+        Turn("assistant", "7"),
+    ]
+    template = PromptTemplate()
+    whole = build_prompt(words, template, history, "why?", budget=100)
+    assert (whole.history_turns_used, whole.truncated) == (4, False)
+    assert whole.n_tokens == words(fold(template, exchanges(history), "why?"))
+    newest = build_prompt(words, template, history, "why?", budget=whole.n_tokens - 1)
+    assert (newest.history_turns_used, newest.truncated) == (2, True)
+    assert newest.text.startswith("Human: six\nAssistant: 7\n")
+    alone = build_prompt(words, template, history, "a very long question indeed", budget=3)
+    assert (alone.history_turns_used, alone.truncated, alone.n_tokens) == (0, True, 3)
+    calls = []
+    long_history = [Turn("user", "a question of seven words in it"), Turn("assistant", "an answer of five words")] * 100
+    kept = build_prompt(lambda t: calls.append(t) or words(t), template, long_history, "why?", budget=150)
+    assert kept.truncated and kept.n_tokens <= 150 and kept.history_turns_used == 2 * (150 // 15)
+    assert len(calls) <= 9  # a binary search, not one count per exchange
+
+
+def _fake_holder() -> SimpleNamespace:
+    served = SimpleNamespace(
+        target=SimpleNamespace(template=PromptTemplate()),
+        adapter=lambda: {"fingerprint": "fake", "path": "/fake"},
+        dataset_version="v1",
+        base_model="fake-base",
+    )
+    loaded = SimpleNamespace(
+        served=served, model=None, tokenizer=None, context_tokens=64, count_tokens=lambda t: len(t.split())
+    )
+    return SimpleNamespace(current=loaded)
+
+
+def test_the_queue_answers_one_batch_at_a_time_grouping_requests_of_one_bound():
+    """Requests waiting while a generation runs are answered together after it, those of another max_new_tokens
+    in a later batch; two generations never overlap."""
+    release, running, calls = threading.Event(), [0], []
+
+    def generate(model, tokenizer, prompts, *, max_new_tokens, batch_size, max_prompt_tokens, **_):
+        running[0] += 1
+        assert running[0] == 1, "two generations at once"
+        calls.append((len(prompts), max_new_tokens, batch_size, max_prompt_tokens))
+        release.wait(10)
+        running[0] -= 1
+        return [Generated(f"answer to {p.split()[-2]}", 3, stopped_on_eos=True) for p in prompts]
+
+    queue = GenerationQueue(_fake_holder(), max_prompt_tokens=256, max_batch_size=3, generate=generate)
+    queue.start()
+    try:
+        first = queue.submit(ChatJob("first?", [], 8))
+        while not calls:
+            time.sleep(0.01)
+        waiting = [
+            queue.submit(ChatJob(m, [], n)) for m, n in [("b?", 8), (EMERGENCY, 8), ("d?", 4), ("e?", 8), ("f?", 8)]
+        ]
+        release.set()
+        results = [f.result(10) for f in [first, *waiting]]
+    finally:
+        queue.close()
+    # [first], then b, EMERGENCY, e (bound 8, at most 3), then d (bound 4) and f (bound 8) one batch each.
+    assert [(n, bound) for n, bound, *_ in calls] == [(1, 8), (3, 8), (1, 4), (1, 8)]
+    assert calls[0][3] == 64 - 8  # the model's 64-token context leaves 56 for the prompt, under the server's 256
+    assert results[0]["answer"] == "answer to first?" and results[0]["usage"]["completion_tokens"] == 3
+    assert results[2]["answer"].startswith(EMERGENCY_NOTICE) and results[2]["safety_level"] == "emergency"
+    assert (
+        results[1]["adapter"] == {"fingerprint": "fake", "path": "/fake"} and results[1]["cut_at_max_tokens"] is False
+    )
+
+
+def _fake_served_holder() -> SimpleNamespace:
+    holder = _fake_holder()
+    holder.current.served.source = "promoted"
+    holder.current.served.target.model_dir = Path("/fake/base")
+    holder.current.served.describe = lambda: "adapter fake"
+    for name, value in [("device", "cpu"), ("loaded_at", "now"), ("load_s", 0.0), ("merge", None)]:
+        setattr(holder.current, name, value)
+    for name, value in [("watching", False), ("pointer", Path("/fake/current.json")), ("swaps", 0)]:
+        setattr(holder, name, value)
+    holder.last_reload_at = holder.last_reload_error = None
+    return holder
+
+
+def test_health_answers_while_a_generation_runs():
+    """uvicorn serving the app in a thread, over HTTP: the health endpoint answers while the worker is held inside a
+    generation, and the chat request is answered once it is released. An answer bound that leaves no room for the
+    prompt in the model's context is a 422."""
+    import uvicorn
+
+    from medimind_assets.serving.server import create_app
+
+    release = threading.Event()
+
+    def generate(model, tokenizer, prompts, **_):
+        release.wait(30)
+        return [Generated("It is a condition.", 5, stopped_on_eos=True) for _ in prompts]
+
+    port = free_port()
+    app = create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        too_long = requests.post(f"{url}/api/v1/chat", json={"message": "hi", "max_new_tokens": 64}, timeout=10)
+        assert (
+            too_long.status_code == 422 and "no room for a prompt in the model's 64-token" in too_long.json()["error"]
+        )
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(requests.post, f"{url}/api/v1/chat", json={"message": "What is gout?"}, timeout=30)
+            deadline = time.monotonic() + 10
+            while requests.get(f"{url}/healthz", timeout=2).json()["generating_requests"] != 1:
+                assert time.monotonic() < deadline, "the request never reached the generation"
+            started = time.monotonic()
+            health = requests.get(f"{url}/api/v1/health", timeout=2).json()
+            assert time.monotonic() - started < 1 and health["generating_requests"] == 1 and not asked.done()
+            release.set()
+            response = asked.result(30)
+        assert response.status_code == 200 and response.json()["answer"] == "It is a condition."
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(10)
+
+
+# --- real server processes ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    url: str
+    log: Path
+
+    def chat(self, body, **kwargs) -> requests.Response:
+        return requests.post(f"{self.url}/api/v1/chat", json=body, timeout=60, **kwargs)
+
+    def health(self) -> dict:
+        response = requests.get(f"{self.url}/api/v1/health", timeout=30)
+        assert response.status_code == 200
+        return response.json()
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def serve_command(data: Path, *args: str, env: dict | None = None) -> tuple[list[str], dict]:
+    environment = {key: value for key, value in os.environ.items() if key != "LORA_MODEL_PATH"}
+    environment.update({"MEDIMIND_DATA_DIR": str(data), **(env or {})})
+    return [sys.executable, "-m", "medimind_assets.cli", "serve", "--device", "cpu", *args], environment
+
+
+def start_server(data: Path, log: Path, *args: str, env: dict | None = None) -> Server:
+    port = free_port()
+    command, environment = serve_command(data, "--port", str(port), *args, env=env)
+    with open(log, "w", encoding="utf-8") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
+    server = Server(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{server.output()}")
+        try:
+            if requests.get(f"{server.url}/healthz", timeout=5).status_code == 200:
+                return server
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    server.stop()
+    pytest.fail(f"the server did not start within 180s:\n{server.output()}")
+
+
+def pipeline_data(root: Path, world) -> Path:
+    """A data folder as the pipeline leaves it: the dataset and the current base model, nothing promoted."""
+    data = root / "data"
+    (data / "adapters").mkdir(parents=True)
+    shutil.copy(world.dataset, data / "dataset.jsonl")
+    write_current_base_model(data / "models", world.manifest)
+    return data
+
+
+def promote_adapter(data: Path, world, adapter: Path) -> dict:
+    """What the evaluation asset writes when the gate passes (atomically)."""
+    record = {
+        "dataset_data_version": sha256_file(data / "dataset.jsonl"),
+        "trained_on_dataset_version": sha256_file(data / "dataset.jsonl"),
+        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
+    }
+    return promote(data / "adapters", AdapterRef(adapter.name, adapter), record)
+
+
+@pytest.fixture(scope="module")
+def promoted_server(world, tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    data = pipeline_data(root, world)
+    promote_adapter(data, world, world.trained_adapter)
+    server = start_server(data, root / "server.log", "--max-new-tokens", "8")
+    server.data = data
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow
+def test_the_chat_contract_and_the_health_endpoint(world, promoted_server: Server):
+    from medimind_assets.serving.ask import ask, resolve_targets
+
+    response = promoted_server.chat({"message": "What is gout?", "history": []})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == RESPONSE_KEYS
+    assert body["adapter"] == {"fingerprint": "trained", "path": str(world.trained_adapter)}
+    assert body["dataset_version"] == sha256_file(world.dataset) and body["base_model"] == "tiny-phi"
+    assert body["safety_level"] == "safe" and body["truncated_prompt"] is False and body["history_turns_used"] == 0
+    assert 1 <= body["usage"]["completion_tokens"] <= 8 and body["usage"]["prompt_tokens"] > 0 and body["latency_s"] > 0
+    # What is served is what the gate promoted, decoded as `medimind ask` decodes it.
+    [(_, expected)] = ask(resolve_targets(promoted_server.data), "What is gout?", max_new_tokens=8, device="cpu")
+    assert body["answer"] == (expected.text or "(empty answer)")
+    assert body["cut_at_max_tokens"] is (not expected.stopped_on_eos)
+    assert body["usage"]["completion_tokens"] == expected.n_tokens
+
+    health = promoted_server.health()
+    assert health["status"] == "ok" and health["source"] == "promoted"
+    assert health["adapter"] == body["adapter"] and health["base_model"] == "tiny-phi"
+    assert health["dataset_version"] == body["dataset_version"] and health["loaded_at"]
+    assert health["last_reload_error"] is None and health["watching"].endswith("adapters/current.json")
+    # Merged into the base in memory, proven: the same logits as base + adapter, and the same answer as `ask`.
+    assert health["adapter_merged"]["max_abs_logit_diff"] <= health["adapter_merged"]["bound"]
+    assert requests.get(f"{promoted_server.url}/healthz", timeout=10).json()["adapter"] == health["adapter"]
+    output = promoted_server.output()
+    assert f"Loading LoRA adapter from: {world.trained_adapter} \u2705" in output
+    assert f"Uvicorn running on {promoted_server.url}" in output
+    assert output.index("Loading LoRA adapter") < output.index("Uvicorn running")
+
+
+@pytest.mark.slow
+def test_history_is_folded_into_the_prompt(world, promoted_server: Server):
+    from medimind_assets.llm.loading import load_tokenizer
+
+    tokenizer = load_tokenizer(world.base_dir)
+    history = [
+        {"role": "user", "content": "What is gout?"},
+        {"role": "assistant", "content": "Gout is a form of arthritis."},
+        {"role": "user", "content": "Is it painful?"},
+        {"role": "assistant", "content": "Yes, often in the big toe."},
+    ]
+    body = promoted_server.chat({"message": "How is it treated?", "history": history}).json()
+    folded = fold(PromptTemplate(), exchanges([Turn(t["role"], t["content"]) for t in history]), "How is it treated?")
+    assert body["history_turns_used"] == 4 and body["truncated_prompt"] is False
+    assert body["usage"]["prompt_tokens"] == len(tokenizer(folded, add_special_tokens=False)["input_ids"])
+
+    long_history = history * 40  # far over the 256-token prompt bound: the oldest turns go first
+    cut = promoted_server.chat({"message": "How is it treated?", "history": long_history}).json()
+    assert cut["truncated_prompt"] is True and 0 < cut["history_turns_used"] < len(long_history)
+    assert cut["history_turns_used"] % 2 == 0 and cut["usage"]["prompt_tokens"] <= 256
+
+
+@pytest.mark.slow
+def test_an_over_long_message_is_cut_as_the_evaluation_cuts_it_and_says_so(promoted_server: Server):
+    body = promoted_server.chat({"message": "what does the pain in my heart mean " * 100}).json()
+    assert body["truncated_prompt"] is True and body["usage"]["prompt_tokens"] == 256
+    body = promoted_server.chat({"message": "What is gout?", "max_new_tokens": 2}).json()
+    assert body["usage"]["completion_tokens"] <= 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "level"), [(EMERGENCY, "emergency"), (CAUTION, "caution")])
+def test_every_answer_carries_the_safety_line_of_its_question(promoted_server: Server, question, level):
+    body = promoted_server.chat({"message": question, "history": []}).json()
+    assert body["safety_level"] == level
+    if level == "emergency":
+        assert body["answer"].startswith(EMERGENCY_NOTICE + "\n\n")
+    else:
+        assert body["answer"].endswith("\n\n" + CAUTION_NOTICE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("payload", "status", "names"),
+    [
+        ('{"message": "What is gout?",', 400, "not valid JSON"),
+        ("{}", 422, "message: Field required"),
+        ('{"history": []}', 422, "message: Field required"),
+        ('{"message": 42}', 422, "message: Input should be a valid string"),
+        ('{"message": "   "}', 422, "message: Value error, the message is blank"),
+        ('{"message": "hi", "history": "none"}', 422, "history: Input should be a valid list"),
+        ('{"message": "hi", "history": [{"role": "doctor", "content": "x"}]}', 422, "history.0.role"),
+        ('{"message": "hi", "history": [{"role": "user"}]}', 422, "history.0.content: Field required"),
+        ('{"message": "hi", "history": [{"role": "assistant", "content": "x"}]}', 422, "history[0]: an assistant"),
+        ('{"message": "hi", "max_new_tokens": 0}', 422, "max_new_tokens: Input should be greater than or equal"),
+        ('{"message": "hi", "max_new_tokens": "8"}', 422, "max_new_tokens: Input should be a valid integer"),
+        (json.dumps({"message": "x" * 8001}), 422, "message: String should have at most 8000 characters"),
+        ("[1, 2]", 422, "body: Input should be a valid dictionary"),
+    ],
+)
+def test_bad_requests_are_4xx_naming_the_field(promoted_server: Server, payload, status, names):
+    response = requests.post(
+        f"{promoted_server.url}/api/v1/chat",
+        data=payload,
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == status, response.text
+    assert names in response.json()["error"]
+
+
+@pytest.mark.slow
+def test_concurrent_requests_are_all_answered(promoted_server: Server):
+    questions = [f"What is {topic}?" for topic in ["gout", "eczema", "asthma", "anemia", "migraine", "angina"]]
+    questions += [EMERGENCY, CAUTION]
+    with ThreadPoolExecutor(len(questions)) as pool:
+        pending = [pool.submit(promoted_server.chat, {"message": q, "max_new_tokens": 64}) for q in questions]
+        assert promoted_server.health()["status"] == "ok"
+        answers = [p.result() for p in pending]
+    assert [a.status_code for a in answers] == [200] * len(questions)
+    assert answers[-2].json()["answer"].startswith(EMERGENCY_NOTICE)
+    assert answers[-1].json()["answer"].endswith(CAUTION_NOTICE)
+
+
+@pytest.mark.slow
+def test_lora_model_path_serves_that_adapter_pinned_and_unmerged_on_request(world, tmp_path: Path):
+    data = pipeline_data(tmp_path, world)
+    promote_adapter(data, world, world.trained_adapter)  # LORA_MODEL_PATH wins over the promotion
+    log = tmp_path / "server.log"
+    server = start_server(data, log, "--no-merge", env={"LORA_MODEL_PATH": str(world.random_adapter)})
+    try:
+        health = server.health()
+        assert health["source"] == "LORA_MODEL_PATH" and health["watching"] is None
+        assert health["adapter_merged"] is None  # base + adapter, as the evaluation computes it
+        assert health["adapter"] == {"fingerprint": "random", "path": str(world.random_adapter)}
+        body = server.chat({"message": "What is a headache?", "history": [], "max_new_tokens": 4}).json()
+        assert body["adapter"]["fingerprint"] == "random"
+        assert f"Loading LoRA adapter from: {world.random_adapter}" in server.output()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("broken", ["missing", "truncated", "promoted-missing"])
+def test_an_adapter_that_fails_is_an_error_at_start_never_the_base(world, tmp_path: Path, broken: str):
+    data = pipeline_data(tmp_path, world)
+    adapter = tmp_path / "adapter"
+    shutil.copytree(world.trained_adapter, adapter)
+    env = {}
+    if broken == "missing":
+        env["LORA_MODEL_PATH"] = str(tmp_path / "no-such-adapter")
+        says = f"LORA_MODEL_PATH={tmp_path / 'no-such-adapter'}: LoRA adapter not found"
+    elif broken == "truncated":
+        weights = adapter / "adapter_model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:-100])
+        env["LORA_MODEL_PATH"] = str(adapter)
+        says = "adapter_model.safetensors"
+    else:
+        promote_adapter(data, world, adapter)
+        shutil.rmtree(adapter)
+        says = "LoRA adapter not found"
+    command, environment = serve_command(data, "--port", str(free_port()), env=env)
+    proc = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("medimind serve: ") and says in err[0], proc.stderr
+    assert "Traceback" not in proc.stderr and "Loading LoRA adapter" not in proc.stdout
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(world, data_dir: Path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port), "--data-dir", str(data_dir), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"cannot listen on 127.0.0.1:{port}" in err[0]
+
+
+def test_the_command_line_imports_no_web_or_model_stack():
+    code = "import sys, medimind_assets.cli; print([m for m in ('torch', 'fastapi', 'uvicorn') if m in sys.modules])"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_a_promotion_is_swapped_in_under_load_with_every_request_answered(world, tmp_path: Path):
+    """Nothing promoted: the base alone, and health says so. Then two promotions and a broken one while a client
+    asks without pause: every request is answered (200), each by the model served when it started, and the
+    fingerprints only move forward."""
+    data = pipeline_data(tmp_path, world)
+    server = start_server(data, tmp_path / "server.log", "--reload-interval", "0.3")
+    statuses: list[int] = []
+    fingerprints: list[str | None] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                response = session.post(
+                    f"{server.url}/api/v1/chat", json={"message": "What is gout?", "max_new_tokens": 4}, timeout=60
+                )
+                statuses.append(response.status_code)
+                if response.status_code == 200:
+                    adapter = response.json()["adapter"]
+                    fingerprints.append(adapter["fingerprint"] if adapter else None)
+
+    def wait_for(condition, what: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            health = server.health()
+            if condition(health):
+                return health
+            time.sleep(0.2)
+        pytest.fail(f"{what} within {timeout}s; health: {server.health()}\n{server.output()}")
+
+    def answered_since(count: int) -> None:
+        deadline = time.monotonic() + 30
+        while len(statuses) < count + 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=client)
+    try:
+        health = server.health()
+        assert health["source"] == "base" and health["adapter"] is None and "base model alone" in health["note"]
+        assert "No LoRA adapter" in server.output()
+        thread.start()
+        answered_since(0)
+        promote_adapter(data, world, world.trained_adapter)
+        wait_for(lambda h: (h["adapter"] or {}).get("fingerprint") == "trained", "the first promotion not served")
+        answered_since(len(statuses))
+        promote_adapter(data, world, world.random_adapter)
+        health = wait_for(lambda h: h["adapter"]["fingerprint"] == "random", "the second promotion not served")
+        assert health["swaps"] == 2 and health["source"] == "promoted"
+        answered_since(len(statuses))
+        # A promotion that cannot be loaded leaves the served model in place and says why.
+        broken = tmp_path / "broken"
+        shutil.copytree(world.identity_adapter, broken)
+        (broken / "adapter_config.json").unlink()
+        promote_adapter(data, world, broken)
+        health = wait_for(lambda h: h["last_reload_error"], "the broken promotion not reported")
+        assert "LoRA adapter not found" in health["last_reload_error"] and health["adapter"]["fingerprint"] == "random"
+        answered_since(len(statuses))
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(60)
+        server.stop()
+    assert statuses and set(statuses) == {200}, statuses
+    order = {None: 0, "trained": 1, "random": 2}
+    assert [order[f] for f in fingerprints] == sorted(order[f] for f in fingerprints)
+    assert {None, "trained", "random"} <= set(fingerprints)
