@@ -1,4 +1,4 @@
-"""Atomic artefact writes and content hashes, the one home for both. Standard library only.
+"""Atomic artefact writes. Standard library only (content hashes: `digests.py`).
 
 An artefact is written next to its final path under a temporary name, flushed to disk (fsync) and renamed into
 place, so a reader (or a crash, or a power cut) never sees a half-written file, and a failed run leaves the
@@ -10,7 +10,6 @@ leftovers of killed writes are removed by the next writer (at once under the loc
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -27,7 +26,6 @@ try:
 except ImportError:  # Windows: no advisory locks; concurrent writers of one artefact are then not serialised.
     fcntl = None  # type: ignore[assignment]
 
-CHUNK = 1 << 20
 # A temporary file or folder this old beside its artefact was left by a killed write: removed on the next one.
 STALE_AFTER_S = 3600
 _OS_REASONS = {
@@ -72,27 +70,6 @@ def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> l
         except OSError:
             continue
     return removed
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def combined_hash(file_hashes: dict[str, str]) -> str:
-    """One sha256 over (file name, file sha256) pairs: changes when any file is renamed or edited. The weight
-    hash of every model folder (base or merged), so their hashes are comparable."""
-    digest = hashlib.sha256()
-    for name in sorted(file_hashes):
-        digest.update(f"{name}\0{file_hashes[name]}\n".encode())
-    return digest.hexdigest()
 
 
 @contextmanager

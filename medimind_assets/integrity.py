@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterable
 from pathlib import Path
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.store import TRAINING_SUMMARY
 
@@ -29,10 +28,6 @@ class IntegrityError(MediMindError, ValueError):
     def __init__(self, path: Path | str, problem: str) -> None:
         self.path = str(path)
         super().__init__(f"{path}: {problem}")
-
-
-def file_digests(folder: Path, names: Iterable[str]) -> dict[str, str]:
-    return {name: sha256_file(Path(folder) / name) for name in names}
 
 
 def verify_digests(folder: Path, digests: dict[str, str], what: str) -> None:

@@ -11,7 +11,6 @@ Their layout and path handling (relative to the data folder) belong to `medimind
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,11 +80,11 @@ def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
 
 def _weights_hash(base_dir: Path, cache_dir: Path) -> str:
     """The base folder's weight digest as the manifest computes it, with a size-and-mtime cache per folder."""
-    from medimind_assets.atomic import combined_hash
-    from medimind_assets.models.model_dir import hash_weight_files
+    from medimind_assets.digests import combined_hash, sha256_text
+    from medimind_assets.models.model_dir import weight_digests
 
-    key = hashlib.sha256(str(base_dir.resolve()).encode()).hexdigest()[:16]
-    return combined_hash(hash_weight_files(base_dir, cache_dir / f".weights-{key}.json"))
+    key = sha256_text(str(base_dir.resolve()))[:16]
+    return combined_hash(weight_digests(base_dir, cache_dir / f".weights-{key}.json"))
 
 
 def verified_promotion(store: ArtifactStore) -> Promoted:

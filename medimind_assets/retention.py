@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError, read_pointer
 
 DEFAULT_KEEP_ADAPTERS = 3

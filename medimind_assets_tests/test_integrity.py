@@ -11,8 +11,9 @@ from safetensors.torch import save_file
 from medimind_assets import cli
 from medimind_assets.atomic import ArtifactWriteError, atomic_write_jsonl
 from medimind_assets.data.build import BuildOptions
+from medimind_assets.digests import file_digests
 from medimind_assets.evaluation.settings import EvaluationSettings
-from medimind_assets.integrity import IntegrityError, check_safetensors, file_digests, verify_adapter
+from medimind_assets.integrity import IntegrityError, check_safetensors, verify_adapter
 from medimind_assets.lineage import LineageError, promoted_fingerprint
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 

@@ -11,8 +11,8 @@ import dagster as dg
 import pytest
 
 from medimind_assets import definitions, lineage
-from medimind_assets.atomic import sha256_file
 from medimind_assets.data import sources
+from medimind_assets.digests import sha256_file
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 
 FAST_TRAINING = {"max_steps": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "save_steps": 100}

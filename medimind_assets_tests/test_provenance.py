@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.atomic import sha256_file
 from medimind_assets.cli import main
 from medimind_assets.data.rows import DatasetError
+from medimind_assets.digests import file_digests, sha256_file
 from medimind_assets.evaluation.evaluate_lora import check_dataset_version
-from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, check_safetensors, file_digests
+from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, check_safetensors
 from medimind_assets.llm.artifacts import ArtifactMissingError
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.manifest import describe_model

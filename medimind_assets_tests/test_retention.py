@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.promotion import AdapterRef, promote
 from medimind_assets.retention import adapters_in_use, apply_retention
 from medimind_assets.store import ArtifactStore, write_pointer

@@ -9,12 +9,13 @@ from pydantic import Field
 
 from medimind_assets import conditions
 from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, markdown_table, settings_from
-from medimind_assets.atomic import atomic_write_jsonl, sha256_file
+from medimind_assets.atomic import atomic_write_jsonl
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
 from medimind_assets.data.rows import write_dataset
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
 from medimind_assets.data.validation import DEFAULT_MIN_ROWS, validate_rows
+from medimind_assets.digests import sha256_file
 from medimind_assets.resources import MediMindSettings
 
 

@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from medimind_assets.atomic import sha256_file, sha256_text
+from medimind_assets.digests import sha256_file, sha256_text
 from medimind_assets.data import mediqa, medquad
 from medimind_assets.data.errors import DownloadError, RawDataError, raise_collected
 

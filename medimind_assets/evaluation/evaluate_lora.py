@@ -53,8 +53,8 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
 def check_dataset_version(path: Path, expected: dict[str, Any]) -> None:
     """The dataset this process reads is the version the evaluation was planned on (a file replaced in between
     would be evaluated, promoted and recorded as the old version)."""
-    from medimind_assets.atomic import sha256_file
     from medimind_assets.data.rows import DatasetError
+    from medimind_assets.digests import sha256_file
 
     version = expected.get("data_version")
     if version and sha256_file(path) != version:

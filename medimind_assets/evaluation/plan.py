@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import sha256_file
 from medimind_assets.data import mediqa
 from medimind_assets.data.sources import MEDIQA
+from medimind_assets.digests import file_digests, sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.evaluation.settings import EvaluationSettings
-from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, read_summary, verify_digests
+from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, read_summary, verify_digests
 from medimind_assets.llm.template import template_from_summary
 from medimind_assets.models import read_current_base_model
 from medimind_assets.models.model_dir import tokenizer_digest

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import atomic_directory, combined_hash, sha256_file
+from medimind_assets.atomic import atomic_directory
+from medimind_assets.digests import combined_hash
 from medimind_assets.llm.template import PromptTemplate
 
 logger = logging.getLogger(__name__)
@@ -85,10 +86,11 @@ def proof_prompts(template: PromptTemplate) -> list[str]:
 
 def weights_digest(model_dir: Path) -> tuple[str, dict[str, str], int]:
     """(sha256 over the weight files' names and digests, per-file sha256, total bytes of the folder)."""
-    files = sorted(Path(model_dir).glob("*.safetensors"))
-    if not files:
+    from medimind_assets.models.model_dir import weight_digests
+
+    per_file = weight_digests(Path(model_dir))
+    if not per_file:
         raise FileNotFoundError(f"{model_dir}: no *.safetensors weight files")
-    per_file = {f.name: sha256_file(f) for f in files}
     size = sum(p.stat().st_size for p in Path(model_dir).rglob("*") if p.is_file())
     return combined_hash(per_file), per_file, size
 

@@ -6,15 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import combined_hash
+from medimind_assets.digests import combined_hash
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.model_dir import (
-    hash_weight_files,
     model_dir_problems,
     read_config,
     readme_license,
     safetensors_num_parameters,
     tokenizer_digest,
+    weight_digests,
     weight_files,
     weights_problems,
 )
@@ -92,7 +92,7 @@ def describe_model(
         raise BaseModelError(f"{model_dir / 'config.json'} has no model_type")
     _check_native_architecture(model_type, model_dir)
     architectures = config.get("architectures") or []
-    hashes = hash_weight_files(model_dir, manifest_dir / HASH_CACHE_FILENAME)
+    hashes = weight_digests(model_dir, manifest_dir / HASH_CACHE_FILENAME)
     return {
         "name": name,
         "path": str(model_dir),

@@ -8,7 +8,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.models.errors import BaseModelError
 
 CONFIG_FILE = "config.json"
@@ -74,9 +74,7 @@ def tokenizer_digest(model_dir: Path) -> str | None:
     """What makes a tokenizer produce the ids it does, hashed (None when `model_dir` has none): the vocabulary,
     merges and added tokens of `tokenizer.json` in canonical JSON (a tokenizer saved again beside an adapter is
     byte-different, the same tokenizer), else the bytes of `vocab.json` + `merges.txt` or `tokenizer.model`."""
-    import hashlib
-
-    from medimind_assets.atomic import combined_hash, sha256_file
+    from medimind_assets.digests import combined_hash, sha256_text
 
     fast = model_dir / "tokenizer.json"
     if fast.is_file():
@@ -88,7 +86,7 @@ def tokenizer_digest(model_dir: Path) -> str | None:
             (t.get("id"), t.get("content"), bool(t.get("special"))) for t in payload.get("added_tokens") or []
         )
         canonical = json.dumps({"model": payload.get("model"), "added_tokens": added}, sort_keys=True)
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return sha256_text(canonical)
     hashes = {name: sha256_file(model_dir / name) for name in TOKENIZER_DIGEST_FILES if (model_dir / name).is_file()}
     hashes.pop("tokenizer_config.json", None)  # rewritten on every save; it names, not defines, the tokens
     hashes.pop("special_tokens_map.json", None)
@@ -117,33 +115,11 @@ def safetensors_num_parameters(path: Path) -> int:
     return sum(math.prod(entry["shape"]) for key, entry in header.items() if key != "__metadata__")
 
 
-def hash_weight_files(model_dir: Path, cache_path: Path | None = None) -> dict[str, str]:
-    """sha256 of each weight file, streaming; reuses hashes from `cache_path` while size and mtime match.
+def weight_digests(model_dir: Path, cache_path: Path | None = None) -> dict[str, str]:
+    """sha256 of each weight file (`digests.file_digests`, cached by size and mtime in `cache_path`)."""
+    from medimind_assets.digests import file_digests
 
-    The cache keeps re-resolving a multi-gigabyte model (phi-2) cheap; it lives beside the manifest. A rename
-    keeps mtimes, so a model built in a temporary folder and renamed into place is not hashed twice.
-    """
-    from medimind_assets.atomic import atomic_write_json
-
-    cache: dict[str, Any] = {}
-    if cache_path is not None and cache_path.is_file():
-        try:
-            cache = json.loads(cache_path.read_text(encoding="utf-8"))
-        except ValueError:
-            cache = {}
-    cached_files = cache.get("files", {})
-    hashes: dict[str, str] = {}
-    entries: dict[str, dict[str, Any]] = {}
-    for path in weight_files(model_dir):
-        stat = path.stat()
-        entry = cached_files.get(path.name)
-        if not (entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
-            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_file(path)}
-        hashes[path.name] = entry["sha256"]
-        entries[path.name] = entry
-    if cache_path is not None and entries != cached_files:
-        atomic_write_json(cache_path, {"files": entries})
-    return hashes
+    return file_digests(model_dir, [path.name for path in weight_files(model_dir)], cache_path)
 
 
 def readme_license(model_dir: Path) -> str | None:

@@ -8,13 +8,13 @@ torch/transformers/huggingface_hub are imported inside functions only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import atomic_directory, atomic_write_json, directory_lock, sha256_file
+from medimind_assets.atomic import atomic_directory, atomic_write_json, directory_lock
+from medimind_assets.digests import sha256_file, sha256_text
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.hub import KNOWN_LICENSES, fetch_hub_model, parse_hub_spec, snapshot_revision
 from medimind_assets.models.manifest import MANIFEST_FILENAME, describe_model
@@ -46,11 +46,7 @@ def _read_manifest(model_dir: Path) -> dict[str, Any] | None:
 
 
 def _texts_fingerprint(texts: list[str]) -> str:
-    digest = hashlib.sha256()
-    for text in texts:
-        digest.update(text.encode("utf-8"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+    return sha256_text("".join(f"{text}\0" for text in texts))
 
 
 def _resolve_tiny_phi(
@@ -128,7 +124,7 @@ def _describe_and_write(
 
 
 def _local_slug(model_dir: Path) -> str:
-    return f"local--{model_dir.name}--{hashlib.sha256(str(model_dir).encode()).hexdigest()[:8]}"
+    return f"local--{model_dir.name}--{sha256_text(str(model_dir))[:8]}"
 
 
 def _describe_external(

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from medimind_assets.atomic import atomic_write_json, sha256_file
+from medimind_assets.atomic import atomic_write_json
+from medimind_assets.digests import file_digests, sha256_file
 
 COMPLETE_MARKER = "medimind_checkpoint_complete.json"
 # What `Trainer.train(resume_from_checkpoint=...)` needs to continue exactly where it stopped.
@@ -78,11 +79,9 @@ def remove_incomplete_checkpoints(run_dir: Path) -> list[tuple[Path, str]]:
 
 def manifest(checkpoint: Path) -> dict[str, dict[str, object]]:
     """Size and sha256 of every file of a checkpoint (relative paths)."""
-    return {
-        path.relative_to(checkpoint).as_posix(): {"size": path.stat().st_size, "sha256": sha256_file(path)}
-        for path in sorted(checkpoint.rglob("*"))
-        if path.is_file() and path.name != COMPLETE_MARKER
-    }
+    names = [p.relative_to(checkpoint).as_posix() for p in sorted(checkpoint.rglob("*")) if p.is_file()]
+    digests = file_digests(checkpoint, [name for name in names if Path(name).name != COMPLETE_MARKER])
+    return {name: {"size": (checkpoint / name).stat().st_size, "sha256": digest} for name, digest in digests.items()}
 
 
 class CheckpointCompleteCallback(TrainerCallback):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import sha256_file
 from medimind_assets.data.rows import DatasetError, count_rows
+from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 

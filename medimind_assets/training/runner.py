@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
 from medimind_assets.data.rows import DatasetError, read_dataset, select
 from medimind_assets.data.validation import refuse_if_invalid
+from medimind_assets.digests import file_digests
 from medimind_assets.errors import MediMindError
-from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, file_digests, verify_adapter
+from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, verify_adapter
 from medimind_assets.store import LATEST, TRAINING_SUMMARY, write_pointer
 from medimind_assets.training.model_card import model_card
 from medimind_assets.training.reporting import Reporter, loss_curve

@@ -8,8 +8,8 @@ import pytest
 
 from medimind_assets.assets.dataset import dataset
 from medimind_assets.assets.sources import raw_mediqa_qa, raw_medquad
-from medimind_assets.atomic import sha256_file
 from medimind_assets.checks import dataset_checks
+from medimind_assets.digests import sha256_file
 from medimind_assets.resources import MediMindSettings
 
 ASSETS = [raw_mediqa_qa, raw_medquad, dataset]

@@ -6,8 +6,8 @@ import shutil
 import dagster as dg
 
 from medimind_assets.assets.sources import observe_source, raw_medquad, source_observation
-from medimind_assets.atomic import sha256_file
 from medimind_assets.data import sources
+from medimind_assets.digests import sha256_file
 from medimind_assets.resources import MediMindSettings
 from medimind_assets_tests.data.test_sources import http_server  # noqa: F401  (fixture)
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.evaluation.mediqa_metrics import read_judgements, score_task3_official
 from medimind_assets.evaluation.settings import RANKERS
 from medimind_assets.presentation import significant

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import file_digests, sha256_file
 from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
 from medimind_assets.evaluation.settings import EvaluationSettings
-from medimind_assets.integrity import file_digests
 from medimind_assets.models import write_current_base_model
 from medimind_assets.models.manifest import MANIFEST_KEYS
 from medimind_assets.store import ArtifactStore, write_pointer

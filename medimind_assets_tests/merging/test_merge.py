@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from medimind_assets.assets.merge import EQUIVALENCE_CHECK, merged_model
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.merging.merge import MERGE_INFO, compare_logits, merge_adapter, prompt_logits
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from medimind_assets.atomic import combined_hash, sha256_file
+from medimind_assets.digests import combined_hash, sha256_file
 from medimind_assets.models import BaseModelError, target_modules_for
 from medimind_assets.models.model_dir import (
-    hash_weight_files,
     safetensors_num_parameters,
+    weight_digests,
 )
 
 
@@ -46,12 +46,12 @@ def test_weight_hashes_are_cached_until_the_file_changes(tmp_path: Path) -> None
     model_dir.mkdir()
     weights = model_dir / "model.safetensors"
     weights.write_bytes(b"weights v1")
-    assert hash_weight_files(model_dir, cache) == {"model.safetensors": sha256_file(weights)}
+    assert weight_digests(model_dir, cache) == {"model.safetensors": sha256_file(weights)}
 
     entry = json.loads(cache.read_text())["files"]["model.safetensors"]
     cache.write_text(json.dumps({"files": {"model.safetensors": {**entry, "sha256": "from-cache"}}}))
-    assert hash_weight_files(model_dir, cache) == {"model.safetensors": "from-cache"}
+    assert weight_digests(model_dir, cache) == {"model.safetensors": "from-cache"}
 
     weights.write_bytes(b"weights v2")
     os.utime(weights, ns=(entry["mtime_ns"] + 1, entry["mtime_ns"] + 1))
-    assert hash_weight_files(model_dir, cache) == {"model.safetensors": sha256_file(weights)}
+    assert weight_digests(model_dir, cache) == {"model.safetensors": sha256_file(weights)}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.models import BaseModelError, resolve_base_model
 from medimind_assets.models import smollm2 as smollm2_module
 from medimind_assets.models.smollm2 import locate_smollm2_gguf

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from medimind_assets.atomic import sha256_file
+from medimind_assets.digests import sha256_file
 from medimind_assets.models import MANIFEST_FILENAME, BaseModelError, resolve_base_model
 from medimind_assets.models import tiny_phi as tiny_phi_module
 from medimind_assets.models.manifest import MANIFEST_KEYS

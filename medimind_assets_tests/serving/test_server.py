@@ -24,8 +24,8 @@ import pytest
 import requests
 
 from medimind_assets import cli
-from medimind_assets.atomic import sha256_file
 from medimind_assets.data.safety import CAUTION_NOTICE, EMERGENCY_NOTICE
+from medimind_assets.digests import sha256_file
 from medimind_assets.evaluation.generation import Generated
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models import write_current_base_model

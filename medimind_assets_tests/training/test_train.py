@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from medimind_assets.atomic import sha256_file
 from medimind_assets.data.rows import DatasetError
+from medimind_assets.digests import sha256_file
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import TRAINING_SUMMARY, read_pointer
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
