@@ -121,23 +121,6 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
     )
 
 
-def parse_ground_truth(path: Path) -> list[tuple[str, str, int]]:
-    """`question_id,answer_id,label` rows. The validation file has no header line, the test file has one."""
-    rows: list[tuple[str, str, int]] = []
-    text = read_utf8(path).decode("utf-8")
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or (number == 1 and line.replace(" ", "").lower() == "question_id,answer_id,label"):
-            continue
-        parts = [p.strip() for p in line.split(",")]
-        if len(parts) != 3 or parts[2] not in {"0", "1"}:
-            raise RawDataError(
-                path, f"expected 'question_id,answer_id,label' with label 0 or 1, got {raw!r}", number
-            )
-        rows.append((parts[0], parts[1], int(parts[2])))
-    return rows
-
-
 def test_questions(raw_mediqa_dir: Path) -> list[str]:
     """Question texts of the MEDIQA 2019 test set (labelled and unlabelled files), which must never be trained on."""
     folder = raw_mediqa_dir / TASK_DIR

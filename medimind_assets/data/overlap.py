@@ -38,12 +38,6 @@ def shingles(key: str) -> set[Shingle]:
     return set(map(hash, zip(*(words[i:] for i in range(SHINGLE_WORDS)))))
 
 
-def common_shingles(shingle_sets: Iterable[set[Shingle]], min_count: int = COMMON_IN_ANSWERS) -> set[Shingle]:
-    """Shingles found in at least `min_count` of the given texts."""
-    counts = Counter(chain.from_iterable(shingle_sets))
-    return {gram for gram, count in counts.items() if count >= min_count}
-
-
 class ShingleIndex:
     """Texts indexed by their shingles, for the best containment similarity of a new text against any of them.
     Shingles in `ignore` count on neither side (see `ignore`)."""

@@ -38,8 +38,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from medimind_assets.atomic import atomic_write_text
-
 HEADER = "question_id,answer_id,label"
 
 
@@ -78,18 +76,12 @@ def format_submission(rows: Iterable[Judgement]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_submission(path: Path, rows: Iterable[Judgement]) -> Path:
-    """Write a submission in the official format (no header), atomically."""
-    atomic_write_text(Path(path), format_submission(rows))
-    return Path(path)
-
-
 def read_judgements(path: Path) -> list[Judgement]:
     """Read a submission or ground-truth file (skipping an optional `question_id,answer_id,label` header)."""
     rows: list[Judgement] = []
     for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         line = raw.strip()
-        if not line or (number == 1 and line.replace(" ", "") == HEADER):
+        if not line or (number == 1 and line.replace(" ", "").lower() == HEADER):
             continue
         parts = [p.strip() for p in line.split(",")]
         if len(parts) != 3 or parts[2] not in ("0", "1"):

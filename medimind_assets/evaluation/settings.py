@@ -34,9 +34,10 @@ class EvaluationSettings:
         "How the MEDIQA test candidates are scored: " + "; ".join(f"{k}: {v}" for k, v in RANKERS.items()) + ".",
     )
     compare_rankers: bool = option(
-        True,
+        False,
         "Also rank the MEDIQA validation set's candidates with every ranker, base and adapter, and report the "
-        "metrics (what `ranker` is chosen on; the test set never is).",
+        "metrics (how `ranker` is chosen, also benchmarks/compare_rankers.py; the test set never is). Costs five "
+        "rankings of the validation set per model.",
     )
     positive_fraction: float = option(
         0.5, "Top ceil(fraction x n) candidates of a question are labelled correct (0.5: the median)."

@@ -121,6 +121,12 @@ def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
     assert result.get_asset_check_evaluations() == []  # the checks never ran on a dataset that was not published
 
 
+def test_the_blocking_check_holds_the_dataset_to_the_min_rows_it_was_built_with(raw_copy, tmp_path, instance):
+    result = run(raw_copy, tmp_path / "out", instance, config={"min_rows": 7})
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "min_rows"]
+    assert check.passed and check.description.startswith("at least 7 rows")
+
+
 @pytest.mark.parametrize("retries", [0, 1])
 def test_an_unreachable_download_is_a_clear_error_at_once(tmp_path, instance, retries):
     settings = MediMindSettings(

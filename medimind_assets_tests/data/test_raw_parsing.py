@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.data import mediqa, medquad
+from medimind_assets.evaluation.mediqa_metrics import read_judgements
 from medimind_assets.data.errors import RawDataError
 
 TASK = Path("mediqa2019_qa") / mediqa.TASK_DIR
@@ -38,10 +39,10 @@ def test_known_facts_of_the_real_data(shared_data):
 
 def test_ground_truth_files_with_and_without_header(shared_data):
     root = shared_data / "mediqa2019_qa"
-    validation = mediqa.parse_ground_truth(root / mediqa.VALIDATION_GROUND_TRUTH)
-    test = mediqa.parse_ground_truth(root / mediqa.TEST_GROUND_TRUTH)
-    assert (len(validation), sum(r[2] for r in validation)) == (234, 94)
-    assert (len(test), sum(r[2] for r in test)) == (1107, 572)
+    validation = read_judgements(root / mediqa.VALIDATION_GROUND_TRUTH)
+    test = read_judgements(root / mediqa.TEST_GROUND_TRUTH)
+    assert (len(validation), sum(r.label for r in validation)) == (234, 94)
+    assert (len(test), sum(r.label for r in test)) == (1107, 572)
 
 
 def test_older_score_spelling_is_accepted(tmp_path):

@@ -37,7 +37,7 @@ def metadata_of(result: dg.ExecuteInProcessResult) -> dict:
 
 def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
     use_adapter(data_dir, world.trained_adapter)
-    result = materialize(world, data_dir)
+    result = materialize(world, data_dir, EvaluationConfig(**{**FAST.model_dump(), "compare_rankers": True}))
     assert result.success
     [check] = result.get_asset_check_evaluations()
     assert check.check_name == PROMOTION_CHECK and check.passed
@@ -115,6 +115,7 @@ def test_failing_adapter_is_not_promoted_and_the_pointer_does_not_move(world, da
     meta = metadata_of(result)
     assert meta["delta/loss"] == pytest.approx(0.0, abs=1e-9)  # LoRA B = 0 is the base exactly
     assert meta["promoted"] is False
+    assert "validation_rankers" not in meta  # the ranker comparison is opt-in
     assert current.read_bytes() == before
     report = json.loads((data_dir / "evaluations" / "identity" / "evaluation.json").read_text())
     assert not report["gate"]["passed"] and "< margin" in report["gate"]["reasons"][0]

@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 from medimind_assets.data.mediqa import parse_mediqa_file
 from medimind_assets.evaluation.mediqa_metrics import (
     Judgement,
+    format_submission,
     gold_from_questions,
     label_ranking,
     read_judgements,
@@ -19,7 +20,6 @@ from medimind_assets.evaluation.mediqa_metrics import (
     score_task3_official,
     spearman_of_id_strings,
     spearman_rho,
-    write_submission,
 )
 
 J = Judgement
@@ -144,14 +144,13 @@ def test_label_ranking_orders_by_score_and_labels_the_top_half():
 
 
 def test_submission_file_is_the_official_format(tmp_path: Path):
-    path = write_submission(tmp_path / "run.txt", SUBMISSION)
+    path = tmp_path / "run.txt"
+    path.write_text(format_submission(SUBMISSION), encoding="utf-8")
     lines = path.read_text(encoding="utf-8").splitlines()
     assert lines[:3] == ["1,c,1", "1,a,1", "1,d,1"]  # no header, ranked order
     assert read_judgements(path) == SUBMISSION
-    assert [p.name for p in tmp_path.iterdir()] == ["run.txt"]  # no temporary file left behind
     with pytest.raises(ValueError, match="0/1 label"):
-        write_submission(tmp_path / "bad.txt", [J("1", "a", 2)])
-    assert not (tmp_path / "bad.txt").exists()
+        format_submission([J("1", "a", 2)])
     (tmp_path / "broken.txt").write_text("question_id,answer_id,label\n1,a\n", encoding="utf-8")
     with pytest.raises(ValueError, match="broken.txt:2"):
         read_judgements(tmp_path / "broken.txt")

@@ -39,7 +39,7 @@ def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False):
 
 def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
     store = _store(tmp_path)
-    plan = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(ranking_max_questions=3))
+    plan = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(ranking_max_questions=3, compare_rankers=True))
     assert plan.adapter.fingerprint == "fp" and plan.out_dir == store.evaluations / "fp"
     assert plan.prompt_template == "Q: {instruction}\nA: {response}"
     assert plan.extras["ranking"]["max_questions"] == 3 and "MEDIQA test set" in plan.inputs
@@ -47,7 +47,7 @@ def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
     assert validation["labelled"].endswith("MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-ValidationSet.xml")
     assert validation["ground_truth"].endswith("QA_validationSet_ground_truth.txt")
     assert "MEDIQA validation set" in plan.inputs
-    assert plan_evaluation(store, tmp_path / "raw", EvaluationSettings(compare_rankers=False)).validation is None
+    assert plan_evaluation(store, tmp_path / "raw", EvaluationSettings()).validation is None
     record = promotion_record(plan, {"base": {"loss": 2.0}, "adapter": {"loss": 1.5}}, {"passed": True}, tmp_path)
     assert record["dataset_data_version"] == plan.dataset_version and record["base_model"]["name"] == "x"
 
