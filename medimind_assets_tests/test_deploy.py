@@ -17,8 +17,8 @@ import pytest
 import yaml
 from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
 
-from medimind_assets.assets.training import TRAINING_MODULE
 from medimind_assets.config import Deployment
+from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.resources import PythonJob, launcher_for
 from medimind_assets_tests.resources.test_launcher_selection import load_definitions
 
@@ -77,7 +77,7 @@ def test_dockerfile_is_a_pinned_cuda_pytorch_image_running_the_training_script()
     assert "ENTRYPOINT" not in keywords
     [cmd] = [arguments for keyword, arguments in instructions if keyword == "CMD"]
     command = json.loads(cmd)  # exec form
-    assert command == PythonJob(TRAINING_MODULE, {}, data_dir=Path("/data")).command("python")
+    assert command == PythonJob(TRAINING.module, {}, data_dir=Path("/data")).command("python")
 
 
 def test_dockerfile_copies_what_the_package_needs_and_installs_declared_extras():
@@ -149,7 +149,7 @@ def test_the_code_location_with_the_chart_environment_loads_the_kubernetes_launc
     assert loaded["type"] == "KubernetesLauncher" and loaded["heavy"] == []
     launcher = launcher_for(Deployment.from_env(env), Path(env["MEDIMIND_DATA_DIR"]))
     pod = k8s.ApiClient().sanitize_for_serialization(
-        launcher.preview_pod(PythonJob(TRAINING_MODULE, {}, data_dir=Path(env["MEDIMIND_DATA_DIR"]), num_processes=2))
+        launcher.preview_pod(PythonJob(TRAINING.module, {}, data_dir=Path(env["MEDIMIND_DATA_DIR"]), num_processes=2))
     )
     assert pod["spec"]["containers"][0]["image"] == env["MEDIMIND_K8S_IMAGE"]
     assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from medimind_assets.errors import MediMindError
 from medimind_assets.options import help_of
+from medimind_assets.pipes_scripts import PipesScript
 from medimind_assets.presentation import breakable, short_hash
 
 OWNERS = ["team:medimind"]
@@ -57,14 +58,15 @@ def fails_cleanly(what: str):
     return decorate
 
 
-def reported_message(invocation: dg.PipesClientCompletedInvocation, key: str, script: str):
-    """The payload the Pipes process sent as its one custom message `{key: payload}`.
+def reported_message(invocation: dg.PipesClientCompletedInvocation, script: PipesScript):
+    """The payload `script`'s process sent as its one custom message `{script.message: payload}`.
 
     A process that exits cleanly without sending it did not finish its work: that fails the step.
     """
+    key = script.message
     payloads = [m[key] for m in invocation.get_custom_messages() if isinstance(m, dict) and key in m]
     if not payloads:
-        raise dg.Failure(description=f"{script} exited without reporting its result ({key!r} message)")
+        raise dg.Failure(description=f"{script.module} exited without reporting its result ({key!r} message)")
     return payloads[-1]
 
 

@@ -25,6 +25,7 @@ from medimind_assets.assets.common import (
 from medimind_assets.evaluation.mediqa_metrics import RANKING_METRICS_NOTE
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
+from medimind_assets.pipes_scripts import EVALUATION
 from medimind_assets.presentation import short_hash, significant
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
@@ -64,8 +65,6 @@ def summary_rows(metrics: dict[str, dict[str, float | None]]) -> list[dict[str, 
 
 
 # The heavy half runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
-EVALUATION_MODULE = "medimind_assets.evaluation.evaluate_lora"
-REPORT_MESSAGE_KEY = "evaluation"
 
 
 # EvaluationSettings is declared once, in the evaluation library; the run config is derived from it.
@@ -114,9 +113,9 @@ def evaluation(
         raise dg.Failure(description=f"invalid evaluation config: {exc}") from None
     plan = plan_evaluation(settings.store, settings.raw_path, evaluation_settings)
     adapter = plan.adapter
-    job = PythonJob(EVALUATION_MODULE, plan.extras, data_dir=settings.data_path, inputs=plan.inputs)
+    job = PythonJob(EVALUATION.module, plan.extras, data_dir=settings.data_path, inputs=plan.inputs)
     context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {plan.base_model['name']}")
-    reported = reported_message(launcher.run(context, job), REPORT_MESSAGE_KEY, EVALUATION_MODULE)
+    reported = reported_message(launcher.run(context, job), EVALUATION)
     report = EvaluationReport.from_json(reported["report"])
     evaluation_file = Path(reported["path"])
 

@@ -13,12 +13,11 @@ import dagster as dg
 from medimind_assets import conditions
 from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, reported_message, settings_from
 from medimind_assets.merging.settings import MergeSettings
+from medimind_assets.pipes_scripts import MERGE
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 EQUIVALENCE_CHECK = "matches_base_plus_adapter"
 # The merge runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
-MERGE_MODULE = "medimind_assets.merging.merge_lora"
-REPORT_MESSAGE_KEY = "merge"
 
 
 # MergeSettings is declared once, in the merging library; the run config is derived from it.
@@ -58,7 +57,7 @@ def merged_model(
     verified = verified_promotion(settings.store)
     promoted, fingerprint, base_dir = verified.record, verified.fingerprint, verified.base_dir
     job = PythonJob(
-        MERGE_MODULE,
+        MERGE.module,
         {
             "base_model_dir": str(base_dir),
             "adapter_dir": str(promoted["path"]),
@@ -75,7 +74,7 @@ def merged_model(
         data_dir=settings.data_path,
         inputs={"base model": Path(base_dir), "adapter": Path(promoted["path"])},
     )
-    report = MergeReport.from_dict(reported_message(launcher.run(context, job), REPORT_MESSAGE_KEY, MERGE_MODULE))
+    report = MergeReport.from_dict(reported_message(launcher.run(context, job), MERGE))
     eq = report.equivalence
     return dg.MaterializeResult(
         data_version=dg.DataVersion(report.weights_sha256),

@@ -14,11 +14,11 @@ from medimind_assets import conditions
 from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, metadata_table
 from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
 from medimind_assets.models import read_current_base_model
+from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.request import TrainingRequest
 
-TRAINING_MODULE = "medimind_assets.training.train_lora"
 # Config fields that steer the run but are not hyperparameters (not in TrainingHyperparameters).
 RUN_CONTROL_FIELDS = ("force", "num_processes")
 
@@ -70,7 +70,7 @@ def lora_adapter(
         f"fingerprint {request.fingerprint[:12]}"
     )
     job = PythonJob(
-        TRAINING_MODULE,
+        TRAINING.module,
         request.to_extras(),
         data_dir=settings.data_path,
         num_processes=config.num_processes,

@@ -17,11 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
-
-from medimind_assets.orphans import exit_with_parent
-
-REPORT_MESSAGE_KEY = "evaluation"
+from medimind_assets.pipes_scripts import EVALUATION, run_script
 
 
 def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
@@ -75,18 +71,7 @@ def _ranking_task(spec: dict[str, Any] | None):
 
 
 def main() -> int:
-    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        print(
-            "evaluate_lora is launched by the `evaluation` asset through Dagster Pipes; materialize it, e.g. "
-            "`medimind launch evaluation`.",
-            file=sys.stderr,
-        )
-        return 2
-    exit_with_parent()  # never outlive the step that launched this process (medimind_assets/orphans.py)
-    with open_dagster_pipes() as pipes:
-        result = evaluate(dict(pipes.extras), pipes.log.info)
-        pipes.report_custom_message({REPORT_MESSAGE_KEY: result})
-    return 0
+    return run_script(EVALUATION, evaluate)
 
 
 if __name__ == "__main__":

@@ -15,11 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dagster_pipes import PipesEnvVarParamsLoader, open_dagster_pipes
-
-from medimind_assets.orphans import exit_with_parent
-
-REPORT_MESSAGE_KEY = "merge"
+from medimind_assets.pipes_scripts import MERGE, run_script
 
 
 def merge(extras: dict[str, Any], log) -> dict[str, Any]:
@@ -44,17 +40,7 @@ def merge(extras: dict[str, Any], log) -> dict[str, Any]:
 
 
 def main() -> int:
-    if not PipesEnvVarParamsLoader().is_dagster_pipes_process():
-        print(
-            "merge_lora is launched by the `merged_model` asset through Dagster Pipes; materialize it, e.g. "
-            "`medimind launch merged_model`.",
-            file=sys.stderr,
-        )
-        return 2
-    exit_with_parent()  # never outlive the step that launched this process (medimind_assets/orphans.py)
-    with open_dagster_pipes() as pipes:
-        pipes.report_custom_message({REPORT_MESSAGE_KEY: merge(dict(pipes.extras), pipes.log.info)})
-    return 0
+    return run_script(MERGE, merge)
 
 
 if __name__ == "__main__":

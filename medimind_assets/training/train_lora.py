@@ -21,6 +21,7 @@ from dagster_pipes import (
 )
 
 from medimind_assets.orphans import exit_with_parent
+from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.training.reporting import SilentReporter, pipes_metadata
 from medimind_assets.training.request import TrainingRequest
 from medimind_assets.training.runner import Distributed, run_training
@@ -46,12 +47,7 @@ def _read_extras(params: PipesEnvVarParamsLoader) -> dict[str, Any]:
 def main() -> int:
     params = PipesEnvVarParamsLoader()
     if not params.is_dagster_pipes_process():
-        print(
-            "train_lora is launched by the `lora_adapter` asset through Dagster Pipes; materialize it, e.g. "
-            "`medimind launch lora_adapter`.",
-            file=sys.stderr,
-        )
-        return 2
+        return TRAINING.not_in_pipes()
     distributed = Distributed.from_env()
     if not distributed.is_main:
         run_training(TrainingRequest.from_extras(_read_extras(params)), SilentReporter(), distributed)

@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from medimind_assets.assets.merge import MERGE_MODULE
 from medimind_assets.merging.merge import Equivalence, MergeReport
+from medimind_assets.pipes_scripts import MERGE
 
 
 def test_outside_dagster_the_script_says_how_to_run_it():
-    assert MERGE_MODULE == "medimind_assets.merging.merge_lora"
-    done = subprocess.run([sys.executable, "-m", MERGE_MODULE], capture_output=True, text=True, timeout=120)
+    assert MERGE.module == "medimind_assets.merging.merge_lora"
+    done = subprocess.run([sys.executable, "-m", MERGE.module], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "materialize" in done.stderr and "medimind launch merged_model" in done.stderr
 

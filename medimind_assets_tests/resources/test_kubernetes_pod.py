@@ -13,7 +13,7 @@ import kubernetes.client
 import pytest
 from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
 
-from medimind_assets.assets.training import TRAINING_MODULE
+from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.resources import KubernetesLauncher, LauncherConfigError, PythonJob
 from medimind_assets.resources.kubernetes_launcher import parse_toleration
 
@@ -28,7 +28,7 @@ def launcher(**settings) -> KubernetesLauncher:
 
 
 def training_job(data_dir: Path, processes: int = 1, **inputs: Path) -> PythonJob:
-    return PythonJob(TRAINING_MODULE, {"fingerprint": "f"}, data_dir=data_dir, num_processes=processes, inputs=inputs)
+    return PythonJob(TRAINING.module, {"fingerprint": "f"}, data_dir=data_dir, num_processes=processes, inputs=inputs)
 
 
 def wire_round_trip(pod: kubernetes.client.V1Pod) -> dict:
@@ -79,7 +79,7 @@ def test_four_gpus_in_one_pod_through_accelerate(tmp_path: Path):
     assert command[:4] == ["python", "-m", "accelerate.commands.launch", "--multi_gpu"]
     assert command[command.index("--num_processes") + 1] == "4"
     assert command[command.index("--num_machines") + 1] == "1"
-    assert command[-2:] == ["-m", TRAINING_MODULE]
+    assert command[-2:] == ["-m", TRAINING.module]
     assert container["resources"]["limits"]["amd.com/gpu"] == "4"
     assert "nvidia.com/gpu" not in container["resources"]["limits"]
     # Several processes share memory through /dev/shm, which is 64 MiB in a container unless mounted.

@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from medimind_assets.assets.training import RUN_CONTROL_FIELDS, TRAINING_MODULE, LoraTrainingConfig
+from medimind_assets.assets.training import RUN_CONTROL_FIELDS, LoraTrainingConfig
+from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.resources import PythonJob
 from medimind_assets.training.hyperparameters import HyperparameterError, TrainingHyperparameters
 
@@ -81,7 +82,7 @@ def test_logging_and_checkpoint_cadence_do_not_affect_the_result():
 
 def test_training_command_uses_accelerate_for_several_processes(tmp_path):
     def command(processes: int) -> list[str]:
-        return PythonJob(TRAINING_MODULE, {}, data_dir=tmp_path, num_processes=processes).command("python3")
+        return PythonJob(TRAINING.module, {}, data_dir=tmp_path, num_processes=processes).command("python3")
 
     assert command(1) == ["python3", "-m", "medimind_assets.training.train_lora"]
     several = command(2)
