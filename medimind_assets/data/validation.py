@@ -113,10 +113,14 @@ def validate_rows(
 RULE_NAMES = ("schema", "unique", "split_by_question", "test_isolation", "safety_levels", "min_rows")
 
 
-def refuse_if_invalid(path: Path, rows: list[dict], consumer: str = "train") -> None:
+def refuse_if_invalid(
+    path: Path, rows: list[dict], consumer: str = "train", test_questions: Iterable[str] = ()
+) -> None:
     """The blocking rules, run again by a consumer on what it is about to read: a file edited after its checks
-    passed (test rows copied into train, fields removed) is refused, naming each rule and its rows."""
-    test_questions = [row["instruction"] for row in rows if row.get("split") == "test"]
+    passed (test rows copied or moved into train, fields removed) is refused, naming each rule and its rows.
+    `test_questions`: the raw MEDIQA test set's questions (`mediqa.test_questions`), which catch a test question
+    moved out of the test split; the file's own test rows are always added."""
+    test_questions = [*test_questions, *(row["instruction"] for row in rows if row.get("split") == "test")]
     # min_rows is left to the caller, which says "the train split is empty" in so many words.
     outcomes = validate_rows(rows, test_questions, min_rows=1)
     failed = [o for o in outcomes if not o.passed and o.name != "min_rows"]

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.data import mediqa
+from medimind_assets.data.rows import read_dataset
 from medimind_assets.data.sources import MEDIQA
+from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.digests import file_digests, sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.evaluation.settings import EvaluationSettings
@@ -86,6 +88,9 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
             f"was trained and validated on ({trained_on[:12]}): refusing to evaluate or promote; re-materialize "
             "dataset and lora_adapter"
         )
+    # A MEDIQA test question moved into train would be scored as held out: checked against the raw test set.
+    raw_test_questions = mediqa.test_questions(Path(raw_dir) / MEDIQA)
+    refuse_if_invalid(store.dataset, read_dataset(store.dataset), "evaluate", raw_test_questions)
     base_model = {key: manifest.get(key) for key in BASE_MODEL_KEYS}
     base_model["tokenizer_hash"] = manifest.get("tokenizer_hash") or tokenizer_digest(Path(manifest["path"]))
     plan = EvaluationPlan(

@@ -52,7 +52,7 @@ def _texts_fingerprint(texts: list[str]) -> str:
 def _resolve_tiny_phi(
     models_dir: Path, tokenizer_texts: Iterable[str] | None, target_modules: Sequence[str] | None
 ) -> dict[str, Any]:
-    from medimind_assets.models import tiny_phi
+    from medimind_assets.models.tiny_phi import build_tiny_phi
 
     target = models_dir / TINY_PHI
     with directory_lock(models_dir, TINY_PHI):
@@ -67,7 +67,7 @@ def _resolve_tiny_phi(
             revision = f"seed{TINY_PHI_SEED}-vocab{TINY_PHI_VOCAB_SIZE}-texts{_texts_fingerprint(texts)[:16]}"
 
             def build(tmp: Path) -> None:
-                tiny_phi.build_tiny_phi(tmp, texts, seed=TINY_PHI_SEED, vocab_size=TINY_PHI_VOCAB_SIZE)
+                build_tiny_phi(tmp, texts, seed=TINY_PHI_SEED, vocab_size=TINY_PHI_VOCAB_SIZE)
                 _describe_and_write(tmp, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules)
 
             _build_into(target, build)

@@ -4,6 +4,9 @@ import json
 
 import pytest
 
+from medimind_assets.data import mediqa
+from medimind_assets.data.rows import write_dataset
+from medimind_assets.data.validation import DatasetError
 from medimind_assets.digests import file_digests, sha256_file
 from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
 from medimind_assets.evaluation.settings import EvaluationSettings
@@ -11,12 +14,13 @@ from medimind_assets.models import write_current_base_model
 from medimind_assets.models.manifest import MANIFEST_KEYS
 from medimind_assets.store import ArtifactStore, write_pointer
 from medimind_assets_tests.test_integrity import _adapter
+from medimind_assets_tests.training.conftest import make_rows
 
 
-def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False):
+def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False, rows=None):
     store = ArtifactStore.at(tmp_path / "data")
     store.root.mkdir(parents=True)
-    store.dataset.write_text('{"id": "1"}\n')
+    write_dataset(store.dataset, rows if rows is not None else make_rows(2, 1, 1))
     model = store.models / "tiny"
     model.mkdir(parents=True)
     write_current_base_model(
@@ -33,7 +37,7 @@ def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False):
     (adapter / "training_summary.json").write_text(json.dumps(summary))
     write_pointer(store.latest_pointer, {"fingerprint": "fp", "path": str(adapter)})
     if dataset_changed:
-        store.dataset.write_text('{"id": "2"}\n')
+        write_dataset(store.dataset, make_rows(2, 1, 1, seed=1))
     return store
 
 
@@ -60,3 +64,13 @@ def test_a_dataset_edited_after_training_is_refused(tmp_path):
 def test_an_adapter_of_another_base_model_is_refused(tmp_path):
     with pytest.raises(EvaluationRefused, match="was trained on base tiny"):
         plan_evaluation(_store(tmp_path, trained_on_hash="other"), tmp_path / "raw", EvaluationSettings())
+
+
+def test_a_mediqa_test_question_moved_into_train_is_refused_against_the_raw_test_set(tmp_path, shared_data):
+    [question, *_] = mediqa.test_questions(shared_data / "mediqa2019_qa")
+    rows = make_rows(2, 1, 1)
+    rows[0]["instruction"] = question  # moved, not copied: the file's own test split no longer has it
+    store = _store(tmp_path, rows=rows)
+    with pytest.raises(DatasetError, match="refusing to evaluate.*test_isolation"):
+        plan_evaluation(store, shared_data, EvaluationSettings())
+    assert plan_evaluation(_store(tmp_path / "clean"), shared_data, EvaluationSettings()).adapter.fingerprint == "fp"
