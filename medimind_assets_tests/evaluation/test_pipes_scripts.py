@@ -13,6 +13,7 @@ from medimind_assets.assets.common import reported_message
 from medimind_assets.evaluation.gate import decide_promotion
 from medimind_assets.evaluation.runner import EvaluationReport
 from medimind_assets.evaluation.settings import EvaluationSettings
+from medimind_assets.pipes_scripts import EVALUATION
 
 
 def test_outside_dagster_the_script_says_how_to_run_it():
@@ -74,4 +75,4 @@ def test_a_script_that_ends_without_its_report_fails_the_step():
             return [{"other": 1}]
 
     with pytest.raises(dg.Failure, match="evaluate_lora exited without reporting its result"):
-        reported_message(Silent(), "evaluation", "medimind_assets.evaluation.evaluate_lora")
+        reported_message(Silent(), EVALUATION)
