@@ -52,5 +52,8 @@ def test_the_scripts_watch_their_parent():
     import medimind_assets
 
     root = Path(medimind_assets.__file__).parent
+    # run_script is the shared entry point of the Pipes processes; it starts the watcher before any work
+    assert "exit_with_parent()" in (root / "pipes_scripts.py").read_text()
     for script in ("training/train_lora.py", "evaluation/evaluate_lora.py", "merging/merge_lora.py"):
-        assert "exit_with_parent()" in (root / script).read_text(), script
+        text = (root / script).read_text()
+        assert "exit_with_parent()" in text or "run_script(" in text, script
