@@ -172,4 +172,9 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
         "loss_plot": _md(f"![loss curve](data:image/png;base64,{png.decode('ascii')})"),
     }
     metadata.update({key: _typed(_shown(value)) for key, value in metrics.items()})
+    if "preference" in summary:
+        preference = summary["preference"]
+        metadata["preference_pairs"] = _typed(preference["pairs"])
+        metadata["preference_pairs_data_version"] = _typed(preference["pairs_data_version"])
+        metadata["preference_final"] = _typed({k: _shown(v) for k, v in preference["final"].items()})
     return metadata
