@@ -57,7 +57,7 @@ def evaluation(
 ) -> dg.MaterializeResult:
     from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
     from medimind_assets.evaluation.ranking import ranker_table
-    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics
+    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics, per_question_table
     from medimind_assets.promotion import promote
 
     try:
@@ -105,6 +105,8 @@ def evaluation(
     }
     if submission.is_file():
         metadata["submission_path"] = dg.MetadataValue.path(str(submission))
+    if report.per_question:  # per test question; every candidate is in ranking_candidates.parquet beside it
+        metadata["ranking_per_question"] = dg.MetadataValue.md(per_question_table(report.per_question))
     adapter_row = {"asset": "lora_adapter", "version": adapter.fingerprint, "what": "evaluated adapter"}
     lineage = [{**adapter_row, "where": str(adapter.path)}]
     lineage += lineage_rows(context.instance, plan.dataset_version, plan.base_model)
