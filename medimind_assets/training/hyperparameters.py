@@ -92,6 +92,9 @@ class TrainingHyperparameters:
         0.0, "Weight of an NLL term on the correct answers added to the DPO loss (trl's 'sft' loss; 0: none)."
     )
     preference_max_pairs: int | None = option(None, "Tune on a seeded subset of this many pairs (None: all).")
+    preference_max_length: int = option(
+        256, "Tokens of question + answer per preference sequence (each pair is two, and a reference pass each)."
+    )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainingHyperparameters:
@@ -154,6 +157,8 @@ class TrainingHyperparameters:
             raise HyperparameterError(f"max_steps must be -1 (off) or a positive integer, got {self.max_steps}")
         if self.preference not in PREFERENCE_CHOICES:
             raise HyperparameterError(f"preference must be one of {PREFERENCE_CHOICES}, got {self.preference!r}")
+        if not isinstance(self.preference_max_length, int) or self.preference_max_length < 16:
+            raise HyperparameterError(f"preference_max_length must be at least 16, got {self.preference_max_length!r}")
         for name in ("preference_beta", "preference_epochs", "preference_learning_rate"):
             if not getattr(self, name) > 0:
                 raise HyperparameterError(f"{name} must be > 0, got {getattr(self, name)!r}")

@@ -113,7 +113,7 @@ def dpo_config(request, plan, output_dir: Path):
             beta=hp.preference_beta,
             loss_type=["sigmoid", "sft"] if weight else ["sigmoid"],
             loss_weights=[1.0, weight] if weight else None,
-            max_length=hp.max_length,
+            max_length=hp.preference_max_length,
         )
 
 

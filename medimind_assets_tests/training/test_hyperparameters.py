@@ -50,6 +50,7 @@ def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
         ({"preference": "ppo"}, "preference must be one of"),
         ({"preference_beta": 0}, "preference_beta must be > 0"),
         ({"preference_max_pairs": 0}, "preference_max_pairs must be None"),
+        ({"preference_max_length": 8}, "preference_max_length must be at least 16"),
     ],
 )
 def test_bad_values_are_named(values, message):
