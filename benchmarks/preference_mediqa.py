@@ -126,12 +126,8 @@ def evaluate(args) -> None:
     from medimind_assets.data.sources import MEDIQA
     from medimind_assets.evaluation.likelihood import heldout_loss
     from medimind_assets.evaluation.mediqa_metrics import ranking_metrics
-    from medimind_assets.evaluation.ranking import (
-        build_submission,
-        compare_rankers,
-        load_ranking_task,
-        score_candidates,
-    )
+    from medimind_assets.evaluation.ranking import build_submission, evaluate_ranking, load_ranking_task, score_rankers
+    from medimind_assets.evaluation.settings import RANKERS
     from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
     from medimind_assets.llm.template import PromptTemplate
 
@@ -164,15 +160,11 @@ def evaluate(args) -> None:
         )
         result = {"loss": loss.loss, "loss_examples": loss.n_examples, "questions": len(task.questions)}
         result["candidates"] = len(task.gold)
-        if args.split == "validation":
-            compared = compare_rankers(model, tokenizer, task, template, **scoring)
-            result["rankers"] = {ranker: scores.as_dict() for ranker, scores in compared.items()}
-            official = ranking_metrics(
-                build_submission(score_candidates(model, tokenizer, task, template, ranker="pmi", **scoring)), task.gold
-            )
-        else:
-            scored = score_candidates(model, tokenizer, task, template, ranker="pmi", **scoring)
-            official = ranking_metrics(build_submission(scored), task.gold)
+        rankers = list(RANKERS) if args.split == "validation" else ["pmi"]
+        scored = score_rankers(model, tokenizer, task, template, rankers, **scoring)
+        if args.split == "validation":  # every ranker, as the evaluation compares them
+            result["rankers"] = {r: evaluate_ranking(build_submission(s), task).as_dict() for r, s in scored.items()}
+        official = ranking_metrics(build_submission(scored["pmi"]), task.gold)
         result.update({key: value for key, value in official.items() if key.startswith("official/")})
         result["seconds"] = round(time.monotonic() - started, 1)
         results = _json(results_path)
