@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -151,8 +152,10 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
             callbacks=[CheckpointCompleteCallback(), make_progress_callback(reporter)],
         )
     trainer.remove_callback(PrinterCallback)
+    started = time.monotonic()
     with peft_wrapping():
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    runtime_s = time.monotonic() - started
     model.delete_adapter("ref")  # the frozen reference copy; only the tuned adapter is published
     model.set_adapter("default")
     logged = [entry for entry in trainer.state.log_history if "rewards/accuracies" in entry]
@@ -161,6 +164,7 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
         "pairs": spec["counts"],
         "pairs_data_version": spec["data_version"],
         "global_step": trainer.state.global_step,
+        "train_runtime_s": round(runtime_s, 2),
         "final": {key: value for key, value in (logged[-1] if logged else {}).items() if key.startswith("rewards/")},
         "loss_curve": loss_curve(trainer.state.log_history),
     }

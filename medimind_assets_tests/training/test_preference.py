@@ -134,6 +134,9 @@ def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny
         load_file(sft.adapter_dir / "adapter_model.safetensors"),
     )
     assert tuned.keys() == before.keys() and any(not (tuned[k] == before[k]).all() for k in tuned)
+    assert "tuned with trl's DPOTrainer on 12 (question, correct answer, incorrect answer) pairs" in (
+        (adapter / "README.md").read_text().replace("\n", " ")
+    )
     metadata = pipes_metadata(outcome.summary, reused=False)
     assert metadata["preference_pairs"]["raw_value"]["pairs"] == 12
 
