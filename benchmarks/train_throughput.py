@@ -11,9 +11,10 @@ Recipes (each in a process of its own, interleaved over --repeats; the fastest e
 - previous: `medimind_assets.training` as it was at --previous (default: the last commit before trl, our own
   step trainer: length-grouped passes by a token budget, loss on labelled positions, prompt masked, EOS appended),
   imported from that commit's tree (`git archive`).
-- trl: `medimind_assets.training` now: trl's SFTTrainer on the tokenised `datasets`, padding-free passes (the
-  default), trl's fused LM head.
-- trl-padded: the same with `padding_free=False` (passes padded to their longest, length-grouped).
+- trl: `medimind_assets.training` now, as the asset runs it: trl's SFTTrainer on the tokenised `datasets`, passes
+  padded to their longest, length-grouped, our loss on labelled positions.
+- trl-padding-free: the same with `padding_free=True` (each pass's examples in one row).
+- trl-fused-loss: the same with trl's own loss (its fused LM head) instead of ours.
 - `--compile` adds trl with `torch_compile` (use `--repeats 2` or more: the first compiled epoch includes the
   compile).
 
@@ -40,7 +41,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TREE_ENV = "MEDIMIND_BENCH_TREE"
 sys.path.insert(0, os.environ.get(TREE_ENV) or str(PROJECT_ROOT))
 PREVIOUS = "b05de43"  # the last commit with our own step trainer
-RECIPES = ("seed", "previous", "trl", "trl-padded")
+RECIPES = ("seed", "previous", "trl", "trl-padding-free")
 
 SEED_TEMPLATE = "Human: {instruction}\nAssistant: {response}"
 _WORD_TEXT = (
@@ -240,7 +241,9 @@ def train_previous(model_dir: Path, tokenizer, targets, train_rows, validation_r
     }
 
 
-def train_trl(model_dir, tokenizer, targets, train_rows, validation_rows, args, workdir: Path, **overrides) -> dict:
+def train_trl(
+    model_dir, tokenizer, targets, train_rows, validation_rows, args, workdir: Path, labelled_loss=True, **overrides
+) -> dict:
     import datasets
     from transformers import set_seed
 
@@ -260,7 +263,16 @@ def train_trl(model_dir, tokenizer, targets, train_rows, validation_rows, args, 
     attn = attention_implementation(plan, hp.padding_free or hp.packing)
     model = load_for_training(model_dir, plan, attn)
     trainer = build_trainer(
-        model, hp, plan, train, None, tokenizer, workdir / "trl", SilentReporter(), lora_config(hp, targets)
+        model,
+        hp,
+        plan,
+        train,
+        None,
+        tokenizer,
+        workdir / "trl",
+        SilentReporter(),
+        lora_config(hp, targets),
+        labelled_loss=labelled_loss,
     )
     started = time.perf_counter()
     trainer.train()
@@ -297,8 +309,8 @@ def worker(args: argparse.Namespace) -> None:
     elif args.worker == "previous":
         result = train_previous(*common)
     else:
-        overrides = {"padding_free": args.worker != "trl-padded", "torch_compile": args.worker == "trl-compiled"}
-        result = train_trl(*common, **overrides)
+        overrides = {"padding_free": args.worker == "trl-padding-free", "torch_compile": args.worker == "trl-compiled"}
+        result = train_trl(*common, labelled_loss=args.worker != "trl-fused-loss", **overrides)
     shutil.rmtree(run_dir, ignore_errors=True)
     print(json.dumps({"recipe": args.worker, **result}))
 
@@ -357,7 +369,8 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
         rate = r["real_tokens"] / r["seconds"]
         print(f"{r['recipe']:<14} {r['real_tokens']:>12,} {r['seconds']:>13.1f} {rate:>14,.0f} {r['val_loss']:>9.4f}")
     by = {r["recipe"]: r for r in results}
-    for faster, slower in (("trl", "previous"), ("trl-padded", "previous"), ("trl", "seed"), ("trl-compiled", "trl")):
+    pairs = [("trl", "previous"), ("trl", "seed"), ("trl-padding-free", "trl"), ("trl-fused-loss", "trl")]
+    for faster, slower in [*pairs, ("trl-compiled", "trl")]:
         if faster in by and slower in by:
             a, b = by[faster], by[slower]
             rate = (a["real_tokens"] / a["seconds"]) / (b["real_tokens"] / b["seconds"])
@@ -379,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the seed's 4-bit default; 'none' (its --no_4bit) compares like with like on CPU")  # fmt: skip
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each recipe; the fastest is reported")
-    parser.add_argument("--recipes", default=",".join(RECIPES), help=f"comma-separated, of {', '.join(RECIPES)}")
+    known = (*RECIPES, "trl-fused-loss")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help=f"comma-separated, of {', '.join(known)}")
     parser.add_argument("--previous", default=PREVIOUS, help="the commit whose trainer is `previous`")
     parser.add_argument("--compile", action="store_true", help="also trl with torch_compile")
     parser.add_argument("--worker", help=argparse.SUPPRESS)

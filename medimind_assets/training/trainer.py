@@ -4,11 +4,11 @@
   `llm.encoding`'s rules), so trl's preparation only passes them through (`max_length=None`: already cut).
 - Batches: the seed's, `batch_size` examples per forward pass and `gradient_accumulation_steps` passes per
   optimizer step, each pass's loss summed over its labelled tokens and divided by the labelled tokens of the whole
-  step (the Trainer's `num_items_in_batch`): the seed's accumulated gradient. `padding_free` (default) flattens a
-  pass's examples into one row with restarting `position_ids`, so no pass holds padding; transformers masks the
-  examples from each other (checked numerically before training, `training.packing`). Without it, passes are
-  padded to their longest example and examples of similar length are grouped (`group_by_length`). `packing`: trl's
-  best-fit packing of whole examples into rows of `max_length` tokens.
+  step (the Trainer's `num_items_in_batch`): the seed's accumulated gradient. By default passes are padded to their
+  longest example and examples of similar length are grouped (`group_by_length`). `padding_free` flattens a pass's
+  examples into one row with restarting `position_ids` (no padding; more attention work without
+  FlashAttention-2, measured slower on a CPU); transformers masks the examples from each other, checked numerically
+  before training (`training.packing`). `packing`: trl's best-fit packing of whole examples into `max_length` rows.
 - Loss: ours (`training.loss`: the labelled positions projected onto the vocabulary in chunks, no fp32 logits over
   every position), measured faster than trl's fused LM head without Triton; trl's when the model fails the check
   that ours equals its own loss.
