@@ -98,20 +98,12 @@ def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny
     from safetensors.torch import load_file
 
     from medimind_assets.training.reporting import pipes_metadata
-    from medimind_assets.training.request import TrainingRequest
     from medimind_assets.training.runner import run_training
 
     write_dataset(settings.dataset_path, make_rows() + _mediqa_rows(SPLITS))
     sft = make_request(settings, tiny_phi, max_steps=2)
-    dpo_request = TrainingRequest.create(
-        dataset_path=settings.dataset_path,
-        base_model=tiny_phi,
-        hyperparameters=sft.hyperparameters.__class__.from_dict(
-            {**sft.hyperparameters.to_dict(), "preference": "dpo", "preference_learning_rate": 1e-3}
-        ),
-        checkpoints_dir=settings.checkpoints_path,
-        adapters_dir=settings.adapters_path,
-        raw_dir=raw_dir,
+    dpo_request = make_request(
+        settings, tiny_phi, max_steps=2, raw_dir=raw_dir, preference="dpo", preference_learning_rate=1e-3
     )
     assert dpo_request.fingerprint != sft.fingerprint
     assert dpo_request.sft_checkpoint_dir == sft.checkpoint_dir  # one SFT for both
@@ -146,3 +138,25 @@ def test_preference_without_the_raw_files_is_refused(settings, tiny_phi):
 
     with pytest.raises(RequestError, match="needs the raw MEDIQA 2019 files"):
         make_request(settings, tiny_phi, preference="dpo")
+
+
+def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapter(settings, tiny_phi, raw_dir):
+    import shutil
+
+    from medimind_assets.training.runner import run_training
+
+    write_dataset(settings.dataset_path, make_rows() + _mediqa_rows(SPLITS))
+
+    def request(**overrides):
+        return make_request(settings, tiny_phi, max_steps=2, save_steps=1, raw_dir=raw_dir, **overrides)
+
+    first = request(preference="dpo", preference_learning_rate=1e-3)
+    run_training(first, ListReporter())
+    weights = (first.adapter_dir / "adapter_model.safetensors").read_bytes()
+    # As after a kill during the preference stage: no adapter, its last checkpoint lost.
+    shutil.rmtree(first.adapter_dir)
+    shutil.rmtree(first.checkpoint_dir / "preference" / "checkpoint-3")
+    reporter = ListReporter()
+    run_training(request(preference="dpo", preference_learning_rate=1e-3), reporter)
+    assert any("resuming from checkpoint-2 of" in line and line.endswith("/preference") for line in reporter.lines)
+    assert (first.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
