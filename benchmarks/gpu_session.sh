@@ -4,12 +4,12 @@
 #   bash benchmarks/gpu_session.sh full-job   # run_training on the seed's job size (1,234 train examples,
 #                                             # 3 epochs), then the evaluation, timed (about 5-7 min)
 # Further arguments go to benchmarks/gpu_train.py. Each part first installs the wheels carried in
-# benchmarks/out/wheels/ (GPU hosts reach no registry): transformers 5.24.0, peft 0.21.2, bitsandbytes 0.50.2; if
-# transformers 5.24 cannot be installed offline, only peft and bitsandbytes (the training code also runs on the
-# host's transformers 5.17).
+# benchmarks/out/wheels/ (GPU hosts reach no registry): transformers 5.25.0, trl 1.16.0, datasets 5.2.0, peft 0.21.2,
+# bitsandbytes 0.50.2 and what they need that the host lacks.
 # Prepare on a CPU machine first (benchmarks/out/ is not committed; carry it):
-#   .venv/bin/pip download --no-deps -d benchmarks/out/wheels transformers==5.24.0 peft==0.21.2 \
-#       bitsandbytes==0.50.2 accelerate==1.15.0 tokenizers==0.23.3 safetensors==0.8.0 huggingface_hub==1.31.0
+#   .venv/bin/pip download --no-deps -d benchmarks/out/wheels transformers==5.25.0 trl==1.16.0 datasets==5.2.0 \
+#       pyarrow==26.0.1 pandas==3.1.1 peft==0.21.2 bitsandbytes==0.50.2 accelerate==1.16.0 tokenizers==0.23.3 \
+#       safetensors==0.8.0 huggingface_hub==1.31.0 dill multiprocess xxhash
 #   .venv/bin/python benchmarks/gpu_train.py --prepare-lengths --lengths benchmarks/out/lengths.json
 # Output goes to stdout and to $OUT (or benchmarks/out), line by line: gpu_train.txt or full_job.txt.
 set -uo pipefail
@@ -25,12 +25,13 @@ WHEELS=benchmarks/out/wheels
 OUT_DIR=${OUT:-benchmarks/out}
 mkdir -p "$OUT_DIR"
 if [ -d "$WHEELS" ]; then
-    $PY -m pip install -q --no-index --find-links "$WHEELS" transformers==5.24.0 peft==0.21.2 bitsandbytes==0.50.2 ||
-        $PY -m pip install -q --no-index --find-links "$WHEELS" --no-deps peft==0.21.2 bitsandbytes==0.50.2 ||
+    $PY -m pip install -q --no-index --find-links "$WHEELS" transformers==5.25.0 trl==1.16.0 datasets==5.2.0 \
+        peft==0.21.2 bitsandbytes==0.50.2 ||
+        $PY -m pip install -q --no-index --find-links "$WHEELS" --no-deps "$WHEELS"/*.whl ||
         echo "the carried wheels did not install; using what is installed"
     $PY -c "import accelerate" 2>/dev/null || $PY -m pip install -q --no-index --no-deps "$WHEELS"/accelerate-*.whl
 fi
-$PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
+$PY -c "import torch, transformers, peft, trl; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__, 'trl', trl.__version__)"
 $PY -c "import bitsandbytes; print('bitsandbytes', bitsandbytes.__version__)" || echo "no bitsandbytes: 4-bit variants are skipped"
 nvidia-smi --query-gpu=name,memory.total --format=csv || true
 quiet() { grep --line-buffered -v -E "Loading weights|Writing model shards"; }

@@ -1,7 +1,7 @@
 """LoRA training throughput of phi-2's shape on one CUDA GPU: MediMind's settings vs the seed's recipe, profiled.
 
     python benchmarks/gpu_train.py                        # phi-2 shape, random weights: every variant, a profile
-    python benchmarks/gpu_train.py --variants ours-bf16   # one variant
+    python benchmarks/gpu_train.py --variants trl-bf16    # one variant
     python benchmarks/gpu_train.py --full-job             # the real job: run_training on ../shared/data's dataset
     python benchmarks/gpu_train.py --full-job --evaluate  # ... then the evaluation of base vs adapter, timed
     python benchmarks/gpu_train.py --tiny                 # every variant's code path on CPU, tiny shapes
@@ -15,13 +15,14 @@ the first fifth of each is the (masked) prompt. Every variant trains --steps tim
 --warmup-steps untimed ones, at the seed's hyperparameters (batch 4 x accumulation 4, max_length 512).
 
 Variants:
-- ours-bf16: `medimind_assets.training` as the asset runs it (bf16 LoRA, length-grouped, token-budget passes,
-  loss on labelled positions).
-- ours-4bit: the same with 4-bit NF4 weights (QLoRA).
-- ours-bf16-compile / ours-4bit-compile: the same with `torch_compile` (each decoder layer compiled; the compile
-  happens in the untimed steps).
-- ours-bf16-seed-passes: ours with the seed's passes of 4 examples and the full-logits loss (both levers off).
-- ours-bf16-8k: ours with 8,192-token passes (a whole step in one pass).
+- trl-bf16: `medimind_assets.training` as the asset runs it: trl's SFTTrainer, bf16 LoRA, passes of batch_size
+  length-grouped examples padded to their longest, our loss on labelled positions.
+- trl-4bit: the same with 4-bit NF4 weights (QLoRA).
+- trl-bf16-compile / trl-4bit-compile: the same with `torch_compile` (the Trainer's torch.compile of the model; the
+  compile happens in the untimed steps).
+- trl-bf16-fused-loss: trl's own loss (its fused LM head, a Triton kernel on GPUs) instead of ours: which of the two
+  to keep on GPUs (ours is kept because on a CPU trl's has no kernel and measured 3x slower).
+- trl-bf16-padding-free: padding-free passes (each pass's examples in one row; flash_attention_2 where installed).
 - seed-4bit / seed-bf16: the seed's recipe (HF Trainer, every example padded to max_length, labels = input ids),
   in 4-bit NF4 (its default) and without quantization.
 
@@ -84,14 +85,14 @@ TINY_SHAPE = {
 }
 # Most telling first: a run cut short by the device's time limit still has the comparisons that matter.
 VARIANTS = (
-    "ours-bf16",
-    "ours-bf16-compile",
+    "trl-bf16",
+    "trl-bf16-compile",
     "seed-bf16",
     "seed-4bit",
-    "ours-4bit",
-    "ours-4bit-compile",
-    "ours-bf16-8k",
-    "ours-bf16-seed-passes",
+    "trl-4bit",
+    "trl-bf16-fused-loss",
+    "trl-bf16-padding-free",
+    "trl-4bit-compile",
 )
 # Kernel (GPU) or operator (CPU) names by what they do, first match wins; the rest is "other".
 CATEGORIES = (
@@ -110,7 +111,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per variant")
     parser.add_argument("--warmup-steps", type=int, default=2, help="untimed optimizer steps first")
     parser.add_argument(
-        "--profile", default="ours-bf16,ours-bf16-compile", help="variants to profile (comma-separated, or 'none')"
+        "--profile", default="trl-bf16,trl-bf16-compile", help="variants to profile (comma-separated, or 'none')"
     )
     parser.add_argument("--profile-steps", type=int, default=2, help="optimizer steps profiled, after the timed ones")
     parser.add_argument("--batch-size", type=int, default=4)
@@ -465,19 +466,31 @@ def bitsandbytes_problem() -> str | None:
 # ---- the variants -------------------------------------------------------------------------------------------
 
 
-def run_ours(variant: str, model_dir: Path, examples, pad_id: int, args, workdir: Path) -> dict:
+def placeholder_tokenizer(pad_id: int):
+    """The trainer's `processing_class` for token ids that need no tokenizer: only its EOS/pad token is used."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<|endoftext|>": pad_id, "<unk>": pad_id + 1}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
+
+
+def run_trl(variant: str, model_dir: Path, examples, pad_id: int, args, workdir: Path) -> dict:
+    import datasets
+
     from medimind_assets.llm.loading import load_for_training
-    from medimind_assets.training.compilation import compile_decoder_layers
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
-    from medimind_assets.training.lora import apply_lora
+    from medimind_assets.training.lora import lora_config
     from medimind_assets.training.reporting import SilentReporter
     from medimind_assets.training.runtime import Hardware, attention_implementation, plan_runtime
     from medimind_assets.training.trainer import build_trainer
 
     quantization = "4bit" if "4bit" in variant else "none"
-    micro_batch_tokens = {"ours-bf16-seed-passes": 0, "ours-bf16-8k": 8192}.get(variant)
     compiled = variant.endswith("-compile")
-    # Compiling takes the first step; a pass of one row (an example longer than the budget) compiles once more.
+    padding_free = variant.endswith("-padding-free")
+    labelled = not variant.endswith("-fused-loss")
+    # Compiling takes the first steps (a recompile for dynamic shapes after the first).
     warmup = max(args.warmup_steps, 3) if compiled else args.warmup_steps
     measurement = Measurement(warmup, args.steps, args.profile_steps if variant in args.profile else 0)
     hp = TrainingHyperparameters(
@@ -489,25 +502,33 @@ def run_ours(variant: str, model_dir: Path, examples, pad_id: int, args, workdir
         save_steps=10**6,
         logging_steps=10**6,
         quantization=quantization,
-        micro_batch_tokens=micro_batch_tokens,
+        padding_free=padding_free,
         torch_compile=compiled,
     )
     plan = plan_runtime(hp.requested_quantization, Hardware.detect())
     _reset_peak()
-    model = apply_lora(load_for_training(model_dir, plan, attention_implementation(plan, False)), hp, TARGETS)
-    if compiled:
-        compile_decoder_layers(model)
-    labelled = variant != "ours-bf16-seed-passes"
+    model = load_for_training(model_dir, plan, attention_implementation(plan, padding_free))
+    rows = [{"input_ids": e.input_ids, "labels": e.labels, "length": len(e)} for e in examples]
     trainer = build_trainer(
-        model, hp, plan, examples, [], pad_id, workdir / variant, SilentReporter(), [measurement.callback()], labelled
+        model,
+        hp,
+        plan,
+        datasets.Dataset.from_list(rows),
+        None,
+        placeholder_tokenizer(pad_id),
+        workdir / variant,
+        SilentReporter(),
+        lora_config(hp, TARGETS),
+        [measurement.callback()],
+        labelled_loss=labelled,
     )
     trainer.train()
-    passes = f"passes of {hp.token_budget:,} tokens" if hp.token_budget else f"passes of {hp.batch_size} examples"
-    loss = "labelled-position" if trainer.labelled_loss else "full-logits"
+    batching = "padding-free passes" if padding_free else f"padded passes of {hp.batch_size} examples"
+    loss = "labelled-position loss (ours)" if labelled else "trl's fused LM head"
     result = {
         "variant": variant,
-        "recipe": f"{plan.dtype}, quantization {plan.quantization}, {passes}, {loss} loss"
-        + (", compiled layers" if compiled else ""),
+        "recipe": f"trl SFTTrainer, {plan.dtype}, quantization {plan.quantization}, {batching}, {loss}"
+        + (", torch.compile" if compiled else ""),
         "real_tps": measurement.tokens_per_second,
         "padded_share": None,
         "peak_gib": _peak_gib(),
@@ -576,8 +597,9 @@ def print_table(results: list[dict], n_parameters: int, args, device: str, sourc
             f"{_duration(job_tokens / r['real_tps']):>40}  {r['recipe']}{padded}"
         )
     rates = {r["variant"]: r["real_tps"] for r in results if "skipped" not in r}
-    pairs = [(ours, seed) for ours in ("ours-bf16", "ours-bf16-compile") for seed in ("seed-4bit", "seed-bf16")]
-    pairs += [("ours-4bit", "seed-4bit"), ("ours-4bit-compile", "seed-4bit"), ("ours-bf16-compile", "ours-bf16")]
+    pairs = [(trl, seed) for trl in ("trl-bf16", "trl-bf16-compile") for seed in ("seed-4bit", "seed-bf16")]
+    pairs += [("trl-4bit", "seed-4bit"), ("trl-4bit-compile", "seed-4bit"), ("trl-bf16-compile", "trl-bf16")]
+    pairs += [("trl-bf16-fused-loss", "trl-bf16"), ("trl-bf16-padding-free", "trl-bf16")]
     for ours, seed in pairs:
         if ours in rates and seed in rates:
             print(f"{ours} / {seed}: {rates[ours] / rates[seed]:.2f}x real tokens/s")
@@ -675,7 +697,7 @@ def full_job(args, workdir: Path, device: str) -> int:
         f"{metrics['global_step']} steps, {metrics['tokens_trained']:,} tokens at {metrics['tokens_per_second']:,.0f} "
         f"tokens/s{mfu}, "
         f"peak {metrics['peak_memory_bytes'] / 2**30:.1f} GiB ({metrics['peak_memory_kind']}); "
-        f"final train loss {metrics['final_train_loss'] or float('nan'):.4f}; {runtime['micro_batches']}; "
+        f"final train loss {metrics['final_train_loss'] or float('nan'):.4f}; {runtime['batching']}; "
         f"loss on {runtime['loss']}"
     )
     if args.evaluate:
@@ -783,8 +805,8 @@ def compare(args, workdir: Path, device: str, cuda: bool) -> int:
             results.append({"variant": variant, "skipped": no_4bit})
             continue
         started = time.perf_counter()
-        if variant.startswith("ours"):
-            result = run_ours(variant, workdir / "model", examples, pad_id, args, workdir)
+        if variant.startswith("trl"):
+            result = run_trl(variant, workdir / "model", examples, pad_id, args, workdir)
         else:
             result = run_seed(variant, workdir / "model", examples, pad_id, args, workdir)
         print(

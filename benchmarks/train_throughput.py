@@ -1,18 +1,25 @@
-"""One epoch of the seed's training recipe vs MediMind's, same base model, same rows, same optimizer settings.
+"""One epoch of the seed's recipe, our previous trainer and trl's SFTTrainer as MediMind configures it: same base
+model, same rows, same optimizer settings, in one run.
 
     python benchmarks/train_throughput.py                                  # tiny-phi, generated rows
     python benchmarks/train_throughput.py --dataset data/dataset.jsonl     # the real dataset
     python benchmarks/train_throughput.py --base-model path/to/model_dir   # another local model
 
-Seed recipe: HF Trainer, LoRA r=8/alpha=16/dropout 0.1, every example padded to max_length, labels = input ids
-(prompt and padding included in the loss), no EOS, pad = eos. Ours: `medimind_assets.training` as the asset
-runs it (length-grouped dynamic padding, prompt masked, EOS appended, forward passes by a token budget, loss on
-labelled positions only). `--levers` adds ours with those two levers off (passes of batch_size examples, the
-loss from full logits), to measure what they bring; `--compile` adds ours with `torch_compile` (use `--repeats 2`
-or more: the first compiled epoch includes the compile, later ones reuse it).
+Recipes (each in a process of its own, interleaved over --repeats; the fastest epoch of each is kept):
+- seed: HF Trainer, LoRA r=8/alpha=16/dropout 0.1, every example padded to max_length, labels = input ids (prompt
+  and padding included in the loss), no EOS, pad = eos.
+- previous: `medimind_assets.training` as it was at --previous (default: the last commit before trl, our own
+  step trainer: length-grouped passes by a token budget, loss on labelled positions, prompt masked, EOS appended),
+  imported from that commit's tree (`git archive`).
+- trl: `medimind_assets.training` now, as the asset runs it: trl's SFTTrainer on the tokenised `datasets`, passes
+  padded to their longest, length-grouped, our loss on labelled positions.
+- trl-padding-free: the same with `padding_free=True` (each pass's examples in one row).
+- trl-fused-loss: the same with trl's own loss (its fused LM head) instead of ours.
+- `--compile` adds trl with `torch_compile` (use `--repeats 2` or more: the first compiled epoch includes the
+  compile).
 
-Real tokens are the non-padding ones. The validation loss is measured the same way for both models: mean
-loss per response token (+ EOS) on the validation rows, the definition evaluation uses.
+Real tokens are the non-padding ones. The validation loss is measured the same way for every model: mean loss per
+response token (+ EOS) on the validation rows (`evaluation.likelihood.heldout_loss`, the definition evaluation uses).
 """
 
 from __future__ import annotations
@@ -20,15 +27,21 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
+# A worker of the `previous` recipe imports medimind_assets from that commit's tree.
+TREE_ENV = "MEDIMIND_BENCH_TREE"
+sys.path.insert(0, os.environ.get(TREE_ENV) or str(PROJECT_ROOT))
+PREVIOUS = "b05de43"  # the last commit with our own step trainer
+RECIPES = ("seed", "previous", "trl", "trl-padding-free")
 
 SEED_TEMPLATE = "Human: {instruction}\nAssistant: {response}"
 _WORD_TEXT = (
@@ -146,25 +159,41 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def ours_hyperparameters(batch_size: int, accumulation: int, max_length: int, **overrides):
+def hyperparameters(args, **overrides):
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
     return TrainingHyperparameters(
-        batch_size=batch_size,
-        gradient_accumulation_steps=accumulation,
-        max_length=max_length,
+        batch_size=args.batch_size,
+        gradient_accumulation_steps=args.accumulation,
+        max_length=args.max_length,
         quantization="none",
+        num_epochs=1,
         save_steps=10**6,
         eval_steps=10**6,
+        logging_steps=10**6,
         **overrides,
     )
 
 
-def train_seed(model_dir: Path, tokenizer, targets, train_rows, validation, args, workdir: Path) -> dict:
+def validation_loss(model, tokenizer, rows: list[dict], args) -> float:
+    from medimind_assets.evaluation.likelihood import heldout_loss
+    from medimind_assets.llm.template import PromptTemplate
+
+    pairs = [(r["instruction"], r["response"]) for r in rows]
+    return heldout_loss(
+        model.eval(),
+        tokenizer,
+        pairs,
+        PromptTemplate(SEED_TEMPLATE),
+        max_response_tokens=args.max_length,
+        max_prompt_tokens=args.max_length // 2,
+        max_batch_size=args.batch_size,
+    ).loss
+
+
+def train_seed(model_dir: Path, tokenizer, targets, train_rows, validation_rows, args, workdir: Path) -> dict:
     import torch
     from transformers import set_seed
-
-    from medimind_assets.training.batching import mean_loss
 
     set_seed(42)
     model = seed_model(model_dir, targets, args.seed_quantization, torch.float32)
@@ -174,105 +203,157 @@ def train_seed(model_dir: Path, tokenizer, targets, train_rows, validation, args
     trainer.train()
     seconds = time.perf_counter() - started
     real = sum(sum(f["attention_mask"]) for f in features)
-    loss = mean_loss(model.eval(), validation, args.batch_size, tokenizer.pad_token_id)
-    return {"recipe": "seed (pad to max_length)", "real_tokens": real, "seconds": seconds, "val_loss": loss}
+    return {
+        "real_tokens": real,
+        "seconds": seconds,
+        "val_loss": validation_loss(model, tokenizer, validation_rows, args),
+    }
 
 
-def train_ours(
-    model_dir: Path,
-    tokenizer,
-    targets,
-    train,
-    validation,
-    args,
-    workdir: Path,
-    levers: bool = True,
-    compiled: bool = False,
-) -> dict:
+def train_previous(model_dir: Path, tokenizer, targets, train_rows, validation_rows, args, workdir: Path) -> dict:
+    """The step trainer of the previous commit (its API: examples, apply_lora, build_trainer over them)."""
     from transformers import set_seed
 
     from medimind_assets.llm.loading import load_for_training
-    from medimind_assets.training.batching import mean_loss
-    from medimind_assets.training.compilation import compile_decoder_layers
+    from medimind_assets.llm.template import PromptTemplate
+    from medimind_assets.training.examples import encode_rows
     from medimind_assets.training.lora import apply_lora
     from medimind_assets.training.reporting import SilentReporter
     from medimind_assets.training.runtime import Hardware, plan_runtime
     from medimind_assets.training.trainer import build_trainer
 
     set_seed(42)
-    hp = ours_hyperparameters(
-        args.batch_size,
-        args.accumulation,
-        args.max_length,
-        num_epochs=1,
-        micro_batch_tokens=None if levers else 0,
-        torch_compile=compiled,
-    )
+    hp = hyperparameters(args)
     plan = plan_runtime("none", Hardware.detect())
     model = apply_lora(load_for_training(model_dir, plan, "sdpa"), hp, targets)
-    if compiled:
-        compile_decoder_layers(model)
+    train = encode_rows(tokenizer, train_rows, PromptTemplate(SEED_TEMPLATE), args.max_length)
     trainer = build_trainer(
-        model,
-        hp,
-        plan,
-        train.examples,
-        [],
-        tokenizer.pad_token_id,
-        workdir / "ours",
-        SilentReporter(),
-        labelled_loss=levers,
+        model, hp, plan, train.examples, [], tokenizer.pad_token_id, workdir / "previous", SilentReporter()
     )
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
-    loss = mean_loss(model.eval(), validation, args.batch_size, tokenizer.pad_token_id)
-    real = trainer.state.num_input_tokens_seen
-    recipe = "ours, compiled layers" if compiled else "ours (length-grouped)" if levers else "ours, levers off"
-    return {"recipe": recipe, "real_tokens": real, "seconds": seconds, "val_loss": loss}
+    real = sum(len(e) for e in train.examples)
+    return {
+        "real_tokens": real,
+        "seconds": seconds,
+        "val_loss": validation_loss(model, tokenizer, validation_rows, args),
+    }
 
 
-def run(args: argparse.Namespace) -> list[dict]:
-    """Each recipe `args.repeats` times, interleaved; the fastest epoch of each is kept (CPU timings are noisy
-    when other processes compete for the cores)."""
+def train_trl(
+    model_dir, tokenizer, targets, train_rows, validation_rows, args, workdir: Path, labelled_loss=True, **overrides
+) -> dict:
+    import datasets
+    from transformers import set_seed
+
+    from medimind_assets.llm.loading import load_for_training
+    from medimind_assets.llm.template import PromptTemplate
+    from medimind_assets.training.data import tokenize
+    from medimind_assets.training.lora import lora_config
+    from medimind_assets.training.reporting import SilentReporter
+    from medimind_assets.training.runtime import Hardware, attention_implementation, plan_runtime
+    from medimind_assets.training.trainer import build_trainer
+
+    set_seed(42)
+    hp = hyperparameters(args, **overrides)
+    plan = plan_runtime("none", Hardware.detect())
+    rows = datasets.Dataset.from_list([{k: r[k] for k in ("instruction", "response")} for r in train_rows])
+    train, _ = tokenize(rows, tokenizer, PromptTemplate(SEED_TEMPLATE), args.max_length, "response", workdir, {})
+    attn = attention_implementation(plan, hp.padding_free or hp.packing)
+    model = load_for_training(model_dir, plan, attn)
+    trainer = build_trainer(
+        model,
+        hp,
+        plan,
+        train,
+        None,
+        tokenizer,
+        workdir / "trl",
+        SilentReporter(),
+        lora_config(hp, targets),
+        labelled_loss=labelled_loss,
+    )
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    real = sum(train["length"])
+    return {
+        "real_tokens": real,
+        "seconds": seconds,
+        "val_loss": validation_loss(trainer.model, tokenizer, validation_rows, args),
+    }
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One recipe, once; prints its result as JSON on the last line."""
     import torch
     from transformers import AutoConfig
 
     from medimind_assets.llm.loading import load_tokenizer
-    from medimind_assets.llm.template import PromptTemplate
-    from medimind_assets.training.examples import encode_rows
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    workdir = Path(args.worker_dir)
+    rows = json.loads((workdir / "rows.json").read_text())
+    train_rows = [r for r in rows if r["split"] == "train"]
+    validation_rows = [r for r in rows if r["split"] == "validation"]
+    model_dir = Path((workdir / "model_dir.txt").read_text())
+    tokenizer = load_tokenizer(model_dir)
+    model_type = AutoConfig.from_pretrained(str(model_dir)).model_type
+    targets = ["q_proj", "k_proj", "v_proj", "dense" if model_type == "phi" else "o_proj"]
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{args.worker}-", dir=workdir))
+    common = (model_dir, tokenizer, targets, train_rows, validation_rows, args, run_dir)
+    if args.worker == "seed":
+        result = train_seed(*common)
+    elif args.worker == "previous":
+        result = train_previous(*common)
+    else:
+        overrides = {"padding_free": args.worker == "trl-padding-free", "torch_compile": args.worker == "trl-compiled"}
+        result = train_trl(*common, labelled_loss=args.worker != "trl-fused-loss", **overrides)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    print(json.dumps({"recipe": args.worker, **result}))
+
+
+def previous_tree(ref: str, workdir: Path) -> Path:
+    """medimind_assets as it was at `ref`, extracted from git."""
+    tree = workdir / f"tree-{ref}"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "archive", ref, "medimind_assets"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def run(args: argparse.Namespace) -> list[dict]:
+    """Each recipe `args.repeats` times, interleaved, each in its own process; the fastest epoch of each is kept (CPU
+    timings are noisy when other processes compete for the cores)."""
     workdir = Path(tempfile.mkdtemp(prefix="medimind-bench-"))
     try:
         rows = load_rows(args.dataset, args.train_examples, args.validation_examples)
-        train_rows = [r for r in rows if r["split"] == "train"]
-        validation_rows = [r for r in rows if r["split"] == "validation"]
+        rows = [{k: r[k] for k in ("instruction", "response", "split")} for r in rows]
+        (workdir / "rows.json").write_text(json.dumps(rows))
         texts = [r[k] for r in rows for k in ("instruction", "response")]
-        model_dir = base_model_dir(args.base_model, texts, workdir)
-        tokenizer = load_tokenizer(model_dir)
-        template = PromptTemplate(SEED_TEMPLATE)
-        train = encode_rows(tokenizer, train_rows, template, args.max_length)
-        validation = encode_rows(tokenizer, validation_rows, template, args.max_length).examples
-        model_type = AutoConfig.from_pretrained(str(model_dir)).model_type
-        targets = ["q_proj", "k_proj", "v_proj", "dense" if model_type == "phi" else "o_proj"]
+        (workdir / "model_dir.txt").write_text(str(base_model_dir(args.base_model, texts, workdir)))
+        trees = {"previous": previous_tree(args.previous, workdir)} if "previous" in args.recipes else {}
         best: dict[str, dict] = {}
         for _ in range(args.repeats):
-            runs = [
-                lambda: train_seed(model_dir, tokenizer, targets, train_rows, validation, args, workdir),
-                lambda: train_ours(model_dir, tokenizer, targets, train, validation, args, workdir),
-            ]
-            if args.levers:
-                runs.append(lambda: train_ours(model_dir, tokenizer, targets, train, validation, args, workdir, False))
-            if args.compile:
-                runs.append(
-                    lambda: train_ours(model_dir, tokenizer, targets, train, validation, args, workdir, compiled=True)
-                )
-            for result in (run() for run in runs):
-                if result["recipe"] not in best or result["seconds"] < best[result["recipe"]]["seconds"]:
-                    best[result["recipe"]] = result
-        return list(best.values())
+            for recipe in args.recipes:
+                env = {**os.environ}
+                if recipe in trees:
+                    env[TREE_ENV] = str(trees[recipe])
+                command = [sys.executable, __file__, "--worker", recipe, "--worker-dir", str(workdir)]
+                command += [a for a in sys.argv[1:] if a not in ("--worker", "--worker-dir")]
+                done = subprocess.run(command, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    raise SystemExit(f"{recipe} failed:\n{done.stderr[-4000:]}")
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"{recipe}: {result['real_tokens'] / result['seconds']:,.0f} real tokens/s, "
+                      f"val loss {result['val_loss']:.4f}", flush=True)  # fmt: skip
+                if recipe not in best or result["seconds"] < best[recipe]["seconds"]:
+                    best[recipe] = result
+        return [best[recipe] for recipe in args.recipes]
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -283,22 +364,19 @@ def print_table(results: list[dict], args: argparse.Namespace) -> None:
         f"({args.dataset or 'generated'}), batch {args.batch_size} x accumulation {args.accumulation}, "
         f"max_length {args.max_length}, 1 epoch, best of {args.repeats}"
     )
-    print(f"{'recipe':<26} {'real tokens':>12} {'epoch time s':>13} {'real tokens/s':>14} {'val loss':>9}")
+    print(f"{'recipe':<14} {'real tokens':>12} {'epoch time s':>13} {'real tokens/s':>14} {'val loss':>9}")
     for r in results:
         rate = r["real_tokens"] / r["seconds"]
-        print(f"{r['recipe']:<26} {r['real_tokens']:>12,} {r['seconds']:>13.1f} {rate:>14,.0f} {r['val_loss']:>9.4f}")
-    seed, ours = results[:2]
-    for other in results[2:]:
-        # Levers off: what the levers bring (ours / it); compiled: what compiling brings (it / ours).
-        faster, slower = (other, ours) if other["recipe"] == "ours, compiled layers" else (ours, other)
-        rate = (faster["real_tokens"] / faster["seconds"]) / (slower["real_tokens"] / slower["seconds"])
-        print(
-            f"ratio {faster['recipe']} / {slower['recipe']}: {rate:.2f}x real tokens/s, "
-            f"val loss {faster['val_loss'] - slower['val_loss']:+.4f}"
-        )
-    speedup = (ours["real_tokens"] / ours["seconds"]) / (seed["real_tokens"] / seed["seconds"])
-    print(f"ratio ours/seed: {speedup:.2f}x real tokens/s, epoch time {ours['seconds'] / seed['seconds']:.2f}x, "
-          f"val loss {ours['val_loss'] - seed['val_loss']:+.4f}")  # fmt: skip
+        print(f"{r['recipe']:<14} {r['real_tokens']:>12,} {r['seconds']:>13.1f} {rate:>14,.0f} {r['val_loss']:>9.4f}")
+    by = {r["recipe"]: r for r in results}
+    pairs = [("trl", "previous"), ("trl", "seed"), ("trl-padding-free", "trl"), ("trl-fused-loss", "trl")]
+    for faster, slower in [*pairs, ("trl-compiled", "trl")]:
+        if faster in by and slower in by:
+            a, b = by[faster], by[slower]
+            rate = (a["real_tokens"] / a["seconds"]) / (b["real_tokens"] / b["seconds"])
+            print(
+                f"ratio {faster} / {slower}: {rate:.2f}x real tokens/s, val loss {a['val_loss'] - b['val_loss']:+.4f}"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -314,9 +392,17 @@ def main(argv: list[str] | None = None) -> None:
                         help="the seed's 4-bit default; 'none' (its --no_4bit) compares like with like on CPU")  # fmt: skip
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each recipe; the fastest is reported")
-    parser.add_argument("--levers", action="store_true", help="also ours without token-budget passes and labelled loss")
-    parser.add_argument("--compile", action="store_true", help="also ours with torch_compile (compiled layers)")
+    known = (*RECIPES, "trl-fused-loss")
+    parser.add_argument("--recipes", default=",".join(RECIPES), help=f"comma-separated, of {', '.join(known)}")
+    parser.add_argument("--previous", default=PREVIOUS, help="the commit whose trainer is `previous`")
+    parser.add_argument("--compile", action="store_true", help="also trl with torch_compile")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-dir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        worker(args)
+        return
+    args.recipes = [r for r in args.recipes.split(",") if r] + (["trl-compiled"] if args.compile else [])
     print_table(run(args), args)
 
 

@@ -20,6 +20,8 @@ BITSANDBYTES_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
 # peft (0.21) uses transformers' (5.x) deprecated checkpointing names when it wraps a model
 # (`is_gradient_checkpointing`) and when it prepares a quantized one (`gradient_checkpointing_enable`).
 PEFT_CHECKPOINTING_ALIAS = r"`(is_gradient_checkpointing|gradient_checkpointing_enable)` is deprecated"
+# trl (1.16) configures checkpointing by transformers' old names (`gradient_checkpointing`, with a default of its own).
+TRL_CHECKPOINTING_ALIAS = r"`gradient_checkpointing(_kwargs)?` is deprecated"
 
 
 @contextmanager
@@ -74,17 +76,20 @@ def peft_wrapping() -> Iterator[None]:
 
 @contextmanager
 def no_progress_bars() -> Iterator[None]:
-    """transformers' (and huggingface_hub's) progress bars off inside the block: loading a local model takes a
+    """transformers', huggingface_hub's and datasets' progress bars off inside the block: loading a local model takes a
     second and its "Loading weights" bar is noise in a run's log. Restored afterwards."""
+    from datasets.utils import logging as datasets_logging
     from transformers.utils import logging as hf_logging
 
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
+    was_enabled = [module.is_progress_bar_enabled() for module in (hf_logging, datasets_logging)]
+    for module in (hf_logging, datasets_logging):
+        module.disable_progress_bar()
     try:
         yield
     finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
+        for module, enabled in zip((hf_logging, datasets_logging), was_enabled, strict=True):
+            if enabled:
+                module.enable_progress_bar()
 
 
 @contextmanager

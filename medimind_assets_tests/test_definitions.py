@@ -1,4 +1,4 @@
-"""The code location loads fast, without torch or transformers, and declares the asset contract."""
+"""The code location loads fast, without torch, transformers, trl or datasets, and declares the asset contract."""
 
 import subprocess
 import sys
@@ -23,7 +23,7 @@ CONTRACT = {
 def test_definitions_load_without_heavy_imports():
     code = (
         "import sys; import medimind_assets.definitions as d; d.defs().resolve_asset_graph(); "
-        "print([m for m in ('torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes') if m in sys.modules])"
+        "print([m for m in ('torch', 'transformers', 'peft', 'accelerate', 'bitsandbytes', 'trl', 'datasets') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"definitions imported {out.strip()}"

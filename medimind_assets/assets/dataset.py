@@ -114,7 +114,11 @@ def dataset(
 
 
 def collections_table(collections: dict[str, Counter]) -> str:
-    """One line per collection: files, pairs, rows kept, then every rejection and repair reason that occurred."""
-    reasons = sorted({key for counts in collections.values() for key in counts if "/" in key})
-    rows = [{"collection": name, **counts} for name, counts in sorted(collections.items())]
-    return markdown_table(rows, ["collection", "files", "pairs", "rows", *reasons], width=40)
+    """One line per collection: files, pairs, rows kept, then every rejection and repair reason that occurred
+    (a pandas frame, as the evaluation's per-question results)."""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict({name: dict(counts) for name, counts in collections.items()}, orient="index")
+    reasons = sorted(column for column in frame.columns if "/" in column)
+    frame = frame.reindex(columns=["files", "pairs", "rows", *reasons]).fillna(0).astype(int).sort_index()
+    return frame.rename_axis("collection").reset_index().to_markdown(index=False)

@@ -103,7 +103,7 @@ def evaluation(
         promotion_record,
     )
     from medimind_assets.evaluation.ranking import ranker_table
-    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics
+    from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics, per_question_table
     from medimind_assets.promotion import promote
     from medimind_assets.retention import apply_retention
 
@@ -179,6 +179,8 @@ def evaluation(
     }
     if gate.passed:
         metadata["retention"] = dg.MetadataValue.json(retention.as_dict())
+    if report.per_question:  # per test question; every candidate is in ranking_candidates.parquet beside it
+        metadata["ranking_per_question"] = dg.MetadataValue.md(per_question_table(report.per_question))
     if report.ranker_comparison:
         # Validation metrics per ranker: what `ranker` is chosen on (the one used on the test set in bold).
         metadata["validation_rankers"] = dg.MetadataValue.md(

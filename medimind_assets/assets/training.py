@@ -62,6 +62,7 @@ def lora_adapter(
         checkpoints_dir=settings.checkpoints_path,
         adapters_dir=settings.adapters_path,
         force=config.force,
+        raw_dir=settings.raw_path,
     )
     sources = request.hyperparameters.sources
     context.log.info(

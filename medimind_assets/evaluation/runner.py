@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medimind_assets.atomic import atomic_directory
-from medimind_assets.data.rows import read_dataset
 from medimind_assets.evaluation.gate import GateDecision, decide_promotion
 from medimind_assets.evaluation.generation import (
     Generated,
@@ -27,7 +26,7 @@ from medimind_assets.evaluation.generation import (
     urgent_care_rate,
 )
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
-from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission, ranking_metrics
+from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission, label_ranking, ranking_metrics
 from medimind_assets.evaluation.ranking import (
     RankingTask,
     build_submission,
@@ -42,6 +41,7 @@ logger = logging.getLogger(__name__)
 MODELS = ("base", "adapter")
 EVALUATION_FILE = EVALUATION_REPORT
 SUBMISSION_FILE = "mediqa_task3_submission_{model}.txt"
+RANKING_FILE = "ranking_{name}.parquet"  # candidates, questions
 
 
 @dataclass
@@ -65,6 +65,9 @@ class EvaluationReport:
     context: dict = field(default_factory=dict)
     # Per model, per ranker: Task 3 metrics on the validation set (empty when not compared).
     ranker_comparison: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # The test ranking per question (`ranking_frames`), as records; the frames themselves go to Parquet files.
+    per_question: list[dict] = field(default_factory=list)
+    frames: dict = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict:
         return {
@@ -73,6 +76,7 @@ class EvaluationReport:
             "gate": self.gate.as_dict(),
             "comparison": self.comparison,
             "ranker_comparison": self.ranker_comparison,
+            "per_question": self.per_question,
             "counts": self.counts,
             "timings": self.timings,
             "settings": asdict(self.settings),
@@ -82,7 +86,8 @@ class EvaluationReport:
     @classmethod
     def from_json(cls, data: dict) -> EvaluationReport:
         """The report `as_json` wrote (the submissions stay in their files; everything else is read back)."""
-        known = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "counts", "timings", "settings")
+        known = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "per_question", "counts", "timings")
+        known += ("settings",)
         return cls(
             metrics=data["metrics"],
             deltas=data["deltas"],
@@ -94,20 +99,24 @@ class EvaluationReport:
             settings=EvaluationSettings(**data["settings"]),
             context={key: value for key, value in data.items() if key not in known},
             ranker_comparison=data.get("ranker_comparison", {}),
+            per_question=data.get("per_question", []),
         )
 
 
 def load_test_questions(dataset_path: Path) -> list[HeldOutQuestion]:
-    """Rows with split == "test", grouped by question (one question, several correct reference answers)."""
+    """Rows with split == "test", grouped by question (one question, several correct reference answers); read as
+    training reads the dataset (`training.data`: a `datasets.Dataset` cached under `<data>/cache`)."""
+    from medimind_assets.training.data import load_rows
+
     dataset_path = Path(dataset_path)
     if not dataset_path.is_file():
         raise FileNotFoundError(f"dataset not found: {dataset_path} (materialize dataset first)")
-    rows = read_dataset(dataset_path)
+    rows = load_rows(dataset_path, dataset_path.parent / "cache")
     questions: dict[str, HeldOutQuestion] = {}
     for number, row in enumerate(rows, start=1):
         if row["split"] != "test":
             continue
-        missing = {"question_id", "instruction", "response", "safety_level"} - row.keys()
+        missing = {key for key in ("question_id", "instruction", "response", "safety_level") if not row[key]}
         if missing:
             raise ValueError(f"{dataset_path}:{number}: test row without {', '.join(sorted(missing))}")
         q = questions.setdefault(
@@ -139,6 +148,7 @@ class _Evaluator:
         self.emergency = _sample(emergency, settings.max_safety_questions, settings.seed)
         self.ranking, self.validation = ranking, validation
         self.ranker_comparison: dict[str, dict[str, dict[str, float]]] = {}
+        self.ranking_scores: dict[str, dict[str, list[tuple[str, float]]]] = {}
         self.timings: dict[str, float] = {}
 
     def _timed(self, name: str, fn: Callable):
@@ -190,6 +200,7 @@ class _Evaluator:
                     **self._scoring(f"{name} ranking ({s.ranker})"),
                 ),
             )
+            self.ranking_scores[name] = scored
             submission = build_submission(scored, s.positive_fraction)
             metrics.update(ranking_metrics(submission, self.ranking.gold))
         if self.validation is not None:
@@ -303,6 +314,7 @@ def evaluate_adapter(
         "generation_questions": len(evaluator.sample),
         "emergency_questions": len(evaluator.emergency),
     }
+    frames = ranking_frames(ranking, evaluator.ranking_scores, settings.positive_fraction) if ranking else {}
     return EvaluationReport(
         metrics={"base": base_metrics, "adapter": adapter_metrics},
         deltas=deltas,
@@ -313,17 +325,65 @@ def evaluate_adapter(
         timings={"load_s": round(load_s, 3), **evaluator.timings},
         settings=settings,
         ranker_comparison=evaluator.ranker_comparison,
+        per_question=frames["questions"].to_dict("records") if frames else [],
+        frames=frames,
     )
 
 
+def ranking_frames(task: RankingTask, scores: dict, positive_fraction: float) -> dict:
+    """The test ranking as pandas frames: `candidates` (one row per candidate answer: its gold label and, per model,
+    its score, rank and label) and `questions` (per model: the share of answers labelled right, the reciprocal rank
+    of the first correct answer labelled correct: their means are the official accuracy and MRR)."""
+    import pandas as pd
+
+    gold = pd.DataFrame([{"question_id": g.question_id, "answer_id": g.answer_id, "gold": g.label} for g in task.gold])
+    gold["gold_rank"] = gold.groupby("question_id").cumcount() + 1
+    text = {(q.question_id, c.answer_id): (q.text, c.text) for q in task.questions for c in q.candidates}
+    gold["question"] = [text.get(key, ("", ""))[0] for key in zip(gold.question_id, gold.answer_id, strict=True)]
+    gold["answer"] = [text.get(key, ("", ""))[1] for key in zip(gold.question_id, gold.answer_id, strict=True)]
+    candidates = gold
+    for model, by_question in scores.items():
+        rows = []
+        for qid, answers in by_question.items():
+            labels = {j.answer_id: j.label for j in label_ranking(qid, answers, positive_fraction)}
+            rows += [
+                {"question_id": qid, "answer_id": aid, f"{model}_score": score, f"{model}_label": labels[aid]}
+                for aid, score in answers
+            ]
+        frame = pd.DataFrame(rows)
+        frame[f"{model}_rank"] = frame.groupby("question_id")[f"{model}_score"].rank(ascending=False, method="first")
+        candidates = candidates.merge(frame, on=["question_id", "answer_id"], how="left")
+    per_question = candidates.groupby("question_id", sort=False).agg(
+        candidates=("answer_id", "size"), correct=("gold", "sum")
+    )
+    for model in scores:
+        right = candidates[f"{model}_label"] == candidates["gold"]
+        per_question[f"{model}_accuracy"] = right.groupby(candidates["question_id"], sort=False).mean()
+        # As the official MRR: the first answer labelled correct that is correct, by its position in the ranking.
+        found = candidates[(candidates["gold"] == 1) & (candidates[f"{model}_label"] == 1)]
+        first = found.groupby("question_id", sort=False)[f"{model}_rank"].min()
+        per_question[f"{model}_reciprocal_rank"] = (1 / first).reindex(per_question.index).fillna(0.0)
+    return {"candidates": candidates, "questions": per_question.reset_index()}
+
+
+def per_question_table(records: list[dict]) -> str:
+    """Markdown of the per-question ranking records (`ranking_frames`' `questions`)."""
+    import pandas as pd
+
+    return pd.DataFrame(records).to_markdown(index=False, floatfmt=".3f")
+
+
 def write_report(out_dir: Path, report: EvaluationReport) -> Path:
-    """`evaluation.json` and one official-format submission per model, replacing the folder atomically."""
+    """`evaluation.json`, one official-format submission per model and the ranking's frames as Parquet, replacing
+    the folder atomically."""
     out_dir = Path(out_dir)
     with atomic_directory(out_dir) as tmp:
         (tmp / EVALUATION_FILE).write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n", "utf-8")
         for model, rows in report.submissions.items():
             if rows:
                 (tmp / SUBMISSION_FILE.format(model=model)).write_text(format_submission(rows), "utf-8")
+        for name, frame in report.frames.items():  # what an engineer loads to look at the ranking's mistakes
+            frame.to_parquet(tmp / RANKING_FILE.format(name=name), index=False)
     return out_dir / EVALUATION_FILE
 
 

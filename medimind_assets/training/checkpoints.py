@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -104,3 +105,20 @@ class CheckpointCompleteCallback(TrainerCallback):
                     },
                 )
         return control
+
+
+def resume_point(run_dir: Path, force: bool, is_main: bool, info: Callable[[str], None]) -> Path | None:
+    """The latest complete checkpoint under `run_dir`; with `force`, none (its checkpoints are discarded). Only the
+    main process (`is_main`) deletes anything."""
+    if force:
+        if is_main and run_dir.exists():
+            shutil.rmtree(run_dir)
+            info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
+        return None
+    if is_main:
+        for stale, reason in remove_incomplete_checkpoints(run_dir):
+            info(f"skipped and removed checkpoint {stale.name}: {reason}")
+    resume = latest_complete_checkpoint(run_dir)
+    if resume is not None:
+        info(f"resuming from {resume.name} of {run_dir}")
+    return resume

@@ -21,8 +21,7 @@ QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
 
 # Fields that change what is logged, evaluated or checkpointed, or how a step is computed, not the trained weights:
 # they stay out of the fingerprint, so changing them neither retrains a finished adapter nor discards resumable
-# checkpoints. (`micro_batch_tokens` regroups the same examples of each step into forward passes; `torch_compile`
-# computes the same layers with fused kernels.)
+# checkpoints. (`torch_compile` computes the same layers with fused kernels.)
 NON_RESULT_FIELDS = frozenset(
     {
         "save_steps",
@@ -30,10 +29,10 @@ NON_RESULT_FIELDS = frozenset(
         "logging_steps",
         "gradient_checkpointing",
         "max_eval_examples",
-        "micro_batch_tokens",
         "torch_compile",
     }
 )
+PREFERENCE_CHOICES = ("none", "dpo")
 
 
 class HyperparameterError(MediMindError, ValueError):
@@ -69,16 +68,33 @@ class TrainingHyperparameters:
     gradient_checkpointing: bool = option(False, "Trade ~40% speed for activation memory.")
     prompt_template: str = option(DEFAULT_TEMPLATE, "Must hold {instruction} and {response}.")
     loss_on: str = option("response", "response: prompt tokens masked out of the loss; all: not.")
-    packing: bool = option(False, "Pack examples into one row (checked exact for the model before training).")
-    micro_batch_tokens: int | None = option(
-        None,
-        "Tokens per forward pass (padded, or packed); each optimizer step still takes batch_size x "
-        "gradient_accumulation_steps examples. None: batch_size x max_length. 0: batch_size examples per pass.",
+    packing: bool = option(
+        False, "Pack whole examples into rows of max_length tokens (trl's best-fit packing; checked exact first)."
+    )
+    padding_free: bool = option(
+        False,
+        "Each forward pass's examples in one row without padding (checked exact first; for GPUs with "
+        "flash_attention_2). False: passes padded to their longest example, examples grouped by length.",
     )
     torch_compile: bool = option(
         False,
-        "Compile each decoder layer with torch.compile (fused kernels, for GPUs); the first steps include the "
-        "compile time. The same adapter up to float rounding and dropout's random draws.",
+        "Compile the model with torch.compile (fused kernels, for GPUs); the first steps include the compile time. "
+        "The same adapter up to float rounding and dropout's random draws.",
+    )
+    preference: str = option(
+        "none",
+        "none | dpo: after SFT, tune the adapter with trl's DPO on (question, correct answer, incorrect answer) pairs "
+        "of the MEDIQA 2019 training questions (never a validation or test question).",
+    )
+    preference_beta: float = option(0.1, "DPO's beta: how far the tuned adapter may move from the SFT adapter.")
+    preference_epochs: float = option(1, "Passes over the preference pairs.")
+    preference_learning_rate: float = option(2e-5, "Peak learning rate of the preference stage.")
+    preference_sft_weight: float = option(
+        0.0, "Weight of an NLL term on the correct answers added to the DPO loss (trl's 'sft' loss; 0: none)."
+    )
+    preference_max_pairs: int | None = option(None, "Tune on a seeded subset of this many pairs (None: all).")
+    preference_max_length: int = option(
+        256, "Tokens of question + answer per preference sequence (each pair is two, and a reference pass each)."
     )
 
     @classmethod
@@ -100,18 +116,6 @@ class TrainingHyperparameters:
         return "none" if self.no_4bit else self.quantization
 
     @property
-    def token_budget(self) -> int | None:
-        """Tokens per forward pass, or None for passes of `batch_size` examples (`micro_batch_tokens=0`)."""
-        if self.micro_batch_tokens is None:
-            return self.batch_size * self.max_length
-        return self.micro_batch_tokens or None
-
-    @property
-    def step_examples(self) -> int:
-        """Examples per optimizer step and process."""
-        return self.batch_size * self.gradient_accumulation_steps
-
-    @property
     def template(self) -> PromptTemplate:
         return PromptTemplate(self.prompt_template)
 
@@ -120,6 +124,8 @@ class TrainingHyperparameters:
         values = {k: v for k, v in self.to_dict().items() if k not in NON_RESULT_FIELDS}
         values["quantization"] = self.requested_quantization
         values.pop("no_4bit")
+        if self.preference == "none":  # the preference stage's settings change nothing without it
+            values = {k: v for k, v in values.items() if not k.startswith("preference_")}
         return values
 
     def validate(self) -> None:
@@ -150,13 +156,16 @@ class TrainingHyperparameters:
             raise HyperparameterError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise HyperparameterError(f"max_steps must be -1 (off) or a positive integer, got {self.max_steps}")
-        tokens = self.micro_batch_tokens
-        if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0):
-            raise HyperparameterError(
-                f"micro_batch_tokens must be None (batch_size x max_length), 0 (batch_size examples) or a positive "
-                f"number of tokens, got {tokens!r}"
-            )
-        for name in ("max_train_examples", "max_eval_examples"):
+        if self.preference not in PREFERENCE_CHOICES:
+            raise HyperparameterError(f"preference must be one of {PREFERENCE_CHOICES}, got {self.preference!r}")
+        if not isinstance(self.preference_max_length, int) or self.preference_max_length < 16:
+            raise HyperparameterError(f"preference_max_length must be at least 16, got {self.preference_max_length!r}")
+        for name in ("preference_beta", "preference_epochs", "preference_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise HyperparameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        if not self.preference_sft_weight >= 0:
+            raise HyperparameterError(f"preference_sft_weight must be >= 0, got {self.preference_sft_weight!r}")
+        for name in ("max_train_examples", "max_eval_examples", "preference_max_pairs"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise HyperparameterError(f"{name} must be None (all) or a positive integer, got {value}")

@@ -1,4 +1,4 @@
-"""Wrap the base model with a LoRA adapter, on target modules checked to exist first.
+"""The LoRA adapter's configuration, on target modules checked to exist first.
 
 The base model itself is loaded by `medimind_assets.llm.loading.load_for_training`.
 """
@@ -44,11 +44,12 @@ def check_target_modules(model, targets: Sequence[str], model_name: str) -> None
         )
 
 
-def apply_lora(model, hyperparameters: TrainingHyperparameters, targets: Sequence[str]):
+def lora_config(hyperparameters: TrainingHyperparameters, targets: Sequence[str]):
+    """The seed's LoRA (r, alpha, dropout from the hyperparameters) on `targets`; the trainer wraps the model."""
     with peft_wrapping():
-        from peft import LoraConfig, TaskType, get_peft_model
+        from peft import LoraConfig, TaskType
 
-        config = LoraConfig(
+        return LoraConfig(
             r=hyperparameters.lora_r,
             lora_alpha=hyperparameters.lora_alpha,
             lora_dropout=hyperparameters.lora_dropout,
@@ -56,4 +57,3 @@ def apply_lora(model, hyperparameters: TrainingHyperparameters, targets: Sequenc
             bias="none",
             task_type=TaskType.CAUSAL_LM,
         )
-        return get_peft_model(model, config)

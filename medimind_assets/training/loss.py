@@ -1,13 +1,12 @@
-"""The training loss on labelled positions only, without logits over the whole batch.
+"""The training loss on labelled positions only, without logits over the whole batch (ours, kept beside trl).
 
-A causal LM's Trainer loss projects every position of every row onto the vocabulary and upcasts the logits to fp32
-before the cross-entropy: for phi-2 that is 51,200 floats per token (200 KiB), most of them for prompt and padding
-positions that the loss then ignores, and the largest activation of a step. Here the model runs without its own
-projection (`logits_to_keep=1`), the last hidden states are taken from the decoder, only the positions whose next
-token is labelled are kept (their flat indices come from the collator, on the CPU, so there is no host sync), and
-those are projected and scored in chunks of rows: only one chunk's logits exist at a time. The gradient with respect
-to the hidden states is computed chunk by chunk in the forward pass (the head is frozen under LoRA, so nothing else
-needs one), and scaled in the backward pass.
+trl's fused LM head does the same on GPUs with Triton; without Triton (a CPU) it projects every position and
+recomputes the projection in the backward pass, and `benchmarks/train_throughput.py` measured it slower there, so
+this one computes the SFT loss. The model runs without its own projection (`logits_to_keep=1`), the last hidden
+states are taken from the decoder, only the positions whose next token is labelled are kept, and those are projected
+and scored in chunks of rows: only one chunk's logits exist at a time. The gradient with respect to the hidden states
+is computed chunk by chunk in the forward pass (the head is frozen under LoRA, so nothing else needs one), and
+scaled in the backward pass.
 
 Same numbers as the model's own loss: the head's dtype and bias, fp32 log-softmax, one term per labelled next token.
 `check_labelled_loss` verifies that for the model at hand before training; tests prove it and its gradients.
@@ -24,7 +23,6 @@ from medimind_assets.llm.encoding import IGNORE_INDEX
 if TYPE_CHECKING:
     import torch
 
-    from medimind_assets.llm.encoding import EncodedExample
 
 # Elements of one chunk's logits (fp32): 2**26 is 256 MiB, 1,310 rows of phi-2's 51,200-token vocabulary.
 CHUNK_ELEMENTS = 2**26
@@ -156,19 +154,19 @@ def full_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
 
 
 def check_labelled_loss(
-    model, examples: Sequence[EncodedExample], pad_token_id: int, rel_tol: float = 1e-4
+    model, features: Sequence[dict[str, Any]], pad_token_id: int, rel_tol: float = 1e-4
 ) -> tuple[float, float]:
-    """Labelled-position loss vs the full-logits loss of `examples` in one padded batch; raise LabelledLossMismatch
+    """Labelled-position loss vs the full-logits loss of `features` in one padded batch; raise LabelledLossMismatch
     when they differ (a model whose logits are not its head applied to its decoder's output, e.g. soft-capped).
 
     Returns (labelled, full) summed losses.
     """
     import torch
 
-    from medimind_assets.training.batching import PaddingCollator, evaluation_mode
+    from medimind_assets.training.packing import collate, evaluation_mode
 
     device = next(model.parameters()).device
-    batch = with_loss_positions(PaddingCollator(pad_token_id)([e.as_features() for e in examples]))
+    batch = with_loss_positions(collate(features, pad_token_id, padding_free=False))
     batch = {k: v.to(device) for k, v in batch.items()}
     with evaluation_mode(model), torch.no_grad():
         labelled = float(labelled_loss_sum(model, batch))

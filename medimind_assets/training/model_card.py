@@ -13,6 +13,18 @@ LICENCE_NOTE = (
 )
 
 
+def _preference(summary: dict[str, Any]) -> str:
+    preference = summary.get("preference")
+    if not preference:
+        return ""
+    pairs = preference.get("pairs", {})
+    return (
+        f"\n\nAfter supervised fine-tuning (trl's SFTTrainer), tuned with trl's DPOTrainer on {pairs.get('pairs')} "
+        f"(question, correct answer, incorrect answer) pairs of {pairs.get('questions')} MEDIQA 2019 training "
+        "questions, the answers as the 2019 annotators judged them."
+    )
+
+
 def model_card(summary: dict[str, Any]) -> str:
     base = summary.get("base_model") or {}
     dataset = summary.get("dataset") or {}
@@ -46,7 +58,7 @@ held out and never trained on).
 | trainable parameters | {metrics.get("trainable_parameters", "n/a")} |
 
 Prompt format: `{summary.get("prompt_template", "")!r}` (the prompt is masked out of the loss by default; every
-response ends with EOS).
+response ends with EOS).{_preference(summary)}
 
 ## Load it
 

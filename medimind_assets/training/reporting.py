@@ -194,4 +194,9 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
         "dataset_row_counts": _typed(dataset["row_counts"]),
     }
     metadata.update({key: _typed(_shown(value)) for key, value in metrics.items()})
+    if "preference" in summary:
+        preference = summary["preference"]
+        metadata["preference_pairs"] = _typed(preference["pairs"])
+        metadata["preference_pairs_data_version"] = _typed(preference["pairs_data_version"])
+        metadata["preference_final"] = _typed({k: _shown(v) for k, v in preference["final"].items()})
     return metadata

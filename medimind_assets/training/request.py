@@ -6,18 +6,20 @@ the version the asset hashed, and the fingerprint must be the one these inputs g
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.data.rows import DatasetError, count_rows
+from medimind_assets.data.rows import DatasetError, read_dataset, split_counts
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
-FINGERPRINT_VERSION = 1
+# 2: trained with trl (SFTTrainer, and DPOTrainer for the preference stage) instead of our own step trainer.
+FINGERPRINT_VERSION = 2
 MANIFEST_KEYS_USED = ("name", "path", "revision", "content_hash", "architecture", "model_type", "target_modules")
 
 
@@ -25,14 +27,22 @@ class RequestError(MediMindError, ValueError):
     """Pipes extras that do not describe a training run; the message says which part."""
 
 
-def compute_fingerprint(data_version: str, base_model: dict[str, Any], hyperparameters: TrainingHyperparameters) -> str:
-    """sha256 over the dataset version, the base model's identity and the result-affecting hyperparameters."""
+def compute_fingerprint(
+    data_version: str,
+    base_model: dict[str, Any],
+    hyperparameters: TrainingHyperparameters,
+    preference_version: str | None = None,
+) -> str:
+    """sha256 over the dataset version, the base model's identity, the result-affecting hyperparameters and, with a
+    preference stage, the version of its pairs."""
     payload = {
         "version": FINGERPRINT_VERSION,
         "data_version": data_version,
         "base_model": {key: base_model.get(key) for key in ("name", "revision", "content_hash")},
         "hyperparameters": hyperparameters.result_affecting(),
     }
+    if preference_version is not None:
+        payload["preference_pairs"] = preference_version
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()
 
@@ -48,6 +58,8 @@ class TrainingRequest:
     adapters_dir: str
     fingerprint: str
     force: bool = False
+    # With a preference stage: {"path", "data_version", "counts"} of its pairs (training.preference).
+    preference: dict[str, Any] | None = None
 
     @classmethod
     def create(
@@ -58,14 +70,20 @@ class TrainingRequest:
         checkpoints_dir: Path,
         adapters_dir: Path,
         force: bool = False,
+        raw_dir: Path | None = None,
     ) -> TrainingRequest:
-        """Hash the dataset, count its rows and fingerprint the run (raises on a bad input)."""
+        """Hash the dataset, count its rows, build the preference pairs (from `raw_dir`) when asked for, and
+        fingerprint the run (raises on a bad input)."""
         hyperparameters.validate()
         _check_manifest(base_model)
-        row_counts = count_rows(Path(dataset_path))
+        rows = read_dataset(Path(dataset_path))
+        row_counts = split_counts(rows)
         if row_counts["train"] == 0:
             raise DatasetError(f"{dataset_path}: the train split is empty ({row_counts}); nothing to train on")
         data_version = sha256_file(Path(dataset_path))
+        preference = None
+        if hyperparameters.preference != "none":
+            preference = _preference_pairs(rows, raw_dir, hyperparameters, Path(checkpoints_dir).resolve().parent)
         return cls(
             dataset_path=str(Path(dataset_path).resolve()),
             data_version=data_version,
@@ -74,8 +92,11 @@ class TrainingRequest:
             hyperparameters=hyperparameters,
             checkpoints_dir=str(Path(checkpoints_dir).resolve()),
             adapters_dir=str(Path(adapters_dir).resolve()),
-            fingerprint=compute_fingerprint(data_version, base_model, hyperparameters),
+            fingerprint=compute_fingerprint(
+                data_version, base_model, hyperparameters, preference and preference["data_version"]
+            ),
             force=force,
+            preference=preference,
         )
 
     @property
@@ -83,8 +104,20 @@ class TrainingRequest:
         return Path(self.checkpoints_dir) / self.fingerprint
 
     @property
+    def sft_checkpoint_dir(self) -> Path:
+        """The SFT stage's checkpoints: named by the run without its preference stage, so runs that differ only in
+        that stage share (and resume from) one SFT."""
+        sft = dataclasses.replace(self.hyperparameters, preference="none")
+        return Path(self.checkpoints_dir) / compute_fingerprint(self.data_version, self.base_model, sft)
+
+    @property
     def adapter_dir(self) -> Path:
         return Path(self.adapters_dir) / self.fingerprint
+
+    @property
+    def cache_dir(self) -> Path:
+        """Tokenised splits and preference pairs, beside the checkpoints (`<data>/cache`)."""
+        return Path(self.checkpoints_dir).parent / "cache"
 
     def to_extras(self) -> dict[str, Any]:
         return {
@@ -98,6 +131,7 @@ class TrainingRequest:
             "output": {"checkpoints_dir": self.checkpoints_dir, "adapters_dir": self.adapters_dir},
             "fingerprint": self.fingerprint,
             "force": self.force,
+            "preference": self.preference,
         }
 
     @classmethod
@@ -114,6 +148,7 @@ class TrainingRequest:
                 adapters_dir=output["adapters_dir"],
                 fingerprint=extras["fingerprint"],
                 force=bool(extras.get("force", False)),
+                preference=extras.get("preference"),
             )
         except (KeyError, TypeError) as error:
             raise RequestError(f"Pipes extras are missing {error} (got keys {sorted(extras)})") from None
@@ -128,7 +163,12 @@ class TrainingRequest:
                 f"{self.dataset_path} changed after the run started (sha256 {on_disk[:12]}, expected "
                 f"{self.data_version[:12]}); materialize lora_adapter again"
             )
-        expected = compute_fingerprint(self.data_version, self.base_model, self.hyperparameters)
+        pairs_version = None
+        if self.preference is not None:
+            pairs_version = self.preference["data_version"]
+            if sha256_file(Path(self.preference["path"])) != pairs_version:
+                raise DatasetError(f"{self.preference['path']} changed after the run started; materialize again")
+        expected = compute_fingerprint(self.data_version, self.base_model, self.hyperparameters, pairs_version)
         if expected != self.fingerprint:
             raise RequestError(f"fingerprint {self.fingerprint[:12]} does not match the inputs ({expected[:12]})")
 
@@ -140,3 +180,17 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
             f"base model manifest {manifest.get('name', '?')!r} has no {', '.join(missing)}; "
             "re-materialize the `base_model` asset"
         )
+
+
+def _preference_pairs(
+    rows: list[dict], raw_dir: Path | None, hyperparameters: TrainingHyperparameters, data_dir: Path
+) -> dict[str, Any]:
+    from medimind_assets.training.preference import build_pairs, write_pairs
+
+    if raw_dir is None:
+        raise RequestError("preference tuning needs the raw MEDIQA 2019 files (raw_dir) for its incorrect answers")
+    pairs, counts = build_pairs(rows, Path(raw_dir), hyperparameters.preference_max_pairs, hyperparameters.seed)
+    if not pairs:
+        raise DatasetError(f"no preference pairs: no MEDIQA training question of the train split has both ({counts})")
+    path, version = write_pairs(pairs, data_dir / "cache")
+    return {"path": str(path), "data_version": version, "counts": counts}

@@ -33,7 +33,6 @@ from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
 
 if TYPE_CHECKING:
-    from medimind_assets.llm.encoding import EncodedExample
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
     from medimind_assets.training.runtime import RuntimePlan
 
@@ -163,27 +162,38 @@ def run_training(
     if not train_rows:
         of = f" of sources {hp.sources}" if hp.sources else ""
         raise DatasetError(f"{request.dataset_path}: the train split{of} is empty; nothing to train on")
-    eval_rows = select(rows, "validation", hp.max_eval_examples, hp.seed, hp.sources)
-    if not eval_rows:
+    if not select(rows, "validation", hp.max_eval_examples, hp.seed, hp.sources):
         reporter.info("the validation split is empty: no validation loss will be reported")
-    return _train(request, reporter, distributed, train_rows, eval_rows)
+    return _train(request, reporter, distributed)
 
 
-def _train(
-    request: TrainingRequest,
-    reporter: Reporter,
-    distributed: Distributed,
-    train_rows: list[dict],
-    eval_rows: list[dict],
-) -> TrainingOutcome:
-    from medimind_assets.quiet import before_peft
+def tokenized_splits(request: TrainingRequest, tokenizer, reporter: Reporter):
+    """The train and validation splits as tokenised `datasets` (cached by the dataset's data version)."""
+    from medimind_assets.training.data import load_rows, select_split, tokenize
+
+    hp = request.hyperparameters
+    rows = load_rows(Path(request.dataset_path), request.cache_dir)
+    splits = {}
+    for split, limit in (("train", hp.max_train_examples), ("validation", hp.max_eval_examples)):
+        chosen = select_split(rows, split, limit, hp.seed, hp.sources)
+        key = {"data_version": request.data_version, "split": split, "limit": limit, "seed": hp.seed}
+        key["sources"] = hp.sources
+        splits[split], cached = tokenize(
+            chosen, tokenizer, hp.template, hp.max_length, hp.loss_on, request.cache_dir, key
+        )
+        if cached:
+            reporter.info(f"{split} split: tokens read from the cache of dataset {request.data_version[:12]}")
+    return splits["train"], splits["validation"]
+
+
+def _train(request: TrainingRequest, reporter: Reporter, distributed: Distributed) -> TrainingOutcome:
+    from medimind_assets.quiet import before_peft, peft_wrapping
 
     before_peft()  # transformers' training utilities (set_seed, TrainerCallback, Trainer) import peft and bitsandbytes
     import torch
 
     from medimind_assets.llm.loading import load_tokenizer
-    from medimind_assets.training.compilation import compile_failure_message, is_compile_failure
-    from medimind_assets.training.examples import encode_rows
+    from medimind_assets.training.checkpoints import resume_point
     from medimind_assets.training.runtime import (
         Hardware,
         attention_implementation,
@@ -191,56 +201,50 @@ def _train(
         model_shape,
         plan_runtime,
     )
-    from medimind_assets.training.trainer import build_trainer, describe_micro_batches
+    from medimind_assets.training.trainer import build_trainer, describe_batching
 
     hp, manifest = request.hyperparameters, request.base_model
     plan = plan_runtime(
-        hp.requested_quantization,
-        Hardware.detect(),
-        model_shape(manifest),
-        hp.token_budget or hp.batch_size * hp.max_length,
+        hp.requested_quantization, Hardware.detect(), model_shape(manifest), hp.batch_size * hp.max_length
     )
     check_quantization_available(plan.quantization, plan.device)
-    attn = attention_implementation(plan, hp.packing)
+    flattened = hp.packing or hp.padding_free
+    attn = attention_implementation(plan, flattened)
     reporter.info(
         f"device {plan.device} ({plan.gpu_name or 'cpu'}), {plan.dtype} ({plan.dtype_reason}), "
         f"quantization {plan.quantization} ({plan.quantization_reason}), attention {attn}, "
-        f"{'packing' if hp.packing else 'length-grouped dynamic padding'}, {distributed.world_size} process(es)"
+        f"{distributed.world_size} process(es); {describe_batching(hp)}"
     )
-    reporter.info(describe_micro_batches(hp))
     tokenizer = load_tokenizer(Path(manifest["path"]))
-    train = encode_rows(tokenizer, train_rows, hp.template, hp.max_length, hp.loss_on)
-    evaluation = encode_rows(tokenizer, eval_rows, hp.template, hp.max_length, hp.loss_on)
+    train, evaluation = tokenized_splits(request, tokenizer, reporter)
+    train_tokens, truncated = sum(train["length"]), sum(train["truncated"])
     reporter.info(
-        f"{len(train.examples)} train examples ({train.num_tokens:,} tokens, {train.truncated} cut at "
-        f"max_length={hp.max_length}), {len(evaluation.examples)} validation examples"
+        f"{len(train)} train examples ({train_tokens:,} tokens, {truncated} cut at max_length={hp.max_length}), "
+        f"{len(evaluation)} validation examples"
     )
+    preference = None
     try:
-        model, loss_mode = _prepare_model(
-            request, plan, attn, distributed, reporter, train.examples, tokenizer.pad_token_id
-        )
-        resume = _resume_point(request, distributed, reporter)
+        model, peft_config = _prepare_model(request, plan, attn, distributed, reporter, train, tokenizer.pad_token_id)
+        resume = resume_point(request.sft_checkpoint_dir, request.force, distributed.is_main, reporter.info)
         resumed_tokens = _tokens_seen(resume) if resume else 0  # read now: the Trainer rotates old checkpoints
         trainer = build_trainer(
-            model,
-            hp,
-            plan,
-            train.examples,
-            evaluation.examples,
-            tokenizer.pad_token_id,
-            request.checkpoint_dir,
-            reporter,
-            labelled_loss=loss_mode == "labelled positions",
+            model, hp, plan, train, evaluation, tokenizer, request.sft_checkpoint_dir, reporter, peft_config
         )
+        _check_loss(trainer, train, tokenizer.pad_token_id, plan, reporter)
         started = time.monotonic()
-        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
+            result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
         runtime_s = time.monotonic() - started
         curve = loss_curve(trainer.state.log_history)
-        if evaluation.examples and not (
-            curve["validation"] and curve["validation"][-1][0] == trainer.state.global_step
-        ):
+        if len(evaluation) and not (curve["validation"] and curve["validation"][-1][0] == trainer.state.global_step):
             trainer.evaluate()
             curve = loss_curve(trainer.state.log_history)
+        if hp.preference != "none":
+            from medimind_assets.training.preference import train_preference
+
+            preference = train_preference(trainer.model, tokenizer, request, plan, distributed, reporter)
+            if len(evaluation):  # the published adapter's validation loss: after the preference stage
+                preference["validation_loss"] = trainer.evaluate()["eval_loss"]
     except torch.OutOfMemoryError:
         raise TrainingError(oom_message(hp, plan)) from None
     except (OSError, RuntimeError) as exc:
@@ -252,10 +256,14 @@ def _train(
         raise TrainingError(message) from exc
 
     losses = [loss for _, loss in curve["train"]]
-    check_finite(model, losses, curve["validation"], hp.learning_rate)
+    validation = [point[1] for point in curve["validation"]]
+    if preference is not None:
+        losses += [loss for _, loss in preference["loss_curve"]["train"]]
+        validation += [preference["validation_loss"]] if "validation_loss" in preference else []
+    check_finite(trainer.model, losses, validation, hp.learning_rate)
     state = trainer.state
     peak, peak_kind = peak_memory(plan.device)
-    trainable, total = model.get_nb_trainable_parameters()
+    trainable, total = trainer.model.get_nb_trainable_parameters()
     summary = {
         "fingerprint": request.fingerprint,
         "adapter_path": str(request.adapter_dir),
@@ -266,25 +274,26 @@ def _train(
             "path": request.dataset_path,
             "data_version": request.data_version,
             "row_counts": request.row_counts,
-            "train_examples": len(train.examples),
-            "validation_examples": len(evaluation.examples),
-            "train_examples_truncated": train.truncated,
-            "train_prompts_shortened": train.prompt_truncated,
+            "train_examples": len(train),
+            "validation_examples": len(evaluation),
+            "train_examples_truncated": truncated,
+            "train_prompts_shortened": sum(train["prompt_cut"]),
         },
         "base_model": {key: manifest.get(key) for key in ("name", "path", "revision", "content_hash", "architecture")},
         "runtime": {
             **plan.as_dict(),
             "attn_implementation": attn,
-            "batching": "packing" if hp.packing else "length-grouped dynamic padding",
-            "micro_batches": describe_micro_batches(hp),
-            "loss": "labelled positions" if trainer.labelled_loss else "full logits",
+            "trainer": "trl SFTTrainer" + (" + DPOTrainer" if preference else ""),
+            "batching": describe_batching(hp),
+            "loss": "labelled positions" if trainer.labelled_loss else "trl's fused LM head",
             "torch_compile": hp.torch_compile,
             "world_size": distributed.world_size,
             "torch": torch.__version__,
+            "trl": _version("trl"),
         },
         "metrics": {
-            "final_train_loss": losses[-1] if losses else None,
-            "final_validation_loss": curve["validation"][-1][1] if curve["validation"] else None,
+            "final_train_loss": curve["train"][-1][1] if curve["train"] else None,
+            "final_validation_loss": validation[-1] if validation else None,
             "tokens_trained": int(state.num_input_tokens_seen),
             "tokens_per_second": (state.num_input_tokens_seen - resumed_tokens) / runtime_s,
             "train_runtime_s": round(runtime_s, 2),
@@ -300,6 +309,9 @@ def _train(
         },
         "loss_curve": curve,
     }
+    if preference is not None:
+        summary["preference"] = preference
+        summary["metrics"]["sft_validation_loss"] = curve["validation"][-1][1] if curve["validation"] else None
     if distributed.is_main:
         publish_adapter(trainer.model, tokenizer, summary, request.adapter_dir)
         write_latest(Path(request.adapters_dir), request.adapter_dir, summary)
@@ -307,7 +319,7 @@ def _train(
     return TrainingOutcome(summary=summary, reused=False)
 
 
-def check_finite(model, train_losses: list[float], validation: list[list[float]], learning_rate: float) -> None:
+def check_finite(model, train_losses: list[float], validation: list[float], learning_rate: float) -> None:
     """Nothing non-finite is published: every trained weight and every logged loss must be finite."""
     import torch
 
@@ -323,8 +335,8 @@ def check_finite(model, train_losses: list[float], validation: list[list[float]]
         raise TrainingError(f"{len(bad)} trained tensor(s) hold NaN or infinity (e.g. {bad[0]}): {remedy}")
     if not all(map(math.isfinite, train_losses)):
         raise TrainingError(f"non-finite train loss in {train_losses}: {remedy}")
-    if validation and not math.isfinite(validation[-1][1]):
-        raise TrainingError(f"the final validation loss is {validation[-1][1]}: {remedy}")
+    if validation and not math.isfinite(validation[-1]):
+        raise TrainingError(f"the final validation loss is {validation[-1]}: {remedy}")
 
 
 def _prepare_model(
@@ -333,19 +345,16 @@ def _prepare_model(
     attn: str,
     distributed: Distributed,
     reporter: Reporter,
-    train_examples: list[EncodedExample],
+    train,
     pad_token_id: int,
-) -> tuple[Any, str]:
-    """The base model with LoRA on the target modules (checked first), on its training device; packing checked
-    exact if asked for, and the labelled-position loss checked equal to the model's own. Returns the model and how
-    its loss is computed ("labelled positions" or, if that check failed, "full logits")."""
+) -> tuple[Any, Any]:
+    """The base model on its training device and the LoRA config for it (target modules checked first); examples
+    flattened into one row checked to stay apart, when batches flatten them."""
     from transformers import set_seed
 
     from medimind_assets.llm.loading import load_for_training
-    from medimind_assets.training.batching import check_packing_isolation
-    from medimind_assets.training.compilation import compile_decoder_layers
-    from medimind_assets.training.lora import apply_lora, check_target_modules
-    from medimind_assets.training.loss import LabelledLossMismatch, check_labelled_loss
+    from medimind_assets.training.lora import check_target_modules, lora_config
+    from medimind_assets.training.packing import check_flattening
 
     hp, manifest = request.hyperparameters, request.base_model
     set_seed(hp.seed)
@@ -359,43 +368,52 @@ def _prepare_model(
         )
     targets = hp.target_modules or manifest["target_modules"]
     check_target_modules(model, targets, manifest["name"])
-    model = apply_lora(model, hp, targets)
-    if plan.device == "cuda" and plan.quantization == "none":
-        model.to(f"cuda:{distributed.local_rank}")  # where the Trainer would put it; the checks below run there
-    check_examples = train_examples[:PACKING_CHECK_EXAMPLES]
-    if hp.packing:
-        check_packing_isolation(model, check_examples, pad_token_id)
-        reporter.info(f"packing checked: packed loss equals the examples' losses alone ({attn})")
+    if (hp.packing or hp.padding_free) and len(train) >= 2:
+        if plan.device == "cuda" and plan.quantization == "none":
+            model.to(f"cuda:{distributed.local_rank}")  # where the Trainer would put it; the check runs there
+        check_flattening(model, [train[i] for i in range(min(PACKING_CHECK_EXAMPLES, len(train)))], pad_token_id)
+        reporter.info(f"checked: examples in one row keep apart (their loss equals their losses alone, {attn})")
+    return model, lora_config(hp, targets)
+
+
+def _check_loss(trainer, train, pad_token_id: int, plan: RuntimePlan, reporter: Reporter) -> None:
+    """Our labelled-position loss, checked equal to the model's own before training; else trl's."""
+    from medimind_assets.training import loss
+
+    features = [train[i] for i in range(min(PACKING_CHECK_EXAMPLES, len(train)))]
     try:
-        check_labelled_loss(model, check_examples, pad_token_id, rel_tol=1e-4 if plan.dtype == "float32" else 1e-3)
-        loss_mode = "labelled positions"
+        loss.check_labelled_loss(
+            trainer.model, features, pad_token_id, rel_tol=1e-4 if plan.dtype == "float32" else 1e-3
+        )
         reporter.info("loss checked: on labelled positions only it equals the model's full-logits loss")
-    except LabelledLossMismatch as mismatch:
-        loss_mode = "full logits"
-        reporter.info(f"{mismatch}: the loss is computed from the full logits")
-    if hp.torch_compile:
-        layers = compile_decoder_layers(model)
-        reporter.info(f"torch_compile: {layers} decoder layers compiled in place; the first steps include the compile")
-    return model, loss_mode
+    except loss.LabelledLossMismatch as mismatch:
+        trainer.labelled_loss = False
+        reporter.info(f"{mismatch}: the loss is trl's fused LM head's")
 
 
-def _resume_point(request: TrainingRequest, distributed: Distributed, reporter: Reporter) -> Path | None:
-    """The latest complete checkpoint of this fingerprint; with `force`, none (its checkpoints are discarded)."""
-    from medimind_assets.training.checkpoints import latest_complete_checkpoint, remove_incomplete_checkpoints
+def is_compile_failure(exc: BaseException) -> bool:
+    """Whether `exc` came from torch.compile (Dynamo tracing or the Inductor backend)."""
+    from torch._dynamo.exc import TorchDynamoException
 
-    run_dir = request.checkpoint_dir
-    if request.force:
-        if distributed.is_main and run_dir.exists():
-            shutil.rmtree(run_dir)
-            reporter.info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
+    return isinstance(exc, TorchDynamoException)
+
+
+def compile_failure_message(exc: BaseException) -> str:
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return (
+        f"torch.compile failed on this model and machine ({type(exc).__name__}: {first_line}); train with "
+        "torch_compile=False (the same adapter, computed eagerly). Complete checkpoints are kept and the next run "
+        "resumes from them."
+    )
+
+
+def _version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
         return None
-    if distributed.is_main:
-        for stale, reason in remove_incomplete_checkpoints(run_dir):
-            reporter.info(f"skipped and removed checkpoint {stale.name}: {reason}")
-    resume = latest_complete_checkpoint(run_dir)
-    if resume is not None:
-        reporter.info(f"resuming from {resume.name} of {run_dir}")
-    return resume
 
 
 def _tokens_seen(checkpoint: Path) -> int:

@@ -9,7 +9,8 @@
   grow with the tokens per pass), the loss's logits chunk, and the CUDA context.
 - "4bit"/"8bit" requested: bitsandbytes must really run on the device (probed with a tiny op), else a clear
   error before any training.
-- attention: flash_attention_2 for packing on a bf16 GPU that has the package; sdpa otherwise.
+- attention: flash_attention_2 for flattened batches (padding-free, packing) on a bf16 GPU that has the package;
+  sdpa otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ GiB = 2**30
 ACTIVATION_BYTES_PER_HIDDEN = 70
 # Bytes per parameter of a 4-bit NF4 linear weight with its double-quantized scales.
 NF4_BYTES_PER_PARAMETER = 0.53
-LOSS_CHUNK_BYTES = 2**29  # the labelled-position loss's fp32 logits and log-probabilities of one chunk
+LOSS_CHUNK_BYTES = 2**29  # trl's fused LM head: one tile of 4,096 tokens x 32,768 vocabulary entries in fp32
 CUDA_OVERHEAD_BYTES = GiB  # CUDA context, cuBLAS workspaces and allocator slack, outside torch's count
 
 
@@ -153,7 +154,7 @@ def plan_runtime(
             f"estimated {nf4 / GiB:.1f} GiB"
         )
         if nf4 > memory:
-            reason += "; still too much: set gradient_checkpointing=True or a smaller micro_batch_tokens"
+            reason += "; still too much: set gradient_checkpointing=True or a smaller batch_size"
     return RuntimePlan(hardware.device, dtype, quantization, reason, dtype_reason, hardware.gpu_name)
 
 
@@ -191,9 +192,9 @@ def check_quantization_available(quantization: str, device: str) -> None:
         ) from None
 
 
-def attention_implementation(plan: RuntimePlan, packing: bool) -> str:
-    """flash_attention_2 for packing on a bf16 GPU that has the package; sdpa otherwise."""
-    if packing and plan.device == "cuda" and plan.dtype == "bfloat16":
+def attention_implementation(plan: RuntimePlan, flattened: bool) -> str:
+    """flash_attention_2 for flattened batches on a bf16 GPU that has the package; sdpa otherwise."""
+    if flattened and plan.device == "cuda" and plan.dtype == "bfloat16":
         from transformers.utils import is_flash_attn_2_available
 
         if is_flash_attn_2_available():

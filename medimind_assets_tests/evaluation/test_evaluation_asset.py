@@ -80,6 +80,22 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
         assert meta[f"adapter/official/{name}"] == significant(getattr(official, name))
     assert meta["adapter/official/accuracy"] == meta["adapter/ranking_accuracy"]
     assert "alphabetically" in meta["ranking_metrics_note"]
+    # Per candidate and per question, as Parquet beside evaluation.json: their means are the official numbers.
+    import pandas as pd
+
+    candidates = pd.read_parquet(out / "ranking_candidates.parquet")
+    questions = pd.read_parquet(out / "ranking_questions.parquet")
+    assert len(candidates) == len(gold) == 24 and len(questions) == 6
+    assert {"question", "answer", "gold", "base_score", "adapter_rank", "adapter_label"} <= set(candidates.columns)
+    assert sorted(zip(candidates.question_id, candidates.answer_id, candidates.adapter_label, strict=True)) == sorted(
+        (r.question_id, r.answer_id, r.label) for r in submission
+    )
+    for model in ("base", "adapter"):
+        assert significant(questions[f"{model}_accuracy"].mean()) == meta[f"{model}/official/accuracy"]
+        assert significant(questions[f"{model}_reciprocal_rank"].mean()) == meta[f"{model}/official/mrr"]
+    header = [cell.strip() for cell in meta["ranking_per_question"].splitlines()[0].split("|")[1:-1]]
+    assert header[:4] == ["question_id", "candidates", "correct", "base_accuracy"]
+    assert report["per_question"] == questions.to_dict("records")
     # Lineage: the evaluated adapter first; this instance never saw the dataset built, and says so. A table the
     # UI shows without a click, hashes short; the full values in the JSON beside it.
     rows = [record.data for record in meta["lineage"].records]

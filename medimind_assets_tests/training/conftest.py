@@ -95,7 +95,9 @@ QUICK = {
 }
 
 
-def make_request(settings: MediMindSettings, manifest: dict, force: bool = False, **overrides) -> TrainingRequest:
+def make_request(
+    settings: MediMindSettings, manifest: dict, force: bool = False, raw_dir: Path | None = None, **overrides
+) -> TrainingRequest:
     hyperparameters = TrainingHyperparameters.from_dict({**QUICK, **overrides})
     return TrainingRequest.create(
         dataset_path=settings.dataset_path,
@@ -104,6 +106,7 @@ def make_request(settings: MediMindSettings, manifest: dict, force: bool = False
         checkpoints_dir=settings.checkpoints_path,
         adapters_dir=settings.adapters_path,
         force=force,
+        raw_dir=raw_dir,
     )
 
 

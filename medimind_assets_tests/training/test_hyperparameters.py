@@ -48,8 +48,10 @@ def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
         ({"learning_rate": 0}, "learning_rate"),
         ({"sources": ["pubmed"]}, "sources must be None"),
         ({"sources": []}, "sources must be None"),
-        ({"micro_batch_tokens": -1}, "micro_batch_tokens must be None"),
-        ({"micro_batch_tokens": 1.5}, "micro_batch_tokens must be None"),
+        ({"preference": "ppo"}, "preference must be one of"),
+        ({"preference_beta": 0}, "preference_beta must be > 0"),
+        ({"preference_max_pairs": 0}, "preference_max_pairs must be None"),
+        ({"preference_max_length": 8}, "preference_max_length must be at least 16"),
     ],
 )
 def test_bad_values_are_named(values, message):
@@ -57,11 +59,13 @@ def test_bad_values_are_named(values, message):
         TrainingHyperparameters.from_dict(values)
 
 
-def test_the_token_budget_defaults_to_what_batch_size_examples_of_max_length_take():
-    assert TrainingHyperparameters().token_budget == 4 * 512
-    assert TrainingHyperparameters(micro_batch_tokens=8192).token_budget == 8192
-    assert TrainingHyperparameters(micro_batch_tokens=0).token_budget is None  # batch_size examples per pass
-    assert TrainingHyperparameters().step_examples == 16
+def test_the_preference_stage_is_off_by_default_and_its_settings_count_only_with_it():
+    hp = TrainingHyperparameters()
+    assert hp.preference == "none"
+    assert TrainingHyperparameters(preference_beta=0.5).result_affecting() == hp.result_affecting()
+    dpo = TrainingHyperparameters(preference="dpo")
+    assert dpo.result_affecting() != hp.result_affecting()
+    assert TrainingHyperparameters(preference="dpo", preference_beta=0.5).result_affecting() != dpo.result_affecting()
 
 
 def test_unknown_hyperparameter_is_rejected():
@@ -73,8 +77,8 @@ def test_logging_and_checkpoint_cadence_do_not_affect_the_result():
     base = TrainingHyperparameters().result_affecting()
     cadence = TrainingHyperparameters(logging_steps=1, save_steps=7, eval_steps=3, gradient_checkpointing=True)
     assert cadence.result_affecting() == base
-    # The same examples per optimizer step, regrouped into forward passes: the same adapter.
-    assert TrainingHyperparameters(micro_batch_tokens=0).result_affecting() == base
+    # Padding-free passes take other examples per step (random, not length-grouped): another adapter.
+    assert TrainingHyperparameters(padding_free=True).result_affecting() != base
     # The same layers computed with fused kernels: the same adapter (test_train proves it), no retraining.
     assert TrainingHyperparameters(torch_compile=True).result_affecting() == base
     assert TrainingHyperparameters(learning_rate=1e-4).result_affecting() != base

@@ -67,13 +67,13 @@ def test_an_edited_or_unmarked_checkpoint_is_not_resumed_from(tmp_path):
 
 def test_weights_or_losses_that_are_not_finite_are_never_published():
     model = torch.nn.Linear(2, 2)
-    check_finite(model, [1.0, 0.5], [[2, 0.7]], 2e-4)
+    check_finite(model, [1.0, 0.5], [0.7], 2e-4)
     with torch.no_grad():
         model.weight[0, 0] = float("nan")
     with pytest.raises(TrainingError, match="NaN or infinity .*lower learning_rate \\(now 1e\\+30\\)"):
         check_finite(model, [1.0], [], 1e30)
     with pytest.raises(TrainingError, match="final validation loss is nan"):
-        check_finite(torch.nn.Linear(2, 2), [1.0], [[5, float("nan")]], 2e-4)
+        check_finite(torch.nn.Linear(2, 2), [1.0], [float("nan")], 2e-4)
 
 
 def test_a_full_disk_during_a_checkpoint_save_is_named(tmp_path, monkeypatch):

@@ -6,10 +6,9 @@ import torch
 from medimind_assets.llm.encoding import IGNORE_INDEX
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.training import loss as loss_module
-from medimind_assets.training.batching import PaddingCollator, packing_collator, summed_loss
 from medimind_assets.training.examples import encode_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
-from medimind_assets.training.lora import apply_lora
+from medimind_assets.training.lora import lora_config
 from medimind_assets.training.loss import (
     LabelledLossMismatch,
     check_labelled_loss,
@@ -18,6 +17,7 @@ from medimind_assets.training.loss import (
     loss_positions,
     with_loss_positions,
 )
+from medimind_assets.training.packing import collate, summed_loss
 
 from .conftest import make_rows
 
@@ -29,7 +29,10 @@ def lora_model(tiny_phi):
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(tiny_phi["path"], attn_implementation="sdpa")
     base.config.use_cache = False
-    model = apply_lora(base, TrainingHyperparameters(lora_dropout=0.0), ["q_proj", "k_proj", "v_proj", "dense"])
+    from peft import get_peft_model
+
+    config = lora_config(TrainingHyperparameters(lora_dropout=0.0), ["q_proj", "k_proj", "v_proj", "dense"])
+    model = get_peft_model(base, config)
     for parameter in model.parameters():
         if parameter.requires_grad:  # LoRA B starts at zero: give the adapter an effect
             parameter.data.normal_(0, 0.05)
@@ -39,7 +42,16 @@ def lora_model(tiny_phi):
 @pytest.fixture(scope="module", params=["response", "all"])
 def examples(request, tiny_tokenizer):
     rows = make_rows(n_train=6, n_validation=0, n_test=0, seed=11)
-    return encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256, loss_on=request.param).examples
+    encoded = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256, loss_on=request.param).examples
+    return [e.as_features() for e in encoded]
+
+
+def PaddingCollator(pad: int):  # noqa: N802 - trl's padded batches, as SFTTrainer makes them
+    return lambda features: collate(features, pad, padding_free=False)
+
+
+def packing_collator():
+    return lambda features: collate(features, 0, padding_free=True)
 
 
 def _labelled(model, batch) -> float:
@@ -56,17 +68,17 @@ def test_scored_positions_are_those_whose_next_label_counts():
 def test_labelled_loss_equals_the_full_logits_loss_of_each_example(lora_model, examples, tiny_tokenizer):
     pad = tiny_tokenizer.pad_token_id
     for example in examples:
-        batch = PaddingCollator(pad)([example.as_features()])
+        batch = PaddingCollator(pad)([example])
         assert _labelled(lora_model, batch) == pytest.approx(summed_loss(lora_model, batch)[0], rel=1e-5)
-    padded = PaddingCollator(pad)([e.as_features() for e in examples])
-    assert len({len(e) for e in examples}) > 2, "examples of different lengths: the batch really is padded"
+    padded = PaddingCollator(pad)(examples)
+    assert len({len(e["input_ids"]) for e in examples}) > 2, "examples of different lengths: the batch really is padded"
     assert _labelled(lora_model, padded) == pytest.approx(summed_loss(lora_model, padded)[0], rel=1e-5)
-    packed = packing_collator()([e.as_features() for e in examples])
+    packed = packing_collator()(examples)
     assert _labelled(lora_model, packed) == pytest.approx(summed_loss(lora_model, packed)[0], rel=1e-5)
 
 
 def test_labelled_loss_has_the_gradient_of_the_models_own_loss(lora_model, examples, tiny_tokenizer):
-    batch = PaddingCollator(tiny_tokenizer.pad_token_id)([e.as_features() for e in examples])
+    batch = PaddingCollator(tiny_tokenizer.pad_token_id)(examples)
     trained = [p for p in lora_model.parameters() if p.requires_grad]
 
     def gradients(loss: torch.Tensor) -> list[torch.Tensor]:

@@ -60,7 +60,7 @@ def test_the_estimate_follows_the_tokens_per_pass():
 def test_a_gpu_too_small_even_for_4bit_says_what_to_change():
     plan = plan_runtime("auto", SMALL_BF16, PHI2)
     assert plan.quantization == "4bit"
-    assert "set gradient_checkpointing=True or a smaller micro_batch_tokens" in plan.quantization_reason
+    assert "set gradient_checkpointing=True or a smaller batch_size" in plan.quantization_reason
 
 
 def test_gpu_without_bf16_uses_fp32_never_fp16():

@@ -59,9 +59,11 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     assert metrics["trainable_parameters"] == 2 * 8 * 64 * 4 * 2  # r=8, A and B, 4 modules of 64x64, 2 layers
     assert summary["prompt_template"] == request.hyperparameters.prompt_template  # what evaluation reads
     assert summary["runtime"]["quantization"] == "none" and summary["runtime"]["dtype"] == "float32"
+    assert summary["runtime"]["trainer"] == "trl SFTTrainer" and summary["runtime"]["trl"]
     assert summary["runtime"]["loss"] == "labelled positions"
-    assert summary["runtime"]["micro_batches"] == (
-        "4 examples per optimizer step and process, forward passes of at most 512 tokens"
+    assert summary["runtime"]["batching"] == (
+        "4 examples per optimizer step and process, in 1 forward pass(es) of 4, length-grouped, padded to the "
+        "longest of each pass"
     )
     assert any(line.startswith("loss checked: on labelled positions only") for line in reporter.lines)
     assert summary["base_model"]["content_hash"] == tiny_phi["content_hash"]
@@ -116,12 +118,12 @@ def test_a_failed_retrain_leaves_the_previous_adapter_untouched(settings, tiny_p
 
 
 def test_cuda_out_of_memory_becomes_advice_and_writes_no_adapter(settings, tiny_phi, monkeypatch):
-    from medimind_assets.training.trainer import step_trainer_class
+    from trl import SFTTrainer
 
     def out_of_memory(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(step_trainer_class(), "training_step", out_of_memory)
+    monkeypatch.setattr(SFTTrainer, "training_step", out_of_memory)
     request = make_request(settings, tiny_phi)
     with pytest.raises(TrainingError) as error:
         run_training(request, ListReporter())
@@ -184,12 +186,20 @@ def test_4bit_nf4_training_with_gradient_checkpointing_runs_on_cpu(settings, tin
 def test_packed_training_checks_isolation_first(settings, tiny_phi):
     reporter = ListReporter()
     outcome = run_training(make_request(settings, tiny_phi, packing=True, max_steps=2), reporter)
-    assert outcome.summary["runtime"]["batching"] == "packing"
-    assert any(line.startswith("packing checked") for line in reporter.lines)
+    assert outcome.summary["runtime"]["batching"].endswith("packed into rows of 128 tokens")
+    assert any(line.startswith("checked: examples in one row keep apart") for line in reporter.lines)
     assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])
 
 
-def test_a_model_failing_the_loss_check_trains_on_full_logits_in_passes_of_batch_size(settings, tiny_phi, monkeypatch):
+def test_padding_free_passes_are_checked_exact_first(settings, tiny_phi):
+    reporter = ListReporter()
+    outcome = run_training(make_request(settings, tiny_phi, padding_free=True, max_steps=2), reporter)
+    assert outcome.summary["runtime"]["batching"].endswith("padding-free (each pass's examples in one row)")
+    assert any(line.startswith("checked: examples in one row keep apart") for line in reporter.lines)
+    assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])
+
+
+def test_a_model_failing_the_loss_check_trains_on_trls_loss(settings, tiny_phi, monkeypatch):
     from medimind_assets.training import loss
 
     def mismatch(*args, **kwargs):
@@ -197,31 +207,36 @@ def test_a_model_failing_the_loss_check_trains_on_full_logits_in_passes_of_batch
 
     monkeypatch.setattr(loss, "check_labelled_loss", mismatch)
     reporter = ListReporter()
-    outcome = run_training(make_request(settings, tiny_phi, max_steps=2, micro_batch_tokens=0), reporter)
-    runtime = outcome.summary["runtime"]
-    assert runtime["loss"] == "full logits"
-    assert runtime["micro_batches"] == "4 examples per optimizer step and process, forward passes of at most 4 examples"
-    assert any(line.endswith("the loss is computed from the full logits") for line in reporter.lines)
+    outcome = run_training(make_request(settings, tiny_phi, max_steps=2), reporter)
+    assert outcome.summary["runtime"]["loss"] == "trl's fused LM head"
+    assert any(line.endswith("the loss is trl's fused LM head's") for line in reporter.lines)
     assert math.isfinite(outcome.summary["metrics"]["final_train_loss"])
 
 
+def test_a_rerun_reads_the_tokenised_splits_from_the_cache(settings, tiny_phi):
+    first = ListReporter()
+    run_training(make_request(settings, tiny_phi, max_steps=1), first)
+    assert not any("read from the cache" in line for line in first.lines)
+    again = ListReporter()  # another fingerprint (learning rate), the same data, tokenizer and max_length
+    run_training(make_request(settings, tiny_phi, max_steps=1, learning_rate=5e-4), again)
+    assert sum("tokens read from the cache of dataset" in line for line in again.lines) == 2
+
+
 @pytest.mark.slow
-def test_compiled_decoder_layers_train_the_same_adapter(settings, tiny_phi):
+def test_a_compiled_model_trains_the_same_adapter(settings, tiny_phi):
     from safetensors.torch import load_file
 
-    def trained(force: bool, **overrides) -> tuple[dict, ListReporter, dict]:
-        reporter = ListReporter()
+    def trained(force: bool, **overrides) -> tuple[dict, dict]:
         request = make_request(settings, tiny_phi, force=force, lora_dropout=0.0, max_steps=3, **overrides)
-        outcome = run_training(request, reporter)
-        return outcome.summary, reporter, load_file(request.adapter_dir / "adapter_model.safetensors")
+        outcome = run_training(request, ListReporter())
+        return outcome.summary, load_file(request.adapter_dir / "adapter_model.safetensors")
 
-    eager, _, eager_weights = trained(force=False)
+    eager, eager_weights = trained(force=False)
     # Same fingerprint (compiling changes how a step is computed, not what): force trains it again.
-    compiled, reporter, compiled_weights = trained(force=True, torch_compile=True)
+    compiled, compiled_weights = trained(force=True, torch_compile=True)
 
     assert compiled["fingerprint"] == eager["fingerprint"]
     assert compiled["runtime"]["torch_compile"] is True and eager["runtime"]["torch_compile"] is False
-    assert "torch_compile: 2 decoder layers compiled in place; the first steps include the compile" in reporter.lines
     assert [loss for _, loss in compiled["loss_curve"]["train"]] == pytest.approx(
         [loss for _, loss in eager["loss_curve"]["train"]], rel=1e-4
     )
@@ -233,19 +248,32 @@ def test_compiled_decoder_layers_train_the_same_adapter(settings, tiny_phi):
 def test_a_compile_failure_says_to_train_without_it_and_publishes_nothing(settings, tiny_phi, monkeypatch):
     from torch._dynamo.exc import InternalTorchDynamoError
 
-    from medimind_assets.training import compilation
-
-    def failing_compile(model) -> int:  # as a compile that fails in the first forward pass
+    def failing_compile(model, *args, **kwargs):  # as a compile that fails in the first forward pass
         def fail(*args, **kwargs):
             raise InternalTorchDynamoError("inductor: no C++ compiler found")
 
-        layers = model.get_base_model().model.layers
-        for layer in layers:
-            monkeypatch.setattr(layer, "forward", fail)
-        return len(layers)
+        monkeypatch.setattr(model, "forward", fail)
+        return model
 
-    monkeypatch.setattr(compilation, "compile_decoder_layers", failing_compile)
+    monkeypatch.setattr(torch, "compile", failing_compile)
     request = make_request(settings, tiny_phi, torch_compile=True, max_steps=2)
     with pytest.raises(TrainingError, match=r"torch.compile failed .*no C\+\+ compiler found.*torch_compile=False"):
         run_training(request, ListReporter())
     assert not request.adapter_dir.exists()
+
+
+def test_a_run_resumed_from_a_checkpoint_publishes_the_same_adapter_bit_for_bit(settings, tiny_phi):
+    import shutil
+
+    request = make_request(settings, tiny_phi, max_steps=6, save_steps=3)  # dropout 0.1: random draws resume too
+    run_training(request, ListReporter())
+    uninterrupted = _files(request.adapter_dir)
+    # As after a kill between the checkpoints of steps 3 and 6: no adapter, the last checkpoint lost.
+    shutil.rmtree(request.adapter_dir)
+    shutil.rmtree(request.checkpoint_dir / "checkpoint-6")
+    reporter = ListReporter()
+    resumed = run_training(make_request(settings, tiny_phi, max_steps=6, save_steps=3), reporter)
+    assert resumed.summary["metrics"]["resumed_from_step"] == 3
+    assert any("resuming from checkpoint-3" in line for line in reporter.lines)
+    again = _files(request.adapter_dir)
+    assert again["adapter_model.safetensors"] == uninterrupted["adapter_model.safetensors"]

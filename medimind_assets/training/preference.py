@@ -1,0 +1,170 @@
+"""Preference tuning after SFT: trl's DPO on the MEDIQA 2019 answers the annotators judged, correct against incorrect.
+
+Pairs (`build_pairs`, on the Dagster side, no torch): for each question of the two MEDIQA training files whose
+correct answers are in the dataset's `train` split, each answer scored incorrect (ReferenceScore 1 or 2, which the
+dataset build leaves out) against one of the question's correct answers that the dataset kept (taken in turn).
+Both sides are cleaned alike, as the ranking cleans every candidate (`data.cleaning.clean_answer`), so the only
+difference the model can learn is what the annotators judged. Never a pair from the validation file (where the
+adapter and its settings are chosen) or the test file, nor from a question whose text is one of theirs.
+
+The pairs are written once per content (`<cache>/preference/<sha256>.jsonl`); their version is part of the run's
+fingerprint. Training (`train_preference`, in the training process): the SFT adapter goes on learning with
+`DPOTrainer`, against a frozen copy of itself as the reference (trl adds it as a second adapter, removed before
+publishing); checkpoints and resume as for SFT, under `<checkpoints>/<fingerprint>/preference/`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from medimind_assets.atomic import atomic_write_text
+from medimind_assets.digests import sha256_text
+
+TRAINING_TAGS = ("LiveQAMed", "Alexa")
+INCORRECT_SCORES = frozenset({1, 2})
+MIN_ANSWER_CHARS = 20
+
+
+def build_pairs(
+    rows: list[dict], raw_dir: Path, max_pairs: int | None = None, seed: int = 42
+) -> tuple[list[dict], dict[str, int]]:
+    """(question, chosen, rejected) pairs of the MEDIQA training questions in the dataset's train split, and counts."""
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.cleaning import clean_answer, clean_question, junk_reason, normalize_key
+    from medimind_assets.data.sources import MEDIQA
+
+    folder = Path(raw_dir) / MEDIQA / mediqa.TASK_DIR
+    kept: dict[str, set[str]] = defaultdict(set)  # question_id -> its correct answers in the train split
+    for row in rows:
+        if row["split"] == "train" and row["source"] == "mediqa_qa":
+            kept[row["question_id"]].add(row.get("answer_id"))
+    held_out = {
+        normalize_key(clean_question(q.text))
+        for name in (mediqa.TRAINING_FILES["Validation"], mediqa.TEST_LABELLED_FILE)
+        for q in mediqa.parse_mediqa_file(folder / name)
+    }
+    counts: Counter = Counter()
+    pairs: list[dict] = []
+    for tag in TRAINING_TAGS:
+        for q in mediqa.parse_mediqa_file(folder / mediqa.TRAINING_FILES[tag], require_scores=True):
+            question_id, question = f"mediqa_qa:{tag}:{q.qid}", clean_question(q.text)
+            cleaned = [(a, clean_answer(a.text, strip_prefix=True)) for a in q.answers]
+            chosen = [(a.aid, text) for a, text in cleaned if a.is_correct and a.aid in kept.get(question_id, ())]
+            rejected = [
+                (a.aid, text)
+                for a, text in cleaned
+                if a.reference_score in INCORRECT_SCORES and not junk_reason(question, text, MIN_ANSWER_CHARS)
+            ]
+            counts["incorrect_answers"] += sum(a.reference_score in INCORRECT_SCORES for a in q.answers)
+            if normalize_key(question) in held_out:
+                counts["questions_left_out_as_validation_or_test"] += 1
+            elif question_id not in kept:
+                counts["questions_not_in_train_split"] += 1
+            elif not chosen or not rejected:
+                counts["questions_without_a_pair"] += 1
+            else:
+                counts["questions"] += 1
+                for i, (rejected_id, rejected_text) in enumerate(rejected):
+                    chosen_id, chosen_text = chosen[i % len(chosen)]
+                    pairs.append(
+                        {
+                            "question_id": question_id,
+                            "question": question,
+                            "chosen_id": chosen_id,
+                            "chosen": chosen_text,
+                            "rejected_id": rejected_id,
+                            "rejected": rejected_text,
+                        }
+                    )
+    counts["pairs_available"] = len(pairs)
+    if max_pairs is not None and max_pairs < len(pairs):
+        keep = sorted(random.Random(seed).sample(range(len(pairs)), max_pairs))
+        pairs = [pairs[i] for i in keep]
+    counts["pairs"] = len(pairs)
+    return pairs, dict(sorted(counts.items()))
+
+
+def write_pairs(pairs: list[dict], cache_dir: Path) -> tuple[Path, str]:
+    """The pairs at `<cache_dir>/preference/<sha256 of their content>.jsonl` (written once); returns path, version."""
+    text = "".join(json.dumps(pair, sort_keys=True) + "\n" for pair in pairs)
+    version = sha256_text(text)
+    path = Path(cache_dir) / "preference" / f"{version}.jsonl"
+    if not path.is_file():
+        atomic_write_text(path, text)
+    return path, version
+
+
+def dpo_config(request, plan, output_dir: Path):
+    from trl import DPOConfig
+
+    from medimind_assets.quiet import TRL_CHECKPOINTING_ALIAS, ignoring_warning
+    from medimind_assets.training.trainer import common_arguments
+
+    hp = request.hyperparameters
+    weight = hp.preference_sft_weight
+    with ignoring_warning(TRL_CHECKPOINTING_ALIAS, FutureWarning):
+        return DPOConfig(
+            **common_arguments(hp, plan, output_dir, has_eval=False),
+            num_train_epochs=hp.preference_epochs,
+            learning_rate=hp.preference_learning_rate,
+            beta=hp.preference_beta,
+            loss_type=["sigmoid", "sft"] if weight else ["sigmoid"],
+            loss_weights=[1.0, weight] if weight else None,
+            max_length=hp.preference_max_length,
+        )
+
+
+def train_preference(model, tokenizer, request, plan, distributed, reporter) -> dict[str, Any]:
+    """DPO of the SFT adapter on the request's pairs; returns the stage's summary (pairs, curve, final metrics)."""
+    import datasets
+    from transformers import PrinterCallback
+    from trl import DPOTrainer
+
+    from medimind_assets.quiet import no_progress_bars, peft_wrapping
+    from medimind_assets.training.checkpoints import CheckpointCompleteCallback, resume_point
+    from medimind_assets.training.reporting import loss_curve, make_progress_callback
+
+    spec, template = request.preference, request.hyperparameters.template
+    with no_progress_bars():
+        pairs = datasets.Dataset.from_json(spec["path"], cache_dir=str(request.cache_dir / "json"))
+        dataset = pairs.map(
+            lambda pair: {
+                "prompt": template.prompt(pair["question"]),
+                "chosen": template.completion(pair["chosen"]),
+                "rejected": template.completion(pair["rejected"]),
+            },
+            remove_columns=pairs.column_names,
+        )
+    run_dir = request.checkpoint_dir / "preference"
+    resume = resume_point(run_dir, request.force, distributed.is_main, reporter.info)
+    reporter.info(f"preference stage: DPO on {len(dataset)} pairs ({spec['counts']})")
+    with peft_wrapping(), no_progress_bars():
+        trainer = DPOTrainer(
+            model=model,
+            args=dpo_config(request, plan, run_dir),
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            callbacks=[CheckpointCompleteCallback(), make_progress_callback(reporter)],
+        )
+    trainer.remove_callback(PrinterCallback)
+    started = time.monotonic()
+    with peft_wrapping():
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    runtime_s = time.monotonic() - started
+    model.delete_adapter("ref")  # the frozen reference copy; only the tuned adapter is published
+    model.set_adapter("default")
+    logged = [entry for entry in trainer.state.log_history if "rewards/accuracies" in entry]
+    return {
+        "method": "dpo",
+        "pairs": spec["counts"],
+        "pairs_data_version": spec["data_version"],
+        "global_step": trainer.state.global_step,
+        "train_runtime_s": round(runtime_s, 2),
+        "final": {key: value for key, value in (logged[-1] if logged else {}).items() if key.startswith("rewards/")},
+        "loss_curve": loss_curve(trainer.state.log_history),
+    }

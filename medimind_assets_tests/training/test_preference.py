@@ -1,0 +1,162 @@
+"""The preference stage: pairs from the MEDIQA training questions only, DPO after SFT, one adapter published."""
+
+import json
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+
+from medimind_assets.data import mediqa
+from medimind_assets.data.sources import MEDIQA
+from medimind_assets.training.preference import build_pairs
+
+from .conftest import ListReporter, make_request, make_rows, write_dataset
+
+ANSWER = "Gout is a form of arthritis caused by uric acid crystals in a joint; see a doctor about {}."
+WRONG = "This page is about {} in dogs and cats, which the question did not ask about at all."
+
+
+def _xml(path: Path, questions: list[tuple[str, str, list[tuple[str, int]]]]) -> None:
+    parts = ["<MEDIQA2019-Task3-QA>"]
+    for qid, text, answers in questions:
+        parts.append(f'<Question QID="{qid}"><QuestionText>{escape(text)}</QuestionText><AnswerList>')
+        for rank, (aid, score) in enumerate(answers, start=1):
+            body = (ANSWER if score >= 3 else WRONG).format(f"{qid} {aid}")
+            parts.append(
+                f'<Answer AID="{aid}" SystemRank="{rank}" ReferenceRank="{rank}" ReferenceScore="{score}">'
+                f"<AnswerURL>https://example.org/{aid}</AnswerURL><AnswerText>{escape(body)}</AnswerText></Answer>"
+            )
+        parts.append("</AnswerList></Question>")
+    parts.append("</MEDIQA2019-Task3-QA>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(parts), encoding="utf-8")
+
+
+def _question(qid: str) -> str:
+    return f"What should I do about my gout, question {qid}?"
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "raw" / MEDIQA / mediqa.TASK_DIR
+    three = [("a1", 4), ("a2", 1), ("a3", 2), ("a4", 3)]
+    _xml(folder / mediqa.TRAINING_FILES["LiveQAMed"], [(f"L{i}", _question(f"L{i}"), three) for i in range(6)])
+    # A1 asks what a validation question asks: never a pair, though its rows are in the train split.
+    _xml(folder / mediqa.TRAINING_FILES["Alexa"], [("A0", _question("V0"), three), ("A1", _question("A1"), three)])
+    _xml(folder / mediqa.TRAINING_FILES["Validation"], [("V0", _question("V0"), three)])
+    _xml(folder / mediqa.TEST_LABELLED_FILE, [("T0", _question("T0"), three)])
+    return tmp_path / "raw"
+
+
+def _mediqa_rows(split_of: dict[str, str]) -> list[dict]:
+    rows = []
+    for question_id, split in split_of.items():
+        tag, qid = question_id.split(":")[1:]
+        for aid in ("a1", "a4"):  # the correct answers, as the dataset build keeps them
+            rows.append(
+                {
+                    "id": f"{question_id}:{aid}",
+                    "question_id": question_id,
+                    "instruction": _question(qid if tag != "Alexa" or qid != "A0" else "V0"),
+                    "response": ANSWER.format(f"{qid} {aid}"),
+                    "source": "mediqa_qa",
+                    "safety_level": "safe",
+                    "split": split,
+                    "answer_id": aid,
+                    "reference_score": 4 if aid == "a1" else 3,
+                    "origin": f"{MEDIQA}/{mediqa.TASK_DIR}/x.xml",
+                }
+            )
+    return rows
+
+
+SPLITS = {
+    **{f"mediqa_qa:LiveQAMed:L{i}": "train" for i in range(5)},
+    "mediqa_qa:LiveQAMed:L5": "validation",
+    "mediqa_qa:Alexa:A0": "train",
+    "mediqa_qa:Alexa:A1": "train",
+    "mediqa_qa:Validation:V0": "train",
+}
+
+
+def test_pairs_come_from_the_training_files_questions_of_the_train_split_only(raw_dir):
+    pairs, counts = build_pairs(_mediqa_rows(SPLITS), raw_dir)
+    questions = {pair["question_id"] for pair in pairs}
+    # Not L5 (validation split), not A0 (a validation question's text), never the Validation or Test files.
+    assert questions == {f"mediqa_qa:LiveQAMed:L{i}" for i in range(5)} | {"mediqa_qa:Alexa:A1"}
+    assert counts["questions"] == 6 and counts["pairs"] == 12 and counts["incorrect_answers"] == 16
+    assert counts["questions_left_out_as_validation_or_test"] == 1 and counts["questions_not_in_train_split"] == 1
+    for pair in pairs:  # each incorrect answer once, against a correct one taken in turn
+        assert pair["chosen_id"] in ("a1", "a4") and pair["rejected_id"] in ("a2", "a3")
+        assert "dogs and cats" in pair["rejected"] and "uric acid" in pair["chosen"]
+    subset, counts = build_pairs(_mediqa_rows(SPLITS), raw_dir, max_pairs=5, seed=1)
+    assert len(subset) == 5 and counts["pairs_available"] == 12 and counts["pairs"] == 5
+    assert subset == build_pairs(_mediqa_rows(SPLITS), raw_dir, max_pairs=5, seed=1)[0]
+
+
+def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny_phi, raw_dir):
+    from safetensors.torch import load_file
+
+    from medimind_assets.training.reporting import pipes_metadata
+    from medimind_assets.training.runner import run_training
+
+    write_dataset(settings.dataset_path, make_rows() + _mediqa_rows(SPLITS))
+    sft = make_request(settings, tiny_phi, max_steps=2)
+    dpo_request = make_request(
+        settings, tiny_phi, max_steps=2, raw_dir=raw_dir, preference="dpo", preference_learning_rate=1e-3
+    )
+    assert dpo_request.fingerprint != sft.fingerprint
+    assert dpo_request.sft_checkpoint_dir == sft.checkpoint_dir  # one SFT for both
+    assert dpo_request.preference["counts"]["pairs"] == 12
+    run_training(sft, ListReporter())
+    reporter = ListReporter()
+    outcome = run_training(dpo_request, reporter)
+
+    assert any(f"resuming from checkpoint-2 of {sft.checkpoint_dir}" in line for line in reporter.lines)
+    preference = outcome.summary["preference"]
+    assert preference["pairs"]["pairs"] == 12 and preference["global_step"] == 3  # 12 pairs in steps of 4
+    assert preference["pairs_data_version"] == dpo_request.preference["data_version"]
+    assert outcome.summary["runtime"]["trainer"] == "trl SFTTrainer + DPOTrainer"
+    assert outcome.summary["metrics"]["final_validation_loss"] == preference["validation_loss"]
+    adapter = dpo_request.adapter_dir
+    assert not (adapter / "ref").exists()  # the reference copy is not published
+    assert json.loads((adapter / "adapter_config.json").read_text())["r"] == 8
+    tuned, before = (
+        load_file(adapter / "adapter_model.safetensors"),
+        load_file(sft.adapter_dir / "adapter_model.safetensors"),
+    )
+    assert tuned.keys() == before.keys() and any(not (tuned[k] == before[k]).all() for k in tuned)
+    assert "tuned with trl's DPOTrainer on 12 (question, correct answer, incorrect answer) pairs" in (
+        (adapter / "README.md").read_text().replace("\n", " ")
+    )
+    metadata = pipes_metadata(outcome.summary, reused=False)
+    assert metadata["preference_pairs"]["raw_value"]["pairs"] == 12
+
+
+def test_preference_without_the_raw_files_is_refused(settings, tiny_phi):
+    from medimind_assets.training.request import RequestError
+
+    with pytest.raises(RequestError, match="needs the raw MEDIQA 2019 files"):
+        make_request(settings, tiny_phi, preference="dpo")
+
+
+def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapter(settings, tiny_phi, raw_dir):
+    import shutil
+
+    from medimind_assets.training.runner import run_training
+
+    write_dataset(settings.dataset_path, make_rows() + _mediqa_rows(SPLITS))
+
+    def request(**overrides):
+        return make_request(settings, tiny_phi, max_steps=2, save_steps=1, raw_dir=raw_dir, **overrides)
+
+    first = request(preference="dpo", preference_learning_rate=1e-3)
+    run_training(first, ListReporter())
+    weights = (first.adapter_dir / "adapter_model.safetensors").read_bytes()
+    # As after a kill during the preference stage: no adapter, its last checkpoint lost.
+    shutil.rmtree(first.adapter_dir)
+    shutil.rmtree(first.checkpoint_dir / "preference" / "checkpoint-3")
+    reporter = ListReporter()
+    run_training(request(preference="dpo", preference_learning_rate=1e-3), reporter)
+    assert any("resuming from checkpoint-2 of" in line and line.endswith("/preference") for line in reporter.lines)
+    assert (first.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
