@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     args = parser.parse_args()
 
-    adapter = args.adapter or read_latest_adapter(ArtifactStore.at(args.data_dir).adapters).path
+    adapter = args.adapter or read_latest_adapter(ArtifactStore.at(args.data_dir)).path
     [target] = resolve_targets(args.data_dir, adapter=adapter)
     template = template_from_summary(read_summary(target.adapter_dir))
     questions = validation_questions(args.data_dir / "dataset.jsonl", args.source)[: args.questions]

@@ -681,8 +681,7 @@ def full_job(args, workdir: Path, device: str) -> int:
         dataset_path=dataset_path,
         base_model=manifest,
         hyperparameters=hyperparameters,
-        checkpoints_dir=workdir / "checkpoints",
-        adapters_dir=workdir / "adapters",
+        data_root=workdir,
         force=True,
     )
     _reset_peak()

@@ -93,9 +93,7 @@ def train(args) -> None:
         except json.JSONDecodeError:
             overrides[key] = value
     hp = TrainingHyperparameters.from_dict({**SFT, **overrides})
-    request = TrainingRequest.create(
-        dataset, manifest, hp, args.workdir / "checkpoints", args.workdir / "adapters", raw_dir=args.raw
-    )
+    request = TrainingRequest.create(dataset, manifest, hp, args.workdir, raw_dir=args.raw)
 
     class Printer:
         started = time.monotonic()

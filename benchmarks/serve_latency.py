@@ -58,14 +58,14 @@ def ensure_base_model(data_dir: Path) -> str:
     from medimind_assets.models.errors import BaseModelError
     from medimind_assets.store import ArtifactStore
 
-    models = ArtifactStore.at(data_dir).models
+    store = ArtifactStore.at(data_dir)
     try:
-        return str(read_current_base_model(models)["name"])
+        return str(read_current_base_model(store)["name"])
     except BaseModelError:
         pass
     print("no base model yet: converting SmolLM2-135M (MEDIMIND_BASE_MODEL=smollm2-135m) ...", flush=True)
-    manifest = resolve_base_model("smollm2-135m", models)
-    write_current_base_model(models, manifest)
+    manifest = resolve_base_model("smollm2-135m", store.models)
+    write_current_base_model(store, manifest)
     return str(manifest["name"])
 
 

@@ -72,15 +72,24 @@ def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> l
     return removed
 
 
+class LockHeld(MediMindError, BlockingIOError):
+    """Another process holds the lock (raised instead of waiting when asked not to wait)."""
+
+
 @contextmanager
-def directory_lock(parent: Path, name: str) -> Iterator[None]:
-    """Hold an exclusive lock named `name` in `parent` (blocks while another process holds it)."""
+def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]:
+    """Hold an exclusive lock named `name` in `parent`: blocks while another process holds it, or with
+    `wait=False` raises LockHeld naming the lock file. The kernel releases it when the holder dies."""
     parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
         yield
         return
-    with (parent / f".{name}.lock").open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    path = parent / f".{name}.lock"
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise LockHeld(f"{path} is held by another process") from None
         try:
             yield
         finally:

@@ -159,7 +159,7 @@ def _lineage(args: argparse.Namespace) -> int:
         )
         return EXIT_MISSING
     try:
-        fingerprint = args.adapter or promoted_fingerprint(ArtifactStore.at(args.data_dir).adapters)
+        fingerprint = args.adapter or promoted_fingerprint(ArtifactStore.at(args.data_dir))
         with dg.DagsterInstance.from_config(str(home)) as dagster_instance:
             chain = lineage_chain(dagster_instance, fingerprint)
     except (LineageError, dg.DagsterError, OSError) as exc:

@@ -54,7 +54,7 @@ def build_definitions(deployment: Deployment) -> dg.Definitions:
         resources={
             "settings": settings,
             # Training, evaluation and merging run where the launcher setting says: local processes or a GPU pod.
-            "launcher": launcher_for(deployment, settings.data_path),
+            "launcher": launcher_for(deployment, settings.store.root),
         },
     )
 

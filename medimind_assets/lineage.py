@@ -9,12 +9,11 @@ observation with the recorded version, whose metadata lists every file's sha256.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 
 from medimind_assets.errors import MediMindError
-from medimind_assets.store import CURRENT, PointerError, read_pointer
+from medimind_assets.store import ArtifactStore, PointerError
 
 DATA_VERSION_TAG = "dagster/data_version"
 INPUT_TAG = "dagster/input_data_version/"
@@ -59,10 +58,10 @@ def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, ob
     raise LineageError(f"no {kind} of {asset} with {wanted} in this Dagster instance")
 
 
-def promoted_fingerprint(adapters_dir: Path) -> str:
-    pointer = Path(adapters_dir) / CURRENT
+def promoted_fingerprint(store: ArtifactStore) -> str:
+    pointer = store.current_pointer
     try:
-        payload = read_pointer(pointer, "evaluation", required=("fingerprint",))
+        payload = store.read_promoted()
     except PointerError as exc:
         raise LineageError(str(exc)) from None
     if payload is None:

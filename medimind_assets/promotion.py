@@ -1,6 +1,6 @@
 """Adapter pointers under `<adapters_path>/`, and the proof that what is served is what was evaluated.
 
-Their layout and path handling (relative to the data folder) belong to `medimind_assets.store`.
+Reading and writing them, and their paths relative to the data folder, belong to `ArtifactStore`.
 
 - `latest.json` ({"fingerprint", "path"}): the most recent finished adapter, written by training.
 - `current.json`: the promoted adapter, written here only after the gate passed (atomically). It records exactly
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from medimind_assets.integrity import IntegrityError, read_summary, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
-from medimind_assets.store import CURRENT, LATEST, ArtifactStore, read_pointer, relative_to_root, write_pointer
+from medimind_assets.store import ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -39,35 +39,33 @@ class Promoted:
         return str(self.record["fingerprint"])
 
 
-def _read(pointer: Path, what: str, missing: str) -> dict:
-    payload = read_pointer(pointer, what, required=("fingerprint", "path"))
-    if payload is None:
-        raise ArtifactMissingError(f"no {missing}: {pointer} does not exist")
-    return payload
-
-
-def read_latest_adapter(adapters_dir: Path) -> AdapterRef:
+def read_latest_adapter(store: ArtifactStore) -> AdapterRef:
     """The most recent finished adapter (training's `latest.json`); its folder must hold a verified adapter."""
-    payload = _read(Path(adapters_dir) / LATEST, "lora_adapter", "trained adapter (materialize lora_adapter first)")
+    payload = store.read_latest()
+    if payload is None:
+        raise ArtifactMissingError(
+            f"no trained adapter (materialize lora_adapter first): {store.latest_pointer} does not exist"
+        )
     return AdapterRef(fingerprint=str(payload["fingerprint"]), path=require_adapter_dir(Path(payload["path"])))
 
 
-def read_promoted(adapters_dir: Path) -> dict:
+def read_promoted(store: ArtifactStore) -> dict:
     """The `current.json` record, `path` resolved; ArtifactMissingError when nothing is promoted."""
-    payload = _read(
-        Path(adapters_dir) / CURRENT, "evaluation", "promoted adapter (no adapter has passed evaluation yet)"
-    )
+    payload = store.read_promoted()
+    if payload is None:
+        raise ArtifactMissingError(
+            f"no promoted adapter (no adapter has passed evaluation yet): {store.current_pointer} does not exist"
+        )
     payload["path"] = str(require_adapter_dir(Path(payload["path"])))
     return payload
 
 
-def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
+def promote(store: ArtifactStore, adapter: AdapterRef, record: dict) -> dict:
     """Point `current.json` at `adapter`; `record` adds provenance (data versions, base model, metrics). Paths are
     stored relative to the data folder, also the base model's and the evaluation report's."""
-    root = Path(adapters_dir).resolve().parent
     base = dict(record.get("base_model") or {})
     if base.get("path"):
-        base["path"] = relative_to_root(base["path"], root)
+        base["path"] = store.relative(base["path"])
     payload = {
         **record,
         "base_model": base,
@@ -75,7 +73,7 @@ def promote(adapters_dir: Path, adapter: AdapterRef, record: dict) -> dict:
         "path": str(Path(adapter.path).resolve()),
         "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return write_pointer(Path(adapters_dir) / CURRENT, payload, path_keys=("path", "evaluation_path"))
+    return store.write_promoted(payload)
 
 
 def _weights_hash(base_dir: Path, cache_dir: Path) -> str:
@@ -93,7 +91,7 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     in place, an adapter trained with another tokenizer)."""
     from medimind_assets.models.model_dir import tokenizer_digest
 
-    record = read_promoted(store.adapters)
+    record = read_promoted(store)
     adapter_dir = Path(record["path"])
     evaluated = record.get("adapter_files")
     if isinstance(evaluated, dict):
@@ -101,7 +99,7 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
             verify_digests(adapter_dir, evaluated, "adapter when it was evaluated and promoted")
         except IntegrityError as exc:
             raise ArtifactMissingError(f"not the promoted adapter: {exc}; evaluate it again") from None
-    base_dir = promoted_base_dir(record, store.models)
+    base_dir = promoted_base_dir(record, store)
     recorded = record.get("base_model") or {}
     name = recorded.get("name") or base_dir.name
     if recorded.get("content_hash"):
@@ -126,19 +124,18 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     return Promoted(record, adapter_dir, base_dir)
 
 
-def promoted_base_dir(record: dict, models_dir: Path) -> Path:
+def promoted_base_dir(record: dict, store: ArtifactStore) -> Path:
     """The base model the promoted adapter was evaluated on: the folder recorded at promotion, or else the
     current base model when its content hash is the recorded one."""
     from medimind_assets.models import read_current_base_model
     from medimind_assets.models.errors import BaseModelError
-    from medimind_assets.store import resolve_from_root
 
     recorded = record.get("base_model") or {}
-    recorded_path = resolve_from_root(recorded["path"], Path(models_dir).parent) if recorded.get("path") else None
+    recorded_path = store.resolve(recorded["path"]) if recorded.get("path") else None
     if recorded_path is not None and recorded_path.is_dir():
         return require_model_dir(recorded_path, f"base model {recorded.get('name')}")
     try:
-        manifest = read_current_base_model(Path(models_dir))
+        manifest = read_current_base_model(store)
     except BaseModelError as exc:
         raise ArtifactMissingError(str(exc)) from None
     if recorded.get("content_hash") not in (None, manifest.get("content_hash")):

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimind_assets.digests import sha256_file
-from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError, read_pointer
+from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
 DEFAULT_KEEP_ADAPTERS = 3
 
@@ -37,9 +38,9 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _pointer_fingerprint(pointer: Path) -> str | None:
+def _pointer_fingerprint(read: Callable[[], dict | None]) -> str | None:
     try:
-        payload = read_pointer(pointer, "the pipeline", required=("fingerprint",))
+        payload = read()
     except PointerError:
         return None
     return str(payload["fingerprint"]) if payload else None
@@ -68,9 +69,7 @@ def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
     """The fingerprints kept: promoted, newest, and the `keep_adapters` most recent others."""
     if keep_adapters < 0:
         raise ValueError(f"keep_adapters must be >= 0, got {keep_adapters}")
-    pinned = [
-        fp for fp in (_pointer_fingerprint(store.current_pointer), _pointer_fingerprint(store.latest_pointer)) if fp
-    ]
+    pinned = [fp for fp in (_pointer_fingerprint(store.read_promoted), _pointer_fingerprint(store.read_latest)) if fp]
     finished = (
         [p for p in store.adapters.iterdir() if p.is_dir() and not p.name.startswith(".")]
         if store.adapters.is_dir()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.data.rows import DatasetError, count_rows
-from medimind_assets.store import EVALUATION_REPORT, TRAINING_SUMMARY, ArtifactStore, PointerError, read_pointer
+from medimind_assets.store import EVALUATION_REPORT, TRAINING_SUMMARY, ArtifactStore, PointerError
 
 ASK = '.venv/bin/medimind ask "What are the symptoms of diabetes?"'
 NEXT_STEPS = (
@@ -153,9 +153,7 @@ def status_lines(store: ArtifactStore) -> list[str]:
     root = store.root
     lines = [f"MediMind: what is built under {root}", _dataset_line(store)]
     try:
-        base = read_pointer(store.base_model_pointer, "base_model", required=("name",))
-        latest = read_pointer(store.latest_pointer, "lora_adapter", required=("fingerprint", "path"))
-        current = read_pointer(store.current_pointer, "evaluation", required=("fingerprint", "path"))
+        base, latest, current = store.read_base_model(), store.read_latest(), store.read_promoted()
     except PointerError as exc:
         return [*lines, f"  {exc}"]
     lines.append(_stage("base model", f"{base['name']} ({_short(base['path'], root)})" if base else "not resolved yet"))

@@ -8,6 +8,7 @@
 <root>/adapters/<fingerprint>/   finished adapters (+ latest.json: the newest; current.json: the promoted one)
 <root>/evaluations/<fingerprint>/
 <root>/merged/<fingerprint>/
+<root>/cache/                    tokenised splits and preference pairs (rebuilt when missing)
 ```
 
 Pointer files (`latest.json`, `current.json`, `base_model.json`) store paths relative to the root when the target
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.atomic import atomic_write_json
+from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 
 DEFAULT_DATA_DIR = "data"
@@ -71,6 +73,9 @@ class ArtifactStore:
         self.datasets.mkdir(parents=True, exist_ok=True)
         tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
         shutil.copyfile(self.dataset, tmp)
+        if sha256_file(tmp) != version:  # dataset.jsonl replaced since it was hashed: never a copy under a wrong name
+            tmp.unlink()
+            raise PointerError(f"{self.dataset} changed while it was being kept as version {version[:12]}; run again")
         os.replace(tmp, kept)
         return kept
 
@@ -95,6 +100,11 @@ class ArtifactStore:
         return self.root / "merged"
 
     @property
+    def cache(self) -> Path:
+        """Tokenised splits and preference pairs, rebuilt on demand."""
+        return self.root / "cache"
+
+    @property
     def latest_pointer(self) -> Path:
         return self.adapters / LATEST
 
@@ -106,54 +116,64 @@ class ArtifactStore:
     def base_model_pointer(self) -> Path:
         return self.models / BASE_MODEL
 
+    def relative(self, path: str | Path) -> str:
+        """`path` relative to the root when it lives under it, else absolute: how pointers store paths."""
+        absolute = Path(path).expanduser().resolve()
+        try:
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(absolute)
 
-def root_of(pointer: Path) -> Path:
-    """The data root a pointer file belongs to (`<root>/<area>/<pointer>.json`)."""
-    return Path(pointer).resolve().parent.parent
+    def resolve(self, raw: str | Path) -> Path:
+        """A path read from a pointer: relative ones are under this root."""
+        path = Path(raw).expanduser()
+        return path if path.is_absolute() else self.root / path
 
+    # The three pointers. Readers return None when the file does not exist and raise PointerError (naming the file
+    # and the asset that writes it) when it cannot be used; `path` comes back resolved against this root.
 
-def relative_to_root(path: str | Path, root: Path) -> str:
-    """`path` relative to `root` when it lives under it, else absolute."""
-    absolute = Path(path).expanduser().resolve()
-    try:
-        return absolute.relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
-        return str(absolute)
+    def read_latest(self) -> dict[str, Any] | None:
+        """The newest finished adapter (`adapters/latest.json`), written by training."""
+        return self._read(self.latest_pointer, "lora_adapter", ("fingerprint", "path"))
 
+    def write_latest(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._write(self.latest_pointer, payload, ("path",))
 
-def resolve_from_root(raw: str | Path, root: Path) -> Path:
-    path = Path(raw).expanduser()
-    return path if path.is_absolute() else Path(root) / path
+    def read_promoted(self) -> dict[str, Any] | None:
+        """The promoted adapter's record (`adapters/current.json`), written by evaluation when the gate passes."""
+        return self._read(self.current_pointer, "evaluation", ("fingerprint", "path"))
 
+    def write_promoted(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return self._write(self.current_pointer, payload, ("path", "evaluation_path"))
 
-def write_pointer(pointer: Path, payload: dict[str, Any], path_keys: tuple[str, ...] = ("path",)) -> dict:
-    """Write `payload` atomically to `pointer`, its `path_keys` made relative to the pointer's data root."""
-    root = root_of(pointer)
-    stored = dict(payload)
-    for key in path_keys:
-        if stored.get(key):
-            stored[key] = relative_to_root(stored[key], root)
-    atomic_write_json(pointer, stored)
-    return stored
+    def read_base_model(self) -> dict[str, Any] | None:
+        """The current base model's manifest (`models/base_model.json`)."""
+        return self._read(self.base_model_pointer, "base_model", ("name",))
 
+    def write_base_model(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        return self._write(self.base_model_pointer, manifest, ("path",))
 
-def read_pointer(pointer: Path, what: str, required: tuple[str, ...] = ("path",)) -> dict[str, Any] | None:
-    """The pointer's JSON object with its `path` resolved against its data root; None when the file does not
-    exist; PointerError naming the file when it is not a JSON object with the `required` keys."""
-    pointer = Path(pointer)
-    if not pointer.is_file():
-        return None
-    try:
-        payload = json.loads(pointer.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise PointerError(f"{pointer}: not valid JSON ({exc}); materialize {what} again") from None
-    except OSError as exc:
-        raise PointerError(f"{pointer}: cannot be read ({exc.strerror})") from None
-    missing = [key for key in required if not isinstance(payload, dict) or not payload.get(key)]
-    if missing:
-        raise PointerError(
-            f"{pointer}: expected a JSON object with {', '.join(map(repr, missing))}; materialize {what} again"
-        )
-    if payload.get("path"):
-        payload["path"] = str(resolve_from_root(payload["path"], root_of(pointer)))
-    return payload
+    def _write(self, pointer: Path, payload: dict[str, Any], path_keys: tuple[str, ...]) -> dict[str, Any]:
+        stored = dict(payload)
+        for key in path_keys:
+            if stored.get(key):
+                stored[key] = self.relative(stored[key])
+        atomic_write_json(pointer, stored)
+        return stored
+
+    def _read(self, pointer: Path, asset: str, required: tuple[str, ...]) -> dict[str, Any] | None:
+        if not pointer.is_file():
+            return None
+        try:
+            payload = json.loads(pointer.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise PointerError(f"{pointer}: not valid JSON ({exc}); materialize {asset} again") from None
+        except OSError as exc:
+            raise PointerError(f"{pointer}: cannot be read ({exc.strerror})") from None
+        missing = [key for key in required if not isinstance(payload, dict) or not payload.get(key)]
+        if missing or not isinstance(payload, dict):
+            expected = f" with {', '.join(map(repr, missing))}" if missing else ""
+            raise PointerError(f"{pointer}: expected a JSON object{expected}; materialize {asset} again")
+        if payload.get("path"):
+            payload["path"] = str(self.resolve(payload["path"]))
+        return payload

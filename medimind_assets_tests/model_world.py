@@ -21,6 +21,7 @@ from medimind_assets.data.cleaning import clean_answer, clean_question
 from medimind_assets.data.safety import classify_safety
 from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate
 from medimind_assets.models import resolve_base_model, write_current_base_model
+from medimind_assets.store import ArtifactStore
 
 ORGANS = ["heart", "lungs", "liver", "kidneys", "skin", "brain", "stomach", "joints", "eyes", "blood"]
 SYMPTOMS = ["pain", "fever", "fatigue", "swelling", "itching", "nausea", "dizziness", "cough", "rash", "weakness"]
@@ -235,7 +236,7 @@ def data_dir(tmp_path: Path, world: World) -> Path:
     """A pipeline data directory of its own: dataset.jsonl and models/base_model.json (no adapter pointers)."""
     data = tmp_path / "data"
     shutil.copy(world.dataset, data.mkdir(parents=True) or data / "dataset.jsonl")
-    write_current_base_model(data / "models", world.manifest)
+    write_current_base_model(ArtifactStore.at(data), world.manifest)
     return data
 
 
@@ -250,7 +251,7 @@ def on_the_volume(world: World, data: Path):
     shutil.copytree(world.raw_dir, data / "raw")
     base = data / "hf-cache" / "tiny-phi"
     shutil.copytree(world.base_dir, base)
-    write_current_base_model(data / "models", {**world.manifest, "path": str(base)})
+    write_current_base_model(ArtifactStore.at(data), {**world.manifest, "path": str(base)})
     for adapter in (world.trained_adapter, world.random_adapter):
         shutil.copytree(adapter, data / "adapters" / adapter.name)
     return MediMindSettings(raw_dir=str(data / "raw"), data_dir=str(data), base_model="tiny-phi")

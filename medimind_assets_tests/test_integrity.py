@@ -16,6 +16,7 @@ from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.integrity import IntegrityError, check_safetensors, verify_adapter
 from medimind_assets.lineage import LineageError, promoted_fingerprint
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
+from medimind_assets.store import ArtifactStore
 
 
 def _adapter(folder: Path) -> Path:
@@ -73,7 +74,7 @@ def test_lineage_on_a_broken_pointer_is_one_line_and_exit_2(tmp_path, capsys, co
     adapters.mkdir()
     (adapters / "current.json").write_text(content)
     with pytest.raises(LineageError, match="current.json"):
-        promoted_fingerprint(adapters)
+        promoted_fingerprint(ArtifactStore.at(tmp_path))
     assert cli.main(["lineage", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("medimind lineage: ")

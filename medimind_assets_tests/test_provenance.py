@@ -42,7 +42,7 @@ def promoted(world, tmp_path: Path) -> ArtifactStore:
         },
         "evaluation_path": str(store.evaluations / "trained" / "evaluation.json"),
     }
-    promote(store.adapters, AdapterRef("trained", adapter), record)
+    promote(store, AdapterRef("trained", adapter), record)
     return store
 
 

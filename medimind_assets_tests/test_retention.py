@@ -13,7 +13,7 @@ import pytest
 from medimind_assets.digests import sha256_file
 from medimind_assets.promotion import AdapterRef, promote
 from medimind_assets.retention import adapters_in_use, apply_retention
-from medimind_assets.store import ArtifactStore, write_pointer
+from medimind_assets.store import ArtifactStore
 
 WEIGHTS_BYTES = 200_000
 
@@ -38,9 +38,9 @@ def _night(store: ArtifactStore, night: int, *, promoted: bool = True) -> str:
     (store.evaluations / fingerprint / "evaluation.json").write_text("{}")
     (store.merged / fingerprint).mkdir(parents=True)
     (store.merged / fingerprint / "model.safetensors").write_bytes(os.urandom(5 * WEIGHTS_BYTES))
-    write_pointer(store.latest_pointer, {"fingerprint": fingerprint, "path": str(adapter)})
+    store.write_latest({"fingerprint": fingerprint, "path": str(adapter)})
     if promoted:
-        promote(store.adapters, AdapterRef(fingerprint, adapter), {"dataset_data_version": version})
+        promote(store, AdapterRef(fingerprint, adapter), {"dataset_data_version": version})
     return fingerprint
 
 

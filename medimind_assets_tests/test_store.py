@@ -9,7 +9,7 @@ from medimind_assets.models import read_current_base_model, write_current_base_m
 from medimind_assets.models.manifest import MANIFEST_KEYS
 from medimind_assets.promotion import AdapterRef, promote, read_latest_adapter, read_promoted
 from medimind_assets.resources import MediMindSettings
-from medimind_assets.store import ArtifactStore, PointerError, read_pointer, write_pointer
+from medimind_assets.store import ArtifactStore, PointerError
 from medimind_assets.training.runner import write_latest
 from medimind_assets_tests.test_integrity import _adapter
 
@@ -18,7 +18,7 @@ def test_the_settings_resource_and_the_store_agree_on_the_layout(tmp_path):
     settings = MediMindSettings(raw_dir=str(tmp_path / "raw"), data_dir=str(tmp_path / "data"))
     store = ArtifactStore.at(tmp_path / "data")
     assert settings.store == store
-    assert (settings.dataset_path, settings.adapters_path, settings.models_path) == (
+    assert (settings.store.dataset, settings.store.adapters, settings.store.models) == (
         store.dataset,
         store.adapters,
         store.models,
@@ -31,25 +31,25 @@ def test_pointers_store_relative_paths_and_follow_a_moved_data_folder(tmp_path):
     adapter = _adapter(old.adapters / "fp1")
     summary = {"fingerprint": "fp1", "dataset": {"data_version": "d"}, "created_at": "now"}
     summary["base_model"] = {"name": "tiny", "revision": "r", "content_hash": "h"}
-    write_latest(old.adapters, adapter, summary)
-    promote(old.adapters, AdapterRef("fp1", adapter), {"gate": {"passed": True}})
+    write_latest(old, adapter, summary)
+    promote(old, AdapterRef("fp1", adapter), {"gate": {"passed": True}})
     model_dir = old.models / "tiny"
     model_dir.mkdir(parents=True)
-    write_current_base_model(old.models, {**{key: "x" for key in MANIFEST_KEYS}, "path": str(model_dir)})
+    write_current_base_model(old, {**{key: "x" for key in MANIFEST_KEYS}, "path": str(model_dir)})
     for pointer in (old.latest_pointer, old.current_pointer, old.base_model_pointer):
         assert not json.loads(pointer.read_text())["path"].startswith("/"), pointer
 
     shutil.move(old.root, tmp_path / "new")  # a serving host mounts the folder elsewhere; the old path is gone
     new = ArtifactStore.at(tmp_path / "new")
-    assert read_latest_adapter(new.adapters).path == new.adapters / "fp1"
-    assert read_promoted(new.adapters)["path"] == str(new.adapters / "fp1")
-    assert read_current_base_model(new.models)["path"] == str(new.models / "tiny")
+    assert read_latest_adapter(new).path == new.adapters / "fp1"
+    assert read_promoted(new)["path"] == str(new.adapters / "fp1")
+    assert read_current_base_model(new)["path"] == str(new.models / "tiny")
 
 
 def test_a_model_outside_the_data_folder_keeps_its_absolute_path(tmp_path):
     store = ArtifactStore.at(tmp_path / "data")
     outside = tmp_path / "hf-cache" / "phi-2"
-    write_pointer(store.base_model_pointer, {"path": str(outside)})
+    store.write_base_model({"name": "phi-2", "path": str(outside)})
     assert json.loads(store.base_model_pointer.read_text())["path"] == str(outside)
 
 
@@ -58,6 +58,7 @@ def test_a_broken_pointer_is_named(tmp_path, content):
     pointer = tmp_path / "adapters" / "current.json"
     pointer.parent.mkdir()
     pointer.write_text(content)
+    store = ArtifactStore.at(tmp_path)
     with pytest.raises(PointerError, match="current.json"):
-        read_pointer(pointer, "evaluation", required=("fingerprint", "path"))
-    assert read_pointer(tmp_path / "adapters" / "latest.json", "lora_adapter") is None
+        store.read_promoted()
+    assert store.read_latest() is None

@@ -58,7 +58,7 @@ def dataset(
     result = build_dataset(raw_dir, options)
     outcomes = validate_rows(result.rows, mediqa.test_questions(raw_dir / MEDIQA), config.min_rows)
     failed = [o for o in outcomes if not o.passed]
-    path = settings.dataset_path
+    path = settings.store.dataset
     if failed:
         # Keep the candidate for inspection; the published dataset.jsonl stays exactly as it was.
         rejected_path = path.with_name("dataset.rejected.jsonl")

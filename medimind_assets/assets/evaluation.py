@@ -113,7 +113,7 @@ def evaluation(
         raise dg.Failure(description=f"invalid evaluation config: {exc}") from None
     plan = plan_evaluation(settings.store, settings.raw_path, evaluation_settings)
     adapter = plan.adapter
-    job = PythonJob(EVALUATION.module, plan.extras, data_dir=settings.data_path, inputs=plan.inputs)
+    job = PythonJob(EVALUATION.module, plan.extras, data_dir=settings.store.root, inputs=plan.inputs)
     context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {plan.base_model['name']}")
     reported = reported_message(launcher.run(context, job), EVALUATION)
     report = EvaluationReport.from_json(reported["report"])
@@ -122,10 +122,8 @@ def evaluation(
     gate = report.gate
     if gate.passed:
         check_adapter_unchanged(plan)
-        promote(
-            settings.adapters_path, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file)
-        )
-        context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.adapters_path / 'current.json'}")
+        promote(settings.store, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file))
+        context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.store.current_pointer}")
         retention = apply_retention(settings.store, settings.keep_adapters)
         context.log.info(
             f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "

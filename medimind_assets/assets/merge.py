@@ -61,7 +61,7 @@ def merged_model(
         {
             "base_model_dir": str(base_dir),
             "adapter_dir": str(promoted["path"]),
-            "out_dir": str(settings.merged_path / fingerprint),
+            "out_dir": str(settings.store.merged / fingerprint),
             "device": merge_settings.device,
             "atol": merge_settings.atol,
             "rtol": merge_settings.rtol,
@@ -71,7 +71,7 @@ def merged_model(
                 "dataset_data_version": promoted.get("dataset_data_version"),
             },
         },
-        data_dir=settings.data_path,
+        data_dir=settings.store.root,
         inputs={"base model": Path(base_dir), "adapter": Path(promoted["path"])},
     )
     report = MergeReport.from_dict(reported_message(launcher.run(context, job), MERGE))

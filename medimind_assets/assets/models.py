@@ -21,7 +21,7 @@ class BaseModelConfig(dg.Config):
 
 def _dataset_texts(settings: MediMindSettings) -> Iterator[str]:
     """Train-split texts, for the tokenizer of the locally built tiny-phi."""
-    with open(settings.dataset_path, encoding="utf-8") as handle:
+    with open(settings.store.dataset, encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
             if row["split"] == "train":
@@ -45,9 +45,9 @@ def base_model(
     from medimind_assets.models import resolve_base_model, write_current_base_model
 
     spec = config.model or settings.base_model
-    texts = _dataset_texts(settings) if settings.dataset_path.is_file() else None
-    manifest = resolve_base_model(spec, settings.models_path, tokenizer_texts=texts)
-    pointer = write_current_base_model(settings.models_path, manifest)
+    texts = _dataset_texts(settings) if settings.store.dataset.is_file() else None
+    manifest = resolve_base_model(spec, settings.store.models, tokenizer_texts=texts)
+    pointer = write_current_base_model(settings.store, manifest)
     context.log.info(f"base model {manifest['name']} at {manifest['path']} ({manifest['num_parameters']:,} parameters)")
     version = manifest.get("revision") or manifest["content_hash"]
     return dg.MaterializeResult(

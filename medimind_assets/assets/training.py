@@ -12,6 +12,11 @@ from pydantic import Field
 
 from medimind_assets import conditions
 from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, metadata_table
+from medimind_assets.data import mediqa
+from medimind_assets.data.rows import DatasetError, read_dataset
+from medimind_assets.data.sources import MEDIQA
+from medimind_assets.data.validation import refuse_if_invalid
+from medimind_assets.digests import sha256_file
 from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
 from medimind_assets.models import read_current_base_model
 from medimind_assets.pipes_scripts import TRAINING
@@ -54,13 +59,20 @@ def lora_adapter(
     settings: MediMindSettings,
     launcher: Launcher,
 ) -> dg.MaterializeResult:
-    manifest = read_current_base_model(settings.models_path)
+    store = settings.store
+    manifest = read_current_base_model(store)
+    if not store.dataset.is_file():
+        raise DatasetError(f"dataset not found: {store.dataset} (materialize dataset first)")
+    # Train on the content-addressed copy: the version the adapter names stays on disk (lineage, audits,
+    # re-evaluation) after the next build replaces dataset.jsonl, and no rebuild can change it mid-run.
+    dataset = store.keep_dataset_version(sha256_file(store.dataset))
+    # A MEDIQA test question moved into train would be trained on and then scored as held out.
+    refuse_if_invalid(dataset, read_dataset(dataset), "train", mediqa.test_questions(settings.raw_path / MEDIQA))
     request = TrainingRequest.create(
-        dataset_path=Path(settings.dataset_path),
+        dataset_path=dataset,
         base_model=manifest,
         hyperparameters=config.hyperparameters(),
-        checkpoints_dir=settings.checkpoints_path,
-        adapters_dir=settings.adapters_path,
+        data_root=store.root,
         force=config.force,
         raw_dir=settings.raw_path,
     )
@@ -73,7 +85,7 @@ def lora_adapter(
     job = PythonJob(
         TRAINING.module,
         request.to_extras(),
-        data_dir=settings.data_path,
+        data_dir=settings.store.root,
         num_processes=config.num_processes,
         inputs={"base model": Path(manifest["path"])},
     )

@@ -75,9 +75,9 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
     """The newest adapter against the current base model on the dataset's test split, or EvaluationRefused."""
     if not store.dataset.is_file():
         raise EvaluationRefused(f"dataset not found: {store.dataset} (materialize dataset first)")
-    adapter = read_latest_adapter(store.adapters)
+    adapter = read_latest_adapter(store)
     summary = read_summary(adapter.path)
-    manifest = read_current_base_model(store.models)
+    manifest = read_current_base_model(store)
     _check_same_base(summary, manifest, adapter.path)
     dataset_version = sha256_file(store.dataset)
     trained_on = (summary.get("dataset") or {}).get("data_version")

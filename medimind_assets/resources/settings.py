@@ -59,35 +59,5 @@ class MediMindSettings(dg.ConfigurableResource):
 
     @property
     def store(self) -> ArtifactStore:
-        """The layout under the data folder (medimind_assets.store)."""
+        """The data folder: its layout and its pointers (medimind_assets.store)."""
         return ArtifactStore.at(self.data_dir)
-
-    @property
-    def data_path(self) -> Path:
-        return self.store.root
-
-    @property
-    def dataset_path(self) -> Path:
-        return self.store.dataset
-
-    @property
-    def models_path(self) -> Path:
-        """Base models built or converted locally, and `base_model.json`, the resolved current base model."""
-        return self.store.models
-
-    @property
-    def checkpoints_path(self) -> Path:
-        return self.store.checkpoints
-
-    @property
-    def adapters_path(self) -> Path:
-        """Finished adapters, one folder per training fingerprint, `latest.json` and `current.json`."""
-        return self.store.adapters
-
-    @property
-    def evaluations_path(self) -> Path:
-        return self.store.evaluations
-
-    @property
-    def merged_path(self) -> Path:
-        return self.store.merged

@@ -35,21 +35,21 @@ class Target:
     template: PromptTemplate = PromptTemplate()
 
 
-def current_base_dir(models_dir: Path) -> Path:
+def current_base_dir(store: ArtifactStore) -> Path:
     from medimind_assets.models import read_current_base_model
     from medimind_assets.models.errors import BaseModelError
 
     try:
-        manifest = read_current_base_model(models_dir)
+        manifest = read_current_base_model(store)
     except BaseModelError as exc:
         raise ArtifactMissingError(str(exc)) from None
     return require_model_dir(Path(manifest["path"]), f"base model {manifest.get('name', '')}".strip())
 
 
-def _base_for_adapter(models_dir: Path, adapter_dir: Path) -> Path:
+def _base_for_adapter(store: ArtifactStore, adapter_dir: Path) -> Path:
     """The pipeline's base model; without one, the local base the adapter itself names."""
     try:
-        return current_base_dir(models_dir)
+        return current_base_dir(store)
     except ArtifactMissingError:
         named = adapter_base_reference(adapter_dir)
         if named and Path(named).is_dir():
@@ -57,10 +57,10 @@ def _base_for_adapter(models_dir: Path, adapter_dir: Path) -> Path:
         raise
 
 
-def adapter_target(models_dir: Path, adapter_dir: Path, label: str) -> Target:
+def adapter_target(store: ArtifactStore, adapter_dir: Path, label: str) -> Target:
     adapter_dir = require_adapter_dir(Path(adapter_dir))
     template = template_from_summary(read_summary(adapter_dir))
-    return Target(label, _base_for_adapter(models_dir, adapter_dir), adapter_dir, template)
+    return Target(label, _base_for_adapter(store, adapter_dir), adapter_dir, template)
 
 
 def promoted_target(store: ArtifactStore) -> tuple[Target, dict]:
@@ -100,13 +100,12 @@ def resolve_targets(
     """
     data_dir = Path(data_dir)
     store = ArtifactStore.at(data_dir)
-    models_dir, adapters_dir, merged_root = store.models, store.adapters, store.merged
     if base and not compare:
-        return [Target("base", current_base_dir(models_dir))]
+        return [Target("base", current_base_dir(store))]
     base_dir: Path | None = None
     if merged is not None:
         if merged == "":
-            merged = merged_root / read_promoted(adapters_dir)["fingerprint"]
+            merged = store.merged / read_promoted(store)["fingerprint"]
             if not merged.is_dir():
                 raise ArtifactMissingError(
                     f"no merged model for the promoted adapter: {merged} does not exist "
@@ -114,7 +113,7 @@ def resolve_targets(
                 )
         target, base_dir = merged_target(Path(merged))
     elif adapter is not None:
-        target = adapter_target(models_dir, Path(adapter), f"adapter {Path(adapter).name}")
+        target = adapter_target(store, Path(adapter), f"adapter {Path(adapter).name}")
     else:
         target = promoted_target(store)[0]
     if not compare:
@@ -122,7 +121,7 @@ def resolve_targets(
     if target.adapter_dir is not None:
         base_dir = target.model_dir
     # Both sides get the same prompt.
-    return [Target("base", base_dir or current_base_dir(models_dir), None, target.template), target]
+    return [Target("base", base_dir or current_base_dir(store), None, target.template), target]
 
 
 def prompt_budget(model, max_new_tokens: int) -> int | None:

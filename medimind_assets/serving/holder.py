@@ -73,14 +73,14 @@ class Served:
         return {"fingerprint": str(self.fingerprint), "path": str(self.target.adapter_dir)}
 
 
-def _base_name(models_dir: Path, model_dir: Path, recorded: Any = None) -> str:
+def _base_name(store: ArtifactStore, model_dir: Path, recorded: Any = None) -> str:
     if isinstance(recorded, dict) and recorded.get("name"):
         return str(recorded["name"])
     from medimind_assets.models import read_current_base_model
     from medimind_assets.models.errors import BaseModelError
 
     try:
-        manifest = read_current_base_model(models_dir)
+        manifest = read_current_base_model(store)
     except BaseModelError:
         return Path(model_dir).name
     if manifest.get("path") and Path(manifest["path"]).resolve() == Path(model_dir).resolve():
@@ -97,14 +97,14 @@ def resolve_served(data_dir: Path, lora_model_path: str | Path | None = None) ->
     """What to serve (module docstring); ArtifactMissingError or ValueError with a one-line reason."""
     store = ArtifactStore.at(data_dir)
     if lora_model_path:
-        target = adapter_target(store.models, Path(lora_model_path), f"adapter {Path(lora_model_path).name}")
+        target = adapter_target(store, Path(lora_model_path), f"adapter {Path(lora_model_path).name}")
         summary = read_summary(target.adapter_dir)
         return Served(
             target,
             SOURCE_ENV,
             str(summary.get("fingerprint") or Path(lora_model_path).name),
             _trained_on(summary),
-            _base_name(store.models, target.model_dir, summary.get("base_model")),
+            _base_name(store, target.model_dir, summary.get("base_model")),
         )
     if store.current_pointer.is_file():
         target, record = promoted_target(store)
@@ -115,10 +115,10 @@ def resolve_served(data_dir: Path, lora_model_path: str | Path | None = None) ->
             SOURCE_PROMOTED,
             str(record["fingerprint"]),
             str(version) if version else None,
-            _base_name(store.models, target.model_dir, record.get("base_model")),
+            _base_name(store, target.model_dir, record.get("base_model")),
         )
-    model_dir = current_base_dir(store.models)
-    return Served(Target("base", model_dir), SOURCE_BASE, None, None, _base_name(store.models, model_dir))
+    model_dir = current_base_dir(store)
+    return Served(Target("base", model_dir), SOURCE_BASE, None, None, _base_name(store, model_dir))
 
 
 @dataclass(frozen=True)

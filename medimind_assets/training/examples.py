@@ -41,16 +41,3 @@ def encode_rows(
         truncated=sum(e.truncated for e in examples),
         prompt_truncated=sum(e.prompt_cut for e in examples),
     )
-
-
-def encode_example(
-    tokenizer,
-    template: PromptTemplate,
-    instruction: str,
-    response: str,
-    max_length: int,
-    loss_on: str = "response",
-) -> EncodedExample:
-    """One (instruction, response) pair, encoded as `encode_rows` encodes each row."""
-    rows = [{"instruction": instruction, "response": response}]
-    return encode_rows(tokenizer, rows, template, max_length, loss_on).examples[0]

@@ -25,6 +25,7 @@ QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
 NON_RESULT_FIELDS = frozenset(
     {
         "save_steps",
+        "keep_checkpoints",
         "eval_steps",
         "logging_steps",
         "gradient_checkpointing",
@@ -49,6 +50,9 @@ class TrainingHyperparameters:
     learning_rate: float = option(2e-4, "Peak learning rate (linear schedule after the warmup).")
     max_length: int = option(512, "Tokens per example; longer responses are cut (and get no EOS).")
     save_steps: int = option(100, "Optimizer steps between resumable checkpoints.")
+    keep_checkpoints: bool = option(
+        False, "Keep the run's checkpoints once its adapter is published (default: removed; they hold optimizer state)."
+    )
     eval_steps: int = option(50, "Optimizer steps between validation losses.")
     logging_steps: int = option(10, "Optimizer steps between progress lines.")
     lora_r: int = option(8, "LoRA rank.")

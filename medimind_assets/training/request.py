@@ -16,6 +16,7 @@ from typing import Any
 from medimind_assets.data.rows import DatasetError, read_dataset, split_counts
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
+from medimind_assets.store import ArtifactStore
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 # 2: trained with trl (SFTTrainer, and DPOTrainer for the preference stage) instead of our own step trainer.
@@ -54,8 +55,7 @@ class TrainingRequest:
     row_counts: dict[str, int]
     base_model: dict[str, Any]
     hyperparameters: TrainingHyperparameters
-    checkpoints_dir: str
-    adapters_dir: str
+    data_root: str  # the data folder (medimind_assets.store): checkpoints, adapters and caches live under it
     fingerprint: str
     force: bool = False
     # With a preference stage: {"path", "data_version", "counts"} of its pairs (training.preference).
@@ -67,8 +67,7 @@ class TrainingRequest:
         dataset_path: Path,
         base_model: dict[str, Any],
         hyperparameters: TrainingHyperparameters,
-        checkpoints_dir: Path,
-        adapters_dir: Path,
+        data_root: Path,
         force: bool = False,
         raw_dir: Path | None = None,
     ) -> TrainingRequest:
@@ -83,15 +82,14 @@ class TrainingRequest:
         data_version = sha256_file(Path(dataset_path))
         preference = None
         if hyperparameters.preference != "none":
-            preference = _preference_pairs(rows, raw_dir, hyperparameters, Path(checkpoints_dir).resolve().parent)
+            preference = _preference_pairs(rows, raw_dir, hyperparameters, ArtifactStore.at(data_root).cache)
         return cls(
             dataset_path=str(Path(dataset_path).resolve()),
             data_version=data_version,
             row_counts=row_counts,
             base_model=dict(base_model),
             hyperparameters=hyperparameters,
-            checkpoints_dir=str(Path(checkpoints_dir).resolve()),
-            adapters_dir=str(Path(adapters_dir).resolve()),
+            data_root=str(ArtifactStore.at(data_root).root),
             fingerprint=compute_fingerprint(
                 data_version, base_model, hyperparameters, preference and preference["data_version"]
             ),
@@ -100,24 +98,28 @@ class TrainingRequest:
         )
 
     @property
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(Path(self.data_root))
+
+    @property
     def checkpoint_dir(self) -> Path:
-        return Path(self.checkpoints_dir) / self.fingerprint
+        return self.store.checkpoints / self.fingerprint
 
     @property
     def sft_checkpoint_dir(self) -> Path:
         """The SFT stage's checkpoints: named by the run without its preference stage, so runs that differ only in
         that stage share (and resume from) one SFT."""
         sft = dataclasses.replace(self.hyperparameters, preference="none")
-        return Path(self.checkpoints_dir) / compute_fingerprint(self.data_version, self.base_model, sft)
+        return self.store.checkpoints / compute_fingerprint(self.data_version, self.base_model, sft)
 
     @property
     def adapter_dir(self) -> Path:
-        return Path(self.adapters_dir) / self.fingerprint
+        return self.store.adapters / self.fingerprint
 
     @property
     def cache_dir(self) -> Path:
-        """Tokenised splits and preference pairs, beside the checkpoints (`<data>/cache`)."""
-        return Path(self.checkpoints_dir).parent / "cache"
+        """Tokenised splits and preference pairs (`<data>/cache`)."""
+        return self.store.cache
 
     def to_extras(self) -> dict[str, Any]:
         return {
@@ -128,7 +130,7 @@ class TrainingRequest:
             },
             "base_model": self.base_model,
             "hyperparameters": self.hyperparameters.to_dict(),
-            "output": {"checkpoints_dir": self.checkpoints_dir, "adapters_dir": self.adapters_dir},
+            "data_root": self.data_root,
             "fingerprint": self.fingerprint,
             "force": self.force,
             "preference": self.preference,
@@ -137,15 +139,14 @@ class TrainingRequest:
     @classmethod
     def from_extras(cls, extras: dict[str, Any]) -> TrainingRequest:
         try:
-            dataset, output = extras["dataset"], extras["output"]
+            dataset = extras["dataset"]
             request = cls(
                 dataset_path=dataset["path"],
                 data_version=dataset["data_version"],
                 row_counts=dict(dataset["row_counts"]),
                 base_model=dict(extras["base_model"]),
                 hyperparameters=TrainingHyperparameters.from_dict(extras["hyperparameters"]),
-                checkpoints_dir=output["checkpoints_dir"],
-                adapters_dir=output["adapters_dir"],
+                data_root=extras["data_root"],
                 fingerprint=extras["fingerprint"],
                 force=bool(extras.get("force", False)),
                 preference=extras.get("preference"),
@@ -183,7 +184,7 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
 
 
 def _preference_pairs(
-    rows: list[dict], raw_dir: Path | None, hyperparameters: TrainingHyperparameters, data_dir: Path
+    rows: list[dict], raw_dir: Path | None, hyperparameters: TrainingHyperparameters, cache_dir: Path
 ) -> dict[str, Any]:
     from medimind_assets.training.preference import build_pairs, write_pairs
 
@@ -192,5 +193,5 @@ def _preference_pairs(
     pairs, counts = build_pairs(rows, Path(raw_dir), hyperparameters.preference_max_pairs, hyperparameters.seed)
     if not pairs:
         raise DatasetError(f"no preference pairs: no MEDIQA training question of the train split has both ({counts})")
-    path, version = write_pairs(pairs, data_dir / "cache")
+    path, version = write_pairs(pairs, cache_dir)
     return {"path": str(path), "data_version": version, "counts": counts}

@@ -4,7 +4,7 @@ Order matters: everything that can be checked without training (hyperparameters,
 quantization, target modules, packing) is checked before the first step, so a bad input fails in seconds.
 A finished adapter with the same fingerprint is reused unless `force`. Training resumes from the latest
 complete checkpoint of the same fingerprint (`force` discards them and starts from scratch). The adapter is written to a temporary folder and renamed into
-`<adapters_dir>/<fingerprint>/`; a failure leaves any previous adapter exactly as it was.
+`adapters/<fingerprint>/`; a failure leaves any previous adapter exactly as it was.
 """
 
 from __future__ import annotations
@@ -16,18 +16,19 @@ import os
 import resource
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from medimind_assets.atomic import atomic_directory, atomic_write_json, describe_os_error
+from medimind_assets.atomic import LockHeld, atomic_directory, atomic_write_json, describe_os_error, directory_lock
 from medimind_assets.data.rows import DatasetError, read_dataset, select
 from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.digests import file_digests
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, verify_adapter
-from medimind_assets.store import LATEST, TRAINING_SUMMARY, write_pointer
+from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 from medimind_assets.training.model_card import model_card
 from medimind_assets.training.reporting import Reporter, loss_curve
 from medimind_assets.training.request import TrainingRequest
@@ -84,12 +85,10 @@ def finished_summary(adapter_dir: Path, reporter: Reporter | None = None) -> dic
     return summary or None
 
 
-def write_latest(adapters_dir: Path, adapter_dir: Path, summary: dict[str, Any]) -> Path:
-    """Point `<adapters_dir>/latest.json` at the adapter (what evaluation reads), relative to the data folder."""
+def write_latest(store: ArtifactStore, adapter_dir: Path, summary: dict[str, Any]) -> None:
+    """Point `adapters/latest.json` at the adapter (what evaluation reads), relative to the data folder."""
     base = summary["base_model"]
-    path = Path(adapters_dir) / LATEST
-    write_pointer(
-        path,
+    store.write_latest(
         {
             "fingerprint": summary["fingerprint"],
             "path": str(adapter_dir),
@@ -98,7 +97,6 @@ def write_latest(adapters_dir: Path, adapter_dir: Path, summary: dict[str, Any])
             "created_at": summary["created_at"],
         },
     )
-    return path
 
 
 def oom_message(hyperparameters: TrainingHyperparameters, plan: RuntimePlan) -> str:
@@ -143,16 +141,37 @@ def peak_memory(device: str) -> tuple[int, str]:
 def run_training(
     request: TrainingRequest, reporter: Reporter, distributed: Distributed | None = None
 ) -> TrainingOutcome:
-    """Reuse the finished adapter of this fingerprint, or train and publish one; returns its summary."""
+    """Reuse the finished adapter of this fingerprint, or train and publish one; returns its summary.
+
+    The main process holds the fingerprint's lock (and its SFT stage's) from resume to publish: a second training
+    of the same inputs (a retry beside an orphan, two instances on one data folder) stops with a clear error
+    instead of resuming from checkpoints still being written."""
     distributed = distributed or Distributed.from_env()
     hp = request.hyperparameters
     hp.validate()
     request.verify()
-    if not request.force:
+    with ExitStack() as locks:
+        if distributed.is_main:
+            for name in sorted({request.fingerprint, request.sft_checkpoint_dir.name}):
+                try:
+                    locks.enter_context(directory_lock(request.store.checkpoints, name, wait=False))
+                except LockHeld as exc:
+                    raise TrainingError(
+                        f"another training of fingerprint {name[:12]} is running on this data folder ({exc}); "
+                        "this run stops without touching its checkpoints. Materialize again once it has finished."
+                    ) from None
+        return _reuse_or_train(request, reporter, distributed)
+
+
+def _reuse_or_train(request: TrainingRequest, reporter: Reporter, distributed: Distributed) -> TrainingOutcome:
+    hp = request.hyperparameters
+    if request.force:
+        _refuse_to_rewrite_promoted(request)
+    else:
         previous = finished_summary(request.adapter_dir, reporter)
         if previous is not None:
             if distributed.is_main:
-                write_latest(Path(request.adapters_dir), request.adapter_dir, previous)
+                write_latest(request.store, request.adapter_dir, previous)
             reporter.info(f"adapter {request.fingerprint[:12]} already trained: reusing {request.adapter_dir}")
             return TrainingOutcome(summary=previous, reused=True)
 
@@ -164,7 +183,38 @@ def run_training(
         raise DatasetError(f"{request.dataset_path}: the train split{of} is empty; nothing to train on")
     if not select(rows, "validation", hp.max_eval_examples, hp.seed, hp.sources):
         reporter.info("the validation split is empty: no validation loss will be reported")
-    return _train(request, reporter, distributed)
+    outcome = _train(request, reporter, distributed)
+    if distributed.is_main and not hp.keep_checkpoints:
+        _remove_checkpoints(request, reporter)
+    return outcome
+
+
+def _refuse_to_rewrite_promoted(request: TrainingRequest) -> None:
+    """`force` must not rewrite the promoted adapter's folder: what is served would no longer be what was
+    evaluated (serving would refuse it, and nothing would re-evaluate: the inputs did not change)."""
+    try:
+        promoted = request.store.read_promoted()
+    except PointerError:
+        promoted = None
+    if promoted and promoted.get("fingerprint") == request.fingerprint and request.adapter_dir.exists():
+        raise TrainingError(
+            f"force: adapter {request.fingerprint[:12]} is the promoted one ({request.store.current_pointer}); "
+            "retraining it would replace the weights that were evaluated. Change a hyperparameter to train a new "
+            "adapter, or promote another one first."
+        )
+
+
+def _remove_checkpoints(request: TrainingRequest, reporter: Reporter) -> None:
+    """The published adapter holds what the checkpoints were for; they hold optimizer state (2x the adapter's
+    size each). A run with a preference stage keeps its SFT checkpoints: other preference settings resume
+    from them."""
+    folders = [request.checkpoint_dir]
+    if request.hyperparameters.preference == "none":
+        folders.append(request.sft_checkpoint_dir)
+    for folder in dict.fromkeys(folders):
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            reporter.info(f"removed the checkpoints in {folder} (keep_checkpoints: true keeps them)")
 
 
 def tokenized_splits(request: TrainingRequest, tokenizer, reporter: Reporter):
@@ -314,7 +364,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         summary["metrics"]["sft_validation_loss"] = curve["validation"][-1][1] if curve["validation"] else None
     if distributed.is_main:
         publish_adapter(trainer.model, tokenizer, summary, request.adapter_dir)
-        write_latest(Path(request.adapters_dir), request.adapter_dir, summary)
+        write_latest(request.store, request.adapter_dir, summary)
         reporter.info(f"adapter written to {request.adapter_dir}")
     return TrainingOutcome(summary=summary, reused=False)
 

@@ -15,7 +15,7 @@ from medimind_assets.evaluation.mediqa_metrics import read_judgements, score_tas
 from medimind_assets.evaluation.settings import RANKERS
 from medimind_assets.presentation import significant
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
-from medimind_assets.store import read_pointer
+from medimind_assets.store import ArtifactStore
 from medimind_assets_tests.model_world import use_adapter
 
 FAST = EvaluationConfig(generation_sample=3, max_new_tokens=8, max_safety_questions=2, margin=0.05)
@@ -109,7 +109,7 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
     summary = {record.data["metric"]: record.data for record in meta["summary"].records}
     assert float(summary["held-out loss"]["adapter"]) == meta["adapter/loss"]
 
-    current = read_pointer(data_dir / "adapters" / "current.json", "evaluation")
+    current = ArtifactStore.at(data_dir).read_promoted()
     assert current["fingerprint"] == "trained"
     assert Path(current["path"]) == world.trained_adapter.resolve()
     assert current["dataset_data_version"] == meta["identifiers"]["dataset_version"]

@@ -12,7 +12,7 @@ from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, 
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.models import write_current_base_model
 from medimind_assets.models.manifest import MANIFEST_KEYS
-from medimind_assets.store import ArtifactStore, write_pointer
+from medimind_assets.store import ArtifactStore
 from medimind_assets_tests.test_integrity import _adapter
 from medimind_assets_tests.training.conftest import make_rows
 
@@ -24,7 +24,7 @@ def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False, rows=No
     model = store.models / "tiny"
     model.mkdir(parents=True)
     write_current_base_model(
-        store.models, {**dict.fromkeys(MANIFEST_KEYS, "x"), "path": str(model), "content_hash": "base-hash"}
+        store, {**dict.fromkeys(MANIFEST_KEYS, "x"), "path": str(model), "content_hash": "base-hash"}
     )
     adapter = _adapter(store.adapters / "fp")
     summary = {
@@ -35,7 +35,7 @@ def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False, rows=No
         "prompt_template": "Q: {instruction}\nA: {response}",
     }
     (adapter / "training_summary.json").write_text(json.dumps(summary))
-    write_pointer(store.latest_pointer, {"fingerprint": "fp", "path": str(adapter)})
+    store.write_latest({"fingerprint": "fp", "path": str(adapter)})
     if dataset_changed:
         write_dataset(store.dataset, make_rows(2, 1, 1, seed=1))
     return store

@@ -32,6 +32,7 @@ from medimind_assets.models import write_current_base_model
 from medimind_assets.promotion import AdapterRef, promote
 from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold
 from medimind_assets.serving.worker import ChatJob, GenerationQueue
+from medimind_assets.store import ArtifactStore
 
 EMERGENCY = "i have crushing chest pain and my left arm is numb what do i do"
 CAUTION = "how much ibuprofin can i give my 3 year old"
@@ -261,7 +262,7 @@ def pipeline_data(root: Path, world) -> Path:
     data = root / "data"
     (data / "adapters").mkdir(parents=True)
     shutil.copy(world.dataset, data / "dataset.jsonl")
-    write_current_base_model(data / "models", world.manifest)
+    write_current_base_model(ArtifactStore.at(data), world.manifest)
     return data
 
 
@@ -272,7 +273,7 @@ def promote_adapter(data: Path, world, adapter: Path) -> dict:
         "trained_on_dataset_version": sha256_file(data / "dataset.jsonl"),
         "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
     }
-    return promote(data / "adapters", AdapterRef(adapter.name, adapter), record)
+    return promote(ArtifactStore.at(data), AdapterRef(adapter.name, adapter), record)
 
 
 @pytest.fixture(scope="module")

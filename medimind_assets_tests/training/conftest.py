@@ -77,8 +77,8 @@ def tiny_tokenizer(tiny_phi):
 def settings(tmp_path: Path, tiny_phi: dict) -> MediMindSettings:
     """A data dir with dataset.jsonl and models/base_model.json pointing at tiny-phi."""
     settings = MediMindSettings(raw_dir=str(tmp_path / "raw"), data_dir=str(tmp_path / "data"))
-    write_dataset(settings.dataset_path, make_rows())
-    write_current_base_model(settings.models_path, tiny_phi)
+    write_dataset(settings.store.dataset, make_rows())
+    write_current_base_model(settings.store, tiny_phi)
     return settings
 
 
@@ -100,11 +100,10 @@ def make_request(
 ) -> TrainingRequest:
     hyperparameters = TrainingHyperparameters.from_dict({**QUICK, **overrides})
     return TrainingRequest.create(
-        dataset_path=settings.dataset_path,
+        dataset_path=settings.store.dataset,
         base_model=manifest,
         hyperparameters=hyperparameters,
-        checkpoints_dir=settings.checkpoints_path,
-        adapters_dir=settings.adapters_path,
+        data_root=settings.store.root,
         force=force,
         raw_dir=raw_dir,
     )

@@ -8,7 +8,7 @@ import pytest
 from dagster._core.instance.ref import InstanceRef
 
 from medimind_assets.assets.training import lora_adapter
-from medimind_assets.resources import Launcher, PythonJob, SubprocessLauncher
+from medimind_assets.resources import Launcher, MediMindSettings, PythonJob, SubprocessLauncher
 
 from .conftest import materialize_lora, run_messages
 
@@ -36,7 +36,7 @@ def test_a_process_that_exits_without_reporting_fails_the_run(tmp_path):
 
 
 def test_missing_base_model_manifest_is_a_clear_error(settings):
-    (settings.models_path / "base_model.json").unlink()
+    (settings.store.models / "base_model.json").unlink()
     with pytest.raises(Exception, match="Materialize the `base_model` asset first"):
         materialize_lora(settings, dg.DagsterInstance.ephemeral(), raise_on_error=True)
 
@@ -70,3 +70,31 @@ def test_the_script_outside_dagster_says_how_to_run_it():
     )
     assert done.returncode == 2
     assert "materialize" in done.stderr and "lora_adapter" in done.stderr
+
+
+def test_a_mediqa_test_question_moved_into_train_is_refused_before_launching(settings, tiny_phi, shared_data):
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.sources import MEDIQA
+
+    from .conftest import make_rows, write_dataset
+
+    moved = make_rows()
+    moved[0]["instruction"] = mediqa.test_questions(shared_data / MEDIQA)[0]  # moved: the file's test split lacks it
+    write_dataset(settings.store.dataset, moved)
+    raw = MediMindSettings(raw_dir=str(shared_data), data_dir=settings.data_dir)
+    with pytest.raises(Exception, match="refusing to train.*test_isolation"):
+        materialize_lora(raw, dg.DagsterInstance.ephemeral(), raise_on_error=True)
+    assert not raw.store.adapters.exists()
+
+
+def test_training_reads_the_kept_version_of_the_dataset(settings, tiny_phi):
+    from medimind_assets.digests import sha256_file
+
+    version = sha256_file(settings.store.dataset)
+    result = materialize_lora(settings, dg.DagsterInstance.ephemeral(), max_steps=1)
+    assert result.success
+    kept = settings.store.dataset_version(version)
+    summary = settings.store.read_latest()
+    assert summary["dataset_version"] == version and kept.is_file()
+    trained_on = (Path(summary["path"]) / "training_summary.json").read_text()
+    assert f'"path": "{kept}"' in trained_on  # the copy no rebuild can replace, not dataset.jsonl

@@ -8,7 +8,6 @@ from pathlib import Path
 import dagster as dg
 import psutil
 
-from medimind_assets.store import read_pointer
 from medimind_assets.training.checkpoints import COMPLETE_MARKER
 
 from .conftest import materialize_lora, run_messages
@@ -34,7 +33,7 @@ def test_killed_training_fails_the_run_and_the_next_run_resumes(settings, tiny_p
     killed: list[int] = []
     stop = threading.Event()
     watcher = threading.Thread(
-        target=_kill_training_after_first_checkpoint, args=(settings.checkpoints_path, killed, stop)
+        target=_kill_training_after_first_checkpoint, args=(settings.store.checkpoints, killed, stop)
     )
     watcher.start()
     try:
@@ -45,7 +44,7 @@ def test_killed_training_fails_the_run_and_the_next_run_resumes(settings, tiny_p
     assert killed, "the training process was killed"
     assert not failed.success
     assert not failed.asset_materializations_for_node("lora_adapter")
-    assert not (settings.adapters_path / "latest.json").exists()
+    assert not (settings.store.adapters / "latest.json").exists()
 
     resumed = materialize_lora(settings, instance, **config)
     assert resumed.success
@@ -69,7 +68,7 @@ def test_killed_training_fails_the_run_and_the_next_run_resumes(settings, tiny_p
     for key in ("fingerprint", "adapter_path", "dataset_version", "base_model_revision", "base_model_content_hash"):
         assert metadata["identifiers"][key], key
     assert metadata["dataset_row_counts"] == {"train": 30, "validation": 8, "test": 4}
-    latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
+    latest = settings.store.read_latest()
     assert latest["path"] == metadata["identifiers"]["adapter_path"]
 
     reused = materialize_lora(settings, instance, **config)

@@ -1,7 +1,14 @@
 """Dataset rows as training examples: the template, training's `max_length` budget, the counts it reports."""
 
 from medimind_assets.llm.template import PromptTemplate
-from medimind_assets.training.examples import encode_example, encode_rows
+from medimind_assets.training.examples import encode_rows
+
+
+def encode_example(tokenizer, template, instruction: str, response: str, max_length: int):
+    """One (instruction, response) pair, encoded as `encode_rows` encodes each row."""
+    rows = [{"instruction": instruction, "response": response}]
+    return encode_rows(tokenizer, rows, template, max_length).examples[0]
+
 
 TEMPLATE = PromptTemplate()
 QUESTION = "Is a fever of 39 C dangerous for an adult?"

@@ -24,17 +24,17 @@ from medimind_assets_tests.training.conftest import ListReporter, make_request, 
 def test_a_dataset_edited_after_its_checks_is_refused(settings, tiny_phi):
     rows = make_rows()
     leaked = [{**r, "split": "train", "id": r["id"] + ":copy"} for r in rows if r["split"] == "test"]
-    write_dataset(settings.dataset_path, rows + leaked)
+    write_dataset(settings.store.dataset, rows + leaked)
     with pytest.raises(DatasetError) as caught:
         run_training(make_request(settings, tiny_phi), ListReporter())
     message = str(caught.value)
-    assert str(settings.dataset_path) in message and "test_isolation" in message and "split_by_question" in message
-    assert not settings.adapters_path.exists()
+    assert str(settings.store.dataset) in message and "test_isolation" in message and "split_by_question" in message
+    assert not settings.store.adapters.exists()
 
 
 def test_rows_without_a_safety_level_are_refused(settings, tiny_phi):
     rows = [{k: v for k, v in r.items() if k != "safety_level"} for r in make_rows()]
-    write_dataset(settings.dataset_path, rows)
+    write_dataset(settings.store.dataset, rows)
     with pytest.raises(DatasetError, match="schema: .* field 'safety_level' missing"):
         run_training(make_request(settings, tiny_phi), ListReporter())
 
@@ -95,12 +95,12 @@ def test_a_full_disk_during_a_checkpoint_save_is_named(tmp_path, monkeypatch):
 def test_a_diverged_run_publishes_nothing(settings, tiny_phi):
     with pytest.raises(TrainingError, match="lower learning_rate"):
         run_training(make_request(settings, tiny_phi, learning_rate=1e30, max_steps=5), ListReporter())
-    assert not (settings.adapters_path / "latest.json").exists()
+    assert not (settings.store.adapters / "latest.json").exists()
     assert not any(p.name.startswith(make_request(settings, tiny_phi).fingerprint) for p in _listing(settings))
 
 
 def _listing(settings):
-    return list(settings.adapters_path.iterdir()) if settings.adapters_path.is_dir() else []
+    return list(settings.store.adapters.iterdir()) if settings.store.adapters.is_dir() else []
 
 
 @pytest.mark.slow

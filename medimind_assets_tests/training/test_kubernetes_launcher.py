@@ -15,7 +15,6 @@ import pytest
 
 from medimind_assets.assets.training import lora_adapter
 from medimind_assets.models import write_current_base_model
-from medimind_assets.store import read_pointer
 from medimind_assets_tests.conftest import K8S_TEST_IMAGE as IMAGE
 
 from .conftest import QUICK, run_messages
@@ -24,10 +23,10 @@ from .conftest import QUICK, run_messages
 @pytest.fixture
 def model_on_the_volume(settings, tiny_phi) -> dict:
     """tiny-phi copied under MEDIMIND_DATA_DIR, where a pod sees it (as HF_HUB_CACHE=<data>/hf-cache does)."""
-    target = settings.data_path / "hf-cache" / "tiny-phi"
+    target = settings.store.root / "hf-cache" / "tiny-phi"
     shutil.copytree(tiny_phi["path"], target)
     manifest = {**tiny_phi, "path": str(target)}
-    write_current_base_model(settings.models_path, manifest)
+    write_current_base_model(settings.store, manifest)
     return manifest
 
 
@@ -52,14 +51,14 @@ def test_training_in_a_pod_reports_through_the_pod_log(settings, model_on_the_vo
     assert container["image"] == IMAGE
     assert container["command"] == ["python", "-m", "medimind_assets.training.train_lora"]
     assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
-    assert {"name": "medimind-data", "mountPath": str(settings.data_path)} in container["volumeMounts"]
+    assert {"name": "medimind-data", "mountPath": str(settings.store.root)} in container["volumeMounts"]
 
     [materialization] = result.asset_materializations_for_node("lora_adapter")
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     assert metadata["launcher"] == f"kubernetes pod of {IMAGE} in medimind, 1 x nvidia.com/gpu"
     assert metadata["global_step"] == QUICK["max_steps"]
     assert materialization.tags["dagster/data_version"] == metadata["identifiers"]["fingerprint"]
-    latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
+    latest = settings.store.read_latest()
     assert (
         latest["path"] == metadata["identifiers"]["adapter_path"]
         and Path(latest["path"], "adapter_model.safetensors").is_file()
@@ -75,7 +74,7 @@ def test_a_failing_pod_fails_the_run_with_its_error(settings, model_on_the_volum
     assert any("no linear module named 'o_proj'" in m for m in run_messages(instance, result))
     [pod] = fake_cluster.pods.values()
     assert pod.process.returncode != 0 and pod.deleted
-    assert not (settings.adapters_path / "latest.json").exists()
+    assert not (settings.store.adapters / "latest.json").exists()
 
 
 def test_a_model_the_pod_cannot_see_fails_before_any_pod(settings, tiny_phi, k8s_launcher, fake_cluster):

@@ -100,8 +100,8 @@ def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny
     from medimind_assets.training.reporting import pipes_metadata
     from medimind_assets.training.runner import run_training
 
-    write_dataset(settings.dataset_path, make_rows() + _mediqa_rows(SPLITS))
-    sft = make_request(settings, tiny_phi, max_steps=2)
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
+    sft = make_request(settings, tiny_phi, max_steps=2, keep_checkpoints=True)
     dpo_request = make_request(
         settings, tiny_phi, max_steps=2, raw_dir=raw_dir, preference="dpo", preference_learning_rate=1e-3
     )
@@ -145,12 +145,12 @@ def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapt
 
     from medimind_assets.training.runner import run_training
 
-    write_dataset(settings.dataset_path, make_rows() + _mediqa_rows(SPLITS))
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
 
     def request(**overrides):
         return make_request(settings, tiny_phi, max_steps=2, save_steps=1, raw_dir=raw_dir, **overrides)
 
-    first = request(preference="dpo", preference_learning_rate=1e-3)
+    first = request(preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True)
     run_training(first, ListReporter())
     weights = (first.adapter_dir / "adapter_model.safetensors").read_bytes()
     # As after a kill during the preference stage: no adapter, its last checkpoint lost.

@@ -26,17 +26,15 @@ MANIFEST = {
 
 def _request(tmp_path: Path, rows=None, manifest=MANIFEST, **hyperparameters) -> TrainingRequest:
     dataset = write_dataset(tmp_path / "dataset.jsonl", rows if rows is not None else make_rows())
-    return TrainingRequest.create(
-        dataset, manifest, TrainingHyperparameters(**hyperparameters), tmp_path / "ckpt", tmp_path / "adapters"
-    )
+    return TrainingRequest.create(dataset, manifest, TrainingHyperparameters(**hyperparameters), tmp_path / "data")
 
 
 def test_fingerprint_is_stable_for_the_same_inputs(tmp_path):
     first, second = _request(tmp_path), _request(tmp_path)
     assert first.fingerprint == second.fingerprint
     assert len(first.fingerprint) == 64
-    assert first.adapter_dir == tmp_path / "adapters" / first.fingerprint
-    assert first.checkpoint_dir == tmp_path / "ckpt" / first.fingerprint
+    assert first.adapter_dir == tmp_path / "data" / "adapters" / first.fingerprint
+    assert first.checkpoint_dir == tmp_path / "data" / "checkpoints" / first.fingerprint
     assert first.row_counts == {"train": 30, "validation": 8, "test": 4}
 
 
@@ -73,8 +71,8 @@ def test_a_tampered_fingerprint_is_refused(tmp_path):
 
 def test_extras_without_parts_are_refused(tmp_path):
     extras = _request(tmp_path).to_extras()
-    del extras["output"]
-    with pytest.raises(RequestError, match="missing 'output'"):
+    del extras["data_root"]
+    with pytest.raises(RequestError, match="missing 'data_root'"):
         TrainingRequest.from_extras(extras)
 
 

@@ -10,7 +10,7 @@ import torch
 from medimind_assets.data.rows import DatasetError
 from medimind_assets.digests import sha256_file
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
-from medimind_assets.store import TRAINING_SUMMARY, read_pointer
+from medimind_assets.store import TRAINING_SUMMARY
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.lora import TargetModuleError
 from medimind_assets.training.reporting import pipes_metadata
@@ -69,7 +69,7 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     assert summary["base_model"]["content_hash"] == tiny_phi["content_hash"]
     assert summary["dataset"]["data_version"] == request.data_version
 
-    latest = read_pointer(settings.adapters_path / "latest.json", "lora_adapter")
+    latest = settings.store.read_latest()
     assert latest["fingerprint"] == request.fingerprint and latest["path"] == str(adapter_dir)
     assert latest["base_model"] == {k: tiny_phi[k] for k in ("name", "revision", "content_hash")}
     assert latest["dataset_version"] == request.data_version and latest["created_at"]
@@ -102,7 +102,7 @@ def test_a_failed_retrain_leaves_the_previous_adapter_untouched(settings, tiny_p
     request = make_request(settings, tiny_phi, max_steps=2)
     run_training(request, ListReporter())
     before = _files(request.adapter_dir)
-    latest_before = (settings.adapters_path / "latest.json").read_bytes()
+    latest_before = (settings.store.adapters / "latest.json").read_bytes()
 
     def broken_save(self, *args, **kwargs):
         (Path(args[0]) / "adapter_model.safetensors").write_bytes(b"half")
@@ -113,8 +113,8 @@ def test_a_failed_retrain_leaves_the_previous_adapter_untouched(settings, tiny_p
         run_training(make_request(settings, tiny_phi, max_steps=2, force=True), ListReporter())
 
     assert _files(request.adapter_dir) == before
-    assert (settings.adapters_path / "latest.json").read_bytes() == latest_before
-    assert sorted(p.name for p in settings.adapters_path.iterdir()) == [request.fingerprint, "latest.json"]
+    assert (settings.store.adapters / "latest.json").read_bytes() == latest_before
+    assert sorted(p.name for p in settings.store.adapters.iterdir()) == [request.fingerprint, "latest.json"]
 
 
 def test_cuda_out_of_memory_becomes_advice_and_writes_no_adapter(settings, tiny_phi, monkeypatch):
@@ -131,7 +131,7 @@ def test_cuda_out_of_memory_becomes_advice_and_writes_no_adapter(settings, tiny_
     for remedy in ("smaller batch_size", "smaller max_length", "quantization='4bit'", "gradient_checkpointing=True"):
         assert remedy in message
     assert not request.adapter_dir.exists()
-    assert not (settings.adapters_path / "latest.json").exists()
+    assert not (settings.store.adapters / "latest.json").exists()
 
 
 def test_a_target_module_the_model_lacks_is_named_with_the_available_ones(settings, tiny_phi):
@@ -152,7 +152,7 @@ def test_max_length_beyond_the_model_context_fails_before_training(settings, tin
 
 def test_an_empty_train_split_fails_before_loading_the_model(settings, tiny_phi):
     rows = [r for r in make_rows() if r["split"] != "train"]
-    path = write_dataset(settings.dataset_path, rows)
+    path = write_dataset(settings.store.dataset, rows)
     hyperparameters = TrainingHyperparameters.from_dict(QUICK)
     version = sha256_file(path)
     # TrainingRequest.create (the asset) refuses this dataset; the script checks again on its own.
@@ -162,8 +162,7 @@ def test_an_empty_train_split_fails_before_loading_the_model(settings, tiny_phi)
         row_counts={"train": 0, "validation": 8, "test": 4},
         base_model=tiny_phi,
         hyperparameters=hyperparameters,
-        checkpoints_dir=str(settings.checkpoints_path),
-        adapters_dir=str(settings.adapters_path),
+        data_root=str(settings.store.root),
         fingerprint=compute_fingerprint(version, tiny_phi, hyperparameters),
     )
     reporter = ListReporter()
@@ -265,7 +264,8 @@ def test_a_compile_failure_says_to_train_without_it_and_publishes_nothing(settin
 def test_a_run_resumed_from_a_checkpoint_publishes_the_same_adapter_bit_for_bit(settings, tiny_phi):
     import shutil
 
-    request = make_request(settings, tiny_phi, max_steps=6, save_steps=3)  # dropout 0.1: random draws resume too
+    # dropout 0.1: random draws resume too. keep_checkpoints: as a kill would leave them.
+    request = make_request(settings, tiny_phi, max_steps=6, save_steps=3, keep_checkpoints=True)
     run_training(request, ListReporter())
     uninterrupted = _files(request.adapter_dir)
     # As after a kill between the checkpoints of steps 3 and 6: no adapter, the last checkpoint lost.
@@ -277,3 +277,42 @@ def test_a_run_resumed_from_a_checkpoint_publishes_the_same_adapter_bit_for_bit(
     assert any("resuming from checkpoint-3" in line for line in reporter.lines)
     again = _files(request.adapter_dir)
     assert again["adapter_model.safetensors"] == uninterrupted["adapter_model.safetensors"]
+
+
+def test_checkpoints_are_removed_once_the_adapter_is_published_unless_kept(settings, tiny_phi):
+    request = make_request(settings, tiny_phi, max_steps=2, save_steps=1)
+    run_training(request, ListReporter())
+    assert (request.adapter_dir / "adapter_model.safetensors").is_file()
+    assert not request.checkpoint_dir.exists()  # optimizer state, of no use once the adapter exists
+
+    kept = make_request(settings, tiny_phi, max_steps=2, save_steps=1, keep_checkpoints=True, force=True)
+    assert kept.fingerprint == request.fingerprint  # keeping them changes nothing trained
+    run_training(kept, ListReporter())
+    assert {"checkpoint-1", "checkpoint-2"} <= {p.name for p in kept.checkpoint_dir.iterdir()}
+
+
+def test_a_second_training_of_the_same_fingerprint_stops_while_the_first_holds_it(settings, tiny_phi):
+    from medimind_assets.atomic import directory_lock
+
+    request = make_request(settings, tiny_phi, max_steps=2, save_steps=1)
+    request.checkpoint_dir.mkdir(parents=True)
+    (request.checkpoint_dir / "checkpoint-1").mkdir()  # being written by the first: never cleaned by the second
+    running = directory_lock(settings.store.checkpoints, request.fingerprint)  # as the running training holds it
+    with running, pytest.raises(TrainingError, match="another training of fingerprint .* is running"):
+        run_training(request, ListReporter())
+    assert (request.checkpoint_dir / "checkpoint-1").is_dir() and not request.adapter_dir.exists()
+    run_training(request, ListReporter())  # released: the next run trains
+    assert (request.adapter_dir / "adapter_model.safetensors").is_file()
+
+
+def test_force_refuses_to_rewrite_the_promoted_adapter(settings, tiny_phi):
+    from medimind_assets.promotion import AdapterRef, promote
+
+    request = make_request(settings, tiny_phi, max_steps=1)
+    run_training(request, ListReporter())
+    weights = (request.adapter_dir / "adapter_model.safetensors").read_bytes()
+    promote(settings.store, AdapterRef(request.fingerprint, request.adapter_dir), {})
+    forced = make_request(settings, tiny_phi, max_steps=1, force=True, save_steps=7)  # outside the fingerprint
+    with pytest.raises(TrainingError, match="is the promoted one"):
+        run_training(forced, ListReporter())
+    assert (request.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
