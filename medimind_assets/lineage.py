@@ -101,7 +101,6 @@ def format_chain(chain: list[Link]) -> str:
 
 
 SOURCES = ("raw_mediqa_qa", "raw_medquad")
-LINEAGE_COLUMNS = ["asset", "version", "what", "where"]
 # What the web UI's table shows (narrow enough for a 1,400-pixel window): the paths are in the JSON beside it.
 LINEAGE_TABLE_COLUMNS = ["asset", "version", "what"]
 

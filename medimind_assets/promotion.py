@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medimind_assets.integrity import IntegrityError, read_summary, verify_digests
+from medimind_assets.integrity import IntegrityError, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 from medimind_assets.store import ArtifactStore
 
@@ -144,9 +144,3 @@ def promoted_base_dir(record: dict, store: ArtifactStore) -> Path:
             f"base model {manifest.get('name')} has other weights"
         )
     return require_model_dir(Path(manifest["path"]), f"base model {manifest.get('name')}")
-
-
-def adapter_digests(adapter_dir: Path) -> dict[str, str]:
-    """The signed files' digests training recorded for an adapter ({} when it has none)."""
-    files = read_summary(adapter_dir).get("files")
-    return dict(files) if isinstance(files, dict) else {}
