@@ -39,6 +39,7 @@ SFT = {
     "logging_steps": 10,
     "eval_steps": 40,
     "save_steps": 40,
+    "keep_checkpoints": True,  # the DPO runs resume from the SFT run's last checkpoint
 }
 RANKING_MAX_ANSWER_TOKENS = 128
 MAX_RESPONSE_TOKENS = 256

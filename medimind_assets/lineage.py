@@ -94,6 +94,8 @@ def format_chain(chain: list[Link]) -> str:
             lines.append(f"    input {name} = {version}")
         if "path" in link.metadata:
             lines.append(f"    path {link.metadata['path']}")
+        if "versioned_path" in link.metadata:  # the dataset version itself, kept after the next build
+            lines.append(f"    kept as {link.metadata['versioned_path']}")
         files = link.metadata.get("file_sha256")
         if isinstance(files, dict):
             lines.extend(f"    {sha}  {name}" for name, sha in sorted(files.items()))

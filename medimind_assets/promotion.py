@@ -1,4 +1,4 @@
-"""Adapter pointers under `<adapters_path>/`, and the proof that what is served is what was evaluated.
+"""Adapter pointers under `<data>/adapters/`, and the proof that what is served is what was evaluated.
 
 Reading and writing them, and their paths relative to the data folder, belong to `ArtifactStore`.
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from medimind_assets.atomic import LockHeld, directory_lock
 from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
@@ -27,9 +28,11 @@ class RetentionReport:
     kept: list[str] = field(default_factory=list)  # adapter fingerprints kept
     removed: list[str] = field(default_factory=list)  # paths removed, relative to the data folder
     bytes_freed: int = 0
+    skipped: str | None = None  # why nothing was removed
 
     def as_dict(self) -> dict:
-        return {"kept_adapters": self.kept, "removed": self.removed, "bytes_freed": self.bytes_freed}
+        report = {"kept_adapters": self.kept, "removed": self.removed, "bytes_freed": self.bytes_freed}
+        return {**report, "skipped": self.skipped} if self.skipped else report
 
 
 def _size(path: Path) -> int:
@@ -39,10 +42,9 @@ def _size(path: Path) -> int:
 
 
 def _pointer_fingerprint(read: Callable[[], dict | None]) -> str | None:
-    try:
-        payload = read()
-    except PointerError:
-        return None
+    """The fingerprint a pointer names; a pointer that exists but cannot be read raises PointerError: what it
+    protects is unknown, so nothing may be removed."""
+    payload = read()
     return str(payload["fingerprint"]) if payload else None
 
 
@@ -87,9 +89,22 @@ def _stale(folder: Path, quiet_seconds: float = 24 * 3600) -> bool:
     return time.time() - max(times) > quiet_seconds
 
 
+def _training(store: ArtifactStore, fingerprint: str) -> bool:
+    """Whether a training holds the fingerprint's lock (a long first step can leave its folder quiet for a day)."""
+    try:
+        with directory_lock(store.checkpoints, fingerprint, wait=False):
+            return False
+    except LockHeld:
+        return True
+
+
 def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAPTERS) -> RetentionReport:
-    """Remove what is not kept (module docstring); the report says what went and how many bytes it freed."""
-    report = RetentionReport(kept=adapters_in_use(store, keep_adapters))
+    """Remove what is not kept (module docstring); the report says what went and how many bytes it freed. With a
+    pointer that cannot be read, nothing is removed and the report says why."""
+    try:
+        report = RetentionReport(kept=adapters_in_use(store, keep_adapters))
+    except PointerError as exc:
+        return RetentionReport(skipped=f"{exc}; nothing removed until it can be read")
     kept = set(report.kept)
 
     def remove(path: Path) -> None:
@@ -113,6 +128,7 @@ def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAP
                 and folder.name not in kept
                 and not (store.adapters / folder.name).exists()
                 and _stale(folder)
+                and not _training(store, folder.name)
             ):
                 remove(folder)
     versions = {_dataset_version_of(store.adapters / fp) for fp in kept} - {None}

@@ -20,13 +20,12 @@ keeps its absolute path. Every write is atomic (`medimind_assets.atomic`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.atomic import atomic_write_json
+from medimind_assets.atomic import atomic_path, atomic_write_json
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 
@@ -43,13 +42,21 @@ class PointerError(MediMindError, ValueError):
     """A pointer file that exists but cannot be used; the message names it and what to do."""
 
 
+class DatasetVersionError(MediMindError, ValueError):
+    """A dataset version that cannot be kept or read back as the bytes its name promises."""
+
+
 @dataclass(frozen=True)
 class ArtifactStore:
     root: Path
 
+    def __post_init__(self) -> None:
+        # Resolved once: pointers store paths relative to it, which a relative or symlinked root would defeat.
+        object.__setattr__(self, "root", Path(self.root).expanduser().resolve())
+
     @classmethod
     def at(cls, data_dir: str | Path) -> ArtifactStore:
-        return cls(Path(data_dir).expanduser().resolve())
+        return cls(Path(data_dir))
 
     @property
     def dataset(self) -> Path:
@@ -66,17 +73,23 @@ class ArtifactStore:
     def keep_dataset_version(self, version: str) -> Path:
         """Keep the published `dataset.jsonl` (whose sha256 is `version`) under its content hash, so the version an
         adapter was trained on still exists after the next build replaces `dataset.jsonl`. A copy, not a hard link:
-        an edit of `dataset.jsonl` in place must not change a kept version."""
+        an edit of `dataset.jsonl` in place must not change a kept version. A kept file is trusted only while its
+        content still has its name's hash; one that does not (a torn copy, an edit) is replaced from `dataset.jsonl`
+        when that is still the version, else refused."""
         kept = self.dataset_version(version)
-        if kept.is_file():
+        if kept.is_file() and sha256_file(kept) == version:
             return kept
-        self.datasets.mkdir(parents=True, exist_ok=True)
-        tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
-        shutil.copyfile(self.dataset, tmp)
-        if sha256_file(tmp) != version:  # dataset.jsonl replaced since it was hashed: never a copy under a wrong name
-            tmp.unlink()
-            raise PointerError(f"{self.dataset} changed while it was being kept as version {version[:12]}; run again")
-        os.replace(tmp, kept)
+        with atomic_path(kept) as tmp:
+            try:
+                shutil.copyfile(self.dataset, tmp)
+            except FileNotFoundError:
+                raise DatasetVersionError(f"{self.dataset} does not exist; materialize dataset first") from None
+            if sha256_file(tmp) != version:
+                problem = "is damaged and " if kept.exists() else ""
+                raise DatasetVersionError(
+                    f"{kept} {problem}cannot be made again: {self.dataset} is no longer dataset version "
+                    f"{version[:12]} (rebuilt or edited since); materialize dataset again"
+                )
         return kept
 
     @property

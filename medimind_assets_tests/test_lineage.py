@@ -68,6 +68,7 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     dataset_version = sha256_file(data_dir / "dataset.jsonl")
     assert f"input dataset = {dataset_version}" in out
     assert any(line.startswith(f"dataset  data version {dataset_version}") for line in lines)
+    assert f"    kept as {data_dir / 'datasets' / dataset_version}.jsonl" in lines
     assert any(line.startswith("base_model  data version") for line in lines)
     alexa = sample_data / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
     assert f"{sha256_file(alexa)}  MEDIQA_Task3_QA/{alexa.name}" in out

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from medimind_assets.atomic import directory_lock
 from medimind_assets.digests import sha256_file
 from medimind_assets.promotion import AdapterRef, promote
 from medimind_assets.retention import adapters_in_use, apply_retention
@@ -80,3 +82,29 @@ def test_the_promoted_adapter_survives_newer_unpromoted_ones(tmp_path: Path):
     assert adapters_in_use(store, 1)[:2] == [promoted, f"05{'f' * 62}"]
     with pytest.raises(ValueError, match="keep_adapters must be >= 0"):
         apply_retention(store, keep_adapters=-1)
+
+
+def test_an_unreadable_pointer_removes_nothing(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    promoted = _night(store, 1)
+    _night(store, 2, promoted=False)
+    store.current_pointer.write_text('{"fingerprint": "trunc')  # what it protects is unknown
+    report = apply_retention(store, keep_adapters=0)
+    assert report.removed == [] and "current.json" in report.skipped and "nothing removed" in report.skipped
+    assert (store.adapters / promoted).is_dir()
+    assert "current.json" in report.as_dict()["skipped"]
+
+
+def test_a_quiet_checkpoint_folder_of_a_running_training_is_kept(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    _night(store, 1)
+    folder = store.checkpoints / ("9" * 64)
+    (folder / "checkpoint-1").mkdir(parents=True)
+    day_ago = time.time() - 2 * 24 * 3600
+    for path in (folder / "checkpoint-1", folder):
+        os.utime(path, (day_ago, day_ago))
+    with directory_lock(store.checkpoints, folder.name):
+        apply_retention(store)
+        assert folder.is_dir()
+    apply_retention(store)
+    assert not folder.exists()

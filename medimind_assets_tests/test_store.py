@@ -2,14 +2,16 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
+from medimind_assets.digests import sha256_file
 from medimind_assets.models import read_current_base_model, write_current_base_model
 from medimind_assets.models.manifest import MANIFEST_KEYS
 from medimind_assets.promotion import AdapterRef, promote, read_latest_adapter, read_promoted
 from medimind_assets.resources import MediMindSettings
-from medimind_assets.store import ArtifactStore, PointerError
+from medimind_assets.store import ArtifactStore, DatasetVersionError, PointerError
 from medimind_assets.training.runner import write_latest
 from medimind_assets_tests.test_integrity import _adapter
 
@@ -62,3 +64,28 @@ def test_a_broken_pointer_is_named(tmp_path, content):
     with pytest.raises(PointerError, match="current.json"):
         store.read_promoted()
     assert store.read_latest() is None
+
+
+def test_a_store_made_from_a_relative_root_still_writes_relative_pointers(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = ArtifactStore(Path("data"))
+    store.write_base_model({"name": "tiny", "path": str(tmp_path / "data" / "models" / "tiny")})
+    assert json.loads(store.base_model_pointer.read_text())["path"] == "models/tiny"
+
+
+def test_a_damaged_kept_dataset_version_is_made_again_or_refused(tmp_path):
+    store = ArtifactStore.at(tmp_path / "data")
+    store.root.mkdir()
+    store.dataset.write_text('{"row": 1}\n')
+    version = sha256_file(store.dataset)
+    kept = store.keep_dataset_version(version)
+    assert sha256_file(kept) == version
+
+    kept.write_text("")  # a torn copy: the name's hash no longer holds
+    assert sha256_file(store.keep_dataset_version(version)) == version  # made again from dataset.jsonl
+
+    kept.write_text("")
+    store.dataset.write_text('{"row": 2}\n')  # the next build replaced dataset.jsonl
+    with pytest.raises(DatasetVersionError, match=f"{kept}.*damaged.*no longer dataset version {version[:12]}"):
+        store.keep_dataset_version(version)
+    assert not [p for p in store.datasets.iterdir() if p.name.endswith(".tmp")]

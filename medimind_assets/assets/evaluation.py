@@ -125,10 +125,13 @@ def evaluation(
         promote(settings.store, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file))
         context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.store.current_pointer}")
         retention = apply_retention(settings.store, settings.keep_adapters)
-        context.log.info(
-            f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "
-            f"{retention.bytes_freed / 2**20:,.1f} MiB freed"
-        )
+        if retention.skipped:
+            context.log.warning(f"retention skipped: {retention.skipped}")
+        else:
+            context.log.info(
+                f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "
+                f"{retention.bytes_freed / 2**20:,.1f} MiB freed"
+            )
     else:
         context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
 

@@ -1,4 +1,4 @@
-"""Resumable checkpoints under `<checkpoints_path>/<fingerprint>/checkpoint-<step>/`.
+"""Resumable checkpoints under `<data>/checkpoints/<fingerprint>/checkpoint-<step>/`.
 
 The Trainer writes a checkpoint file by file, so a process killed mid-save leaves a folder that looks like a
 checkpoint but is not one. A checkpoint counts as complete only once `COMPLETE_MARKER` is in it, written

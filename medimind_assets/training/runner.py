@@ -194,8 +194,8 @@ def _refuse_to_rewrite_promoted(request: TrainingRequest) -> None:
     evaluated (serving would refuse it, and nothing would re-evaluate: the inputs did not change)."""
     try:
         promoted = request.store.read_promoted()
-    except PointerError:
-        promoted = None
+    except PointerError as exc:
+        raise TrainingError(f"force: {exc}; what is promoted must be known before an adapter is rewritten") from None
     if promoted and promoted.get("fingerprint") == request.fingerprint and request.adapter_dir.exists():
         raise TrainingError(
             f"force: adapter {request.fingerprint[:12]} is the promoted one ({request.store.current_pointer}); "
@@ -363,6 +363,8 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         summary["preference"] = preference
         summary["metrics"]["sft_validation_loss"] = curve["validation"][-1][1] if curve["validation"] else None
     if distributed.is_main:
+        if request.force:  # an evaluation may have promoted this fingerprint while it trained
+            _refuse_to_rewrite_promoted(request)
         publish_adapter(trainer.model, tokenizer, summary, request.adapter_dir)
         write_latest(request.store, request.adapter_dir, summary)
         reporter.info(f"adapter written to {request.adapter_dir}")

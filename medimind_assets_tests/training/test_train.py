@@ -316,3 +316,30 @@ def test_force_refuses_to_rewrite_the_promoted_adapter(settings, tiny_phi):
     with pytest.raises(TrainingError, match="is the promoted one"):
         run_training(forced, ListReporter())
     assert (request.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
+
+
+def test_force_stops_before_publishing_over_an_adapter_promoted_while_it_trained(settings, tiny_phi):
+    from medimind_assets.promotion import AdapterRef, promote
+
+    request = make_request(settings, tiny_phi, max_steps=1)
+    run_training(request, ListReporter())
+    weights = (request.adapter_dir / "adapter_model.safetensors").read_bytes()
+
+    class PromotedMeanwhile(ListReporter):  # an evaluation passes the gate on the old weights mid-training
+        def info(self, message: str) -> None:
+            super().info(message)
+            if message.startswith("loss checked"):
+                promote(settings.store, AdapterRef(request.fingerprint, request.adapter_dir), {})
+
+    forced = make_request(settings, tiny_phi, max_steps=1, force=True, save_steps=7)
+    with pytest.raises(TrainingError, match="is the promoted one"):
+        run_training(forced, PromotedMeanwhile())
+    assert (request.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
+
+
+def test_force_with_an_unreadable_promotion_pointer_is_refused(settings, tiny_phi):
+    request = make_request(settings, tiny_phi, max_steps=1, force=True)
+    settings.store.current_pointer.parent.mkdir(parents=True, exist_ok=True)
+    settings.store.current_pointer.write_text("{not json")
+    with pytest.raises(TrainingError, match="current.json.*must be known"):
+        run_training(request, ListReporter())
