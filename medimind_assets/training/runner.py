@@ -156,8 +156,9 @@ def run_training(
                 try:
                     locks.enter_context(directory_lock(request.store.checkpoints, name, wait=False))
                 except LockHeld as exc:
+                    stage = "" if name == request.fingerprint else f" (the SFT stage of {request.fingerprint[:12]})"
                     raise TrainingError(
-                        f"another training of fingerprint {name[:12]} is running on this data folder ({exc}); "
+                        f"another training of fingerprint {name[:12]}{stage} is running on this data folder ({exc}); "
                         "this run stops without touching its checkpoints. Materialize again once it has finished."
                     ) from None
         return _reuse_or_train(request, reporter, distributed)
