@@ -67,7 +67,13 @@ def lora_adapter(
     # re-evaluation) after the next build replaces dataset.jsonl, and no rebuild can change it mid-run.
     dataset = store.keep_dataset_version(sha256_file(store.dataset))
     # A MEDIQA test question moved into train would be trained on and then scored as held out.
-    refuse_if_invalid(dataset, read_dataset(dataset), "train", mediqa.test_questions(settings.raw_path / MEDIQA))
+    raw_test_questions = mediqa.test_questions(settings.raw_path / MEDIQA)
+    if not raw_test_questions:
+        context.log.warning(
+            f"no MEDIQA test set under {settings.raw_path / MEDIQA}: train rows are checked only against the "
+            "dataset's own test split"
+        )
+    refuse_if_invalid(dataset, read_dataset(dataset), "train", raw_test_questions)
     request = TrainingRequest.create(
         dataset_path=dataset,
         base_model=manifest,

@@ -1,5 +1,6 @@
 """The `lora_adapter` asset through dg.materialize and Pipes: failures, config errors, the contract."""
 
+import logging
 import sys
 from pathlib import Path
 
@@ -91,8 +92,12 @@ def test_training_reads_the_kept_version_of_the_dataset(settings, tiny_phi):
     from medimind_assets.digests import sha256_file
 
     version = sha256_file(settings.store.dataset)
-    result = materialize_lora(settings, dg.DagsterInstance.ephemeral(), max_steps=1)
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_lora(settings, instance, max_steps=1)
     assert result.success
+    # This raw folder has no MEDIQA test set: the weaker isolation check is said, not silent.
+    warnings = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING]
+    assert any("no MEDIQA test set under" in message for message in warnings), warnings
     kept = settings.store.dataset_version(version)
     summary = settings.store.read_latest()
     assert summary["dataset_version"] == version and kept.is_file()
