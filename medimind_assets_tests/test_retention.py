@@ -84,15 +84,17 @@ def test_the_promoted_adapter_survives_newer_unpromoted_ones(tmp_path: Path):
         apply_retention(store, keep_adapters=-1)
 
 
-def test_an_unreadable_pointer_removes_nothing(tmp_path: Path):
+@pytest.mark.parametrize("pointer", ["current.json", "latest.json"])
+@pytest.mark.parametrize("content", ['{"fingerprint": "trunc', "", "[]", '{"fingerprint": "x"}', "\xff\xfe"])
+def test_an_unreadable_pointer_removes_nothing(tmp_path: Path, pointer: str, content: str):
     store = ArtifactStore.at(tmp_path / "data")
     promoted = _night(store, 1)
     _night(store, 2, promoted=False)
-    store.current_pointer.write_text('{"fingerprint": "trunc')  # what it protects is unknown
+    (store.adapters / pointer).write_text(content)  # what it protects is unknown
     report = apply_retention(store, keep_adapters=0)
-    assert report.removed == [] and "current.json" in report.skipped and "nothing removed" in report.skipped
+    assert report.removed == [] and pointer in report.skipped and "nothing removed" in report.skipped
     assert (store.adapters / promoted).is_dir()
-    assert "current.json" in report.as_dict()["skipped"]
+    assert pointer in report.as_dict()["skipped"]
 
 
 def test_a_quiet_checkpoint_folder_of_a_running_training_is_kept(tmp_path: Path):

@@ -73,18 +73,28 @@ def test_a_store_made_from_a_relative_root_still_writes_relative_pointers(tmp_pa
     assert json.loads(store.base_model_pointer.read_text())["path"] == "models/tiny"
 
 
-def test_a_damaged_kept_dataset_version_is_made_again_or_refused(tmp_path):
+# Any damage to a kept copy: torn to nothing, cut mid-row, one byte changed, a row added.
+DAMAGES = {
+    "empty": lambda data: b"",
+    "truncated": lambda data: data[: len(data) // 2],
+    "one byte changed": lambda data: data[:5] + bytes([data[5] ^ 1]) + data[6:],
+    "row appended": lambda data: data + b'{"row": 99}\n',
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_a_damaged_kept_dataset_version_is_made_again_or_refused(tmp_path, damage):
     store = ArtifactStore.at(tmp_path / "data")
     store.root.mkdir()
-    store.dataset.write_text('{"row": 1}\n')
+    store.dataset.write_text('{"row": 1}\n{"row": 2}\n')
     version = sha256_file(store.dataset)
     kept = store.keep_dataset_version(version)
     assert sha256_file(kept) == version
 
-    kept.write_text("")  # a torn copy: the name's hash no longer holds
+    kept.write_bytes(damage(kept.read_bytes()))  # the name's hash no longer holds
     assert sha256_file(store.keep_dataset_version(version)) == version  # made again from dataset.jsonl
 
-    kept.write_text("")
+    kept.write_bytes(damage(kept.read_bytes()))
     store.dataset.write_text('{"row": 2}\n')  # the next build replaced dataset.jsonl
     with pytest.raises(DatasetVersionError, match=f"{kept}.*damaged.*no longer dataset version {version[:12]}"):
         store.keep_dataset_version(version)
