@@ -100,6 +100,8 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
     if counts.get("ranking_questions"):
         label = f"ranking accuracy ({counts['ranking_answers']} candidates, {counts['ranking_questions']} questions)"
         rows.append(("ranking_accuracy", label, _percent))
+        if report.get("learned_ranker"):  # the learned ranker ranked them; this is the model's score alone
+            rows.append(("ranker_only/accuracy", "  ... by the model's score alone", _percent))
     if counts.get("generation_questions"):
         rows.append(("rouge_l", f"ROUGE-L ({counts['generation_questions']} generated answers)", _fixed))
         rows.append(("eos_rate", "answers that end (EOS) within the bound", _percent))

@@ -1,5 +1,5 @@
 """A small synthetic MEDIQA world for evaluation, merging and `medimind ask` tests: raw test and validation XML +
-ground truth, dataset rows, a tiny-phi base model and three adapters, built once per session (the `world` fixture).
+ground truth, the two training files, dataset rows, a tiny-phi base model and three adapters, built once per session (the `world` fixture).
 
 Train and test questions share their structure ("What is X?" answered by a templated paragraph) but not
 their topics, so an adapter trained on train rows lowers the loss on test rows, as a real fine-tune does.
@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from medimind_assets.data.cleaning import clean_answer, clean_question
+from medimind_assets.data.mediqa import TRAINING_FILES
 from medimind_assets.data.safety import classify_safety
 from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate
 from medimind_assets.models import resolve_base_model, write_current_base_model
@@ -78,9 +79,11 @@ def synthetic_questions(topics: list[str] = TEST_TOPICS, seed: int = 7, first: i
     return questions
 
 
-def write_raw(raw_dir: Path, questions: list[dict], xml_name: str = TEST_XML, truth_name: str = GROUND_TRUTH) -> Path:
+def write_raw(
+    raw_dir: Path, questions: list[dict], xml_name: str = TEST_XML, truth_name: str | None = GROUND_TRUTH
+) -> Path:
     """A labelled XML (answers with a `Title (Section): ` prefix, as upstream) and its ground truth (with a header
-    line for the test set, without for the validation set, as upstream)."""
+    line for the test set, without for the validation set, none for a training file, as upstream)."""
     parts = ['<?xml version="1.0" encoding="UTF-8"?>', "<MEDIQA2019-Task3-QA-TestSet>"]
     truth = ["question_id,answer_id,label"] if truth_name == GROUND_TRUTH else []
     for q in questions:
@@ -99,8 +102,9 @@ def write_raw(raw_dir: Path, questions: list[dict], xml_name: str = TEST_XML, tr
     xml = raw_dir / xml_name
     xml.parent.mkdir(parents=True, exist_ok=True)
     xml.write_text("\n".join(parts), encoding="utf-8")
-    (raw_dir / truth_name).parent.mkdir(parents=True, exist_ok=True)
-    (raw_dir / truth_name).write_text("\n".join(truth) + "\n", encoding="utf-8")
+    if truth_name is not None:
+        (raw_dir / truth_name).parent.mkdir(parents=True, exist_ok=True)
+        (raw_dir / truth_name).write_text("\n".join(truth) + "\n", encoding="utf-8")
     return xml
 
 
@@ -211,6 +215,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     write_raw(raw_dir, questions)
     validation = synthetic_questions(VALIDATION_TOPICS, seed=13, first=101)
     write_raw(raw_dir, validation, VALIDATION_XML, VALIDATION_GROUND_TRUTH)
+    for name, topics, seed in (("LiveQAMed", TRAIN_TOPICS[:10], 17), ("Alexa", TRAIN_TOPICS[10:], 19)):
+        # What the learned ranker is fitted on; both files number their questions from 1, as upstream.
+        write_raw(raw_dir, synthetic_questions(topics, seed=seed), f"{TASK_DIR}/{TRAINING_FILES[name]}", None)
     dataset = write_jsonl(root / "dataset.jsonl", rows)
     manifest = resolve_base_model("tiny-phi", root / "models", tokenizer_texts=training_texts(rows))
     base_dir = Path(manifest["path"])

@@ -36,6 +36,7 @@ SUMMARY_METRICS = {
     "perplexity": "perplexity",
     "official/accuracy": "ranking accuracy",
     "official/mrr": "ranking MRR",
+    "ranker_only/accuracy": "ranking accuracy, score alone",
     "rouge_l": "ROUGE-L",
     "eos_rate": "EOS rate",
     "degenerate_rate": "degenerate rate",
@@ -182,6 +183,8 @@ def evaluation(
         metadata["retention"] = dg.MetadataValue.json(retention.as_dict())
     if report.per_question:  # per test question; every candidate is in ranking_candidates.parquet beside it
         metadata["ranking_per_question"] = dg.MetadataValue.md(per_question_table(report.per_question))
+    if report.learned_ranker:  # the weights both models were ranked with (evaluation.learned_ranker)
+        metadata["learned_ranker"] = dg.MetadataValue.json(report.learned_ranker)
     if report.ranker_comparison:
         # Validation metrics per ranker: what `ranker` is chosen on (the one used on the test set in bold).
         metadata["validation_rankers"] = dg.MetadataValue.md(

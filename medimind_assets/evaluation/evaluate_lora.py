@@ -6,7 +6,8 @@ Dagster side, decides the promotion and records the metadata. Like `train_lora`,
 so it runs the same in a local process or in a pod on a GPU node.
 
 Extras: `base_model_dir`, `adapter_dir`, `dataset_path`, `out_dir`, `settings` (EvaluationSettings fields),
-`ranking` (`labelled`, `ground_truth`, `max_questions`; or null to skip), `validation` (`labelled`, `ground_truth`:
+`ranking` (`labelled`, `ground_truth`, `max_questions`, and `fit`: the training files the learned ranker is
+fitted on; or null to skip), `validation` (`labelled`, `ground_truth`:
 the files the rankers are compared on; or null) and `context` (written into the report).
 """
 
@@ -39,6 +40,7 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
         ranking=_ranking_task(extras.get("ranking")),
         log=log,
         validation=_ranking_task(extras.get("validation")),
+        fit=_fit_task(extras.get("ranking")),
     )
     report.context = dict(extras.get("context") or {})
     path = write_report(Path(extras["out_dir"]), report)
@@ -68,6 +70,15 @@ def _ranking_task(spec: dict[str, Any] | None):
         return None
     ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
     return load_ranking_task(Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth)
+
+
+def _fit_task(spec: dict[str, Any] | None):
+    """The labelled MEDIQA training files the learned ranker is fitted on, as one task (None: not wanted)."""
+    from medimind_assets.evaluation.ranking import load_labelled_files
+
+    if not spec or not spec.get("fit"):
+        return None
+    return load_labelled_files(spec["fit"])
 
 
 def main() -> int:

@@ -259,7 +259,8 @@ RANKING_METRICS_NOTE = (
     "official/*: as the MEDIQA 2019 organisers' final evaluator computes them, comparable with the leaderboard "
     "(its Spearman ranks answer-ID strings alphabetically and leaves out questions with fewer than two correct "
     "answers labelled 1). ranking_*: ours, the same accuracy, precision and MRR, but Spearman over submitted "
-    "positions with a question whose correct answers are all labelled 0 counted as 0; plus P@1/5/10."
+    "positions with a question whose correct answers are all labelled 0 counted as 0; plus P@1/5/10. With "
+    "learned_ranking, both rank by the learned ranker; ranker_only/*: the accuracy and MRR of the score alone."
 )
 
 

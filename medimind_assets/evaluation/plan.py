@@ -42,7 +42,7 @@ class EvaluationPlan:
     prompt_template: str
     out_dir: Path
     settings: EvaluationSettings
-    ranking: dict[str, Any] | None = None  # the MEDIQA test files to rank, when ranking is on
+    ranking: dict[str, Any] | None = None  # the MEDIQA test files to rank (and to fit on), when ranking is on
     validation: dict[str, Any] | None = None  # the MEDIQA validation files the rankers are compared on
     inputs: dict[str, Path] = field(default_factory=dict)  # what the evaluating process reads outside the store
     adapter_files: dict[str, str] = field(default_factory=dict)  # the evaluated adapter's files, as planned
@@ -113,6 +113,16 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
             "max_questions": settings.ranking_max_questions,
         }
         plan.inputs["MEDIQA test set"] = raw_mediqa
+        if settings.learned_ranking:  # fitted on the training files' labels, never on validation or test
+            fit = {name: raw_mediqa / mediqa.TASK_DIR / mediqa.TRAINING_FILES[name] for name in ("LiveQAMed", "Alexa")}
+            missing = [str(path) for path in fit.values() if not path.is_file()]
+            if missing:
+                raise EvaluationRefused(
+                    "learned_ranking is fitted on the labelled MEDIQA training files, and these are missing: "
+                    f"{', '.join(missing)}; restore them, or set learned_ranking: false to rank with the ranker's "
+                    "score alone"
+                )
+            plan.ranking["fit"] = {name: str(path) for name, path in fit.items()}
     if settings.compare_rankers:
         plan.validation = {
             "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TRAINING_FILES["Validation"]),

@@ -100,6 +100,24 @@ def load_ranking_task(
     return RankingTask(questions=questions, gold=gold)
 
 
+def load_labelled_files(files: Mapping[str, Path]) -> RankingTask:
+    """Several labelled MEDIQA files as one task, each question and answer ID prefixed with its file's name
+    (`LiveQAMed:1`): the training files both number their questions from 1 and their answers `1_Answer1`."""
+    questions, gold = [], []
+    for name, path in files.items():
+        task = load_ranking_task(Path(path))
+        questions += [
+            RankingQuestion(
+                f"{name}:{q.question_id}",
+                q.text,
+                tuple(replace(c, answer_id=f"{name}:{c.answer_id}") for c in q.candidates),
+            )
+            for q in task.questions
+        ]
+        gold += [Judgement(f"{name}:{g.question_id}", f"{name}:{g.answer_id}", g.label) for g in task.gold]
+    return RankingTask(questions, gold)
+
+
 @dataclass(frozen=True)
 class CandidateScores:
     """What the forward passes measured for one candidate (None: that pass was not needed)."""

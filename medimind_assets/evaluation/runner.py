@@ -2,7 +2,8 @@
 
 The base model is loaded once and the adapter attached to it; base metrics are computed with the adapter
 disabled, so both sides share the exact same weights, prompts, batches and questions. The test candidates are
-ranked with `settings.ranker`; with `compare_rankers`, every ranker is also scored on the MEDIQA validation set
+ranked with `settings.ranker` (or, with `learned_ranking`, by the ranker's score combined with what the task gives,
+fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`); with `compare_rankers`, every ranker is also scored on the MEDIQA validation set
 (what the ranker is chosen on) and reported beside the metrics.
 """
 
@@ -25,12 +26,14 @@ from medimind_assets.evaluation.generation import (
     text_metrics,
     urgent_care_rate,
 )
+from medimind_assets.evaluation.learned_ranker import LearnedRanker, fit_on_labelled, question_scores, rerank
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
 from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission, label_ranking, ranking_metrics
 from medimind_assets.evaluation.ranking import (
     RankingTask,
     build_submission,
     compare_rankers,
+    evaluate_ranking,
     score_candidates,
 )
 from medimind_assets.evaluation.settings import EvaluationSettings
@@ -65,6 +68,9 @@ class EvaluationReport:
     context: dict = field(default_factory=dict)
     # Per model, per ranker: Task 3 metrics on the validation set (empty when not compared).
     ranker_comparison: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    # The learned ranker both models are ranked with, fitted on the base model's scores (`learned_ranking`; empty
+    # when off).
+    learned_ranker: dict = field(default_factory=dict)
     # The test ranking per question (`ranking_frames`), as records; the frames themselves go to Parquet files.
     per_question: list[dict] = field(default_factory=list)
     frames: dict = field(default_factory=dict, repr=False)
@@ -76,6 +82,7 @@ class EvaluationReport:
             "gate": self.gate.as_dict(),
             "comparison": self.comparison,
             "ranker_comparison": self.ranker_comparison,
+            "learned_ranker": self.learned_ranker,
             "per_question": self.per_question,
             "counts": self.counts,
             "timings": self.timings,
@@ -87,7 +94,7 @@ class EvaluationReport:
     def from_json(cls, data: dict) -> EvaluationReport:
         """The report `as_json` wrote (the submissions stay in their files; everything else is read back)."""
         known = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "per_question", "counts", "timings")
-        known += ("settings",)
+        known += ("settings", "learned_ranker")
         return cls(
             metrics=data["metrics"],
             deltas=data["deltas"],
@@ -99,6 +106,7 @@ class EvaluationReport:
             settings=EvaluationSettings(**data["settings"]),
             context={key: value for key, value in data.items() if key not in known},
             ranker_comparison=data.get("ranker_comparison", {}),
+            learned_ranker=data.get("learned_ranker", {}),
             per_question=data.get("per_question", []),
         )
 
@@ -138,7 +146,7 @@ def _sample(items: Sequence, size: int | None, seed: int) -> list:
 class _Evaluator:
     """Runs each measurement for whichever model (base or adapter) is active on `model`."""
 
-    def __init__(self, model, tokenizer, template, settings, questions, ranking, log, validation=None) -> None:
+    def __init__(self, model, tokenizer, template, settings, questions, ranking, log, validation=None, fit=None):
         self.model, self.tokenizer, self.template, self.log = model, tokenizer, template, log
         self.s = settings
         loss_questions = questions if settings.max_test_questions is None else questions[: settings.max_test_questions]
@@ -146,7 +154,8 @@ class _Evaluator:
         self.sample = _sample(questions, settings.generation_sample, settings.seed)
         emergency = [q for q in questions if q.emergency]
         self.emergency = _sample(emergency, settings.max_safety_questions, settings.seed)
-        self.ranking, self.validation = ranking, validation
+        self.ranking, self.validation, self.fit = ranking, validation, fit
+        self.learned_ranker: LearnedRanker | None = None
         self.ranker_comparison: dict[str, dict[str, dict[str, float]]] = {}
         self.ranking_scores: dict[str, dict[str, list[tuple[str, float]]]] = {}
         self.timings: dict[str, float] = {}
@@ -167,6 +176,20 @@ class _Evaluator:
             "log": self.log,
             "label": label,
         }
+
+    def fit_learned_ranker(self) -> None:
+        """Fit the learned ranker on the active model's scores of the labelled training candidates: called with
+        the adapter disabled. The base model has seen none of those answers; an adapter trained on the training
+        files' correct answers would score them as memorised, and its score would be over-weighted. Both models
+        are then ranked with the same weights (their scores are standardised within each question)."""
+        s = self.s
+        fit_scored = self._timed(
+            "learned_ranker_fit_s",
+            lambda: score_candidates(
+                self.model, self.tokenizer, self.fit, self.template, ranker=s.ranker, **self._scoring("ranker fit")
+            ),
+        )
+        self.learned_ranker = fit_on_labelled(question_scores(self.fit, fit_scored), self.fit.gold)
 
     def measure(self, name: str) -> tuple[dict[str, float | None], list[Judgement], dict[str, Generated]]:
         s, metrics = self.s, {}
@@ -200,6 +223,10 @@ class _Evaluator:
                     **self._scoring(f"{name} ranking ({s.ranker})"),
                 ),
             )
+            if self.learned_ranker is not None:  # what the model's score alone would have ranked, then the combination
+                alone = evaluate_ranking(build_submission(scored, s.positive_fraction), self.ranking)
+                metrics.update({"ranker_only/accuracy": alone.accuracy, "ranker_only/mrr": alone.mrr})
+                scored = rerank(self.learned_ranker, question_scores(self.ranking, scored))
             self.ranking_scores[name] = scored
             submission = build_submission(scored, s.positive_fraction)
             metrics.update(ranking_metrics(submission, self.ranking.gold))
@@ -259,11 +286,13 @@ def evaluate_adapter(
     ranking: RankingTask | None = None,
     log: Log | None = None,
     validation: RankingTask | None = None,
+    fit: RankingTask | None = None,
 ) -> EvaluationReport:
     """Every metric for the base model and for base + adapter, the differences and the gate decision.
 
     `ranking`: the labelled test candidates, ranked with `settings.ranker`; `validation`: the labelled validation
-    candidates every ranker is compared on (None: not compared)."""
+    candidates every ranker is compared on (None: not compared); `fit`: the labelled training candidates the learned
+    ranker is fitted on (None: the ranker's own score ranks the test candidates)."""
     from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 
     log = log or logger.info
@@ -274,8 +303,10 @@ def evaluate_adapter(
     load_s = time.monotonic() - started
     log(f"loaded {base_model_dir} + {adapter_dir} in {load_s:.1f}s on {next(model.parameters()).device}")
 
-    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log, validation)
+    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log, validation, fit)
     with model.disable_adapter():
+        if fit is not None and ranking is not None:
+            evaluator.fit_learned_ranker()
         base_metrics, base_submission, base_answers = evaluator.measure("base")
     adapter_metrics, adapter_submission, adapter_answers = evaluator.measure("adapter")
 
@@ -311,6 +342,7 @@ def evaluate_adapter(
         "ranking_answers": len(ranking.gold) if ranking else 0,
         "validation_questions": len(validation.questions) if validation else 0,
         "validation_answers": len(validation.gold) if validation else 0,
+        "fit_answers": len(fit.gold) if fit else 0,
         "generation_questions": len(evaluator.sample),
         "emergency_questions": len(evaluator.emergency),
     }
@@ -325,6 +357,7 @@ def evaluate_adapter(
         timings={"load_s": round(load_s, 3), **evaluator.timings},
         settings=settings,
         ranker_comparison=evaluator.ranker_comparison,
+        learned_ranker=evaluator.learned_ranker.as_dict() if evaluator.learned_ranker else {},
         per_question=frames["questions"].to_dict("records") if frames else [],
         frames=frames,
     )

@@ -39,6 +39,13 @@ class EvaluationSettings:
         "metrics (how `ranker` is chosen, also benchmarks/compare_rankers.py; the test set never is). Costs five "
         "rankings of the validation set per model.",
     )
+    learned_ranking: bool = option(
+        True,  # the best on the MEDIQA validation set with SmolLM2-135M (benchmarks/learned_ranking.py)
+        "Rank the test candidates with a logistic regression over the ranker's score, CHiQA's rank, word overlap "
+        "and answer length, fitted on the labelled MEDIQA training files with the base model's scores and applied to "
+        "both models (evaluation.learned_ranker); `ranker_only/*` keep the ranker's own numbers. Costs one ranking of "
+        "the 1,701 training candidates.",
+    )
     positive_fraction: float = option(
         0.5, "Top ceil(fraction x n) candidates of a question are labelled correct (0.5: the median)."
     )

@@ -1,6 +1,7 @@
 """Evaluation is planned (and refused) before any model loads, from what the store holds."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -41,8 +42,16 @@ def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False, rows=No
     return store
 
 
+def _training_files(raw: Path) -> list[Path]:
+    """Where the learned ranker's training files are (what the plan checks exists; the evaluating process reads them)."""
+    return [raw / "mediqa2019_qa" / mediqa.TASK_DIR / mediqa.TRAINING_FILES[n] for n in ("LiveQAMed", "Alexa")]
+
+
 def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
     store = _store(tmp_path)
+    for path in _training_files(tmp_path / "raw"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("<MEDIQA2019-Task3-QA-TestSet/>")
     plan = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(ranking_max_questions=3, compare_rankers=True))
     assert plan.adapter.fingerprint == "fp" and plan.out_dir == store.evaluations / "fp"
     assert plan.prompt_template == "Q: {instruction}\nA: {response}"
@@ -52,8 +61,23 @@ def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
     assert validation["ground_truth"].endswith("QA_validationSet_ground_truth.txt")
     assert "MEDIQA validation set" in plan.inputs
     assert plan_evaluation(store, tmp_path / "raw", EvaluationSettings()).validation is None
+    learned = plan.extras["ranking"]  # learned_ranking is on by default
+    plain = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(learned_ranking=False)).extras["ranking"]
+    assert "fit" not in plain
+    assert {name: Path(p).name for name, p in learned["fit"].items()} == {
+        "LiveQAMed": "MEDIQA2019-Task3-QA-TrainingSet1-LiveQAMed.xml",
+        "Alexa": "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml",
+    }
     record = promotion_record(plan, {"base": {"loss": 2.0}, "adapter": {"loss": 1.5}}, {"passed": True}, tmp_path)
     assert record["dataset_data_version"] == plan.dataset_version and record["base_model"]["name"] == "x"
+
+
+def test_learned_ranking_without_the_training_files_is_refused_before_any_model_loads(tmp_path):
+    store = _store(tmp_path)
+    missing = _training_files(tmp_path / "raw")[0]
+    with pytest.raises(EvaluationRefused, match=f"are missing: {missing}, .*; restore them, or set learned_ranking"):
+        plan_evaluation(store, tmp_path / "raw", EvaluationSettings())
+    assert plan_evaluation(store, tmp_path / "raw", EvaluationSettings(learned_ranking=False)).ranking is not None
 
 
 def test_a_dataset_edited_after_training_is_refused(tmp_path):

@@ -14,6 +14,7 @@ from medimind_assets.evaluation.ranking import (
     best_ranker,
     build_submission,
     compare_rankers,
+    evaluate_ranking,
     load_ranking_task,
     neutral_prompt_ids,
     ranker_table,
@@ -187,3 +188,42 @@ def test_the_test_set_is_ranked_with_the_chosen_ranker(world, loaded):
     assert report.ranker_comparison == {}
     assert "eos_rate" not in report.metrics["adapter"]
     assert any("no generated answers: EOS rate not compared" in r for r in report.gate.reasons)
+
+
+def test_with_learned_ranking_both_models_are_ranked_by_one_fit_on_the_base_models_training_scores(world, loaded):
+    """The base model (which saw none of the training answers) scores the labelled training candidates; the fit
+    on them ranks the test candidates of both models; the weights are in the report (and read back)."""
+    from medimind_assets.evaluation.learned_ranker import fit_on_labelled, question_scores, rerank
+    from medimind_assets.evaluation.runner import EvaluationReport
+
+    model, tokenizer = loaded
+    settings = EvaluationSettings(
+        ranker="mean_logprob",
+        learned_ranking=True,
+        generation_sample=0,
+        max_safety_questions=0,
+        ranking_max_answer_tokens=CAP,
+    )
+    task = load_ranking_task(world.raw_dir / TEST_XML)
+    fit = load_ranking_task(world.raw_dir / VALIDATION_XML)  # labelled, as the training files are
+    report = evaluate_adapter(
+        world.base_dir, world.trained_adapter, world.dataset, PromptTemplate(), settings, ranking=task, fit=fit
+    )
+
+    def scores(on):
+        return score_candidates(model, tokenizer, on, PromptTemplate(), ranker="mean_logprob", max_answer_tokens=CAP)
+
+    with model.disable_adapter():
+        ranker = fit_on_labelled(question_scores(fit, scores(fit)), fit.gold)
+        base = scores(task)
+    adapter = scores(task)
+    assert report.learned_ranker == ranker.as_dict()
+    assert report.learned_ranker["n_examples"] == len(fit.gold) == report.counts["fit_answers"]
+    for name, own in (("base", base), ("adapter", adapter)):
+        learned = build_submission(rerank(ranker, question_scores(task, own)), settings.positive_fraction)
+        assert report.submissions[name] == learned
+    assert report.submissions["adapter"] != build_submission(adapter, settings.positive_fraction)
+    assert "learned_ranker_fit_s" in report.timings
+    alone = evaluate_ranking(build_submission(adapter, settings.positive_fraction), task)
+    assert report.metrics["adapter"]["ranker_only/accuracy"] == alone.accuracy
+    assert EvaluationReport.from_json(report.as_json()).learned_ranker == report.learned_ranker

@@ -1,0 +1,153 @@
+"""Which MEDIQA ranking to use: each model ranker alone, CHiQA's order, word overlap, and the learned ranker.
+
+    python benchmarks/learned_ranking.py score base sft dpo   # the models' scores of every candidate (cached)
+    python benchmarks/learned_ranking.py table base sft dpo   # fit on train, choose on validation, report test
+
+Models are those of `benchmarks/preference_mediqa.py` (the same --workdir: `base`, or a name given to its `train`).
+Every candidate of the validation set (what the ranking is chosen on) and the test set (reported, never chosen on)
+is scored once per model with the likelihood rankers, and those of the MEDIQA training files (what the learned
+ranker is fitted on) by the base model, as the evaluation fits it, candidates cut to 128 tokens as the preference benchmark cuts them; the scores are cached in
+`<workdir>/ranking_scores/`. The table gives official accuracy and MRR on validation and test; per model, the
+configuration with the best validation accuracy (ties: MRR) is marked.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+
+from preference_mediqa import RANKING_MAX_ANSWER_TOKENS, _json, prepare  # noqa: E402
+
+LIKELIHOOD_RANKERS = ("mean_logprob", "sum_logprob", "pmi", "mean_pmi")
+
+
+def tasks(raw: Path) -> dict:
+    """The labelled MEDIQA ranking tasks: both training files as one, validation, test."""
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.sources import MEDIQA
+    from medimind_assets.evaluation.ranking import load_labelled_files, load_ranking_task
+
+    folder = raw / MEDIQA / mediqa.TASK_DIR
+    return {
+        "train": load_labelled_files({key: folder / mediqa.TRAINING_FILES[key] for key in ("LiveQAMed", "Alexa")}),
+        "validation": load_ranking_task(
+            folder / mediqa.TRAINING_FILES["Validation"], ground_truth=raw / MEDIQA / mediqa.VALIDATION_GROUND_TRUTH
+        ),
+        "test": load_ranking_task(
+            folder / mediqa.TEST_LABELLED_FILE, ground_truth=raw / MEDIQA / mediqa.TEST_GROUND_TRUTH
+        ),
+    }
+
+
+def score(args, models: list[str]) -> None:
+    from medimind_assets.evaluation.ranking import score_rankers
+    from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
+    from medimind_assets.llm.template import PromptTemplate
+
+    _, manifest = prepare(args)
+    registry = _json(args.workdir / "adapters.json")
+    tokenizer = load_tokenizer(Path(manifest["path"]))
+    out = args.workdir / "ranking_scores"
+    out.mkdir(exist_ok=True)
+    for name in models:
+        model = load_for_inference(Path(manifest["path"]), "cpu")
+        if name != "base":
+            model = attach_adapter(model, Path(registry[name]["path"]))
+        for split, task in tasks(args.raw).items():
+            if split == "train" and name != "base":
+                continue  # the learned ranker is fitted on the base model's scores only
+            path = out / f"{name}.{split}.json"
+            if path.is_file():
+                continue
+            started = time.monotonic()
+            scored = score_rankers(
+                model, tokenizer, task, PromptTemplate(), LIKELIHOOD_RANKERS,
+                max_answer_tokens=RANKING_MAX_ANSWER_TOKENS, max_prompt_tokens=256, log=lambda m: None,
+            )  # fmt: skip
+            path.write_text(json.dumps(scored))
+            print(f"{name} {split}: {len(task.gold)} candidates in {time.monotonic() - started:.0f}s", flush=True)
+
+
+def table(args, models: list[str]) -> None:
+    from medimind_assets.evaluation.learned_ranker import content_words, fit_on_labelled, question_scores, rerank
+    from medimind_assets.evaluation.ranking import build_submission, evaluate_ranking
+
+    sets = tasks(args.raw)
+
+    def metrics(split: str, scored: dict) -> dict:
+        return evaluate_ranking(build_submission(scored), sets[split]).as_dict()
+
+    def without_model(score_of) -> dict:
+        return {
+            split: {q.question_id: [(c.answer_id, score_of(q, i, c)) for i, c in enumerate(q.candidates)] for q in t.questions}
+            for split, t in sets.items()
+        }  # fmt: skip
+
+    rows: list[tuple[str, str, dict, dict]] = []
+    order = without_model(lambda q, i, c: -i)
+    overlap = without_model(lambda q, i, c: len(set(content_words(q.text)) & set(content_words(c.text))))
+    for label, scored in (("CHiQA's order", order), ("word overlap", overlap)):
+        rows.append(("-", label, metrics("validation", scored["validation"]), metrics("test", scored["test"])))
+
+    flat = {
+        split: question_scores(t, {q: [(a, 0.0) for a, _ in o] for q, o in order[split].items()})
+        for split, t in sets.items()
+    }
+    no_model = fit_on_labelled(flat["train"], sets["train"].gold)
+    rows.append(
+        ("-", "learned (no model score)", *(metrics(s, rerank(no_model, flat[s])) for s in ("validation", "test")))
+    )
+
+    def cached(name: str, split: str) -> dict:
+        return json.loads((args.workdir / "ranking_scores" / f"{name}.{split}.json").read_text())
+
+    fitted = {  # on the base model's scores of the training candidates, as the evaluation fits it
+        ranker: fit_on_labelled(question_scores(sets["train"], cached("base", "train")[ranker]), sets["train"].gold)
+        for ranker in LIKELIHOOD_RANKERS
+    }
+    for name in models:
+        scores = {s: cached(name, s) for s in ("validation", "test")}
+        candidates = []
+        for ranker in LIKELIHOOD_RANKERS:
+            alone = {s: scores[s][ranker] for s in ("validation", "test")}
+            candidates.append((ranker, metrics("validation", alone["validation"]), metrics("test", alone["test"])))
+            per_set = {s: question_scores(sets[s], alone[s]) for s in ("validation", "test")}
+            learned = fitted[ranker]
+            candidates.append(
+                (
+                    f"learned ({ranker})",
+                    metrics("validation", rerank(learned, per_set["validation"])),
+                    metrics("test", rerank(learned, per_set["test"])),
+                )
+            )
+        chosen = max(candidates, key=lambda c: (c[1]["accuracy"], c[1]["mrr"]))[0]
+        rows.extend((name, f"**{r}**" if r == chosen else r, v, t) for r, v, t in candidates)
+    print("| model | ranking | validation accuracy | validation MRR | test accuracy | test MRR |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for model, ranking, v, t in rows:
+        print(f"| {model} | {ranking} | {v['accuracy']:.1%} | {v['mrr']:.3f} | {t['accuracy']:.1%} | {t['mrr']:.3f} |")
+    fitted_json = {ranker: learned.as_dict() for ranker, learned in fitted.items()}
+    (args.workdir / "learned_rankers.json").write_text(json.dumps(fitted_json, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raw", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
+    parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "benchmarks" / "out" / "preference")
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("command", choices=["score", "table"])
+    parser.add_argument("models", nargs="+")
+    args = parser.parse_args(argv)
+    {"score": score, "table": table}[args.command](args, args.models)
+
+
+if __name__ == "__main__":
+    main()
