@@ -35,7 +35,7 @@ def tasks(raw: Path) -> dict:
 
     folder = raw / MEDIQA / mediqa.TASK_DIR
     return {
-        "train": load_labelled_files({key: folder / mediqa.TRAINING_FILES[key] for key in ("LiveQAMed", "Alexa")}),
+        "train": load_labelled_files({tag: folder / mediqa.TRAINING_FILES[tag] for tag in mediqa.TRAIN_SPLIT_TAGS}),
         "validation": load_ranking_task(
             folder / mediqa.TRAINING_FILES["Validation"], ground_truth=raw / MEDIQA / mediqa.VALIDATION_GROUND_TRUTH
         ),

@@ -15,6 +15,8 @@ TRAINING_FILES = {
     "Alexa": "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml",
     "Validation": "MEDIQA2019-Task3-QA-ValidationSet.xml",
 }
+# The files of the 2019 training split (`Validation` is the task's validation set).
+TRAIN_SPLIT_TAGS = ("LiveQAMed", "Alexa")
 TEST_LABELLED_FILE = "MEDIQA2019-Task3-QA-TestSet-wLabels.xml"
 TEST_UNLABELLED_FILE = "MEDIQA2019-Task3-QA-TestSet.xml"
 VALIDATION_GROUND_TRUTH = "Eval_Scripts/data/QA_validationSet_ground_truth.txt"

@@ -2,9 +2,10 @@
 
 The base model is loaded once and the adapter attached to it; base metrics are computed with the adapter
 disabled, so both sides share the exact same weights, prompts, batches and questions. The test candidates are
-ranked with `settings.ranker` (or, with `learned_ranking`, by the ranker's score combined with what the task gives,
-fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`); with `compare_rankers`, every ranker is also scored on the MEDIQA validation set
-(what the ranker is chosen on) and reported beside the metrics.
+ranked with `settings.ranker` (or, with `learned_ranking`, by the ranker's score combined with what the task
+gives, fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`); with
+`compare_rankers`, every ranker is also scored on the MEDIQA validation set (what the ranker is chosen on) and
+reported beside the metrics.
 """
 
 from __future__ import annotations

@@ -25,7 +25,6 @@ from typing import Any
 from medimind_assets.atomic import atomic_write_text
 from medimind_assets.digests import sha256_text
 
-TRAINING_TAGS = ("LiveQAMed", "Alexa")
 INCORRECT_SCORES = frozenset({1, 2})
 MIN_ANSWER_CHARS = 20
 
@@ -50,7 +49,7 @@ def build_pairs(
     }
     counts: Counter = Counter()
     pairs: list[dict] = []
-    for tag in TRAINING_TAGS:
+    for tag in mediqa.TRAIN_SPLIT_TAGS:
         for q in mediqa.parse_mediqa_file(folder / mediqa.TRAINING_FILES[tag], require_scores=True):
             question_id, question = f"mediqa_qa:{tag}:{q.qid}", clean_question(q.text)
             cleaned = [(a, clean_answer(a.text, strip_prefix=True)) for a in q.answers]

@@ -87,7 +87,7 @@ def test_fitted_on_the_real_training_files_retrieval_rank_and_word_overlap_count
     from medimind_assets.evaluation.ranking import load_labelled_files
 
     folder = shared_data / MEDIQA / mediqa.TASK_DIR
-    train = load_labelled_files({name: folder / mediqa.TRAINING_FILES[name] for name in ("LiveQAMed", "Alexa")})
+    train = load_labelled_files({tag: folder / mediqa.TRAINING_FILES[tag] for tag in mediqa.TRAIN_SPLIT_TAGS})
     assert len({q.question_id for q in train.questions}) == len(train.questions) == 208
     assert train.questions[0].question_id == "LiveQAMed:1" and train.questions[104].question_id == "Alexa:1"
     assert train.questions[104].candidates[0].answer_id == "Alexa:1_Answer1"
@@ -97,3 +97,29 @@ def test_fitted_on_the_real_training_files_retrieval_rank_and_word_overlap_count
     weights = dict(zip(FEATURES, ranker.weights, strict=True))
     assert weights["model"] == 0.0  # no signal: every question's scores are equal
     assert weights["retrieval"] > 0.3 and weights["overlap"] > 0.1
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [("LiveQAMed", "Alexa"), ("LiveQAMed", "LiveQAMed-again"), ("Validation", "TestSet", "Alexa")],
+)
+def test_labelled_files_loaded_together_keep_every_question_and_label_of_each(sample_data, tags):
+    """Any labelled MEDIQA files, even the same file twice: every question and answer stays its own, with its own
+    gold label, however the files number them."""
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.sources import MEDIQA
+    from medimind_assets.evaluation.ranking import load_labelled_files, load_ranking_task
+
+    folder = sample_data / MEDIQA / mediqa.TASK_DIR
+    files = {**mediqa.TRAINING_FILES, "TestSet": mediqa.TEST_LABELLED_FILE}
+    paths = {tag: folder / files[tag.removesuffix("-again")] for tag in tags}
+    merged = load_labelled_files(paths)
+    alone = {tag: load_ranking_task(path) for tag, path in paths.items()}
+    assert len(merged.questions) == sum(len(t.questions) for t in alone.values())
+    assert len({q.question_id for q in merged.questions}) == len(merged.questions)
+    answers = [(q.question_id, c.answer_id) for q in merged.questions for c in q.candidates]
+    assert len(set(answers)) == len(answers) == len(merged.gold)
+    labels = {(g.question_id, g.answer_id): g.label for g in merged.gold}
+    for tag, task in alone.items():
+        for g in task.gold:
+            assert labels[(f"{tag}:{g.question_id}", f"{tag}:{g.answer_id}")] == g.label

@@ -44,7 +44,7 @@ def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False, rows=No
 
 def _training_files(raw: Path) -> list[Path]:
     """Where the learned ranker's training files are (what the plan checks exists; the evaluating process reads them)."""
-    return [raw / "mediqa2019_qa" / mediqa.TASK_DIR / mediqa.TRAINING_FILES[n] for n in ("LiveQAMed", "Alexa")]
+    return [raw / "mediqa2019_qa" / mediqa.TASK_DIR / mediqa.TRAINING_FILES[t] for t in mediqa.TRAIN_SPLIT_TAGS]
 
 
 def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from medimind_assets.data.mediqa import TRAIN_SPLIT_TAGS, TRAINING_FILES
 from medimind_assets.evaluation.likelihood import next_token_logprobs
 from medimind_assets.evaluation.mediqa_metrics import Task3Scores
 from medimind_assets.evaluation.ranking import (
@@ -15,6 +16,7 @@ from medimind_assets.evaluation.ranking import (
     build_submission,
     compare_rankers,
     evaluate_ranking,
+    load_labelled_files,
     load_ranking_task,
     neutral_prompt_ids,
     ranker_table,
@@ -170,15 +172,16 @@ def test_the_ranker_table_lists_each_model_and_ranker():
     assert lines[3].startswith("| base | yes_no |") and lines[4].startswith("| adapter | **pmi** |")
 
 
+def _ranking_only(ranker: str, **settings) -> EvaluationSettings:
+    """Settings that measure the ranking and the loss, nothing generated."""
+    return EvaluationSettings(
+        ranker=ranker, generation_sample=0, max_safety_questions=0, ranking_max_answer_tokens=CAP, **settings
+    )
+
+
 def test_the_test_set_is_ranked_with_the_chosen_ranker(world, loaded):
     model, tokenizer = loaded
-    settings = EvaluationSettings(
-        ranker="sum_logprob",
-        compare_rankers=False,
-        generation_sample=0,
-        max_safety_questions=0,
-        ranking_max_answer_tokens=CAP,
-    )
+    settings = _ranking_only("sum_logprob", compare_rankers=False, learned_ranking=False)
     task = load_ranking_task(world.raw_dir / TEST_XML)
     report = evaluate_adapter(
         world.base_dir, world.trained_adapter, world.dataset, PromptTemplate(), settings, ranking=task
@@ -197,15 +200,10 @@ def test_with_learned_ranking_both_models_are_ranked_by_one_fit_on_the_base_mode
     from medimind_assets.evaluation.runner import EvaluationReport
 
     model, tokenizer = loaded
-    settings = EvaluationSettings(
-        ranker="mean_logprob",
-        learned_ranking=True,
-        generation_sample=0,
-        max_safety_questions=0,
-        ranking_max_answer_tokens=CAP,
-    )
+    settings = _ranking_only("mean_logprob", learned_ranking=True)
     task = load_ranking_task(world.raw_dir / TEST_XML)
-    fit = load_ranking_task(world.raw_dir / VALIDATION_XML)  # labelled, as the training files are
+    folder = (world.raw_dir / TEST_XML).parent
+    fit = load_labelled_files({tag: folder / TRAINING_FILES[tag] for tag in TRAIN_SPLIT_TAGS})
     report = evaluate_adapter(
         world.base_dir, world.trained_adapter, world.dataset, PromptTemplate(), settings, ranking=task, fit=fit
     )
