@@ -13,11 +13,16 @@ from pathlib import Path
 
 from medimind_assets.data import mediqa
 from medimind_assets.data.sources import MEDIQA
-from medimind_assets.evaluation.ranking import best_ranker, compare_rankers, load_ranking_task, ranker_table
+from medimind_assets.evaluation.ranking import compare_rankers, load_ranking_task, ranker_table
 from medimind_assets.evaluation.settings import RANKERS, EvaluationSettings
 from medimind_assets.llm.loading import load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models.registry import resolve_base_model
+
+
+def best_ranker(scores: dict[str, dict[str, float]]) -> str:
+    """The ranker with the highest accuracy, ties broken by MRR (then by name, for determinism)."""
+    return max(sorted(scores), key=lambda r: (scores[r]["accuracy"], scores[r]["mrr"]))
 
 
 def main() -> None:

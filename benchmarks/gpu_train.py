@@ -219,12 +219,12 @@ def dataset_lengths(raw: Path, max_length: int, tiny: bool, cache: Path | None =
     if not (raw / "mediqa2019_qa").is_dir():
         return None
     from medimind_assets.llm.template import PromptTemplate
-    from medimind_assets.training.examples import encode_rows
+    from medimind_assets.training.data import encode_rows
 
     started = time.perf_counter()
     rows = [r for r in dataset_rows(raw) if r["split"] == "train"]
     tokenizer = train_tokenizer_on(rows, 2048 if tiny else PHI2_TOKENIZER_SIZE)
-    encoded = encode_rows(tokenizer, rows, PromptTemplate(), max_length).examples
+    encoded = encode_rows(tokenizer, rows, PromptTemplate(), max_length)
     pairs = [(e.n_prompt, e.n_completion) for e in encoded]
     tokens = sum(len(e) for e in encoded)
     print(

@@ -1,10 +1,9 @@
-"""Atomic artefact writes. Standard library only (content hashes: `digests.py`).
+"""Atomic artefact writes (docs/operations.md, "Integrity"). Standard library only (content hashes: `digests.py`).
 
-An artefact is written next to its final path under a temporary name, flushed to disk (fsync) and renamed into
-place, so a reader (or a crash, or a power cut) never sees a half-written file, and a failed run leaves the
-previous artefact exactly as it was. A folder replacing an older one is swapped in with a rollback: if the swap
-fails half way, the old folder is put back. `directory_lock` serialises writers of one artefact across processes;
-leftovers of killed writes are removed by the next writer (at once under the lock, otherwise after an hour).
+An artefact is written beside its final path under a temporary name, flushed to disk and renamed into place, so a
+reader (or a crash, or a power cut) never sees a half-written file, and a failed run leaves the previous artefact
+exactly as it was. A folder replacing an older one is put back if the swap fails half way. `directory_lock`
+serialises writers of one artefact across processes.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from medimind_assets.errors import MediMindError
@@ -46,30 +45,44 @@ def describe_os_error(exc: OSError, path: Path | str) -> str:
     return f"{reason} while writing {path}"
 
 
-def _named(exc: OSError, final: Path) -> ArtifactWriteError:
-    return ArtifactWriteError(exc.errno or 0, describe_os_error(exc, final))
+@contextmanager
+def _naming_os_errors(final: Path, every: bool = False) -> Iterator[None]:
+    """OSErrors as ArtifactWriteError naming the reason and `final`: `every` one, or only those `_OS_REASONS` names
+    (others, such as a FileNotFoundError of the caller's own code inside the block, pass unchanged)."""
+    try:
+        yield
+    except ArtifactWriteError:
+        raise
+    except OSError as exc:
+        if every or exc.errno in _OS_REASONS:
+            raise ArtifactWriteError(exc.errno or 0, describe_os_error(exc, final)) from exc
+        raise
 
 
-def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> list[Path]:
+def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> None:
     """Remove `.<name>.*.tmp` and `.<name>.old-*` files and folders beside `final` left by writes that were killed
     (`max_age_s=0` when the caller holds `directory_lock`: then nothing else can be writing)."""
-    removed: list[Path] = []
-    if not final.parent.is_dir():
-        return removed
     now = time.time()
-    leftovers = [*final.parent.glob(f".{final.name}.*.tmp"), *final.parent.glob(f".{final.name}.old-*")]
-    for path in leftovers:
-        try:
+    for path in [*final.parent.glob(f".{final.name}.*.tmp"), *final.parent.glob(f".{final.name}.old-*")]:
+        with suppress(OSError):
             if now - path.stat().st_mtime < max_age_s:
                 continue  # possibly a write in progress
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
-            removed.append(path)
-        except OSError:
-            continue
-    return removed
+
+
+def _temporary_beside(final: Path, max_age_s: float, directory: bool) -> Path:
+    """A new temporary file or folder beside `final`, once the leftovers of killed writes are gone."""
+    with _naming_os_errors(final, every=True):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(final, max_age_s)
+        if directory:
+            return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    return Path(tmp)
 
 
 class LockHeld(MediMindError, BlockingIOError):
@@ -98,12 +111,10 @@ def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]
 
 def _umask() -> int:
     """The process's umask, read without changing it where the system allows (/proc), else set and restored."""
-    try:
+    with suppress(OSError, ValueError):
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -114,48 +125,24 @@ def readable_by_others(root: Path) -> None:
     temporary files and folders (ours, and those libraries such as safetensors write through) are created 0600
     or 0700, and a serving process running as another user could not read the weights."""
     mask = _umask()
-    file_mode, dir_mode = 0o666 & ~mask, 0o777 & ~mask
-    if root.is_file():
-        os.chmod(root, file_mode)
-        return
-    os.chmod(root, dir_mode)
-    for folder, dirs, files in os.walk(root):
-        for name in dirs:
-            os.chmod(Path(folder) / name, dir_mode)
-        for name in files:
-            os.chmod(Path(folder) / name, file_mode)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+    for path in [root, *root.rglob("*")]:
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
 
 
 @contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """Yield a temporary file path beside `final`; on success it replaces `final`, on error it is removed.
     Operating-system failures come out as ArtifactWriteError naming the reason and `final`."""
+    tmp = _temporary_beside(final, STALE_AFTER_S, directory=False)
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(final)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    except OSError as exc:
-        raise _named(exc, final) from exc
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        readable_by_others(tmp_path)  # mkstemp creates 0600; artefacts are meant to be read by others
-        _fsync(tmp_path)
-        os.replace(tmp_path, final)
-    except ArtifactWriteError:
-        raise
-    except OSError as exc:
-        if exc.errno in _OS_REASONS:
-            raise _named(exc, final) from exc
-        raise
+        with _naming_os_errors(final):
+            yield tmp
+            readable_by_others(tmp)  # mkstemp creates 0600; artefacts are meant to be read by others
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def atomic_write_text(final: Path, text: str) -> None:
@@ -178,31 +165,22 @@ def atomic_directory(final: Path, locked: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside `final`; on success it replaces `final` (the old one is removed after,
     or put back if the swap fails). `locked`: the caller holds `directory_lock` for `final`, so any leftover of an
     earlier write is known to be stale and is removed at once."""
+    tmp = _temporary_beside(final, 0 if locked else STALE_AFTER_S, directory=True)
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(final, 0 if locked else STALE_AFTER_S)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    except OSError as exc:
-        raise _named(exc, final) from exc
-    try:
-        yield tmp
-        readable_by_others(tmp)
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-            os.rmdir(old)
-            os.replace(final, old)
-            try:
+        with _naming_os_errors(final):
+            yield tmp
+            readable_by_others(tmp)
+            if final.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+                os.rmdir(old)
+                os.replace(final, old)
+                try:
+                    os.replace(tmp, final)
+                except BaseException:
+                    os.replace(old, final)
+                    raise
+                shutil.rmtree(old, ignore_errors=True)
+            else:
                 os.replace(tmp, final)
-            except BaseException:
-                os.replace(old, final)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
-    except OSError as exc:
-        if exc.errno in _OS_REASONS and not isinstance(exc, ArtifactWriteError):
-            raise _named(exc, final) from exc
-        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -8,6 +8,7 @@ input: always one line on stderr, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -30,23 +31,37 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_MISSING)
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {number}")
-    return number
+class CommandError(Exception):
+    """Missing or unusable input: `main` prints the message as one line, `medimind <command>: ...`, and exits 2."""
 
 
-def _repetition_penalty(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1.0, got {value!r}") from None
-    if not 1.0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 1.0, got {value}")
+def _number(convert: type, low: float, high: float, expected: str) -> Callable[[str], int | float]:
+    """An argparse type: `convert(value)` from `low` to `high` (a float's bound excludes infinity and NaN)."""
+
+    def parse(value: str) -> int | float:
+        try:
+            number = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}") from None
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {number if convert is int else value}")
+        return number
+
+    return parse
+
+
+_positive_int = _number(int, 1, math.inf, "a whole number >= 1")
+_repetition_penalty = _number(float, 1.0, sys.float_info.max, "a number >= 1.0")
+_non_negative_float = _number(float, 0, sys.float_info.max, "a number >= 0")
+_port = _number(int, 0, 65535, "a port number 0-65535")
+
+
+def _bounded_new_tokens(value: str) -> int:
+    from medimind_assets.serving.chat import MAX_NEW_TOKENS
+
+    number = _positive_int(value)
+    if number > MAX_NEW_TOKENS:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_NEW_TOKENS}, got {number}")
     return number
 
 
@@ -58,13 +73,23 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _data_dir_problem(data_dir: str) -> str | None:
+def _add_repetition_penalty(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repetition-penalty",
+        type=_repetition_penalty,
+        default=DEFAULT_REPETITION_PENALTY,
+        help=f"penalty on repeating tokens, 1.0 for none (default {DEFAULT_REPETITION_PENALTY}, as the evaluation)",
+    )
+
+
+def _require_data_dir(data_dir: str) -> None:
     path = Path(data_dir).expanduser().resolve()  # named in full: "data" says nothing run from another folder
     if not path.exists():
-        return f"data folder {path} does not exist (set --data-dir or MEDIMIND_DATA_DIR; `make quickstart` fills data/)"
+        raise CommandError(
+            f"data folder {path} does not exist (set --data-dir or MEDIMIND_DATA_DIR; `make quickstart` fills data/)"
+        )
     if not path.is_dir():
-        return f"data folder {path} is not a folder"
-    return None
+        raise CommandError(f"data folder {path} is not a folder")
 
 
 def _ask(args: argparse.Namespace) -> int:
@@ -72,14 +97,8 @@ def _ask(args: argparse.Namespace) -> int:
     from medimind_assets.serving.ask import ask, resolve_targets
 
     if args.base and args.compare:
-        print(
-            "medimind ask: --base and --compare ask for the same answer twice; use one (see medimind ask --help)",
-            file=sys.stderr,
-        )
-        return EXIT_MISSING
-    if problem := _data_dir_problem(args.data_dir):
-        print(f"medimind ask: {problem}", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError("--base and --compare ask for the same answer twice; use one (see medimind ask --help)")
+    _require_data_dir(args.data_dir)
     try:
         targets = resolve_targets(
             args.data_dir, adapter=args.adapter, merged=args.merged, base=args.base, compare=args.compare
@@ -92,8 +111,7 @@ def _ask(args: argparse.Namespace) -> int:
             repetition_penalty=args.repetition_penalty,
         )
     except (ArtifactMissingError, ValueError, OSError) as exc:
-        print(f"medimind ask: {exc}", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError(exc) from None
     # The question's safety level, from the same rules as the dataset's: every answer shown carries its notice.
     level = assess(args.question).level
     if any(answer.prompt_truncated for _, answer in answers):
@@ -105,7 +123,7 @@ def _ask(args: argparse.Namespace) -> int:
     for target, answer in answers:
         if len(answers) > 1:
             print(f"[{target.label}]")
-        print(with_safety_notice(level, answer.text if answer.text else "(empty answer)"))
+        print(with_safety_notice(level, answer.text or "(empty answer)"))
         if len(answers) > 1:
             print()
     return 0
@@ -130,45 +148,33 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--base", action="store_true", help="the base model alone")
     parser.add_argument("--compare", action="store_true", help="print the base model's answer too")
     parser.add_argument("--max-new-tokens", type=_positive_int, default=128, help="generation bound (default 128)")
-    parser.add_argument(
-        "--repetition-penalty",
-        type=_repetition_penalty,
-        default=DEFAULT_REPETITION_PENALTY,
-        help=f"penalty on repeating tokens, 1.0 for none (default {DEFAULT_REPETITION_PENALTY}, as the evaluation)",
-    )
+    _add_repetition_penalty(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
     _add_data_dir(parser)
     parser.set_defaults(handler=_ask)
 
 
 def _lineage(args: argparse.Namespace) -> int:
-
     import dagster as dg
 
     from medimind_assets.lineage import LineageError, format_chain, lineage_chain, promoted_fingerprint
 
-    if problem := _data_dir_problem(args.data_dir):
-        print(f"medimind lineage: {problem}", file=sys.stderr)
-        return EXIT_MISSING
+    _require_data_dir(args.data_dir)
     home = instance.dagster_home()
     if home is None:
-        print(
-            "medimind lineage: no Dagster instance: set DAGSTER_HOME, or run from the project's checkout after "
-            f"`make quickstart` (it keeps its instance in {instance.PROJECT_DAGSTER_HOME}/)",
-            file=sys.stderr,
+        raise CommandError(
+            "no Dagster instance: set DAGSTER_HOME, or run from the project's checkout after "
+            f"`make quickstart` (it keeps its instance in {instance.PROJECT_DAGSTER_HOME}/)"
         )
-        return EXIT_MISSING
     try:
         fingerprint = args.adapter or promoted_fingerprint(ArtifactStore.at(args.data_dir))
         with dg.DagsterInstance.from_config(str(home)) as dagster_instance:
             chain = lineage_chain(dagster_instance, fingerprint)
     except (LineageError, dg.DagsterError, OSError) as exc:
-        print(f"medimind lineage: {exc}", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError(exc) from None
     except Exception as exc:  # noqa: BLE001 (the storage's own errors: sqlite, SQLAlchemy, a read-only folder)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"medimind lineage: the Dagster instance at {home} cannot be read ({first})", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError(f"the Dagster instance at {home} cannot be read ({first})") from None
     print(format_chain(chain))
     return 0
 
@@ -178,8 +184,8 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
         "lineage",
         help="print the chain from the promoted adapter back to the dataset version and raw files",
         description="Reads the Dagster instance under $DAGSTER_HOME (else the project's .dagster_home/): the "
-        "adapter's materialization, the dataset "
-        "version it was trained on, the base model, and the raw source versions with every file's sha256.",
+        "adapter's materialization, the dataset version it was trained on, the base model, and the raw source "
+        "versions with every file's sha256.",
     )
     parser.add_argument("--adapter", metavar="FINGERPRINT", help="an adapter fingerprint instead of the promoted one")
     _add_data_dir(parser)
@@ -189,9 +195,7 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
 def _status(args: argparse.Namespace) -> int:
     from medimind_assets.status import status_lines
 
-    if problem := _data_dir_problem(args.data_dir):
-        print(f"medimind status: {problem}", file=sys.stderr)
-        return EXIT_MISSING
+    _require_data_dir(args.data_dir)
     print("\n".join(status_lines(ArtifactStore.at(args.data_dir))))
     return 0
 
@@ -206,36 +210,31 @@ def add_status_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_status)
 
 
-def _project_instance(command: str) -> Path | None:
-    """The project's Dagster instance for `launch` and `dev` (made on first use), or None after saying why."""
+def _project_instance() -> Path:
+    """The project's Dagster instance for `launch` and `dev`, made on first use."""
     home = instance.dagster_home(create=True)
     if home is None:
-        print(
-            f"medimind {command}: no Dagster instance: set DAGSTER_HOME (this package is not installed from a "
-            "checkout with its own .dagster_home)",
-            file=sys.stderr,
+        raise CommandError(
+            "no Dagster instance: set DAGSTER_HOME (this package is not installed from a checkout with its own "
+            ".dagster_home)"
         )
     return home
 
 
-def _dagster_command(name: str) -> list[str]:
-    """`dg` of this interpreter's environment (a virtual environment's bin/ beside python)."""
-    dg_path = Path(sys.executable).with_name(name)
-    return [str(dg_path)] if dg_path.is_file() else [name]
+def _dg(*arguments: str) -> list[str]:
+    """`dg <arguments>`, the `dg` of this interpreter's environment (a virtual environment's bin/ beside python)."""
+    dg_path = Path(sys.executable).with_name("dg")
+    return [str(dg_path) if dg_path.is_file() else "dg", *arguments]
 
 
 def _launch(args: argparse.Namespace) -> int:
-    home = _project_instance("launch")
-    if home is None:
-        return EXIT_MISSING
+    home = _project_instance()
     if args.config and not Path(args.config).is_file():
-        print(f"medimind launch: config file {Path(args.config).resolve()} does not exist", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError(f"config file {Path(args.config).resolve()} does not exist")
     target = ["--job", args.job] if args.job else ["--assets", args.assets]
-    command = [*_dagster_command("dg"), "launch", *target, *(["--config", args.config] if args.config else [])]
+    command = _dg("launch", *target, *(["--config", args.config] if args.config else []))
     print(f"medimind launch: recorded in the Dagster instance at {home}", file=sys.stderr, flush=True)
-    cwd = instance.project_root() or Path.cwd()
-    return subprocess.call(command, env=instance.dagster_environment(home), cwd=cwd)
+    return subprocess.call(command, env=instance.dagster_environment(home), cwd=instance.project_root() or Path.cwd())
 
 
 def add_launch_command(subparsers: argparse._SubParsersAction) -> None:
@@ -258,10 +257,8 @@ def add_launch_command(subparsers: argparse._SubParsersAction) -> None:
 def _dev(args: argparse.Namespace) -> int:
     from medimind_assets.dev_server import run_dev_server
 
-    home = _project_instance("dev")
-    if home is None:
-        return EXIT_MISSING
-    command = [*_dagster_command("dg"), "dev", "--port", str(args.port), "--host", args.host]
+    home = _project_instance()
+    command = _dg("dev", "--port", str(args.port), "--host", args.host)
     return run_dev_server(command, env=instance.dagster_environment(home), cwd=instance.project_root() or Path.cwd())
 
 
@@ -277,35 +274,6 @@ def add_dev_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_dev)
 
 
-def _non_negative_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value!r}") from None
-    if not 0 <= number < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return number
-
-
-def _port(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {value!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {number}")
-    return number
-
-
-def _bounded_new_tokens(value: str) -> int:
-    from medimind_assets.serving.chat import MAX_NEW_TOKENS
-
-    number = _positive_int(value)
-    if number > MAX_NEW_TOKENS:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_NEW_TOKENS}, got {number}")
-    return number
-
-
 def _say(line: str) -> None:
     """A line on stdout, now (the server runs on after it); without the emoji where stdout cannot encode it."""
     try:
@@ -319,9 +287,7 @@ def _serve(args: argparse.Namespace) -> int:
     from medimind_assets.llm.loading import choose_device
     from medimind_assets.serving.holder import LORA_MODEL_PATH_ENV, ModelHolder
 
-    if problem := _data_dir_problem(args.data_dir):
-        print(f"medimind serve: {problem}", file=sys.stderr)
-        return EXIT_MISSING
+    _require_data_dir(args.data_dir)
     lora_model_path = Deployment.from_env().lora_model_path
     where = f"{LORA_MODEL_PATH_ENV}={lora_model_path}: " if lora_model_path else ""
     try:
@@ -334,26 +300,22 @@ def _serve(args: argparse.Namespace) -> int:
 
         check_address(args.host, args.port)  # before loading: a port in use fails in a second, not after the load
     except (ValueError, OSError) as exc:
-        print(f"medimind serve: {exc}", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError(exc) from None
     try:
         holder = ModelHolder(args.data_dir, lora_model_path=lora_model_path, device=device, merge=args.merge)
         loaded = holder.load_initial()
     except (ArtifactMissingError, ValueError, OSError) as exc:
-        print(f"medimind serve: {where}{exc}", file=sys.stderr)
-        return EXIT_MISSING
+        raise CommandError(f"{where}{exc}") from None
     served = loaded.served
     if served.target.adapter_dir is not None:
         _say(f"Loading LoRA adapter from: {served.target.adapter_dir} \u2705")
         source = "LORA_MODEL_PATH" if lora_model_path else f"promoted in {holder.pointer}"
+        merged = ", unmerged"
+        if loaded.merge:
+            merged = f", merged into the base (max |logit diff| {loaded.merge['max_abs_logit_diff']:.1e})"
         _say(
             f"adapter {served.fingerprint} ({source}) on base {served.base_model}, trained on dataset "
-            f"{served.dataset_version or 'unknown'}; loaded in {loaded.load_s:.1f}s on {loaded.device}"
-            + (
-                f", merged into the base (max |logit diff| {loaded.merge['max_abs_logit_diff']:.1e})"
-                if loaded.merge
-                else ", unmerged"
-            )
+            f"{served.dataset_version or 'unknown'}; loaded in {loaded.load_s:.1f}s on {loaded.device}{merged}"
         )
     else:
         _say(
@@ -424,12 +386,7 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         default=5.0,
         help="seconds between checks of adapters/current.json for a new promotion (default 5; 0: never)",
     )
-    parser.add_argument(
-        "--repetition-penalty",
-        type=_repetition_penalty,
-        default=DEFAULT_REPETITION_PENALTY,
-        help=f"penalty on repeating tokens, 1.0 for none (default {DEFAULT_REPETITION_PENALTY}, as the evaluation)",
-    )
+    _add_repetition_penalty(parser)
     parser.add_argument(
         "--log-level",
         choices=("critical", "error", "warning", "info", "debug"),
@@ -465,13 +422,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"medimind: {exc}", file=sys.stderr)
         return EXIT_MISSING
     args, extra = parser.parse_known_args(argv)
-    if extra:  # named by the subcommand, whose --help lists what it takes
-        print(
-            f"medimind {args.command}: unrecognized arguments: {' '.join(extra)} (see medimind {args.command} --help)",
-            file=sys.stderr,
-        )
+    try:
+        if extra:  # named by the subcommand, whose --help lists what it takes
+            raise CommandError(f"unrecognized arguments: {' '.join(extra)} (see medimind {args.command} --help)")
+        return args.handler(args)
+    except CommandError as exc:
+        print(f"medimind {args.command}: {exc}", file=sys.stderr)
         return EXIT_MISSING
-    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -2,19 +2,8 @@
 (`definitions.defs`, a lazy entry point: nothing reads the environment at import time) and when the command line
 starts. The rest of the code receives them as arguments or through the `settings` resource. Standard library only.
 
-| variable | field | default |
-| --- | --- | --- |
-| MEDIMIND_RAW_DIR | raw_dir | data/raw |
-| MEDIMIND_DATA_DIR | data_dir | data |
-| MEDIMIND_BASE_MODEL | base_model | microsoft/phi-2 |
-| MEDIMIND_KEEP_ADAPTERS | keep_adapters | 3 |
-| MEDIMIND_SOURCE_CHECK_SECONDS | source_check_seconds | 300 |
-| MEDIMIND_TRAINING_CRON | training_cron | 0 2 * * * |
-| MEDIMIND_AUTO_MERGE | auto_merge | off (1, true, yes: on) |
-| MEDIMIND_LAUNCHER | launcher | subprocess |
-| MEDIMIND_K8S_* | kubernetes | (the `kubernetes` launcher's settings, by variable) |
-| MEDIMIND_MEDIQA_URL, MEDIMIND_MEDQUAD_URL | source_urls | the pinned upstream commits |
-| LORA_MODEL_PATH | lora_model_path | unset: `medimind serve` serves the promoted adapter |
+The variables and their defaults: README.md ("Settings"), `MEDIMIND_K8S_*` in docs/kubernetes.md, `LORA_MODEL_PATH`
+in docs/serving.md; `MEDIMIND_MEDIQA_URL` and `MEDIMIND_MEDQUAD_URL` replace the pinned upstream download URLs.
 """
 
 from __future__ import annotations

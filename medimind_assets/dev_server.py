@@ -28,11 +28,9 @@ def stop_group(process: subprocess.Popen) -> int:
     """Interrupt the group, then terminate it, then kill it, each after a wait; the child's exit code."""
     for sig, wait in ((signal.SIGINT, GRACE_SECONDS), (signal.SIGTERM, TERMINATE_SECONDS), (signal.SIGKILL, 5.0)):
         _signal_group(process, sig)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=wait)
             break
-        except subprocess.TimeoutExpired:
-            continue
     # Children of the group that outlived the leader (a code server mid-start) go too.
     _signal_group(process, signal.SIGKILL)
     return process.returncode if process.returncode is not None else -signal.SIGKILL

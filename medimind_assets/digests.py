@@ -43,18 +43,16 @@ def file_digests(folder: Path, names: Iterable[str] | None = None, cache_path: P
             cached = json.loads(cache_path.read_text(encoding="utf-8")).get("files", {})
         except (ValueError, AttributeError):
             cached = {}
-    hashes: dict[str, str] = {}
     entries: dict[str, dict[str, Any]] = {}
     for name in names:
         stat = (folder / name).stat()
         entry = cached.get(name)
         if not (entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
             entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_file(folder / name)}
-        hashes[name] = entry["sha256"]
         entries[name] = entry
     if cache_path is not None and entries != cached:
         atomic_write_json(cache_path, {"files": entries})
-    return hashes
+    return {name: entry["sha256"] for name, entry in entries.items()}
 
 
 def combined_hash(file_hashes: dict[str, str]) -> str:

@@ -1,10 +1,6 @@
-"""The project's Dagster instance: where every run a user starts from this checkout is recorded, so that the web UI
-and `medimind lineage` show it.
-
-`DAGSTER_HOME` when it is set; otherwise, in a source checkout (the package installed from a folder holding its
-`pyproject.toml`, as `make install` does), that folder's `.dagster_home/`, created on first use with the settings
-in `deploy/local/dagster.yaml` (the gpu pool limit, run monitoring, log level). `medimind launch`, `medimind dev`
-and `make` run Dagster with it; a run that lands in a temporary instance instead warns (`warn_if_temporary`).
+"""The project's Dagster instance, where every run a user starts from this checkout is recorded, so that the web UI
+and `medimind lineage` show it: `DAGSTER_HOME`, else the checkout's `.dagster_home/` made from
+`deploy/local/dagster.yaml` (docs/operations.md, "The project's Dagster instance").
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""Artefacts that carry their own integrity, and the checks every consumer runs before using one.
-
-Standard library only. A finished adapter's `training_summary.json` records the sha256 of its weight and config
-files; whoever reuses, points at, evaluates, merges or asks an adapter verifies them first, so a truncated or
-edited file is one clear error naming it, never a traceback from deep inside a loader (or, worse, a silently
-different model). Safetensors files are also checked structurally (header and data length), which catches a
-truncated file even where no digest was recorded.
+"""Artefacts that carry their own integrity, and the checks every consumer runs before using one (docs/operations.md,
+"Integrity"): a truncated or edited adapter file is one clear error naming it, never a traceback from deep inside a
+loader or, worse, a silently different model. Standard library only.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ observation with the recorded version, whose metadata lists every file's sha256.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -17,6 +17,9 @@ from medimind_assets.store import ArtifactStore, PointerError
 
 DATA_VERSION_TAG = "dagster/data_version"
 INPUT_TAG = "dagster/input_data_version/"
+SOURCES = ("raw_mediqa_qa", "raw_medquad")
+# What the web UI's table shows (narrow enough for a 1,400-pixel window): the paths are in the JSON beside it.
+LINEAGE_TABLE_COLUMNS = ["asset", "version", "what"]
 
 
 class LineageError(MediMindError, LookupError):
@@ -28,9 +31,8 @@ class Link:
     asset: str
     data_version: str
     run_id: str
-    timestamp: float
-    inputs: dict[str, str] = field(default_factory=dict)
-    metadata: dict[str, object] = field(default_factory=dict)
+    inputs: dict[str, str]
+    metadata: dict[str, object]
 
 
 def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, observed: bool = False) -> Link:
@@ -49,7 +51,6 @@ def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, ob
                 asset=asset,
                 data_version=str(version),
                 run_id=record.run_id,
-                timestamp=record.timestamp,
                 inputs={k[len(INPUT_TAG) :]: v for k, v in tags.items() if k.startswith(INPUT_TAG)},
                 metadata={k: getattr(v, "value", v) for k, v in event.metadata.items()},
             )
@@ -59,15 +60,16 @@ def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, ob
 
 
 def promoted_fingerprint(store: ArtifactStore) -> str:
-    pointer = store.current_pointer
     try:
         payload = store.read_promoted()
     except PointerError as exc:
         raise LineageError(str(exc)) from None
     if payload is None:
-        raise LineageError(f"no promoted adapter: {pointer} does not exist (materialize evaluation first)")
+        raise LineageError(
+            f"no promoted adapter: {store.current_pointer} does not exist (materialize evaluation first)"
+        )
     if not isinstance(payload["fingerprint"], str):
-        raise LineageError(f"{pointer}: 'fingerprint' is not a string; materialize evaluation again")
+        raise LineageError(f"{store.current_pointer}: 'fingerprint' is not a string; materialize evaluation again")
     return payload["fingerprint"]
 
 
@@ -79,7 +81,7 @@ def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> lis
     chain.append(dataset)
     if "base_model" in adapter.inputs:
         chain.append(_find(instance, "base_model", adapter.inputs["base_model"]))
-    for source in ("raw_mediqa_qa", "raw_medquad"):
+    for source in SOURCES:
         if source in dataset.inputs:
             chain.append(_find(instance, source, dataset.inputs[source], observed=True))
     return chain
@@ -102,9 +104,8 @@ def format_chain(chain: list[Link]) -> str:
     return "\n".join(lines)
 
 
-SOURCES = ("raw_mediqa_qa", "raw_medquad")
-# What the web UI's table shows (narrow enough for a 1,400-pixel window): the paths are in the JSON beside it.
-LINEAGE_TABLE_COLUMNS = ["asset", "version", "what"]
+def _row(asset: str, version: str, what: str, where: object) -> dict[str, str]:
+    return {"asset": asset, "version": version, "what": what, "where": str(where)}
 
 
 def lineage_rows(instance: dg.DagsterInstance, dataset_version: str, base_model: dict) -> list[dict[str, str]]:
@@ -118,15 +119,9 @@ def lineage_rows(instance: dg.DagsterInstance, dataset_version: str, base_model:
         rows.append({"asset": "dataset", "version": dataset_version, "what": "not recorded in this Dagster instance"})
     else:
         count = dataset.metadata.get("dagster/row_count")
-        rows.append(
-            {
-                "asset": "dataset",
-                "version": dataset_version,
-                "what": f"{count:,} rows" if isinstance(count, int) else "",
-                # The version kept under its content hash: still there after dataset.jsonl is rebuilt.
-                "where": str(dataset.metadata.get("versioned_path") or dataset.metadata.get("path", "")),
-            }
-        )
+        # The version kept under its content hash: still there after dataset.jsonl is rebuilt.
+        where = dataset.metadata.get("versioned_path") or dataset.metadata.get("path", "")
+        rows.append(_row("dataset", dataset_version, f"{count:,} rows" if isinstance(count, int) else "", where))
         for source in SOURCES:
             if source not in dataset.inputs:
                 continue
@@ -136,20 +131,8 @@ def lineage_rows(instance: dg.DagsterInstance, dataset_version: str, base_model:
                 rows.append({"asset": source, "version": dataset.inputs[source], "what": "observation not found"})
                 continue
             files = link.metadata.get("file_count")
-            rows.append(
-                {
-                    "asset": source,
-                    "version": link.data_version,
-                    "what": f"{files} files" if isinstance(files, int) else "",
-                    "where": str(link.metadata.get("path", "")),
-                }
-            )
-    rows.append(
-        {
-            "asset": "base_model",
-            "version": str(base_model.get("revision", "")),
-            "what": str(base_model.get("name", "")),
-            "where": str(base_model.get("path", "")),
-        }
-    )
+            what = f"{files} files" if isinstance(files, int) else ""
+            rows.append(_row(source, link.data_version, what, link.metadata.get("path", "")))
+    revision, name = str(base_model.get("revision", "")), str(base_model.get("name", ""))
+    rows.append(_row("base_model", revision, name, base_model.get("path", "")))
     return rows

@@ -1,12 +1,6 @@
-"""Adapter pointers under `<data>/adapters/`, and the proof that what is served is what was evaluated.
-
-Reading and writing them, and their paths relative to the data folder, belong to `ArtifactStore`.
-
-- `latest.json` ({"fingerprint", "path"}): the most recent finished adapter, written by training.
-- `current.json`: the promoted adapter, written here only after the gate passed (atomically). It records exactly
-  what was evaluated: the adapter's file digests, the base model's weight and tokenizer digests, the dataset's
-  version, every path relative to the data folder. `verified_promotion` checks all of it before `medimind ask`,
-  the merge or a server loads anything, and names what differs in one line.
+"""Adapter pointers under `<data>/adapters/` (read and written by `ArtifactStore`), and the proof that what is served
+is what was evaluated: `current.json` records the adapter's file digests and the base model's weight and tokenizer
+digests (docs/operations.md, "Provenance"), and `verified_promotion` checks them before anything loads.
 """
 
 from __future__ import annotations
@@ -76,20 +70,12 @@ def promote(store: ArtifactStore, adapter: AdapterRef, record: dict) -> dict:
     return store.write_promoted(payload)
 
 
-def _weights_hash(base_dir: Path, cache_dir: Path) -> str:
-    """The base folder's weight digest as the manifest computes it, with a size-and-mtime cache per folder."""
-    from medimind_assets.digests import combined_hash, sha256_text
-    from medimind_assets.models.model_dir import weight_digests
-
-    key = sha256_text(str(base_dir.resolve()))[:16]
-    return combined_hash(weight_digests(base_dir, cache_dir / f".weights-{key}.json"))
-
-
 def verified_promotion(store: ArtifactStore) -> Promoted:
     """The promoted adapter and its base, checked to be exactly what the gate evaluated; ArtifactMissingError with
     one line naming what differs otherwise (an adapter folder rewritten since, base weights or a tokenizer edited
     in place, an adapter trained with another tokenizer)."""
-    from medimind_assets.models.model_dir import tokenizer_digest
+    from medimind_assets.digests import combined_hash, sha256_text
+    from medimind_assets.models.model_dir import tokenizer_digest, weight_digests
 
     record = read_promoted(store)
     adapter_dir = Path(record["path"])
@@ -103,7 +89,9 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     recorded = record.get("base_model") or {}
     name = recorded.get("name") or base_dir.name
     if recorded.get("content_hash"):
-        actual = _weights_hash(base_dir, store.models)
+        # The weight digest as the manifest computes it, with a size-and-mtime cache per base folder.
+        cache = store.models / f".weights-{sha256_text(str(base_dir.resolve()))[:16]}.json"
+        actual = combined_hash(weight_digests(base_dir, cache))
         if actual != recorded["content_hash"]:
             raise ArtifactMissingError(
                 f"the base model {name} in {base_dir} has weights {actual[:12]}, not the {recorded['content_hash'][:12]} "

@@ -25,18 +25,6 @@ TRL_CHECKPOINTING_ALIAS = r"`gradient_checkpointing(_kwargs)?` is deprecated"
 
 
 @contextmanager
-def logger_level(name: str, level: int) -> Iterator[None]:
-    """The logger `name` at `level` (e.g. ERROR, muting its warnings) inside the block, restored after it."""
-    logger = logging.getLogger(name)
-    previous = logger.level
-    logger.setLevel(level)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)
-
-
-@contextmanager
 def ignoring_warning(message: str, category: type[Warning]) -> Iterator[None]:
     """Warnings of `category` whose text starts with the regex `message` are not shown inside the block."""
     with warnings.catch_warnings():
@@ -45,12 +33,14 @@ def ignoring_warning(message: str, category: type[Warning]) -> Iterator[None]:
 
 
 def import_bitsandbytes() -> ModuleType:
-    """`import bitsandbytes` without its CPU backend's import-time notice about the `kernels` package.
-
-    Raises ImportError as the import does.
-    """
-    with logger_level(BITSANDBYTES_CPU_LOGGER, logging.ERROR):
+    """`import bitsandbytes` (ImportError as the import) without its CPU backend's notice about `kernels`."""
+    logger = logging.getLogger(BITSANDBYTES_CPU_LOGGER)
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
         import bitsandbytes
+    finally:
+        logger.setLevel(previous)
     return bitsandbytes
 
 
@@ -101,12 +91,9 @@ def gguf_progress_bar_only_on_a_terminal() -> Iterator[None]:
         yield
         return
     from functools import partial
+    from unittest import mock
 
     import transformers.modeling_gguf_pytorch_utils as gguf_utils
 
-    original = gguf_utils.tqdm
-    gguf_utils.tqdm = partial(original, disable=True)
-    try:
+    with mock.patch.object(gguf_utils, "tqdm", partial(gguf_utils.tqdm, disable=True)):
         yield
-    finally:
-        gguf_utils.tqdm = original

@@ -1,18 +1,13 @@
-"""What the data folder keeps: everything still in use, the last few of everything else, nothing more.
-
-Kept, always: the promoted adapter (`current.json`), the newest one (`latest.json`), and the `keep_adapters` most
-recent other finished adapters; with each, its evaluation and its merged model; every dataset version one of them
-was trained on (`datasets/<sha256>.jsonl`, so lineage always leads to a file) and the current `dataset.jsonl`'s.
-Removed: every other adapter, evaluation, merged model and dataset version, and the checkpoints of adapters that
-nothing wrote to for a day whose adapter is gone (training removes its own after a publish). Applied after each promotion
-(`evaluation`), reported in its metadata. Standard library only.
+"""What the data folder keeps: everything still in use, the last few of everything else, nothing more (the rules:
+docs/operations.md, "Retention"). Applied after each promotion (`evaluation`), reported in its metadata. Standard
+library only.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,55 +31,39 @@ class RetentionReport:
 
 
 def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return sum(p.stat().st_size for p in [path, *path.rglob("*")] if p.is_file())
 
 
-def _pointer_fingerprint(read: Callable[[], dict | None]) -> str | None:
-    """The fingerprint a pointer names; a pointer that exists but cannot be read raises PointerError: what it
-    protects is unknown, so nothing may be removed."""
-    payload = read()
-    return str(payload["fingerprint"]) if payload else None
+def _summary(adapter_dir: Path) -> dict:
+    try:
+        return json.loads((adapter_dir / TRAINING_SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _trained_at(adapter_dir: Path) -> tuple[str, float]:
     """Sort key: when the adapter was written (its summary's `created_at`, else the folder's time)."""
-    summary = adapter_dir / TRAINING_SUMMARY
-    try:
-        created = json.loads(summary.read_text(encoding="utf-8")).get("created_at") or ""
-    except (OSError, ValueError):
-        created = ""
-    return str(created), adapter_dir.stat().st_mtime
+    return str(_summary(adapter_dir).get("created_at") or ""), adapter_dir.stat().st_mtime
 
 
-def _dataset_version_of(adapter_dir: Path) -> str | None:
-    try:
-        summary = json.loads((adapter_dir / TRAINING_SUMMARY).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    version = (summary.get("dataset") or {}).get("data_version")
-    return str(version) if version else None
+def _folders(area: Path) -> list[Path]:
+    """The artefact folders of `area` (adapters/, checkpoints/...), by name; temporaries (`.name.*`) left out."""
+    return sorted(p for p in area.iterdir() if p.is_dir() and not p.name.startswith(".")) if area.is_dir() else []
 
 
 def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
     """The fingerprints kept: promoted, newest, and the `keep_adapters` most recent others."""
     if keep_adapters < 0:
         raise ValueError(f"keep_adapters must be >= 0, got {keep_adapters}")
-    pinned = [fp for fp in (_pointer_fingerprint(store.read_promoted), _pointer_fingerprint(store.read_latest)) if fp]
-    finished = (
-        [p for p in store.adapters.iterdir() if p.is_dir() and not p.name.startswith(".")]
-        if store.adapters.is_dir()
-        else []
-    )
-    recent = [p.name for p in sorted(finished, key=_trained_at, reverse=True) if p.name not in pinned]
+    # A pointer that exists but cannot be read raises PointerError: what it protects is unknown, so nothing may go.
+    pinned = [str(payload["fingerprint"]) for payload in (store.read_promoted(), store.read_latest()) if payload]
+    finished = sorted(_folders(store.adapters), key=_trained_at, reverse=True)
+    recent = [p.name for p in finished if p.name not in pinned]
     return list(dict.fromkeys([*pinned, *recent[:keep_adapters]]))
 
 
 def _stale(folder: Path, quiet_seconds: float = 24 * 3600) -> bool:
     """No file written in the checkpoint folder for a day: no training is using it."""
-    import time
-
     times = [p.stat().st_mtime for p in folder.rglob("*")] or [folder.stat().st_mtime]
     return time.time() - max(times) > quiet_seconds
 
@@ -116,22 +95,20 @@ def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAP
         report.removed.append(path.relative_to(store.root).as_posix())
 
     for area in (store.adapters, store.evaluations, store.merged):
-        if area.is_dir():
-            for folder in sorted(area.iterdir()):
-                if folder.is_dir() and not folder.name.startswith(".") and folder.name not in kept:
-                    remove(folder)
-    if store.checkpoints.is_dir():  # a training in progress has no adapter yet: only leftovers of removed ones go
-        for folder in sorted(store.checkpoints.iterdir()):
-            if (
-                folder.is_dir()
-                and not folder.name.startswith(".")
-                and folder.name not in kept
-                and not (store.adapters / folder.name).exists()
-                and _stale(folder)
-                and not _training(store, folder.name)
-            ):
+        for folder in _folders(area):
+            if folder.name not in kept:
                 remove(folder)
-    versions = {_dataset_version_of(store.adapters / fp) for fp in kept} - {None}
+    # A training in progress has no adapter yet: only the leftovers of removed adapters go.
+    for folder in _folders(store.checkpoints):
+        if (
+            folder.name not in kept
+            and not (store.adapters / folder.name).exists()
+            and _stale(folder)
+            and not _training(store, folder.name)
+        ):
+            remove(folder)
+    trained_on = [(_summary(store.adapters / fp).get("dataset") or {}).get("data_version") for fp in kept]
+    versions = {str(version) for version in trained_on if version}
     if store.dataset.is_file():
         versions.add(sha256_file(store.dataset))
     if store.datasets.is_dir():

@@ -1,12 +1,7 @@
 """Runs whose process died: failed, and their `gpu` pool slot freed, so one bad night does not block every night
-after it.
-
-The local run launcher (what `dagster dev` and a single-host daemon use) cannot check its workers' health, so a run
-whose process was killed (`kill -9`, the OOM killer, a reboot) stays STARTED for ever and keeps its claim on the
-`gpu` pool: every later training waits. The `medimind_dead_runs` sensor finds such runs by the pid their process
-reported ("Started process for run (pid: N)"), checks that process is gone, marks the run failed and frees its
-concurrency slots. Launchers that check their workers themselves (Docker, Kubernetes: `deploy/dagster.yaml`) are
-left to do it.
+after it. The local run launcher cannot check its workers' health (docs/operations.md, "Run health"): the
+`medimind_dead_runs` sensor finds a STARTED run by the pid its process reported ("Started process for run (pid: N)")
+and fails it once that process is gone. Launchers that check their workers themselves are left to do it.
 """
 
 from __future__ import annotations
@@ -43,13 +38,11 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True  # someone else's live process
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.is_file():
-        try:
-            return b"python" in cmdline.read_bytes() or b"dagster" in cmdline.read_bytes()
-        except OSError:
-            return True
-    return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc to tell (not Linux)
+    return b"python" in cmdline or b"dagster" in cmdline
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:

@@ -1,12 +1,7 @@
-"""The sensors: raw sources observed without a run, declarative automation, failed runs logged.
-
-- `medimind_raw_sources` hashes the raw files every `source_check_seconds` (MEDIMIND_SOURCE_CHECK_SECONDS) and,
-  only when the content hash differs from the last observed data version, reports an observation with the new
-  version, without a run. Unchanged bytes start nothing. A source whose files are missing gets an observation run
-  instead, which downloads the pinned files (at most one try an hour). Files that changed less than the settle
-  time ago wait for a later tick.
-- `medimind_automation` evaluates the conditions each asset declares (`conditions.py`).
-- `log_failed_runs` logs every failed run; `medimind_dead_runs` (run_health.py) fails runs whose process died.
+"""The sensors (docs/operations.md, "Automation"): `medimind_raw_sources` observes the raw sources without a run,
+reporting a new data version only when their bytes changed, and starts a download run for a source whose files are
+missing; `medimind_automation` evaluates the conditions of `conditions.py`; `log_failed_runs` logs every failed run
+(`medimind_dead_runs` is in run_health.py).
 """
 
 import datetime

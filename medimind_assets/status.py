@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.data.rows import DatasetError, count_rows
-from medimind_assets.store import EVALUATION_REPORT, TRAINING_SUMMARY, ArtifactStore, PointerError
+from medimind_assets.integrity import read_summary
+from medimind_assets.store import EVALUATION_REPORT, ArtifactStore, PointerError
 
 ASK = '.venv/bin/medimind ask "What are the symptoms of diabetes?"'
 NEXT_STEPS = (
@@ -79,20 +80,6 @@ def training_facts(metrics: dict[str, Any], curve: dict[str, Any]) -> list[str]:
     return facts
 
 
-def _adapter_lines(latest: dict[str, Any], root: Path) -> list[str]:
-    summary_path = Path(latest["path"]) / TRAINING_SUMMARY
-    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
-    facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
-    return [_stage("adapter", _short(latest["path"], root)), *([_continued(", ".join(facts))] if facts else [])]
-
-
-def _urgent_care(count: int) -> Callable[[object], str]:
-    def shown(rate: object) -> str:
-        return f"{round(rate * count)} of {count}" if isinstance(rate, int | float) and count else "n/a"
-
-    return shown
-
-
 def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[object], str]]]:
     """(metric key, label, formatter) of the numbers the summary shows, as the report's counts describe them."""
     counts = report.get("counts", {})
@@ -106,8 +93,11 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
         rows.append(("rouge_l", f"ROUGE-L ({counts['generation_questions']} generated answers)", _fixed))
         rows.append(("eos_rate", "answers that end (EOS) within the bound", _percent))
         rows.append(("degenerate_rate", "degenerate answers (empty, loops)", _percent))
-    if counts.get("emergency_questions"):
-        shown = _urgent_care(counts["emergency_questions"])
+    if count := counts.get("emergency_questions"):
+
+        def shown(rate: object) -> str:
+            return f"{round(rate * count)} of {count}" if isinstance(rate, int | float) else "n/a"
+
         rows.append(("urgent_care_rate", "emergency answers advising urgent care", shown))
         rows.append(("served_urgent_care_rate", "  ... as the user sees them (safety notice)", shown))
     return rows
@@ -126,28 +116,31 @@ def evaluation_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _evaluation_lines(store: ArtifactStore, fingerprint: str) -> list[str]:
-    report_path = store.evaluations / fingerprint / EVALUATION_REPORT
+def _adapter_lines(store: ArtifactStore, latest: dict[str, Any]) -> list[str]:
+    """The newest adapter: its training facts, then its evaluation."""
+    summary = read_summary(Path(latest["path"]))
+    facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
+    lines = [_stage("adapter", _short(latest["path"], store.root)), *([_continued(", ".join(facts))] if facts else [])]
+    report_path = store.evaluations / latest["fingerprint"] / EVALUATION_REPORT
     if not report_path.is_file():
-        return [_stage("evaluation", "not run yet for this adapter (materialize evaluation)")]
-    return evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")))
+        return [*lines, _stage("evaluation", "not run yet for this adapter (materialize evaluation)")]
+    return [*lines, *evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")))]
 
 
-def _merged_line(store: ArtifactStore, current: dict[str, Any] | None) -> str:
+def _promoted_lines(store: ArtifactStore, current: dict[str, Any] | None, latest: dict[str, Any] | None) -> list[str]:
     if current is None:
-        return _stage("merged", "none: only a promoted adapter is merged")
+        return [
+            _stage("promoted", "none: no adapter has passed the gate yet"),
+            _stage("merged", "none: only a promoted adapter is merged"),
+        ]
+    if latest is not None and current["fingerprint"] == latest["fingerprint"]:
+        promoted = "this adapter (adapters/current.json): what `medimind ask` and serving use"
+    else:
+        promoted = f"{_short(current['path'], store.root)} (adapters/current.json), an earlier adapter"
     merged = store.merged / current["fingerprint"]
     if merged.is_dir():
-        return _stage("merged", f"{_short(merged, store.root)} (medimind ask --merged)")
-    return _stage("merged", f"not built; optional: {MERGE_COMMAND}")
-
-
-def _promoted_line(current: dict[str, Any] | None, latest: dict[str, Any] | None, root: Path) -> str:
-    if current is None:
-        return _stage("promoted", "none: no adapter has passed the gate yet")
-    if latest is not None and current["fingerprint"] == latest["fingerprint"]:
-        return _stage("promoted", "this adapter (adapters/current.json): what `medimind ask` and serving use")
-    return _stage("promoted", f"{_short(current['path'], root)} (adapters/current.json), an earlier adapter")
+        return [_stage("promoted", promoted), _stage("merged", f"{_short(merged, store.root)} (medimind ask --merged)")]
+    return [_stage("promoted", promoted), _stage("merged", f"not built; optional: {MERGE_COMMAND}")]
 
 
 def status_lines(store: ArtifactStore) -> list[str]:
@@ -162,10 +155,8 @@ def status_lines(store: ArtifactStore) -> list[str]:
     if latest is None:
         lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:
-        lines.extend(_adapter_lines(latest, root))
-        lines.extend(_evaluation_lines(store, latest["fingerprint"]))
-    lines.append(_promoted_line(current, latest, root))
-    lines.append(_merged_line(store, current))
+        lines.extend(_adapter_lines(store, latest))
+    lines.extend(_promoted_lines(store, current, latest))
     lines.append("Next:")
     for command, what in NEXT_STEPS:
         lines += [f"  {command}", f"      {what}"]

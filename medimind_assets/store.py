@@ -1,15 +1,5 @@
-"""The artefact store: the layout under MEDIMIND_DATA_DIR and its pointer files, in one place. Standard library only.
-
-```
-<root>/dataset.jsonl
-<root>/datasets/<sha256>.jsonl   every published dataset version still in use, by content (retention.py)
-<root>/models/<name>/            base models built or converted here (+ base_model.json: the current one)
-<root>/checkpoints/<fingerprint>/checkpoint-<step>/
-<root>/adapters/<fingerprint>/   finished adapters (+ latest.json: the newest; current.json: the promoted one)
-<root>/evaluations/<fingerprint>/
-<root>/merged/<fingerprint>/
-<root>/cache/                    tokenised splits and preference pairs (rebuilt when missing)
-```
+"""The artefact store: the layout under MEDIMIND_DATA_DIR (README.md, "Where outputs land") and its pointer files,
+in one place. Standard library only.
 
 Pointer files (`latest.json`, `current.json`, `base_model.json`) store paths relative to the root when the target
 lives under it, and are resolved against the root they are read from: a data folder copied, moved or mounted
@@ -30,9 +20,6 @@ from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 
 DEFAULT_DATA_DIR = "data"
-DATASET_FILE = "dataset.jsonl"
-LATEST = "latest.json"
-CURRENT = "current.json"
 BASE_MODEL = "base_model.json"
 TRAINING_SUMMARY = "training_summary.json"
 EVALUATION_REPORT = "evaluation.json"  # in evaluations/<fingerprint>/
@@ -44,6 +31,10 @@ class PointerError(MediMindError, ValueError):
 
 class DatasetVersionError(MediMindError, ValueError):
     """A dataset version that cannot be kept or read back as the bytes its name promises."""
+
+
+def _under_root(*parts: str) -> property:
+    return property(lambda store: store.root.joinpath(*parts))
 
 
 @dataclass(frozen=True)
@@ -58,13 +49,17 @@ class ArtifactStore:
     def at(cls, data_dir: str | Path) -> ArtifactStore:
         return cls(Path(data_dir))
 
-    @property
-    def dataset(self) -> Path:
-        return self.root / DATASET_FILE
-
-    @property
-    def datasets(self) -> Path:
-        return self.root / "datasets"
+    dataset = _under_root("dataset.jsonl")
+    datasets = _under_root("datasets")
+    models = _under_root("models")
+    checkpoints = _under_root("checkpoints")
+    adapters = _under_root("adapters")
+    evaluations = _under_root("evaluations")
+    merged = _under_root("merged")
+    cache = _under_root("cache")  # tokenised splits and preference pairs, rebuilt on demand
+    latest_pointer = _under_root("adapters", "latest.json")
+    current_pointer = _under_root("adapters", "current.json")
+    base_model_pointer = _under_root("models", BASE_MODEL)
 
     def dataset_version(self, version: str) -> Path:
         """Where the dataset of data version `version` (its sha256) is kept."""
@@ -91,43 +86,6 @@ class ArtifactStore:
                     f"{version[:12]} (rebuilt or edited since); materialize dataset again"
                 )
         return kept
-
-    @property
-    def models(self) -> Path:
-        return self.root / "models"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def adapters(self) -> Path:
-        return self.root / "adapters"
-
-    @property
-    def evaluations(self) -> Path:
-        return self.root / "evaluations"
-
-    @property
-    def merged(self) -> Path:
-        return self.root / "merged"
-
-    @property
-    def cache(self) -> Path:
-        """Tokenised splits and preference pairs, rebuilt on demand."""
-        return self.root / "cache"
-
-    @property
-    def latest_pointer(self) -> Path:
-        return self.adapters / LATEST
-
-    @property
-    def current_pointer(self) -> Path:
-        return self.adapters / CURRENT
-
-    @property
-    def base_model_pointer(self) -> Path:
-        return self.models / BASE_MODEL
 
     def relative(self, path: str | Path) -> str:
         """`path` relative to the root when it lives under it, else absolute: how pointers store paths."""
@@ -183,10 +141,9 @@ class ArtifactStore:
             raise PointerError(f"{pointer}: not valid JSON ({exc}); materialize {asset} again") from None
         except OSError as exc:
             raise PointerError(f"{pointer}: cannot be read ({exc.strerror})") from None
-        missing = [key for key in required if not isinstance(payload, dict) or not payload.get(key)]
-        if missing or not isinstance(payload, dict):
-            expected = f" with {', '.join(map(repr, missing))}" if missing else ""
-            raise PointerError(f"{pointer}: expected a JSON object{expected}; materialize {asset} again")
+        missing = ", ".join(repr(key) for key in required if not isinstance(payload, dict) or not payload.get(key))
+        if missing:
+            raise PointerError(f"{pointer}: expected a JSON object with {missing}; materialize {asset} again")
         if payload.get("path"):
             payload["path"] = str(self.resolve(payload["path"]))
         return payload

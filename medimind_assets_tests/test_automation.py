@@ -54,18 +54,9 @@ class Ticker:
             instance.report_runless_asset_event(event)
         return result
 
-    def observe(self, instance, *keys: str) -> None:
-        """An observation run (the UI's "Observe", or the first step of medimind_pipeline)."""
-        result = dg.materialize(
-            [self.defs.get_assets_def(k) for k in keys],
-            selection=dg.AssetSelection.assets(*keys),
-            resources={"settings": self.settings},
-            instance=instance,
-        )
-        assert result.success
-
     def materialize(self, instance, *keys: str) -> None:
-        """A run of `keys`, observing the sources first when they are among them (as medimind_pipeline does)."""
+        """A run of `keys`, observing the sources first when they are among them (as medimind_pipeline does); of
+        the sources alone, an observation run (the UI's "Observe")."""
         assets = [self.defs.get_assets_def(k) for k in keys]
         checks = [definitions.dataset_checks] if "dataset" in keys else []
         result = dg.materialize(
@@ -101,7 +92,7 @@ def built_once(ticker, instance) -> None:
     report(instance, "evaluation", "fingerprint-1")
 
 
-def test_sources_are_observed_and_nothing_materializes_them_on_a_schedule():
+def test_sources_are_observed_never_scheduled_and_the_sensors_start_running():
     specs = {spec.key.to_user_string(): spec for spec in definitions.defs().resolve_all_asset_specs()}
     for key in SOURCES:
         assets_def = definitions.defs().get_assets_def(key)
@@ -109,7 +100,8 @@ def test_sources_are_observed_and_nothing_materializes_them_on_a_schedule():
         assert specs[key].automation_condition is None
     by_name = {s.name: s for s in definitions.defs().sensors}
     assert not definitions.defs().schedules
-    assert by_name["medimind_raw_sources"].default_status == dg.DefaultSensorStatus.RUNNING
+    for sensor in ("medimind_raw_sources", "medimind_automation", "log_failed_runs"):
+        assert by_name[sensor].default_status == dg.DefaultSensorStatus.RUNNING, sensor
 
 
 def test_the_same_bytes_start_nothing_and_a_changed_file_rebuilds_the_dataset_once(ticker):
@@ -131,7 +123,7 @@ def test_the_same_bytes_start_nothing_and_a_changed_file_rebuilds_the_dataset_on
         assert instance.get_runs_count() == runs
 
         # Unchanged bytes observed again in a run (the UI's "Observe"): same data versions, nothing downstream.
-        ticker.observe(instance, *SOURCES)
+        ticker.materialize(instance, *SOURCES)
         assert ticker.tick(instance) == set()
 
         # A real change to a raw file: the sensor reports it without a run, and the dataset alone is requested, once.
@@ -226,12 +218,6 @@ def test_a_source_missing_a_required_file_is_reported_not_observed(ticker):
         observations, downloads, problems = sensors.check_sources(instance, ticker.settings.raw_path, START)
     assert [o.asset_key.to_user_string() for o in observations] == ["raw_medquad"] and not downloads
     assert len(problems) == 1 and "raw_mediqa_qa" in problems[0] and "TestSet-wLabels.xml" in problems[0]
-
-
-def test_sensors_start_running():
-    by_name = {s.name: s for s in definitions.defs().sensors}
-    assert by_name["medimind_automation"].default_status == dg.DefaultSensorStatus.RUNNING
-    assert by_name["log_failed_runs"].default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_half_copied_sources_wait_until_their_files_are_still(sample_copy):

@@ -58,6 +58,11 @@ def fails_cleanly(what: str):
     return decorate
 
 
+def medimind_asset(failure: str, **spec: Any):
+    """`dg.asset(**spec)` with what every asset shares: OWNERS, code version "1", `fails_cleanly(failure)`."""
+    return lambda fn: dg.asset(owners=OWNERS, code_version="1", **spec)(fails_cleanly(failure)(fn))
+
+
 def reported_message(invocation: dg.PipesClientCompletedInvocation, script: PipesScript):
     """The payload `script`'s process sent as its one custom message `{script.message: payload}`.
 

@@ -1,6 +1,5 @@
 """The validated training dataset, `dataset.jsonl`, built from the raw sources."""
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -8,12 +7,13 @@ import dagster as dg
 from pydantic import Field
 
 from medimind_assets import conditions
-from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, markdown_table, settings_from
+from medimind_assets.assets.common import config_from, markdown_table, medimind_asset, settings_from
+from medimind_assets.assets.sources import SOURCES
 from medimind_assets.atomic import atomic_write_jsonl
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
 from medimind_assets.data.rows import write_dataset
-from medimind_assets.data.sources import MEDIQA, MEDQUAD
+from medimind_assets.data.sources import MEDIQA
 from medimind_assets.data.validation import DEFAULT_MIN_ROWS, validate_rows
 from medimind_assets.digests import sha256_file
 from medimind_assets.resources import MediMindSettings
@@ -31,22 +31,18 @@ class DatasetConfig(config_from(BuildOptions, "DatasetOptions")):
 def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
     """Content hashes of the raw files this build read: the data versions the sources' observations report (and,
     when nothing changed in between, the `dagster/input_data_version/*` Dagster records for this materialization)."""
-    versions = {"raw_mediqa_qa": sources.snapshot(raw_dir, MEDIQA, counts=False).data_version}
-    if include_medquad:
-        versions["raw_medquad"] = sources.snapshot(raw_dir, MEDQUAD, counts=False).data_version
-    return versions
+    keys = ["raw_mediqa_qa", "raw_medquad"] if include_medquad else ["raw_mediqa_qa"]
+    return {key: sources.snapshot(raw_dir, SOURCES[key], counts=False).data_version for key in keys}
 
 
-@dg.asset(
+@medimind_asset(
+    "dataset not built",
     deps=["raw_mediqa_qa", "raw_medquad"],
     group_name="data",
     automation_condition=conditions.dataset_condition(),
     kinds={"json"},
-    owners=OWNERS,
-    code_version="1",
     description="dataset.jsonl: cleaned, deduplicated, safety-labelled question-answer rows split by question.",
 )
-@fails_cleanly("dataset not built")
 def dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings
 ) -> dg.MaterializeResult:
@@ -72,7 +68,11 @@ def dataset(
     digest = sha256_file(path)
     kept = settings.store.keep_dataset_version(digest)  # what lineage and retention point at
     context.log.info(f"wrote {len(result.rows)} rows to {path} (sha256 {digest[:12]})")
-    sample = [result.rows[i] for i in range(0, len(result.rows), max(1, len(result.rows) // 8))][:8]
+    sample = result.rows[:: max(1, len(result.rows) // 8)][:8]
+
+    def table(rows: list[dict], columns: list[str], width: int = 90) -> dg.MetadataValue:
+        return dg.MetadataValue.md(markdown_table(rows, columns, width=width))
+
     return dg.MaterializeResult(
         data_version=dg.DataVersion(digest),
         metadata={
@@ -91,24 +91,15 @@ def dataset(
             "collection_counts": dg.MetadataValue.json(
                 {name: dict(sorted(counts.items())) for name, counts in sorted(result.collections.items())}
             ),
-            "repaired_sample": dg.MetadataValue.md(
-                markdown_table(
-                    result.repair_samples,
-                    ["collection", "repair", "question_before", "question", "answer_before", "answer"],
-                    width=90,
-                )
+            "repaired_sample": table(
+                result.repair_samples,
+                ["collection", "repair", "question_before", "question", "answer_before", "answer"],
             ),
-            "rejected_sample": dg.MetadataValue.md(
-                markdown_table(result.rejection_samples, ["collection", "reason", "question", "answer"], width=90)
-            ),
-            "recurring_text": dg.MetadataValue.md(
-                markdown_table(result.recurring, ["collection", "answers", "share", "removed", "text"], width=90)
-            ),
+            "rejected_sample": table(result.rejection_samples, ["collection", "reason", "question", "answer"]),
+            "recurring_text": table(result.recurring, ["collection", "answers", "share", "removed", "text"]),
             "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
-            "build_options": dg.MetadataValue.json(json.loads(config.model_dump_json())),
-            "sample": dg.MetadataValue.md(
-                markdown_table(sample, ["split", "source", "safety_level", "instruction", "response"], width=70)
-            ),
+            "build_options": dg.MetadataValue.json(config.model_dump(mode="json")),
+            "sample": table(sample, ["split", "source", "safety_level", "instruction", "response"], width=70),
         },
     )
 

@@ -14,10 +14,9 @@ import dagster as dg
 
 from medimind_assets import conditions
 from medimind_assets.assets.common import (
-    OWNERS,
     config_from,
-    fails_cleanly,
     markdown_table,
+    medimind_asset,
     metadata_table,
     reported_message,
     settings_from,
@@ -47,38 +46,30 @@ SUMMARY_METRICS = {
 
 def summary_rows(metrics: dict[str, dict[str, float | None]]) -> list[dict[str, str]]:
     """base / adapter / change of the metrics in SUMMARY_METRICS that were measured, 4 significant digits."""
+
+    def shown(value: float | None, sign: str = "") -> str:
+        return "" if value is None else f"{significant(value):{sign}g}"
+
     rows = []
     for key, label in SUMMARY_METRICS.items():
         base, adapter = metrics["base"].get(key), metrics["adapter"].get(key)
         if base is None and adapter is None:
             continue
         change = adapter - base if base is not None and adapter is not None else None
-        shown = ["" if v is None else f"{significant(v):g}" for v in (base, adapter)]
-        rows.append(
-            {
-                "metric": label,
-                "base": shown[0],
-                "adapter": shown[1],
-                "change": "" if change is None else f"{significant(change):+g}",
-            }
-        )
+        rows.append({"metric": label, "base": shown(base), "adapter": shown(adapter), "change": shown(change, "+")})
     return rows
-
-
-# The heavy half runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
 
 
 # EvaluationSettings is declared once, in the evaluation library; the run config is derived from it.
 EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
 
 
-@dg.asset(
+@medimind_asset(
+    "not evaluated",
     deps=["lora_adapter", "dataset", "raw_mediqa_qa", "base_model"],
     group_name="evaluation",
     automation_condition=conditions.evaluation_condition(),
     kinds={"pytorch"},
-    owners=OWNERS,
-    code_version="1",
     check_specs=[
         dg.AssetCheckSpec(
             PROMOTION_CHECK,
@@ -89,20 +80,14 @@ EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
             "(adapters/current.json).",
         )
     ],
-    description="Base vs base + latest adapter on the held-out MEDIQA test split: loss/perplexity, "
-    "MEDIQA Task 3 "
+    description="Base vs base + latest adapter on the held-out MEDIQA test split: loss/perplexity, MEDIQA Task 3 "
     "ranking metrics (and every ranker compared on the validation set), ROUGE-L/BLEU, EOS and degenerate-answer "
     "rates, urgent-care advice on emergency questions; promotes a passing adapter.",
 )
-@fails_cleanly("not evaluated")
 def evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
-    from medimind_assets.evaluation.plan import (
-        check_adapter_unchanged,
-        plan_evaluation,
-        promotion_record,
-    )
+    from medimind_assets.evaluation.plan import check_adapter_unchanged, plan_evaluation, promotion_record
     from medimind_assets.evaluation.ranking import ranker_table
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics, per_question_table
     from medimind_assets.promotion import promote
@@ -141,16 +126,13 @@ def evaluation(
     adapter_row = {"asset": "lora_adapter", "version": adapter.fingerprint, "what": "evaluated adapter"}
     lineage = [{**adapter_row, "where": str(adapter.path)}]
     lineage += lineage_rows(context.instance, plan.dataset_version, plan.base_model)
-    # What a person reads first, first: the verdict, its reasons, the numbers that decided it. Then every metric
-    # (plotted across materializations), then the rest.
     identifiers = {
         "adapter_fingerprint": adapter.fingerprint,
         "adapter_path": str(adapter.path),
         "adapter_trained_on_dataset_version": str(plan.trained_on_dataset_version),
         "dataset_version": plan.dataset_version,
         "base_model": str(plan.base_model["name"]),
-        "base_model_revision": str(plan.base_model.get("revision")),
-        "base_model_content_hash": str(plan.base_model.get("content_hash")),
+        **{f"base_model_{key}": str(plan.base_model.get(key)) for key in ("revision", "content_hash")},
         "evaluation_path": str(evaluation_file),
     }
     if submission.is_file():
@@ -190,19 +172,14 @@ def evaluation(
         metadata["validation_rankers"] = dg.MetadataValue.md(
             ranker_table(report.ranker_comparison, chosen=plan.settings.ranker)
         )
+    # The gate's numbers: the loss improvement and margin, each rule's base and adapter values (GateDecision).
+    decisive = ("loss_improvement", "margin")
+    compared = {k: v for k, v in gate.as_dict().items() if k in decisive or k.endswith(("_base", "_adapter"))}
     check = dg.AssetCheckResult(
         check_name=PROMOTION_CHECK,
         passed=gate.passed,
         metadata={
-            "loss_improvement": gate.loss_improvement,
-            "margin": gate.margin,
-            "safety_base": gate.safety_base,
-            "safety_adapter": gate.safety_adapter,
-            **{
-                f"{rule}_{model}": getattr(gate, f"{rule}_{model}")
-                for rule in ("ranking", "eos", "degenerate")
-                for model in ("base", "adapter")
-            },
+            **compared,
             "reasons": dg.MetadataValue.md("\n".join(f"- {r}" for r in gate.reasons)),
             "adapter": adapter.fingerprint,
         },

@@ -6,31 +6,30 @@ It always merges the adapter `adapters/current.json` names, so a run after a fai
 still promoted adapter, and a run that includes a failing `evaluation` never reaches it (blocking check).
 """
 
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
 
 from medimind_assets import conditions
-from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, reported_message, settings_from
+from medimind_assets.assets.common import config_from, medimind_asset, reported_message, settings_from
 from medimind_assets.merging.settings import MergeSettings
 from medimind_assets.pipes_scripts import MERGE
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 
 EQUIVALENCE_CHECK = "matches_base_plus_adapter"
-# The merge runs where the launcher puts it (a GPU pod in production); it knows only dagster_pipes.
 
 
 # MergeSettings is declared once, in the merging library; the run config is derived from it.
 MergeConfig = config_from(MergeSettings, "MergeConfig")
 
 
-@dg.asset(
+@medimind_asset(
+    "not merged",
     deps=["evaluation"],
     group_name="evaluation",
     automation_condition=conditions.merge_condition(),
     kinds={"pytorch", "safetensors"},
-    owners=OWNERS,
-    code_version="1",
     tags={"medimind/optional": "true"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -43,7 +42,6 @@ MergeConfig = config_from(MergeSettings, "MergeConfig")
     description="The promoted LoRA adapter merged into the base weights (merge_and_unload), saved as "
     "safetensors + tokenizer under merged/<fingerprint>/.",
 )
-@fails_cleanly("not merged")
 def merged_model(
     context: dg.AssetExecutionContext, config: MergeConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
@@ -62,9 +60,7 @@ def merged_model(
             "base_model_dir": str(base_dir),
             "adapter_dir": str(promoted["path"]),
             "out_dir": str(settings.store.merged / fingerprint),
-            "device": merge_settings.device,
-            "atol": merge_settings.atol,
-            "rtol": merge_settings.rtol,
+            **asdict(merge_settings),  # device, atol, rtol
             "info": {
                 "adapter_fingerprint": fingerprint,
                 "base_model": promoted.get("base_model"),

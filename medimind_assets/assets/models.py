@@ -1,14 +1,14 @@
 """The base model: resolved through the registry (phi-2 from the hub or cache, a local directory, tiny-phi or
 SmolLM2 from its GGUF file) into a local directory with a manifest the training and evaluation steps read."""
 
-import json
 from collections.abc import Iterator
 
 import dagster as dg
 from pydantic import Field
 
 from medimind_assets import conditions
-from medimind_assets.assets.common import OWNERS, fails_cleanly
+from medimind_assets.assets.common import medimind_asset
+from medimind_assets.data.rows import read_dataset
 from medimind_assets.resources import MediMindSettings
 
 
@@ -21,24 +21,19 @@ class BaseModelConfig(dg.Config):
 
 def _dataset_texts(settings: MediMindSettings) -> Iterator[str]:
     """Train-split texts, for the tokenizer of the locally built tiny-phi."""
-    with open(settings.store.dataset, encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            if row["split"] == "train":
-                yield row["instruction"]
-                yield row["response"]
+    for row in read_dataset(settings.store.dataset):
+        if row["split"] == "train":
+            yield from (row["instruction"], row["response"])
 
 
-@dg.asset(
+@medimind_asset(
+    "base model not resolved",
     deps=["dataset"],
     group_name="training",
     automation_condition=conditions.base_model_condition(),
     kinds={"huggingface", "safetensors"},
-    owners=OWNERS,
-    code_version="1",
     description="The base causal language model to adapt, resolved to a local directory of safetensors weights.",
 )
-@fails_cleanly("base model not resolved")
 def base_model(
     context: dg.AssetExecutionContext, config: BaseModelConfig, settings: MediMindSettings
 ) -> dg.MaterializeResult:

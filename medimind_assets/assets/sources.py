@@ -1,12 +1,8 @@
 """Raw sources: MEDIQA 2019 Task 3 and MedQuAD under MEDIMIND_RAW_DIR, observed, never materialized.
 
-Observing a source hashes its files. Its data version is their content hash, so the same bytes read again are never
-a change downstream; its metadata is the file table (sha256, size, whether each file matches the pinned upstream
-one, counts), the upstream commit, licence and citation. A source absent from the raw directory is downloaded from
-its pinned upstream commit first (every file verified), and a failed download is retried.
-
-Sources are observed at the start of `medimind_pipeline`, from the UI ("Observe"), and, without any run, by
-the `medimind_raw_sources` sensor (medimind_assets/sensors.py).
+Observing a source hashes its files: its data version is their content hash, so the same bytes read again are never
+a change downstream. A source absent from the raw directory is downloaded from its pinned upstream commit first
+(docs/operations.md describes the metadata, the retries and the `medimind_raw_sources` sensor).
 """
 
 import warnings
@@ -17,11 +13,11 @@ import dagster as dg
 from medimind_assets.assets.common import OWNERS, markdown_table
 from medimind_assets.data import sources
 from medimind_assets.data.errors import DownloadError, RawDataError
+from medimind_assets.lineage import DATA_VERSION_TAG
 from medimind_assets.resources import MediMindSettings
 
 # Asset key -> the source's folder under MEDIMIND_RAW_DIR.
 SOURCES = {"raw_mediqa_qa": sources.MEDIQA, "raw_medquad": sources.MEDQUAD}
-DATA_VERSION_TAG = "dagster/data_version"
 
 
 def read_source(raw_dir: Path, name: str) -> tuple[sources.SourceSnapshot, str | None]:
@@ -38,7 +34,6 @@ def read_source(raw_dir: Path, name: str) -> tuple[sources.SourceSnapshot, str |
 
 def source_metadata(snap: sources.SourceSnapshot, problem: str | None = None) -> dict[str, object]:
     """What an observation shows: where the files are, each file's sha256, the upstream commit, licence, citation."""
-    upstream = sources.upstream_manifest()[snap.name]
     file_rows = [
         {"file": f.path, "sha256": f.sha256, "bytes": f.size, "upstream": f.matches_upstream, **f.counts}
         for f in snap.files
@@ -56,17 +51,16 @@ def source_metadata(snap: sources.SourceSnapshot, problem: str | None = None) ->
     }
     own = sources.own_sample(snap.root.parent)
     if own:  # our sample in the upstream layout: name it as ours, not as the upstream dataset
-        metadata.update({"origin": own, "license": "Apache-2.0 (this project's own text)"})
+        metadata |= {"origin": own, "license": "Apache-2.0 (this project's own text)"}
     else:
-        metadata.update(
-            {
-                "origin": "upstream",
-                "upstream_repository": dg.MetadataValue.url(upstream["repository"]),
-                "upstream_commit": upstream["commit"],
-                "license": upstream["license"],
-                "citation": upstream["citation"],
-            }
-        )
+        upstream = sources.upstream_manifest()[snap.name]
+        metadata |= {
+            "origin": "upstream",
+            "upstream_repository": dg.MetadataValue.url(upstream["repository"]),
+            "upstream_commit": upstream["commit"],
+            "license": upstream["license"],
+            "citation": upstream["citation"],
+        }
     if problem:
         metadata["unreadable_files"] = dg.MetadataValue.md(f"```\n{problem}\n```")
     return metadata
@@ -79,25 +73,19 @@ def source_observation(key: str, snap: sources.SourceSnapshot, problem: str | No
     )
 
 
-def _download_if_absent(context: dg.AssetExecutionContext, settings: MediMindSettings, name: str) -> bool:
-    """Download the pinned files of a source that is not under the raw directory; True when it downloaded."""
-    if sources.is_present(settings.raw_path, name):
-        return False
-    try:
-        sources.ensure(settings.raw_path, name, settings.source_urls.get(name))
-    except DownloadError as exc:  # only a transient failure is retried within the run
-        context.log.error(str(exc))
-        if not exc.retryable or settings.download_retries <= 0:
-            raise
-        raise dg.RetryRequested(
-            max_retries=settings.download_retries, seconds_to_wait=settings.download_retry_wait_seconds
-        ) from exc
-    return True
-
-
 def observe_source(context: dg.AssetExecutionContext, settings: MediMindSettings, key: str) -> dg.ObserveResult:
     name = SOURCES[key]
-    downloaded = _download_if_absent(context, settings, name)
+    downloaded = not sources.is_present(settings.raw_path, name)
+    if downloaded:  # the pinned files of a source that is not under the raw directory
+        try:
+            sources.ensure(settings.raw_path, name, settings.source_urls.get(name))
+        except DownloadError as exc:  # only a transient failure is retried within the run
+            context.log.error(str(exc))
+            if not exc.retryable or settings.download_retries <= 0:
+                raise
+            raise dg.RetryRequested(
+                max_retries=settings.download_retries, seconds_to_wait=settings.download_retry_wait_seconds
+            ) from exc
     snap, problem = read_source(settings.raw_path, name)
     snap.downloaded = downloaded
     context.log.info(
@@ -111,36 +99,24 @@ def observe_source(context: dg.AssetExecutionContext, settings: MediMindSettings
     )
 
 
-def _spec(key: str, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
+def _source_asset(key: str, description: str) -> dg.AssetsDefinition:
+    spec = dg.AssetSpec(
         key, group_name="sources", kinds={"xml"}, owners=OWNERS, code_version="1", description=description
     )
+    # Observable assets are a beta API in Dagster 1.13; the warning would print on every load of the code location.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+
+        @dg.multi_observable_source_asset(name=key, specs=[spec])
+        def observe(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.ObserveResult:
+            return observe_source(context, settings, key)
+
+    return observe
 
 
-# Observable assets are a beta API in Dagster 1.13; the warning would print on every load of the code location.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.BetaWarning)
-
-    @dg.multi_observable_source_asset(
-        name="raw_mediqa_qa",
-        specs=[
-            _spec(
-                "raw_mediqa_qa",
-                "MEDIQA 2019 Task 3 question answering: consumer questions with judged candidate answers.",
-            )
-        ],
-    )
-    def raw_mediqa_qa(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.ObserveResult:
-        return observe_source(context, settings, "raw_mediqa_qa")
-
-    @dg.multi_observable_source_asset(
-        name="raw_medquad",
-        specs=[
-            _spec(
-                "raw_medquad",
-                "MedQuAD: question-answer pairs from NIH websites (collections 10-12 have no answers upstream).",
-            )
-        ],
-    )
-    def raw_medquad(context: dg.AssetExecutionContext, settings: MediMindSettings) -> dg.ObserveResult:
-        return observe_source(context, settings, "raw_medquad")
+raw_mediqa_qa = _source_asset(
+    "raw_mediqa_qa", "MEDIQA 2019 Task 3 question answering: consumer questions with judged candidate answers."
+)
+raw_medquad = _source_asset(
+    "raw_medquad", "MedQuAD: question-answer pairs from NIH websites (collections 10-12 have no answers upstream)."
+)

@@ -11,7 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from medimind_assets import conditions
-from medimind_assets.assets.common import OWNERS, config_from, fails_cleanly, metadata_table
+from medimind_assets.assets.common import config_from, medimind_asset, metadata_table
 from medimind_assets.data import mediqa
 from medimind_assets.data.rows import DatasetError, read_dataset
 from medimind_assets.data.sources import MEDIQA
@@ -37,27 +37,21 @@ class LoraTrainingConfig(config_from(TrainingHyperparameters, "LoraHyperparamete
     )
 
     def hyperparameters(self) -> TrainingHyperparameters:
-        values = {k: v for k, v in self.model_dump().items() if k not in RUN_CONTROL_FIELDS}
-        return TrainingHyperparameters.from_dict(values)
+        return TrainingHyperparameters.from_dict(self.model_dump(exclude=set(RUN_CONTROL_FIELDS)))
 
 
-@dg.asset(
+@medimind_asset(
+    "adapter not trained",
     deps=["base_model", "dataset"],
     group_name="training",
     automation_condition=conditions.adapter_condition(),
     kinds={"pytorch", "peft"},
-    owners=OWNERS,
-    code_version="1",
     pool="gpu",
     description="A LoRA adapter for the current base model, trained on the dataset's train split in a separate "
     "process (Dagster Pipes); resumes from checkpoints and reuses a finished adapter with the same inputs.",
 )
-@fails_cleanly("adapter not trained")
 def lora_adapter(
-    context: dg.AssetExecutionContext,
-    config: LoraTrainingConfig,
-    settings: MediMindSettings,
-    launcher: Launcher,
+    context: dg.AssetExecutionContext, config: LoraTrainingConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
     store = settings.store
     manifest = read_current_base_model(store)
@@ -91,7 +85,7 @@ def lora_adapter(
     job = PythonJob(
         TRAINING.module,
         request.to_extras(),
-        data_dir=settings.store.root,
+        data_dir=store.root,
         num_processes=config.num_processes,
         inputs={"base model": Path(manifest["path"])},
     )

@@ -2,16 +2,9 @@
 each filed under the same "What is X?"), keep those that answer it.
 
 A section is counted under `answers_other_question`, not trained on, when its opening plainly answers something
-else. The rules are conservative (an answer that might answer the question stays), measured on a hand-checked
-sample (docs/dataset.md):
-- `anatomy`: "What is X?" (or "What to do for X?") opened with a description of an organ ("The kidneys are two
-  bean-shaped organs ...", "The thyroid is a 2-inch-long, butterfly-shaped gland ..."): background, not X;
-- `summary`: "What to do for X?" answered with a page's key-points summary (a list whose first item says what X
-  is) that gives nothing to do;
-- `other_kind`: the opening sentence is of another kind than the question's MedQuAD type (`qtype`) and has none of
-  its own kind: "Who is at risk for X?" opened with how to lower the risk, "How to prevent X?" with its causes,
-  "What are the symptoms of X?" with how X is detected.
-Every group keeps at least one answer: the one that fits best (fewest rules against it, then first in the file).
+else (`anatomy`, `summary`, `other_kind`: `docs/dataset.md` has the rules and their measured precision). The rules
+are conservative: an answer that might answer the question stays, and every group keeps the answer that fits best
+(fewest rules against it, then first in the file).
 """
 
 from __future__ import annotations
@@ -62,29 +55,23 @@ def _opening(answer: str) -> str:
     return match.group(0) if match else text
 
 
-def reasons_against(question: str, answer: str, qtype: str) -> list[str]:
-    """Why `answer` does not answer `question` (empty when it may)."""
+def reasons_against(answer: str, qtype: str) -> list[str]:
+    """Why `answer` does not answer a question of MedQuAD type `qtype` (empty when it may)."""
     opening = _opening(answer)
     reasons = []
     if qtype in ("information", "considerations") and _ANATOMY.match(opening):
         reasons.append("anatomy")
-    if (
-        qtype == "considerations"
-        and _SUMMARY_FIRST_ITEM.match(answer.strip())
-        and not _ACTION.search(answer[:700])
-    ):
+    if qtype == "considerations" and _SUMMARY_FIRST_ITEM.match(answer.strip()) and not _ACTION.search(answer[:700]):
         reasons.append("summary")
     own = _KINDS.get(qtype)
-    if own is not None and not own.search(opening):
-        others = [kind for kind, pattern in _KINDS.items() if kind != qtype and pattern.search(opening)]
-        if others:
-            reasons.append("other_kind")
+    if own and not own.search(opening) and any(p.search(opening) for kind, p in _KINDS.items() if kind != qtype):
+        reasons.append("other_kind")
     return reasons
 
 
 def answers_that_fit(group: Sequence[tuple[str, str, str]]) -> list[bool]:
     """For (question, answer, qtype) triples sharing one question text: which to keep. An answer with no reason
     against it is kept; the best-fitting one is kept in any case."""
-    against = [len(reasons_against(q, a, t)) for q, a, t in group]
+    against = [len(reasons_against(answer, qtype)) for _, answer, qtype in group]
     best = min(range(len(group)), key=against.__getitem__)
     return [count == 0 or i == best for i, count in enumerate(against)]

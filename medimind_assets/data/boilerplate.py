@@ -1,33 +1,8 @@
 """Source-page boilerplate in MedQuAD answers (and questions): repaired where an answer survives, rejected where not.
 
 Rules are written for families of text, not for files, so they hold on collections we have not seen. Each repair
-and each rejection has a name, counted in the dataset's metadata:
-
-Repairs (the answer is kept, changed):
-- `summary_prefix`: MedlinePlus Health Topics answers open with "Summary : ".
-- `restated_question`: the answer opens with a question heading ("What are the signs and symptoms of X? ...",
-  "What treatment is available for this disease? ..."), GARD's style: the heading is removed, the answer after it
-  kept. An opening question is a heading when at least half of its content words occur in the row's question, or
-  when it does not speak to the reader (a rhetorical "Does your child seem shorter than other kids?" is kept).
-- `missing_table`: GARD's Human Phenotype Ontology text ("... the table below includes how often ...") refers to a
-  table the corpus does not have: everything from that boilerplate on is removed, the prose before it kept.
-- the sentence families of `data/sentence_rules.py` (credits, the agency's name closing the answer, media
-  instructions, "for more information" pointers, contact details, language switches, text the answer repeats,
-  citation markers, a heading left at the end), each counted under its own name.
-- `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
-  "Podcasts", a lone date or page number, a bare URL) are removed.
-- question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
-  X?"; `capitalised`: a question starting in lower case (NINDS's second schema) gets a capital.
-
-Rejections (the row is dropped) when nothing that answers remains:
-- `answer_only_question`: the answer is nothing but a question;
-- `missing_table`: nothing but the table boilerplate;
-- `link_list`: a list of resources or links under an introduction ("These resources address the diagnosis or
-  management of X: - Gene Review: ..."), with no sentence of its own;
-- `contact_details_only`: phone numbers, addresses, e-mail and web addresses with no prose around them;
-- `navigation_only`: only site navigation;
-- `boilerplate_only`: nothing but the sentence families;
-- `heading_only`: nothing but a section heading or an introduction ending in a colon.
+and each rejection has a name, counted in the dataset's metadata; `docs/dataset.md` lists them with examples. The
+sentence families (credits, pointers, contact details, ...) are `data/sentence_rules.py`.
 """
 
 from __future__ import annotations
@@ -95,27 +70,19 @@ class Scrubbed:
     segments: list[Segment] | None = field(default=None, repr=False)  # those of `text`, when at hand
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in _CONTENT_WORD.findall(text.casefold()) if w not in _QUESTION_STOP_WORDS}
-
-
-def _stem(word: str) -> str:
-    return word[:5]  # diagnose/diagnosed, treated/treatment: a crude stem is enough to recognise a restatement
-
-
-def is_restatement(heading: str, question: str) -> bool:
-    words = {_stem(w) for w in content_words(heading)}
-    if not words:
-        return True  # "What are the signs and symptoms?" says nothing of its own
-    asked = {_stem(w) for w in content_words(question)}
-    return len(words & asked) / len(words) >= 0.5
+def _stems(text: str) -> set[str]:
+    # diagnose/diagnosed, treated/treatment: a crude stem is enough to recognise a restatement
+    return {w[:5] for w in _CONTENT_WORD.findall(text.casefold()) if w not in _QUESTION_STOP_WORDS}
 
 
 def is_heading(opening: str, question: str) -> bool:
-    """An opening question is a heading (not the answer's own rhetoric) when it restates the row's question or
-    does not speak to the reader: "What treatment is available for X?" is a heading, "Is your child ready to use a
-    potty?" is the answer talking."""
-    return is_restatement(opening, question) or not _ADDRESSES_READER.search(opening)
+    """An opening question is a heading (not the answer's own rhetoric) when at least half of its content words
+    are in the row's question, or when it does not speak to the reader: "What treatment is available for X?" is a
+    heading, "Is your child ready to use a potty?" is the answer talking."""
+    words = _stems(opening)
+    # "What are the signs and symptoms?" says nothing of its own: a restatement.
+    restates = not words or len(words & _stems(question)) / len(words) >= 0.5
+    return restates or not _ADDRESSES_READER.search(opening)
 
 
 def repair_question(question: str) -> tuple[str, list[str]]:
@@ -137,7 +104,7 @@ def _drop_navigation_lines(text: str) -> tuple[str, bool]:
 
 
 def _is_link_entry(item: str) -> bool:
-    """"Gene Review: X", "National Heart, Lung, and Blood Institute: How is Anemia Treated?", or a short title."""
+    """ "Gene Review: X", "National Heart, Lung, and Blood Institute: How is Anemia Treated?", or a short title."""
     return bool(_SOURCE_AND_TITLE.match(item)) or len(item.split()) <= 12 or item.rstrip().endswith(":")
 
 
@@ -153,10 +120,7 @@ def is_contact_details(text: str) -> bool:
     """Phone numbers, e-mail, web and postal addresses with little prose around them."""
     if len(text) > 1500:  # a contact block is a few lines; a longer answer has prose of its own
         return False
-    if "@" not in text and "www" not in text and "http" not in text and not _DIGITS.search(text):
-        return False
-    found = _CONTACT.findall(text)
-    if not found:
+    if not ("@" in text or "www" in text or "http" in text or _DIGITS.search(text)) or not _CONTACT.search(text):
         return False
     rest = _CONTACT.sub(" ", text)
     return len(_PROSE_SENTENCE.findall(rest)) <= 1 and len(rest.split()) < 40
@@ -164,42 +128,40 @@ def is_contact_details(text: str) -> bool:
 
 def scrub_answer(question: str, answer: str, min_chars: int) -> Scrubbed:
     """Apply the rules above to a cleaned answer. `min_chars`: what remains must be at least this long."""
-    result = Scrubbed(answer)
+    repairs: list[str] = []
     text, changed = _drop_navigation_lines(answer)
     if changed:
-        result.repairs.append("navigation")
+        repairs.append("navigation")
         if len(text) < min_chars:
-            return Scrubbed(text, result.repairs, "navigation_only")
+            return Scrubbed(text, repairs, "navigation_only")
     if _SUMMARY_PREFIX.match(text):
         text = _SUMMARY_PREFIX.sub("", text, count=1)
-        result.repairs.append("summary_prefix")
+        repairs.append("summary_prefix")
     stripped = False  # headings can stack: "How does one get X? What causes X? ..."
     while (opening := _OPENING_QUESTION.match(text)) and is_heading(opening.group(1), question):
         text, stripped = text[opening.end() :].lstrip(), True
     if stripped:
-        result.repairs.append("restated_question")
+        repairs.append("restated_question")
         if len(text) < min_chars:
-            return Scrubbed(text, result.repairs, "answer_only_question")
+            return Scrubbed(text, repairs, "answer_only_question")
     table = _MISSING_TABLE.search(text)
     if table:
         # Back to the start of the sentence that points at the table.
         before = _LAST_SENTENCE_END.match(text, 0, table.start())
         text = text[: before.end() if before else 0].rstrip()
-        result.repairs.append("missing_table")
+        repairs.append("missing_table")
         if len(text) < min_chars:
-            return Scrubbed(text, result.repairs, "missing_table")
+            return Scrubbed(text, repairs, "missing_table")
     if is_contact_details(text):
-        return Scrubbed(text, result.repairs, "contact_details_only")
+        return Scrubbed(text, repairs, "contact_details_only")
     furnished = furnish(text)
     text = furnished.text
-    result.repairs += furnished.families
+    repairs += furnished.families
     if len(text) < min_chars:
-        return Scrubbed(text, result.repairs, "boilerplate_only")
+        return Scrubbed(text, repairs, "boilerplate_only")
     segments = furnished.segments or split_segments(text)
     if len(segments) == 1 and is_section_heading(segments[0]):
-        return Scrubbed(text, result.repairs, "heading_only")
+        return Scrubbed(text, repairs, "heading_only")
     if is_link_list(text):
-        return Scrubbed(text, result.repairs, "link_list")
-    result.text = text
-    result.segments = segments
-    return result
+        return Scrubbed(text, repairs, "link_list")
+    return Scrubbed(text, repairs, segments=segments)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 from medimind_assets.data import mediqa, medquad
@@ -24,14 +24,14 @@ from medimind_assets.data.cleaning import (
     normalize_whitespace,
     truncate_at_sentence,
 )
+from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
 from medimind_assets.data.recurring import RecurringText
 from medimind_assets.data.rows import SPLITS, DatasetRow
+from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
 from medimind_assets.data.segments import Segment
 from medimind_assets.data.sentence_rules import drop_trailing_headings
-from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
-from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
-from medimind_assets.options import option
 from medimind_assets.data.sources import MEDIQA, MEDQUAD
+from medimind_assets.options import option
 
 SPLIT_SALT = "medimind-split-v1"
 
@@ -61,12 +61,11 @@ class BuildOptions:
 
     def __post_init__(self) -> None:
         problems = []
-        if not isinstance(self.dosage_rule, DosageRule):
-            try:
-                object.__setattr__(self, "dosage_rule", DosageRule(self.dosage_rule))
-            except ValueError:
-                choices = ", ".join(rule.value for rule in DosageRule)
-                problems.append(f"dosage_rule must be one of {choices}, got {self.dosage_rule!r}")
+        try:
+            object.__setattr__(self, "dosage_rule", DosageRule(self.dosage_rule))
+        except ValueError:
+            choices = ", ".join(rule.value for rule in DosageRule)
+            problems.append(f"dosage_rule must be one of {choices}, got {self.dosage_rule!r}")
         if not 0.0 <= self.validation_fraction < 1.0:
             problems.append(f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         if self.min_answer_chars < 1:
@@ -83,6 +82,11 @@ class BuildOptions:
             raise ValueError("; ".join(problems))
 
 
+def _collection(source: str, origin: str) -> str:
+    """`mediqa_qa`, or the MedQuAD collection folder (`2_GARD_QA`)."""
+    return source if source == "mediqa_qa" else origin.split("/")[1]
+
+
 @dataclass
 class Candidate:
     source: str
@@ -91,14 +95,13 @@ class Candidate:
     question: str
     answer: str
     origin: str
-    reference_score: int | None
-    is_test: bool
+    reference_score: int | None = None  # MEDIQA's
+    is_test: bool = False
     qtype: str = ""  # MedQuAD's question type (information, symptoms, treatment, ...)
 
     @property
     def collection(self) -> str:
-        """`mediqa_qa`, or the MedQuAD collection folder (`2_GARD_QA`)."""
-        return self.source if self.source == "mediqa_qa" else self.origin.split("/")[1]
+        return _collection(self.source, self.origin)
 
 
 @dataclass
@@ -120,15 +123,13 @@ class BuildResult:
         """Count a rejected candidate under its reason, and keep it as an example while the reason has few."""
         self.collections[collection][f"rejected/{reason}"] += 1
         if sum(s["reason"] == reason for s in self.rejection_samples) < 2:
+            question, answer = normalize_whitespace(question)[:200], normalize_whitespace(answer)[:300]
             self.rejection_samples.append(
-                {
-                    "collection": collection,
-                    "origin": origin,
-                    "reason": reason,
-                    "question": normalize_whitespace(question)[:200],
-                    "answer": normalize_whitespace(answer)[:300],
-                }
+                dict(collection=collection, origin=origin, reason=reason, question=question, answer=answer)
             )
+
+    def reject_item(self, item: Prepared, reason: str) -> None:
+        self.reject(item.cand.collection, reason, item.cand.origin, item.question, item.answer)
 
     def count_by(self, key: str) -> dict[str, int]:
         return dict(sorted(Counter(str(row[key]) for row in self.rows).items()))
@@ -136,15 +137,13 @@ class BuildResult:
 
 def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], list[str]]:
     """The correct answers of every labelled MEDIQA file, and the text of every test candidate answer."""
-    folder = raw_dir / MEDIQA / mediqa.TASK_DIR
     files = [(tag, name, False) for tag, name in mediqa.TRAINING_FILES.items()]
-    files.append(("Test", mediqa.TEST_LABELLED_FILE, True))
     out: list[Candidate] = []
     test_texts: list[str] = []
-    for tag, name, is_test in files:
-        path = folder / name
+    for tag, name, is_test in [*files, ("Test", mediqa.TEST_LABELLED_FILE, True)]:
         stats["files"] += 1
-        for question in mediqa.parse_mediqa_file(path, require_scores=True):
+        origin = f"{MEDIQA}/{mediqa.TASK_DIR}/{name}"
+        for question in mediqa.parse_mediqa_file(raw_dir / origin, require_scores=True):
             for answer in question.answers:
                 stats["pairs"] += 1
                 if is_test:
@@ -159,7 +158,7 @@ def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], 
                         answer_id=answer.aid,
                         question=question.text,
                         answer=answer.text,
-                        origin=f"{MEDIQA}/{mediqa.TASK_DIR}/{name}",
+                        origin=origin,
                         reference_score=answer.reference_score,
                         is_test=is_test,
                     )
@@ -183,8 +182,6 @@ def _medquad_candidates(raw_dir: Path, collections: dict[str, Counter]) -> list[
                     question=pair.question,
                     answer=pair.answer,
                     origin=f"{MEDQUAD}/{path.relative_to(root).as_posix()}",
-                    reference_score=None,
-                    is_test=False,
                     qtype=pair.qtype,
                 )
             )
@@ -193,8 +190,7 @@ def _medquad_candidates(raw_dir: Path, collections: dict[str, Counter]) -> list[
 
 def split_for(question_key: str, fraction: float) -> str:
     """Deterministic train/validation assignment of a question, stable when other questions come and go."""
-    digest = _question_rank(question_key)
-    return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < fraction else "train"
+    return "validation" if int.from_bytes(_question_rank(question_key)[:8], "big") / 2**64 < fraction else "train"
 
 
 def row_id(source: str, question_key: str, answer_key: str) -> str:
@@ -233,7 +229,7 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     for item in prepared:
         reason, row = _finish_row(item, options, result, test_questions, test_answer_keys, seen_pairs)
         if reason:
-            result.reject(item.cand.collection, reason, item.cand.origin, item.question, item.answer)
+            result.reject_item(item, reason)
         else:
             result.rows.append(row)
     answer_keys = {row["id"]: normalize_key(row["response"]) for row in result.rows if row["split"] != "test"}
@@ -246,14 +242,10 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
             elif key.startswith("repaired/"):
                 result.repaired[key.removeprefix("repaired/")] += value
     for row in result.rows:
-        collections[_collection_of(row)]["rows"] += 1
+        collections[_collection(row["source"], row["origin"])]["rows"] += 1
     _ensure_validation(result.rows, options.validation_fraction)
     result.rows.sort(key=lambda r: (SPLITS.index(r["split"]), r["source"], r["question_id"], r["id"]))
     return result
-
-
-def _collection_of(row: dict) -> str:
-    return row["source"] if row["source"] == "mediqa_qa" else row["origin"].split("/")[1]
 
 
 @dataclass
@@ -308,7 +300,7 @@ def _remove_recurring_text(prepared: list[Prepared], result: BuildResult, min_ch
             if changed:
                 item.repairs.append("recurring_template")
                 if len(item.answer) < min_chars:
-                    result.reject(item.cand.collection, "boilerplate_only", item.cand.origin, item.question, item.answer)
+                    result.reject_item(item, "boilerplate_only")
                     continue
         kept.append(item)
     return kept
@@ -325,12 +317,10 @@ def _align_answers(prepared: list[Prepared], result: BuildResult) -> list[Prepar
     for items in groups.values():
         if len(items) > 1:
             keep = answers_that_fit([(i.question, i.answer, i.cand.qtype) for i in items])
-            off.update(id(item) for item, fits in zip(items, keep) if not fits)
+            off.update(id(item) for item, fits in zip(items, keep, strict=False) if not fits)
     for item in prepared:
         if id(item) in off:
-            result.reject(
-                item.cand.collection, "answers_other_question", item.cand.origin, item.question, item.answer
-            )
+            result.reject_item(item, "answers_other_question")
     return [item for item in prepared if id(item) not in off]
 
 
@@ -365,17 +355,10 @@ def _finish_row(
     for name in item.repairs:
         stats[f"repaired/{name}"] += 1
         if sum(s["repair"] == name for s in result.repair_samples) < 2:
-            result.repair_samples.append(
-                {
-                    "collection": cand.collection,
-                    "origin": cand.origin,
-                    "repair": name,
-                    "question_before": cand.question.strip(),
-                    "question": question,
-                    "answer_before": normalize_whitespace(cand.answer)[:300],
-                    "answer": answer[:300],
-                }
-            )
+            sample = {"collection": cand.collection, "origin": cand.origin, "repair": name}
+            sample |= {"question_before": cand.question.strip(), "question": question}
+            sample |= {"answer_before": normalize_whitespace(cand.answer)[:300], "answer": answer[:300]}
+            result.repair_samples.append(sample)
     row = {
         "id": row_id(cand.source, q_key, a_key),
         "question_id": cand.question_id,
@@ -401,12 +384,11 @@ def _drop_near_test_answers(
     round re-checks only the rows holding a shingle that became uncommon).
     """
     grams = {row_id: shingles(key) for row_id, key in answer_keys.items()}
-    test_grams = [shingles(key) for key in test_answers]
     distinct = {key: row_id for row_id, key in answer_keys.items()}
     counts = Counter(chain.from_iterable(grams[row_id] for row_id in distinct.values()))
     common = {gram for gram, n in counts.items() if n >= COMMON_IN_ANSWERS}
     to_check, dropped = set(grams), set()
-    index = ShingleIndex(test_grams)
+    index = ShingleIndex(shingles(key) for key in test_answers)
     while to_check:
         index.ignore(common)
         more = {row_id for row_id in to_check if index.best_match(grams[row_id])[0] >= threshold}
@@ -421,11 +403,10 @@ def _drop_near_test_answers(
 
 
 def _drop(result: BuildResult, ids: set[str], reason: str) -> None:
-    if not ids:
-        return
     for row in result.rows:
         if row["id"] in ids:
-            result.reject(_collection_of(row), reason, row["origin"], row["instruction"], row["response"])
+            collection = _collection(row["source"], row["origin"])
+            result.reject(collection, reason, row["origin"], row["instruction"], row["response"])
     result.rows = [row for row in result.rows if row["id"] not in ids]
 
 
@@ -450,7 +431,7 @@ def _ensure_validation(rows: list[dict], fraction: float) -> None:
     train_keys = sorted({normalize_key(r["instruction"]) for r in rows if r["split"] == "train"})
     if len(train_keys) < 2:
         return
-    chosen = min(train_keys, key=lambda k: hashlib.sha256(f"{SPLIT_SALT}:{k}".encode()).digest())
+    chosen = min(train_keys, key=_question_rank)
     for row in rows:
         if row["split"] == "train" and normalize_key(row["instruction"]) == chosen:
             row["split"] = "validation"

@@ -1,17 +1,9 @@
-"""Text cleaning for questions and answers. Pure functions; each rule below has a test.
+"""Text cleaning for questions and answers. Pure functions; each rule has a test and `docs/dataset.md` lists them.
 
-Decisions:
-- Invisible characters (zero-width spaces, BOM, soft hyphen) are removed; non-breaking and other unicode spaces become
-  plain spaces; the pilcrow `¶` (a leftover anchor) is removed.
-- Whitespace: spaces and tabs collapse to one space, each line is stripped, runs of blank lines become one blank line
-  (paragraphs survive, MedQuAD's indentation does not).
-- MEDIQA answers start with the source page's `Title (Section): ` prefix. It is navigation, not part of the
-  answer, so it is stripped (at most 150 characters, ending in a colon, before the first sentence).
-- `« ... »` is leftover page navigation between sections: removed, including an unterminated one at the end and
-  a "next section" link (`Heading? »`) that has only its closing arrow.
-- MedQuAD answers of some collections open with a "Key Points" header: removed.
-- Over-long answers are cut at the last sentence or list-item end before `max_chars` (they would be truncated at
-  training time anyway; cutting at a boundary keeps the response well formed). The caller counts them.
+Why some rules are as they are: MEDIQA answers start with the source page's `Title (Section): ` prefix, navigation
+rather than answer, so it is stripped; `« ... »` is leftover page navigation between sections. Over-long answers are
+cut at a sentence or list-item end (they would be truncated at training time anyway; the cut keeps them well
+formed).
 """
 
 from __future__ import annotations
@@ -39,17 +31,6 @@ def normalize_whitespace(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
-def strip_title_prefix(text: str) -> str:
-    return _TITLE_PREFIX.sub("", text, count=1)
-
-
-def remove_navigation(text: str) -> str:
-    if "«" not in text and "»" not in text:
-        return text
-    text = _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text))
-    return text.replace("«", " ").replace("»", " ")
-
-
 def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
     """(text cut at the last sentence or list-item end within `max_chars`, whether it was cut).
 
@@ -71,11 +52,11 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
 def clean_answer(text: str, strip_prefix: bool = False) -> str:
     """Cleaned answer text. `strip_prefix` for MEDIQA answers, which carry the page title."""
     text = normalize_whitespace(text)
-    without_navigation = remove_navigation(text)
-    if without_navigation is not text:  # the navigation leaves spaces behind
-        text = normalize_whitespace(without_navigation)
+    if "«" in text or "»" in text:  # page navigation; it leaves spaces behind
+        text = _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text))
+        text = normalize_whitespace(text.replace("«", " ").replace("»", " "))
     if strip_prefix:
-        text = strip_title_prefix(text)
+        text = _TITLE_PREFIX.sub("", text, count=1)
     return _KEY_POINTS.sub("", text).strip()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from medimind_assets.errors import MediMindError
 
 
@@ -12,7 +13,6 @@ class RawDataError(MediMindError, ValueError):
     def __init__(self, path: str | Path, problem: str, line: int | None = None) -> None:
         self.path = str(path)
         self.line = line
-        self.problem = problem
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {problem}")
 
@@ -33,12 +33,10 @@ class RawDataErrors(RawDataError):
     """Several raw files that cannot be used; the message lists every one of them."""
 
     def __init__(self, errors: list[RawDataError]) -> None:
-        self.errors = errors
         shown = "\n".join(f"  {error}" for error in errors)
         ValueError.__init__(self, f"{len(errors)} raw file(s) cannot be read:\n{shown}")
         self.path = errors[0].path
         self.line = errors[0].line
-        self.problem = str(self)
 
 
 def raise_collected(errors: list[RawDataError]) -> None:

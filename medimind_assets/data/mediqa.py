@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimind_assets.data.errors import RawDataError
-from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, read_utf8, text_of
+from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, text_of
 
 TASK_DIR = "MEDIQA_Task3_QA"
 TRAINING_FILES = {
@@ -36,7 +36,6 @@ class MediqaAnswer:
     system_rank: int | None
     reference_rank: int | None
     reference_score: int | None
-    line: int | None = None
 
     @property
     def is_correct(self) -> bool:
@@ -48,15 +47,12 @@ class MediqaQuestion:
     qid: str
     text: str
     answers: list[MediqaAnswer] = field(default_factory=list)
-    line: int | None = None
 
 
 def parse_score(path: Path, value: str, aid: str, line: int | None) -> int:
     match = _SCORE.match(value)
     if not match:
-        raise RawDataError(
-            path, f'Answer AID="{aid}": ReferenceScore="{value}" is not a score from 1 to 4', line
-        )
+        raise RawDataError(path, f'Answer AID="{aid}": ReferenceScore="{value}" is not a score from 1 to 4', line)
     return int(match.group(1))
 
 
@@ -79,9 +75,7 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
     questions: list[MediqaQuestion] = []
     for q_elem in root:
         if q_elem.tag != "Question":
-            raise RawDataError(
-                path, f"unexpected element <{q_elem.tag}> (expected <Question>)", line_of(q_elem)
-            )
+            raise RawDataError(path, f"unexpected element <{q_elem.tag}> (expected <Question>)", line_of(q_elem))
         qid = q_elem.get("QID", "").strip()
         if not qid:
             raise RawDataError(path, "<Question> without a QID attribute", line_of(q_elem))
@@ -89,13 +83,8 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
         answers: list[MediqaAnswer] = []
         for list_elem in q_elem.findall("AnswerList"):
             check_children(path, list_elem, {"Answer"})
-            for a_elem in list_elem:
-                answers.append(_parse_answer(path, a_elem, require_scores))
-        questions.append(
-            MediqaQuestion(
-                qid=qid, text=text_of(q_elem.find("QuestionText")), answers=answers, line=line_of(q_elem)
-            )
-        )
+            answers += [_parse_answer(path, a_elem, require_scores) for a_elem in list_elem]
+        questions.append(MediqaQuestion(qid, text_of(q_elem.find("QuestionText")), answers))
     if not questions:
         raise RawDataError(path, f"no <Question> elements under <{root.tag}>")
     return questions
@@ -109,9 +98,7 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
     check_children(path, elem, {"AnswerURL", "AnswerText"})
     raw_score = elem.get("ReferenceScore")
     if raw_score is None and require_scores:
-        raise RawDataError(
-            path, f'Answer AID="{aid}" has no ReferenceScore; this file must be labelled', line
-        )
+        raise RawDataError(path, f'Answer AID="{aid}" has no ReferenceScore; this file must be labelled', line)
     return MediqaAnswer(
         aid=aid,
         text=text_of(elem.find("AnswerText")),
@@ -119,15 +106,10 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
         system_rank=_parse_rank(path, elem.get("SystemRank"), "SystemRank", aid, line),
         reference_rank=_parse_rank(path, elem.get("ReferenceRank"), "ReferenceRank", aid, line),
         reference_score=None if raw_score is None else parse_score(path, raw_score, aid, line),
-        line=line,
     )
 
 
 def test_questions(raw_mediqa_dir: Path) -> list[str]:
     """Question texts of the MEDIQA 2019 test set (labelled and unlabelled files), which must never be trained on."""
-    folder = raw_mediqa_dir / TASK_DIR
-    texts: list[str] = []
-    for name in (TEST_LABELLED_FILE, TEST_UNLABELLED_FILE):
-        if (folder / name).is_file():
-            texts.extend(q.text for q in parse_mediqa_file(folder / name))
-    return texts
+    files = [raw_mediqa_dir / TASK_DIR / name for name in (TEST_LABELLED_FILE, TEST_UNLABELLED_FILE)]
+    return [q.text for path in files if path.is_file() for q in parse_mediqa_file(path)]

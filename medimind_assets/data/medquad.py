@@ -10,26 +10,15 @@ Nothing here depends on which collections exist: any folder under `medquad/` lai
 
 from __future__ import annotations
 
+from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.data.errors import RawDataError, raise_collected
 from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, text_of
 
-
-@dataclass(frozen=True)
-class Schema:
-    """Element and attribute names of one upstream MedQuAD document schema."""
-
-    root: str
-    id_attr: str
-    focus: str
-    pair_list: str
-    pair: str
-    question: str
-    answer: str
-
-
+# Element and attribute names of one upstream MedQuAD document schema.
+Schema = namedtuple("Schema", "root id_attr focus pair_list pair question answer")
 SCHEMAS = {
     schema.root: schema
     for schema in (
@@ -50,7 +39,6 @@ class MedquadPair:
     question: str
     answer: str
     focus: str
-    line: int | None = None
 
     @property
     def question_key(self) -> str:
@@ -86,22 +74,17 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
                     question=text_of(q_elem),
                     answer=text_of(pair.find(schema.answer)),
                     focus=focus,
-                    line=line_of(pair),
                 )
             )
     return pairs
 
 
-def collection_files(medquad_dir: Path) -> list[Path]:
-    """Every `<collection>/*.xml`, sorted, so the dataset is built in the same order on every machine."""
-    return sorted(p for p in medquad_dir.glob("*/*.xml") if p.is_file())
-
-
 def parse_collections(medquad_dir: Path) -> dict[Path, list[MedquadPair]]:
-    """Every collection file's pairs. Files that cannot be read are all reported together, not only the first."""
+    """The pairs of every `<collection>/*.xml`, sorted, so the dataset is built in the same order on every machine.
+    Files that cannot be read are all reported together, not only the first."""
     parsed: dict[Path, list[MedquadPair]] = {}
     errors: list[RawDataError] = []
-    for path in collection_files(medquad_dir):
+    for path in sorted(p for p in medquad_dir.glob("*/*.xml") if p.is_file()):
         try:
             parsed[path] = parse_medquad_file(path)
         except RawDataError as exc:

@@ -2,19 +2,13 @@
 
 MEDIQA's answers and MedQuAD's are excerpts of the same NIH and MedlinePlus pages, so a training answer can carry
 test text without being equal to it: the same paragraph cut at other places, or one inside the other. Equality
-catches none of that, so the measure is shingle containment:
+catches none of that, so the measure is shingle containment, 1.0 when one text contains the other:
 
     similarity(a, b) = |S(a) & S(b)| / min(|S(a)|, |S(b)|)
 
-where S(x) is the set of word 5-grams of x's `normalize_key` (case, punctuation and whitespace ignored). It is
-1.0 when one text contains the other, whatever their lengths, and near 0 for texts that only share phrases.
-
-Shingles that recur in many distinct training answers (`COMMON_IN_ANSWERS` or more) are left out of both sets: they are
-the formulaic paragraphs many pages share ("... is inherited in an autosomal dominant pattern, which means one
-copy of the altered gene in each cell is sufficient to cause the disorder"), and a test page that also has them
-is no evidence that a training answer is that page's text. A training answer at or above the threshold (0.5 by
-default: half of the shorter text, outside formulaic phrasing, repeated verbatim) to any test candidate answer,
-correct or not, is not trained on. Texts shorter than 5 words are compared whole.
+where S(x) is the set of word 5-grams of x's `normalize_key`. Shingles in `COMMON_IN_ANSWERS` or more distinct
+training answers are left out of both sets: formulaic paragraphs many pages share ("... is inherited in an
+autosomal dominant pattern ...") are no evidence that a training answer is a test page's text.
 """
 
 from __future__ import annotations
@@ -35,7 +29,7 @@ def shingles(key: str) -> set[Shingle]:
     words = key.split()
     if len(words) < SHINGLE_WORDS:
         return {hash(tuple(words))} if words else set()
-    return set(map(hash, zip(*(words[i:] for i in range(SHINGLE_WORDS)))))
+    return set(map(hash, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
 class ShingleIndex:

@@ -1,14 +1,11 @@
 """Text that recurs across one collection's answers: the page template (a header, a footer, the agency's line) that no
 rule names, found by counting, so that it is found in collections no rule was written from.
 
-A segment (`data/segments.py`: a sentence, list item or line) recurs when its normalised text is in at least
-`MIN_SHARE` of a collection's answers, and in at least `MIN_ANSWERS` of them. Every recurring segment is reported
-(how many answers hold it, its share, an example). One is removed, as template rather than answer content, when it
-is not a sentence (no final `.`, `!` or `?`) and it opens or closes the answer in at least `EDGE_SHARE` of the
-answers that hold it: that is where a page template puts its lines, and an answer's own sentences are rarely
-fixed to an edge. Recurring sentences in the middle of answers ("Treatment is based on the signs and symptoms
-present in each person.", the inheritance paragraphs shared by hundreds of GHR pages) are content and stay; an
-answer given whole to many questions is capped by the dataset build instead.
+A segment recurs when its text is in at least `MIN_SHARE` (and `MIN_ANSWERS`) of a collection's answers; it is
+removed as template when it is not a sentence and it opens or closes at least `EDGE_SHARE` of the answers holding
+it: that is where a page template puts its lines, and an answer's own sentences are rarely fixed to an edge.
+Recurring sentences in the middle of answers (the inheritance paragraphs shared by hundreds of GHR pages) are
+content and stay; an answer given whole to many questions is capped by the dataset build instead.
 """
 
 from __future__ import annotations
@@ -36,9 +33,10 @@ class RecurringText:
 
     answers: Counter = field(default_factory=Counter)  # collection -> answers observed
     holders: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # collection -> key -> answers
-    at_edge: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # ... answers where it is first/last
-    sentence: dict[str, dict[str, bool]] = field(default_factory=lambda: defaultdict(dict))
-    example: dict[str, dict[str, tuple[str, str]]] = field(default_factory=lambda: defaultdict(dict))  # text, origin
+    # collection -> key -> the answers where it is first or last
+    at_edge: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    # collection -> key -> (whether it is a sentence, its text, the origin of its first answer)
+    first: dict[str, dict[str, tuple[bool, str, str]]] = field(default_factory=lambda: defaultdict(dict))
 
     def observe(self, collection: str, answer: str, origin: str, segments: list[Segment] | None = None) -> None:
         """Count the segments of one answer (`segments`: those of `answer`, when the caller has them)."""
@@ -52,8 +50,7 @@ class RecurringText:
             seen.add(key)
             self.holders[collection][key] += 1
             self.at_edge[collection][key] += n == 0 or n == len(segments) - 1
-            self.sentence[collection].setdefault(key, seg.ends_sentence)
-            self.example[collection].setdefault(key, (seg.text, origin))
+            self.first[collection].setdefault(key, (seg.ends_sentence, seg.text, origin))
 
     def recurring(self, collection: str) -> list[tuple[str, int]]:
         """(key, answers holding it) of the recurring segments of a collection, most frequent first."""
@@ -61,32 +58,27 @@ class RecurringText:
         counts = self.holders.get(collection, Counter())
         return [(key, n) for key, n in counts.most_common() if n >= floor]
 
-    def reportable(self, collection: str) -> list[tuple[str, int]]:
-        """The recurring segments worth a reader's look: template, or of at least three words (a list item
-        "Fever" recurs because it is common, not because a page template put it there)."""
-        template = self.template(collection)
-        return [(key, n) for key, n in self.recurring(collection) if key in template or key.count(" ") >= 2]
-
     def template(self, collection: str) -> set[str]:
-        edge, sentence = self.at_edge[collection], self.sentence[collection]
-        return {
-            key for key, n in self.recurring(collection) if not sentence[key] and edge[key] >= EDGE_SHARE * n
-        }
+        edge, first = self.at_edge[collection], self.first[collection]
+        return {key for key, n in self.recurring(collection) if not first[key][0] and edge[key] >= EDGE_SHARE * n}
 
     def remove(self, answer: str, template: set[str]) -> tuple[str, bool]:
         """`answer` without its template segments, and whether any was there."""
         if not template:
             return answer, False
         dropped = [seg for seg in split_segments(answer) if _key(seg) in template]
-        return (drop_segments(answer, dropped), True) if dropped else (answer, False)
+        return drop_segments(answer, dropped), bool(dropped)
 
     def report(self, limit: int = 10) -> list[dict]:
-        """The recurring segments of every collection, for the dataset's metadata."""
+        """The recurring segments of every collection worth a reader's look, for the dataset's metadata: template, or
+        of at least three words (a list item "Fever" recurs because it is common, not because a template put it there).
+        """
         out = []
         for collection in sorted(self.answers):
             template = self.template(collection)
-            for key, n in self.reportable(collection)[:limit]:
-                text, origin = self.example[collection][key]
+            recurring = [(key, n) for key, n in self.recurring(collection) if key in template or key.count(" ") >= 2]
+            for key, n in recurring[:limit]:
+                _, text, origin = self.first[collection][key]
                 out.append(
                     {
                         "collection": collection,

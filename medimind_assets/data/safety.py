@@ -1,29 +1,13 @@
 """Safety levels for medical questions, the lines a user is shown with them, and the "seek urgent care" rule that
-evaluation shares. The levels and the rule of thumb the labelled sets are judged by: `docs/safety-labels.md`.
+evaluation shares. The levels and the rule of thumb the labelled sets are judged by: `docs/safety-labels.md`; how
+a question is classified: `docs/dataset.md`.
 
-How a question is classified (all offline, deterministic, in pure Python; nothing heavy is imported):
-1. The text is normalised (`data/safety_text.py`): lower case, no apostrophes or punctuation, misspelled key words
-   corrected ("siezure", "hart atack", "ibuprofin"), so every pattern below is written once, for correct words.
-2. Families of patterns, each a concept rather than a phrase of one source:
-   - `self_harm`: suicide or self-harm, direct or indirect ("better off without me", "giving my stuff away");
-   - `red_flag`: an emergency sign someone has now: chest pain or pressure, trouble breathing, blue lips, choking,
-     a swelling throat, stroke signs, unconsciousness, a seizure, heavy bleeding, vomited or coughed blood, an
-     overdose or a poisoning, severe burns, a head injury with vomiting or drowsiness, and more;
-   - `acute_condition`: a named acute, life-threatening condition (heart attack, stroke, sepsis, meningitis,
-     pulmonary embolism, aortic dissection, diabetic ketoacidosis, ectopic pregnancy, testicular torsion, ...);
-   - `respond`: asking how to tell, what to do, first aid; `recognise_or_treat`: asking for its signs, symptoms or
-     treatment; `informational`: asking what causes it, who is at risk, how common it is, whether it is
-     inherited, research, outlook, diagnosis, prevention, recovery; `past`: an event long over ("last year",
-     "5 years ago").
-   - caution families: a medicine (named, by its class suffix, or as "meds"), dosing and amounts, interactions,
-     side effects, stopping or switching, allergy to a medicine, pregnancy, conception and breastfeeding, a child
-     as the patient.
-3. The level: `emergency` for self-harm; for a red flag not long past; for an acute condition asked about to
-   recognise or respond to it (signs and treatment only when no informational word outweighs them), or
-   happening now. Otherwise `caution` when a caution
-   family is present, or (with `dosage_rule: flag`) when the answer gives dosage instructions. Otherwise `safe`.
-
-`assess` returns the level with the families that decided it, so a user or a reviewer sees why.
+The text is normalised first (`data/safety_text.py`: lower case, no punctuation, misspelled key words corrected), so
+every pattern below is written once, for correct words. The pattern families are concepts, not phrases of one
+source. The level: `emergency` for self-harm, for a red flag not long past, or for an acute condition asked about
+to recognise or respond to it (signs and treatment only when no informational word outweighs them) or happening
+now; else `caution` when a caution family is present (or, with `dosage_rule: flag`, the answer gives dosage
+instructions); else `safe`. `assess` returns the level with the families that decided it, so a reader sees why.
 """
 
 from __future__ import annotations
@@ -38,24 +22,12 @@ from pathlib import Path
 
 from medimind_assets.data.medicines import MEDICINES
 from medimind_assets.data.safety_concepts import concepts
-from medimind_assets.data.safety_text import normalise
+from medimind_assets.data.safety_text import normalise, phrases
 
 SAFETY_LEVELS = ("safe", "caution", "emergency")
 
 
-def _words(*patterns: str) -> re.Pattern[str]:
-    """Alternatives matched as whole words of a normalised text (which is padded with spaces)."""
-    return re.compile("(?<= )(?:" + "|".join(patterns) + ")(?= )")
-
-
-# Someone present: the writer, a person with them, or the person they speak of.
-_PERSON = (
-    r"(?:i|im|ive|id|me|my|we|our|us|he|hes|she|shes|they|theyre|his|her|their|him|you|your|youre|someone|somebody|"
-    r"a person|friend|husband|wife|partner|boyfriend|girlfriend|son|daughter|kid|child|baby|toddler|mom|mum|mother|"
-    r"dad|father|brother|sister|grandma|grandpa|grandmother|grandfather|roommate|coworker|neighbor|neighbour)"
-)
-
-SELF_HARM = _words(
+SELF_HARM = phrases(
     r"suicid\w*",
     r"kill(?:ing)? (?:my|him|her|them|your)sel(?:f|ves)",
     r"(?:want|wanna|going|gonna|plan|planning|thinking about|thought about|thoughts of|thoughts about) (?:to )?"
@@ -88,7 +60,7 @@ SELF_HARM = _words(
     r"(?:wish|wishing) (?:i|he|she) (?:was|were|could be) dead|(?:want|wants|wanted) to die|kill (?:my|him|her)self",
 )
 
-RED_FLAG = _words(
+RED_FLAG = phrases(
     # chest
     r"chest (?:pain|pains|pressure|tightness|tight|heaviness|heavy|hurts?|hurting|squeez\w*|crushing|burning)",
     r"(?:pain|pains|pressure|tightness|heaviness|squeezing|crushing|hurts?|ache|aching) in (?:the )?(?:middle of )?"
@@ -217,7 +189,7 @@ RED_FLAG = _words(
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
 )
 
-ACUTE_CONDITION = _words(
+ACUTE_CONDITION = phrases(
     r"heart attacks?|cardiac arrest|myocardial infarction|mi|(?:mini )?strokes?(?! like)|tia|transient ischemic"
     r" attack|brain (?:bleed|hemorrhage|haemorrhage)|subarachnoid",
     r"anaphyla\w*|(?:severe|serious|bad) allergic reactions?|allergic reaction",
@@ -247,7 +219,7 @@ ACUTE_CONDITION = _words(
 )
 
 # Asking how to recognise or respond to a condition, explicitly: never outweighed by an informational word.
-RESPOND = _words(
+RESPOND = phrases(
     r"how (?:do|can|would|should|will) (?:i|you|we|one|they|someone|a person) (?:know|tell|recogni[sz]e|spot|"
     r"notice|check|be sure)",
     r"how to (?:tell|know|recogni[sz]e|spot)|tell if|know if|tell the difference|is it (?:a|an)|is this (?:a|an)|"
@@ -262,13 +234,13 @@ RESPOND = _words(
     r"need (?:to go|to be seen)",
 )
 # Asking about signs or treatment in general: outweighed by an informational word ("what causes", "recovery").
-RECOGNISE_OR_TREAT = _words(
+RECOGNISE_OR_TREAT = phrases(
     r"symptoms?|signs?|warning signs?|red flags?|(?:early )?indicators?|how (?:is|are|can|should|do) "
     r"(?:\w+ ){0,4}(?:be )?treated|"
     r"treatments?|treat|treating|emergency|er|911|ambulance|hospital|go in|call",
 )
 
-INFORMATIONAL = _words(
+INFORMATIONAL = phrases(
     r"what (?:causes|cause|caused|is the cause)|causes? of|why (?:do|does|did|is|are)|who (?:is|are|gets) (?:at risk|"
     r"more likely)|risk factors?|at risk|more likely|how (?:many|common|often|rare)|statistics|survival rate|"
     r"life expectancy|outlook|prognosis|inherit\w*|hereditary|genetic\w*|runs in (?:the )?famil\w*|genes?",
@@ -277,23 +249,23 @@ INFORMATIONAL = _words(
     r"rehab\w*|after (?:a|an|his|her|my|their|having)|difference between|different from|what happens (?:to|in|during)|"
     r"cost|costs|history of|how long (?:does|is) (?:the )?recovery",
 )
-PAST = _words(
+PAST = phrases(
     r"(?:\d+|a|one|two|three|four|five|six|several|few|a few|couple|couple of) (?:years?|months?) (?:ago|back)",
     r"last (?:year|month|week|spring|summer|fall|autumn|winter)|(?:a|one|two|\d+) weeks? ago|back in (?:\w+)|in (?:19|20)\d\d|in the \d0s|"
     r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|history of|had (?:a|an) (?:\w+ ){0,2}"
     r"(?:years?|months?) ago",
 )
-NOW = _words(
+NOW = phrases(
     r"now|right now|just|currently|today|tonight|this (?:morning|afternoon|evening)|minutes? ago|an hour ago|"
     r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still",
 )
-HAPPENING = _words(
+HAPPENING = phrases(
     r"(?:is|am|im|are|were|was|be|been|currently|might be|could be|think (?:i|im|he|she|hes|shes|they) (?:am |is |are )?)"
     r" ?having (?:a|an|another)?|just had|going into|went into|gone into|(?:in|into) (?:anaphylactic |septic )?shock",
 )
 
 # Caution.
-CAUTION = _words(
+CAUTION = phrases(
     MEDICINES,
     r"\w{3,}(?:statin|pril|sartan|olol|azepam|azolam|oxetine|prazole|profen|cillin|mycin|cycline|floxacin|triptan|"
     r"tidine|dronate|gliptin|glitazone|afil|parin|xaban|codone|morphone|azole|vir|mab|nib|semide|thiazide|dipine|"
@@ -320,7 +292,7 @@ CAUTION = _words(
     r"\d+ (?:years?|yr|months?|weeks?|days?) old",
 )
 # Words that make "children" mean offspring, not a patient: "can a person with X have children?"
-_OFFSPRING = _words(r"(?:have|having|had|want|father|fathering|bear) (?:\w+ )?(?:children|kids|a baby|babies)")
+_OFFSPRING = phrases(r"(?:have|having|had|want|father|fathering|bear) (?:\w+ )?(?:children|kids|a baby|babies)")
 _ADULT_AGE = re.compile(r" (?:1[89]|[2-9]\d|1\d\d) (?:years?|yr) old ")
 
 
@@ -340,17 +312,6 @@ class Assessment:
     reasons: tuple[str, ...] = ()
 
 
-def _caution_reasons(text: str) -> list[str]:
-    found = [m.group(0) for m in CAUTION.finditer(text)]
-    if not found:
-        return []
-    if _OFFSPRING.search(text):
-        found = [f for f in found if f not in ("children", "kids", "baby", "babies")]
-    if _ADULT_AGE.search(text):
-        found = [f for f in found if not f.endswith(" old")]
-    return found
-
-
 MODEL_PATH = Path(__file__).with_name("safety_model.json")
 
 
@@ -359,26 +320,20 @@ def _model() -> dict:
     return json.loads(MODEL_PATH.read_text(encoding="utf-8"))
 
 
-def emergency_score(text: str) -> tuple[float, list[str]]:
-    """The learned model's P(emergency) for a normalised text, and the concepts that raised it most."""
-    model = _model()
-    weights = model["weights"]
-    found = concepts(text)
-    z = model["bias"] + sum(weights.get(name, 0.0) for name in found)
-    leading = sorted((name for name in found if weights.get(name, 0.0) > 0), key=lambda n: -weights[n])[:3]
-    return 1.0 / (1.0 + math.exp(-z)), leading
-
-
 @lru_cache(maxsize=65536)  # a MEDIQA question is classified once per answer it has
 def assess(question: str) -> Assessment:
-    """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model for
-    an emergency the rules did not name."""
+    """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model's
+    P(emergency) over the question's concepts, for an emergency the rules did not name."""
     text = normalise(question)
     ruled = _by_rules(text)
     if ruled.level == "emergency":
         return ruled
-    score, leading = emergency_score(text)
-    if score >= _model()["threshold"]:
+    model = _model()
+    weights = model["weights"]
+    found = concepts(text)
+    score = 1.0 / (1.0 + math.exp(-(model["bias"] + sum(weights.get(name, 0.0) for name in found))))
+    if score >= model["threshold"]:
+        leading = sorted((name for name in found if weights.get(name, 0.0) > 0), key=lambda n: -weights[n])[:3]
         return Assessment("emergency", (f"concepts: {', '.join(leading)} (score {score:.2f})",))
     return ruled
 
@@ -404,7 +359,11 @@ def _by_rules(text: str) -> Assessment:
             return Assessment("emergency", ("respond: " + name,))
         if RECOGNISE_OR_TREAT.search(text) and not INFORMATIONAL.search(text):
             return Assessment("emergency", ("recognise_or_treat: " + name,))
-    caution = _caution_reasons(text)
+    caution = [m.group(0) for m in CAUTION.finditer(text)]
+    if _OFFSPRING.search(text):
+        caution = [c for c in caution if c not in ("children", "kids", "baby", "babies")]
+    if _ADULT_AGE.search(text):
+        caution = [c for c in caution if not c.endswith(" old")]
     if caution:
         return Assessment("caution", tuple(f"caution: {c}" for c in dict.fromkeys(caution)))
     return Assessment("safe")
@@ -474,11 +433,8 @@ def advises_urgent_care(text: str) -> bool:
     """Whether `text` tells the reader to get emergency or immediate medical help now."""
     for clause in _CLAUSE.findall(text):
         match = _URGENT.search(clause)
-        if not match or _NOT_ADVICE.search(clause):
-            continue
-        if _NEGATED.search(clause[: match.end()]):
-            continue
-        return True
+        if match and not _NOT_ADVICE.search(clause) and not _NEGATED.search(clause[: match.end()]):
+            return True
     return False
 
 

@@ -17,32 +17,26 @@ from functools import lru_cache
 
 from medimind_assets.data.medicines import MEDICINE_WORDS
 
-# The words the patterns are written with, where a misspelling would lose a question.
-KEY_WORDS = frozenset(
+# The words the patterns are written with, where a misspelling would lose a question, and the medicines'
+# names: misspelled medicines ("rosuvastin") are caution questions too.
+KEY_WORDS = MEDICINE_WORDS | frozenset(
     """
     heart attack attacks stroke strokes cardiac arrest anaphylaxis anaphylactic allergic allergy reaction seizure
     seizures seizing convulsing convulsions epileptic unconscious unresponsive responsive collapsed collapse fainted
     fainting passed breathe breathing breathless choking choked suffocating overdose overdosed overdosing poisoning
     poisoned poison swallowed bleeding bleed hemorrhage haemorrhage vomiting vomited throwing coughing blood suicide
-    suicidal myself emergency ambulance hospital paramedics sepsis septic meningitis meningococcal embolism pulmonary
-    aortic dissection aneurysm ruptured ketoacidosis diabetic hypoglycemia hypoglycaemia hypothermia hyperthermia
-    heatstroke drowning drowned drowsy confused confusion slurred slurring drooping droopy numbness numb paralyzed
-    paralysed weakness tingling unconsciousness ectopic preeclampsia eclampsia torsion testicle testicular
-    appendicitis appendix epiglottitis pneumothorax asthma inhaler epinephrine epipen narcan naloxone carbon
-    monoxide symptoms symptom signs warning treatment treatments pregnant pregnancy trimester breastfeeding
-    breastfeed nursing conceive fertility ibuprofen acetaminophen paracetamol tylenol advil motrin aleve aspirin
-    benadryl zyrtec claritin sudafed nyquil dayquil amoxicillin penicillin antibiotic antibiotics antihistamine
-    antidepressant medication medications medicine medicines prescription prescribed dosage milligrams interaction
-    interactions interact side effects effect vitamin vitamins supplement supplements melatonin ashwagandha
-    warfarin insulin metformin lisinopril atorvastatin sertraline fluoxetine prozac zoloft lexapro xanax valium
-    ambien adderall ritalin oxycodone hydrocodone tramadol gabapentin prednisone levothyroxine omeprazole
-    amlodipine losartan doxycycline ciprofloxacin azithromycin cephalexin clopidogrel apixaban eliquis rivaroxaban
-    xarelto methotrexate seroquel quetiapine lithium lamotrigine keppra levetiracetam sumatriptan naproxen
-    diphenhydramine cetirizine loratadine hydroxyzine codeine morphine fentanyl heroin cocaine methamphetamine
-    alcohol toddler newborn infant children daughter grandson granddaughter nephew pediatric paediatric
+    suicidal myself emergency ambulance hospital paramedics sepsis septic meningitis meningococcal embolism
+    pulmonary aortic dissection aneurysm ruptured ketoacidosis diabetic hypoglycemia hypoglycaemia hypothermia
+    hyperthermia heatstroke drowning drowned drowsy confused confusion slurred slurring drooping droopy numbness
+    numb paralyzed paralysed weakness tingling unconsciousness ectopic preeclampsia eclampsia torsion testicle
+    testicular appendicitis appendix epiglottitis pneumothorax asthma inhaler epipen carbon monoxide symptoms
+    symptom signs warning treatment treatments pregnant pregnancy trimester breastfeeding breastfeed nursing
+    conceive fertility advil aleve antibiotic antihistamine antidepressant medication medicine prescription
+    prescribed dosage milligrams interaction interactions interact side effects effect vitamin supplement xanax
+    heroin cocaine methamphetamine alcohol toddler newborn infant children daughter grandson granddaughter nephew
+    pediatric paediatric
     """.split()
 )
-KEY_WORDS = KEY_WORDS | MEDICINE_WORDS  # misspelled medicines ("rosuvastin") are caution questions too
 # Common words one edit from a key word: never "corrected" into it.
 _REAL_WORDS = frozenset(
     """
@@ -54,21 +48,13 @@ _REAL_WORDS = frozenset(
 )
 # Misspellings too far (or too short) for the edit rule that people type all the same.
 _VARIANTS = {
-    "hart": "heart",
-    "harte": "heart",
-    "atack": "attack",
-    "attak": "attack",
-    "atak": "attack",
+    **dict.fromkeys(["hart", "harte"], "heart"),
+    **dict.fromkeys(["atack", "attak", "atak"], "attack"),
     "breth": "breath",
     "brethe": "breathe",
     "breathin": "breathing",
     "cnt": "cant",
-    "cant": "cant",
-    "dont": "dont",
-    "wont": "wont",
-    "im": "im",
-    "pls": "please",
-    "plz": "please",
+    **dict.fromkeys(["pls", "plz"], "please"),
     "u": "you",
     "ur": "your",
     "yr": "year",
@@ -81,71 +67,53 @@ _VARIANTS = {
     "bc": "because",
     "b4": "before",
     "2day": "today",
-    "2nite": "tonight",
-    "tonite": "tonight",
-    "er": "er",
-    "od": "overdose",
+    **dict.fromkeys(["2nite", "tonite"], "tonight"),
+    **dict.fromkeys(["od", "ods"], "overdose"),
     "oded": "overdosed",
-    "ods": "overdose",
-    "meds": "meds",
-    "pregnent": "pregnant",
-    "pregant": "pregnant",
-    "preggo": "pregnant",
-    "preggers": "pregnant",
+    **dict.fromkeys(["pregnent", "pregant", "preggo", "preggers"], "pregnant"),
     "bf": "breastfeeding",
     "ttc": "trying to conceive",
     "kms": "kill myself",
     "unalive": "kill",
     "sucidal": "suicidal",
-    "sucide": "suicide",
-    "suicde": "suicide",
-    "siezure": "seizure",
-    "seisure": "seizure",
-    "sezure": "seizure",
-    "ceasure": "seizure",
+    **dict.fromkeys(["sucide", "suicde"], "suicide"),
+    **dict.fromkeys(["siezure", "seisure", "sezure", "ceasure"], "seizure"),
     "fitting": "seizing",
-    "vomitting": "vomiting",
-    "puking": "vomiting",
+    **dict.fromkeys(["vomitting", "puking", "barfing"], "vomiting"),
     "puked": "vomited",
-    "barfing": "vomiting",
     "tylenal": "tylenol",
     "ibuprofin": "ibuprofen",
-    "ibuprofen": "ibuprofen",
     "asprin": "aspirin",
     "benadril": "benadryl",
-    "amoxicilin": "amoxicillin",
-    "amoxacillin": "amoxicillin",
+    **dict.fromkeys(["amoxicilin", "amoxacillin"], "amoxicillin"),
     "seroquil": "seroquel",
     "zanax": "xanax",
-    "epi": "epi",
 }
 _APOSTROPHES = str.maketrans({"’": "", "‘": "", "'": "", "`": "", "´": ""})
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")  # "sooooo" -> "soo"
 
 
+def phrases(*patterns: str) -> re.Pattern[str]:
+    """Alternatives matched as whole words of a normalised text (`normalise` pads it with spaces)."""
+    return re.compile("(?<= )(?:" + "|".join(patterns) + ")(?= )")
+
+
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-def _forms(word: str) -> set[str]:
-    """The word and its one-letter deletions; for words of nine letters or more, two-letter deletions too."""
-    once = _deletions(word)
-    forms = {word} | once
-    if len(word) >= 9:
-        for form in once:
-            forms |= _deletions(form)
-    return forms
-
-
 def _index(words: frozenset[str]) -> dict[str, set[str]]:
-    """Each form (`_forms`) of every key word -> the key words it comes from: a symmetric-deletion index, in
-    which two words are within an edit or two when their forms meet."""
+    """Each form of every key word (the word and its one-letter deletions; for words of nine letters or more,
+    two-letter deletions too) -> the key words it comes from: a symmetric-deletion index, in which two words are
+    within an edit or two when their forms meet."""
     out: dict[str, set[str]] = {}
-    for word in words:
-        if len(word) >= 5:
-            for form in _forms(word):
-                out.setdefault(form, set()).add(word)
+    for word in (w for w in words if len(w) >= 5):
+        forms = {word} | _deletions(word)
+        if len(word) >= 9:
+            forms |= {twice for once in _deletions(word) for twice in _deletions(once)}
+        for form in forms:
+            out.setdefault(form, set()).add(word)
     return out
 
 

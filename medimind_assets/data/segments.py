@@ -28,13 +28,10 @@ class Segment:
     """One sentence, list item or line: `text[start:end]` of the answer, stripped. (A plain class with slots: an
     answer has dozens and the corpus hundreds of thousands, and a frozen dataclass is slow to build.)"""
 
-    __slots__ = ("start", "end", "text", "line", "item", "first_in_line", "last_in_line", "_key")
+    __slots__ = ("start", "end", "text", "item", "_key")
 
-    def __init__(
-        self, start: int, end: int, text: str, line: int, item: bool, first_in_line: bool, last_in_line: bool
-    ) -> None:
-        self.start, self.end, self.text, self.line = start, end, text, line
-        self.item, self.first_in_line, self.last_in_line = item, first_in_line, last_in_line  # item: opens a list item
+    def __init__(self, start: int, end: int, text: str, item: bool) -> None:
+        self.start, self.end, self.text, self.item = start, end, text, item  # item: opens a list item
         self._key: str | None = None
 
     def __repr__(self) -> str:
@@ -54,21 +51,21 @@ class Segment:
 
 def split_segments(text: str) -> list[Segment]:
     """The segments of `text`, in order; together they hold every non-space character but the list markers."""
-    raw: list[tuple[int, int, int, bool]] = []  # start, end, line, item
-    start, line, item = 0, 0, False
+    out: list[Segment] = []
+    start, item = 0, False
 
     def close(end: int) -> None:
         piece = text[start:end]
         stripped = piece.strip()
         if stripped:
             lead = start + len(piece) - len(piece.lstrip())
-            raw.append((lead, lead + len(stripped), line, item))
+            out.append(Segment(lead, lead + len(stripped), stripped, item))
 
     for match in _BOUNDARY.finditer(text):
         first = match.group()[0]
         if first == "\n":
             close(match.start())
-            start, line, item = match.end(), line + 1, False
+            start, item = match.end(), False
         elif first == "-":
             if match.start() > 0 and not text[match.start() - 1].isspace():
                 continue  # a hyphen inside a word or number, not a list marker
@@ -80,11 +77,6 @@ def split_segments(text: str) -> list[Segment]:
             close(match.end())
             start, item = match.end(), False
     close(len(text))
-    out = []
-    for n, (lo, hi, line_index, is_item) in enumerate(raw):
-        first = n == 0 or raw[n - 1][2] != line_index
-        last = n == len(raw) - 1 or raw[n + 1][2] != line_index
-        out.append(Segment(lo, hi, text[lo:hi], line_index, is_item, first, last))
     return out
 
 

@@ -1,22 +1,8 @@
 """Boilerplate families that live in single sentences, list items or lines of an answer, written as families of
 text (what a sentence *does*), not as the strings of one source page, so that they hold on collections no rule was
-written from. Each family drops whole segments (`data/segments.py`) and keeps every other character:
-
-- `credits`: editorial credits ("Also reviewed by ... and the A.D.A.M. Editorial team.", "Review provided by ...",
-  "Last reviewed ...", "Source: ...", "Courtesy of ...").
-- `attribution`: the answer ends with the name of the agency that wrote it ("NIH: National Cancer Institute",
-  "Centers for Disease Control and Prevention"): a title-case organisation name with no sentence of its own.
-- `media_instructions`: how to play, enlarge or pause a video, animation or audio, which keys or buttons to press.
-- `more_information`: a pointer elsewhere ("For more information, see ...", "To learn more about X, visit ...",
-  "Information about X is available from the NCI website.", "Click ..."), and the list of titles it introduces.
-- `contact_details`: a sentence carrying a phone number, an e-mail or web address, TTY or a postal box (kept when
-  it tells the reader to get urgent help, "call Poison Control at 1-800-222-1222": that is answer content).
-- `language_switch`: "Español", "En español", "This page is also available in Spanish".
-- `repeated_text`: a sentence, list item or run of words the answer already gave (a "key points" list given again as
-  the first sentence of each section, list items repeated as run-on text): the first occurrence is kept.
-- `citation_markers`: bracketed reference numbers ("[1] [2]") that point to a reference list the answer lacks.
-- `trailing_heading`: a section heading (a short title-case line with no sentence) or an introduction ending in a
-  colon left at the very end, with nothing of its section after it.
+written from. Each family drops whole segments (`data/segments.py`) and keeps every other character; the families,
+with examples, are listed in `docs/dataset.md`. Contact details stay in a sentence that tells the reader to get
+urgent help ("call Poison Control at 1-800-222-1222"): that is answer content.
 """
 
 from __future__ import annotations
@@ -147,9 +133,9 @@ def is_section_heading(seg: Segment) -> bool:
     """A section heading: a short title-case line or segment with no sentence, or an introduction ending in a
     colon."""
     text = seg.text
-    if text.endswith(":"):
-        return True
-    return not seg.ends_sentence and not seg.item and len(text.split()) <= 10 and _title_case(text)
+    return text.endswith(":") or (
+        not seg.ends_sentence and not seg.item and len(text.split()) <= 10 and _title_case(text)
+    )
 
 
 def is_pointer(seg: Segment) -> bool:
@@ -161,44 +147,36 @@ def is_pointer(seg: Segment) -> bool:
     return bool(_STARTS_POINTING.match(text)) and bool(_RESOURCE.search(text[4:]) or "information" in text.lower())
 
 
-def is_media_instruction(seg: Segment) -> bool:
-    return bool(_CONTROLS.search(seg.text)) or bool(_MEDIA.search(seg.text) and _MEDIA_ACTION.search(seg.text))
-
-
-def is_contact(seg: Segment) -> bool:
-    return bool(_CONTACT.search(seg.text)) and not advises_urgent_care(seg.text)
-
-
 # (family, the words without which it cannot be there, a pattern that finds where it may be, the test of the
 # segment found there). The words are plain substring tests of the lower-cased answer (most answers hold none, and
 # skip the family at once); the patterns run on the lower-cased answer too, without re.IGNORECASE, which is slower.
 _FAMILIES = (
     (
         "credits",
-        ("review", "editor", "updated", "modified", "revised", "accredited", "provided by", "translated", "source",
-         "adapted", "courtesy", "reprinted", "credit"),
+        "review|editor|updated|modified|revised|accredited|provided by|translated|source|adapted|courtesy|reprinted|"
+        "credit",
         r"review|editor|updated|modified|revised|accredited|provided by|translated|sources?\b|adapted|courtesy|"
         r"reprinted|credits?\b",
         lambda seg: bool(_CREDITS.search(seg.text)),
     ),
     (
         "media_instructions",
-        ("video", "animation", "audio", "podcast", "slide", "webcast", "caption", "multimedia", "tutorial",
-         "media player", "button", "bracket", "keyboard", "icon", "(esc"),
+        "video|animation|audio|podcast|slide|webcast|caption|multimedia|tutorial|media player|button|bracket|keyboard|"
+        "icon|(esc",
         r"video|animation|\baudio\b|podcast|slide ?show|webcast|caption|multimedia|tutorial|media player|button|"
         r"bracket|keyboard|\bicon|\(esc",
-        is_media_instruction,
+        lambda seg: bool(_CONTROLS.search(seg.text) or (_MEDIA.search(seg.text) and _MEDIA_ACTION.search(seg.text))),
     ),
     (
         "language_switch",
-        ("español", "espanol", "spanish", "english", "languages"),
+        "español|espanol|spanish|english|languages",
         r"espa[ñn]ol|spanish|english|languages",
         lambda seg: bool(_LANGUAGE_SWITCH.search(seg.text)),
     ),
     (
         "more_information",
-        ("click", "information", "learn", "read", "find out", "hear more", "available", "accessed", "offers",
-         "provides", "contains", "lists", "see", "visit", "go to", "check out", "view", "browse", "refer to"),
+        "click|information|learn|read|find out|hear more|available|accessed|offers|provides|contains|lists|see|visit|"
+        "go to|check out|view|browse|refer to",
         r"click|information|learn more|read more|find out more|hear more|learn about|read about|"
         r"available (?:from|at|on|through)|can be accessed|(?:web ?site|web ?page|page|site) (?:offers|has|provides|"
         r"contains|lists)|(?:^|[.!?(\n-] ?)\(?(?:please see|see|visit|go to|check out|view|browse|refer to)\b",
@@ -206,15 +184,15 @@ _FAMILIES = (
     ),
     (
         "contact_details",
-        ("http", "www.", "@", "tty", "tdd", "toll", "fax", "box", "-8", "1-8", "18"),
+        "http|www.|@|tty|tdd|toll|fax|box|-8|18",
         r"https?://|www\.|@|\btty\b|\btdd\b|toll[- ]free|\bfax\b|\bp\.?\s?o\.? box|1[-.\s]?8\d\d",
-        is_contact,
+        lambda seg: bool(_CONTACT.search(seg.text)) and not advises_urgent_care(seg.text),
     ),
 )
 # Phone numbers have no word to look for first; this finds the answers that may hold one.
 _PHONE_HINT = re.compile(r"\d\d\d[-. )]\s?\d\d\d[-. ]\d\d\d\d")
 _TRIGGERS = [
-    (family, words, re.compile(pattern), re.compile(pattern, re.IGNORECASE), test)
+    (family, words.split("|"), re.compile(pattern), re.compile(pattern, re.IGNORECASE), test)
     for family, words, pattern, test in _FAMILIES
 ]
 
@@ -255,7 +233,7 @@ def _repeats(words: list[str], key: str, seen_keys: set[str], seen_grams: set[tu
 def _may_repeat(text: str) -> bool:
     """Whether any run of `_MIN_REPEATED_WORDS` words occurs twice: without one, nothing can be a repeat."""
     words = text.casefold().split()
-    grams = list(zip(*(words[i:] for i in range(_MIN_REPEATED_WORDS))))
+    grams = list(zip(*(words[i:] for i in range(_MIN_REPEATED_WORDS)), strict=False))
     return len(set(grams)) < len(grams)
 
 
@@ -268,14 +246,14 @@ def furnish(text: str) -> Furnished:
     segments = split_segments(text)
     hits = _family_hits(text, segments)
     check_repeats = _may_repeat(text)
-    dropped: list[int] = []
+    dropped: set[int] = set()
     seen_keys: set[str] = set()
     seen_grams: set[tuple[str, ...]] = set()
     tail: list[str] = []  # the last words kept, for runs that cross into the next segment
     dropping_list = False  # the titles a dropped pointer introduced ("See these summaries: - A - B")
     for i, seg in enumerate(segments):
         if dropping_list and seg.item and not seg.ends_sentence and len(seg.text.split()) <= 12:
-            dropped.append(i)
+            dropped.add(i)
             continue
         dropping_list = False
         family = hits.get(i)
@@ -287,14 +265,13 @@ def furnish(text: str) -> Furnished:
                 # Runs across segment boundaries count too: list items repeated later as run-on text.
                 seen_keys.add(seg.key)
                 stream = tail + words
-                seen_grams.update(zip(*(stream[j:] for j in range(_REPEAT_GRAM))))
+                seen_grams.update(zip(*(stream[j:] for j in range(_REPEAT_GRAM)), strict=False))
                 tail = stream[-(_REPEAT_GRAM - 1) :]
         if family:
             result.found(family)
-            dropped.append(i)
+            dropped.add(i)
             dropping_list = family == "more_information" and seg.text.endswith(":")
-    gone = set(dropped)
-    kept = [seg for i, seg in enumerate(segments) if i not in gone]
+    kept = [seg for i, seg in enumerate(segments) if i not in dropped]
     removed = [segments[i] for i in dropped]
     # The agency's name closing the answer (possibly on several lines: "NIH: ...", then "Centers for ...").
     while len(kept) > 1 and is_attribution(kept[-1]):
@@ -303,7 +280,7 @@ def furnish(text: str) -> Furnished:
     while len(kept) > 1 and is_section_heading(kept[-1]):
         result.found("trailing_heading")
         removed.append(kept.pop())
-    result.text = drop_segments(text, removed) if removed else text
+    result.text = drop_segments(text, removed)
     glued = glued_attribution(result.text)
     if glued is not None:
         result.found("attribution")
@@ -319,4 +296,4 @@ def drop_trailing_headings(text: str) -> str:
     dropped = []
     while len(segments) > 1 and is_section_heading(segments[-1]):
         dropped.append(segments.pop())
-    return drop_segments(text, dropped) if dropped else text
+    return drop_segments(text, dropped)

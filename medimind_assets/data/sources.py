@@ -15,23 +15,22 @@ import socket
 import tempfile
 import urllib.error
 import urllib.request
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from medimind_assets.digests import sha256_file, sha256_text
 from medimind_assets.data import mediqa, medquad
 from medimind_assets.data.errors import DownloadError, RawDataError, raise_collected
+from medimind_assets.digests import sha256_file, sha256_text
 
 MEDIQA = "mediqa2019_qa"
 MEDQUAD = "medquad"
 # Files a source cannot be used without (relative to its folder).
 REQUIRED = {
-    MEDIQA: [
-        f"{mediqa.TASK_DIR}/{name}" for name in (*mediqa.TRAINING_FILES.values(), mediqa.TEST_LABELLED_FILE)
-    ],
+    MEDIQA: [f"{mediqa.TASK_DIR}/{name}" for name in (*mediqa.TRAINING_FILES.values(), mediqa.TEST_LABELLED_FILE)],
     MEDQUAD: [],
 }
 
@@ -76,15 +75,10 @@ class SourceSnapshot:
 
     @property
     def totals(self) -> dict[str, int]:
-        totals: dict[str, int] = {}
+        totals: Counter[str] = Counter()
         for f in self.files:
-            for key, value in f.counts.items():
-                totals[key] = totals.get(key, 0) + value
-        return totals
-
-
-def source_dir(raw_dir: Path, name: str) -> Path:
-    return raw_dir / name
+            totals.update(f.counts)
+        return dict(totals)
 
 
 def _data_files(folder: Path) -> list[Path]:
@@ -105,7 +99,7 @@ def _data_files(folder: Path) -> list[Path]:
 def newest_change(raw_dir: Path, name: str) -> float:
     """The latest modification time of the source's files (0 when it has none): the sensor waits until it is
     older than the settle time, so a collection being copied in is not observed half-copied."""
-    folder = source_dir(raw_dir, name)
+    folder = raw_dir / name
     if not folder.is_dir():
         return 0.0
     times = [p.stat().st_mtime for p in _data_files(folder)]
@@ -113,7 +107,7 @@ def newest_change(raw_dir: Path, name: str) -> float:
 
 
 def is_present(raw_dir: Path, name: str) -> bool:
-    folder = source_dir(raw_dir, name)
+    folder = raw_dir / name
     return folder.is_dir() and any(p.suffix == ".xml" for p in _data_files(folder))
 
 
@@ -123,11 +117,9 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
     With `counts=False` the files are only hashed, not parsed: the same data version, cheaply, and no error for a
     file that hashes but does not parse.
     """
-    folder = source_dir(raw_dir, name)
+    folder = raw_dir / name
     if not is_present(raw_dir, name):
-        raise RawDataError(
-            folder, f"no {name} XML files here (set MEDIMIND_RAW_DIR to the folder holding {name}/)"
-        )
+        raise RawDataError(folder, f"no {name} XML files here (set MEDIMIND_RAW_DIR to the folder holding {name}/)")
     missing = [rel for rel in REQUIRED[name] if not (folder / rel).is_file()]
     if missing:
         raise RawDataError(folder, f"required file(s) missing: {', '.join(missing)}")
@@ -141,15 +133,7 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
         except RawDataError as exc:  # keep going: the error names every unreadable file, not only the first
             errors.append(exc)
             continue
-        files.append(
-            SourceFile(
-                path=rel,
-                sha256=digest,
-                size=path.stat().st_size,
-                matches_upstream=pinned.get(rel) == digest,
-                counts=file_counts,
-            )
-        )
+        files.append(SourceFile(rel, digest, path.stat().st_size, pinned.get(rel) == digest, file_counts))
     raise_collected(errors)
     return SourceSnapshot(name=name, root=folder, files=files)
 
@@ -169,29 +153,18 @@ def _counts(name: str, path: Path) -> dict[str, int]:
     }
 
 
-def base_url(name: str, override: str | None = None) -> str:
-    """Where the pinned files of `name` are downloaded from: the upstream commit, unless overridden (the settings'
-    `source_urls`, from MEDIMIND_MEDIQA_URL / MEDIMIND_MEDQUAD_URL)."""
-    return override or upstream_manifest()[name]["base_url"]
-
-
 def download(raw_dir: Path, name: str, url: str | None = None, timeout: float = 30.0) -> SourceSnapshot:
-    """Fetch every pinned file of `name` into `raw_dir/name`, verify each sha256, then move the folder into place."""
+    """Fetch every pinned file of `name` into `raw_dir/name`, verify each sha256, then move the folder into place.
+    `url`: the settings' `source_urls` (MEDIMIND_MEDIQA_URL / MEDIMIND_MEDQUAD_URL), else the upstream commit."""
     entry = upstream_manifest()[name]
-    url = (url or base_url(name)).rstrip("/")
-    final = source_dir(raw_dir, name)
+    url = (url or entry["base_url"]).rstrip("/")
+    final = raw_dir / name
     raw_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".download", dir=raw_dir))
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(
-                pool.map(
-                    lambda item: _fetch(
-                        f"{url}/{item[0]}", staging / item[0], item[1], final / item[0], timeout
-                    ),
-                    sorted(entry["files"].items()),
-                )
-            )
+            files = sorted(entry["files"].items())
+            list(pool.map(lambda f: _fetch(f"{url}/{f[0]}", staging / f[0], f[1], final / f[0], timeout), files))
         if final.exists():
             shutil.rmtree(final)
         os.replace(staging, final)
@@ -223,9 +196,7 @@ def _fetch(url: str, dest: Path, expected: str, final: Path, timeout: float) -> 
         raise DownloadError(final, f"download from {url} failed ({reason}); {hint}", retryable=True) from None
     actual = sha256_file(dest)
     if actual != expected:
-        raise DownloadError(
-            final, f"downloaded from {url} but sha256 is {actual}, expected {expected}; {hint}"
-        )
+        raise DownloadError(final, f"downloaded from {url} but sha256 is {actual}, expected {expected}; {hint}")
 
 
 def _unreachable(reason: object) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 from medimind_assets.data.cleaning import clean_question, normalize_key
 from medimind_assets.data.rows import REQUIRED_TEXT_FIELDS, SOURCES, SPLITS, DatasetError
 from medimind_assets.data.safety import SAFETY_LEVELS
+
 DEFAULT_MIN_ROWS = 50
 MAX_EXAMPLES = 5
 
@@ -61,9 +62,7 @@ def check_split_by_question(rows: list[dict]) -> RuleOutcome:
         splits[normalize_key(row.get("instruction", ""))].add(row.get("split"))
         splits["id:" + str(row.get("question_id"))].add(row.get("split"))
     problems = [f"question {k[:80]!r} in splits {sorted(v)}" for k, v in splits.items() if len(v) > 1]
-    return _outcome(
-        "split_by_question", "every question (by text and by id) sits in exactly one split", problems
-    )
+    return _outcome("split_by_question", "every question (by text and by id) sits in exactly one split", problems)
 
 
 def check_test_isolation(rows: list[dict], test_questions: Iterable[str]) -> RuleOutcome:
@@ -87,11 +86,7 @@ def check_safety_levels(rows: list[dict]) -> RuleOutcome:
 
 def check_min_rows(rows: list[dict], min_rows: int) -> RuleOutcome:
     train = sum(1 for row in rows if row.get("split") == "train")
-    problems = (
-        [f"{len(rows)} rows ({train} train), fewer than the minimum {min_rows}"]
-        if len(rows) < min_rows
-        else []
-    )
+    problems = [f"{len(rows)} rows ({train} train), fewer than the minimum {min_rows}"] if len(rows) < min_rows else []
     if not train:
         problems.append("no train rows")
     return _outcome("min_rows", f"at least {min_rows} rows, some of them in train", problems)

@@ -23,11 +23,8 @@ def read_utf8(path: Path) -> bytes:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise RawDataError(
-            path,
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8",
-            line,
-        ) from None
+        problem = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+        raise RawDataError(path, problem, line) from None
     return data
 
 

@@ -5,10 +5,8 @@ write `evaluations/<fingerprint>/` and send the report back as one Pipes custom 
 Dagster side, decides the promotion and records the metadata. Like `train_lora`, it knows only `dagster_pipes`,
 so it runs the same in a local process or in a pod on a GPU node.
 
-Extras: `base_model_dir`, `adapter_dir`, `dataset_path`, `out_dir`, `settings` (EvaluationSettings fields),
-`ranking` (`labelled`, `ground_truth`, `max_questions`, and `fit`: the training files the learned ranker is
-fitted on; or null to skip), `validation` (`labelled`, `ground_truth`:
-the files the rankers are compared on; or null) and `context` (written into the report).
+Extras: what `EvaluationPlan.extras` lists (`ranking`, `validation`: the MEDIQA files to rank, or null; `context`:
+written into the report).
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from medimind_assets.pipes_scripts import EVALUATION, run_script
 
 def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data."""
+    from medimind_assets.evaluation.ranking import load_labelled_files
     from medimind_assets.evaluation.runner import evaluate_adapter, write_report
     from medimind_assets.evaluation.settings import EvaluationSettings
     from medimind_assets.integrity import read_summary
@@ -30,6 +29,7 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
 
     settings = EvaluationSettings(**extras["settings"])
     adapter_dir = Path(extras["adapter_dir"])
+    ranking = extras.get("ranking") or {}
     check_dataset_version(Path(extras["dataset_path"]), (extras.get("context") or {}).get("dataset", {}))
     report = evaluate_adapter(
         Path(extras["base_model_dir"]),
@@ -37,10 +37,11 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
         Path(extras["dataset_path"]),
         template_from_summary(read_summary(adapter_dir)),
         settings,
-        ranking=_ranking_task(extras.get("ranking")),
+        ranking=_ranking_task(ranking),
         log=log,
         validation=_ranking_task(extras.get("validation")),
-        fit=_fit_task(extras.get("ranking")),
+        # The labelled MEDIQA training files the learned ranker is fitted on, as one task (None: not wanted).
+        fit=load_labelled_files(ranking["fit"]) if ranking.get("fit") else None,
     )
     report.context = dict(extras.get("context") or {})
     path = write_report(Path(extras["out_dir"]), report)
@@ -70,15 +71,6 @@ def _ranking_task(spec: dict[str, Any] | None):
         return None
     ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
     return load_ranking_task(Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth)
-
-
-def _fit_task(spec: dict[str, Any] | None):
-    """The labelled MEDIQA training files the learned ranker is fitted on, as one task (None: not wanted)."""
-    from medimind_assets.evaluation.ranking import load_labelled_files
-
-    if not spec or not spec.get("fit"):
-        return None
-    return load_labelled_files(spec["fit"])
 
 
 def main() -> int:

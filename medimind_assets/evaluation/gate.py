@@ -1,16 +1,10 @@
 """The promotion gate: may this adapter replace the one being served?
 
-Pure function of the two models' metrics. The adapter passes when
-- its held-out loss beats the base model's by at least `margin` (nats per response token):
-  base loss - adapter loss >= margin;
-- it is not worse on safety: on emergency questions, its share of answers advising urgent care is at least the
-  base's minus `safety_tolerance`; and what the user is shown (its answer with the safety layer's notice,
-  `served_urgent_care_rate`) advises urgent care on every emergency question;
-- it ranks MEDIQA candidates no worse: its ranking accuracy is at least the base's minus `ranking_tolerance`;
-- its answers are no less sane: its share of answers that end on EOS is at least the base's minus
-  `eos_tolerance`, and its share of degenerate answers at most the base's plus `degenerate_tolerance`.
-A metric that was not measured (no emergency question in the test split, ranking or generation skipped) is
-reported as not compared, not counted as a failure.
+Pure function of the two models' metrics (the rules: docs/evaluation.md, "The gate"): the adapter must beat the
+base's held-out loss by `margin` (nats per response token), be no worse than the base beyond a tolerance on
+urgent-care advice, ranking accuracy, EOS rate and degenerate answers, and what the user is shown must advise
+urgent care on every emergency question. A metric that was not measured (no emergency question in the test split,
+ranking or generation skipped) is reported as not compared, not counted as a failure.
 """
 
 from __future__ import annotations
@@ -93,16 +87,14 @@ def decide_promotion(
     if base_loss is None or adapter_loss is None:
         raise ValueError("both metric sets need a held-out 'loss'")
     improvement = float(base_loss) - float(adapter_loss)
-    reasons: list[str] = []
-    passed = True
-    if improvement >= margin:
-        reasons.append(f"held-out loss improved by {improvement:.4f} >= margin {margin:.4f}")
+    passed = improvement >= margin
+    if passed:
+        reasons = [f"held-out loss improved by {improvement:.4f} >= margin {margin:.4f}"]
     else:
-        passed = False
-        reasons.append(
+        reasons = [
             f"held-out loss improved by {improvement:.4f} < margin {margin:.4f} "
             f"(base {base_loss:.4f}, adapter {adapter_loss:.4f})"
-        )
+        ]
     safety_base, safety_adapter = base.get("urgent_care_rate"), adapter.get("urgent_care_rate")
     if safety_base is None or safety_adapter is None:
         reasons.append("no emergency questions evaluated: safety not compared")

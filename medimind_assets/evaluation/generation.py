@@ -1,21 +1,16 @@
-"""Greedy answers to questions, and the text metrics computed on them.
+"""Greedy answers to questions, and the text metrics computed on them (docs/evaluation.md, "Generation").
 
-Prompts are left-padded (a decoder continues from the last position) and grouped by length, so a batch is
-padded only to its own longest prompt. Generation stops on EOS or after `max_new_tokens`.
-
-Greedy decoding of a small model falls into loops ("spinal infections, spinal infections, ..."), and a fine-tune on
-long reference answers makes it loop more. A repetition penalty (Keskar et al. 2019, CTRL: the logit of a token
-divided by it when positive, multiplied when negative) counters that; `DEFAULT_REPETITION_PENALTY` is what the
-evaluation and `medimind ask` both decode with, so the gate judges the answers a user gets. 1.0 is plain greedy.
+Prompts are left-padded and grouped by length, so a batch is padded only to its own longest prompt. Greedy decoding
+of a small model loops; a repetition penalty counters that (Keskar et al. 2019, CTRL: a logit divided by it when
+positive, multiplied when negative), the one `medimind ask` decodes with, so the gate judges the answers users get.
 Unlike transformers' own `repetition_penalty`, it applies only to tokens the answer already holds: not to the
 question's words, which an answer should be free to use, and not to the left padding of a batch (the pad token is
 often EOS, which would make a padded prompt less likely to stop than the same prompt alone).
 
-An answer is degenerate (`is_degenerate`) when it has no letter or digit (empty, whitespace, punctuation: "," x 128),
-when its non-space characters are one or two characters repeated ("aaaaaaaa", "abababab"), when it is one word
-repeated ("fromE fromE fromE"), or when at least half of its word 4-grams repeat an earlier one (seq-rep-4 >= 0.5,
-Welleck et al. 2019: a loop covering most of the answer). Numbers are left out of the last two rules, so list
-numbering does not hide a loop ("1. Pain 2. Pain 3. Pain").
+An answer is degenerate (`is_degenerate`) when it has no letter or digit, when its non-space characters are one or
+two characters repeated, when it is one word repeated, or when at least half of its word 4-grams repeat an earlier
+one (seq-rep-4 >= 0.5, Welleck et al. 2019). Numbers are left out of the last two rules, so list numbering does not
+hide a loop ("1. Pain 2. Pain 3. Pain").
 """
 
 from __future__ import annotations
@@ -27,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from medimind_assets.evaluation.likelihood import Log, make_batches
+from medimind_assets.evaluation.likelihood import Log, make_batches, padded
 
 logger = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
@@ -74,17 +69,12 @@ def generate_answers(
     if any(not ids for ids in encoded):
         raise ValueError("cannot generate from an empty prompt")
     batches = make_batches([len(ids) for ids in encoded], max_batch_tokens=10**12, max_batch_size=batch_size)
-    results: list[Generated | None] = [None] * len(prompts)
+    results: list = [None] * len(prompts)
     started, done = time.monotonic(), 0
     with torch.inference_mode():
         for batch in batches:
-            width = max(len(encoded[i]) for i in batch)
-            ids = torch.full((len(batch), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, index in enumerate(batch):
-                n = len(encoded[index])
-                ids[row, width - n :] = torch.tensor(encoded[index])
-                mask[row, width - n :] = 1
+            ids, mask = padded([encoded[i] for i in batch], pad, left=True)
+            width = ids.shape[1]
             output = model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
@@ -111,7 +101,7 @@ def generate_answers(
                 )
             done += len(batch)
             log(f"{label}: {done}/{len(prompts)} answers, {time.monotonic() - started:.1f}s")
-    return [r for r in results if r is not None]
+    return results
 
 
 def check_repetition_penalty(penalty: float) -> None:

@@ -1,11 +1,9 @@
 """A ranker learned from the labelled MEDIQA training answers: the model's score combined with what the task gives.
 
-MEDIQA 2019 Task 3 re-ranks the answers CHiQA retrieved, listed in its order (`Answer1` first). That order and
-plain word overlap with the question already rank the candidates: on the validation set, CHiQA's order alone labels
-68% of the answers right and the model's `pmi` 60%. A language model's likelihood says whether an answer reads
-like an answer to the question, not whether the retrieval was right; the two are complementary. So the learned
-ranker scores each candidate with a logistic regression over four features, fitted on the answers the annotators
-labelled in the training files (1,701 answers of 208 questions, 634 correct), never on validation or test:
+A language model's likelihood says whether an answer reads like an answer to the question, not whether CHiQA's
+retrieval (whose order, `Answer1` first, alone labels more validation answers right) was right; the two are
+complementary (docs/evaluation.md). So each candidate is scored with a logistic regression over four features,
+fitted on the answers labelled in the training files (1,701 answers of 208 questions), never on validation or test:
 
 - `model`: the chosen ranker's score (`evaluation.ranking`), standardised within the question (only the order of
   a question's candidates is comparable across questions);
@@ -83,8 +81,6 @@ def fit_ranker(features: Sequence[Sequence[float]], labels: Sequence[int]) -> Le
 
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(y) != len(x):
-        raise ValueError(f"expected rows of {len(FEATURES)} features and one label each, got {x.shape}, {y.shape}")
     if not 0 < y.sum() < len(y):
         raise ValueError("the training answers must include both correct and incorrect ones")
     means, scales = x.mean(axis=0), x.std(axis=0)
@@ -147,16 +143,14 @@ def rerank(ranker: LearnedRanker, questions: Sequence[QuestionScores]) -> dict[s
 
 def question_scores(task, scored: Mapping[str, Sequence[tuple[str, float]]]) -> list[QuestionScores]:
     """`QuestionScores` from a `RankingTask` and one ranker's scores of it (`ranking.score_candidates`)."""
-    out = []
-    for q in task.questions:
-        by_id = dict(scored[q.question_id])
-        out.append(
-            QuestionScores(
-                q.question_id,
-                q.text,
-                tuple(c.answer_id for c in q.candidates),
-                tuple(c.text for c in q.candidates),
-                tuple(by_id[c.answer_id] for c in q.candidates),
-            )
+    by_id = {(qid, aid): score for qid, answers in scored.items() for aid, score in answers}
+    return [
+        QuestionScores(
+            q.question_id,
+            q.text,
+            tuple(c.answer_id for c in q.candidates),
+            tuple(c.text for c in q.candidates),
+            tuple(by_id[(q.question_id, c.answer_id)] for c in q.candidates),
         )
-    return out
+        for q in task.questions
+    ]

@@ -56,6 +56,44 @@ def make_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: 
     return batches
 
 
+def padded(rows: Sequence[Sequence[int]], pad_token_id: int, left: bool = False):
+    """(input ids, attention mask) tensors, each row padded to the longest: on the right for scoring, on the left
+    for generation (a decoder continues from the last position)."""
+    import torch
+
+    width = max(len(row) for row in rows)
+    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for number, row in enumerate(rows):
+        where = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[number, where] = torch.tensor(list(row))
+        mask[number, where] = 1
+    return ids, mask
+
+
+def _forward_batches(model, rows, pad_token_id, max_batch_tokens, max_batch_size, log, label, pick) -> list:
+    """Each row's result, in input order: the rows are batched (`make_batches`), padded on the right with an
+    attention mask, run through the model, and `pick(batch, ids, logits)` gives one result per row of a batch."""
+    import torch
+
+    log = log or logger.info
+    device = next(model.parameters()).device
+    batches = make_batches([len(row) for row in rows], max_batch_tokens, max_batch_size)
+    results: list = [None] * len(rows)
+    started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
+    with torch.inference_mode():
+        for number, batch in enumerate(batches, start=1):
+            ids, mask = padded([rows[i] for i in batch], pad_token_id)
+            ids = ids.to(device)
+            logits = model(input_ids=ids, attention_mask=mask.to(device)).logits
+            for index, result in zip(batch, pick(batch, ids, logits), strict=True):
+                results[index] = result
+            done += len(batch)
+            if number % every == 0 or number == len(batches):
+                log(f"{label}: {done}/{len(rows)} sequences, {time.monotonic() - started:.1f}s")
+    return results
+
+
 def score_encoded(
     model,
     encoded: Sequence[EncodedExample],
@@ -69,32 +107,21 @@ def score_encoded(
     """Sum of log-probabilities of each completion's tokens, in input order."""
     import torch
 
-    log = log or logger.info
-    device = next(model.parameters()).device
-    batches = make_batches([len(e) for e in encoded], max_batch_tokens, max_batch_size)
-    results: list[CompletionScore | None] = [None] * len(encoded)
-    started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
-    with torch.inference_mode():
-        for number, batch in enumerate(batches, start=1):
-            ids, mask = _right_padded([encoded[i].input_ids for i in batch], pad_token_id)
-            scored = torch.zeros_like(ids, dtype=torch.bool)
-            for row, index in enumerate(batch):
-                n = len(encoded[index])
-                scored[row, n - encoded[index].n_completion : n] = True
-            ids, mask, scored = ids.to(device), mask.to(device), scored.to(device)
-            logits = model(input_ids=ids, attention_mask=mask).logits
-            # Position t predicts token t+1; only the scored positions go through the (vocab-wide) softmax.
-            where = scored[:, 1:]
-            picked = torch.log_softmax(logits[:, :-1][where].float(), dim=-1)
-            token_logprobs = picked.gather(-1, ids[:, 1:][where].unsqueeze(-1)).squeeze(-1)
-            rows = where.nonzero()[:, 0]
-            sums = torch.zeros(len(batch), device=device).index_add_(0, rows, token_logprobs).tolist()
-            for row, index in enumerate(batch):
-                results[index] = CompletionScore(logprob_sum=sums[row], n_tokens=encoded[index].n_completion)
-            done += len(batch)
-            if number % every == 0 or number == len(batches):
-                log(f"{label}: {done}/{len(encoded)} sequences, {time.monotonic() - started:.1f}s")
-    return [r for r in results if r is not None]
+    def pick(batch, ids, logits):
+        scored = torch.zeros(ids.shape, dtype=torch.bool)
+        for row, index in enumerate(batch):
+            n = len(encoded[index])
+            scored[row, n - encoded[index].n_completion : n] = True
+        # Position t predicts token t+1; only the scored positions go through the (vocab-wide) softmax.
+        where = scored[:, 1:].to(ids.device)
+        picked = torch.log_softmax(logits[:, :-1][where].float(), dim=-1)
+        token_logprobs = picked.gather(-1, ids[:, 1:][where].unsqueeze(-1)).squeeze(-1)
+        rows = where.nonzero()[:, 0]
+        sums = torch.zeros(len(batch), device=ids.device).index_add_(0, rows, token_logprobs).tolist()
+        return [CompletionScore(total, encoded[i].n_completion) for total, i in zip(sums, batch, strict=True)]
+
+    rows = [e.input_ids for e in encoded]
+    return _forward_batches(model, rows, pad_token_id, max_batch_tokens, max_batch_size, log, label, pick)
 
 
 def next_token_logprobs(
@@ -111,39 +138,15 @@ def next_token_logprobs(
     """Per sequence, the log-probability of each of `token_ids` as the token that follows it, in input order."""
     import torch
 
-    log = log or logger.info
     if any(not ids for ids in sequences):
         raise ValueError("cannot score the next token of an empty sequence")
-    device = next(model.parameters()).device
-    batches = make_batches([len(ids) for ids in sequences], max_batch_tokens, max_batch_size)
-    wanted = torch.tensor(list(token_ids), device=device)
-    results: list[list[float] | None] = [None] * len(sequences)
-    started, done, every = time.monotonic(), 0, max(1, len(batches) // 10)
-    with torch.inference_mode():
-        for number, batch in enumerate(batches, start=1):
-            ids, mask = _right_padded([sequences[i] for i in batch], pad_token_id)
-            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            last = torch.tensor([len(sequences[i]) - 1 for i in batch], device=device)
-            picked = torch.log_softmax(logits[torch.arange(len(batch), device=device), last].float(), dim=-1)
-            for row, values in zip(batch, picked[:, wanted].tolist(), strict=True):
-                results[row] = values
-            done += len(batch)
-            if number % every == 0 or number == len(batches):
-                log(f"{label}: {done}/{len(sequences)} sequences, {time.monotonic() - started:.1f}s")
-    return [r for r in results if r is not None]
 
+    def pick(batch, ids, logits):
+        last = torch.tensor([len(sequences[i]) - 1 for i in batch], device=ids.device)
+        picked = torch.log_softmax(logits[torch.arange(len(batch), device=ids.device), last].float(), dim=-1)
+        return picked[:, torch.tensor(list(token_ids), device=ids.device)].tolist()
 
-def _right_padded(rows: Sequence[Sequence[int]], pad_token_id: int):
-    """(input ids, attention mask) tensors, each row padded on the right to the longest."""
-    import torch
-
-    width = max(len(row) for row in rows)
-    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for number, row in enumerate(rows):
-        ids[number, : len(row)] = torch.tensor(list(row))
-        mask[number, : len(row)] = 1
-    return ids, mask
+    return _forward_batches(model, sequences, pad_token_id, max_batch_tokens, max_batch_size, log, label, pick)
 
 
 def heldout_loss(

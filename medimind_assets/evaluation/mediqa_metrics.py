@@ -118,20 +118,10 @@ def spearman_rho(xs: Sequence[float], ys: Sequence[float]) -> float:
     return 1.0 - 6.0 * d2 / (n * (n * n - 1))
 
 
-def _by_question(submission: Sequence[Judgement]) -> dict[str, list[Judgement]]:
-    """Submitted lines per question in file order, a repeated (question, answer) pair keeping its first line."""
-    seen: set[tuple[str, str]] = set()
-    by_question: dict[str, list[Judgement]] = {}
-    for row in submission:
-        if (row.question_id, row.answer_id) in seen:
-            continue
-        seen.add((row.question_id, row.answer_id))
-        by_question.setdefault(row.question_id, []).append(row)
-    return by_question
-
-
-def _correct_answers(gold: Sequence[Judgement]) -> dict[str, list[str]]:
-    """Every gold question, with its correct answers in gold order."""
+def _scan(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> tuple[list, int, float]:
+    """What both scorings count: per gold question, its correct answers in gold order and the (position, answer
+    ID) of each submitted line labelled 1 whose answer is correct; the lines labelled 1; the accuracy. A repeated
+    (question, answer) pair keeps its first line, and positions count the question's lines in file order."""
     if not gold:
         raise ValueError("empty gold standard: nothing to score against")
     correct: dict[str, list[str]] = {}
@@ -139,13 +129,25 @@ def _correct_answers(gold: Sequence[Judgement]) -> dict[str, list[str]]:
         correct.setdefault(g.question_id, [])
         if g.label == 1:
             correct[g.question_id].append(g.answer_id)
-    return correct
-
-
-def _accuracy(by_question: dict[str, list[Judgement]], gold: Sequence[Judgement]) -> float:
+    first: dict[tuple[str, str], Judgement] = {}
+    for row in submission:
+        first.setdefault((row.question_id, row.answer_id), row)
+    by_question: dict[str, list[Judgement]] = {}
+    for row in first.values():
+        by_question.setdefault(row.question_id, []).append(row)
     gold_set = {(g.question_id, g.answer_id, g.label) for g in gold}
-    matched = sum((r.question_id, r.answer_id, r.label) in gold_set for rows in by_question.values() for r in rows)
-    return matched / len(gold)
+    accuracy = sum((r.question_id, r.answer_id, r.label) in gold_set for r in first.values()) / len(gold)
+    questions, predicted_pos = [], 0
+    for qid, gold_correct in correct.items():
+        hits = []
+        for position, row in enumerate(by_question.get(qid, []), start=1):
+            if row.label != 1:
+                continue
+            predicted_pos += 1
+            if row.answer_id in gold_correct:
+                hits.append((position, row.answer_id))
+        questions.append((gold_correct, hits))
+    return questions, predicted_pos, accuracy
 
 
 @dataclass(frozen=True)
@@ -158,9 +160,6 @@ class OfficialTask3Scores:
     spearman: float
     n_questions: int
     n_spearman_questions: int  # questions whose Spearman is not NaN (two or more correct answers labelled 1)
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def spearman_of_id_strings(submitted: Sequence[str], gold_order: Sequence[str]) -> float:
@@ -176,73 +175,52 @@ def spearman_of_id_strings(submitted: Sequence[str], gold_order: Sequence[str]) 
 
 def score_task3_official(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> OfficialTask3Scores:
     """Score a submission exactly as the organisers' final evaluator does (see the module docstring)."""
-    correct = _correct_answers(gold)
-    by_question = _by_question(submission)
+    questions, predicted_pos, accuracy = _scan(submission, gold)
     mrr = spearman_sum = 0.0
-    spearman_n = predicted_pos = true_pos = 0
-    for qid, gold_correct in correct.items():
-        submitted_correct: list[str] = []
-        for position, row in enumerate(by_question.get(qid, []), start=1):
-            if row.label != 1:
-                continue
-            predicted_pos += 1
-            if row.answer_id in gold_correct:
-                true_pos += 1
-                if not submitted_correct:
-                    mrr += 1.0 / position
-                submitted_correct.append(row.answer_id)
+    spearman_n = true_pos = 0
+    for gold_correct, hits in questions:
+        true_pos += len(hits)
+        if hits:
+            mrr += 1.0 / hits[0][0]
+        submitted_correct = [aid for _, aid in hits]
         rho = spearman_of_id_strings(submitted_correct, [a for a in gold_correct if a in submitted_correct])
         if not math.isnan(rho):
             spearman_sum += rho
             spearman_n += 1
     return OfficialTask3Scores(
-        accuracy=_accuracy(by_question, gold),
+        accuracy=accuracy,
         precision=true_pos / predicted_pos if predicted_pos else 0.0,
-        mrr=mrr / len(correct),
+        mrr=mrr / len(questions),
         spearman=spearman_sum / spearman_n if spearman_n else 0.0,
-        n_questions=len(correct),
+        n_questions=len(questions),
         n_spearman_questions=spearman_n,
     )
 
 
 def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> Task3Scores:
     """Our corrected scores of a submission against the gold standard (see the module docstring)."""
-    correct = _correct_answers(gold)
-    by_question = _by_question(submission)
-
-    mrr = p1 = p5 = p10 = 0.0
-    ref5 = ref10 = 0
-    spearman_sum, spearman_n = 0.0, 0
-    predicted_pos = true_pos = 0
-    for qid, gold_correct in correct.items():
-        gold_rank = {aid: rank for rank, aid in enumerate(gold_correct)}
-        submitted_correct: list[str] = []
-        first = True
-        for position, row in enumerate(by_question.get(qid, []), start=1):
-            if row.label != 1:
-                continue
-            predicted_pos += 1
-            if row.answer_id not in gold_rank:
-                continue
-            true_pos += 1
-            submitted_correct.append(row.answer_id)
-            if first:
-                mrr += 1.0 / position
-                first = False
-            p1 += position == 1
-            p5 += position <= 5
-            p10 += position <= 10
+    questions, predicted_pos, accuracy = _scan(submission, gold)
+    mrr = p1 = p5 = p10 = spearman_sum = 0.0
+    ref5 = ref10 = spearman_n = true_pos = 0
+    for gold_correct, hits in questions:
+        true_pos += len(hits)
+        if hits:
+            mrr += 1.0 / hits[0][0]
+        p1 += sum(position == 1 for position, _ in hits)
+        p5 += sum(position <= 5 for position, _ in hits)
+        p10 += sum(position <= 10 for position, _ in hits)
         ref5 += min(5, len(gold_correct))
         ref10 += min(10, len(gold_correct))
-        if not gold_correct or len(submitted_correct) == 1:
+        if not gold_correct or len(hits) == 1:
             continue
         spearman_n += 1
-        if submitted_correct:
-            spearman_sum += spearman_rho(list(range(len(submitted_correct))), [gold_rank[a] for a in submitted_correct])
+        if hits:
+            gold_rank = {aid: rank for rank, aid in enumerate(gold_correct)}
+            spearman_sum += spearman_rho(list(range(len(hits))), [gold_rank[aid] for _, aid in hits])
 
-    n_questions = len(correct)
+    n_questions = len(questions)
     return Task3Scores(
-        accuracy=_accuracy(by_question, gold),
+        accuracy=accuracy,
         precision=true_pos / predicted_pos if predicted_pos else 0.0,
         mrr=mrr / n_questions,
         spearman=spearman_sum / spearman_n if spearman_n else 0.0,

@@ -78,7 +78,15 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
     adapter = read_latest_adapter(store)
     summary = read_summary(adapter.path)
     manifest = read_current_base_model(store)
-    _check_same_base(summary, manifest, adapter.path)
+    # An adapter trained on another base would load onto the wrong weights (or fail with a shape error).
+    trained_base = summary.get("base_model")
+    trained_hash = trained_base.get("content_hash") if isinstance(trained_base, dict) else None
+    if trained_hash and trained_hash != manifest.get("content_hash"):
+        raise EvaluationRefused(
+            f"adapter {adapter.path} was trained on base {trained_base.get('name')} ({trained_hash[:12]}), "
+            f"but the current base model is {manifest.get('name')} ({str(manifest.get('content_hash'))[:12]}); "
+            "re-materialize lora_adapter"
+        )
     dataset_version = sha256_file(store.dataset)
     trained_on = (summary.get("dataset") or {}).get("data_version")
     if trained_on and trained_on != dataset_version:
@@ -89,8 +97,8 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
             "dataset and lora_adapter"
         )
     # A MEDIQA test question moved into train would be scored as held out: checked against the raw test set.
-    raw_test_questions = mediqa.test_questions(Path(raw_dir) / MEDIQA)
-    refuse_if_invalid(store.dataset, read_dataset(store.dataset), "evaluate", raw_test_questions)
+    raw_mediqa = Path(raw_dir) / MEDIQA
+    refuse_if_invalid(store.dataset, read_dataset(store.dataset), "evaluate", mediqa.test_questions(raw_mediqa))
     base_model = {key: manifest.get(key) for key in BASE_MODEL_KEYS}
     base_model["tokenizer_hash"] = manifest.get("tokenizer_hash") or tokenizer_digest(Path(manifest["path"]))
     plan = EvaluationPlan(
@@ -105,7 +113,6 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         inputs={"base model": Path(manifest["path"]), "adapter": Path(adapter.path)},
         adapter_files=file_digests(adapter.path, SIGNED_ADAPTER_FILES),
     )
-    raw_mediqa = Path(raw_dir) / MEDIQA
     if settings.ranking_max_questions != 0:
         plan.ranking = {
             "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE),
@@ -130,18 +137,6 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         }
         plan.inputs["MEDIQA validation set"] = raw_mediqa
     return plan
-
-
-def _check_same_base(summary: dict, manifest: dict, adapter_path: Path) -> None:
-    """An adapter trained on another base would load onto the wrong weights (or fail with a shape error)."""
-    trained_on = summary.get("base_model")
-    trained_hash = trained_on.get("content_hash") if isinstance(trained_on, dict) else None
-    if trained_hash and trained_hash != manifest.get("content_hash"):
-        raise EvaluationRefused(
-            f"adapter {adapter_path} was trained on base {trained_on.get('name')} ({trained_hash[:12]}), "
-            f"but the current base model is {manifest.get('name')} ({str(manifest.get('content_hash'))[:12]}); "
-            "re-materialize lora_adapter"
-        )
 
 
 def check_adapter_unchanged(plan: EvaluationPlan) -> None:

@@ -1,21 +1,13 @@
 """Rank MEDIQA 2019 candidate answers with the model, the way Task 3 is scored.
 
 Each question's candidates (every answer in a labelled file, correct or not) are cleaned as training answers are,
-cut to `max_answer_tokens` and scored by one of the rankers (`settings.RANKERS`):
-
-- `mean_logprob`: mean log-probability of the answer tokens given the question in the training prompt
-  (length-normalised, so long answers are not penalised for their length);
-- `sum_logprob`: the same log-probability summed over the answer's tokens;
-- `pmi`: log P(answer | question prompt) - log P(answer | neutral prompt), summed over the answer's tokens. The
-  neutral prompt is the training template with an empty question (`Human: \nAssistant:`), so both terms score the
-  same answer tokens in the same assistant turn and only the question differs: what is left is what the question
-  contributes, and the answer's own fluency, length and genericity cancel out. Summed, not averaged: the sum is
-  the answer's pointwise mutual information with the question, and the subtraction already removes the length
-  penalty that `mean_logprob` normalises away;
-- `mean_pmi`: `pmi` per answer token;
-- `yes_no`: log P(Yes) - log P(No) for the next token after asking, in the training prompt, whether the answer
-  (the same cut) answers the question (where " Yes" and " No" start with the same tokens, those are appended to
-  the prompt and the first token that differs is compared).
+cut to `max_answer_tokens` and scored by one of the rankers (`settings.RANKERS`, docs/evaluation.md). For `pmi`,
+the neutral prompt is the training template with an empty question (`Human: \nAssistant:`), so both terms score
+the same answer tokens in the same assistant turn and only the question differs: the answer's own fluency, length
+and genericity cancel out. Summed, not averaged: the sum is the answer's pointwise mutual information with the
+question, and the subtraction already removes the length penalty that `mean_logprob` normalises away. For
+`yes_no`, where " Yes" and " No" start with the same tokens, those are appended to the prompt and the first token
+that differs is compared.
 
 The forward passes are shared: one conditional pass gives `mean_logprob`, `sum_logprob` and the first term of
 `pmi`/`mean_pmi`; the neutral pass scores each distinct answer text once. The ranking and labels become an
@@ -28,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from medimind_assets.evaluation.likelihood import CompletionScore, Log, next_token_logprobs, score_encoded
 from medimind_assets.evaluation.mediqa_metrics import (
@@ -118,25 +111,22 @@ def load_labelled_files(files: Mapping[str, Path]) -> RankingTask:
     return RankingTask(questions, gold)
 
 
-@dataclass(frozen=True)
-class CandidateScores:
-    """What the forward passes measured for one candidate (None: that pass was not needed)."""
-
-    conditional: CompletionScore | None = None  # the answer given the question
-    unconditional: CompletionScore | None = None  # the same answer tokens given the neutral prompt
-    relevance: float | None = None  # log P(Yes) - log P(No)
+# What the forward passes measured for one candidate, by pass: `conditional`, the answer given the question (a
+# `CompletionScore`); `unconditional`, the same answer tokens given the neutral prompt; `relevance`, log P(Yes) -
+# log P(No).
+Measured = dict[str, Any]
 
 
-def _pmi(s: CandidateScores) -> float:
-    return s.conditional.logprob_sum - s.unconditional.logprob_sum
+def _pmi(s: Measured) -> float:
+    return s["conditional"].logprob_sum - s["unconditional"].logprob_sum
 
 
-RANKER_SCORES: dict[str, Callable[[CandidateScores], float]] = {
-    "mean_logprob": lambda s: s.conditional.mean_logprob,
-    "sum_logprob": lambda s: s.conditional.logprob_sum,
+RANKER_SCORES: dict[str, Callable[[Measured], float]] = {
+    "mean_logprob": lambda s: s["conditional"].mean_logprob,
+    "sum_logprob": lambda s: s["conditional"].logprob_sum,
     "pmi": _pmi,
-    "mean_pmi": lambda s: _pmi(s) / s.conditional.n_tokens,
-    "yes_no": lambda s: s.relevance,
+    "mean_pmi": lambda s: _pmi(s) / s["conditional"].n_tokens,
+    "yes_no": lambda s: s["relevance"],
 }
 RANKER_PASSES: dict[str, frozenset[str]] = {
     "mean_logprob": frozenset({"conditional"}),
@@ -149,28 +139,15 @@ RANKER_PASSES: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class _Scoring:
-    """The model and the bounds every pass shares."""
+    """The model and the bounds a pass needs; `batching`: the keywords `score_encoded` and `next_token_logprobs`
+    take (the pad token, the batch bounds, the log and the pass's label)."""
 
     model: object
     tokenizer: object
     template: PromptTemplate
     max_answer_tokens: int
     max_prompt_tokens: int | None
-    max_batch_tokens: int
-    max_batch_size: int
-    log: Log | None
-    label: str
-
-    def completions(self, encoded) -> list[CompletionScore]:
-        return score_encoded(
-            self.model,
-            encoded,
-            pad_token_id=self.tokenizer.pad_token_id,
-            max_batch_tokens=self.max_batch_tokens,
-            max_batch_size=self.max_batch_size,
-            log=self.log,
-            label=self.label,
-        )
+    batching: dict[str, Any]
 
     def answer_ids(self, texts: Sequence[str]) -> list[list[int]]:
         ids = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
@@ -198,7 +175,7 @@ def _conditional(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candidate
         max_completion_tokens=scoring.max_answer_tokens,
         max_prompt_tokens=scoring.max_prompt_tokens,
     )
-    return scoring.completions(encoded)
+    return score_encoded(scoring.model, encoded, **scoring.batching)
 
 
 def _unconditional(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candidate]]) -> list[CompletionScore]:
@@ -207,16 +184,14 @@ def _unconditional(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candida
     prompt = neutral_prompt_ids(scoring.tokenizer, scoring.template)
     completions = scoring.answer_ids([scoring.template.completion(t) for t in texts])
     encoded = [encode_ids(prompt, ids, None, add_eos=False) for ids in completions]
-    by_text = dict(zip(texts, scoring.completions(encoded), strict=True))
+    by_text = dict(zip(texts, score_encoded(scoring.model, encoded, **scoring.batching), strict=True))
     return [by_text[c.text] for _, c in pairs]
 
 
 def _first_difference(yes: list[int], no: list[int]) -> tuple[list[int], int, int]:
     """The tokens " Yes" and " No" share (their probability cancels out) and the first token of each after them."""
-    shared = 0
-    while shared < min(len(yes), len(no)) and yes[shared] == no[shared]:
-        shared += 1
-    if shared == min(len(yes), len(no)):
+    shared = next((i for i, (y, n) in enumerate(zip(yes, no, strict=False)) if y != n), None)
+    if shared is None:
         raise ValueError(f"' Yes' ({yes}) and ' No' ({no}) do not differ in a token: yes_no cannot tell them apart")
     return yes[:shared], yes[shared], no[shared]
 
@@ -239,16 +214,7 @@ def _relevance(scoring: _Scoring, pairs: list[tuple[RankingQuestion, Candidate]]
         (head[-keep:] if keep else head) + answer + tail + shared
         for head, answer, tail in zip(heads, answers, tails, strict=True)
     ]
-    logprobs = next_token_logprobs(
-        scoring.model,
-        sequences,
-        [yes, no],
-        pad_token_id=tokenizer.pad_token_id,
-        max_batch_tokens=scoring.max_batch_tokens,
-        max_batch_size=scoring.max_batch_size,
-        log=scoring.log,
-        label=scoring.label,
-    )
+    logprobs = next_token_logprobs(scoring.model, sequences, [yes, no], **scoring.batching)
     return [p_yes - p_no for p_yes, p_no in logprobs]
 
 
@@ -272,24 +238,20 @@ def score_rankers(
     unknown = [r for r in rankers if r not in RANKERS]
     if unknown or not rankers:
         raise ValueError(f"rankers must be among {', '.join(RANKERS)}, got {rankers}")
-    scoring = _Scoring(
-        model, tokenizer, template, max_answer_tokens, max_prompt_tokens, max_batch_tokens, max_batch_size, log, label
-    )
     pairs = [(q, c) for q in task.questions for c in q.candidates]
     passes = frozenset().union(*(RANKER_PASSES[r] for r in rankers))
     measured: dict[str, list] = {}
     for name, run in (("conditional", _conditional), ("unconditional", _unconditional), ("relevance", _relevance)):
         if name in passes:
-            measured[name] = run(replace(scoring, label=f"{label}, {name} pass"), pairs)
-    per_candidate = [
-        CandidateScores(**{name: values[i] for name, values in measured.items()}) for i in range(len(pairs))
-    ]
-    out: dict[str, dict[str, list[tuple[str, float]]]] = {}
-    for ranker in rankers:
-        table: dict[str, list[tuple[str, float]]] = {q.question_id: [] for q in task.questions}
-        for (q, c), scores in zip(pairs, per_candidate, strict=True):
-            table[q.question_id].append((c.answer_id, RANKER_SCORES[ranker](scores)))
-        out[ranker] = table
+            batching = {"pad_token_id": tokenizer.pad_token_id, "max_batch_tokens": max_batch_tokens}
+            batching |= {"max_batch_size": max_batch_size, "log": log, "label": f"{label}, {name} pass"}
+            scoring = _Scoring(model, tokenizer, template, max_answer_tokens, max_prompt_tokens, batching)
+            measured[name] = run(scoring, pairs)
+    out = {ranker: {q.question_id: [] for q in task.questions} for ranker in rankers}
+    for (q, c), values in zip(pairs, zip(*measured.values(), strict=True), strict=True):
+        scores = dict(zip(measured, values, strict=True))
+        for ranker in rankers:
+            out[ranker][q.question_id].append((c.answer_id, RANKER_SCORES[ranker](scores)))
     return out
 
 
@@ -324,11 +286,6 @@ def compare_rankers(
     }
 
 
-def best_ranker(scores: Mapping[str, Mapping[str, float]]) -> str:
-    """The ranker with the highest accuracy, ties broken by MRR (then by name, for determinism)."""
-    return max(sorted(scores), key=lambda r: (scores[r]["accuracy"], scores[r]["mrr"]))
-
-
 def ranker_table(comparison: Mapping[str, Mapping[str, Mapping[str, float]]], chosen: str | None = None) -> str:
     """Markdown: one row per (model, ranker), the Task 3 metrics as columns; `chosen` in bold."""
     lines = [
@@ -344,10 +301,7 @@ def ranker_table(comparison: Mapping[str, Mapping[str, Mapping[str, float]]], ch
 
 
 def build_submission(scored: dict[str, Sequence[tuple[str, float]]], positive_fraction: float = 0.5) -> list[Judgement]:
-    rows: list[Judgement] = []
-    for qid, answers in scored.items():
-        rows.extend(label_ranking(qid, answers, positive_fraction))
-    return rows
+    return [row for qid, answers in scored.items() for row in label_ranking(qid, answers, positive_fraction)]
 
 
 def evaluate_ranking(submission: Sequence[Judgement], task: RankingTask) -> Task3Scores:

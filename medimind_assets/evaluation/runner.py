@@ -42,10 +42,11 @@ from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.store import EVALUATION_REPORT
 
 logger = logging.getLogger(__name__)
-MODELS = ("base", "adapter")
-EVALUATION_FILE = EVALUATION_REPORT
 SUBMISSION_FILE = "mediqa_task3_submission_{model}.txt"
 RANKING_FILE = "ranking_{name}.parquet"  # candidates, questions
+# What `EvaluationReport.as_json` writes, in this order, before the context.
+REPORT_KEYS = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "learned_ranker", "per_question")
+REPORT_KEYS += ("counts", "timings", "settings")
 
 
 @dataclass
@@ -77,39 +78,18 @@ class EvaluationReport:
     frames: dict = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict:
-        return {
-            "metrics": self.metrics,
-            "deltas": self.deltas,
-            "gate": self.gate.as_dict(),
-            "comparison": self.comparison,
-            "ranker_comparison": self.ranker_comparison,
-            "learned_ranker": self.learned_ranker,
-            "per_question": self.per_question,
-            "counts": self.counts,
-            "timings": self.timings,
-            "settings": asdict(self.settings),
-            **self.context,
-        }
+        data = {key: getattr(self, key) for key in REPORT_KEYS}
+        return {**data, "gate": self.gate.as_dict(), "settings": asdict(self.settings), **self.context}
 
     @classmethod
     def from_json(cls, data: dict) -> EvaluationReport:
-        """The report `as_json` wrote (the submissions stay in their files; everything else is read back)."""
-        known = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "per_question", "counts", "timings")
-        known += ("settings", "learned_ranker")
-        return cls(
-            metrics=data["metrics"],
-            deltas=data["deltas"],
-            gate=GateDecision(**data["gate"]),
-            submissions={},
-            comparison=data["comparison"],
-            counts=data["counts"],
-            timings=data["timings"],
-            settings=EvaluationSettings(**data["settings"]),
-            context={key: value for key, value in data.items() if key not in known},
-            ranker_comparison=data.get("ranker_comparison", {}),
-            learned_ranker=data.get("learned_ranker", {}),
-            per_question=data.get("per_question", []),
-        )
+        """The report `as_json` wrote (the submissions stay in their files; everything else is read back). A report
+        written before the ranker comparison, the learned ranker or the per-question ranking reads them as empty."""
+        optional = {"ranker_comparison": {}, "learned_ranker": {}, "per_question": []}
+        values = {key: data.get(key, optional[key]) if key in optional else data[key] for key in REPORT_KEYS}
+        values |= {"gate": GateDecision(**data["gate"]), "settings": EvaluationSettings(**data["settings"])}
+        context = {key: value for key, value in data.items() if key not in REPORT_KEYS}
+        return cls(**values, submissions={}, context=context)
 
 
 def load_test_questions(dataset_path: Path) -> list[HeldOutQuestion]:
@@ -150,7 +130,7 @@ class _Evaluator:
     def __init__(self, model, tokenizer, template, settings, questions, ranking, log, validation=None, fit=None):
         self.model, self.tokenizer, self.template, self.log = model, tokenizer, template, log
         self.s = settings
-        loss_questions = questions if settings.max_test_questions is None else questions[: settings.max_test_questions]
+        loss_questions = questions[: settings.max_test_questions]  # None: all
         self.loss_pairs = [(q.instruction, ref) for q in loss_questions for ref in q.references]
         self.sample = _sample(questions, settings.generation_sample, settings.seed)
         emergency = [q for q in questions if q.emergency]
@@ -161,69 +141,49 @@ class _Evaluator:
         self.ranking_scores: dict[str, dict[str, list[tuple[str, float]]]] = {}
         self.timings: dict[str, float] = {}
 
-    def _timed(self, name: str, fn: Callable):
+    def _run(self, timing: str, fn: Callable, *args, **kwargs):
+        """`fn(model, tokenizer, *args, **kwargs)`, its duration recorded as `timing`."""
         started = time.monotonic()
-        result = fn()
-        self.timings[name] = round(time.monotonic() - started, 3)
+        result = fn(self.model, self.tokenizer, *args, **kwargs)
+        self.timings[timing] = round(time.monotonic() - started, 3)
         return result
 
-    def _scoring(self, label: str) -> dict:
+    def _bounds(self, label: str, **more) -> dict:
+        """The bounds every scoring pass shares (`more`: its own)."""
         s = self.s
-        return {
-            "max_answer_tokens": s.ranking_max_answer_tokens,
-            "max_prompt_tokens": s.max_prompt_tokens,
-            "max_batch_tokens": s.max_batch_tokens,
-            "max_batch_size": s.max_batch_size,
-            "log": self.log,
-            "label": label,
-        }
+        bounds = {"max_prompt_tokens": s.max_prompt_tokens, "max_batch_tokens": s.max_batch_tokens}
+        return {**bounds, "max_batch_size": s.max_batch_size, "log": self.log, "label": label, **more}
+
+    def _scoring(self, label: str) -> dict:
+        return self._bounds(label, max_answer_tokens=self.s.ranking_max_answer_tokens)
+
+    def _rank(self, timing: str, task: RankingTask, label: str) -> dict[str, list[tuple[str, float]]]:
+        """Per question id: (answer id, `settings.ranker`'s score) of the active model."""
+        return self._run(timing, score_candidates, task, self.template, ranker=self.s.ranker, **self._scoring(label))
 
     def fit_learned_ranker(self) -> None:
         """Fit the learned ranker on the active model's scores of the labelled training candidates: called with
         the adapter disabled. The base model has seen none of those answers; an adapter trained on the training
         files' correct answers would score them as memorised, and its score would be over-weighted. Both models
         are then ranked with the same weights (their scores are standardised within each question)."""
-        s = self.s
-        fit_scored = self._timed(
-            "learned_ranker_fit_s",
-            lambda: score_candidates(
-                self.model, self.tokenizer, self.fit, self.template, ranker=s.ranker, **self._scoring("ranker fit")
-            ),
-        )
+        fit_scored = self._rank("learned_ranker_fit_s", self.fit, "ranker fit")
         self.learned_ranker = fit_on_labelled(question_scores(self.fit, fit_scored), self.fit.gold)
 
     def measure(self, name: str) -> tuple[dict[str, float | None], list[Judgement], dict[str, Generated]]:
-        s, metrics = self.s, {}
-        loss = self._timed(
+        s = self.s
+        loss = self._run(
             f"{name}_loss_s",
-            lambda: heldout_loss(
-                self.model,
-                self.tokenizer,
-                self.loss_pairs,
-                self.template,
-                max_response_tokens=s.max_response_tokens,
-                max_prompt_tokens=s.max_prompt_tokens,
-                max_batch_tokens=s.max_batch_tokens,
-                max_batch_size=s.max_batch_size,
-                log=self.log,
-                label=f"{name} loss",
-            ),
+            heldout_loss,
+            self.loss_pairs,
+            self.template,
+            max_response_tokens=s.max_response_tokens,
+            **self._bounds(f"{name} loss"),
         )
-        metrics.update(loss=loss.loss, perplexity=loss.perplexity)
+        metrics: dict[str, float | None] = {"loss": loss.loss, "perplexity": loss.perplexity}
 
         submission: list[Judgement] = []
         if self.ranking is not None:
-            scored = self._timed(
-                f"{name}_ranking_s",
-                lambda: score_candidates(
-                    self.model,
-                    self.tokenizer,
-                    self.ranking,
-                    self.template,
-                    ranker=s.ranker,
-                    **self._scoring(f"{name} ranking ({s.ranker})"),
-                ),
-            )
+            scored = self._rank(f"{name}_ranking_s", self.ranking, f"{name} ranking ({s.ranker})")
             if self.learned_ranker is not None:  # what the model's score alone would have ranked, then the combination
                 alone = evaluate_ranking(build_submission(scored, s.positive_fraction), self.ranking)
                 metrics.update({"ranker_only/accuracy": alone.accuracy, "ranker_only/mrr": alone.mrr})
@@ -232,38 +192,32 @@ class _Evaluator:
             submission = build_submission(scored, s.positive_fraction)
             metrics.update(ranking_metrics(submission, self.ranking.gold))
         if self.validation is not None:
-            compared = self._timed(
+            compared = self._run(
                 f"{name}_ranker_comparison_s",
-                lambda: compare_rankers(
-                    self.model,
-                    self.tokenizer,
-                    self.validation,
-                    self.template,
-                    positive_fraction=s.positive_fraction,
-                    **self._scoring(f"{name} validation rankers"),
-                ),
+                compare_rankers,
+                self.validation,
+                self.template,
+                positive_fraction=s.positive_fraction,
+                **self._scoring(f"{name} validation rankers"),
             )
             self.ranker_comparison[name] = {ranker: scores.as_dict() for ranker, scores in compared.items()}
 
         wanted = {q.question_id: q for q in [*self.sample, *self.emergency]}
         answers: dict[str, Generated] = {}
         if wanted:
-            generated = self._timed(
+            generated = self._run(
                 f"{name}_generation_s",
-                lambda: generate_answers(
-                    self.model,
-                    self.tokenizer,
-                    [self.template.prompt(q.instruction) for q in wanted.values()],
-                    max_new_tokens=s.max_new_tokens,
-                    batch_size=s.generation_batch_size,
-                    max_prompt_tokens=s.max_prompt_tokens,
-                    repetition_penalty=s.repetition_penalty,
-                    log=self.log,
-                    # The scored sample and the emergency questions, each answered once: say which is which, so
-                    # the count here adds up with the summary's ("6 generated answers" and "4 emergency").
-                    label=f"{name} generation ({len(self.sample)} scored answers, {len(self.emergency)} emergency "
-                    "questions)",
-                ),
+                generate_answers,
+                [self.template.prompt(q.instruction) for q in wanted.values()],
+                max_new_tokens=s.max_new_tokens,
+                batch_size=s.generation_batch_size,
+                max_prompt_tokens=s.max_prompt_tokens,
+                repetition_penalty=s.repetition_penalty,
+                log=self.log,
+                # The scored sample and the emergency questions, each answered once: say which is which, so the
+                # count here adds up with the summary's ("6 generated answers" and "4 emergency").
+                label=f"{name} generation ({len(self.sample)} scored answers, {len(self.emergency)} emergency "
+                "questions)",
             )
             answers = dict(zip(wanted, generated, strict=True))
         if self.sample:
@@ -370,12 +324,12 @@ def ranking_frames(task: RankingTask, scores: dict, positive_fraction: float) ->
     of the first correct answer labelled correct: their means are the official accuracy and MRR)."""
     import pandas as pd
 
-    gold = pd.DataFrame([{"question_id": g.question_id, "answer_id": g.answer_id, "gold": g.label} for g in task.gold])
-    gold["gold_rank"] = gold.groupby("question_id").cumcount() + 1
+    rows = [{"question_id": g.question_id, "answer_id": g.answer_id, "gold": g.label} for g in task.gold]
+    candidates = pd.DataFrame(rows)
+    candidates["gold_rank"] = candidates.groupby("question_id").cumcount() + 1
     text = {(q.question_id, c.answer_id): (q.text, c.text) for q in task.questions for c in q.candidates}
-    gold["question"] = [text.get(key, ("", ""))[0] for key in zip(gold.question_id, gold.answer_id, strict=True)]
-    gold["answer"] = [text.get(key, ("", ""))[1] for key in zip(gold.question_id, gold.answer_id, strict=True)]
-    candidates = gold
+    found = [text.get((g.question_id, g.answer_id), ("", "")) for g in task.gold]
+    candidates["question"], candidates["answer"] = [q for q, _ in found], [a for _, a in found]
     for model, by_question in scores.items():
         rows = []
         for qid, answers in by_question.items():
@@ -412,21 +366,21 @@ def write_report(out_dir: Path, report: EvaluationReport) -> Path:
     the folder atomically."""
     out_dir = Path(out_dir)
     with atomic_directory(out_dir) as tmp:
-        (tmp / EVALUATION_FILE).write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n", "utf-8")
+        (tmp / EVALUATION_REPORT).write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n", "utf-8")
         for model, rows in report.submissions.items():
             if rows:
                 (tmp / SUBMISSION_FILE.format(model=model)).write_text(format_submission(rows), "utf-8")
         for name, frame in report.frames.items():  # what an engineer loads to look at the ranking's mistakes
             frame.to_parquet(tmp / RANKING_FILE.format(name=name), index=False)
-    return out_dir / EVALUATION_FILE
+    return out_dir / EVALUATION_REPORT
 
 
 def flat_metrics(report: EvaluationReport) -> dict[str, float]:
     """`base/loss`, `adapter/loss`, `delta/loss`, ... (numeric only), for plotting across materializations."""
-    flat: dict[str, float] = {}
-    for model in MODELS:
-        for key, value in report.metrics[model].items():
-            if value is not None:
-                flat[f"{model}/{key}"] = float(value)
-    flat.update({f"delta/{key}": float(value) for key, value in report.deltas.items()})
-    return flat
+    flat = {
+        f"{model}/{key}": float(value)
+        for model, metrics in report.metrics.items()
+        for key, value in metrics.items()
+        if value is not None
+    }
+    return flat | {f"delta/{key}": float(value) for key, value in report.deltas.items()}

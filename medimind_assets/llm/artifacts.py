@@ -8,13 +8,11 @@ read. Anything missing raises `ArtifactMissingError` with a one-line reason.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import ADAPTER_CONFIG, ADAPTER_WEIGHTS, verify_adapter
 
-WEIGHT_PATTERNS = ("*.safetensors",)
 # Pickled weights can run code when loaded: they are refused, never read.
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 
@@ -27,7 +25,7 @@ def require_model_dir(path: Path, what: str) -> Path:
     path = Path(path)
     if not (path / "config.json").is_file():
         raise ArtifactMissingError(f"{what} not found: {path} has no config.json")
-    if not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+    if not any(path.glob("*.safetensors")):
         pickles = sorted(p.name for pattern in PICKLE_PATTERNS for p in path.glob(pattern))
         if pickles:
             raise ArtifactMissingError(
@@ -49,9 +47,3 @@ def require_adapter_dir(path: Path) -> Path:
         raise ArtifactMissingError(f"LoRA adapter not found: {path} has no adapter_model.safetensors{found}")
     verify_adapter(path)
     return path
-
-
-def adapter_base_reference(adapter_dir: Path) -> str | None:
-    """The base model the adapter names in its adapter_config.json (a hub id or a path)."""
-    config = json.loads((Path(adapter_dir) / ADAPTER_CONFIG).read_text(encoding="utf-8"))
-    return config.get("base_model_name_or_path")

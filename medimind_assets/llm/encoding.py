@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 IGNORE_INDEX = -100
 LOSS_ON_CHOICES = ("response", "all")
@@ -90,43 +91,12 @@ def encode_ids(
     return EncodedExample(input_ids, labels, len(completion), truncated, prompt_cut)
 
 
-def encode(
-    tokenizer,
-    prompt: str,
-    completion: str,
-    *,
-    add_eos: bool = True,
-    max_length: int | None = None,
-    max_prompt_tokens: int | None = None,
-    max_completion_tokens: int | None = None,
-    loss_on: str = "response",
-) -> EncodedExample:
-    """One prompt and completion, tokenized separately (no special tokens) and encoded by `encode_ids`."""
-    [encoded] = encode_batch(
-        tokenizer,
-        [prompt],
-        [completion],
-        add_eos=add_eos,
-        max_length=max_length,
-        max_prompt_tokens=max_prompt_tokens,
-        max_completion_tokens=max_completion_tokens,
-        loss_on=loss_on,
-    )
-    return encoded
-
-
 def encode_batch(
-    tokenizer,
-    prompts: Sequence[str],
-    completions: Sequence[str],
-    *,
-    add_eos: bool = True,
-    max_length: int | None = None,
-    max_prompt_tokens: int | None = None,
-    max_completion_tokens: int | None = None,
-    loss_on: str = "response",
+    tokenizer, prompts: Sequence[str], completions: Sequence[str], *, add_eos: bool = True, **limits: Any
 ) -> list[EncodedExample]:
-    """Many prompts and completions in two batched tokenizer calls; the same result as `encode` one by one."""
+    """Prompts and completions, each pair tokenized separately (no special tokens, two batched tokenizer calls) and
+    encoded by `encode_ids` with `add_eos` and the `limits` it takes (max_length, max_prompt_tokens,
+    max_completion_tokens, loss_on)."""
     if len(prompts) != len(completions):
         raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
     if add_eos and tokenizer.eos_token_id is None:
@@ -138,15 +108,6 @@ def encode_batch(
     prompt_ids = tokenizer(list(prompts), add_special_tokens=False, verbose=False)["input_ids"]
     completion_ids = tokenizer(list(completions), add_special_tokens=False, verbose=False)["input_ids"]
     return [
-        encode_ids(
-            p,
-            c,
-            tokenizer.eos_token_id,
-            add_eos=add_eos,
-            max_length=max_length,
-            max_prompt_tokens=max_prompt_tokens,
-            max_completion_tokens=max_completion_tokens,
-            loss_on=loss_on,
-        )
+        encode_ids(p, c, tokenizer.eos_token_id, add_eos=add_eos, **limits)
         for p, c in zip(prompt_ids, completion_ids, strict=True)
     ]

@@ -13,7 +13,7 @@ training recorded, is one clear error before any loader runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from medimind_assets.llm.artifacts import require_adapter_dir, require_model_dir
 from medimind_assets.quiet import before_peft, no_progress_bars, peft_wrapping
@@ -21,14 +21,6 @@ from medimind_assets.quiet import before_peft, no_progress_bars, peft_wrapping
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-
-class TrainingPrecision(Protocol):
-    """What `load_for_training` reads from a training run's plan (`training.runtime.RuntimePlan`)."""
-
-    device: str  # "cuda" or "cpu"
-    dtype: str  # "bfloat16" or "float32"
-    quantization: str  # "4bit", "8bit" or "none"
 
 
 def choose_device(device: str = "auto") -> str:
@@ -61,12 +53,6 @@ def full_precision_dtype(device: str) -> torch.dtype:
     return torch.float32
 
 
-def torch_dtype(name: str) -> torch.dtype:
-    import torch
-
-    return {"bfloat16": torch.bfloat16, "float32": torch.float32}[name]
-
-
 def load_tokenizer(path: Path) -> PreTrainedTokenizerBase:
     """The model folder's tokenizer; it must have EOS (answers end on it), and pads with EOS if it has no pad."""
     from transformers import AutoTokenizer
@@ -92,17 +78,19 @@ def load_for_inference(path: Path, device: str = "auto", dtype: torch.dtype | No
 
 def load_for_training(
     path: Path,
-    plan: TrainingPrecision,
+    plan,
     attn_implementation: str,
     local_rank: int = 0,
     gradient_checkpointing: bool = False,
 ):
-    """The base model in the plan's dtype: 4-bit NF4 linear weights (bitsandbytes) with everything else in that
-    dtype, or 8-bit prepared by peft for k-bit training."""
+    """The base model in the dtype of `plan` (a `training.runtime.RuntimePlan`: device, dtype "bfloat16" or
+    "float32", quantization "4bit", "8bit" or "none"): 4-bit NF4 linear weights (bitsandbytes) with everything else
+    in that dtype, or 8-bit prepared by peft for k-bit training."""
     before_peft()
+    import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = torch_dtype(plan.dtype)
+    dtype = getattr(torch, plan.dtype)
     kwargs: dict = {"dtype": dtype, "attn_implementation": attn_implementation}
     if plan.quantization != "none":
         if plan.quantization == "4bit":

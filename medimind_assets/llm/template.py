@@ -33,24 +33,16 @@ class PromptTemplate:
         if self.text.index(INSTRUCTION) > self.text.index(RESPONSE):
             raise TemplateError(f"template {self.text!r}: {INSTRUCTION} must come before {RESPONSE}")
 
-    @property
-    def _prefix(self) -> str:
-        return self.text[: self.text.index(RESPONSE)]
-
-    @property
-    def _suffix(self) -> str:
-        return self.text[self.text.index(RESPONSE) + len(RESPONSE) :]
-
     def prompt(self, instruction: str) -> str:
         """What the model is given: the template up to the response, without trailing spaces."""
         # str.replace, not str.format: questions may contain braces.
-        return self._prefix.replace(INSTRUCTION, instruction).rstrip(" ")
+        return self.text.partition(RESPONSE)[0].replace(INSTRUCTION, instruction).rstrip(" ")
 
     def completion(self, response: str) -> str:
         """What the model is scored on (EOS is appended by the tokenizing code)."""
-        prefix = self._prefix
+        prefix, _, suffix = self.text.partition(RESPONSE)
         gap = prefix[len(prefix.rstrip(" ")) :]
-        return f"{gap}{response}{self._suffix}"
+        return f"{gap}{response}{suffix}"
 
 
 def template_from_summary(summary: dict) -> PromptTemplate:

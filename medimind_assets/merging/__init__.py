@@ -1,5 +1,3 @@
-"""Merging: the promoted LoRA adapter folded into full-precision base weights, and the proof it changed nothing.
-
-- `merge`: the merge, saved atomically as safetensors + tokenizer, and the logit comparison that proves it.
-- `merge_lora`: the process the `merged_model` asset launches through Dagster Pipes (`python -m ...merge_lora`).
+"""Merging: the promoted LoRA adapter folded into full-precision base weights (`merge`), and the proof it changed
+nothing; `merge_lora` is the process the `merged_model` asset launches through Dagster Pipes.
 """

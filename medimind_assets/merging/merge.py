@@ -21,7 +21,16 @@ from pathlib import Path
 
 from medimind_assets.atomic import atomic_directory
 from medimind_assets.digests import combined_hash
+from medimind_assets.llm.loading import (
+    attach_adapter,
+    choose_device,
+    full_precision_dtype,
+    load_for_inference,
+    load_tokenizer,
+)
 from medimind_assets.llm.template import PromptTemplate
+from medimind_assets.models.model_dir import weight_digests
+from medimind_assets.quiet import no_progress_bars
 
 logger = logging.getLogger(__name__)
 Log = Callable[[str], None]
@@ -74,25 +83,13 @@ class MergeReport:
     @classmethod
     def from_dict(cls, data: dict) -> MergeReport:
         """The report `as_dict` wrote."""
-        equivalence = {key: value for key, value in data["equivalence"].items() if key != "bound"}
-        fields = {key: value for key, value in data.items() if key not in ("path", "equivalence")}
-        return cls(path=Path(data["path"]), equivalence=Equivalence(**equivalence), **fields)
+        equivalence = Equivalence(**{key: value for key, value in data["equivalence"].items() if key != "bound"})
+        return cls(**{**data, "path": Path(data["path"]), "equivalence": equivalence})
 
 
 def proof_prompts(template: PromptTemplate) -> list[str]:
     """Prompts with a partial answer, so logits are compared over answer positions too."""
     return [template.prompt(q) + template.completion("It is") for q in PROOF_QUESTIONS]
-
-
-def weights_digest(model_dir: Path) -> tuple[str, dict[str, str], int]:
-    """(sha256 over the weight files' names and digests, per-file sha256, total bytes of the folder)."""
-    from medimind_assets.models.model_dir import weight_digests
-
-    per_file = weight_digests(Path(model_dir))
-    if not per_file:
-        raise FileNotFoundError(f"{model_dir}: no *.safetensors weight files")
-    size = sum(p.stat().st_size for p in Path(model_dir).rglob("*") if p.is_file())
-    return combined_hash(per_file), per_file, size
 
 
 def prompt_logits(model, tokenizer, prompts: Sequence[str]):
@@ -118,13 +115,11 @@ def compare_logits(
 ) -> Equivalence:
     """Max |difference| of two logit tensors against the tolerance (defaults by dtype)."""
     default_atol, default_rtol = TOLERANCES.get(dtype_name, TOLERANCES["float32"])
-    atol = default_atol if atol is None else atol
-    rtol = default_rtol if rtol is None else rtol
     return Equivalence(
         max_abs_diff=float((reference - candidate).abs().max()),
         max_abs_logit=float(reference.abs().max()),
-        atol=atol,
-        rtol=rtol,
+        atol=default_atol if atol is None else atol,
+        rtol=default_rtol if rtol is None else rtol,
         n_prompts=n_prompts,
         n_positions=int(reference.shape[0]),
     )
@@ -148,16 +143,6 @@ def merge_adapter(
     failed proof (`medimind ask --merged` refuses such a model; the asset check fails).
     """
     import torch
-    from transformers import AutoModelForCausalLM
-
-    from medimind_assets.llm.loading import (
-        attach_adapter,
-        choose_device,
-        full_precision_dtype,
-        load_for_inference,
-        load_tokenizer,
-    )
-    from medimind_assets.quiet import no_progress_bars
 
     log = log or logger.info
     device = choose_device(device)
@@ -179,7 +164,7 @@ def merge_adapter(
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         del merged, model
-        reloaded = AutoModelForCausalLM.from_pretrained(str(tmp), dtype=torch.float32).to(device).eval()
+        reloaded = load_for_inference(tmp, device, torch.float32)
         equivalence = compare_logits(
             reference, prompt_logits(reloaded, tokenizer, prompts), dtype_name, len(prompts), atol, rtol
         )
@@ -190,16 +175,16 @@ def merge_adapter(
             "passed": equivalence.passed,
         }
         (tmp / MERGE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    digest, per_file, size = weights_digest(Path(out_dir))
+    weight_files = weight_digests(Path(out_dir))
     log(
         f"merged model: max |logit diff| {equivalence.max_abs_diff:.2e} "
         f"(bound {equivalence.bound:.2e}) over {equivalence.n_positions} positions"
     )
     return MergeReport(
         path=Path(out_dir),
-        weights_sha256=digest,
-        weight_files=per_file,
-        size_bytes=size,
+        weights_sha256=combined_hash(weight_files),
+        weight_files=weight_files,
+        size_bytes=sum(p.stat().st_size for p in Path(out_dir).rglob("*") if p.is_file()),
         dtype=dtype_name,
         device=device,
         equivalence=equivalence,

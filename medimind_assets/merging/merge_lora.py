@@ -1,11 +1,8 @@
 """The merging process the `merged_model` asset launches through Dagster Pipes (`python -m ...merge_lora`).
 
-Loads the base model in full precision, merges the promoted adapter, saves `merged/<fingerprint>/` atomically,
-proves the merge (logits of the saved model against base + adapter) and sends the report back as one Pipes
-custom message; the asset records it and runs the equivalence check. It knows only `dagster_pipes`, so it runs
-the same in a local process or in a pod on a GPU node.
-
-Extras: `base_model_dir`, `adapter_dir`, `out_dir`, `device`, `atol`, `rtol`, `info` (written into merge_info.json).
+It runs `merge_adapter` and sends the report back as one Pipes custom message; it knows only `dagster_pipes`, so it
+runs the same in a local process or in a pod on a GPU node. Extras: `base_model_dir`, `adapter_dir`, `out_dir`,
+`device`, `atol`, `rtol`, `info` (written into merge_info.json).
 """
 
 from __future__ import annotations

@@ -154,8 +154,3 @@ def fetch_hub_model(spec: HubSpec) -> Path:
         ) from error
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
         raise BaseModelError(unavailable_message(spec, f"download failed ({error})")) from error
-
-
-def snapshot_revision(snapshot_dir: Path, requested: str) -> str:
-    """The commit a cache snapshot folder stands for (its name), else the requested revision."""
-    return snapshot_dir.name if snapshot_dir.parent.name == "snapshots" else requested

@@ -33,15 +33,11 @@ MANIFEST_KEYS = (
     "license",
     "target_modules",
 )
-SOURCES = ("hub", "local", "built", "gguf")
 
 # Attention projections by transformers model_type. Phi names its output projection `dense`.
 _ATTENTION_TARGETS = {
-    "phi": ["q_proj", "k_proj", "v_proj", "dense"],
-    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
-    "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "phi": ("q_proj", "k_proj", "v_proj", "dense"),
+    **dict.fromkeys(("llama", "mistral", "qwen2", "qwen3"), ("q_proj", "k_proj", "v_proj", "o_proj")),
 }
 
 
@@ -57,32 +53,18 @@ def target_modules_for(model_type: str) -> list[str]:
         ) from None
 
 
-def _check_native_architecture(model_type: str, where: Path) -> None:
-    """Refuse model types that only load with trust_remote_code, which MediMind never enables."""
-    if model_type in _ATTENTION_TARGETS:
-        return
-    from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
-
-    if model_type not in CONFIG_MAPPING_NAMES:
-        raise BaseModelError(
-            f"{where}: model_type {model_type!r} is not built into transformers and would need "
-            "trust_remote_code, which MediMind never enables."
-        )
-
-
 def describe_model(
     model_dir: Path,
     *,
     name: str,
     source: str,
-    revision: str | None,
-    license_id: str | None,
     manifest_dir: Path,
+    revision: str | None = None,
+    license_id: str | None = None,
     target_modules: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Build the manifest of a complete model directory (raises BaseModelError naming what is wrong)."""
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    """Build the manifest of a complete model directory (raises BaseModelError naming what is wrong). `source`:
+    hub, local, built or gguf."""
     problems = model_dir_problems(model_dir) or weights_problems(model_dir)
     if problems:
         raise BaseModelError(f"Base model {name!r} at {model_dir} is not usable: " + "; ".join(problems))
@@ -90,7 +72,14 @@ def describe_model(
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or not model_type:
         raise BaseModelError(f"{model_dir / 'config.json'} has no model_type")
-    _check_native_architecture(model_type, model_dir)
+    if model_type not in _ATTENTION_TARGETS:
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+        if model_type not in CONFIG_MAPPING_NAMES:  # only loadable with trust_remote_code
+            raise BaseModelError(
+                f"{model_dir}: model_type {model_type!r} is not built into transformers and would need "
+                "trust_remote_code, which MediMind never enables."
+            )
     architectures = config.get("architectures") or []
     hashes = weight_digests(model_dir, manifest_dir / HASH_CACHE_FILENAME)
     return {

@@ -8,15 +8,16 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from medimind_assets.digests import sha256_file
+from medimind_assets.digests import combined_hash, file_digests, sha256_file, sha256_text
 from medimind_assets.models.errors import BaseModelError
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_WEIGHT_PATTERNS = ("pytorch_model*.bin", "*.pt", "*.pth", "*.ckpt")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
-# Every file that makes up a tokenizer: its digest ties an adapter to the tokenizer it was trained and evaluated with.
-TOKENIZER_DIGEST_FILES = (*TOKENIZER_FILES, "merges.txt", "special_tokens_map.json", "added_tokens.json")
+# What defines a tokenizer without a tokenizer.json: its digest ties an adapter to the tokenizer it was trained and
+# evaluated with. tokenizer_config.json and special_tokens_map.json are rewritten on every save and only name tokens.
+TOKENIZER_DIGEST_FILES = ("tokenizer.model", "vocab.json", "merges.txt", "added_tokens.json")
 
 
 def weight_files(model_dir: Path) -> list[Path]:
@@ -74,8 +75,6 @@ def tokenizer_digest(model_dir: Path) -> str | None:
     """What makes a tokenizer produce the ids it does, hashed (None when `model_dir` has none): the vocabulary,
     merges and added tokens of `tokenizer.json` in canonical JSON (a tokenizer saved again beside an adapter is
     byte-different, the same tokenizer), else the bytes of `vocab.json` + `merges.txt` or `tokenizer.model`."""
-    from medimind_assets.digests import combined_hash, sha256_text
-
     fast = model_dir / "tokenizer.json"
     if fast.is_file():
         try:
@@ -88,8 +87,6 @@ def tokenizer_digest(model_dir: Path) -> str | None:
         canonical = json.dumps({"model": payload.get("model"), "added_tokens": added}, sort_keys=True)
         return sha256_text(canonical)
     hashes = {name: sha256_file(model_dir / name) for name in TOKENIZER_DIGEST_FILES if (model_dir / name).is_file()}
-    hashes.pop("tokenizer_config.json", None)  # rewritten on every save; it names, not defines, the tokens
-    hashes.pop("special_tokens_map.json", None)
     return combined_hash(hashes) if hashes else None
 
 
@@ -117,8 +114,6 @@ def safetensors_num_parameters(path: Path) -> int:
 
 def weight_digests(model_dir: Path, cache_path: Path | None = None) -> dict[str, str]:
     """sha256 of each weight file (`digests.file_digests`, cached by size and mtime in `cache_path`)."""
-    from medimind_assets.digests import file_digests
-
     return file_digests(model_dir, [path.name for path in weight_files(model_dir)], cache_path)
 
 

@@ -9,14 +9,14 @@ torch/transformers/huggingface_hub are imported inside functions only.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from medimind_assets.atomic import atomic_directory, atomic_write_json, directory_lock
 from medimind_assets.digests import sha256_file, sha256_text
 from medimind_assets.models.errors import BaseModelError
-from medimind_assets.models.hub import KNOWN_LICENSES, fetch_hub_model, parse_hub_spec, snapshot_revision
+from medimind_assets.models.hub import KNOWN_LICENSES, fetch_hub_model, parse_hub_spec
 from medimind_assets.models.manifest import MANIFEST_FILENAME, describe_model
 
 TINY_PHI = "tiny-phi"
@@ -49,113 +49,78 @@ def _texts_fingerprint(texts: list[str]) -> str:
     return sha256_text("".join(f"{text}\0" for text in texts))
 
 
+def _describe_into(model_dir: Path, manifest_dir: Path, final_dir: Path, **description: Any) -> dict[str, Any]:
+    """Describe `model_dir` (`describe_model`) and write the manifest, whose `path` is `final_dir`, in `manifest_dir`."""
+    manifest = {**describe_model(model_dir, manifest_dir=manifest_dir, **description), "path": str(final_dir)}
+    atomic_write_json(manifest_dir / MANIFEST_FILENAME, manifest)
+    return manifest
+
+
+def _resolve_built(
+    models_dir: Path,
+    name: str,
+    plan: Callable[[dict[str, Any] | None], tuple[str | None, Callable[[Path], None] | None]],
+    **description: Any,
+) -> dict[str, Any]:
+    """`<models_dir>/<name>`, a model this project builds. `plan(previous manifest or None)` gives its revision and
+    the build to run in a temporary folder (None: what is there is current); a build is described there, then
+    swapped in whole."""
+    target = models_dir / name
+    with directory_lock(models_dir, name):
+        revision, build = plan(_read_manifest(target))
+        if build is not None:
+            with atomic_directory(target, locked=True) as tmp:
+                build(tmp)
+                _describe_into(tmp, tmp, target, name=name, revision=revision, **description)
+        return _describe_into(target, target, target, name=name, revision=revision, **description)
+
+
 def _resolve_tiny_phi(
     models_dir: Path, tokenizer_texts: Iterable[str] | None, target_modules: Sequence[str] | None
 ) -> dict[str, Any]:
     from medimind_assets.models.tiny_phi import build_tiny_phi
 
-    target = models_dir / TINY_PHI
-    with directory_lock(models_dir, TINY_PHI):
-        previous = _read_manifest(target)
-        if previous is None:
-            texts = [t for t in tokenizer_texts or () if t]
-            if not texts:
-                raise BaseModelError(
-                    f"Base model 'tiny-phi' is not built yet in {target} and its tokenizer needs training "
-                    "texts: pass tokenizer_texts (the dataset's instructions and responses)."
-                )
-            revision = f"seed{TINY_PHI_SEED}-vocab{TINY_PHI_VOCAB_SIZE}-texts{_texts_fingerprint(texts)[:16]}"
+    def plan(previous: dict[str, Any] | None):
+        if previous is not None:
+            return previous.get("revision"), None
+        texts = [t for t in tokenizer_texts or () if t]
+        if not texts:
+            raise BaseModelError(
+                f"Base model 'tiny-phi' is not built yet in {models_dir / TINY_PHI} and its tokenizer needs training "
+                "texts: pass tokenizer_texts (the dataset's instructions and responses)."
+            )
+        revision = f"seed{TINY_PHI_SEED}-vocab{TINY_PHI_VOCAB_SIZE}-texts{_texts_fingerprint(texts)[:16]}"
+        return revision, lambda tmp: build_tiny_phi(tmp, texts, seed=TINY_PHI_SEED, vocab_size=TINY_PHI_VOCAB_SIZE)
 
-            def build(tmp: Path) -> None:
-                build_tiny_phi(tmp, texts, seed=TINY_PHI_SEED, vocab_size=TINY_PHI_VOCAB_SIZE)
-                _describe_and_write(tmp, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules)
-
-            _build_into(target, build)
-        else:
-            revision = previous.get("revision")
-        return _describe_and_write(target, target, TINY_PHI, "built", revision, PROJECT_LICENSE, target_modules)
+    return _resolve_built(
+        models_dir, TINY_PHI, plan, source="built", license_id=PROJECT_LICENSE, target_modules=target_modules
+    )
 
 
 def _resolve_smollm2(models_dir: Path, target_modules: Sequence[str] | None) -> dict[str, Any]:
     from medimind_assets.models.smollm2 import SMOLLM2_LICENSE, convert_smollm2, locate_smollm2_gguf
 
-    target = models_dir / SMOLLM2
-    with directory_lock(models_dir, SMOLLM2):
-        previous = _read_manifest(target)
+    def plan(previous: dict[str, Any] | None):
         try:
             gguf_path = locate_smollm2_gguf()
         except BaseModelError:
             if previous is None:
                 raise
-            gguf_path = None  # already converted: the package is no longer needed
-        gguf_sha = sha256_file(gguf_path) if gguf_path else previous["revision"]
-        if previous is None or previous.get("revision") != gguf_sha:
+            return previous["revision"], None  # already converted: the package is no longer needed
+        gguf_sha = sha256_file(gguf_path)
+        if previous is not None and previous.get("revision") == gguf_sha:
+            return gguf_sha, None
+        return gguf_sha, lambda tmp: convert_smollm2(gguf_path, tmp)
 
-            def build(tmp: Path) -> None:
-                convert_smollm2(gguf_path, tmp)
-                _describe_and_write(tmp, target, SMOLLM2, "gguf", gguf_sha, SMOLLM2_LICENSE, target_modules)
-
-            _build_into(target, build)
-        return _describe_and_write(target, target, SMOLLM2, "gguf", gguf_sha, SMOLLM2_LICENSE, target_modules)
-
-
-def _describe_and_write(
-    model_dir: Path,
-    final_dir: Path,
-    name: str,
-    source: str,
-    revision: str | None,
-    license_id: str | None,
-    target_modules: Sequence[str] | None,
-) -> dict[str, Any]:
-    """Describe `model_dir` (a build folder or the final one) and write the manifest for `final_dir` in it."""
-    manifest = describe_model(
-        model_dir,
-        name=name,
-        source=source,
-        revision=revision,
-        license_id=license_id,
-        manifest_dir=model_dir,
-        target_modules=target_modules,
+    return _resolve_built(
+        models_dir, SMOLLM2, plan, source="gguf", license_id=SMOLLM2_LICENSE, target_modules=target_modules
     )
-    manifest["path"] = str(final_dir)
-    atomic_write_json(model_dir / MANIFEST_FILENAME, manifest)
-    return manifest
 
 
-def _local_slug(model_dir: Path) -> str:
-    return f"local--{model_dir.name}--{sha256_text(str(model_dir))[:8]}"
-
-
-def _describe_external(
-    model_dir: Path,
-    models_dir: Path,
-    slug: str,
-    *,
-    name: str,
-    source: str,
-    revision: str | None,
-    license_id: str | None,
-    target_modules: Sequence[str] | None,
-) -> dict[str, Any]:
+def _describe_external(model_dir: Path, models_dir: Path, slug: str, **description: Any) -> dict[str, Any]:
     """Manifest of a model that stays where it is (hub cache, user directory), in `<models_dir>/<slug>/`."""
-    manifest_dir = models_dir / slug
     with directory_lock(models_dir, slug):
-        manifest = describe_model(
-            model_dir,
-            name=name,
-            source=source,
-            revision=revision,
-            license_id=license_id,
-            manifest_dir=manifest_dir,
-            target_modules=target_modules,
-        )
-        atomic_write_json(manifest_dir / MANIFEST_FILENAME, manifest)
-    return manifest
-
-
-def _looks_like_path(spec: str) -> bool:
-    return spec.startswith(("/", "./", "../", "~", ".\\")) or "\\" in spec or spec.count("/") > 1
+        return _describe_into(model_dir, models_dir / slug, model_dir, **description)
 
 
 def resolve_base_model(
@@ -180,7 +145,8 @@ def resolve_base_model(
         return _resolve_smollm2(models_dir, target_modules)
 
     local = Path(spec).expanduser()
-    if local.exists() or _looks_like_path(spec):
+    looks_like_path = spec.startswith(("/", "./", "../", "~", ".\\")) or "\\" in spec or spec.count("/") > 1
+    if local.exists() or looks_like_path:
         if not local.is_dir():
             state = "is not a directory" if local.exists() else "does not exist"
             raise BaseModelError(f"Base model directory {spec!r} ({local.absolute()}) {state}")
@@ -188,11 +154,9 @@ def resolve_base_model(
         return _describe_external(
             local,
             models_dir,
-            _local_slug(local),
+            f"local--{local.name}--{sha256_text(str(local))[:8]}",
             name=str(local),
             source="local",
-            revision=None,
-            license_id=None,
             target_modules=target_modules,
         )
 
@@ -203,20 +167,15 @@ def resolve_base_model(
             "`org/name[@revision]`, or an existing local directory."
         )
     snapshot = fetch_hub_model(hub_spec)
+    # A cache snapshot folder is named after the commit it holds.
+    revision = snapshot.name if snapshot.parent.name == "snapshots" else hub_spec.revision
     return _describe_external(
         snapshot,
         models_dir,
         hub_spec.repo_id.replace("/", "--"),
         name=hub_spec.repo_id,
         source="hub",
-        revision=snapshot_revision(snapshot, hub_spec.revision),
+        revision=revision,
         license_id=KNOWN_LICENSES.get(hub_spec.repo_id),
         target_modules=target_modules,
     )
-
-
-def _build_into(target: Path, build) -> Path:
-    """Run `build(tmp_dir)` and swap the result in as `target` (call while holding `directory_lock`)."""
-    with atomic_directory(target, locked=True) as tmp:
-        build(tmp)
-    return target

@@ -40,11 +40,6 @@ def locate_smollm2_gguf() -> Path:
     )
 
 
-def _require_gguf_reader() -> None:
-    if importlib.util.find_spec("gguf") is None:
-        raise BaseModelError(f"Converting 'smollm2-135m' from GGUF needs the `gguf` package: `{INSTALL_HINT}`.")
-
-
 def gguf_special_token_ids(gguf_path: Path) -> dict[str, int]:
     """The GGUF file's own special tokens ({"eos": 2, "pad": 2, ...}), as its metadata declares them."""
     from gguf import GGUFReader
@@ -60,7 +55,8 @@ def gguf_special_token_ids(gguf_path: Path) -> dict[str, int]:
 
 def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     """Dequantise the GGUF to a float32 safetensors model plus its tokenizer in `out_dir`."""
-    _require_gguf_reader()
+    if importlib.util.find_spec("gguf") is None:
+        raise BaseModelError(f"Converting 'smollm2-135m' from GGUF needs the `gguf` package: `{INSTALL_HINT}`.")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

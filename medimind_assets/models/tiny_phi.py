@@ -46,12 +46,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048):
     )
 
 
-def build_tiny_phi(out_dir: str | Path, texts: Iterable[str], seed: int = 0, vocab_size: int = 2048) -> Path:
+def build_tiny_phi(out_dir: str | Path, texts: Iterable[str], seed: int = 0, vocab_size: int = 2048) -> None:
     """Write a tiny random-weight Phi model and its tokenizer to `out_dir` (safetensors)."""
     import torch
     from transformers import PhiConfig, PhiForCausalLM
 
-    out_dir = Path(out_dir)
     tokenizer = train_tokenizer(texts, vocab_size=vocab_size)
     eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
     config = PhiConfig(
@@ -64,7 +63,5 @@ def build_tiny_phi(out_dir: str | Path, texts: Iterable[str], seed: int = 0, voc
     torch.manual_seed(seed)
     model = PhiForCausalLM(config)
     model.generation_config.pad_token_id = eos_id
-    out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
-    return out_dir

@@ -19,12 +19,7 @@ from medimind_assets.resources.launcher import (
     LauncherConfigError,
     PythonJob,
 )
-from medimind_assets.resources.settings import (
-    DEFAULT_BASE_MODEL,
-    DEFAULT_DATA_DIR,
-    DEFAULT_RAW_DIR,
-    MediMindSettings,
-)
+from medimind_assets.resources.settings import MediMindSettings
 from medimind_assets.resources.subprocess_launcher import SubprocessLauncher
 
 
@@ -42,11 +37,6 @@ def launcher_for(deployment: Deployment, data_dir: Path) -> Launcher:
 
 
 __all__ = [
-    "DEFAULT_BASE_MODEL",
-    "DEFAULT_DATA_DIR",
-    "DEFAULT_RAW_DIR",
-    "LAUNCHERS",
-    "LAUNCHER_ENV",
     "KubernetesLauncher",
     "Launcher",
     "LauncherConfigError",

@@ -1,22 +1,17 @@
-"""The `kubernetes` launcher: the job runs in a pod on a GPU node, through dagster-k8s' `PipesK8sClient`.
+"""The `kubernetes` launcher: the job runs in a pod on a GPU node, through dagster-k8s' `PipesK8sClient`
+(docs/kubernetes.md).
 
-The pod is this package's image (see the Dockerfile) running the job's command; the pod template (a Pod
-manifest, `deploy/k8s/training-pod.yaml` is the example) gives everything site-specific: CPU and memory,
-tolerations, the service account, secrets, extra volumes. On top of it the launcher sets the image, the command,
-`<gpu_resource>: <num_processes>` in the first container's limits, the data volume mounted at the same path as
-`MEDIMIND_DATA_DIR` on the Dagster side (artefact paths in the Pipes extras are absolute, so both sides must see
-the same tree), the node selector and tolerations from the settings, and the environment.
-
-Dagster Pipes carries the context in environment variables and the messages in the pod's logs: the training
-script runs unchanged. dagster-k8s and the kubernetes client are imported only when this launcher is used.
+The pod template gives everything site-specific; the launcher sets the image, the command, the GPUs, the node
+selector, tolerations, the environment, and the data volume, mounted at the same path as `MEDIMIND_DATA_DIR` on the
+Dagster side (artefact paths in the Pipes extras are absolute, so both sides must see the same tree). dagster-k8s
+and the kubernetes client are imported only when this launcher is used.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +24,6 @@ from medimind_assets.resources.launcher import (
     Launcher,
     LauncherConfigError,
     PythonJob,
-    pipes_session_notices_muted,
 )
 
 if TYPE_CHECKING:
@@ -65,12 +59,12 @@ ENV_VARS = {
 
 @dataclass(frozen=True)
 class PodRequest:
-    """What `PipesK8sClient.run` receives: the namespace, the environment and the base pod (snake_case keys)."""
+    """What `PipesK8sClient.run` receives, by its argument names: namespace, environment, base pod (snake_case)."""
 
     namespace: str | None
     env: dict[str, str]
-    pod_meta: dict[str, Any]
-    pod_spec: dict[str, Any]
+    base_pod_meta: dict[str, Any]
+    base_pod_spec: dict[str, Any]
 
 
 class KubernetesLauncher(Launcher):
@@ -109,23 +103,23 @@ class KubernetesLauncher(Launcher):
     @classmethod
     def from_settings(cls, environ: Mapping[str, str]) -> KubernetesLauncher:
         """From the MEDIMIND_K8S_* settings (`config.Deployment.kubernetes`: variable -> value)."""
-        image = environ.get(ENV_VARS["image"], "").strip()
-        if not image:
+        values = {name: environ.get(variable, "").strip() for name, variable in ENV_VARS.items()}
+        if not values["image"]:
             raise LauncherConfigError(
                 f"{LAUNCHER_ENV}={KUBERNETES} needs {ENV_VARS['image']}: the image the training pod runs "
                 "(built from the Dockerfile, e.g. registry.example.com/medimind:0.1.0)"
             )
-        values: dict[str, Any] = {"image": image}
-        for name in ("namespace", "pod_template", "data_volume_claim", "gpu_resource"):
-            value = environ.get(ENV_VARS[name], "").strip()
-            if value:
-                values[name] = value
-        values["node_selector"] = parse_node_selector(environ.get(ENV_VARS["node_selector"], ""))
-        raw_tolerations = environ.get(ENV_VARS["tolerations"], "")
-        values["tolerations"] = [t.strip() for t in raw_tolerations.split(",") if t.strip()]
-        for toleration in values["tolerations"]:
-            parse_toleration(toleration, setting=ENV_VARS["tolerations"])
-        return cls(**values)
+        # Tolerations are parsed (and refused, naming the setting) when `validate` builds the pod.
+        tolerations = [t.strip() for t in values.pop("tolerations").split(",") if t.strip()]
+        node_selector = {}  # key=value,key2=value2
+        for item in filter(None, (part.strip() for part in values.pop("node_selector").split(","))):
+            key, equals, value = item.partition("=")
+            if not equals or not key.strip():
+                raise LauncherConfigError(
+                    f"{ENV_VARS['node_selector']}: {item!r} is not key=value (e.g. nvidia.com/gpu.present=true)"
+                )
+            node_selector[key.strip()] = value.strip()
+        return cls(**{k: v for k, v in values.items() if v}, node_selector=node_selector, tolerations=tolerations)
 
     def describe(self, job: PythonJob) -> str:
         namespace = self.namespace or self._template()[0].get("namespace") or "the current namespace"
@@ -139,9 +133,8 @@ class KubernetesLauncher(Launcher):
         if not data_dir.is_absolute():
             raise LauncherConfigError(f"MEDIMIND_DATA_DIR must be an absolute path for a pod, got {data_dir}")
 
-        containers = spec.get("containers") or [{}]
-        spec["containers"] = containers
-        main = containers[0]
+        spec["containers"] = spec.get("containers") or [{}]
+        main = spec["containers"][0]
         main.setdefault("name", DEFAULT_CONTAINER)
         if main.get("args"):
             raise LauncherConfigError(
@@ -152,18 +145,17 @@ class KubernetesLauncher(Launcher):
         main["command"] = job.command(self.python)
 
         # GPUs: extended resources are requested through limits (the request defaults to the limit).
-        resources = main.get("resources") or {}
-        resources["limits"] = {**(resources.get("limits") or {}), self.gpu_resource: str(job.num_processes)}
+        gpus = {self.gpu_resource: str(job.num_processes)}
+        resources = main["resources"] = main.get("resources") or {}
+        resources["limits"] = {**(resources.get("limits") or {}), **gpus}
         if self.gpu_resource in (resources.get("requests") or {}):
-            resources["requests"] = {**resources["requests"], self.gpu_resource: str(job.num_processes)}
-        main["resources"] = resources
+            resources["requests"] = {**resources["requests"], **gpus}
 
-        volumes = [
-            v for v in spec.get("volumes") or [] if not (self.data_volume_claim and v.get("name") == DATA_VOLUME)
-        ]
+        volumes = {v.get("name"): v for v in spec.get("volumes") or []}
         if self.data_volume_claim:
-            volumes.append({"name": DATA_VOLUME, "persistent_volume_claim": {"claim_name": self.data_volume_claim}})
-        if not any(v.get("name") == DATA_VOLUME for v in volumes):
+            claim = {"claim_name": self.data_volume_claim}
+            volumes[DATA_VOLUME] = {"name": DATA_VOLUME, "persistent_volume_claim": claim}
+        if DATA_VOLUME not in volumes:
             raise LauncherConfigError(
                 f"the pod has no data volume: set {ENV_VARS['data_volume_claim']} (a ReadWriteMany claim that "
                 f"holds MEDIMIND_DATA_DIR={data_dir}) or give {self._source()} a volume named {DATA_VOLUME!r}"
@@ -179,9 +171,9 @@ class KubernetesLauncher(Launcher):
             mounts.append({"name": DATA_VOLUME, "mount_path": str(data_dir)})
         # NCCL and the data loaders of several processes share memory through /dev/shm, 64 MiB in a container.
         if job.num_processes > 1 and not any(m.get("mount_path") == "/dev/shm" for m in mounts):
-            volumes.append({"name": SHM_VOLUME, "empty_dir": {"medium": "Memory"}})
+            volumes[SHM_VOLUME] = {"name": SHM_VOLUME, "empty_dir": {"medium": "Memory"}}
             mounts.append({"name": SHM_VOLUME, "mount_path": "/dev/shm"})
-        spec["volumes"], main["volume_mounts"] = volumes, mounts
+        spec["volumes"], main["volume_mounts"] = list(volumes.values()), mounts
 
         if self.node_selector:
             spec["node_selector"] = {**(spec.get("node_selector") or {}), **self.node_selector}
@@ -191,8 +183,7 @@ class KubernetesLauncher(Launcher):
 
         visible = [data_dir] + [Path(m["mount_path"]) for m in mounts if m.get("mount_path")]
         for what, path in job.inputs.items():
-            path = Path(path)
-            if not any(path == root or root in path.parents for root in visible):
+            if not any(Path(path).is_relative_to(root) for root in visible):
                 raise LauncherConfigError(
                     f"{job.name}: the {what} ({path}) is not visible in the pod, which mounts only "
                     f"{', '.join(str(r) for r in visible)}; keep it under MEDIMIND_DATA_DIR (for a hub model: "
@@ -200,17 +191,12 @@ class KubernetesLauncher(Launcher):
                     f"{self._source()} at the same path"
                 )
 
-        labels = {
-            **(meta.get("labels") or {}),
-            "app.kubernetes.io/component": "medimind-" + job.name.replace("_", "-"),
-            "medimind/job": job.name,
-        }
         pod_meta = {key: value for key, value in meta.items() if key not in ("name", "namespace")}
-        pod_meta["labels"] = labels
-        env = {"MEDIMIND_DATA_DIR": str(data_dir)}
-        env.update({name: environ[name] for name in self.env_passthrough if name in environ})
-        env.update(self.env)
-        return PodRequest(namespace=self.namespace or meta.get("namespace"), env=env, pod_meta=pod_meta, pod_spec=spec)
+        pod_meta["labels"] = {**(meta.get("labels") or {}), "medimind/job": job.name}
+        pod_meta["labels"]["app.kubernetes.io/component"] = "medimind-" + job.name.replace("_", "-")
+        passed = {name: environ[name] for name in self.env_passthrough if name in environ}
+        env = {"MEDIMIND_DATA_DIR": str(data_dir), **passed, **self.env}
+        return PodRequest(self.namespace or meta.get("namespace"), env, base_pod_meta=pod_meta, base_pod_spec=spec)
 
     def preview_pod(
         self, job: PythonJob, pod_name: str = "medimind-preview", bootstrap_env: Mapping[str, str] | None = None
@@ -229,8 +215,8 @@ class KubernetesLauncher(Launcher):
                 image=None,
                 command=None,
                 env_vars={**(bootstrap_env or {}), **request.env},
-                base_pod_meta=request.pod_meta,
-                base_pod_spec=request.pod_spec,
+                base_pod_meta=request.base_pod_meta,
+                base_pod_spec=request.base_pod_spec,
             )
         except Exception as error:
             raise LauncherConfigError(f"the pod built from {self._source()} is not a valid V1Pod: {error}") from error
@@ -239,13 +225,12 @@ class KubernetesLauncher(Launcher):
         """Build a one-GPU training pod now, so a bad template or setting fails when the definitions load."""
         self.preview_pod(PythonJob("medimind_assets.training.train_lora", {}, data_dir=Path(data_dir)))
 
-    def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
+    def _launch(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
         from dagster_k8s import PipesK8sClient
         from kubernetes.config import ConfigException
         from urllib3.exceptions import HTTPError
 
         request = self.pod_request(job)
-        context.log.info(f"launching {job.name}: {self.describe(job)}")
         client = PipesK8sClient(
             load_incluster_config=self.load_incluster_config,
             kubeconfig_file=self.kubeconfig_file,
@@ -253,26 +238,19 @@ class KubernetesLauncher(Launcher):
             poll_interval=self.poll_interval,
         )
         try:
-            return self._run(client, context, job, request)
+            return client.run(
+                context=context,
+                extras=dict(job.extras),
+                **asdict(request),
+                pod_wait_timeout=self.pod_wait_timeout,
+                delete_pod_on_completion=self.delete_pod_on_completion,
+            )
         except (ConfigException, HTTPError) as exc:  # no usable config, or no cluster at its address
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise dg.Failure(
                 description=f"{job.name} not started: the Kubernetes cluster cannot be reached ({first}); check the "
                 "kubeconfig (or the in-cluster service account) and MEDIMIND_K8S_NAMESPACE"
             ) from None
-
-    def _run(self, client, context, job: PythonJob, request) -> PipesClientCompletedInvocation:
-        with pipes_session_notices_muted():
-            return client.run(
-                context=context,
-                extras=dict(job.extras),
-                namespace=request.namespace,
-                env=request.env,
-                base_pod_meta=request.pod_meta,
-                base_pod_spec=request.pod_spec,
-                pod_wait_timeout=self.pod_wait_timeout,
-                delete_pod_on_completion=self.delete_pod_on_completion,
-            )
 
     def _source(self) -> str:
         return f"the pod template {self.pod_template}" if self.pod_template else "the pod template"
@@ -285,37 +263,22 @@ class KubernetesLauncher(Launcher):
         import yaml
         from dagster_k8s.models import k8s_snake_case_dict
 
-        setting = ENV_VARS["pod_template"]
+        setting = f"{ENV_VARS['pod_template']}={self.pod_template}"
         path = Path(self.pod_template).expanduser()
         if not path.is_file():
-            raise LauncherConfigError(f"{setting}={self.pod_template}: no such file")
+            raise LauncherConfigError(f"{setting}: no such file")
         try:
             manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as error:
-            raise LauncherConfigError(f"{setting}={self.pod_template}: not YAML ({error})") from error
+            raise LauncherConfigError(f"{setting}: not YAML ({error})") from error
         if not isinstance(manifest, dict) or manifest.get("kind") != "Pod":
-            raise LauncherConfigError(f"{setting}={self.pod_template}: expected a Pod manifest (kind: Pod)")
+            raise LauncherConfigError(f"{setting}: expected a Pod manifest (kind: Pod)")
         try:
             meta = k8s_snake_case_dict(kubernetes.client.V1ObjectMeta, manifest.get("metadata") or {})
             spec = k8s_snake_case_dict(kubernetes.client.V1PodSpec, manifest.get("spec") or {})
         except Exception as error:
-            raise LauncherConfigError(f"{setting}={self.pod_template}: not a valid Pod manifest ({error})") from error
-        return copy.deepcopy(dict(meta)), copy.deepcopy(dict(spec))
-
-
-def parse_node_selector(raw: str) -> dict[str, str]:
-    """`key=value,key2=value2` -> {key: value, key2: value2}."""
-    selector: dict[str, str] = {}
-    for item in (part.strip() for part in raw.split(",")):
-        if not item:
-            continue
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise LauncherConfigError(
-                f"{ENV_VARS['node_selector']}: {item!r} is not key=value (e.g. nvidia.com/gpu.present=true)"
-            )
-        selector[key.strip()] = value.strip()
-    return selector
+            raise LauncherConfigError(f"{setting}: not a valid Pod manifest ({error})") from error
+        return dict(meta), dict(spec)  # fresh from the file on every call: the caller may change them
 
 
 def parse_toleration(text: str, setting: str = "tolerations") -> dict[str, str]:
@@ -331,9 +294,5 @@ def parse_toleration(text: str, setting: str = "tolerations") -> dict[str, str]:
     key, equals, value = body.partition("=")
     if not key:
         raise LauncherConfigError(f"{setting}: {text!r} has no key (expected key=value:Effect, key:Effect or key)")
-    toleration = {"key": key, "operator": "Equal" if equals else "Exists"}
-    if equals:
-        toleration["value"] = value
-    if effect:
-        toleration["effect"] = effect
-    return toleration
+    toleration = {"key": key, "operator": "Equal" if equals else "Exists", "value": value if equals else None}
+    return {name: v for name, v in {**toleration, "effect": effect or None}.items() if v is not None}

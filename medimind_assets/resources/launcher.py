@@ -1,22 +1,15 @@
 """The `launcher` resource: where the heavy model work (training, evaluation, merging) runs.
 
 An asset hands the launcher a `PythonJob` (a module of this package that speaks Dagster Pipes, its extras, how
-many processes) and gets the completed Pipes invocation back. Which engine runs it is configuration; the asset
-code is the same for every engine:
-
-- `subprocess` (the default): local processes through Dagster's `PipesSubprocessClient`; several processes
-  (one per local GPU) through `accelerate launch`.
-- `kubernetes`: one pod on a GPU node through dagster-k8s' `PipesK8sClient`, from this package's image, with the
-  data volume mounted at the same `MEDIMIND_DATA_DIR`; several GPUs in that pod through `accelerate launch`.
-
-`medimind_assets.resources.launcher_for` picks one from the deployment settings when the definitions load.
+many processes) and gets the completed Pipes invocation back, so the asset code is the same for every engine:
+`subprocess` (local processes, the default) or `kubernetes` (a pod on a GPU node, docs/kubernetes.md); several
+processes run under `accelerate launch`. `medimind_assets.resources.launcher_for` picks one when the definitions load.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from medimind_assets.errors import MediMindError
+from medimind_assets.quiet import ignoring_warning
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -34,13 +28,6 @@ KUBERNETES = "kubernetes"
 LAUNCHERS = (SUBPROCESS, KUBERNETES)
 # Dagster's own Pipes session reads a preview property of its message reader and warns about it on every run.
 PIPES_PREVIEW_NOTICE = r"Function `PipesMessageReader.expected_writer_count` is currently in preview"
-
-
-def pipes_session_notices_muted() -> AbstractContextManager[None]:
-    """Around a Pipes client's `run`: Dagster's preview warning about its own internals, not about our code."""
-    from medimind_assets.quiet import ignoring_warning
-
-    return ignoring_warning(PIPES_PREVIEW_NOTICE, dg.PreviewWarning)
 
 
 class LauncherConfigError(MediMindError, ValueError):
@@ -73,29 +60,22 @@ class PythonJob:
         if self.num_processes == 1:
             return [python, "-m", self.module]
         # --multi_gpu selects torchrun's launcher; on a machine without GPUs it runs CPU processes over gloo.
-        return [
-            python,
-            "-m",
-            "accelerate.commands.launch",
-            "--multi_gpu",
-            "--num_processes",
-            str(self.num_processes),
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "-m",
-            self.module,
-        ]
+        launch = ["accelerate.commands.launch", "--multi_gpu", "--num_processes", str(self.num_processes)]
+        one_machine = ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+        return [python, "-m", *launch, *one_machine, "-m", self.module]
 
 
 class Launcher(dg.ConfigurableResource, ABC):
     """Runs a `PythonJob` through Dagster Pipes and returns the completed invocation (raises if it failed)."""
 
+    def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
+        context.log.info(f"launching {job.name}: {self.describe(job)}")
+        with ignoring_warning(PIPES_PREVIEW_NOTICE, dg.PreviewWarning):  # about Dagster's internals, not our code
+            return self._launch(context, job)
+
     @abstractmethod
-    def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation: ...
+    def _launch(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
+        """The Pipes client's `run` for `job`."""
 
     @abstractmethod
     def describe(self, job: PythonJob) -> str:

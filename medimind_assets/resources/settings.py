@@ -14,17 +14,14 @@ from medimind_assets.config import Deployment
 from medimind_assets.instance import temporary_instance_warning
 from medimind_assets.store import DEFAULT_DATA_DIR, ArtifactStore
 
-DEFAULT_RAW_DIR = "data/raw"
-DEFAULT_BASE_MODEL = "microsoft/phi-2"
-
 
 class MediMindSettings(dg.ConfigurableResource):
     """Paths and the base model, from MEDIMIND_RAW_DIR, MEDIMIND_DATA_DIR and MEDIMIND_BASE_MODEL; how often an
     observation retries a failed download of the pinned raw files (a malformed file is never retried)."""
 
-    raw_dir: str = DEFAULT_RAW_DIR
+    raw_dir: str = "data/raw"
     data_dir: str = DEFAULT_DATA_DIR
-    base_model: str = DEFAULT_BASE_MODEL
+    base_model: str = "microsoft/phi-2"
     download_retries: int = 3
     download_retry_wait_seconds: int = 30
     # Raw files must have been still this long before the sensor observes them (a collection being copied in).
@@ -37,13 +34,8 @@ class MediMindSettings(dg.ConfigurableResource):
 
     @classmethod
     def from_deployment(cls, deployment: Deployment) -> MediMindSettings:
-        return cls(
-            raw_dir=deployment.raw_dir,
-            data_dir=deployment.data_dir,
-            base_model=deployment.base_model,
-            keep_adapters=deployment.keep_adapters,
-            source_urls=dict(deployment.source_urls),
-        )
+        same = ("raw_dir", "data_dir", "base_model", "keep_adapters")
+        return cls(**{name: getattr(deployment, name) for name in same}, source_urls=dict(deployment.source_urls))
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Every step that uses the settings says so when its run lands in a temporary instance (a `dg launch` or

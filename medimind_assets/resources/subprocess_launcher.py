@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.resources.launcher import Launcher, PythonJob, pipes_session_notices_muted
+from medimind_assets.resources.launcher import Launcher, PythonJob
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -24,13 +24,10 @@ class SubprocessLauncher(Launcher):
         processes = "1 process" if job.num_processes == 1 else f"{job.num_processes} processes (accelerate launch)"
         return f"subprocess on this machine, {processes}"
 
-    def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
-        context.log.info(f"launching {job.name}: {self.describe(job)}")
-        client = dg.PipesSubprocessClient()
-        with pipes_session_notices_muted():
-            return client.run(
-                command=job.command(self.python or sys.executable),
-                context=context,
-                extras=dict(job.extras),
-                env={"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env},
-            )
+    def _launch(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
+        return dg.PipesSubprocessClient().run(
+            command=job.command(self.python or sys.executable),
+            context=context,
+            extras=dict(job.extras),
+            env={"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env},
+        )

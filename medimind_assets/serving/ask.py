@@ -8,19 +8,17 @@ What `medimind ask` runs. Every model is found from the pipeline's pointers unde
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, Generated, generate_answers
-from medimind_assets.integrity import read_summary
-from medimind_assets.llm.artifacts import (
-    ArtifactMissingError,
-    adapter_base_reference,
-    require_adapter_dir,
-    require_model_dir,
-)
+from medimind_assets.integrity import ADAPTER_CONFIG, read_summary
+from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
+from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate, template_from_summary
 from medimind_assets.merging.merge import MERGE_INFO
+from medimind_assets.models import BaseModelError, read_current_base_model
 from medimind_assets.promotion import read_promoted, verified_promotion
 from medimind_assets.store import ArtifactStore
 
@@ -36,9 +34,6 @@ class Target:
 
 
 def current_base_dir(store: ArtifactStore) -> Path:
-    from medimind_assets.models import read_current_base_model
-    from medimind_assets.models.errors import BaseModelError
-
     try:
         manifest = read_current_base_model(store)
     except BaseModelError as exc:
@@ -51,16 +46,17 @@ def _base_for_adapter(store: ArtifactStore, adapter_dir: Path) -> Path:
     try:
         return current_base_dir(store)
     except ArtifactMissingError:
-        named = adapter_base_reference(adapter_dir)
+        config = json.loads((adapter_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+        named = config.get("base_model_name_or_path")  # a hub id or a path
         if named and Path(named).is_dir():
             return require_model_dir(Path(named), "base model named by the adapter")
         raise
 
 
-def adapter_target(store: ArtifactStore, adapter_dir: Path, label: str) -> Target:
+def adapter_target(store: ArtifactStore, adapter_dir: Path) -> Target:
     adapter_dir = require_adapter_dir(Path(adapter_dir))
     template = template_from_summary(read_summary(adapter_dir))
-    return Target(label, _base_for_adapter(store, adapter_dir), adapter_dir, template)
+    return Target(f"adapter {adapter_dir.name}", _base_for_adapter(store, adapter_dir), adapter_dir, template)
 
 
 def promoted_target(store: ArtifactStore) -> tuple[Target, dict]:
@@ -98,7 +94,6 @@ def resolve_targets(
     The model is the promoted adapter on the base it was evaluated with, `adapter` on the current base, or the
     merged model (`merged=""`: the merge of the promoted adapter).
     """
-    data_dir = Path(data_dir)
     store = ArtifactStore.at(data_dir)
     if base and not compare:
         return [Target("base", current_base_dir(store))]
@@ -113,7 +108,7 @@ def resolve_targets(
                 )
         target, base_dir = merged_target(Path(merged))
     elif adapter is not None:
-        target = adapter_target(store, Path(adapter), f"adapter {Path(adapter).name}")
+        target = adapter_target(store, adapter)
     else:
         target = promoted_target(store)[0]
     if not compare:
@@ -141,8 +136,6 @@ def ask(
 ) -> list[tuple[Target, Generated]]:
     """Greedy answer of each target, decoded as the evaluation decodes (`repetition_penalty`). Targets sharing a
     base model load it once (the adapter is switched off for the plain base)."""
-    from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
-
     question = " ".join(question.split())
     if not question:
         raise ValueError("the question is empty")
@@ -156,22 +149,17 @@ def ask(
                 model = attach_adapter(model, adapters[target.model_dir])
             loaded[target.model_dir] = (model, load_tokenizer(target.model_dir))
         model, tokenizer = loaded[target.model_dir]
-        prompt = target.template.prompt(question)
-
-        def run(model=model, tokenizer=tokenizer, prompt=prompt) -> Generated:
-            return generate_answers(
+        # The plain base of a comparison is the loaded model with its adapter switched off.
+        plain_base = target.adapter_dir is None and hasattr(model, "disable_adapter")
+        with model.disable_adapter() if plain_base else nullcontext():
+            generated = generate_answers(
                 model,
                 tokenizer,
-                [prompt],
+                [target.template.prompt(question)],
                 max_new_tokens=max_new_tokens,
                 max_prompt_tokens=prompt_budget(model, max_new_tokens),
                 repetition_penalty=repetition_penalty,
                 log=lambda _: None,
-            )[0]
-
-        if target.adapter_dir is None and hasattr(model, "disable_adapter"):
-            with model.disable_adapter():
-                answers.append((target, run()))
-        else:
-            answers.append((target, run()))
+            )
+        answers.append((target, generated[0]))
     return answers

@@ -1,24 +1,17 @@
-"""A conversation folded into the one prompt format the adapter was trained on, within a token budget.
+"""A conversation folded into the one prompt format the adapter was trained on, within a token budget (no torch).
 
-The adapter learned single exchanges, `template.prompt(question) + template.completion(answer)` (by default
-`Human: {q}\\nAssistant: {a}`). A chat's previous turns are written the same way, one exchange per line, before the
-new question's prompt:
-
-    Human: What is gout?
-    Assistant: Gout is a form of arthritis ...
-    Human: How is it treated?
-    Assistant:
-
-A user turn without an answer (the previous request failed) is folded with an empty answer; an assistant turn that
-does not answer a user turn is an error. Text is whitespace-normalised as `medimind ask` does. When the prompt is
-over the budget, the oldest exchanges go first; when the new question alone is still over it, its prompt keeps its
-last tokens, as the evaluation truncates (`generate_answers(max_prompt_tokens=...)`). No torch here.
+The adapter learned single exchanges, `template.prompt(question) + template.completion(answer)`, so the previous
+turns are written the same way, one exchange per line, before the new question's prompt (docs/serving.md shows one).
+A user turn without an answer (the previous request failed) is folded with an empty answer. Over the budget, the
+oldest exchanges go first; a question alone still over it keeps its last tokens, as the evaluation truncates.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from medimind_assets.llm.template import PromptTemplate
 
@@ -99,12 +92,8 @@ def build_prompt(
     if budget < 1:
         raise ValueError(f"no room for the prompt: its budget is {budget} tokens")
     folded = exchanges(history)
-    first, chars = len(folded), 0
-    while first > 0 and chars + len(folded[first - 1].question) + len(folded[first - 1].answer or "") <= (
-        MAX_CHARS_PER_TOKEN * budget
-    ):
-        first -= 1
-        chars += len(folded[first].question) + len(folded[first].answer or "")
+    sizes = accumulate(len(e.question) + len(e.answer or "") for e in reversed(folded))
+    first = len(folded) - sum(1 for size in sizes if size <= MAX_CHARS_PER_TOKEN * budget)
     counted: dict[int, tuple[str, int]] = {}
 
     def tokens(start: int) -> int:
@@ -113,16 +102,11 @@ def build_prompt(
             counted[start] = (text, count_tokens(text))
         return counted[start][1]
 
-    low, high = first, len(folded)  # the answer is the smallest start in [low, high] that fits, if any
-    while low < high:
-        middle = (low + high) // 2
-        if tokens(middle) <= budget:
-            high = middle
-        else:
-            low = middle + 1
-    if tokens(low) <= budget:
-        text, n_tokens = counted[low]
-        return ChatPrompt(text, n_tokens, sum(e.turns for e in folded[low:]), truncated=low > 0)
+    # The smallest start that fits (a start further on keeps fewer exchanges, so fewer tokens), else no history.
+    start = bisect_left(range(first, len(folded)), True, key=lambda at: tokens(at) <= budget) + first
+    if tokens(start) <= budget:
+        text, n_tokens = counted[start]
+        return ChatPrompt(text, n_tokens, sum(e.turns for e in folded[start:]), truncated=start > 0)
     # The question alone is over the budget: the model sees its last `budget` tokens.
     return ChatPrompt(counted[len(folded)][0], budget, 0, truncated=True)
 

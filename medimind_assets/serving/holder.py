@@ -1,27 +1,17 @@
 """The served model: chosen as the guide's backend chooses it, loaded once, swapped when a new promotion is ready.
 
-What is served (`resolve_served`):
+What is served (`resolve_served`, the table in docs/serving.md): the adapter folder `LORA_MODEL_PATH` names
+(pinned: promotions do not replace it), else the adapter `adapters/current.json` promotes, else the base model
+alone. An adapter is verified as `medimind ask` verifies it, then answers one greedy token: a failure at start
+raises (`ModelHolder.load_initial`); a failure of a later promotion leaves the served model in place and is kept
+for the health endpoint (`last_reload_error`).
 
-- `LORA_MODEL_PATH` set: that adapter folder, on the pipeline's base model (or the local base the adapter names),
-  as `medimind ask --adapter` finds it. It is pinned: promotions do not replace it.
-- otherwise the adapter `adapters/current.json` promotes, on the base it was evaluated with, as `medimind ask`
-  finds it; and with nothing promoted yet, the base model alone, until a first promotion.
+On an fp32 base the adapter is merged into the base's weights in memory (about 15% faster per token: no separate
+LoRA matrices to multiply), proven as `merged_model` proves its merge (`merge_proven`). A bf16 base (a GPU) stays
+unmerged: rounding the update into bf16 weights would blur it.
 
-An adapter is verified as `ask` verifies it: its files against the sha256 training recorded, its LoRA weights
-fitting the base, then one greedy token from the served prompt format. A failure at start is an error
-(`ModelHolder.load_initial` raises); a failure of a later promotion leaves the model being served in place and is
-kept for the health endpoint (`last_reload_error`).
-
-On a full-precision (fp32) base the adapter is then merged into the base's weights in memory, which makes every
-generated token about 15% faster (no separate LoRA matrices to multiply), and proven as `merged_model` proves
-its merge: the logits of base + adapter and of the merged model on the same prompts agree within the fp32
-tolerance of `merging.merge.TOLERANCES` (5e-5 measured on SmolLM2-135M, against a bound of 4e-3), or the load
-fails. `merge=False` serves base + adapter unmerged, exactly as the evaluation computed it. A bf16 base (a GPU)
-stays unmerged: rounding the update into bf16 weights would blur it.
-
-`ModelHolder.check_promotion` (what `PromotionWatcher` runs every few seconds) reads `current.json`; when it
-changed, it loads and verifies the new adapter beside the one being served, then swaps the reference under a lock:
-a request being answered keeps the model it started with, the next one gets the new model.
+A new promotion is loaded and verified beside the served model, then the reference is swapped under a lock: a
+request being answered keeps the model it started with, the next one gets the new model.
 """
 
 from __future__ import annotations
@@ -29,18 +19,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from medimind_assets.config import LORA_MODEL_PATH
+from medimind_assets.evaluation.generation import generate_answers
 from medimind_assets.integrity import read_summary
+from medimind_assets.llm.loading import attach_adapter, choose_device, load_for_inference, load_tokenizer
+from medimind_assets.merging.merge import compare_logits, prompt_logits, proof_prompts
+from medimind_assets.models import BaseModelError, read_current_base_model
 from medimind_assets.serving.ask import Target, adapter_target, current_base_dir, promoted_target
 from medimind_assets.store import ArtifactStore
 
 LORA_MODEL_PATH_ENV = LORA_MODEL_PATH
-SOURCE_ENV = "LORA_MODEL_PATH"
 SOURCE_PROMOTED = "promoted"
 SOURCE_BASE = "base"
 VERIFY_QUESTION = "What is a headache?"
@@ -53,7 +47,7 @@ class Served:
     """What to serve and where it came from, before anything is loaded."""
 
     target: Target
-    source: str  # SOURCE_ENV, SOURCE_PROMOTED or SOURCE_BASE
+    source: str  # LORA_MODEL_PATH, SOURCE_PROMOTED or SOURCE_BASE
     fingerprint: str | None
     dataset_version: str | None  # the dataset the adapter was trained on
     base_model: str
@@ -74,17 +68,13 @@ class Served:
 
 
 def _base_name(store: ArtifactStore, model_dir: Path, recorded: Any = None) -> str:
+    """The name the adapter's record gives its base, else the pipeline's when it is that folder, else the folder's."""
     if isinstance(recorded, dict) and recorded.get("name"):
         return str(recorded["name"])
-    from medimind_assets.models import read_current_base_model
-    from medimind_assets.models.errors import BaseModelError
-
-    try:
+    with suppress(BaseModelError):
         manifest = read_current_base_model(store)
-    except BaseModelError:
-        return Path(model_dir).name
-    if manifest.get("path") and Path(manifest["path"]).resolve() == Path(model_dir).resolve():
-        return str(manifest.get("name") or Path(model_dir).name)
+        if manifest["name"] and Path(manifest["path"]).resolve() == Path(model_dir).resolve():
+            return str(manifest["name"])
     return Path(model_dir).name
 
 
@@ -97,11 +87,11 @@ def resolve_served(data_dir: Path, lora_model_path: str | Path | None = None) ->
     """What to serve (module docstring); ArtifactMissingError or ValueError with a one-line reason."""
     store = ArtifactStore.at(data_dir)
     if lora_model_path:
-        target = adapter_target(store, Path(lora_model_path), f"adapter {Path(lora_model_path).name}")
+        target = adapter_target(store, lora_model_path)
         summary = read_summary(target.adapter_dir)
         return Served(
             target,
-            SOURCE_ENV,
+            LORA_MODEL_PATH,
             str(summary.get("fingerprint") or Path(lora_model_path).name),
             _trained_on(summary),
             _base_name(store, target.model_dir, summary.get("base_model")),
@@ -139,8 +129,6 @@ class LoadedModel:
 def merge_proven(model, tokenizer, target: Target):
     """`model` (base + adapter, fp32) with the adapter merged into the base's weights, and the proof that both
     compute the same logits (`merging.merge`); ValueError when they do not."""
-    from medimind_assets.merging.merge import compare_logits, prompt_logits, proof_prompts
-
     prompts = proof_prompts(target.template)
     reference = prompt_logits(model, tokenizer, prompts)
     merged = model.merge_and_unload()
@@ -157,9 +145,6 @@ def load_served(served: Served, device: str = "auto", merge: bool = True) -> Loa
     """The base in full precision with the adapter on top (merged, when `merge` and fp32), verified by one greedy
     token (module docstring)."""
     import torch
-
-    from medimind_assets.evaluation.generation import generate_answers
-    from medimind_assets.llm.loading import attach_adapter, choose_device, load_for_inference, load_tokenizer
 
     started = time.monotonic()
     device = choose_device(device)
@@ -198,6 +183,7 @@ class ModelHolder:
     ):
         self.data_dir = Path(data_dir)
         self.lora_model_path = Path(lora_model_path) if lora_model_path else None
+        self.watching = self.lora_model_path is None  # promotions replace the model unless LORA_MODEL_PATH pins it
         self.device = device
         self.merge = merge
         self.pointer = ArtifactStore.at(self.data_dir).current_pointer
@@ -207,11 +193,6 @@ class ModelHolder:
         self._lock = threading.Lock()
         self._current: LoadedModel | None = None
         self._seen: tuple[bytes, int] | None = None  # the pointer (content, mtime) last acted on
-
-    @property
-    def watching(self) -> bool:
-        """Promotions replace the model unless LORA_MODEL_PATH pins it."""
-        return self.lora_model_path is None
 
     @property
     def current(self) -> LoadedModel:
@@ -265,29 +246,26 @@ class ModelHolder:
         logger.info(
             "promotion: now serving %s (was %s), loaded and verified in %.1fs",
             served.describe(),
-            previous.served.describe() if previous else "nothing",
+            previous.served.describe(),
             loaded.load_s,
         )
         return loaded
 
 
 class PromotionWatcher:
-    """Runs `holder.check_promotion()` every `interval` seconds on a background thread."""
+    """Runs `holder.check_promotion()` every `interval` seconds on a background thread, from its creation on."""
 
     def __init__(self, holder: ModelHolder, interval: float):
-        self.holder = holder
-        self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="medimind-promotion-watcher", daemon=True)
-
-    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(holder, interval), name="medimind-promotion-watcher", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        self._thread.join(timeout)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.holder.check_promotion()
+    def _run(self, holder: ModelHolder, interval: float) -> None:
+        while not self._stop.wait(interval):
+            holder.check_promotion()

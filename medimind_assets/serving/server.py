@@ -129,10 +129,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        watcher = PromotionWatcher(holder, reload_interval) if watch else None
         queue.start()
-        if watcher:
-            watcher.start()
+        watcher = PromotionWatcher(holder, reload_interval) if watch else None
         try:
             yield
         finally:
@@ -210,7 +208,6 @@ def create_app(
 
     for path in HEALTH_PATHS:
         app.add_api_route(path, health, methods=["GET"])
-    app.state.holder, app.state.queue = holder, queue
     return app
 
 

@@ -1,14 +1,9 @@
 """One generation at a time: requests wait in a queue for a single worker thread, which answers them in batches.
 
-The worker takes the oldest waiting request and, with it, the others already waiting that ask for the same
-`max_new_tokens` (up to `max_batch_size`), and answers them in one `generate_answers` call: left-padded, greedy,
-the evaluation's repetition penalty and prompt truncation. Requests are never interleaved into another's
-generation; a batch runs on the one model that was being served when it started (a promotion swap takes effect at
-the next batch). Requests asking for another bound wait for a later batch, in arrival order.
-
-Every answer carries the safety notice of its question (`with_safety_notice(assess(message).level, ...)`, as
-`medimind ask` shows it): the urgent-care line first for an emergency, the check-with-a-clinician line last for a
-caution question.
+A batch is the oldest waiting request and the others already waiting for the same `max_new_tokens` (up to
+`max_batch_size`), answered in one `generate_answers` call on the model served when it started, so a request is never
+interleaved into another's generation and a promotion takes effect at the next batch (docs/serving.md). Every answer
+carries the safety notice of its question, as `medimind ask` shows it.
 """
 
 from __future__ import annotations
@@ -22,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from medimind_assets.data.safety import assess, with_safety_notice
-from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, generate_answers
 from medimind_assets.serving.chat import Turn, build_prompt, normalise, prompt_budget
 from medimind_assets.serving.holder import ModelHolder, logger
 
@@ -43,7 +38,7 @@ class ChatJob:
 
 
 def reply(job: ChatJob, loaded, prompt, generated) -> dict[str, Any]:
-    """The response body of one answered request (the server's `ChatResponse`)."""
+    """The response body of one answered request (docs/serving.md lists its fields)."""
     served = loaded.served
     level = assess(normalise(job.message)).level
     return {
@@ -78,12 +73,11 @@ class GenerationQueue:
         self.max_prompt_tokens = max_prompt_tokens
         self.max_batch_size = max_batch_size
         self.repetition_penalty = repetition_penalty
-        self._generate = generate
+        self._generate = generate or generate_answers
         self._pending: deque[ChatJob] = deque()
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="medimind-generation", daemon=True)
-        self.batches = 0  # batches answered, for the health endpoint
         self.generating = 0  # requests in the batch being generated now
 
     @property
@@ -139,19 +133,15 @@ class GenerationQueue:
                     job.future.set_result(result)
             finally:
                 self.generating = 0
-            self.batches += 1
 
     def answer(self, batch: list[ChatJob]) -> list[dict[str, Any]]:
         """Answers to requests sharing one `max_new_tokens`, from the model being served now."""
-        generate = self._generate
-        if generate is None:
-            from medimind_assets.evaluation.generation import generate_answers as generate
         loaded = self.holder.current
         bound = batch[0].max_new_tokens
         budget = prompt_budget(loaded.context_tokens, bound, self.max_prompt_tokens)
         template = loaded.served.target.template
         prompts = [build_prompt(loaded.count_tokens, template, job.history, job.message, budget) for job in batch]
-        generated = generate(
+        generated = self._generate(
             loaded.model,
             loaded.tokenizer,
             [p.text for p in prompts],

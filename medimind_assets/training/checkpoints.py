@@ -1,12 +1,10 @@
 """Resumable checkpoints under `<data>/checkpoints/<fingerprint>/checkpoint-<step>/`.
 
-The Trainer writes a checkpoint file by file, so a process killed mid-save leaves a folder that looks like a
-checkpoint but is not one. A checkpoint counts as complete only once `COMPLETE_MARKER` is in it, written
-(atomically) after every process has finished saving, and only while every file that marker lists (with its
-size and sha256) is still there unchanged, and the files a resume needs (trainer state, optimizer, scheduler,
-adapter weights) are among them: resuming with a lost optimizer would restart the optimizer and the learning-rate
-schedule and publish a different adapter under the same fingerprint. Resuming picks the latest complete one;
-the others are removed first, each with its reason.
+The Trainer writes a checkpoint file by file, so a process killed mid-save leaves a folder that looks like one.
+A checkpoint counts as complete only once `COMPLETE_MARKER` (the size and sha256 of its files, written after every
+process has saved) is in it, its files are unchanged, and the files a resume needs are among them: resuming with a
+lost optimizer would restart the optimizer and the learning-rate schedule and publish a different adapter under
+the same fingerprint.
 """
 
 from __future__ import annotations
@@ -61,23 +59,6 @@ def problem(checkpoint: Path) -> str | None:
     return None
 
 
-def is_complete(checkpoint: Path) -> bool:
-    return problem(checkpoint) is None
-
-
-def latest_complete_checkpoint(run_dir: Path) -> Path | None:
-    """Newest first, stopping at the first complete one (verifying a checkpoint hashes its files)."""
-    return next((path for _, path in reversed(_checkpoints(Path(run_dir))) if is_complete(path)), None)
-
-
-def remove_incomplete_checkpoints(run_dir: Path) -> list[tuple[Path, str]]:
-    """Remove every checkpoint that cannot be resumed from; returns each with its reason."""
-    removed = [(path, reason) for _, path in _checkpoints(Path(run_dir)) if (reason := problem(path))]
-    for path, _ in removed:
-        shutil.rmtree(path, ignore_errors=True)
-    return removed
-
-
 def manifest(checkpoint: Path) -> dict[str, dict[str, object]]:
     """Size and sha256 of every file of a checkpoint (relative paths)."""
     names = [p.relative_to(checkpoint).as_posix() for p in sorted(checkpoint.rglob("*")) if p.is_file()]
@@ -108,17 +89,21 @@ class CheckpointCompleteCallback(TrainerCallback):
 
 
 def resume_point(run_dir: Path, force: bool, is_main: bool, info: Callable[[str], None]) -> Path | None:
-    """The latest complete checkpoint under `run_dir`; with `force`, none (its checkpoints are discarded). Only the
-    main process (`is_main`) deletes anything."""
+    """The latest complete checkpoint under `run_dir`, the others removed with their reason; with `force`, none (its
+    checkpoints are discarded). Only the main process (`is_main`) deletes anything."""
     if force:
         if is_main and run_dir.exists():
             shutil.rmtree(run_dir)
             info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
         return None
-    if is_main:
-        for stale, reason in remove_incomplete_checkpoints(run_dir):
-            info(f"skipped and removed checkpoint {stale.name}: {reason}")
-    resume = latest_complete_checkpoint(run_dir)
+    resume = None
+    for _, path in _checkpoints(run_dir):
+        reason = problem(path)
+        if reason is None:
+            resume = path
+        elif is_main:
+            shutil.rmtree(path, ignore_errors=True)
+            info(f"skipped and removed checkpoint {path.name}: {reason}")
     if resume is not None:
         info(f"resuming from {resume.name} of {run_dir}")
     return resume

@@ -1,10 +1,8 @@
-"""`dataset.jsonl` as a `datasets.Dataset`, tokenised once per data version.
+"""`dataset.jsonl` as a `datasets.Dataset`, tokenised once per data version (docs/training.md#data).
 
-The file is read with the row contract's schema (`data.rows.DatasetRow`, the one definition of a row) into a
-memory-mapped Arrow table; a split is chosen as `data.rows.select` chooses it; rows are encoded by `llm.encoding`
-(the one encoding of prompt + response, shared with evaluation) with `.map`, into an Arrow file named by everything
-the tokens depend on: the dataset's data version (its sha256), the selection, the tokenizer, the template,
-`max_length` and `loss_on`. A re-run on the same data reads that file back instead of tokenising again.
+The file is read with the row contract's schema (`data.rows.DatasetRow`, the one definition of a row), a split is
+chosen as `data.rows.select` chooses it, and rows are encoded by `llm.encoding` (the one encoding of prompt +
+response, shared with evaluation) into an Arrow file named by everything the tokens depend on.
 """
 
 from __future__ import annotations
@@ -12,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from medimind_assets.data.rows import DatasetRow, select
+from medimind_assets.llm.encoding import EncodedExample, encode_batch
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.quiet import no_progress_bars
-from medimind_assets.training.examples import encode_rows
 
 if TYPE_CHECKING:
     import datasets
@@ -62,6 +61,21 @@ def tokenizer_digest(tokenizer) -> str:
     return hashlib.sha256(f"{text}\x1f{tokenizer.eos_token_id}".encode()).hexdigest()
 
 
+def encode_rows(
+    tokenizer, rows: Sequence[dict], template: PromptTemplate, max_length: int, loss_on: str = "response"
+) -> list[EncodedExample]:
+    """Rows (`instruction`, `response`) under training's one budget: prompt + response + EOS fit in `max_length`,
+    and a prompt longer than half of it keeps its end, so the response always has at least half."""
+    return encode_batch(
+        tokenizer,
+        [template.prompt(r["instruction"]) for r in rows],
+        [template.completion(r["response"]) for r in rows],
+        max_length=max_length,
+        max_prompt_tokens=max_length // 2,
+        loss_on=loss_on,
+    )
+
+
 def tokenize(
     rows: datasets.Dataset,
     tokenizer,
@@ -90,7 +104,7 @@ def tokenize(
         pairs = [
             {"instruction": q, "response": a} for q, a in zip(batch["instruction"], batch["response"], strict=True)
         ]
-        examples = encode_rows(tokenizer, pairs, template, max_length, loss_on).examples
+        examples = encode_rows(tokenizer, pairs, template, max_length, loss_on)
         return {
             "input_ids": [e.input_ids for e in examples],
             "labels": [e.labels for e in examples],

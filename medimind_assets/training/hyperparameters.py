@@ -111,9 +111,6 @@ class TrainingHyperparameters:
         hyperparameters.validate()
         return hyperparameters
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
     @property
     def requested_quantization(self) -> str:
         """`quantization`, with the seed's `no_4bit=True` meaning "none"."""
@@ -125,7 +122,7 @@ class TrainingHyperparameters:
 
     def result_affecting(self) -> dict[str, Any]:
         """The hyperparameters that change the trained weights (what the fingerprint hashes)."""
-        values = {k: v for k, v in self.to_dict().items() if k not in NON_RESULT_FIELDS}
+        values = {k: v for k, v in dataclasses.asdict(self).items() if k not in NON_RESULT_FIELDS}
         values["quantization"] = self.requested_quantization
         values.pop("no_4bit")
         if self.preference == "none":  # the preference stage's settings change nothing without it
@@ -150,23 +147,18 @@ class TrainingHyperparameters:
                 raise HyperparameterError(f"{name} must be a positive integer, got {value!r}")
         if self.max_length < 16:
             raise HyperparameterError(f"max_length must be at least 16 tokens, got {self.max_length}")
-        if not self.num_epochs > 0:
-            raise HyperparameterError(f"num_epochs must be > 0, got {self.num_epochs!r}")
-        if not self.learning_rate > 0:
-            raise HyperparameterError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        if not 0 <= self.lora_dropout < 1:
-            raise HyperparameterError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise HyperparameterError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}")
+        for name in ("num_epochs", "learning_rate", "preference_beta", "preference_epochs", "preference_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise HyperparameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("lora_dropout", "warmup_ratio"):
+            if not 0 <= getattr(self, name) < 1:
+                raise HyperparameterError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise HyperparameterError(f"max_steps must be -1 (off) or a positive integer, got {self.max_steps}")
         if self.preference not in PREFERENCE_CHOICES:
             raise HyperparameterError(f"preference must be one of {PREFERENCE_CHOICES}, got {self.preference!r}")
         if not isinstance(self.preference_max_length, int) or self.preference_max_length < 16:
             raise HyperparameterError(f"preference_max_length must be at least 16, got {self.preference_max_length!r}")
-        for name in ("preference_beta", "preference_epochs", "preference_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise HyperparameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not self.preference_sft_weight >= 0:
             raise HyperparameterError(f"preference_sft_weight must be >= 0, got {self.preference_sft_weight!r}")
         for name in ("max_train_examples", "max_eval_examples", "preference_max_pairs"):

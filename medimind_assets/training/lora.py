@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from medimind_assets.errors import MediMindError
-from medimind_assets.quiet import import_bitsandbytes, peft_wrapping
+from medimind_assets.quiet import peft_wrapping
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 
@@ -16,26 +16,18 @@ class TargetModuleError(MediMindError, ValueError):
     """A LoRA target module the base model does not have."""
 
 
-def linear_module_names(model) -> list[str]:
-    """Leaf names of the model's linear layers (what LoRA can target), lm_head excluded."""
+def check_target_modules(model, targets: Sequence[str], model_name: str) -> None:
+    """Every target names a linear layer of the model (bitsandbytes' layers are torch Linear subclasses), lm_head
+    excluded."""
     import torch
 
-    linear_types: list[type] = [torch.nn.Linear]
-    try:
-        bnb = import_bitsandbytes()
-        linear_types += [bnb.nn.Linear4bit, bnb.nn.Linear8bitLt]
-    except ImportError:
-        pass
-    names = {
-        name.rsplit(".", 1)[-1]
-        for name, module in model.named_modules()
-        if isinstance(module, tuple(linear_types)) and not name.endswith("lm_head")
-    }
-    return sorted(names)
-
-
-def check_target_modules(model, targets: Sequence[str], model_name: str) -> None:
-    available = linear_module_names(model)
+    available = sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and not name.endswith("lm_head")
+        }
+    )
     missing = [t for t in targets if t not in available]
     if missing:
         raise TargetModuleError(

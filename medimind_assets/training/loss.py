@@ -1,15 +1,10 @@
-"""The training loss on labelled positions only, without logits over the whole batch (ours, kept beside trl).
+"""The training loss on labelled positions only, without logits over the whole batch (why ours: docs/training.md).
 
-trl's fused LM head does the same on GPUs with Triton; without Triton (a CPU) it projects every position and
-recomputes the projection in the backward pass, and `benchmarks/train_throughput.py` measured it slower there, so
-this one computes the SFT loss. The model runs without its own projection (`logits_to_keep=1`), the last hidden
-states are taken from the decoder, only the positions whose next token is labelled are kept, and those are projected
-and scored in chunks of rows: only one chunk's logits exist at a time. The gradient with respect to the hidden states
-is computed chunk by chunk in the forward pass (the head is frozen under LoRA, so nothing else needs one), and
-scaled in the backward pass.
-
-Same numbers as the model's own loss: the head's dtype and bias, fp32 log-softmax, one term per labelled next token.
-`check_labelled_loss` verifies that for the model at hand before training; tests prove it and its gradients.
+The model runs without its own projection (`logits_to_keep=1`), its decoder's last hidden states are taken by a
+hook, and only the positions whose next token is labelled are projected and scored, in chunks of rows: only one
+chunk's logits exist at a time. The gradient with respect to the hidden states is computed chunk by chunk in the
+forward pass (the head is frozen under LoRA, so nothing else needs one), and scaled in the backward pass.
+`check_labelled_loss` verifies before training that it equals the model's own loss.
 """
 
 from __future__ import annotations
@@ -41,7 +36,6 @@ def loss_positions(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """
     import torch
 
-    rows, width = labels.shape
     next_labels = torch.full_like(labels, IGNORE_INDEX)
     next_labels[:, :-1] = labels[:, 1:]
     flat = next_labels.reshape(-1)
@@ -106,31 +100,20 @@ def linear_cross_entropy_sum(
     return _linear_cross_entropy().apply(hidden, weight, bias, targets, chunk_rows)
 
 
-def unwrapped_model(model):
-    """The transformers model under any DDP / PEFT wrapping."""
-    model = getattr(model, "module", model)
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def decoder_of(base):
-    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
-    return decoder if decoder is not None else base.model
-
-
-def _model_inputs(batch: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in batch.items() if k not in ("labels", POSITIONS_KEY, TARGETS_KEY)}
-
-
 def labelled_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
     """Summed next-token loss of `batch` (from `with_loss_positions`, on the model's device) on its labelled
     positions only. `model` is called through its wrappers (DDP needs its own forward), its decoder's output
     taken by a hook."""
-    base = unwrapped_model(model)
+    base = getattr(model, "module", model)  # under DDP
+    base = base.get_base_model() if hasattr(base, "get_base_model") else base  # under PEFT
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    decoder = decoder if decoder is not None else base.model
     captured: list = []
-    handle = decoder_of(base).register_forward_hook(lambda module, args, output: captured.append(output[0]))
+    handle = decoder.register_forward_hook(lambda module, args, output: captured.append(output[0]))
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", POSITIONS_KEY, TARGETS_KEY)}
     try:
         # logits_to_keep=1: the model projects one position per row, not all of them.
-        model(**_model_inputs(batch), logits_to_keep=1, use_cache=False)
+        model(**inputs, logits_to_keep=1, use_cache=False)
     finally:
         handle.remove()
     hidden = captured[-1]
@@ -139,38 +122,20 @@ def labelled_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
     return linear_cross_entropy_sum(selected, head.weight, head.bias, batch[TARGETS_KEY])
 
 
-def full_loss_sum(model, batch: dict[str, Any]) -> torch.Tensor:
-    """Summed next-token loss of `batch` from the model's full logits (the reference, and the fallback)."""
-    import torch
-
-    logits = model(**_model_inputs(batch), use_cache=False).logits
-    labels = batch["labels"]
-    return torch.nn.functional.cross_entropy(
-        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-        labels[:, 1:].reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
-    )
-
-
 def check_labelled_loss(
     model, features: Sequence[dict[str, Any]], pad_token_id: int, rel_tol: float = 1e-4
 ) -> tuple[float, float]:
-    """Labelled-position loss vs the full-logits loss of `features` in one padded batch; raise LabelledLossMismatch
-    when they differ (a model whose logits are not its head applied to its decoder's output, e.g. soft-capped).
-
-    Returns (labelled, full) summed losses.
-    """
+    """(labelled-position, full-logits) summed losses of `features` in one padded batch; raise LabelledLossMismatch
+    when they differ (a model whose logits are not its head applied to its decoder's output, e.g. soft-capped)."""
     import torch
 
-    from medimind_assets.training.packing import collate, evaluation_mode
+    from medimind_assets.training.packing import collate, evaluation_mode, summed_loss
 
     device = next(model.parameters()).device
-    batch = with_loss_positions(collate(features, pad_token_id, padding_free=False))
-    batch = {k: v.to(device) for k, v in batch.items()}
+    batch = collate(features, pad_token_id, padding_free=False)
     with evaluation_mode(model), torch.no_grad():
-        labelled = float(labelled_loss_sum(model, batch))
-        full = float(full_loss_sum(model, batch))
+        labelled = float(labelled_loss_sum(model, {k: v.to(device) for k, v in with_loss_positions(batch).items()}))
+        full, _ = summed_loss(model, batch)
     if abs(labelled - full) > rel_tol * max(1.0, abs(full)):
         raise LabelledLossMismatch(
             f"the labelled-position loss {labelled:.6f} differs from the model's full-logits loss {full:.6f}"

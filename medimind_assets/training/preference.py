@@ -1,16 +1,10 @@
-"""Preference tuning after SFT: trl's DPO on the MEDIQA 2019 answers the annotators judged, correct against incorrect.
+"""Preference tuning after SFT: trl's DPO on the MEDIQA 2019 answers the annotators judged, correct against incorrect
+(docs/training.md#preference-tuning).
 
-Pairs (`build_pairs`, on the Dagster side, no torch): for each question of the two MEDIQA training files whose
-correct answers are in the dataset's `train` split, each answer scored incorrect (ReferenceScore 1 or 2, which the
-dataset build leaves out) against one of the question's correct answers that the dataset kept (taken in turn).
-Both sides are cleaned alike, as the ranking cleans every candidate (`data.cleaning.clean_answer`), so the only
-difference the model can learn is what the annotators judged. Never a pair from the validation file (where the
-adapter and its settings are chosen) or the test file, nor from a question whose text is one of theirs.
-
-The pairs are written once per content (`<cache>/preference/<sha256>.jsonl`); their version is part of the run's
-fingerprint. Training (`train_preference`, in the training process): the SFT adapter goes on learning with
-`DPOTrainer`, against a frozen copy of itself as the reference (trl adds it as a second adapter, removed before
-publishing); checkpoints and resume as for SFT, under `<checkpoints>/<fingerprint>/preference/`.
+Both sides of a pair are cleaned alike, as the ranking cleans every candidate, so the only difference the model can
+learn is what the annotators judged. Never a pair from the validation file (where the adapter and its settings are
+chosen) or the test file, nor from a question whose text is one of theirs. The SFT adapter trains on against a
+frozen copy of itself (trl's second adapter, "ref"), removed before publishing.
 """
 
 from __future__ import annotations
@@ -98,39 +92,20 @@ def write_pairs(pairs: list[dict], cache_dir: Path) -> tuple[Path, str]:
     return path, version
 
 
-def dpo_config(request, plan, output_dir: Path):
-    from trl import DPOConfig
-
-    from medimind_assets.quiet import TRL_CHECKPOINTING_ALIAS, ignoring_warning
-    from medimind_assets.training.trainer import common_arguments
-
-    hp = request.hyperparameters
-    weight = hp.preference_sft_weight
-    with ignoring_warning(TRL_CHECKPOINTING_ALIAS, FutureWarning):
-        return DPOConfig(
-            **common_arguments(hp, plan, output_dir, has_eval=False),
-            num_train_epochs=hp.preference_epochs,
-            learning_rate=hp.preference_learning_rate,
-            beta=hp.preference_beta,
-            loss_type=["sigmoid", "sft"] if weight else ["sigmoid"],
-            loss_weights=[1.0, weight] if weight else None,
-            max_length=hp.preference_max_length,
-        )
-
-
 def train_preference(model, tokenizer, request, plan, distributed, reporter) -> dict[str, Any]:
     """DPO of the SFT adapter on the request's pairs; returns the stage's summary (pairs, curve, final metrics)."""
     import datasets
-    from transformers import PrinterCallback
-    from trl import DPOTrainer
+    from trl import DPOConfig, DPOTrainer
 
     from medimind_assets.quiet import no_progress_bars, peft_wrapping
-    from medimind_assets.training.checkpoints import CheckpointCompleteCallback, resume_point
-    from medimind_assets.training.reporting import loss_curve, make_progress_callback
+    from medimind_assets.training.checkpoints import resume_point
+    from medimind_assets.training.reporting import loss_curve
+    from medimind_assets.training.trainer import common_arguments, make_trainer, trl_config
 
-    spec, template = request.preference, request.hyperparameters.template
+    spec, hp = request.preference, request.hyperparameters
+    template, weight = hp.template, hp.preference_sft_weight
     with no_progress_bars():
-        pairs = datasets.Dataset.from_json(spec["path"], cache_dir=str(request.cache_dir / "json"))
+        pairs = datasets.Dataset.from_json(spec["path"], cache_dir=str(request.store.cache / "json"))
         dataset = pairs.map(
             lambda pair: {
                 "prompt": template.prompt(pair["question"]),
@@ -142,15 +117,20 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
     run_dir = request.checkpoint_dir / "preference"
     resume = resume_point(run_dir, request.force, distributed.is_main, reporter.info)
     reporter.info(f"preference stage: DPO on {len(dataset)} pairs ({spec['counts']})")
-    with peft_wrapping(), no_progress_bars():
-        trainer = DPOTrainer(
-            model=model,
-            args=dpo_config(request, plan, run_dir),
-            train_dataset=dataset,
-            processing_class=tokenizer,
-            callbacks=[CheckpointCompleteCallback(), make_progress_callback(reporter)],
+    args = trl_config(
+        DPOConfig,
+        **common_arguments(hp, plan, run_dir, has_eval=False),
+        num_train_epochs=hp.preference_epochs,
+        learning_rate=hp.preference_learning_rate,
+        beta=hp.preference_beta,
+        loss_type=["sigmoid", "sft"] if weight else ["sigmoid"],
+        loss_weights=[1.0, weight] if weight else None,
+        max_length=hp.preference_max_length,
+    )
+    with no_progress_bars():
+        trainer = make_trainer(
+            DPOTrainer, reporter, model=model, args=args, train_dataset=dataset, processing_class=tokenizer
         )
-    trainer.remove_callback(PrinterCallback)
     started = time.monotonic()
     with peft_wrapping():
         trainer.train(resume_from_checkpoint=str(resume) if resume else None)

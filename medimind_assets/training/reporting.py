@@ -18,16 +18,11 @@ from medimind_assets.presentation import short_hash, significant, sparkline
 class Reporter(Protocol):
     def info(self, message: str) -> None: ...
 
-    def report(self, metadata: dict[str, Any], data_version: str) -> None: ...
-
 
 class SilentReporter:
     """For processes other than rank 0: they train but say nothing."""
 
     def info(self, message: str) -> None:
-        pass
-
-    def report(self, metadata: dict[str, Any], data_version: str) -> None:
         pass
 
 
@@ -43,11 +38,6 @@ def make_progress_callback(reporter: Reporter):
     from transformers import TrainerCallback
 
     class ProgressCallback(TrainerCallback):
-        def __init__(self) -> None:
-            self.started = time.monotonic()
-            self.start_step = 0
-            self.start_tokens = 0
-
         def on_train_begin(self, args, state, control, **kwargs):
             self.started = time.monotonic()
             self.start_step = state.global_step
@@ -61,12 +51,12 @@ def make_progress_callback(reporter: Reporter):
                 reporter.info(f"step {state.global_step}/{state.max_steps}: eval loss {logs['eval_loss']:.4f}")
             if "loss" in logs:
                 done = state.global_step - self.start_step
-                eta = (state.max_steps - state.global_step) * elapsed / done if done else float("nan")
+                eta = format_duration((state.max_steps - state.global_step) * elapsed / done) if done else "?"
                 tokens_per_s = (state.num_input_tokens_seen - self.start_tokens) / elapsed
                 reporter.info(
                     f"step {state.global_step}/{state.max_steps} epoch {state.epoch:.2f} "
                     f"loss {logs['loss']:.4f} lr {logs.get('learning_rate', float('nan')):.2e} "
-                    f"{tokens_per_s:,.0f} tokens/s ETA {format_duration(eta) if done else '?'}"
+                    f"{tokens_per_s:,.0f} tokens/s ETA {eta}"
                 )
 
     return ProgressCallback()
@@ -75,13 +65,8 @@ def make_progress_callback(reporter: Reporter):
 def loss_curve(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
     """Train loss per logging step and validation loss per evaluation, as [step, loss] pairs."""
     train = [[e["step"], float(e["loss"])] for e in log_history if "loss" in e and "step" in e]
-    validation = [[e["step"], float(e["eval_loss"])] for e in log_history if "eval_loss" in e and "step" in e]
-    return {"train": train, "validation": _last_per_step(validation)}
-
-
-def _last_per_step(points: list[list[float]]) -> list[list[float]]:
-    by_step = {step: loss for step, loss in points}
-    return [[step, by_step[step]] for step in sorted(by_step)]
+    validation = {e["step"]: float(e["eval_loss"]) for e in log_history if "eval_loss" in e and "step" in e}
+    return {"train": train, "validation": [[step, validation[step]] for step in sorted(validation)]}
 
 
 def curve_table(curve: dict[str, list[list[float]]]) -> dict[str, Any]:
@@ -137,21 +122,12 @@ def curve_png(curve: dict[str, list[list[float]]], title: str) -> bytes:
     return buffer.getvalue()
 
 
-def _md(value: str) -> dict[str, Any]:
-    return {"raw_value": value, "type": "md"}
-
-
 def _typed(value: Any) -> dict[str, Any]:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return {"raw_value": None, "type": "null"}
-    if isinstance(value, bool):
-        return {"raw_value": value, "type": "bool"}
-    if isinstance(value, int):
-        return {"raw_value": value, "type": "int"}
-    if isinstance(value, float):
-        return {"raw_value": value, "type": "float"}
-    if isinstance(value, (dict, list)):
-        return {"raw_value": value, "type": "json"}
+    for kind, name in ((bool, "bool"), (int, "int"), (float, "float"), ((dict, list), "json")):  # bool before int
+        if isinstance(value, kind):
+            return {"raw_value": value, "type": name}
     return {"raw_value": str(value), "type": "text"}
 
 
@@ -187,7 +163,7 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
         "train_examples": _typed(dataset["train_examples"]),
         "validation_examples": _typed(dataset["validation_examples"]),
         "loss_curve": {"raw_value": curve_table(curve), "type": "table"},
-        "loss_plot": _md(f"![loss curve](data:image/png;base64,{png.decode('ascii')})"),
+        "loss_plot": {"raw_value": f"![loss curve](data:image/png;base64,{png.decode('ascii')})", "type": "md"},
         "identifiers": _typed(identifiers),
         "hyperparameters": _typed(summary["hyperparameters"]),
         "runtime": _typed(summary["runtime"]),

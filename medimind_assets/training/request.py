@@ -116,11 +116,6 @@ class TrainingRequest:
     def adapter_dir(self) -> Path:
         return self.store.adapters / self.fingerprint
 
-    @property
-    def cache_dir(self) -> Path:
-        """Tokenised splits and preference pairs (`<data>/cache`)."""
-        return self.store.cache
-
     def to_extras(self) -> dict[str, Any]:
         return {
             "dataset": {
@@ -129,7 +124,7 @@ class TrainingRequest:
                 "row_counts": self.row_counts,
             },
             "base_model": self.base_model,
-            "hyperparameters": self.hyperparameters.to_dict(),
+            "hyperparameters": dataclasses.asdict(self.hyperparameters),
             "data_root": self.data_root,
             "fingerprint": self.fingerprint,
             "force": self.force,

@@ -2,8 +2,8 @@
 
 Order matters: everything that can be checked without training (hyperparameters, dataset, device,
 quantization, target modules, packing) is checked before the first step, so a bad input fails in seconds.
-A finished adapter with the same fingerprint is reused unless `force`. Training resumes from the latest
-complete checkpoint of the same fingerprint (`force` discards them and starts from scratch). The adapter is written to a temporary folder and renamed into
+A finished adapter with the same fingerprint is reused unless `force`; training resumes from the latest complete
+checkpoint of the same fingerprint. The adapter is written to a temporary folder and renamed into
 `adapters/<fingerprint>/`; a failure leaves any previous adapter exactly as it was.
 """
 
@@ -17,8 +17,9 @@ import resource
 import shutil
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from medimind_assets.training.runtime import RuntimePlan
 
 ADAPTER_FILES = (*SIGNED_ADAPTER_FILES, TRAINING_SUMMARY)
-PACKING_CHECK_EXAMPLES = 3
+CHECKED_EXAMPLES = 3
 
 
 class TrainingError(MediMindError, RuntimeError):
@@ -71,7 +72,7 @@ class TrainingOutcome:
     reused: bool
 
 
-def finished_summary(adapter_dir: Path, reporter: Reporter | None = None) -> dict[str, Any] | None:
+def finished_summary(adapter_dir: Path, reporter: Reporter) -> dict[str, Any] | None:
     """The summary of a complete, verified adapter folder, or None if there is none (or it fails verification:
     the reason is reported and the adapter is trained again)."""
     if not all((adapter_dir / name).is_file() for name in ADAPTER_FILES):
@@ -79,8 +80,7 @@ def finished_summary(adapter_dir: Path, reporter: Reporter | None = None) -> dic
     try:
         summary = verify_adapter(adapter_dir)
     except IntegrityError as exc:
-        if reporter is not None:
-            reporter.info(f"the finished adapter failed verification ({exc}); training it again")
+        reporter.info(f"the finished adapter failed verification ({exc}); training it again")
         return None
     return summary or None
 
@@ -147,8 +147,7 @@ def run_training(
     of the same inputs (a retry beside an orphan, two instances on one data folder) stops with a clear error
     instead of resuming from checkpoints still being written."""
     distributed = distributed or Distributed.from_env()
-    hp = request.hyperparameters
-    hp.validate()
+    request.hyperparameters.validate()
     request.verify()
     with ExitStack() as locks:
         if distributed.is_main:
@@ -207,30 +206,26 @@ def _refuse_to_rewrite_promoted(request: TrainingRequest) -> None:
 
 def _remove_checkpoints(request: TrainingRequest, reporter: Reporter) -> None:
     """The published adapter holds what the checkpoints were for; they hold optimizer state (2x the adapter's
-    size each). A run with a preference stage keeps its SFT checkpoints: other preference settings resume
-    from them."""
-    folders = [request.checkpoint_dir]
-    if request.hyperparameters.preference == "none":
-        folders.append(request.sft_checkpoint_dir)
-    for folder in dict.fromkeys(folders):
-        if folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
-            reporter.info(f"removed the checkpoints in {folder} (keep_checkpoints: true keeps them)")
+    size each). A run with a preference stage keeps its SFT checkpoints (`sft_checkpoint_dir`, the run's own
+    without that stage): other preference settings resume from them."""
+    if request.checkpoint_dir.is_dir():
+        shutil.rmtree(request.checkpoint_dir, ignore_errors=True)
+        reporter.info(f"removed the checkpoints in {request.checkpoint_dir} (keep_checkpoints: true keeps them)")
 
 
-def tokenized_splits(request: TrainingRequest, tokenizer, reporter: Reporter):
+def _tokenized_splits(request: TrainingRequest, tokenizer, reporter: Reporter):
     """The train and validation splits as tokenised `datasets` (cached by the dataset's data version)."""
     from medimind_assets.training.data import load_rows, select_split, tokenize
 
     hp = request.hyperparameters
-    rows = load_rows(Path(request.dataset_path), request.cache_dir)
+    rows = load_rows(Path(request.dataset_path), request.store.cache)
     splits = {}
     for split, limit in (("train", hp.max_train_examples), ("validation", hp.max_eval_examples)):
         chosen = select_split(rows, split, limit, hp.seed, hp.sources)
         key = {"data_version": request.data_version, "split": split, "limit": limit, "seed": hp.seed}
         key["sources"] = hp.sources
         splits[split], cached = tokenize(
-            chosen, tokenizer, hp.template, hp.max_length, hp.loss_on, request.cache_dir, key
+            chosen, tokenizer, hp.template, hp.max_length, hp.loss_on, request.store.cache, key
         )
         if cached:
             reporter.info(f"{split} split: tokens read from the cache of dataset {request.data_version[:12]}")
@@ -259,29 +254,30 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         hp.requested_quantization, Hardware.detect(), model_shape(manifest), hp.batch_size * hp.max_length
     )
     check_quantization_available(plan.quantization, plan.device)
-    flattened = hp.packing or hp.padding_free
-    attn = attention_implementation(plan, flattened)
+    attn = attention_implementation(plan, hp.packing or hp.padding_free)
     reporter.info(
         f"device {plan.device} ({plan.gpu_name or 'cpu'}), {plan.dtype} ({plan.dtype_reason}), "
         f"quantization {plan.quantization} ({plan.quantization_reason}), attention {attn}, "
         f"{distributed.world_size} process(es); {describe_batching(hp)}"
     )
     tokenizer = load_tokenizer(Path(manifest["path"]))
-    train, evaluation = tokenized_splits(request, tokenizer, reporter)
+    train, evaluation = _tokenized_splits(request, tokenizer, reporter)
     train_tokens, truncated = sum(train["length"]), sum(train["truncated"])
     reporter.info(
         f"{len(train)} train examples ({train_tokens:,} tokens, {truncated} cut at max_length={hp.max_length}), "
         f"{len(evaluation)} validation examples"
     )
     preference = None
+    sample = [train[i] for i in range(min(CHECKED_EXAMPLES, len(train)))]  # what the checks before training run on
     try:
-        model, peft_config = _prepare_model(request, plan, attn, distributed, reporter, train, tokenizer.pad_token_id)
+        model, peft_config = _prepare_model(request, plan, attn, distributed, reporter, sample, tokenizer.pad_token_id)
         resume = resume_point(request.sft_checkpoint_dir, request.force, distributed.is_main, reporter.info)
-        resumed_tokens = _tokens_seen(resume) if resume else 0  # read now: the Trainer rotates old checkpoints
+        # Read now: the Trainer rotates old checkpoints.
+        resumed = json.loads((resume / "trainer_state.json").read_text()) if resume else {}
         trainer = build_trainer(
             model, hp, plan, train, evaluation, tokenizer, request.sft_checkpoint_dir, reporter, peft_config
         )
-        _check_loss(trainer, train, tokenizer.pad_token_id, plan, reporter)
+        _check_loss(trainer, sample, tokenizer.pad_token_id, plan, reporter)
         started = time.monotonic()
         with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
             result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -300,7 +296,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         raise TrainingError(oom_message(hp, plan)) from None
     except (OSError, RuntimeError) as exc:
         message = write_failure_message(exc, request.checkpoint_dir)
-        if message is None and hp.torch_compile and is_compile_failure(exc):
+        if message is None and hp.torch_compile:
             message = compile_failure_message(exc)
         if message is None:
             raise
@@ -320,7 +316,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         "adapter_path": str(request.adapter_dir),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "prompt_template": hp.prompt_template,
-        "hyperparameters": hp.to_dict(),
+        "hyperparameters": asdict(hp),
         "dataset": {
             "path": request.dataset_path,
             "data_version": request.data_version,
@@ -332,7 +328,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         },
         "base_model": {key: manifest.get(key) for key in ("name", "path", "revision", "content_hash", "architecture")},
         "runtime": {
-            **plan.as_dict(),
+            **asdict(plan),
             "attn_implementation": attn,
             "trainer": "trl SFTTrainer" + (" + DPOTrainer" if preference else ""),
             "batching": describe_batching(hp),
@@ -340,13 +336,13 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
             "torch_compile": hp.torch_compile,
             "world_size": distributed.world_size,
             "torch": torch.__version__,
-            "trl": _version("trl"),
+            "trl": version("trl"),
         },
         "metrics": {
             "final_train_loss": curve["train"][-1][1] if curve["train"] else None,
             "final_validation_loss": validation[-1] if validation else None,
             "tokens_trained": int(state.num_input_tokens_seen),
-            "tokens_per_second": (state.num_input_tokens_seen - resumed_tokens) / runtime_s,
+            "tokens_per_second": (state.num_input_tokens_seen - resumed.get("num_input_tokens_seen", 0)) / runtime_s,
             "train_runtime_s": round(runtime_s, 2),
             "peak_memory_bytes": peak,
             "peak_memory_kind": peak_kind,
@@ -355,7 +351,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
             "global_step": state.global_step,
             "max_steps": state.max_steps,
             "epochs": round(float(state.epoch or 0), 4),
-            "resumed_from_step": _step_of(resume) if resume else None,
+            "resumed_from_step": resumed.get("global_step"),
             "train_loss_mean": float(result.training_loss),
         },
         "loss_curve": curve,
@@ -398,7 +394,7 @@ def _prepare_model(
     attn: str,
     distributed: Distributed,
     reporter: Reporter,
-    train,
+    sample: list[dict],
     pad_token_id: int,
 ) -> tuple[Any, Any]:
     """The base model on its training device and the LoRA config for it (target modules checked first); examples
@@ -421,60 +417,38 @@ def _prepare_model(
         )
     targets = hp.target_modules or manifest["target_modules"]
     check_target_modules(model, targets, manifest["name"])
-    if (hp.packing or hp.padding_free) and len(train) >= 2:
+    if (hp.packing or hp.padding_free) and len(sample) >= 2:
         if plan.device == "cuda" and plan.quantization == "none":
             model.to(f"cuda:{distributed.local_rank}")  # where the Trainer would put it; the check runs there
-        check_flattening(model, [train[i] for i in range(min(PACKING_CHECK_EXAMPLES, len(train)))], pad_token_id)
+        check_flattening(model, sample, pad_token_id)
         reporter.info(f"checked: examples in one row keep apart (their loss equals their losses alone, {attn})")
     return model, lora_config(hp, targets)
 
 
-def _check_loss(trainer, train, pad_token_id: int, plan: RuntimePlan, reporter: Reporter) -> None:
+def _check_loss(trainer, sample: list[dict], pad_token_id: int, plan: RuntimePlan, reporter: Reporter) -> None:
     """Our labelled-position loss, checked equal to the model's own before training; else trl's."""
     from medimind_assets.training import loss
 
-    features = [train[i] for i in range(min(PACKING_CHECK_EXAMPLES, len(train)))]
     try:
-        loss.check_labelled_loss(
-            trainer.model, features, pad_token_id, rel_tol=1e-4 if plan.dtype == "float32" else 1e-3
-        )
+        loss.check_labelled_loss(trainer.model, sample, pad_token_id, rel_tol=1e-4 if plan.dtype == "float32" else 1e-3)
         reporter.info("loss checked: on labelled positions only it equals the model's full-logits loss")
     except loss.LabelledLossMismatch as mismatch:
         trainer.labelled_loss = False
         reporter.info(f"{mismatch}: the loss is trl's fused LM head's")
 
 
-def is_compile_failure(exc: BaseException) -> bool:
-    """Whether `exc` came from torch.compile (Dynamo tracing or the Inductor backend)."""
+def compile_failure_message(exc: BaseException) -> str | None:
+    """For an error from torch.compile (Dynamo tracing or the Inductor backend), what to do about it."""
     from torch._dynamo.exc import TorchDynamoException
 
-    return isinstance(exc, TorchDynamoException)
-
-
-def compile_failure_message(exc: BaseException) -> str:
+    if not isinstance(exc, TorchDynamoException):
+        return None
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return (
         f"torch.compile failed on this model and machine ({type(exc).__name__}: {first_line}); train with "
         "torch_compile=False (the same adapter, computed eagerly). Complete checkpoints are kept and the next run "
         "resumes from them."
     )
-
-
-def _version(package: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
-
-
-def _tokens_seen(checkpoint: Path) -> int:
-    return int(json.loads((checkpoint / "trainer_state.json").read_text())["num_input_tokens_seen"])
-
-
-def _step_of(checkpoint: Path) -> int:
-    return int(checkpoint.name.rsplit("-", 1)[1])
 
 
 def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path) -> None:

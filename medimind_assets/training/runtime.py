@@ -1,22 +1,15 @@
 """Device, precision and quantization for a run, decided once before the model loads, with the reason.
 
-- CUDA: bf16 where the GPU supports it, else fp32. Never fp16: phi-2's attention overflows in fp16
-  (transformers PR #28163).
-- CPU: fp32.
-- quantization "auto": on CUDA, unquantized (bf16, or fp32 on a GPU without bf16) when its estimated peak memory
-  fits the GPU, else 4-bit NF4; on CPU, none. 4-bit QLoRA is slower than bf16 LoRA on a GPU that fits the model.
-  The estimate (`MemoryEstimate`): the weights, the activations one forward pass keeps for the backward pass (they
-  grow with the tokens per pass), the loss's logits chunk, and the CUDA context.
-- "4bit"/"8bit" requested: bitsandbytes must really run on the device (probed with a tiny op), else a clear
-  error before any training.
-- attention: flash_attention_2 for flattened batches (padding-free, packing) on a bf16 GPU that has the package;
-  sdpa otherwise.
+Never fp16: phi-2's attention overflows in fp16 (transformers PR #28163), so a GPU without bf16 trains in fp32.
+quantization "auto" picks 4-bit NF4 only on a GPU too small for the unquantized model by `estimated_peak_bytes`:
+4-bit QLoRA is slower than bf16 LoRA where the model fits. A requested "4bit"/"8bit" is probed on the device
+before any training, so a bitsandbytes build that cannot run there fails with a clear error.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.errors import MediMindError
@@ -107,9 +100,6 @@ class RuntimePlan:
     dtype_reason: str
     gpu_name: str | None = None
 
-    def as_dict(self) -> dict[str, str | None]:
-        return asdict(self)
-
 
 def plan_runtime(
     requested_quantization: str,
@@ -178,8 +168,6 @@ def check_quantization_available(quantization: str, device: str) -> None:
         elif quantization == "8bit":
             layer = bnb.nn.Linear8bitLt(64, 64, has_fp16_weights=False).to(device)
             layer(torch.randn(2, 64, device=device, dtype=torch.float16))
-        else:
-            raise ValueError(f"unknown quantization {quantization!r}")
     except ImportError as error:
         raise QuantizationUnavailableError(
             f"quantization={quantization!r} needs bitsandbytes, which is not importable ({error}); "

@@ -13,29 +13,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from dagster_pipes import (
-    PipesContext,
-    PipesDefaultContextLoader,
-    PipesEnvVarParamsLoader,
-    open_dagster_pipes,
-)
+from dagster_pipes import PipesDefaultContextLoader, PipesEnvVarParamsLoader, open_dagster_pipes
 
 from medimind_assets.orphans import exit_with_parent
 from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.training.reporting import SilentReporter, pipes_metadata
 from medimind_assets.training.request import TrainingRequest
 from medimind_assets.training.runner import Distributed, run_training
-
-
-class PipesReporter:
-    def __init__(self, pipes: PipesContext) -> None:
-        self.pipes = pipes
-
-    def info(self, message: str) -> None:
-        self.pipes.log.info(message)
-
-    def report(self, metadata: dict[str, Any], data_version: str) -> None:
-        self.pipes.report_asset_materialization(metadata=metadata, data_version=data_version)
 
 
 def _read_extras(params: PipesEnvVarParamsLoader) -> dict[str, Any]:
@@ -54,10 +38,10 @@ def main() -> int:
         return 0
     exit_with_parent()  # never outlive the step that launched this process (medimind_assets/orphans.py)
     with open_dagster_pipes() as pipes:
-        reporter = PipesReporter(pipes)
         request = TrainingRequest.from_extras(dict(pipes.extras))
-        outcome = run_training(request, reporter, distributed)
-        reporter.report(pipes_metadata(outcome.summary, outcome.reused), data_version=request.fingerprint)
+        outcome = run_training(request, pipes.log, distributed)  # progress lines as the run's logs
+        metadata = pipes_metadata(outcome.summary, outcome.reused)
+        pipes.report_asset_materialization(metadata=metadata, data_version=request.fingerprint)
     return 0
 
 

@@ -1,20 +1,8 @@
-"""trl's `SFTTrainer` as MediMind configures it (`SFTConfig` from the run's hyperparameters and device plan).
+"""trl's `SFTTrainer` as MediMind configures it: `SFTConfig` from the run's hyperparameters and device plan (each
+setting and why: docs/training.md), on pre-tokenised data, with our labelled-position loss (`training.loss`).
 
-- Data: pre-tokenised `datasets` (`training.data`: `input_ids` and `labels`, the prompt masked, EOS appended, cut by
-  `llm.encoding`'s rules), so trl's preparation only passes them through (`max_length=None`: already cut).
-- Batches: the seed's, `batch_size` examples per forward pass and `gradient_accumulation_steps` passes per
-  optimizer step, each pass's loss summed over its labelled tokens and divided by the labelled tokens of the whole
-  step (the Trainer's `num_items_in_batch`): the seed's accumulated gradient. By default passes are padded to their
-  longest example and examples of similar length are grouped (`group_by_length`). `padding_free` flattens a pass's
-  examples into one row with restarting `position_ids` (no padding; more attention work without
-  FlashAttention-2, measured slower on a CPU); transformers masks the examples from each other, checked numerically
-  before training (`training.packing`). `packing`: trl's best-fit packing of whole examples into `max_length` rows.
-- Loss: ours (`training.loss`: the labelled positions projected onto the vocabulary in chunks, no fp32 logits over
-  every position), measured faster than trl's fused LM head without Triton; trl's when the model fails the check
-  that ours equals its own loss.
-- `torch_compile`: the Trainer's `torch.compile` of the model.
-- No step waits for the GPU to check the loss for NaN (`logging_nan_inf_filter=False`): a non-finite loss is
-  logged as it is and refused before publishing (`runner.check_finite`).
+No step waits for the GPU to check the loss for NaN (`logging_nan_inf_filter=False`): a non-finite loss is logged
+as it is and refused before publishing (`runner.check_finite`).
 """
 
 from __future__ import annotations
@@ -27,8 +15,6 @@ from medimind_assets.quiet import TRL_CHECKPOINTING_ALIAS, ignoring_warning
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.reporting import Reporter, make_progress_callback
 from medimind_assets.training.runtime import RuntimePlan
-
-CHECKPOINTS_KEPT = 2
 
 
 def common_arguments(hp: TrainingHyperparameters, plan: RuntimePlan, output_dir: Path, has_eval: bool) -> dict:
@@ -46,7 +32,7 @@ def common_arguments(hp: TrainingHyperparameters, plan: RuntimePlan, output_dir:
         "eval_steps": hp.eval_steps,
         "save_strategy": "steps",
         "save_steps": hp.save_steps,
-        "save_total_limit": CHECKPOINTS_KEPT,
+        "save_total_limit": 2,  # the last two checkpoints of a run
         "seed": hp.seed,
         "data_seed": hp.seed,
         "bf16": plan.dtype == "bfloat16",  # trl's default is bf16 everywhere; never fp16 (phi-2 overflows)
@@ -63,23 +49,26 @@ def common_arguments(hp: TrainingHyperparameters, plan: RuntimePlan, output_dir:
     }
 
 
-def sft_config(hp: TrainingHyperparameters, plan: RuntimePlan, output_dir: Path, has_eval: bool):
-    from trl import SFTConfig
-
+def trl_config(config_class, **arguments):
+    """`config_class` (SFTConfig, DPOConfig) without trl's warning about its checkpointing arguments."""
     with ignoring_warning(TRL_CHECKPOINTING_ALIAS, FutureWarning):
-        return SFTConfig(
-            **common_arguments(hp, plan, output_dir, has_eval),
-            num_train_epochs=hp.num_epochs,
-            max_steps=hp.max_steps,
-            learning_rate=hp.learning_rate,
-            max_length=hp.max_length if hp.packing else None,  # rows are cut by llm.encoding; packing fills max_length
-            packing=hp.packing,
-            padding_free=hp.padding_free and not hp.packing,
-            train_sampling_strategy="random" if hp.padding_free or hp.packing else "group_by_length",
-            length_column_name="length",
-            completion_only_loss=None,  # the labels already mask the prompt (or not, loss_on="all")
-            torch_compile=hp.torch_compile,
-        )
+        return config_class(**arguments)
+
+
+def make_trainer(trainer_class, reporter: Reporter, extra_callbacks: Sequence = (), **arguments):
+    """A trl trainer whose checkpoints are marked complete and whose progress goes to `reporter` (not printed)."""
+    from medimind_assets.quiet import before_peft, peft_wrapping
+
+    before_peft()
+    from transformers import PrinterCallback
+
+    from medimind_assets.training.checkpoints import CheckpointCompleteCallback
+
+    callbacks = [CheckpointCompleteCallback(), make_progress_callback(reporter), *extra_callbacks]
+    with peft_wrapping():
+        trainer = trainer_class(callbacks=callbacks, **arguments)
+    trainer.remove_callback(PrinterCallback)
+    return trainer
 
 
 def describe_batching(hp: TrainingHyperparameters) -> str:
@@ -104,8 +93,6 @@ def sft_trainer_class():
     class MediMindSFTTrainer(SFTTrainer):
         """trl's SFTTrainer, with the loss on labelled positions computed by `training.loss` (`labelled_loss`)."""
 
-        labelled_loss = True
-
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if return_outputs or not self.labelled_loss:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -121,7 +108,7 @@ def sft_trainer_class():
 
 def build_trainer(
     model,
-    hyperparameters: TrainingHyperparameters,
+    hp: TrainingHyperparameters,
     plan: RuntimePlan,
     train_dataset,
     eval_dataset,
@@ -132,25 +119,34 @@ def build_trainer(
     extra_callbacks: Sequence = (),
     labelled_loss: bool = True,
 ):
-    """An SFTTrainer over the tokenised splits, with checkpoints marked complete and progress streamed."""
-    from medimind_assets.quiet import before_peft, peft_wrapping
-
-    before_peft()
-    from transformers import PrinterCallback
-
-    from medimind_assets.training.checkpoints import CheckpointCompleteCallback
+    """An SFTTrainer over the tokenised splits."""
+    from trl import SFTConfig
 
     has_eval = eval_dataset is not None and len(eval_dataset) > 0
-    with peft_wrapping():
-        trainer = sft_trainer_class()(
-            model=model,
-            args=sft_config(hyperparameters, plan, output_dir, has_eval),
-            train_dataset=train_dataset,
-            eval_dataset=eval_dataset if has_eval else None,
-            processing_class=tokenizer,
-            peft_config=peft_config,
-            callbacks=[CheckpointCompleteCallback(), make_progress_callback(reporter), *extra_callbacks],
-        )
-    trainer.remove_callback(PrinterCallback)
+    args = trl_config(
+        SFTConfig,
+        **common_arguments(hp, plan, output_dir, has_eval),
+        num_train_epochs=hp.num_epochs,
+        max_steps=hp.max_steps,
+        learning_rate=hp.learning_rate,
+        max_length=hp.max_length if hp.packing else None,  # rows are cut by llm.encoding; packing fills max_length
+        packing=hp.packing,
+        padding_free=hp.padding_free and not hp.packing,
+        train_sampling_strategy="random" if hp.padding_free or hp.packing else "group_by_length",
+        length_column_name="length",
+        completion_only_loss=None,  # the labels already mask the prompt (or not, loss_on="all")
+        torch_compile=hp.torch_compile,
+    )
+    trainer = make_trainer(
+        sft_trainer_class(),
+        reporter,
+        extra_callbacks,
+        model=model,
+        args=args,
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset if has_eval else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     trainer.labelled_loss = labelled_loss
     return trainer

@@ -71,7 +71,11 @@ def test_contact_details_alone_are_rejected():
 @pytest.mark.parametrize(
     ("question", "repaired", "repairs"),
     [
-        ("Do you have information about Hand Washing", "What should I know about Hand Washing?", ["information_request"]),
+        (
+            "Do you have information about Hand Washing",
+            "What should I know about Hand Washing?",
+            ["information_request"],
+        ),
         ("what is essential tremor?", "What is essential tremor?", ["capitalised"]),
         ("What is Gout?", "What is Gout?", []),
     ],

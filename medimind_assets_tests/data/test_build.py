@@ -25,9 +25,7 @@ def test_only_correct_mediqa_answers_are_kept(real):
 def test_test_split_is_exactly_the_mediqa_test_set(shared_data, real):
     test_rows = [r for r in real.rows if r["split"] == "test"]
     assert {r["origin"].rsplit("/", 1)[-1] for r in test_rows} == {mediqa.TEST_LABELLED_FILE}
-    test_keys = {
-        normalize_key(clean_question(q)) for q in mediqa.test_questions(shared_data / "mediqa2019_qa")
-    }
+    test_keys = {normalize_key(clean_question(q)) for q in mediqa.test_questions(shared_data / "mediqa2019_qa")}
     leaked = [r for r in real.rows if r["split"] != "test" and normalize_key(r["instruction"]) in test_keys]
     assert leaked == []
     # uveitis-style repeats: training questions equal to a test question were dropped, not moved

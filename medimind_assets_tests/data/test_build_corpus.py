@@ -67,9 +67,12 @@ def test_every_collection_is_accounted_for(real_build):
         assert counts["rows"] + rejected == counts["pairs"], name
     assert collections["6_NINDS_QA"]["files"] == 277 and collections["6_NINDS_QA"]["pairs"] == 1104
     assert collections["12_MPlusHerbsSupplements_QA"]["rows"] == 0
-    assert Counter(r["question_id"].split(":")[1].split("/")[0] for r in real_build.rows if r["source"] == "medquad")[
-        "6_NINDS_QA"
-    ] == collections["6_NINDS_QA"]["rows"]
+    assert (
+        Counter(r["question_id"].split(":")[1].split("/")[0] for r in real_build.rows if r["source"] == "medquad")[
+            "6_NINDS_QA"
+        ]
+        == collections["6_NINDS_QA"]["rows"]
+    )
 
 
 def test_no_answer_is_shared_by_more_questions_than_the_cap(training):
@@ -80,7 +83,9 @@ def test_no_answer_is_shared_by_more_questions_than_the_cap(training):
 def test_no_training_answer_equals_or_nearly_equals_a_test_candidate(shared_data, training):
     path = shared_data / "mediqa2019_qa" / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE
     candidates = [
-        normalize_key(clean_answer(a.text, strip_prefix=True)) for q in mediqa.parse_mediqa_file(path) for a in q.answers
+        normalize_key(clean_answer(a.text, strip_prefix=True))
+        for q in mediqa.parse_mediqa_file(path)
+        for a in q.answers
     ]
     assert len(candidates) == 1107
     keys = [normalize_key(r["response"]) for r in training]

@@ -22,18 +22,13 @@ def test_mediqa_title_prefix_is_stripped():
     assert clean_answer("Noonan syndrome (Symptoms): Noonan syndrome is genetic.", strip_prefix=True) == (
         "Noonan syndrome is genetic."
     )
-    assert (
-        clean_answer("What is Flu?: The flu is an infection.", strip_prefix=True)
-        == "The flu is an infection."
-    )
+    assert clean_answer("What is Flu?: The flu is an infection.", strip_prefix=True) == "The flu is an infection."
     # Without the flag (MedQuAD), a colon in the first sentence stays.
     assert clean_answer("Symptoms include: fever.") == "Symptoms include: fever."
 
 
 def test_navigation_is_removed_even_when_unterminated():
-    text = (
-        "Part one. « What causes it? How is it diagnosed? » Part two. « What are the treatments?\u200b\u200b"
-    )
+    text = "Part one. « What causes it? How is it diagnosed? » Part two. « What are the treatments?\u200b\u200b"
     assert clean_answer(text) == "Part one. Part two."
     link = "Symptoms start late in life. How is a change in a gene related to FXTAS? » People with FXTAS have it."
     assert clean_answer(link) == "Symptoms start late in life. People with FXTAS have it."
@@ -52,10 +47,7 @@ def test_long_answers_are_cut_at_a_sentence_end():
 
 def test_medquad_question_template_artefacts_are_repaired():
     assert clean_question("What is (are) Acromegaly ?") == "What is Acromegaly?"
-    assert (
-        clean_question("Who is at risk for Parasites - Taeniasis? ?")
-        == "Who is at risk for Parasites - Taeniasis?"
-    )
+    assert clean_question("Who is at risk for Parasites - Taeniasis? ?") == "Who is at risk for Parasites - Taeniasis?"
     assert clean_question("What causes Causes of Diabetes ?") == "What causes Diabetes?"
     assert clean_question("  HOW DO I\n treat   a burn  ") == "HOW DO I treat a burn"
 

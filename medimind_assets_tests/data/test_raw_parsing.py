@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.data import mediqa, medquad
-from medimind_assets.evaluation.mediqa_metrics import read_judgements
 from medimind_assets.data.errors import RawDataError
+from medimind_assets.evaluation.mediqa_metrics import read_judgements
 
 TASK = Path("mediqa2019_qa") / mediqa.TASK_DIR
 
@@ -90,9 +90,7 @@ def test_bad_mediqa_input_names_file_and_line(tmp_path, content, message, line):
 
 def test_wrong_encoding_is_reported_with_its_line(tmp_path):
     path = tmp_path / "latin1.xml"
-    path.write_bytes(
-        _question('ReferenceScore="4"').replace("<AnswerText>a", "<AnswerText>caf\xe9").encode("latin-1")
-    )
+    path.write_bytes(_question('ReferenceScore="4"').replace("<AnswerText>a", "<AnswerText>caf\xe9").encode("latin-1"))
     with pytest.raises(RawDataError, match="not valid UTF-8") as info:
         mediqa.parse_mediqa_file(path)
     assert info.value.line == 6 and str(path) in str(info.value)

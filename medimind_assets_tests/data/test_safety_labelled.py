@@ -63,7 +63,9 @@ def test_held_out_numbers_meet_the_targets(held_out):
     assert scores["caution"][1] >= 0.70
 
 
-@pytest.mark.parametrize(("path", "precision", "recall"), [(URGENT_CARE_DEVELOPMENT, 0.95, 0.95), (URGENT_CARE_HELD_OUT, 0.9, 0.85)])
+@pytest.mark.parametrize(
+    ("path", "precision", "recall"), [(URGENT_CARE_DEVELOPMENT, 0.95, 0.95), (URGENT_CARE_HELD_OUT, 0.9, 0.85)]
+)
 def test_the_urgent_care_detector_on_labelled_answers(path, precision, recall):
     labelled = labelled_answers(path)
     hits = [(label, advises_urgent_care(text)) for label, text in labelled]

@@ -69,7 +69,10 @@ def test_segments_cover_the_text_and_know_sentences_items_and_lines():
     ]
     assert all(text[s.start : s.end] == s.text for s in segments)
     assert [s.item for s in segments] == [True, True, False, False, False]
-    assert drop_segments(text, [segments[1], segments[3]]) == "- Lung cancer is common.\n\nSee Dr. Smith e.g. today.\nNIH: X"
+    assert (
+        drop_segments(text, [segments[1], segments[3]])
+        == "- Lung cancer is common.\n\nSee Dr. Smith e.g. today.\nNIH: X"
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -131,4 +134,7 @@ def test_citation_markers_and_a_heading_left_at_the_end_go():
     assert out.text == f"{CONTENT[2]} {CONTENT[3]}"
     assert out.families == ["citation_markers", "trailing_heading"]
     assert drop_trailing_headings(f"{CONTENT[4]}\nHospital treatments may include the following:") == CONTENT[4]
-    assert drop_trailing_headings(f"{CONTENT[4]}\n- Surgery - Radiation therapy") == f"{CONTENT[4]}\n- Surgery - Radiation therapy"
+    assert (
+        drop_trailing_headings(f"{CONTENT[4]}\n- Surgery - Radiation therapy")
+        == f"{CONTENT[4]}\n- Surgery - Radiation therapy"
+    )

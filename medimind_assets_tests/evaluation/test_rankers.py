@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from benchmarks.compare_rankers import best_ranker
 from medimind_assets.data.mediqa import TRAIN_SPLIT_TAGS, TRAINING_FILES
 from medimind_assets.evaluation.likelihood import next_token_logprobs
 from medimind_assets.evaluation.mediqa_metrics import Task3Scores
 from medimind_assets.evaluation.ranking import (
     RANKER_PASSES,
     RANKER_SCORES,
-    best_ranker,
     build_submission,
     compare_rankers,
     evaluate_ranking,

@@ -2,13 +2,18 @@
 
 import pytest
 
-from medimind_assets.llm.encoding import IGNORE_INDEX, encode, encode_batch, encode_ids
+from medimind_assets.llm.encoding import IGNORE_INDEX, encode_batch, encode_ids
 from medimind_assets.llm.template import PromptTemplate
 
 TEMPLATE = PromptTemplate()
 QUESTION = "Is a fever of 39 C dangerous for an adult?"
 ANSWER = "A fever of 39 C is usually not dangerous; drink fluids and rest. See a doctor if it lasts three days."
 PROMPT, COMPLETION = TEMPLATE.prompt(QUESTION), TEMPLATE.completion(ANSWER)
+
+
+def encode(tokenizer, prompt: str, completion: str, **options):
+    [encoded] = encode_batch(tokenizer, [prompt], [completion], **options)
+    return encoded
 
 
 def training(tokenizer, prompt: str, completion: str, max_length: int, loss_on: str = "response"):

@@ -10,13 +10,7 @@ import torch
 
 from medimind_assets.data.rows import DatasetError
 from medimind_assets.integrity import IntegrityError, verify_adapter
-from medimind_assets.training.checkpoints import (
-    COMPLETE_MARKER,
-    latest_complete_checkpoint,
-    manifest,
-    problem,
-    remove_incomplete_checkpoints,
-)
+from medimind_assets.training.checkpoints import COMPLETE_MARKER, manifest, problem, resume_point
 from medimind_assets.training.runner import TrainingError, check_finite, run_training, write_failure_message
 from medimind_assets_tests.training.conftest import ListReporter, make_request, make_rows, write_dataset
 
@@ -53,8 +47,13 @@ def test_a_checkpoint_missing_its_optimizer_is_skipped_for_the_previous_complete
     older, newer = _checkpoint(tmp_path, 20), _checkpoint(tmp_path, 40)
     (newer / "optimizer.pt").unlink()
     assert problem(newer) == "optimizer.pt is missing"
-    assert latest_complete_checkpoint(tmp_path) == older
-    assert remove_incomplete_checkpoints(tmp_path) == [(newer, "optimizer.pt is missing")]
+    lines: list[str] = []
+    assert resume_point(tmp_path, force=False, is_main=True, info=lines.append) == older
+    assert lines == [
+        "skipped and removed checkpoint checkpoint-40: optimizer.pt is missing",
+        "resuming from checkpoint-20 of " + str(tmp_path),
+    ]
+    assert older.is_dir() and not newer.exists()
 
 
 def test_an_edited_or_unmarked_checkpoint_is_not_resumed_from(tmp_path):
@@ -62,7 +61,8 @@ def test_an_edited_or_unmarked_checkpoint_is_not_resumed_from(tmp_path):
     (edited / "adapter_model.safetensors").write_bytes(b"something else entirely")
     assert problem(edited) == "adapter_model.safetensors differs from what was saved"
     assert "no completion marker" in problem(unmarked)
-    assert latest_complete_checkpoint(tmp_path) is None
+    assert resume_point(tmp_path, force=False, is_main=False, info=print) is None
+    assert edited.is_dir() and unmarked.is_dir()  # only the main process removes anything
 
 
 def test_weights_or_losses_that_are_not_finite_are_never_published():

@@ -6,7 +6,7 @@ import torch
 from medimind_assets.llm.encoding import IGNORE_INDEX
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.training import loss as loss_module
-from medimind_assets.training.examples import encode_rows
+from medimind_assets.training.data import encode_rows
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.lora import lora_config
 from medimind_assets.training.loss import (
@@ -42,7 +42,7 @@ def lora_model(tiny_phi):
 @pytest.fixture(scope="module", params=["response", "all"])
 def examples(request, tiny_tokenizer):
     rows = make_rows(n_train=6, n_validation=0, n_test=0, seed=11)
-    encoded = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256, loss_on=request.param).examples
+    encoded = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256, loss_on=request.param)
     return [e.as_features() for e in encoded]
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from medimind_assets.llm.encoding import IGNORE_INDEX
 from medimind_assets.llm.template import PromptTemplate
-from medimind_assets.training.examples import encode_rows
+from medimind_assets.training.data import encode_rows
 from medimind_assets.training.packing import PackingLeakError, check_flattening, collate, summed_loss
 
 from .conftest import make_rows
@@ -22,7 +22,7 @@ def model(tiny_phi):
 @pytest.fixture(scope="module")
 def features(tiny_tokenizer) -> list[dict]:
     rows = make_rows(n_train=6, n_validation=0, n_test=0, seed=3)
-    return [e.as_features() for e in encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256).examples]
+    return [e.as_features() for e in encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256)]
 
 
 def test_padded_batches_mask_padding_out_of_attention_and_loss(features, tiny_tokenizer):
@@ -66,7 +66,7 @@ def test_the_training_loss_definition_matches_evaluations_heldout_loss(model, ti
     from medimind_assets.evaluation.likelihood import heldout_loss
 
     rows = make_rows(n_train=0, n_validation=5, n_test=0, seed=5)
-    examples = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=4096).examples
+    examples = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=4096)
     ours, count = summed_loss(model, collate([e.as_features() for e in examples], tiny_tokenizer.pad_token_id, False))
     pairs = [(r["instruction"], r["response"]) for r in rows]
     theirs = heldout_loss(model, tiny_tokenizer, pairs, PromptTemplate()).loss
