@@ -1,8 +1,33 @@
 """Source-page boilerplate in MedQuAD answers (and questions): repaired where an answer survives, rejected where not.
 
 Rules are written for families of text, not for files, so they hold on collections we have not seen. Each repair
-and each rejection has a name, counted in the dataset's metadata; `docs/dataset.md` lists them with examples. The
-sentence families (credits, pointers, contact details, ...) are `data/sentence_rules.py`.
+and each rejection has a name, counted in the dataset's metadata:
+
+Repairs (the answer is kept, changed):
+- `summary_prefix`: MedlinePlus Health Topics answers open with "Summary : ".
+- `restated_question`: the answer opens with a question heading ("What are the signs and symptoms of X? ...",
+  "What treatment is available for this disease? ..."), GARD's style: the heading is removed, the answer after it
+  kept. An opening question is a heading when at least half of its content words occur in the row's question, or
+  when it does not speak to the reader (a rhetorical "Does your child seem shorter than other kids?" is kept).
+- `missing_table`: GARD's Human Phenotype Ontology text ("... the table below includes how often ...") refers to a
+  table the corpus does not have: everything from that boilerplate on is removed, the prose before it kept.
+- the sentence families of `data/sentence_rules.py` (credits, the agency's name closing the answer, media
+  instructions, "for more information" pointers, contact details, language switches, text the answer repeats,
+  citation markers, a heading left at the end), each counted under its own name.
+- `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
+  "Podcasts", a lone date or page number, a bare URL) are removed.
+- question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
+  X?"; `capitalised`: a question starting in lower case (NINDS's second schema) gets a capital.
+
+Rejections (the row is dropped) when nothing that answers remains:
+- `answer_only_question`: the answer is nothing but a question;
+- `missing_table`: nothing but the table boilerplate;
+- `link_list`: a list of resources or links under an introduction ("These resources address the diagnosis or
+  management of X: - Gene Review: ..."), with no sentence of its own;
+- `contact_details_only`: phone numbers, addresses, e-mail and web addresses with no prose around them;
+- `navigation_only`: only site navigation;
+- `boilerplate_only`: nothing but the sentence families;
+- `heading_only`: nothing but a section heading or an introduction ending in a colon.
 """
 
 from __future__ import annotations

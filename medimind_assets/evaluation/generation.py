@@ -1,4 +1,4 @@
-"""Greedy answers to questions, and the text metrics computed on them (docs/evaluation.md, "Generation").
+"""Greedy answers to questions, and the text metrics computed on them (docs/evaluation.md, "What is measured").
 
 Prompts are left-padded and grouped by length, so a batch is padded only to its own longest prompt. Greedy decoding
 of a small model loops; a repetition penalty counters that (Keskar et al. 2019, CTRL: a logit divided by it when

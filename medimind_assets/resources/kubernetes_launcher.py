@@ -109,8 +109,9 @@ class KubernetesLauncher(Launcher):
                 f"{LAUNCHER_ENV}={KUBERNETES} needs {ENV_VARS['image']}: the image the training pod runs "
                 "(built from the Dockerfile, e.g. registry.example.com/medimind:0.1.0)"
             )
-        # Tolerations are parsed (and refused, naming the setting) when `validate` builds the pod.
         tolerations = [t.strip() for t in values.pop("tolerations").split(",") if t.strip()]
+        for toleration in tolerations:  # refused here, naming the setting, before anything else is checked
+            parse_toleration(toleration, setting=ENV_VARS["tolerations"])
         node_selector = {}  # key=value,key2=value2
         for item in filter(None, (part.strip() for part in values.pop("node_selector").split(","))):
             key, equals, value = item.partition("=")
@@ -151,11 +152,13 @@ class KubernetesLauncher(Launcher):
         if self.gpu_resource in (resources.get("requests") or {}):
             resources["requests"] = {**resources["requests"], **gpus}
 
-        volumes = {v.get("name"): v for v in spec.get("volumes") or []}
+        # The claim replaces a template volume of the same name; any other duplicate name is the API server's to refuse.
+        volumes = [
+            v for v in spec.get("volumes") or [] if not (self.data_volume_claim and v.get("name") == DATA_VOLUME)
+        ]
         if self.data_volume_claim:
-            claim = {"claim_name": self.data_volume_claim}
-            volumes[DATA_VOLUME] = {"name": DATA_VOLUME, "persistent_volume_claim": claim}
-        if DATA_VOLUME not in volumes:
+            volumes.append({"name": DATA_VOLUME, "persistent_volume_claim": {"claim_name": self.data_volume_claim}})
+        if not any(v.get("name") == DATA_VOLUME for v in volumes):
             raise LauncherConfigError(
                 f"the pod has no data volume: set {ENV_VARS['data_volume_claim']} (a ReadWriteMany claim that "
                 f"holds MEDIMIND_DATA_DIR={data_dir}) or give {self._source()} a volume named {DATA_VOLUME!r}"
@@ -171,9 +174,9 @@ class KubernetesLauncher(Launcher):
             mounts.append({"name": DATA_VOLUME, "mount_path": str(data_dir)})
         # NCCL and the data loaders of several processes share memory through /dev/shm, 64 MiB in a container.
         if job.num_processes > 1 and not any(m.get("mount_path") == "/dev/shm" for m in mounts):
-            volumes[SHM_VOLUME] = {"name": SHM_VOLUME, "empty_dir": {"medium": "Memory"}}
+            volumes.append({"name": SHM_VOLUME, "empty_dir": {"medium": "Memory"}})
             mounts.append({"name": SHM_VOLUME, "mount_path": "/dev/shm"})
-        spec["volumes"], main["volume_mounts"] = list(volumes.values()), mounts
+        spec["volumes"], main["volume_mounts"] = volumes, mounts
 
         if self.node_selector:
             spec["node_selector"] = {**(spec.get("node_selector") or {}), **self.node_selector}

@@ -135,7 +135,8 @@ def check_labelled_loss(
     batch = collate(features, pad_token_id, padding_free=False)
     with evaluation_mode(model), torch.no_grad():
         labelled = float(labelled_loss_sum(model, {k: v.to(device) for k, v in with_loss_positions(batch).items()}))
-        full, _ = summed_loss(model, batch)
+        # float32, as the model's own loss (and half the memory of float64 over the full-vocabulary logits).
+        full, _ = summed_loss(model, batch, dtype="float32")
     if abs(labelled - full) > rel_tol * max(1.0, abs(full)):
         raise LabelledLossMismatch(
             f"the labelled-position loss {labelled:.6f} differs from the model's full-logits loss {full:.6f}"

@@ -27,8 +27,8 @@ def collate(features: Sequence[dict[str, Any]], pad_token_id: int, padding_free:
     return collator([{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features])
 
 
-def summed_loss(model, batch: dict[str, Any]) -> tuple[float, int]:
-    """(sum of token losses, number of scored tokens) of one batch, in float64."""
+def summed_loss(model, batch: dict[str, Any], dtype: str = "float64") -> tuple[float, int]:
+    """(sum of token losses, number of scored tokens) of one batch, computed in `dtype`."""
     import torch
 
     device = next(model.parameters()).device
@@ -37,7 +37,7 @@ def summed_loss(model, batch: dict[str, Any]) -> tuple[float, int]:
     with torch.no_grad():
         logits = model(**batch, use_cache=False).logits
     loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].double().reshape(-1, logits.shape[-1]),
+        logits[:, :-1].to(getattr(torch, dtype)).reshape(-1, logits.shape[-1]),
         labels[:, 1:].reshape(-1),
         ignore_index=IGNORE_INDEX,
         reduction="sum",
@@ -66,6 +66,8 @@ def evaluation_mode(model) -> Iterator[None]:
 def check_flattening(model, features: Sequence[dict[str, Any]], pad_token_id: int) -> tuple[float, float]:
     """(flattened, alone) summed losses of `features` flattened into one row and each alone; raise PackingLeakError
     when they differ."""
+    if len(features) < 2:
+        raise ValueError("the flattening check needs at least two examples")
     with evaluation_mode(model):
         flat, _ = summed_loss(model, collate(features, pad_token_id, padding_free=True))
         alone = sum(summed_loss(model, collate([f], pad_token_id, padding_free=False))[0] for f in features)
