@@ -81,6 +81,8 @@ def fit_ranker(features: Sequence[Sequence[float]], labels: Sequence[int]) -> Le
 
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != len(FEATURES) or len(y) != len(x):
+        raise ValueError(f"expected rows of {len(FEATURES)} features and one label each, got {x.shape}, {y.shape}")
     if not 0 < y.sum() < len(y):
         raise ValueError("the training answers must include both correct and incorrect ones")
     means, scales = x.mean(axis=0), x.std(axis=0)

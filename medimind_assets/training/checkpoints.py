@@ -96,14 +96,13 @@ def resume_point(run_dir: Path, force: bool, is_main: bool, info: Callable[[str]
             shutil.rmtree(run_dir)
             info(f"force: discarded the checkpoints in {run_dir}; training from scratch")
         return None
-    resume = None
-    for _, path in _checkpoints(run_dir):
-        reason = problem(path)
-        if reason is None:
-            resume = path
-        elif is_main:
-            shutil.rmtree(path, ignore_errors=True)
-            info(f"skipped and removed checkpoint {path.name}: {reason}")
+    if is_main:
+        for _, path in _checkpoints(run_dir):
+            if reason := problem(path):
+                shutil.rmtree(path, ignore_errors=True)
+                info(f"skipped and removed checkpoint {path.name}: {reason}")
+    # Newest first, stopping at the first complete one (verifying a checkpoint hashes its files).
+    resume = next((path for _, path in reversed(_checkpoints(run_dir)) if problem(path) is None), None)
     if resume is not None:
         info(f"resuming from {resume.name} of {run_dir}")
     return resume

@@ -168,6 +168,8 @@ def check_quantization_available(quantization: str, device: str) -> None:
         elif quantization == "8bit":
             layer = bnb.nn.Linear8bitLt(64, 64, has_fp16_weights=False).to(device)
             layer(torch.randn(2, 64, device=device, dtype=torch.float16))
+        else:
+            raise ValueError(f"unknown quantization {quantization!r}")
     except ImportError as error:
         raise QuantizationUnavailableError(
             f"quantization={quantization!r} needs bitsandbytes, which is not importable ({error}); "

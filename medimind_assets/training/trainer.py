@@ -93,6 +93,8 @@ def sft_trainer_class():
     class MediMindSFTTrainer(SFTTrainer):
         """trl's SFTTrainer, with the loss on labelled positions computed by `training.loss` (`labelled_loss`)."""
 
+        labelled_loss = True
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if return_outputs or not self.labelled_loss:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
