@@ -58,14 +58,16 @@ def saved_activation_bytes(model, batch: dict) -> int:
 def measure(model_dir: Path, quantization: str, batch: dict) -> dict[str, int]:
     """Weights (parameters and quantization state) and saved activations of the model in `model_dir`."""
     from gpu_train import TARGETS
+    from peft import get_peft_model
 
     from medimind_assets.llm.loading import load_for_training
     from medimind_assets.training.hyperparameters import TrainingHyperparameters
-    from medimind_assets.training.lora import apply_lora
+    from medimind_assets.training.lora import lora_config
     from medimind_assets.training.runtime import RuntimePlan
 
     plan = RuntimePlan("cpu", "bfloat16", quantization, "benchmark", "benchmark")
-    model = apply_lora(load_for_training(model_dir, plan, "sdpa"), TrainingHyperparameters(), TARGETS)
+    # The seed's LoRA as the trainer applies it (trl wraps the model with this config).
+    model = get_peft_model(load_for_training(model_dir, plan, "sdpa"), lora_config(TrainingHyperparameters(), TARGETS))
     model.train()
     weights = sum(t.untyped_storage().nbytes() for t in {id(t): t for t in model.state_dict().values()}.values())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
