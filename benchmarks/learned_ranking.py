@@ -60,7 +60,7 @@ def score(args, models: list[str]) -> None:
         if name != "base":
             model = attach_adapter(model, Path(registry[name]["path"]))
         for split, task in tasks(args.raw).items():
-            if split == "train" and name != "base":
+            if (split == "train" and name != "base") or split not in args.splits:
                 continue  # the learned ranker is fitted on the base model's scores only
             path = out / f"{name}.{split}.json"
             if path.is_file():
@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--raw", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "benchmarks" / "out" / "preference")
     parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument(
+        "--splits", default="train,validation,test", type=lambda s: s.split(","), help="score: the sets to score"
+    )
     parser.add_argument("command", choices=["score", "table"])
     parser.add_argument("models", nargs="+")
     args = parser.parse_args(argv)
