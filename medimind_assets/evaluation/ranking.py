@@ -111,22 +111,25 @@ def load_labelled_files(files: Mapping[str, Path]) -> RankingTask:
     return RankingTask(questions, gold)
 
 
-# What the forward passes measured for one candidate, by pass: `conditional`, the answer given the question (a
-# `CompletionScore`); `unconditional`, the same answer tokens given the neutral prompt; `relevance`, log P(Yes) -
-# log P(No).
-Measured = dict[str, Any]
+@dataclass(frozen=True)
+class CandidateScores:
+    """What the forward passes measured for one candidate (None: that pass was not needed)."""
+
+    conditional: CompletionScore | None = None  # the answer given the question
+    unconditional: CompletionScore | None = None  # the same answer tokens given the neutral prompt
+    relevance: float | None = None  # log P(Yes) - log P(No)
 
 
-def _pmi(s: Measured) -> float:
-    return s["conditional"].logprob_sum - s["unconditional"].logprob_sum
+def _pmi(s: CandidateScores) -> float:
+    return s.conditional.logprob_sum - s.unconditional.logprob_sum
 
 
-RANKER_SCORES: dict[str, Callable[[Measured], float]] = {
-    "mean_logprob": lambda s: s["conditional"].mean_logprob,
-    "sum_logprob": lambda s: s["conditional"].logprob_sum,
+RANKER_SCORES: dict[str, Callable[[CandidateScores], float]] = {
+    "mean_logprob": lambda s: s.conditional.mean_logprob,
+    "sum_logprob": lambda s: s.conditional.logprob_sum,
     "pmi": _pmi,
-    "mean_pmi": lambda s: _pmi(s) / s["conditional"].n_tokens,
-    "yes_no": lambda s: s["relevance"],
+    "mean_pmi": lambda s: _pmi(s) / s.conditional.n_tokens,
+    "yes_no": lambda s: s.relevance,
 }
 RANKER_PASSES: dict[str, frozenset[str]] = {
     "mean_logprob": frozenset({"conditional"}),
@@ -249,7 +252,7 @@ def score_rankers(
             measured[name] = run(scoring, pairs)
     out = {ranker: {q.question_id: [] for q in task.questions} for ranker in rankers}
     for (q, c), values in zip(pairs, zip(*measured.values(), strict=True), strict=True):
-        scores = dict(zip(measured, values, strict=True))
+        scores = CandidateScores(**dict(zip(measured, values, strict=True)))
         for ranker in rankers:
             out[ranker][q.question_id].append((c.answer_id, RANKER_SCORES[ranker](scores)))
     return out
