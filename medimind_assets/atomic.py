@@ -164,23 +164,43 @@ def atomic_write_jsonl(final: Path, rows: Iterable[dict]) -> None:
 def atomic_directory(final: Path, locked: bool = False) -> Iterator[Path]:
     """Yield a temporary directory beside `final`; on success it replaces `final` (the old one is removed after,
     or put back if the swap fails). `locked`: the caller holds `directory_lock` for `final`, so any leftover of an
-    earlier write is known to be stale and is removed at once."""
+    earlier write is known to be stale and is removed at once. Writers swap in turn (`_folder_held`), so two of one
+    folder (a retry beside an automated run) each replace it whole instead of one failing mid-swap."""
     tmp = _temporary_beside(final, 0 if locked else STALE_AFTER_S, directory=True)
     try:
         with _naming_os_errors(final):
             yield tmp
             readable_by_others(tmp)
-            if final.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-                os.rmdir(old)
-                os.replace(final, old)
-                try:
-                    os.replace(tmp, final)
-                except BaseException:
-                    os.replace(old, final)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
+            with _folder_held(final.parent):
+                _swap(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def _folder_held(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the folder itself, for a swap's two renames (no lock file left among the artefacts)."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _swap(tmp: Path, final: Path) -> None:
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        os.rmdir(old)
+        os.replace(final, old)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            os.replace(old, final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)

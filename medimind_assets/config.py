@@ -1,6 +1,7 @@
 """Every deployment setting, read from the environment in this one place: when Dagster loads the definitions
 (`definitions.defs`, a lazy entry point: nothing reads the environment at import time) and when the command line
-starts. The rest of the code receives them as arguments or through the `settings` resource. Standard library only.
+starts. The rest of the code receives them as arguments or through the `settings` resource. Standard library only
+(but for Dagster's check of a custom training schedule).
 
 The variables and their defaults: README.md ("Settings"), `MEDIMIND_K8S_*` in docs/kubernetes.md, `LORA_MODEL_PATH`
 in docs/serving.md; `MEDIMIND_MEDIQA_URL` and `MEDIMIND_MEDQUAD_URL` replace the pinned upstream download URLs.
@@ -20,6 +21,7 @@ SOURCE_URL_VARIABLES = {"mediqa2019_qa": "MEDIMIND_MEDIQA_URL", "medquad": "MEDI
 DEFAULT_TRAINING_CRON = "0 2 * * *"  # nightly at 02:00
 LORA_MODEL_PATH = "LORA_MODEL_PATH"
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class SettingError(MediMindError, ValueError):
@@ -58,10 +60,14 @@ class Deployment:
             return value
 
         cron = text("TRAINING_CRON", cls.training_cron)
-        if len(cron.split()) != 5:
+        if cron != DEFAULT_TRAINING_CRON and not _valid_cron(cron):
             raise SettingError(
-                f"{PREFIX}TRAINING_CRON={cron!r}: expected a five-field cron schedule such as '0 2 * * *'"
+                f"{PREFIX}TRAINING_CRON={cron!r}: expected a five-field cron schedule such as '0 2 * * *' "
+                "(minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6)"
             )
+        auto_merge = text("AUTO_MERGE", "false").lower()
+        if auto_merge not in _TRUE | _FALSE:
+            raise SettingError(f"{PREFIX}AUTO_MERGE={auto_merge!r}: expected true or false (1/0, yes/no, on/off)")
         return cls(
             raw_dir=text("RAW_DIR", cls.raw_dir),
             data_dir=text("DATA_DIR", cls.data_dir),
@@ -69,9 +75,17 @@ class Deployment:
             keep_adapters=whole("KEEP_ADAPTERS", cls.keep_adapters, 0),
             source_check_seconds=whole("SOURCE_CHECK_SECONDS", cls.source_check_seconds, 1),
             training_cron=cron,
-            auto_merge=text("AUTO_MERGE", "").lower() in _TRUE,
+            auto_merge=auto_merge in _TRUE,
             launcher=text("LAUNCHER", cls.launcher).lower(),
             kubernetes={k: v for k, v in environ.items() if k.startswith(KUBERNETES_PREFIX)},
             source_urls={name: environ[var] for name, var in SOURCE_URL_VARIABLES.items() if environ.get(var)},
             lora_model_path=environ.get(LORA_MODEL_PATH, "").strip() or None,
         )
+
+
+def _valid_cron(cron: str) -> bool:
+    """Whether Dagster's automation condition will accept the schedule (checked here, where the variable is named,
+    rather than when the definitions fail to load); Dagster is imported only for a schedule other than the default."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    return is_valid_cron_string(cron)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
 DEFAULT_KEEP_ADAPTERS = 3
+QUIET_S = 24 * 3600  # untouched this long: no process is writing it
 
 
 @dataclass
@@ -30,8 +32,21 @@ class RetentionReport:
         return {**report, "skipped": self.skipped} if self.skipped else report
 
 
+def _mtimes_and_sizes(path: Path) -> list[tuple[float, int]]:
+    """(mtime, size) of `path` and every file under it; what vanishes meanwhile (a training rotating its
+    checkpoints) is skipped."""
+    found = []
+    for entry in [path, *path.rglob("*")]:
+        try:
+            stat = entry.stat()
+        except FileNotFoundError:
+            continue
+        found.append((stat.st_mtime, stat.st_size if entry.is_file() else 0))
+    return found
+
+
 def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in [path, *path.rglob("*")] if p.is_file())
+    return sum(size for _, size in _mtimes_and_sizes(path))
 
 
 def _summary(adapter_dir: Path) -> dict:
@@ -62,10 +77,19 @@ def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
     return list(dict.fromkeys([*pinned, *recent[:keep_adapters]]))
 
 
-def _stale(folder: Path, quiet_seconds: float = 24 * 3600) -> bool:
-    """No file written in the checkpoint folder for a day: no training is using it."""
-    times = [p.stat().st_mtime for p in folder.rglob("*")] or [folder.stat().st_mtime]
-    return time.time() - max(times) > quiet_seconds
+def _stale(path: Path, quiet_seconds: float = QUIET_S) -> bool:
+    """Nothing written under `path` for a day: no training or write is using it."""
+    times = [mtime for mtime, _ in _mtimes_and_sizes(path)]
+    return bool(times) and time.time() - max(times) > quiet_seconds
+
+
+def _leftovers(area: Path) -> list[Path]:
+    """Temporaries of killed writes in `area` (`atomic.py` names them `.<name>.*.tmp` and `.<name>.old-*`)."""
+    if not area.is_dir():
+        return []
+    return sorted(
+        p for p in area.iterdir() if p.name.startswith(".") and (p.name.endswith(".tmp") or ".old-" in p.name)
+    )
 
 
 def _training(store: ArtifactStore, fingerprint: str) -> bool:
@@ -88,25 +112,31 @@ def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAP
 
     def remove(path: Path) -> None:
         report.bytes_freed += _size(path)
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        with suppress(FileNotFoundError):  # gone meanwhile (another retention)
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
         report.removed.append(path.relative_to(store.root).as_posix())
 
+    areas = (store.adapters, store.evaluations, store.merged, store.checkpoints, store.datasets)
+    for leftover in (path for area in areas for path in _leftovers(area)):
+        if _stale(leftover):  # a day untouched: the write that made it was killed
+            remove(leftover)
     for area in (store.adapters, store.evaluations, store.merged):
         for folder in _folders(area):
             if folder.name not in kept:
                 remove(folder)
     # A training in progress has no adapter yet: only the leftovers of removed adapters go.
+    locks = store.checkpoints.glob(".*.lock") if store.checkpoints.is_dir() else []
+    training = {name for name in (lock.name[1 : -len(".lock")] for lock in locks) if _training(store, name)}
     for folder in _folders(store.checkpoints):
         if (
             folder.name not in kept
+            and folder.name not in training
             and not (store.adapters / folder.name).exists()
             and _stale(folder)
-            and not _training(store, folder.name)
         ):
             remove(folder)
+    if training:  # a training reads a dataset version no adapter records yet: every version stays
+        return report
     trained_on = [(_summary(store.adapters / fp).get("dataset") or {}).get("data_version") for fp in kept]
     versions = {str(version) for version in trained_on if version}
     if store.dataset.is_file():

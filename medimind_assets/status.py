@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.data.rows import DatasetError, count_rows
+from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import read_summary
 from medimind_assets.store import EVALUATION_REPORT, ArtifactStore, PointerError
 
@@ -20,6 +21,8 @@ NEXT_STEPS = (
     (".venv/bin/medimind lineage", "the promoted adapter back to its dataset and raw files"),
 )
 MERGE_COMMAND = ".venv/bin/medimind launch merged_model"
+# What a damaged file of the data folder raises when read (a truncated or hand-edited JSON, a missing key).
+UNREADABLE = (MediMindError, OSError, ValueError, KeyError, TypeError, AttributeError)
 LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
 METRIC_WIDTH = 48
 
@@ -118,13 +121,23 @@ def evaluation_lines(report: dict[str, Any]) -> list[str]:
 
 def _adapter_lines(store: ArtifactStore, latest: dict[str, Any]) -> list[str]:
     """The newest adapter: its training facts, then its evaluation."""
-    summary = read_summary(Path(latest["path"]))
-    facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
-    lines = [_stage("adapter", _short(latest["path"], store.root)), *([_continued(", ".join(facts))] if facts else [])]
+    shown = _short(latest["path"], store.root)
+    if not Path(latest["path"]).is_dir():
+        return [_stage("adapter", f"{shown} is missing (adapters/latest.json points at it): materialize lora_adapter")]
+    try:
+        summary = read_summary(Path(latest["path"]))
+        facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
+    except UNREADABLE as exc:
+        facts = [f"its training summary cannot be read: {exc}"]
+    lines = [_stage("adapter", shown), *([_continued(", ".join(facts))] if facts else [])]
     report_path = store.evaluations / latest["fingerprint"] / EVALUATION_REPORT
     if not report_path.is_file():
         return [*lines, _stage("evaluation", "not run yet for this adapter (materialize evaluation)")]
-    return [*lines, *evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")))]
+    try:
+        return [*lines, *evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")))]
+    except UNREADABLE as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        return [*lines, _stage("evaluation", f"{report_path} cannot be read ({problem}): materialize evaluation")]
 
 
 def _promoted_lines(store: ArtifactStore, current: dict[str, Any] | None, latest: dict[str, Any] | None) -> list[str]:
@@ -133,6 +146,9 @@ def _promoted_lines(store: ArtifactStore, current: dict[str, Any] | None, latest
             _stage("promoted", "none: no adapter has passed the gate yet"),
             _stage("merged", "none: only a promoted adapter is merged"),
         ]
+    if not Path(current["path"]).is_dir():
+        missing = f"{_short(current['path'], store.root)} is missing: `medimind ask` and serving will refuse it"
+        return [_stage("promoted", f"{missing}; materialize evaluation to promote an adapter again")]
     if latest is not None and current["fingerprint"] == latest["fingerprint"]:
         promoted = "this adapter (adapters/current.json): what `medimind ask` and serving use"
     else:
@@ -151,7 +167,11 @@ def status_lines(store: ArtifactStore) -> list[str]:
         base, latest, current = store.read_base_model(), store.read_latest(), store.read_promoted()
     except PointerError as exc:
         return [*lines, f"  {exc}"]
-    lines.append(_stage("base model", f"{base['name']} ({_short(base['path'], root)})" if base else "not resolved yet"))
+    if base is None:
+        lines.append(_stage("base model", "not resolved yet"))
+    else:
+        gone = "" if Path(base["path"]).is_dir() else ": missing, materialize base_model"
+        lines.append(_stage("base model", f"{base['name']} ({_short(base['path'], root)}{gone})"))
     if latest is None:
         lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:

@@ -119,7 +119,7 @@ class ArtifactStore:
 
     def read_base_model(self) -> dict[str, Any] | None:
         """The current base model's manifest (`models/base_model.json`)."""
-        return self._read(self.base_model_pointer, "base_model", ("name",))
+        return self._read(self.base_model_pointer, "base_model", ("name", "path"))
 
     def write_base_model(self, manifest: dict[str, Any]) -> dict[str, Any]:
         return self._write(self.base_model_pointer, manifest, ("path",))
@@ -141,9 +141,13 @@ class ArtifactStore:
             raise PointerError(f"{pointer}: not valid JSON ({exc}); materialize {asset} again") from None
         except OSError as exc:
             raise PointerError(f"{pointer}: cannot be read ({exc.strerror})") from None
-        missing = ", ".join(repr(key) for key in required if not isinstance(payload, dict) or not payload.get(key))
+        missing = ", ".join(
+            repr(key)
+            for key in required
+            if not isinstance(payload, dict) or not isinstance(payload.get(key), str) or not payload[key].strip()
+        )
         if missing:
-            raise PointerError(f"{pointer}: expected a JSON object with {missing}; materialize {asset} again")
+            raise PointerError(f"{pointer}: expected a JSON object with {missing} as text; materialize {asset} again")
         if payload.get("path"):
             payload["path"] = str(self.resolve(payload["path"]))
         return payload

@@ -11,6 +11,7 @@ from medimind_assets.assets.merge import merged_model
 from medimind_assets.llm.loading import choose_device
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
 from medimind_assets.status import training_facts
+from medimind_assets.store import ArtifactStore
 from medimind_assets_tests.model_world import use_adapter
 
 
@@ -38,6 +39,9 @@ from medimind_assets_tests.model_world import use_adapter
             ["launch", "dataset", "--config", "/nonexistent/run.yaml"],
             "config file /nonexistent/run.yaml does not exist",
         ),
+        (["launch", "dataset", "--config", "/"], "config file / is a folder, not a file"),
+        (["launch", "dataset,datset"], "no asset named 'datset'; the assets: base_model, dataset, evaluation,"),
+        (["launch", "--job", "pipeline"], "no job named 'pipeline'; the jobs: medimind_pipeline"),
         (["dev", "--port", "0"], "expected a whole number >= 1, got 0"),
     ],
 )
@@ -83,6 +87,27 @@ def test_status_on_an_empty_data_folder_says_what_to_materialize(tmp_path, capsy
     out = capsys.readouterr().out
     assert "dataset not found" in out and "not trained yet (materialize lora_adapter)" in out
     assert "make dev" in out and "medimind ask" in out and "medimind lineage" in out
+
+
+@pytest.mark.parametrize("report", ["{truncated", "{}", '{"gate": {"passed": true}}'])
+def test_status_names_a_damaged_or_missing_artefact_instead_of_failing(tmp_path, capsys, report):
+    store = ArtifactStore.at(tmp_path)
+    (store.adapters / "abc").mkdir(parents=True)
+    (store.adapters / "abc" / "training_summary.json").write_text("{not json")
+    (store.evaluations / "abc").mkdir(parents=True)
+    (store.evaluations / "abc" / "evaluation.json").write_text(report)
+    store.write_latest({"fingerprint": "abc", "path": str(store.adapters / "abc")})
+    store.write_promoted({"fingerprint": "gone", "path": str(store.adapters / "gone")})
+    store.write_base_model({"name": "tiny", "path": str(store.models / "tiny")})
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "tiny (" in out and "missing, materialize base_model" in out
+    assert "its training summary cannot be read" in out and "training_summary.json" in out
+    assert "evaluation.json cannot be read" in out and "materialize evaluation" in out
+    assert "adapters/gone is missing: `medimind ask` and serving will refuse it" in out
+    store.write_latest({"fingerprint": "abc", "path": str(store.adapters / "deleted")})
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+    assert "adapters/deleted is missing (adapters/latest.json points at it)" in capsys.readouterr().out
 
 
 def test_training_facts_say_how_long_and_whether_the_loss_fell():

@@ -41,6 +41,10 @@ def test_values_are_read_and_trimmed():
         ("MEDIMIND_KEEP_ADAPTERS", "-1", "MEDIMIND_KEEP_ADAPTERS=-1: expected a whole number >= 0"),
         ("MEDIMIND_SOURCE_CHECK_SECONDS", "0", "MEDIMIND_SOURCE_CHECK_SECONDS=0: expected a whole number >= 1"),
         ("MEDIMIND_TRAINING_CRON", "nightly", "MEDIMIND_TRAINING_CRON='nightly': expected a five-field cron"),
+        ("MEDIMIND_TRAINING_CRON", "0 2 * * 8", "MEDIMIND_TRAINING_CRON='0 2 * * 8': expected a five-field cron"),
+        ("MEDIMIND_TRAINING_CRON", "0 25 * * *", "MEDIMIND_TRAINING_CRON='0 25 * * *': expected a five-field cron"),
+        ("MEDIMIND_AUTO_MERGE", "enabled", "MEDIMIND_AUTO_MERGE='enabled': expected true or false"),
+        ("MEDIMIND_AUTO_MERGE", "2", "MEDIMIND_AUTO_MERGE='2': expected true or false"),
     ],
 )
 def test_a_wrong_value_names_the_variable_and_what_it_accepts(variable, value, says):

@@ -110,3 +110,42 @@ def test_a_quiet_checkpoint_folder_of_a_running_training_is_kept(tmp_path: Path)
         assert folder.is_dir()
     apply_retention(store)
     assert not folder.exists()
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    for entry in [*path.rglob("*"), path] if path.is_dir() else [path]:
+        os.utime(entry, (then, then))
+
+
+def test_the_leftovers_of_killed_writes_go_once_a_day_old(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    promoted = _night(store, 1)
+    old = [store.merged / f".{promoted}.k3j2.tmp", store.adapters / f".{promoted}.old-ab12", store.datasets / ".x.tmp"]
+    fresh = store.merged / ".other.q1.tmp"  # a merge writing now
+    for path in [*old[:2], fresh]:
+        path.mkdir(parents=True)
+        (path / "model.safetensors").write_bytes(b"w" * 1000)
+    old[2].write_text("partial")
+    for path in old:
+        _age(path, 2 * 24 * 3600)
+    report = apply_retention(store)
+    assert not any(path.exists() for path in old) and fresh.is_dir()
+    assert {p.relative_to(store.root).as_posix() for p in old} <= set(report.removed)
+    assert report.bytes_freed >= 2000 and (store.adapters / promoted).is_dir()
+
+
+def test_while_a_training_runs_every_dataset_version_stays(tmp_path: Path):
+    """The training reads a dataset version no kept adapter records yet; a rebuilt dataset must not remove it."""
+    store = ArtifactStore.at(tmp_path / "data")
+    _night(store, 1)
+    store.dataset.write_text('{"night": 2}\n')
+    in_training = sha256_file(store.dataset)
+    store.keep_dataset_version(in_training)
+    store.dataset.write_text('{"night": 3}\n')  # rebuilt again while it trains
+    store.keep_dataset_version(sha256_file(store.dataset))
+    with directory_lock(store.checkpoints, "9" * 64):
+        apply_retention(store)
+        assert (store.datasets / f"{in_training}.jsonl").is_file()
+    report = apply_retention(store)
+    assert f"datasets/{in_training}.jsonl" in report.removed

@@ -55,7 +55,10 @@ def test_a_model_outside_the_data_folder_keeps_its_absolute_path(tmp_path):
     assert json.loads(store.base_model_pointer.read_text())["path"] == str(outside)
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"fingerprint": "x"}'])
+@pytest.mark.parametrize(
+    "content",
+    ["not json", "[]", '{"fingerprint": "x"}', '{"fingerprint": "x", "path": 5}', '{"fingerprint": 7, "path": "a"}'],
+)
 def test_a_broken_pointer_is_named(tmp_path, content):
     pointer = tmp_path / "adapters" / "current.json"
     pointer.parent.mkdir()
