@@ -101,6 +101,10 @@ def _ask(args: argparse.Namespace) -> int:
         raise CommandError("--base and --compare ask for the same answer twice; use one (see medimind ask --help)")
     _require_data_dir(args.data_dir)
     try:
+        args.question.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8 reach Python as lone surrogates
+        raise CommandError("the question is not UTF-8 text; set the terminal's encoding to UTF-8") from None
+    try:
         targets = resolve_targets(
             args.data_dir, adapter=args.adapter, merged=args.merged, base=args.base, compare=args.compare
         )

@@ -81,9 +81,11 @@ def verify_adapter(adapter_dir: Path) -> dict:
     adapter_dir = Path(adapter_dir)
     config = adapter_dir / ADAPTER_CONFIG
     try:
-        json.loads(config.read_text(encoding="utf-8"))
+        settings = json.loads(config.read_text(encoding="utf-8"))
     except ValueError:
         raise IntegrityError(config, "is not valid JSON") from None
+    if not isinstance(settings, dict) or settings.get("peft_type") != "LORA":
+        raise IntegrityError(config, 'is not a LoRA adapter config (expected a JSON object with "peft_type": "LORA")')
     check_safetensors(adapter_dir / ADAPTER_WEIGHTS)
     summary = read_summary(adapter_dir)
     digests = summary.get("files")

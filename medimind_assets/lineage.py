@@ -9,6 +9,7 @@ observation with the recorded version, whose metadata lists every file's sha256.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -97,7 +98,9 @@ def format_chain(chain: list[Link]) -> str:
         if "path" in link.metadata:
             lines.append(f"    path {link.metadata['path']}")
         if "versioned_path" in link.metadata:  # the dataset version itself, kept after the next build
-            lines.append(f"    kept as {link.metadata['versioned_path']}")
+            kept = link.metadata["versioned_path"]
+            gone = "" if Path(str(kept)).is_file() else "  (removed: the data folder no longer holds it)"
+            lines.append(f"    kept as {kept}{gone}")
         files = link.metadata.get("file_sha256")
         if isinstance(files, dict):
             lines.extend(f"    {sha}  {name}" for name, sha in sorted(files.items()))

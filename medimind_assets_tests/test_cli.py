@@ -33,6 +33,7 @@ from medimind_assets_tests.model_world import use_adapter
         (["serve", "--device", "nonsense", "--data-dir", "."], "unknown device 'nonsense'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["ask", "hi", "--base", "--compare"], "--base and --compare ask for the same answer twice"),
+        (["ask", "caf\udce9?", "--data-dir", "."], "the question is not UTF-8 text"),
         (["ask", "hi", "--frobnicate"], "unrecognized arguments: --frobnicate (see medimind ask --help)"),
         (["status", "--max-new-tokens", "3"], "(see medimind status --help)"),
         (

@@ -44,6 +44,16 @@ def test_a_truncated_or_edited_adapter_is_refused_naming_the_file(tmp_path):
         verify_adapter(other)
 
 
+@pytest.mark.parametrize("config", ["{}", "[]", "null", '{"peft_type": "NOPE", "r": 8}'])
+def test_an_adapter_config_that_is_no_lora_config_is_refused_naming_the_file(tmp_path, config):
+    """An adapter made outside the pipeline (LORA_MODEL_PATH, --adapter) has no digests: its config is checked."""
+    adapter = _adapter(tmp_path / "a")
+    (adapter / "training_summary.json").unlink()
+    (adapter / "adapter_config.json").write_text(config)
+    with pytest.raises(IntegrityError, match=f"{adapter / 'adapter_config.json'}: is not a LoRA adapter config"):
+        verify_adapter(adapter)
+
+
 def test_safetensors_structure_is_checked_without_a_digest(tmp_path):
     path = tmp_path / "w.safetensors"
     path.write_bytes(b"\x10\x00")
@@ -66,6 +76,27 @@ def test_pickled_weights_are_refused_with_one_clear_message(tmp_path, capsys):
     assert cli.main(["ask", "hi", "--merged", str(merged), "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and "never read" in err[0] and "pickled weights" in err[1]
+
+
+def test_an_incomplete_merged_model_is_one_line_naming_what_is_wrong(tmp_path, capsys):
+    import torch
+
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "config.json").write_text("{}")
+    weights = merged / "model.safetensors"
+    save_file({"w": torch.ones(4, 4)}, str(weights))
+
+    def ask() -> str:
+        assert cli.main(["ask", "hi", "--merged", str(merged), "--data-dir", str(tmp_path)]) == 2
+        return capsys.readouterr().err.strip()
+
+    assert f"merged model in {merged} has no tokenizer" in ask()
+    (merged / "tokenizer.json").write_text("{}")
+    (merged / "merge_info.json").write_text("{truncated")
+    assert ask().endswith(f"{merged / 'merge_info.json'}: is not valid JSON; re-run merged_model")
+    os.truncate(weights, weights.stat().st_size - 8)
+    assert f"{weights}: truncated" in ask()
 
 
 @pytest.mark.parametrize("content", ["garbage{", "[1, 2]", "{}", '{"fingerprint": 7}'])

@@ -73,6 +73,13 @@ def test_lineage_walks_back_to_raw_files(tmp_path, sample_data, dagster_home):
     alexa = sample_data / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
     assert f"{sha256_file(alexa)}  MEDIQA_Task3_QA/{alexa.name}" in out
     assert any(line.startswith("raw_medquad  data version") for line in lines)
+    # A kept version removed by hand (or an older retention) is said to be gone, not shown as if it were there.
+    (data_dir / "datasets" / f"{dataset_version}.jsonl").unlink()
+    out = subprocess.run(
+        [sys.executable, "-m", "medimind_assets.cli", "lineage"], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    gone = f"    kept as {data_dir / 'datasets' / dataset_version}.jsonl  (removed: the data folder no longer holds it)"
+    assert gone in out.splitlines()
 
 
 def test_lineage_finds_sources_observed_by_the_sensor_without_a_run():

@@ -51,6 +51,8 @@ def dataset(
         options = config.build_options()
     except ValueError as exc:
         raise dg.Failure(description=f"invalid dataset config: {exc}") from None
+    # First: a source requested but missing or empty fails here, before anything is built or written.
+    versions = raw_data_versions(raw_dir, config.include_medquad)
     result = build_dataset(raw_dir, options)
     outcomes = validate_rows(result.rows, mediqa.test_questions(raw_dir / MEDIQA), config.min_rows)
     failed = [o for o in outcomes if not o.passed]
@@ -97,7 +99,7 @@ def dataset(
             ),
             "rejected_sample": table(result.rejection_samples, ["collection", "reason", "question", "answer"]),
             "recurring_text": table(result.recurring, ["collection", "answers", "share", "removed", "text"]),
-            "raw_data_versions": dg.MetadataValue.json(raw_data_versions(raw_dir, config.include_medquad)),
+            "raw_data_versions": dg.MetadataValue.json(versions),
             "build_options": dg.MetadataValue.json(config.model_dump(mode="json")),
             "sample": table(sample, ["split", "source", "safety_level", "instruction", "response"], width=70),
         },

@@ -1,6 +1,6 @@
 """Model and adapter folders, checked before anything loads them (no torch here).
 
-A base or merged model folder needs `config.json` and safetensors weights; an adapter folder needs
+A base or merged model folder needs `config.json`, complete safetensors weights and a tokenizer; an adapter folder needs
 `adapter_config.json` and `adapter_model.safetensors` whose sha256 matches what training recorded
 (`medimind_assets.integrity.verify_adapter`). Pickled weights can run code when loaded: they are refused, never
 read. Anything missing raises `ArtifactMissingError` with a one-line reason.
@@ -11,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from medimind_assets.errors import MediMindError
-from medimind_assets.integrity import ADAPTER_CONFIG, ADAPTER_WEIGHTS, verify_adapter
+from medimind_assets.integrity import ADAPTER_CONFIG, ADAPTER_WEIGHTS, check_safetensors, verify_adapter
 
 # Pickled weights can run code when loaded: they are refused, never read.
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")  # fast, sentencepiece, BPE vocabulary
 
 
 class ArtifactMissingError(MediMindError, FileNotFoundError):
@@ -33,6 +34,10 @@ def require_model_dir(path: Path, what: str) -> Path:
                 "loaded; only safetensors weights are read"
             )
         raise ArtifactMissingError(f"{what} not found: {path} has no weight files (*.safetensors)")
+    for weights in sorted(path.glob("*.safetensors")):
+        check_safetensors(weights)  # a copy or merge cut short: named here, not as a loader's traceback
+    if not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise ArtifactMissingError(f"{what} in {path} has no tokenizer ({' or '.join(TOKENIZER_FILES)})")
     return path
 
 

@@ -133,4 +133,8 @@ def attach_adapter(model: PreTrainedModel, adapter_dir: Path):
             peft_model = PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
     except RuntimeError as exc:  # shape mismatch: trained on another base
         raise ValueError(f"adapter {adapter_dir} does not fit this base model: {exc}") from exc
+    except (KeyError, TypeError) as exc:  # a setting of adapter_config.json peft cannot use (a hand-made adapter)
+        raise ValueError(
+            f"adapter {adapter_dir}: adapter_config.json is invalid ({type(exc).__name__}: {exc})"
+        ) from exc
     return peft_model.eval()

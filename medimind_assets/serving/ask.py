@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, Generated, generate_answers
-from medimind_assets.integrity import ADAPTER_CONFIG, read_summary
+from medimind_assets.integrity import ADAPTER_CONFIG, IntegrityError, read_summary
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate, template_from_summary
@@ -71,7 +71,12 @@ def merged_target(merged_dir: Path) -> tuple[Target, Path | None]:
     """The merged model, and the base folder it was merged from (when it still exists)."""
     merged_dir = require_model_dir(Path(merged_dir), "merged model")
     info_path = merged_dir / MERGE_INFO
-    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    except ValueError:
+        raise IntegrityError(info_path, "is not valid JSON; re-run merged_model") from None
+    if not isinstance(info, dict):
+        raise IntegrityError(info_path, "is not a JSON object; re-run merged_model")
     if info.get("equivalence", {}).get("passed") is False:
         raise ArtifactMissingError(f"merged model {merged_dir} failed its equivalence check; re-run merged_model")
     adapter_dir = Path(info["adapter_dir"]) if info.get("adapter_dir") else None

@@ -221,7 +221,14 @@ class ModelHolder:
         written again). A pointer that disappears leaves the served model in place."""
         if not self.watching:
             return None
-        state = self._pointer_state()
+        try:
+            state = self._pointer_state()
+        except OSError as exc:  # a pointer made a folder, a network volume's hiccup: the served model stays
+            error = f"{self.pointer} cannot be read ({exc.strerror or exc}); still serving the previous model"
+            if error != self.last_reload_error:
+                logger.error("promotion not served: %s", error)
+            self.last_reload_error = error
+            return None
         if state is None or state == self._seen:
             return None
         self._seen = state
@@ -268,4 +275,7 @@ class PromotionWatcher:
 
     def _run(self, holder: ModelHolder, interval: float) -> None:
         while not self._stop.wait(interval):
-            holder.check_promotion()
+            try:
+                holder.check_promotion()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one check
+                logger.exception("checking for a new promotion failed; checking again in %ss", interval)

@@ -14,6 +14,7 @@ is wrong in `error` (the field named), with pydantic's list in `detail`. Generat
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.serving.chat import (
@@ -87,11 +89,24 @@ def _field(location: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
-def _error(status: int, message: str, detail: Any = None) -> JSONResponse:
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: an error may echo a lone surrogate of the request, which UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _error(status: int, message: str, detail: Any = None, headers: dict | None = None) -> JSONResponse:
     body = {"error": message}
     if detail is not None:
         body["detail"] = jsonable_encoder(detail)
-    return JSONResponse(status_code=status, content=body)
+    return _AsciiJSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Starlette's own errors (a body that is not UTF-8, an unknown path) in the same shape as ours."""
+    message = "the request body is not valid UTF-8 JSON" if exc.status_code == 400 else str(exc.detail)
+    return _error(exc.status_code, message, headers=exc.headers)
 
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -144,6 +159,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.post(
         CHAT_PATH,

@@ -112,6 +112,26 @@ def test_bad_input_fails_the_run_and_keeps_the_last_good_dataset(raw_copy, tmp_p
     assert [p.name for p in (out / "datasets").iterdir()] == [sha256_file(out / "dataset.jsonl") + ".jsonl"]
 
 
+def test_a_source_gone_since_its_observation_fails_before_anything_is_written(raw_copy, tmp_path, instance):
+    """`dataset` alone (as automation or `medimind launch dataset` runs it) after MedQuAD's folder was emptied: the
+    run fails naming the folder, and neither dataset.jsonl nor the kept versions change."""
+    out = tmp_path / "out"
+    assert run(raw_copy, out, instance).success
+    before, kept = sha256_file(out / "dataset.jsonl"), sorted((out / "datasets").iterdir())
+    shutil.rmtree(raw_copy / "medquad" / "9_CDC_QA")
+    (raw_copy / "medquad" / "9_CDC_QA").mkdir()
+    result = dg.materialize(
+        ASSETS,
+        selection=dg.AssetSelection.assets(dataset),
+        resources={"settings": MediMindSettings(raw_dir=str(raw_copy), data_dir=str(out))},
+        instance=instance,
+        raise_on_error=False,
+    )
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert f"{raw_copy / 'medquad'}: no medquad XML files here" in str(failure.step_failure_data.error)
+    assert sha256_file(out / "dataset.jsonl") == before and sorted((out / "datasets").iterdir()) == kept
+
+
 def test_failing_validation_publishes_nothing(raw_copy, tmp_path, instance):
     out = tmp_path / "out"
     result = run(raw_copy, out, instance, config={"min_rows": 10**6}, raise_on_error=False)

@@ -152,6 +152,31 @@ def _fake_served_holder() -> SimpleNamespace:
     return holder
 
 
+def test_an_unreadable_pointer_is_reported_and_the_watcher_keeps_watching(tmp_path: Path):
+    """`current.json` made a folder (or a volume's read error): the served model stays, health says why, and the
+    watcher thread outlives any failing check."""
+    from medimind_assets.serving.holder import ModelHolder, PromotionWatcher
+
+    holder = ModelHolder(tmp_path)
+    holder.pointer.mkdir(parents=True)
+    assert holder.check_promotion() is None
+    assert f"{holder.pointer} cannot be read" in holder.last_reload_error
+    checks = []
+
+    def failing_check() -> None:
+        checks.append(time.monotonic())
+        raise RuntimeError("a check that fails")
+
+    flaky = SimpleNamespace(check_promotion=failing_check)
+    watcher = PromotionWatcher(flaky, interval=0.01)
+    deadline = time.monotonic() + 10
+    while len(checks) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    alive = watcher._thread.is_alive()
+    watcher.stop()
+    assert len(checks) >= 3 and alive
+
+
 def test_health_answers_while_a_generation_runs():
     """uvicorn serving the app in a thread, over HTTP: the health endpoint answers while the worker is held inside a
     generation, and the chat request is answered once it is released. An answer bound that leaves no room for the
@@ -377,11 +402,14 @@ def test_every_answer_carries_the_safety_line_of_its_question(promoted_server: S
         ('{"message": "hi", "max_new_tokens": "8"}', 422, "max_new_tokens: Input should be a valid integer"),
         (json.dumps({"message": "x" * 8001}), 422, "message: String should have at most 8000 characters"),
         ("[1, 2]", 422, "body: Input should be a valid dictionary"),
+        ('{"message": "pain \\ud800 here"}', 422, "message: Input should be a valid string"),  # a lone surrogate
+        ('{"message": "caf\xe9?"}'.encode("latin-1"), 400, "the request body is not valid UTF-8 JSON"),
+        ("{}", 404, "Not Found"),  # at an unknown path, below
     ],
 )
 def test_bad_requests_are_4xx_naming_the_field(promoted_server: Server, payload, status, names):
     response = requests.post(
-        f"{promoted_server.url}/api/v1/chat",
+        f"{promoted_server.url}/api/v1/{'chats' if status == 404 else 'chat'}",
         data=payload,
         headers={"Content-Type": "application/json"},
         timeout=30,
