@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -237,29 +236,10 @@ def _launch(args: argparse.Namespace) -> int:
     if args.config and not Path(args.config).is_file():
         problem = "is a folder, not a file" if Path(args.config).is_dir() else "does not exist"
         raise CommandError(f"config file {Path(args.config).resolve()} {problem}")
-    _check_selection(args.job, args.assets)
     target = ["--job", args.job] if args.job else ["--assets", args.assets]
     command = _dg("launch", *target, *(["--config", args.config] if args.config else []))
     print(f"medimind launch: recorded in the Dagster instance at {home}", file=sys.stderr, flush=True)
     return subprocess.call(command, env=instance.dagster_environment(home), cwd=instance.project_root() or Path.cwd())
-
-
-def _check_selection(job: str | None, assets: str | None) -> None:
-    """Name an unknown job or asset (of a plain comma-separated list) with what exists, before `dg` prints pages."""
-    from medimind_assets.definitions import build_definitions
-
-    defs = build_definitions(Deployment.from_env())
-    if job:
-        known = sorted(j.name for j in defs.resolve_all_job_defs() if not j.name.startswith("__"))
-        unknown = [] if job in known else [job]
-    elif assets and re.fullmatch(r"[\w ,]+", assets):
-        known = sorted(key.to_user_string() for key in defs.resolve_all_asset_keys())
-        unknown = [name for name in (part.strip() for part in assets.split(",")) if name and name not in known]
-    else:
-        return  # Dagster's selection syntax (key:..., tag:..., +upstream): `dg` checks it
-    if unknown:
-        kind = "job" if job else "asset"
-        raise CommandError(f"no {kind} named {', '.join(map(repr, unknown))}; the {kind}s: {', '.join(known)}")
 
 
 def add_launch_command(subparsers: argparse._SubParsersAction) -> None:

@@ -41,8 +41,6 @@ from medimind_assets_tests.model_world import use_adapter
             "config file /nonexistent/run.yaml does not exist",
         ),
         (["launch", "dataset", "--config", "/"], "config file / is a folder, not a file"),
-        (["launch", "dataset,datset"], "no asset named 'datset'; the assets: base_model, dataset, evaluation,"),
-        (["launch", "--job", "pipeline"], "no job named 'pipeline'; the jobs: medimind_pipeline"),
         (["dev", "--port", "0"], "expected a whole number >= 1, got 0"),
     ],
 )
