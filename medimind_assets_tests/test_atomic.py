@@ -102,24 +102,33 @@ def test_artefacts_are_readable_by_others_as_the_umask_allows(tmp_path):
     assert mode(tmp_path / "current.json") == 0o644
 
 
-def _write_many(final: str, tag: str, count: int) -> list[str]:
-    errors = []
-    for i in range(count):
-        try:
-            with atomic_directory(Path(final)) as tmp:
-                (tmp / "weights.bin").write_text(f"{tag}{i}")
-        except Exception as exc:  # noqa: BLE001 - the test reports every failure
-            errors.append(f"{type(exc).__name__}: {exc}")
-    return errors
+WRITER = """
+import sys
+from pathlib import Path
+from medimind_assets.atomic import atomic_directory
+errors = []
+for i in range(150):
+    try:
+        with atomic_directory(Path(sys.argv[1])) as tmp:
+            (tmp / "weights.bin").write_text(f"{sys.argv[2]}{i}")
+    except Exception as exc:
+        errors.append(f"{type(exc).__name__}: {exc}")
+print(errors)
+"""
 
 
 def test_two_writers_of_one_folder_replace_it_in_turn(tmp_path: Path) -> None:
-    """Two runs publishing the same fingerprint (a retry beside an automated run): both succeed, one wins whole."""
-    import multiprocessing
+    """Two runs publishing the same fingerprint (a retry beside an automated run): both succeed, one wins whole.
+    Separate interpreters, as two runs are (a fork of the test process could inherit a held lock)."""
+    import subprocess
+    import sys
 
     final = tmp_path / "merged" / "fp"
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        results = pool.starmap(_write_many, [(str(final), "a", 150), (str(final), "b", 150)])
-    assert results == [[], []]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(final), tag], stdout=subprocess.PIPE, text=True)
+        for tag in ("a", "b")
+    ]
+    outputs = [writer.communicate(timeout=120)[0].strip() for writer in writers]
+    assert outputs == ["[]", "[]"]
     assert (final / "weights.bin").read_text() in {"a149", "b149"}
     assert sorted(p.name for p in final.parent.iterdir()) == ["fp"]
