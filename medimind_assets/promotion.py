@@ -74,8 +74,7 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     """The promoted adapter and its base, checked to be exactly what the gate evaluated; ArtifactMissingError with
     one line naming what differs otherwise (an adapter folder rewritten since, base weights or a tokenizer edited
     in place, an adapter trained with another tokenizer)."""
-    from medimind_assets.digests import combined_hash, sha256_text
-    from medimind_assets.models.model_dir import tokenizer_digest, weight_digests
+    from medimind_assets.models.model_dir import tokenizer_digest
 
     record = read_promoted(store)
     adapter_dir = Path(record["path"])
@@ -89,9 +88,7 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     recorded = record.get("base_model") or {}
     name = recorded.get("name") or base_dir.name
     if recorded.get("content_hash"):
-        # The weight digest as the manifest computes it, with a size-and-mtime cache per base folder.
-        cache = store.models / f".weights-{sha256_text(str(base_dir.resolve()))[:16]}.json"
-        actual = combined_hash(weight_digests(base_dir, cache))
+        actual = base_weights_hash(store, base_dir)
         if actual != recorded["content_hash"]:
             raise ArtifactMissingError(
                 f"the base model {name} in {base_dir} has weights {actual[:12]}, not the {recorded['content_hash'][:12]} "
@@ -110,6 +107,15 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
                 f"the promoted adapter in {adapter_dir} was trained with another tokenizer than base model {name}'s"
             )
     return Promoted(record, adapter_dir, base_dir)
+
+
+def base_weights_hash(store: ArtifactStore, base_dir: Path) -> str:
+    """The base folder's weight digest now, as the manifest computes it, with a size-and-mtime cache per folder."""
+    from medimind_assets.digests import combined_hash, sha256_text
+    from medimind_assets.models.model_dir import weight_digests
+
+    cache = store.models / f".weights-{sha256_text(str(Path(base_dir).resolve()))[:16]}.json"
+    return combined_hash(weight_digests(Path(base_dir), cache))
 
 
 def promoted_base_dir(record: dict, store: ArtifactStore) -> Path:

@@ -8,6 +8,7 @@ Dagster.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,8 +149,10 @@ class TrainingHyperparameters:
         if self.max_length < 16:
             raise HyperparameterError(f"max_length must be at least 16 tokens, got {self.max_length}")
         for name in ("num_epochs", "learning_rate", "preference_beta", "preference_epochs", "preference_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise HyperparameterError(f"{name} must be > 0, got {getattr(self, name)!r}")
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise HyperparameterError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise HyperparameterError(f"seed must be an integer from 0 to 2**32 - 1 (numpy's range), got {self.seed!r}")
         for name in ("lora_dropout", "warmup_ratio"):
             if not 0 <= getattr(self, name) < 1:
                 raise HyperparameterError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
@@ -159,8 +162,10 @@ class TrainingHyperparameters:
             raise HyperparameterError(f"preference must be one of {PREFERENCE_CHOICES}, got {self.preference!r}")
         if not isinstance(self.preference_max_length, int) or self.preference_max_length < 16:
             raise HyperparameterError(f"preference_max_length must be at least 16, got {self.preference_max_length!r}")
-        if not self.preference_sft_weight >= 0:
-            raise HyperparameterError(f"preference_sft_weight must be >= 0, got {self.preference_sft_weight!r}")
+        if not (math.isfinite(self.preference_sft_weight) and self.preference_sft_weight >= 0):
+            raise HyperparameterError(
+                f"preference_sft_weight must be a finite number >= 0, got {self.preference_sft_weight!r}"
+            )
         for name in ("max_train_examples", "max_eval_examples", "preference_max_pairs"):
             value = getattr(self, name)
             if value is not None and value < 1:

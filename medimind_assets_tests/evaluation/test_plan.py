@@ -8,24 +8,28 @@ import pytest
 from medimind_assets.data import mediqa
 from medimind_assets.data.rows import write_dataset
 from medimind_assets.data.validation import DatasetError
-from medimind_assets.digests import file_digests, sha256_file
+from medimind_assets.digests import combined_hash, file_digests, sha256_file
 from medimind_assets.evaluation.plan import EvaluationRefused, plan_evaluation, promotion_record
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.models import write_current_base_model
 from medimind_assets.models.manifest import MANIFEST_KEYS
+from medimind_assets.models.model_dir import weight_digests
 from medimind_assets.store import ArtifactStore
 from medimind_assets_tests.test_integrity import _adapter
 from medimind_assets_tests.training.conftest import make_rows
 
 
-def _store(tmp_path, trained_on_hash="base-hash", dataset_changed=False, rows=None):
+def _store(tmp_path, trained_on_hash=None, dataset_changed=False, rows=None):
     store = ArtifactStore.at(tmp_path / "data")
     store.root.mkdir(parents=True)
     write_dataset(store.dataset, rows if rows is not None else make_rows(2, 1, 1))
     model = store.models / "tiny"
     model.mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"weights")  # hashed, never loaded here
+    base_hash = combined_hash(weight_digests(model))
+    trained_on_hash = trained_on_hash or base_hash
     write_current_base_model(
-        store, {**dict.fromkeys(MANIFEST_KEYS, "x"), "path": str(model), "content_hash": "base-hash"}
+        store, {**dict.fromkeys(MANIFEST_KEYS, "x"), "path": str(model), "content_hash": base_hash}
     )
     adapter = _adapter(store.adapters / "fp")
     summary = {
@@ -88,6 +92,14 @@ def test_a_dataset_edited_after_training_is_refused(tmp_path):
 def test_an_adapter_of_another_base_model_is_refused(tmp_path):
     with pytest.raises(EvaluationRefused, match="was trained on base tiny"):
         plan_evaluation(_store(tmp_path, trained_on_hash="other"), tmp_path / "raw", EvaluationSettings())
+
+
+def test_base_weights_changed_since_they_were_resolved_are_refused(tmp_path):
+    """Edited in place after `base_model` hashed them: the gate would judge weights the promotion does not record."""
+    store = _store(tmp_path)
+    (store.models / "tiny" / "model.safetensors").write_bytes(b"other weights")
+    with pytest.raises(EvaluationRefused, match="has weights .*, not the .* recorded when it was resolved"):
+        plan_evaluation(store, tmp_path / "raw", EvaluationSettings())
 
 
 def test_a_mediqa_test_question_moved_into_train_is_refused_against_the_raw_test_set(tmp_path, shared_data):
