@@ -118,6 +118,18 @@ def base_weights_hash(store: ArtifactStore, base_dir: Path) -> str:
     return combined_hash(weight_digests(Path(base_dir), cache))
 
 
+def base_weights_changed(store: ArtifactStore, manifest: dict) -> str | None:
+    """Why the current base model's weights are not the ones `base_model` hashed (edited or replaced in place since),
+    or None: training and evaluation would otherwise run on weights their records do not name."""
+    actual = base_weights_hash(store, Path(manifest["path"]))
+    if actual == manifest.get("content_hash"):
+        return None
+    return (
+        f"the base model {manifest.get('name')} in {manifest['path']} has weights {actual[:12]}, not the "
+        f"{str(manifest.get('content_hash'))[:12]} recorded when it was resolved: re-materialize base_model"
+    )
+
+
 def promoted_base_dir(record: dict, store: ArtifactStore) -> Path:
     """The base model the promoted adapter was evaluated on: the folder recorded at promotion, or else the
     current base model when its content hash is the recorded one."""

@@ -18,8 +18,9 @@ from medimind_assets.data.sources import MEDIQA
 from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.digests import sha256_file
 from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
-from medimind_assets.models import read_current_base_model
+from medimind_assets.models import BaseModelError, read_current_base_model
 from medimind_assets.pipes_scripts import TRAINING
+from medimind_assets.promotion import base_weights_changed
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.request import TrainingRequest
@@ -55,6 +56,10 @@ def lora_adapter(
 ) -> dg.MaterializeResult:
     store = settings.store
     manifest = read_current_base_model(store)
+    # The fingerprint names the manifest's hash: weights changed in place would be trained on (or an adapter of the
+    # old ones reused) under a name that is not theirs.
+    if changed := base_weights_changed(store, manifest):
+        raise BaseModelError(changed)
     if not store.dataset.is_file():
         raise DatasetError(f"dataset not found: {store.dataset} (materialize dataset first)")
     # Train on the content-addressed copy: the version the adapter names stays on disk (lineage, audits,

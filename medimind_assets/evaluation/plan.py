@@ -22,7 +22,7 @@ from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, read
 from medimind_assets.llm.template import template_from_summary
 from medimind_assets.models import read_current_base_model
 from medimind_assets.models.model_dir import tokenizer_digest
-from medimind_assets.promotion import AdapterRef, base_weights_hash, read_latest_adapter
+from medimind_assets.promotion import AdapterRef, base_weights_changed, read_latest_adapter
 from medimind_assets.store import ArtifactStore
 
 BASE_MODEL_KEYS = ("name", "path", "source", "revision", "content_hash", "architecture", "model_type")
@@ -80,13 +80,8 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
     manifest = read_current_base_model(store)
     # Weights edited or replaced in place since base_model hashed them: the gate would judge other weights than
     # the ones the promotion records (and serving would then refuse them).
-    actual = base_weights_hash(store, Path(manifest["path"]))
-    if actual != manifest.get("content_hash"):
-        raise EvaluationRefused(
-            f"the base model {manifest.get('name')} in {manifest['path']} has weights {actual[:12]}, not the "
-            f"{str(manifest.get('content_hash'))[:12]} recorded when it was resolved: re-materialize base_model "
-            "(then lora_adapter)"
-        )
+    if changed := base_weights_changed(store, manifest):
+        raise EvaluationRefused(f"{changed} (then lora_adapter)")
     # An adapter trained on another base would load onto the wrong weights (or fail with a shape error).
     trained_base = summary.get("base_model")
     trained_hash = trained_base.get("content_hash") if isinstance(trained_base, dict) else None

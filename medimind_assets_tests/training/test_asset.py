@@ -42,6 +42,23 @@ def test_missing_base_model_manifest_is_a_clear_error(settings):
         materialize_lora(settings, dg.DagsterInstance.ephemeral(), raise_on_error=True)
 
 
+def test_base_weights_changed_in_place_fail_before_launching(settings, tiny_phi, tmp_path):
+    """Weights edited after `base_model` hashed them: training them (or reusing an adapter of the old ones) would
+    record a hash that is not theirs."""
+    import shutil
+
+    from medimind_assets.models import write_current_base_model
+
+    copy = Path(shutil.copytree(tiny_phi["path"], tmp_path / "tiny-phi-copy"))
+    write_current_base_model(settings.store, {**tiny_phi, "path": str(copy)})
+    [weights] = copy.glob("*.safetensors")
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one byte of the last tensor: same size, other weights
+    weights.write_bytes(bytes(data))
+    with pytest.raises(Exception, match="has weights .*, not the .* recorded when it was resolved"):
+        materialize_lora(settings, dg.DagsterInstance.ephemeral(), raise_on_error=True)
+
+
 def test_bad_config_fails_before_launching_the_process(settings):
     with pytest.raises(Exception, match="prompt_template"):
         materialize_lora(settings, dg.DagsterInstance.ephemeral(), raise_on_error=True, prompt_template="{instruction}")
