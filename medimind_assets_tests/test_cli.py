@@ -1,5 +1,6 @@
 """`medimind`: every misuse is one line on stderr and exit 2; `status` says what the pipeline has built."""
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -109,6 +110,47 @@ def test_status_names_a_damaged_or_missing_artefact_instead_of_failing(tmp_path,
     assert "adapters/deleted is missing (adapters/latest.json points at it)" in capsys.readouterr().out
 
 
+def test_status_survives_any_truncation_or_missing_key_of_the_evaluation_report(tmp_path):
+    """Whatever is left of evaluation.json (a write cut at any byte, any one key removed at any depth), status
+    prints its stages and names the file instead of failing."""
+    from medimind_assets.status import status_lines
+
+    store = ArtifactStore.at(tmp_path)
+    (store.adapters / "abc").mkdir(parents=True)
+    store.write_latest({"fingerprint": "abc", "path": str(store.adapters / "abc")})
+    numbers = {"loss": 2.5, "ranking_accuracy": 0.6, "rouge_l": 0.1, "eos_rate": 0.3, "degenerate_rate": 0.0}
+    report = {
+        "gate": {"passed": True, "reasons": ["held-out loss improved"]},
+        "metrics": {"base": dict(numbers), "adapter": dict(numbers)},
+        "counts": {"loss_examples": 3, "ranking_questions": 2, "ranking_answers": 9, "generation_questions": 2},
+    }
+    path = store.evaluations / "abc" / "evaluation.json"
+    path.parent.mkdir(parents=True)
+    text = json.dumps(report)
+
+    def paths(node, prefix=()):
+        for key, value in node.items():
+            yield (*prefix, key)
+            if isinstance(value, dict):
+                yield from paths(value, (*prefix, key))
+
+    def without(node, where):
+        copy = json.loads(json.dumps(node))
+        target = copy
+        for key in where[:-1]:
+            target = target[key]
+        del target[where[-1]]
+        return json.dumps(copy)
+
+    damaged = [text[:cut] for cut in range(len(text))] + [without(report, where) for where in paths(report)]
+    for content in damaged:
+        path.write_text(content)
+        lines = status_lines(store)
+        assert lines[-1].startswith("      ") and any(line.startswith("  evaluation  ") for line in lines), content
+    path.write_text(text)
+    assert "  evaluation  gate PASSED, adapter promoted" in status_lines(store)
+
+
 def test_training_facts_say_how_long_and_whether_the_loss_fell():
     metrics = {"global_step": 27, "epochs": 1.0, "tokens_trained": 14799, "train_runtime_s": 501.2}
     curve = {"train": [[5, 2.7104], [25, 2.5832]]}
@@ -212,3 +254,12 @@ def test_an_unreadable_instance_is_one_line(tmp_path, monkeypatch, capsys):
     assert run(["lineage", "--adapter", "abc", "--data-dir", str(tmp_path / "data")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"the Dagster instance at {home} cannot be read" in err[0]
+
+
+def test_any_question_holding_bytes_that_are_not_utf8_is_refused(capsys):
+    """Every undecodable byte reaches argv as a lone surrogate (U+DC80-U+DCFF), wherever it is in the question."""
+    for byte in range(0x80, 0x100):
+        surrogate = chr(0xDC00 + byte)
+        for question in (surrogate, f"what is caf{surrogate}?", f"pain{surrogate}"):
+            assert run(["ask", question, "--data-dir", "."]) == 2
+            assert "the question is not UTF-8 text" in capsys.readouterr().err

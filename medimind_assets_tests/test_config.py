@@ -77,3 +77,22 @@ def test_the_kubernetes_launcher_is_chosen_by_the_setting(tmp_path):
         kubernetes={"MEDIMIND_K8S_IMAGE": "medimind:1", "MEDIMIND_K8S_DATA_CLAIM": "medimind-data"},
     )
     assert isinstance(build_definitions(deployment).resources["launcher"], KubernetesLauncher)
+
+
+@pytest.mark.parametrize("field", range(5))
+@pytest.mark.parametrize("value", ["99", "-1", "x", "1-99", "*/0"])
+def test_any_cron_field_out_of_range_is_named(field, value):
+    fields = ["0", "2", "*", "*", "*"]
+    fields[field] = value
+    cron = " ".join(fields)
+    with pytest.raises(SettingError, match="MEDIMIND_TRAINING_CRON=.*expected a five-field cron"):
+        Deployment.from_env({"MEDIMIND_TRAINING_CRON": cron})
+
+
+@pytest.mark.parametrize("value", ["enabled", "disabled", "2", "y", "n", "yess", "t", "f"])
+def test_any_auto_merge_value_that_is_not_a_yes_or_no_is_named(value):
+    with pytest.raises(SettingError, match=f"MEDIMIND_AUTO_MERGE='{value}': expected true or false"):
+        Deployment.from_env({"MEDIMIND_AUTO_MERGE": value})
+    for yes, no in (("1", "0"), ("TRUE", "False"), ("yes", "no"), (" on ", "off")):
+        assert Deployment.from_env({"MEDIMIND_AUTO_MERGE": yes}).auto_merge is True
+        assert Deployment.from_env({"MEDIMIND_AUTO_MERGE": no}).auto_merge is False

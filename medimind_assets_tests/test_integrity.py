@@ -44,7 +44,19 @@ def test_a_truncated_or_edited_adapter_is_refused_naming_the_file(tmp_path):
         verify_adapter(other)
 
 
-@pytest.mark.parametrize("config", ["{}", "[]", "null", '{"peft_type": "NOPE", "r": 8}'])
+@pytest.mark.parametrize(
+    "config",
+    [
+        "{}",
+        "[]",
+        "null",
+        "8",
+        '"LORA"',
+        '{"peft_type": "NOPE", "r": 8}',
+        '{"peft_type": null}',
+        '{"peft_type": ["LORA"]}',
+    ],
+)
 def test_an_adapter_config_that_is_no_lora_config_is_refused_naming_the_file(tmp_path, config):
     """An adapter made outside the pipeline (LORA_MODEL_PATH, --adapter) has no digests: its config is checked."""
     adapter = _adapter(tmp_path / "a")

@@ -149,3 +149,24 @@ def test_while_a_training_runs_every_dataset_version_stays(tmp_path: Path):
         assert (store.datasets / f"{in_training}.jsonl").is_file()
     report = apply_retention(store)
     assert f"datasets/{in_training}.jsonl" in report.removed
+
+
+@pytest.mark.parametrize("area", ["adapters", "evaluations", "merged", "checkpoints", "datasets"])
+@pytest.mark.parametrize("name", [".fp.k3j2.tmp", ".dataset.jsonl.x1.tmp", ".fp.old-ab12"])
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_any_leftover_of_a_killed_write_goes_once_a_day_old_and_never_before(tmp_path: Path, area, name, kind):
+    store = ArtifactStore.at(tmp_path / "data")
+    _night(store, 1)
+    leftover = getattr(store, area) / name
+    if kind == "folder":
+        (leftover / "sub").mkdir(parents=True)
+        (leftover / "sub" / "w.bin").write_bytes(b"w" * 10)
+    else:
+        leftover.parent.mkdir(parents=True, exist_ok=True)
+        leftover.write_bytes(b"w" * 10)
+    _age(leftover, 3600)  # an hour: possibly a write still going
+    apply_retention(store)
+    assert leftover.exists()
+    _age(leftover, 2 * 24 * 3600)
+    assert leftover.relative_to(store.root).as_posix() in apply_retention(store).removed
+    assert not leftover.exists()

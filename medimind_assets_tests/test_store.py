@@ -102,3 +102,21 @@ def test_a_damaged_kept_dataset_version_is_made_again_or_refused(tmp_path, damag
     with pytest.raises(DatasetVersionError, match=f"{kept}.*damaged.*no longer dataset version {version[:12]}"):
         store.keep_dataset_version(version)
     assert not [p for p in store.datasets.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("key", ["fingerprint", "path"])
+@pytest.mark.parametrize("value", [5, 2.5, None, True, [], ["x"], {}, {"path": "x"}, "", "   "])
+def test_any_required_field_that_is_not_text_is_named(tmp_path, key, value):
+    """Every pointer, every required field, every kind of JSON value that is not non-empty text: PointerError."""
+    store = ArtifactStore.at(tmp_path)
+    good = {"fingerprint": "fp", "path": "adapters/fp", "name": "tiny"}
+    for pointer, read, required in (
+        (store.latest_pointer, store.read_latest, ("fingerprint", "path")),
+        (store.current_pointer, store.read_promoted, ("fingerprint", "path")),
+        (store.base_model_pointer, store.read_base_model, ("name", "path")),
+    ):
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        field = key if key in required else "name"
+        pointer.write_text(json.dumps({**good, field: value}))
+        with pytest.raises(PointerError, match=f"{pointer.name}: expected a JSON object with '{field}' as text"):
+            read()

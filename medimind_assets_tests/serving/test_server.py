@@ -419,6 +419,28 @@ def test_bad_requests_are_4xx_naming_the_field(promoted_server: Server, payload,
 
 
 @pytest.mark.slow
+def test_any_lone_surrogate_or_non_utf8_byte_is_a_4xx_in_the_error_shape(promoted_server: Server):
+    """Across the surrogate range and the bytes UTF-8 never starts with, in the message or the history."""
+    url = f"{promoted_server.url}/api/v1/chat"
+    headers = {"Content-Type": "application/json"}
+    with requests.Session() as session:
+        for code in range(0xD800, 0xE000, 0x7F):
+            escaped = f"\\u{code:04x}"
+            for body in (
+                f'{{"message": "pain {escaped}"}}',
+                f'{{"message": "hi", "history": [{{"role": "user", "content": "{escaped}"}}]}}',
+            ):
+                response = session.post(url, data=body, headers=headers, timeout=30)
+                assert response.status_code == 422 and "valid string" in response.json()["error"], body
+        for byte in (0x80, 0xA9, 0xC0, 0xE9, 0xFF):
+            body = b'{"message": "caf' + bytes([byte]) + b'?"}'
+            response = session.post(url, data=body, headers=headers, timeout=30)
+            assert response.status_code == 400 and response.json() == {
+                "error": "the request body is not valid UTF-8 JSON"
+            }
+
+
+@pytest.mark.slow
 def test_concurrent_requests_are_all_answered(promoted_server: Server):
     questions = [f"What is {topic}?" for topic in ["gout", "eczema", "asthma", "anemia", "migraine", "angina"]]
     questions += [EMERGENCY, CAUTION]

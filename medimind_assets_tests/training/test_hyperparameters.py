@@ -100,3 +100,19 @@ def test_training_command_uses_accelerate_for_several_processes(tmp_path):
     assert several[-2:] == ["-m", "medimind_assets.training.train_lora"]
     with pytest.raises(ValueError, match="num_processes"):
         command(0)
+
+
+@pytest.mark.parametrize(
+    "name", ["num_epochs", "learning_rate", "preference_beta", "preference_epochs", "preference_learning_rate"]
+)
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), 0.0, -1e-9])
+def test_every_rate_or_count_that_is_not_a_finite_positive_number_is_named(name, value):
+    with pytest.raises(HyperparameterError, match=f"{name} must be a finite number > 0"):
+        TrainingHyperparameters.from_dict({name: value})
+
+
+@pytest.mark.parametrize("seed", [-(2**40), -1, 2**32, 2**63, 1.5, True, "42"])
+def test_every_seed_numpy_cannot_take_is_named(seed):
+    with pytest.raises(HyperparameterError, match="seed must be an integer from 0"):
+        TrainingHyperparameters.from_dict({"seed": seed})
+    assert TrainingHyperparameters.from_dict({"seed": 2**32 - 1}).seed == 2**32 - 1
