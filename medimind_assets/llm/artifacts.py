@@ -1,7 +1,7 @@
 """Model and adapter folders, checked before anything loads them (no torch here).
 
-A base or merged model folder needs `config.json`, complete safetensors weights and a tokenizer; an adapter folder needs
-`adapter_config.json` and `adapter_model.safetensors` whose sha256 matches what training recorded
+A base or merged model folder needs `config.json`, complete safetensors weights and a tokenizer; an adapter folder
+needs `adapter_config.json` and `adapter_model.safetensors` whose sha256 matches what training recorded
 (`medimind_assets.integrity.verify_adapter`). Pickled weights can run code when loaded: they are refused, never
 read. Anything missing raises `ArtifactMissingError` with a one-line reason.
 """

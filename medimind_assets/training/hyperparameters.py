@@ -149,8 +149,9 @@ class TrainingHyperparameters:
         if self.max_length < 16:
             raise HyperparameterError(f"max_length must be at least 16 tokens, got {self.max_length}")
         for name in ("num_epochs", "learning_rate", "preference_beta", "preference_epochs", "preference_learning_rate"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
-                raise HyperparameterError(f"{name} must be a finite number > 0, got {getattr(self, name)!r}")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise HyperparameterError(f"{name} must be a finite number > 0, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
             raise HyperparameterError(f"seed must be an integer from 0 to 2**32 - 1 (numpy's range), got {self.seed!r}")
         for name in ("lora_dropout", "warmup_ratio"):
