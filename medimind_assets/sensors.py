@@ -36,17 +36,17 @@ def check_sources(
     `settle_seconds` ago is left for a later tick: a collection being copied in is never observed half-copied."""
     observations, downloads, problems = [], [], []
     for key, name in SOURCES.items():
-        if not sources.is_present(raw_dir, name):
-            run_key = f"{key}/download/{now:%Y-%m-%dT%H}"  # one download attempt an hour while the files are missing
-            downloads.append(dg.RunRequest(asset_selection=[dg.AssetKey(key)], run_key=run_key))
-            continue
-        age = now.timestamp() - sources.newest_change(raw_dir, name)
-        if settle_seconds > 0 and age < settle_seconds:
-            problems.append(
-                f"{key}: files changed {age:.0f} s ago; observed once they are still for {settle_seconds:.0f} s"
-            )
-            continue
         try:
+            if not sources.is_present(raw_dir, name):
+                run_key = f"{key}/download/{now:%Y-%m-%dT%H}"  # one download attempt an hour while files are missing
+                downloads.append(dg.RunRequest(asset_selection=[dg.AssetKey(key)], run_key=run_key))
+                continue
+            age = now.timestamp() - sources.newest_change(raw_dir, name)
+            if settle_seconds > 0 and age < settle_seconds:
+                problems.append(
+                    f"{key}: files changed {age:.0f} s ago; observed once they are still for {settle_seconds:.0f} s"
+                )
+                continue
             version = sources.snapshot(raw_dir, name, counts=False).data_version  # hashing only: cheap
             if version != latest_observed_version(instance, key):
                 observations.append(source_observation(key, *read_source(raw_dir, name)))

@@ -14,6 +14,7 @@ Repairs (the answer is kept, changed):
 - the sentence families of `data/sentence_rules.py` (credits, the agency's name closing the answer, media
   instructions, "for more information" pointers, contact details, language switches, text the answer repeats,
   citation markers, a heading left at the end), each counted under its own name.
+- `references`: a closing list of references (lines that cite, under a heading such as "References" or not).
 - `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
   "Podcasts", a lone date or page number, a bare URL) are removed.
 - question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
@@ -82,6 +83,23 @@ _CONTACT = re.compile(
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d\d\d")
+# A closing list of references: lines that are citations (a DOI or PubMed id, "[cited ...]", "Accessed ...",
+# "Retrieved from", "Available from:", a journal's "2009;89(2)"), or under a heading ("References", "Sources:",
+# "Further reading") lines with a year or a web address. Prose that cites ("Neubauer et al. (1998) found") stays.
+_REFERENCES_HEADING = re.compile(
+    r"^(?:(?:additional|further|selected|key) )?(?:references?|sources?(?: used)?|bibliography|citations?|"
+    r"works cited|reading|information|resources and references|literature(?: cited)?|evidence)\s*"
+    r"(?::|$|\s(?=\d+\.\s|\[\d|- ))",
+    re.IGNORECASE,
+)
+_CITES = re.compile(r"\b(?:19|20)\d\d\b|\bdoi\b|\bpmid\b|\bet al\b|https?://|www\.", re.IGNORECASE)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_CITATION_LINE = re.compile(
+    rf"\bdoi:|\bdoi\.org/|\bpmid:?\s*\d|\[cited\b|\baccessed (?:on )?(?:\d|{_MONTH} \d)|\bretrieved (?:from|on)\b|"
+    r"\bavailable (?:from|at):|\b(?:19|20)\d\d\s*;\s*\d+\s*[(:]",
+    re.IGNORECASE,
+)
+MAX_CITATION_CHARS = 400
 _INFORMATION_REQUEST = re.compile(r"^do you have (?:any )?information (?:about|on)\s+(.+?)\s*\??$", re.IGNORECASE)
 
 
@@ -128,6 +146,22 @@ def _drop_navigation_lines(text: str) -> tuple[str, bool]:
     return "\n".join(kept).strip(), len(kept) != len(lines)
 
 
+def _drop_reference_list(text: str) -> tuple[str, bool]:
+    lines = text.split("\n")
+    end = len(lines)
+    while end > 0 and len(lines[end - 1]) <= MAX_CITATION_CHARS and _CITATION_LINE.search(lines[end - 1]):
+        end -= 1
+    for i in range(end - 1, -1, -1):
+        if heading := _REFERENCES_HEADING.match(lines[i].strip()):
+            cited = [line for line in [lines[i].strip()[heading.end() :], *lines[i + 1 : end]] if line.strip()]
+            if all(_CITES.search(line) for line in cited) and (cited or end < len(lines)):
+                end = i
+            break
+    if end == len(lines):
+        return text, False
+    return "\n".join(lines[:end]).strip(), True
+
+
 def _is_link_entry(item: str) -> bool:
     """ "Gene Review: X", "National Heart, Lung, and Blood Institute: How is Anemia Treated?", or a short title."""
     return bool(_SOURCE_AND_TITLE.match(item)) or len(item.split()) <= 12 or item.rstrip().endswith(":")
@@ -159,6 +193,9 @@ def scrub_answer(question: str, answer: str, min_chars: int) -> Scrubbed:
         repairs.append("navigation")
         if len(text) < min_chars:
             return Scrubbed(text, repairs, "navigation_only")
+    text, cut = _drop_reference_list(text)
+    if cut:
+        repairs.append("references")
     if _SUMMARY_PREFIX.match(text):
         text = _SUMMARY_PREFIX.sub("", text, count=1)
         repairs.append("summary_prefix")

@@ -209,7 +209,8 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
         candidates += _medquad_candidates(raw_dir, collections)
     # Test questions first: they claim their questions before any training row can.
     candidates.sort(key=lambda c: not c.is_test)
-    test_questions = {normalize_key(clean_question(c.question)) for c in candidates if c.is_test}
+    # Every test question, with a correct answer or not, in the labelled file or only in the unlabelled one.
+    test_questions = {normalize_key(clean_question(q)) for q in mediqa.test_questions(raw_dir / MEDIQA)}
     # The same page text answers several questions: a test candidate answer (correct or not) seen in training,
     # verbatim or nearly (data/overlap.py), would make the held-out numbers look better than they are.
     test_answers = [normalize_key(clean_answer(text, strip_prefix=True)) for text in test_texts]

@@ -8,6 +8,7 @@ formed).
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -21,10 +22,28 @@ _TITLE_PREFIX = re.compile(r"^([^\n:.!]{1,150}?(?:\?)?):\s+(?=\S)")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _ITEM_START = re.compile(r"\s+-\s|\n")
+# HTML that reached the text escaped ("&lt;p&gt;", "&amp;nbsp;", CDATA): entities are decoded (twice, for the
+# doubly escaped), then the tags of common markup removed, block ones leaving a line break.
+_ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
+_TAG = re.compile(
+    r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|h[1-6]|section|blockquote|b|i|u|em|strong|span|a|sup|sub|font|"
+    r"small)\b[^<>]{0,300}?/?>",
+    re.IGNORECASE,
+)
+_INLINE_TAGS = frozenset("b i u em strong span a sup sub font small".split())
+
+
+def strip_markup(text: str) -> str:
+    for _ in range(2):
+        if "&" in text:
+            text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
+    if "<" in text:
+        text = _TAG.sub(lambda m: "" if m.group(1).lower() in _INLINE_TAGS else "\n", text)
+    return text
 
 
 def normalize_whitespace(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFC", strip_markup(text)).translate(_INVISIBLE)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     # str.split() splits on the same Unicode spaces as the regex class \s (U+00A0, U+2009, tabs), only faster.
     text = "\n".join(" ".join(line.split()) for line in text.split("\n"))

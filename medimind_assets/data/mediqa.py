@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimind_assets.data.errors import RawDataError
-from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, text_of
+from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, refuse_repeat, text_of
 
 TASK_DIR = "MEDIQA_Task3_QA"
 TRAINING_FILES = {
@@ -73,17 +73,24 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
     """
     root = parse_xml(path)
     questions: list[MediqaQuestion] = []
+    lines: dict[str, int | None] = {}  # QID -> its line: a QID keys the question's rows and its ground truth
     for q_elem in root:
         if q_elem.tag != "Question":
             raise RawDataError(path, f"unexpected element <{q_elem.tag}> (expected <Question>)", line_of(q_elem))
         qid = q_elem.get("QID", "").strip()
         if not qid:
             raise RawDataError(path, "<Question> without a QID attribute", line_of(q_elem))
+        refuse_repeat(path, f'QID="{qid}"', lines, qid, line_of(q_elem))
         check_children(path, q_elem, {"QuestionText", "AnswerList"})
         answers: list[MediqaAnswer] = []
+        answer_lines: dict[str, int | None] = {}
         for list_elem in q_elem.findall("AnswerList"):
             check_children(path, list_elem, {"Answer"})
-            answers += [_parse_answer(path, a_elem, require_scores) for a_elem in list_elem]
+            for a_elem in list_elem:
+                answers.append(_parse_answer(path, a_elem, require_scores))
+                refuse_repeat(
+                    path, f'QID="{qid}": AID="{answers[-1].aid}"', answer_lines, answers[-1].aid, line_of(a_elem)
+                )
         questions.append(MediqaQuestion(qid, text_of(q_elem.find("QuestionText")), answers))
     if not questions:
         raise RawDataError(path, f"no <Question> elements under <{root.tag}>")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.data.errors import RawDataError, raise_collected
-from medimind_assets.data.xml_reader import check_children, line_of, parse_xml, text_of
+from medimind_assets.data.xml_reader import check_children, data_files, line_of, parse_xml, refuse_repeat, text_of
 
 # Element and attribute names of one upstream MedQuAD document schema.
 Schema = namedtuple("Schema", "root id_attr focus pair_list pair question answer")
@@ -57,6 +57,7 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
     document_id = root.get(schema.id_attr, path.stem)
     focus = text_of(root.find(schema.focus)).strip()
     pairs: list[MedquadPair] = []
+    qids: dict[str, int | None] = {}
     for qa_list in root.findall(schema.pair_list):
         check_children(path, qa_list, {schema.pair})
         for pair in qa_list:
@@ -64,12 +65,15 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
             q_elem = pair.find(schema.question)
             if q_elem is None:
                 raise RawDataError(path, f"<{schema.pair}> without a <{schema.question}>", line_of(pair))
+            # A question's id keys its rows (and their split): without one, its place in the file stands in.
+            qid = q_elem.get("qid") or pair.get("pid") or f"#{len(pairs) + 1}"
+            refuse_repeat(path, f'question id "{qid}"', qids, qid, line_of(q_elem))
             pairs.append(
                 MedquadPair(
                     collection=path.parent.name,
                     document_id=document_id,
                     file_stem=path.stem,
-                    qid=q_elem.get("qid", pair.get("pid", "")),
+                    qid=qid,
                     qtype=q_elem.get("qtype", ""),
                     question=text_of(q_elem),
                     answer=text_of(pair.find(schema.answer)),
@@ -79,13 +83,29 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
     return pairs
 
 
+def check_placed(medquad_dir: Path, path: Path) -> None:
+    """Files are read from `medquad/<collection>/*.xml` only: one anywhere else (an archive's own top folder, a
+    `__MACOSX` copy) is an error, never a collection silently left out."""
+    if len(path.relative_to(medquad_dir).parts) != 2:
+        raise RawDataError(
+            path,
+            f"not at {medquad_dir.name}/<collection>/<document>.xml, where MedQuAD files are read: move the "
+            f"collection folders directly under {medquad_dir}, or remove the file",
+        )
+
+
 def parse_collections(medquad_dir: Path) -> dict[Path, list[MedquadPair]]:
     """The pairs of every `<collection>/*.xml`, sorted, so the dataset is built in the same order on every machine.
     Files that cannot be read are all reported together, not only the first."""
     parsed: dict[Path, list[MedquadPair]] = {}
     errors: list[RawDataError] = []
-    for path in sorted(p for p in medquad_dir.glob("*/*.xml") if p.is_file()):
+    if not medquad_dir.is_dir():
+        return parsed
+    for path in data_files(medquad_dir):
+        if path.suffix != ".xml":
+            continue
         try:
+            check_placed(medquad_dir, path)
             parsed[path] = parse_medquad_file(path)
         except RawDataError as exc:
             errors.append(exc)

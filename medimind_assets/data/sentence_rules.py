@@ -23,7 +23,7 @@ _CREDITS = _rx(
     r"\b(?:editorial (?:team|staff|board|director)|(?:also )?reviewed by|review provided by|updated by|"
     r"medically reviewed|medical reviewers?|last (?:reviewed|updated|revised|modified)|page (?:last )?(?:updated|reviewed)|"
     r"accredited by|content provided by|translated by)\b|"
-    r"^(?:sources?|adapted from|courtesy of|reprinted (?:with permission )?from|credits?)\s*:?\s"
+    r"^(?:sources?(?!\s+of\b)|adapted from|courtesy of|reprinted (?:with permission )?from|credits?)\s*:?\s"
 )
 _ORGANISATION = re.compile(
     r"\b(?:National|Institutes?|Centers?|Centres?|Agency|Administration|Department|Dept|Office|Association|Society|"
@@ -69,7 +69,52 @@ _LANGUAGE_SWITCH = _rx(
     r"(?:español|espanol|spanish|english|other languages|multiple languages)\W*$|"
     r"\b(?:is|are) (?:also )?available in (?:spanish|español|other languages|several languages|\w+ and spanish)\b"
 )
+# A page's notice that it is no medical advice: said of the page or its information, or the stock "seek the advice
+# of your physician with any questions" (a sentence saying a remedy is no substitute for care is answer content).
+_DISCLAIMER = _rx(
+    r"\bdisclaim(?:ers?|s)?\b|\bseek the advice of (?:your|a) (?:physician|doctor)\b[^.]{0,80}\bquestions?\b|"
+    r"\b(?:does|do) not (?:imply|constitute) (?:an )?endorsement\b|\bnot responsible for (?:the )?content\b|"
+    r"\bno liability\b|\bdisregard (?:professional )?medical advice\b|\bintended (?:only )?for\b[^.]{0,30}\bprofessionals only\b|\bstrictly informational\b|"
+    r"\bfor (?:general |educational |education |informational |information(?:al)? )*(?:purposes|use|information) only\b"
+)
+_ABOUT_THE_PAGE = _rx(
+    r"\b(?:information|informational|content|site|page|website|article|material|text|publication|fact sheet|"
+    r"leaflet|answers?|views)\b"
+)
+_NOT_ADVICE = _rx(
+    r"\b(?:not|no|never|nothing|cannot|can't|isn't|aren't|doesn't|don't|shouldn't|won't)\b[^.]{0,40}"
+    r"\b(?:replace|replacement|substitute|constitutes?|provide|give|offer|considered|taken as|relied|in place of|"
+    r"intended|meant|designed)"
+    r"\b[^.]{0,60}\b(?:advice|care|consultation|professional|doctor|physician|clinician|gp|pharmacist|judge?ment|"
+    r"diagnos|treat|assessment)|\bfor (?:general |educational |informational |information(?:al)? )(?:purposes|use)\b"
+)
+_ASK_A_PROFESSIONAL = _rx(
+    r"^(?:always |please |instead,? )?(?:consult|ask|see|talk|speak|check|contact)\b[^.]{0,80}\b(?:doctor|gp|"
+    r"physician|pharmacist|professional|provider|clinician)s?\b|\bnot (?:intended|meant)\b"
+)
+# A copyright or licence line: the sign, "all rights reserved", "(c) 2015", the word with a year, a licence.
+_COPYRIGHT = _rx(
+    r"©|\ball rights reserved\b|\(c\)\s*(?:crown |(?:19|20)\d\d\b)|\bcopyright\b[^.]{0,60}\b(?:19|20)\d\d\b|"
+    r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|\bnon-?commercial use\b|\bcreative commons\b|\bcc by(?:-\w+)*\b|"
+    r"\b(?:reproduc|duplicat|distribut|republish|reprint|copie)\w*\b[^.]{0,80}\b(?:prohibited|without (?:the )?"
+    r"(?:prior )?(?:written )?permission)\b|\b(?:republished|reprinted|reproduced|used) with (?:kind )?permission\b"
+)
+_SOCIAL = _rx(
+    r"\b(?:follow|like|find|join|connect with) us\b|\bfollow @\w+|\btweet this\b|^stay connected\W*$|"
+    r"\b(?:share|print|e-?mail|bookmark|save|send) this (?:page|article|story|post|video|answer)\b|"
+    r"\bshare (?:button|icon)\b|\bsend to a friend\b|\bprint-friendly\b|\benter your e-?mail\b|\bunsubscribe\b|"
+    r"\b(?:sign up|subscribe|register)\b[^.]{0,40}\b(?:newsletters?|updates|alerts|e-?mails?|rss|feeds?|digest|"
+    r"podcasts?|channel|mailing list)\b|\b(?:download|get) (?:our|the)\b[^.]{0,30}\bapp\b|\bapp store\b|"
+    r"\bgoogle play\b|\bqr code\b|\b(?:was|is|found) this (?:page|article|answer|information) (?:helpful|useful)\b|"
+    r"^(?:(?:facebook|twitter|instagram|linkedin|youtube|pinterest|whatsapp|tiktok|e-?mail|print|share|tweet|pin it|"
+    r"x)\b\W*){2,}$"
+)
+# Citation identifiers: a DOI, a PubMed id, "[Accessed 12 May 2020]".
+_CITATION_ID = _rx(
+    r"\bdoi:\s*10\.\d{4,}|\bpmid:?\s*\d{5,}|\baccessed (?:on )?(?:\d{1,2} )?[a-z]+\.? (?:\d{1,2},? )?\d{4}\b"
+)
 _CITATION_MARKERS = re.compile(r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*")
+MAX_NOTICE_WORDS = 60
 _REPEAT_GRAM = 6  # words in a run that counts as repeated
 _MIN_REPEATED_WORDS = 5  # a repeated sentence shorter than this ("Blood tests") may be a legitimate echo
 
@@ -129,6 +174,12 @@ def glued_attribution(text: str) -> int | None:
     return tokens[i].start() if _ORGANISATION.search(name) else None
 
 
+def _short(seg: Segment) -> bool:
+    """A notice is a sentence or two: a longer run-on segment that mentions one holds content too (a list of
+    diseases running into a copyright line), and is kept."""
+    return len(seg.text.split()) <= MAX_NOTICE_WORDS
+
+
 def is_section_heading(seg: Segment) -> bool:
     """A section heading: a short title-case line or segment with no sentence, or an introduction ending in a
     colon."""
@@ -183,6 +234,40 @@ _FAMILIES = (
         is_pointer,
     ),
     (
+        "disclaimer",
+        "disclaim|advice|substitute|replace|intended|meant|designed|purposes|use only|information only|endorsement|"
+        "responsible|liability|informational|professionals only",
+        r"disclaim|advice|substitute|replace|intended|meant|designed|purposes|use only|information only|endorsement|"
+        r"responsible|liability|informational|professionals only",
+        lambda seg: (
+            _short(seg)
+            and bool(
+                _DISCLAIMER.search(seg.text) or (_NOT_ADVICE.search(seg.text) and _ABOUT_THE_PAGE.search(seg.text))
+            )
+        ),
+    ),
+    (
+        "copyright",
+        "©|copyright|rights reserved|(c)|permission|prohibited|commercial|creative commons|cc by",
+        r"©|copyright|rights reserved|\(c\)|permission|prohibited|commercial|creative commons|cc by",
+        lambda seg: _short(seg) and bool(_COPYRIGHT.search(seg.text)),
+    ),
+    (
+        "social_media",
+        "us|@|connected|share|tweet|print|this page|friend|your email|your e-mail|sign up|subscribe|register|app|"
+        "google play|qr code|helpful|useful|facebook|twitter|instagram|linkedin|youtube|pinterest|whatsapp|tiktok",
+        r"\bus\b|follow @|connected|share|tweet|print|this (?:page|article|story|post|video|answer)|friend|"
+        r"your e-?mail|sign up|subscribe|register|\bapp\b|google play|qr code|helpful|useful|facebook|twitter|"
+        r"instagram|linkedin|youtube|pinterest|whatsapp|tiktok",
+        lambda seg: _short(seg) and bool(_SOCIAL.search(seg.text)),
+    ),
+    (
+        "citation",
+        "doi|pmid|accessed",
+        r"doi|pmid|accessed",
+        lambda seg: bool(_CITATION_ID.search(seg.text)),
+    ),
+    (
         "contact_details",
         "http|www.|@|tty|tdd|toll|fax|box|-8|18",
         r"https?://|www\.|@|\btty\b|\btdd\b|toll[- ]free|\bfax\b|\bp\.?\s?o\.? box|1[-.\s]?8\d\d",
@@ -216,6 +301,22 @@ def _family_hits(text: str, segments: list[Segment]) -> dict[int, str]:
     return hits
 
 
+def _continue_notices(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
+    """A notice goes on in the sentences right after it that send the reader to a professional ("Always consult your
+    GP."), in the same paragraph: they belong to it."""
+    for i in sorted(i for i, family in hits.items() if family == "disclaimer"):
+        j = i + 1
+        while (
+            j < len(segments)
+            and j not in hits
+            and "\n\n" not in text[segments[j - 1].end : segments[j].start]
+            and _short(segments[j])
+            and _ASK_A_PROFESSIONAL.search(segments[j].text)
+        ):
+            hits[j] = "disclaimer"
+            j += 1
+
+
 def _repeats(words: list[str], key: str, seen_keys: set[str], seen_grams: set[tuple[str, ...]]) -> bool:
     """A segment the answer already gave: the same sentence, or (for a longer one) at least 80% of its words in
     runs of `_REPEAT_GRAM` words seen earlier."""
@@ -245,6 +346,7 @@ def furnish(text: str) -> Furnished:
         result.found("citation_markers")
     segments = split_segments(text)
     hits = _family_hits(text, segments)
+    _continue_notices(text, segments, hits)
     check_repeats = _may_repeat(text)
     dropped: set[int] = set()
     seen_keys: set[str] = set()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from medimind_assets.data import mediqa, medquad
 from medimind_assets.data.errors import DownloadError, RawDataError, raise_collected
+from medimind_assets.data.xml_reader import data_files
 from medimind_assets.digests import sha256_file, sha256_text
 
 MEDIQA = "mediqa2019_qa"
@@ -81,34 +82,19 @@ class SourceSnapshot:
         return dict(totals)
 
 
-def _data_files(folder: Path) -> list[Path]:
-    """Every data file under `folder`, following symbolic links as the dataset build's readers do (a collection
-    folder that is a link is read, so it is hashed: its edits change the data version), each real folder once."""
-    found, seen = [], set()
-    for current, dirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(current)
-        if real in seen:  # a link back up the tree
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs.sort()
-        found += [Path(current) / name for name in files if Path(name).suffix in {".xml", ".txt"}]
-    return sorted(p for p in found if p.is_file())
-
-
 def newest_change(raw_dir: Path, name: str) -> float:
     """The latest modification time of the source's files (0 when it has none): the sensor waits until it is
     older than the settle time, so a collection being copied in is not observed half-copied."""
     folder = raw_dir / name
     if not folder.is_dir():
         return 0.0
-    times = [p.stat().st_mtime for p in _data_files(folder)]
+    times = [p.stat().st_mtime for p in data_files(folder)]
     return max([folder.stat().st_mtime, *times])
 
 
 def is_present(raw_dir: Path, name: str) -> bool:
     folder = raw_dir / name
-    return folder.is_dir() and any(p.suffix == ".xml" for p in _data_files(folder))
+    return folder.is_dir() and any(p.suffix == ".xml" for p in data_files(folder))
 
 
 def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
@@ -125,11 +111,14 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
         raise RawDataError(folder, f"required file(s) missing: {', '.join(missing)}")
     pinned = upstream_manifest()[name]["files"]
     files, errors = [], []
-    for path in _data_files(folder):
+    for path in data_files(folder):
         rel = path.relative_to(folder).as_posix()
-        digest = sha256_file(path)
         try:
-            file_counts = _counts(name, path) if counts else {}
+            digest = sha256_file(path)
+            file_counts = _counts(name, folder, path) if counts else {}
+        except OSError as exc:
+            errors.append(RawDataError(path, f"cannot be read: {exc.strerror}"))
+            continue
         except RawDataError as exc:  # keep going: the error names every unreadable file, not only the first
             errors.append(exc)
             continue
@@ -138,10 +127,11 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
     return SourceSnapshot(name=name, root=folder, files=files)
 
 
-def _counts(name: str, path: Path) -> dict[str, int]:
+def _counts(name: str, folder: Path, path: Path) -> dict[str, int]:
     if path.suffix != ".xml":
         return {}
     if name == MEDQUAD:
+        medquad.check_placed(folder, path)
         pairs = medquad.parse_medquad_file(path)
         return {"qa_pairs": len(pairs), "with_answer": sum(1 for p in pairs if p.answer.strip())}
     questions = mediqa.parse_mediqa_file(path)

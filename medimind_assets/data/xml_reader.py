@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.parsers import expat
 
 from medimind_assets.data.errors import RawDataError
+
+DATA_SUFFIXES = frozenset({".xml", ".txt"})
+# Block elements: their text is set apart from the text around them ("<p>a.</p><p>b</p>" reads "a.\nb").
+_BLOCK_TAGS = frozenset("p div br li ul ol dl dt dd tr td th table h1 h2 h3 h4 h5 h6 section blockquote".split())
+
+
+def data_files(folder: Path) -> list[Path]:
+    """Every data file under `folder`, following symbolic links (a collection folder that is a link is read, and
+    hashed: its edits change the data version), each real folder once. A folder that cannot be listed is an
+    error, not a silently smaller dataset."""
+
+    def unreadable(exc: OSError) -> None:
+        raise RawDataError(Path(exc.filename or folder), f"cannot be read: {exc.strerror}")
+
+    found, seen = [], set()
+    for current, dirs, files in os.walk(folder, onerror=unreadable, followlinks=True):
+        real = os.path.realpath(current)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found += [Path(current) / name for name in files if Path(name).suffix in DATA_SUFFIXES]
+    return sorted(p for p in found if p.is_file())
 
 
 def read_utf8(path: Path) -> bytes:
@@ -47,6 +72,13 @@ def parse_xml(path: Path) -> ET.Element:
     parser.EndElementHandler = builder.end
     parser.CharacterDataHandler = builder.data
     parser.buffer_text = True
+
+    def skipped(name: str, _is_parameter: bool) -> None:  # expat skips entities it cannot resolve in silence
+        raise RawDataError(
+            path, f"undefined entity &{name}; (the file declares a DTD that is not read)", parser.CurrentLineNumber
+        )
+
+    parser.SkippedEntityHandler = skipped
     try:
         parser.Parse(data, True)
         root = builder.close()
@@ -65,10 +97,14 @@ def line_of(elem: ET.Element) -> int | None:
 
 
 def text_of(elem: ET.Element | None) -> str:
-    """All text inside an element (upstream answers are plain text, but be safe about nested markup)."""
+    """All text inside an element; upstream answers are plain text, but nested block markup keeps its breaks."""
     if elem is None:
         return ""
-    return "".join(elem.itertext())
+    parts = [elem.text or ""]
+    for child in elem:
+        brk = "\n" if child.tag.lower() in _BLOCK_TAGS else ""
+        parts += [brk, text_of(child), brk, child.tail or ""]
+    return "".join(parts)
 
 
 def check_children(path: Path, elem: ET.Element, allowed: set[str]) -> None:
@@ -79,3 +115,10 @@ def check_children(path: Path, elem: ET.Element, allowed: set[str]) -> None:
                 f"unexpected element <{child.tag}> inside <{elem.tag}> (expected one of: {', '.join(sorted(allowed))})",
                 line_of(child),
             )
+
+
+def refuse_repeat(path: Path, what: str, lines: dict[str, int | None], key: str, line: int | None) -> None:
+    """An id that keys rows must be unique in its file: a second one would merge two questions (or answers)."""
+    if key in lines:
+        raise RawDataError(path, f"{what} appears twice (first at line {lines[key]})", line)
+    lines[key] = line

@@ -1,0 +1,60 @@
+"""Page notices appended to a real-looking answer: disclaimers, copyright and licence lines, social-media and app
+prompts, reference lists. `boilerplate_lines.tsv` is what the rules were written on; `boilerplate_lines_heldout.tsv`
+was written without sight of them and never used to adjust them (docs/dataset.md has both numbers)."""
+
+from pathlib import Path
+
+import pytest
+
+from medimind_assets.data.boilerplate import scrub_answer
+from medimind_assets.data.cleaning import clean_answer
+from medimind_assets.data.segments import split_segments
+
+HERE = Path(__file__).parent
+BODY = (
+    "Gout is a form of arthritis that causes sudden attacks of pain and swelling in a joint, often the big toe. "
+    "It happens when uric acid builds up in the blood and forms crystals in the joint."
+)
+
+
+def _lines(name: str) -> list[tuple[str, str]]:
+    rows = [line.split("\t") for line in (HERE / name).read_text(encoding="utf-8").splitlines()]
+    return [(kind, text.replace("\\n", "\n")) for kind, text in (r for r in rows if r[0] and r[0][0] != "#")]
+
+
+def _scrubbed(line: str) -> str:
+    out = scrub_answer("What is gout?", clean_answer(f"{BODY}\n{line}"), min_chars=20)
+    assert out.rejected is None
+    return out.text
+
+
+def _removed(line: str) -> bool:
+    """The notice's own sentence is gone (a sentence of advice after it, "Always consult your GP.", may stay)."""
+    text = _scrubbed(line)
+    return text.startswith(BODY) and split_segments(clean_answer(line))[0].text not in text
+
+
+# A notice whose first sentence says nothing of a page, advice or a professional.
+KNOWN_MISS = pytest.mark.xfail(reason="'We are not doctors.' names no page, advice or professional", strict=True)
+DEVELOPMENT = [
+    pytest.param(kind, line, id=f"{kind}-{i}", marks=[KNOWN_MISS] if line.startswith("We are not doctors") else [])
+    for i, (kind, line) in enumerate(_lines("boilerplate_lines.tsv"))
+]
+
+
+@pytest.mark.parametrize("kind,line", DEVELOPMENT)
+def test_each_development_line_is_removed_or_kept_as_labelled(kind, line):
+    if kind == "keep":
+        assert clean_answer(line) in _scrubbed(line)
+    else:
+        assert _removed(line)
+
+
+def test_held_out_lines_most_notices_removed_no_content_lost():
+    rows = _lines("boilerplate_lines_heldout.tsv")
+    notices = [line for kind, line in rows if kind != "keep"]
+    keep = [line for kind, line in rows if kind == "keep"]
+    removed = sum(_removed(line) for line in notices)
+    kept = sum(clean_answer(line) in _scrubbed(line) for line in keep)
+    assert (len(notices), len(keep)) == (60, 40)
+    assert removed >= 42 and kept == 40, (removed, kept)  # measured: 43 of 60, 40 of 40
