@@ -84,11 +84,7 @@ def count_rows(path: Path) -> dict[str, int]:
 
 
 def select(
-    rows: list[DatasetRow],
-    split: str,
-    limit: int | None = None,
-    seed: int = 0,
-    sources: Sequence[str] | None = None,
+    rows: list[DatasetRow], split: str, limit: int | None = None, seed: int = 0, sources: Sequence[str] | None = None
 ) -> list[DatasetRow]:
     """The rows of `split` (of `sources` only, when given); with `limit`, a seeded random subset of that size
     kept in file order."""

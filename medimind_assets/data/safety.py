@@ -237,7 +237,7 @@ RESPOND = phrases(
 RECOGNISE_OR_TREAT = phrases(
     r"symptoms?|signs?|warning signs?|red flags?|(?:early )?indicators?|how (?:is|are|can|should|do) "
     r"(?:\w+ ){0,4}(?:be )?treated|"
-    r"treatments?|treat|treating|emergency|er|911|ambulance|hospital|go in|call",
+    r"treatments?|treat|treating|emergency|er|911|ambulance|hospital|go in|call"
 )
 
 INFORMATIONAL = phrases(
@@ -257,11 +257,11 @@ PAST = phrases(
 )
 NOW = phrases(
     r"now|right now|just|currently|today|tonight|this (?:morning|afternoon|evening)|minutes? ago|an hour ago|"
-    r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still",
+    r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still"
 )
 HAPPENING = phrases(
     r"(?:is|am|im|are|were|was|be|been|currently|might be|could be|think (?:i|im|he|she|hes|shes|they) (?:am |is |are )?)"
-    r" ?having (?:a|an|another)?|just had|going into|went into|gone into|(?:in|into) (?:anaphylactic |septic )?shock",
+    r" ?having (?:a|an|another)?|just had|going into|went into|gone into|(?:in|into) (?:anaphylactic |septic )?shock"
 )
 
 # Caution.

@@ -261,12 +261,7 @@ _FAMILIES = (
         r"instagram|linkedin|youtube|pinterest|whatsapp|tiktok",
         lambda seg: _short(seg) and bool(_SOCIAL.search(seg.text)),
     ),
-    (
-        "citation",
-        "doi|pmid|accessed",
-        r"doi|pmid|accessed",
-        lambda seg: bool(_CITATION_ID.search(seg.text)),
-    ),
+    ("citation", "doi|pmid|accessed", r"doi|pmid|accessed", lambda seg: bool(_CITATION_ID.search(seg.text))),
     (
         "contact_details",
         "http|www.|@|tty|tdd|toll|fax|box|-8|18",

@@ -259,13 +259,7 @@ def score_rankers(
 
 
 def score_candidates(
-    model,
-    tokenizer,
-    task: RankingTask,
-    template: PromptTemplate,
-    *,
-    ranker: str = "mean_logprob",
-    **scoring,
+    model, tokenizer, task: RankingTask, template: PromptTemplate, *, ranker: str = "mean_logprob", **scoring
 ) -> dict[str, list[tuple[str, float]]]:
     """Per question id: (answer id, the ranker's score), in the file's answer order."""
     return score_rankers(model, tokenizer, task, template, [ranker], **scoring)[ranker]

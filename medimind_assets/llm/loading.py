@@ -77,11 +77,7 @@ def load_for_inference(path: Path, device: str = "auto", dtype: torch.dtype | No
 
 
 def load_for_training(
-    path: Path,
-    plan,
-    attn_implementation: str,
-    local_rank: int = 0,
-    gradient_checkpointing: bool = False,
+    path: Path, plan, attn_implementation: str, local_rank: int = 0, gradient_checkpointing: bool = False
 ):
     """The base model in the dtype of `plan` (a `training.runtime.RuntimePlan`: device, dtype "bfloat16" or
     "float32", quantization "4bit", "8bit" or "none"): 4-bit NF4 linear weights (bitsandbytes) with everything else

@@ -106,12 +106,7 @@ def prompt_logits(model, tokenizer, prompts: Sequence[str]):
 
 
 def compare_logits(
-    reference,
-    candidate,
-    dtype_name: str,
-    n_prompts: int,
-    atol: float | None = None,
-    rtol: float | None = None,
+    reference, candidate, dtype_name: str, n_prompts: int, atol: float | None = None, rtol: float | None = None
 ) -> Equivalence:
     """Max |difference| of two logit tensors against the tolerance (defaults by dtype)."""
     default_atol, default_rtol = TOLERANCES.get(dtype_name, TOLERANCES["float32"])
@@ -154,12 +149,7 @@ def merge_adapter(
     reference = prompt_logits(model, tokenizer, prompts)
     merged = model.merge_and_unload().to(save_dtype)
     log(f"merged {adapter_dir} into {base_dir} (fp32 on {device}, saved as {dtype_name})")
-    info = {
-        **(info or {}),
-        "base_model_dir": str(base_dir),
-        "adapter_dir": str(adapter_dir),
-        "dtype": dtype_name,
-    }
+    info = {**(info or {}), "base_model_dir": str(base_dir), "adapter_dir": str(adapter_dir), "dtype": dtype_name}
     with atomic_directory(Path(out_dir)) as tmp, no_progress_bars():
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
@@ -169,11 +159,7 @@ def merge_adapter(
             reference, prompt_logits(reloaded, tokenizer, prompts), dtype_name, len(prompts), atol, rtol
         )
         del reloaded
-        info["equivalence"] = {
-            **asdict(equivalence),
-            "bound": equivalence.bound,
-            "passed": equivalence.passed,
-        }
+        info["equivalence"] = {**asdict(equivalence), "bound": equivalence.bound, "passed": equivalence.passed}
         (tmp / MERGE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     weight_files = weight_digests(Path(out_dir))
     log(

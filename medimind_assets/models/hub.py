@@ -17,15 +17,7 @@ PHI2_REVISION = "810d367871c1d460086d9f82db8696f2e0a0fcd0"
 PINNED_REVISIONS = {PHI2_REPO_ID: PHI2_REVISION}
 KNOWN_LICENSES = {PHI2_REPO_ID: "MIT"}
 # Config, tokenizer and safetensors only: never pickled *.bin weights nor remote code (*.py).
-ALLOW_PATTERNS = [
-    "*.json",
-    "*.safetensors",
-    "merges.txt",
-    "vocab.txt",
-    "tokenizer.model",
-    "*.tiktoken",
-    "*.jinja",
-]
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "merges.txt", "vocab.txt", "tokenizer.model", "*.tiktoken", "*.jinja"]
 PROBE_TIMEOUT_S = 3.0
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")

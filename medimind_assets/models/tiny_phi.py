@@ -54,11 +54,7 @@ def build_tiny_phi(out_dir: str | Path, texts: Iterable[str], seed: int = 0, voc
     tokenizer = train_tokenizer(texts, vocab_size=vocab_size)
     eos_id = tokenizer.convert_tokens_to_ids(EOS_TOKEN)
     config = PhiConfig(
-        vocab_size=len(tokenizer),
-        bos_token_id=eos_id,
-        eos_token_id=eos_id,
-        pad_token_id=eos_id,
-        **TINY_PHI_CONFIG,
+        vocab_size=len(tokenizer), bos_token_id=eos_id, eos_token_id=eos_id, pad_token_id=eos_id, **TINY_PHI_CONFIG
     )
     torch.manual_seed(seed)
     model = PhiForCausalLM(config)

@@ -18,13 +18,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from medimind_assets.resources.launcher import (
-    KUBERNETES,
-    LAUNCHER_ENV,
-    Launcher,
-    LauncherConfigError,
-    PythonJob,
-)
+from medimind_assets.resources.launcher import KUBERNETES, LAUNCHER_ENV, Launcher, LauncherConfigError, PythonJob
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation

@@ -77,11 +77,7 @@ def fold(template: PromptTemplate, history: Sequence[Exchange], message: str) ->
 
 
 def build_prompt(
-    count_tokens: Callable[[str], int],
-    template: PromptTemplate,
-    history: Sequence[Turn],
-    message: str,
-    budget: int,
+    count_tokens: Callable[[str], int], template: PromptTemplate, history: Sequence[Turn], message: str, budget: int
 ) -> ChatPrompt:
     """The longest fold of the newest exchanges whose prompt fits `budget` tokens (`count_tokens` counts them).
 

@@ -118,11 +118,7 @@ class TrainingRequest:
 
     def to_extras(self) -> dict[str, Any]:
         return {
-            "dataset": {
-                "path": self.dataset_path,
-                "data_version": self.data_version,
-                "row_counts": self.row_counts,
-            },
+            "dataset": {"path": self.dataset_path, "data_version": self.data_version, "row_counts": self.row_counts},
             "base_model": self.base_model,
             "hyperparameters": dataclasses.asdict(self.hyperparameters),
             "data_root": self.data_root,

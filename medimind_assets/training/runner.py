@@ -95,7 +95,7 @@ def write_latest(store: ArtifactStore, adapter_dir: Path, summary: dict[str, Any
             "dataset_version": summary["dataset"]["data_version"],
             "base_model": {key: base[key] for key in ("name", "revision", "content_hash")},
             "created_at": summary["created_at"],
-        },
+        }
     )
 
 

@@ -102,10 +102,7 @@ class RuntimePlan:
 
 
 def plan_runtime(
-    requested_quantization: str,
-    hardware: Hardware,
-    shape: ModelShape | None = None,
-    tokens_per_pass: int = 2048,
+    requested_quantization: str, hardware: Hardware, shape: ModelShape | None = None, tokens_per_pass: int = 2048
 ) -> RuntimePlan:
     """Pick dtype and quantization on `hardware` (pure: no probing). "auto" on CUDA needs the model's `shape`, and
     the tokens of the largest forward pass."""
