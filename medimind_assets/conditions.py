@@ -38,9 +38,11 @@ def base_model_condition() -> AC:
 def adapter_condition(cron: str = DEFAULT_TRAINING_CRON) -> AC:
     # "The inputs changed since this adapter was last requested or trained", latched until the window opens.
     changed = _changed("dataset", "base_model")
-    return (AC.cron_tick_passed(cron) & changed & AC.all_deps_blocking_checks_passed() & _not_busy()).with_label(
-        f"dataset changed; train in window {cron}"
-    )
+    # A training that failed (out of memory, a killed child) is tried again in the next window, not forgotten.
+    retry = AC.execution_failed().with_label("last training failed")
+    return (
+        AC.cron_tick_passed(cron) & (changed | retry) & AC.all_deps_blocking_checks_passed() & _not_busy()
+    ).with_label(f"dataset changed; train in window {cron}")
 
 
 def evaluation_condition() -> AC:
@@ -49,4 +51,7 @@ def evaluation_condition() -> AC:
 
 def merge_condition(auto_merge: bool = False) -> AC | None:
     """None (materialized by hand only) unless automatic merging is on (MEDIMIND_AUTO_MERGE)."""
-    return (_changed("evaluation") & _not_busy()).with_label("new promotion") if auto_merge else None
+    if not auto_merge:
+        return None
+    # evaluation's data version is the promoted fingerprint: a failed gate leaves it as it was.
+    return (_changed("evaluation") & _not_busy()).with_label("new promotion")

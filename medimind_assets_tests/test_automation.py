@@ -73,6 +73,16 @@ def report(instance, key: str, version: str) -> None:
     instance.report_runless_asset_event(dg.AssetMaterialization(key, tags={"dagster/data_version": version}))
 
 
+def trained(instance, version: str) -> None:
+    """A training run that succeeded (a stand-in asset of the same key: no model is trained here)."""
+
+    @dg.asset(name="lora_adapter")
+    def stand_in() -> dg.MaterializeResult:
+        return dg.MaterializeResult(data_version=dg.DataVersion(version))
+
+    assert dg.materialize([stand_in], instance=instance).success
+
+
 def observed(result: dg.SensorResult | dg.SkipReason) -> list[str]:
     return [event.asset_key.to_user_string() for event in getattr(result, "asset_events", [])]
 
@@ -169,6 +179,54 @@ def test_new_dataset_version_trains_in_the_window_once_then_evaluates(ticker):
         ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=1)
         ticker.tick(instance)
         assert ticker.tick(instance, minutes=2) == set()
+
+
+def test_a_failed_training_is_tried_again_in_the_next_window_only(ticker):
+    alexa = ticker.settings.raw_path / ALEXA
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
+        ticker.sense(instance)
+        ticker.tick(instance)
+        ticker.materialize(instance, "dataset")
+        ticker.now = START.replace(hour=2)
+        assert ticker.tick(instance) == {"lora_adapter"}
+        # The training fails (here: refused before launch; out of memory or a killed child alike).
+        failed = dg.materialize(
+            [ticker.defs.get_assets_def("lora_adapter")],
+            resources={"settings": ticker.settings, "launcher": SubprocessLauncher()},
+            run_config={"ops": {"lora_adapter": {"config": {"batch_size": 0}}}},
+            instance=instance,
+            raise_on_error=False,
+        )
+        assert not failed.success
+        assert ticker.tick(instance) == set()  # not again and again within the night
+        ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=1)
+        assert ticker.tick(instance) == set()
+        assert ticker.tick(instance, minutes=2) == {"lora_adapter"}  # the next window tries it again
+        trained(instance, "fingerprint-2")
+        ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=2)
+        ticker.tick(instance)
+        assert ticker.tick(instance, minutes=2) == set()  # trained: nothing the night after
+
+
+def test_auto_merge_follows_promotions_not_evaluations(ticker):
+    merged = definitions.build_definitions(definitions.Deployment.from_env({"MEDIMIND_AUTO_MERGE": "1"}))
+    ticker.defs = dg.Definitions(
+        assets=[ticker.defs.get_assets_def(k) for k in KEYS if k != "merged_model"]
+        + [merged.get_assets_def("merged_model")],
+        asset_checks=[definitions.dataset_checks],
+        resources={"settings": ticker.settings, "launcher": SubprocessLauncher()},
+    )
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        report(instance, "evaluation", "promoted:fingerprint-1")
+        ticker.tick(instance)
+        assert ticker.tick(instance) == set()
+        report(instance, "evaluation", "promoted:fingerprint-1")  # a failed gate: the promotion is unchanged
+        assert ticker.tick(instance) == set()
+        report(instance, "evaluation", "promoted:fingerprint-2")  # a new adapter promoted
+        assert ticker.tick(instance) == {"merged_model"}
 
 
 @pytest.mark.parametrize("sensor_first", [True, False])

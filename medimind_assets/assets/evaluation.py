@@ -185,4 +185,7 @@ def evaluation(
         },
         description="; ".join(gate.reasons),
     )
-    return dg.MaterializeResult(metadata=metadata, check_results=[check])
+    # Its data version is what is promoted after it: what `merged_model` merges changed only when this moved.
+    promoted = settings.store.read_promoted()
+    promoted_version = dg.DataVersion(f"promoted:{promoted['fingerprint'] if promoted else 'none'}")
+    return dg.MaterializeResult(metadata=metadata, check_results=[check], data_version=promoted_version)

@@ -111,6 +111,8 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
 
     current = ArtifactStore.at(data_dir).read_promoted()
     assert current["fingerprint"] == "trained"
+    # Its data version is what is promoted after it (what an automatic merge follows).
+    assert result.asset_materializations_for_node("evaluation")[0].tags["dagster/data_version"] == "promoted:trained"
     assert Path(current["path"]) == world.trained_adapter.resolve()
     assert current["dataset_data_version"] == meta["identifiers"]["dataset_version"]
     assert current["base_model"]["content_hash"] == world.manifest["content_hash"]
@@ -131,6 +133,7 @@ def test_failing_adapter_is_not_promoted_and_the_pointer_does_not_move(world, da
     meta = metadata_of(result)
     assert meta["delta/loss"] == pytest.approx(0.0, abs=1e-9)  # LoRA B = 0 is the base exactly
     assert meta["promoted"] is False
+    assert result.asset_materializations_for_node("evaluation")[0].tags["dagster/data_version"] == "promoted:previous"
     assert "validation_rankers" not in meta  # the ranker comparison is opt-in
     assert current.read_bytes() == before
     report = json.loads((data_dir / "evaluations" / "identity" / "evaluation.json").read_text())
