@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from medimind_assets import instance
-from medimind_assets.config import Deployment, SettingError
+from medimind_assets.config import Deployment, SettingError, absolute_folders
 from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import ArtifactStore
@@ -54,6 +54,7 @@ _positive_int = _number(int, 1, math.inf, "a whole number >= 1")
 _repetition_penalty = _number(float, 1.0, sys.float_info.max, "a number >= 1.0")
 _non_negative_float = _number(float, 0, sys.float_info.max, "a number >= 0")
 _port = _number(int, 0, 65535, "a port number 0-65535")
+_web_port = _number(int, 1, 65535, "a port number 1-65535")
 
 
 def _bounded_new_tokens(value: str) -> int:
@@ -231,15 +232,24 @@ def _dg(*arguments: str) -> list[str]:
     return [str(dg_path) if dg_path.is_file() else "dg", *arguments]
 
 
+def _project_environment(home: Path) -> dict[str, str]:
+    """The Dagster environment, with the data folders made absolute here: `dg` runs in the checkout."""
+    return {**instance.dagster_environment(home), **absolute_folders(Deployment.from_env())}
+
+
 def _launch(args: argparse.Namespace) -> int:
+    from medimind_assets.run_health import fail_dead_runs_of
+
     home = _project_instance()
-    if args.config and not Path(args.config).is_file():
-        problem = "is a folder, not a file" if Path(args.config).is_dir() else "does not exist"
-        raise CommandError(f"config file {Path(args.config).resolve()} {problem}")
+    config = Path(args.config).expanduser().resolve() if args.config else None  # `dg` runs in the checkout
+    if config and not config.is_file():
+        raise CommandError(f"config file {config} {'is a folder, not a file' if config.is_dir() else 'does not exist'}")
+    for line in fail_dead_runs_of(home):  # a killed run would hold the gpu slot: this run would wait on it forever
+        print(f"medimind launch: {line}", file=sys.stderr, flush=True)
     target = ["--job", args.job] if args.job else ["--assets", args.assets]
-    command = _dg("launch", *target, *(["--config", args.config] if args.config else []))
+    command = _dg("launch", *target, *(["--config", str(config)] if config else []))
     print(f"medimind launch: recorded in the Dagster instance at {home}", file=sys.stderr, flush=True)
-    return subprocess.call(command, env=instance.dagster_environment(home), cwd=instance.project_root() or Path.cwd())
+    return subprocess.call(command, env=_project_environment(home), cwd=instance.project_root() or Path.cwd())
 
 
 def add_launch_command(subparsers: argparse._SubParsersAction) -> None:
@@ -264,7 +274,7 @@ def _dev(args: argparse.Namespace) -> int:
 
     home = _project_instance()
     command = _dg("dev", "--port", str(args.port), "--host", args.host)
-    return run_dev_server(command, env=instance.dagster_environment(home), cwd=instance.project_root() or Path.cwd())
+    return run_dev_server(command, env=_project_environment(home), cwd=instance.project_root() or Path.cwd())
 
 
 def add_dev_command(subparsers: argparse._SubParsersAction) -> None:
@@ -274,7 +284,7 @@ def add_dev_command(subparsers: argparse._SubParsersAction) -> None:
         description="Runs `dg dev` on the project's Dagster instance. Ctrl-C or SIGTERM stops the webserver, the "
         "daemon and the code server; so does the end of the process that started it (make).",
     )
-    parser.add_argument("--port", type=_positive_int, default=3000, help="web UI port (default 3000)")
+    parser.add_argument("--port", type=_web_port, default=3000, help="web UI port (default 3000)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.set_defaults(handler=_dev)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from medimind_assets.errors import MediMindError
 
@@ -81,6 +82,14 @@ class Deployment:
             source_urls={name: environ[var] for name, var in SOURCE_URL_VARIABLES.items() if environ.get(var)},
             lora_model_path=environ.get(LORA_MODEL_PATH, "").strip() or None,
         )
+
+
+def absolute_folders(deployment: Deployment) -> dict[str, str]:
+    """MEDIMIND_RAW_DIR and MEDIMIND_DATA_DIR as absolute paths, from the working folder: what a command started in
+    another folder (`dg launch` in the checkout) must receive, so that it reads and writes where `medimind status`,
+    run here, looks."""
+    folders = {"RAW_DIR": deployment.raw_dir, "DATA_DIR": deployment.data_dir}
+    return {PREFIX + name: str(Path(value).expanduser().resolve()) for name, value in folders.items()}
 
 
 def _valid_cron(cron: str) -> bool:

@@ -14,7 +14,6 @@ from medimind_assets.assets.training import lora_adapter
 from medimind_assets.checks import dataset_checks
 from medimind_assets.config import Deployment
 from medimind_assets.resources import MediMindSettings, launcher_for
-from medimind_assets.run_health import dead_runs_sensor
 
 # Each asset declares its automation condition beside it (conditions.py); the deployment's training window and
 # automatic merging are applied when the definitions are built.
@@ -49,7 +48,7 @@ def build_definitions(deployment: Deployment) -> dg.Definitions:
             sensors.raw_sources_sensor_every(deployment.source_check_seconds),
             sensors.automation_sensor,
             sensors.log_failed_runs,
-            dead_runs_sensor,
+            sensors.dead_runs_sensor,
         ],
         resources={
             "settings": settings,

@@ -1,7 +1,8 @@
 """Runs whose process died: failed, and their `gpu` pool slot freed, so one bad night does not block every night
 after it. The local run launcher cannot check its workers' health (docs/operations.md, "Run health"): the
-`medimind_dead_runs` sensor finds a STARTED run by the pid its process reported ("Started process for run (pid: N)")
-and fails it once that process is gone. Launchers that check their workers themselves are left to do it.
+`medimind_dead_runs` sensor (sensors.py), and `medimind launch` before it starts a run, find a STARTED run by the pid
+its process reported and fail it once that process is gone. Launchers that check their workers themselves are left
+to do it.
 """
 
 from __future__ import annotations
@@ -13,17 +14,15 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.launcher import DefaultRunLauncher
 
-CHECK_SECONDS = 60
-
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid the run's process reported when it started, or None when it reported none (yet)."""
+    """The pid of the run's own process, or None when it reported none (yet): the first engine event with one,
+    "Started process for run" from a run worker, or the executor's "parent process" where `dg launch` runs the
+    run itself."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records
     for record in records:
         event = record.event_log_entry.dagster_event
-        if not (event and (event.message or "").startswith("Started process for run")):
-            continue
-        pid = event.engine_event_data.metadata.get("pid")
+        pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
         if pid is not None:
             return int(getattr(pid, "value", pid))
     return None
@@ -62,16 +61,18 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return failed
 
 
-@dg.sensor(
-    name="medimind_dead_runs",
-    minimum_interval_seconds=CHECK_SECONDS,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Fails runs whose process died without reporting (local run launcher) and frees their gpu slot.",
-)
-def dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    if not isinstance(context.instance.run_launcher, DefaultRunLauncher):
-        return dg.SkipReason("the run launcher checks its workers' health itself")
-    failed = fail_dead_runs(context.instance)
-    for run_id in failed:
-        context.log.warning(f"run {run_id}: its process died; marked failed and its gpu slot freed")
-    return dg.SkipReason(f"{len(failed)} dead run(s) failed" if failed else "every started run has a live process")
+def uses_local_launcher(instance: dg.DagsterInstance) -> bool:
+    """The local run launcher, which cannot tell a dead worker (a Kubernetes or Docker launcher can)."""
+    return isinstance(instance.run_launcher, DefaultRunLauncher)
+
+
+def fail_dead_runs_of(home: Path) -> list[str]:
+    """Before `medimind launch`: fail the dead runs of the instance at `home` (a killed `medimind launch` leaves its
+    run STARTED, holding the gpu slot the next training would wait on in silence); a line for each."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        if not uses_local_launcher(instance):
+            return []
+        return [
+            f"run {run_id}: its process is gone; marked failed, its gpu slot freed"
+            for run_id in fail_dead_runs(instance)
+        ]

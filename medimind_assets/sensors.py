@@ -1,7 +1,7 @@
 """The sensors (docs/operations.md, "Automation"): `medimind_raw_sources` observes the raw sources without a run,
 reporting a new data version only when their bytes changed, and starts a download run for a source whose files are
-missing; `medimind_automation` evaluates the conditions of `conditions.py`; `log_failed_runs` logs every failed run
-(`medimind_dead_runs` is in run_health.py).
+missing; `medimind_automation` evaluates the conditions of `conditions.py`; `log_failed_runs` logs every failed run;
+`medimind_dead_runs` fails the runs whose process died (run_health.py).
 """
 
 import datetime
@@ -20,6 +20,9 @@ from medimind_assets.assets.sources import (
 from medimind_assets.data import sources
 from medimind_assets.data.errors import RawDataError
 from medimind_assets.resources import MediMindSettings
+from medimind_assets.run_health import fail_dead_runs, uses_local_launcher
+
+DEAD_RUNS_CHECK_SECONDS = 60
 
 
 def latest_observed_version(instance: dg.DagsterInstance, key: str) -> str | None:
@@ -99,3 +102,18 @@ def log_failed_runs(context: dg.RunFailureSensorContext) -> None:
 
 
 raw_sources_sensor = raw_sources_sensor_every(300)  # the default; the definitions build it from the settings
+
+
+@dg.sensor(
+    name="medimind_dead_runs",
+    minimum_interval_seconds=DEAD_RUNS_CHECK_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fails runs whose process died without reporting (local run launcher) and frees their gpu slot.",
+)
+def dead_runs_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    if not uses_local_launcher(context.instance):
+        return dg.SkipReason("the run launcher checks its workers' health itself")
+    failed = fail_dead_runs(context.instance)
+    for run_id in failed:
+        context.log.warning(f"run {run_id}: its process died; marked failed and its gpu slot freed")
+    return dg.SkipReason(f"{len(failed)} dead run(s) failed" if failed else "every started run has a live process")

@@ -28,6 +28,7 @@ from medimind_assets_tests.model_world import use_adapter
         (["status", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["serve", "--data-dir", "/nonexistent/medimind"], "data folder /nonexistent/medimind does not exist"),
         (["serve", "--port", "70000"], "expected a port number 0-65535, got 70000"),
+        (["dev", "--port", "70000"], "expected a port number 1-65535, got 70000"),
         (["serve", "--max-new-tokens", "5000"], "expected a whole number from 1 to 1024, got 5000"),
         (["serve", "--reload-interval", "-1"], "expected a number >= 0, got -1"),
         (["serve", "--threads", "0"], "expected a whole number >= 1, got 0"),
@@ -42,7 +43,7 @@ from medimind_assets_tests.model_world import use_adapter
             "config file /nonexistent/run.yaml does not exist",
         ),
         (["launch", "dataset", "--config", "/"], "config file / is a folder, not a file"),
-        (["dev", "--port", "0"], "expected a whole number >= 1, got 0"),
+        (["dev", "--port", "0"], "expected a port number 1-65535, got 0"),
     ],
 )
 def test_misuse_is_one_line_and_exit_2(argv, says, capsys):
@@ -215,6 +216,25 @@ def test_launch_and_dev_without_an_instance_say_how_to_get_one(tmp_path, monkeyp
         assert run(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "no Dagster instance: set DAGSTER_HOME" in err[0]
+
+
+def test_launch_passes_paths_as_the_user_meant_them_from_any_folder(tmp_path, monkeypatch):
+    """`dg launch` runs in the checkout: a relative config file and data folders are resolved from where the user
+    is, so the run reads and writes where `medimind status`, run there, looks."""
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, env, cwd: calls.append((command, env, cwd)) or 0)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MEDIMIND_DATA_DIR", "rel-data")
+    monkeypatch.setenv("MEDIMIND_RAW_DIR", "~/raw")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "mine.yaml").write_text("ops: {}\n")
+    monkeypatch.chdir(tmp_path)
+    assert run(["launch", "dataset", "--config", "mine.yaml"]) == 0
+    [(command, env, cwd)] = calls
+    assert command[command.index("--config") + 1] == str(tmp_path / "mine.yaml")
+    assert env["MEDIMIND_DATA_DIR"] == str(tmp_path / "rel-data")
+    assert env["MEDIMIND_RAW_DIR"] == str(Path("~/raw").expanduser())
+    assert env["DAGSTER_HOME"] == str(tmp_path / "home")
 
 
 def test_the_project_instance_is_made_from_the_shipped_settings(tmp_path, monkeypatch):

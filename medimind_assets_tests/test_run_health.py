@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
 from dagster._core.storage.dagster_run import DagsterRun
 
-from medimind_assets.run_health import dead_runs_sensor, fail_dead_runs, run_worker_pid
+from medimind_assets.run_health import fail_dead_runs, fail_dead_runs_of, run_worker_pid
+from medimind_assets.sensors import dead_runs_sensor
 
 
 def _dead_pid() -> int:
@@ -19,23 +21,29 @@ def _dead_pid() -> int:
     return process.pid
 
 
-def _started_run(instance: dg.DagsterInstance, pid: int) -> DagsterRun:
+# The run's process names its pid: a run worker started by the daemon, or `dg launch` running the run itself.
+STARTED_BY_WORKER = "Started process for run (pid: {pid})."
+RUN_IN_LAUNCH = "Executing steps using multiprocess executor: parent process (pid: {pid})"
+
+
+def _started_run(instance: dg.DagsterInstance, pid: int, message: str = STARTED_BY_WORKER) -> DagsterRun:
     """A run as the local launcher leaves it: STARTED, its process's pid reported, one gpu slot claimed."""
     run = instance.create_run_for_job(dg.GraphDefinition(name="training_run").to_job(), run_id=None)
     instance.handle_run_event(
         run.run_id,
         DagsterEvent(event_type_value=DagsterEventType.RUN_START.value, job_name=run.job_name, message="started"),
     )
-    instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
+    instance.report_engine_event(message.format(pid=pid), run, EngineEventData.in_process(pid))
     instance.event_log_storage.set_concurrency_slots("gpu", 1)
     claim = instance.event_log_storage.claim_concurrency_slot("gpu", run.run_id, "lora_adapter")
     assert claim.is_claimed
     return instance.get_run_by_id(run.run_id)
 
 
-def test_a_killed_run_is_failed_and_its_gpu_slot_freed():
+@pytest.mark.parametrize("message", [STARTED_BY_WORKER, RUN_IN_LAUNCH])
+def test_a_killed_run_is_failed_and_its_gpu_slot_freed(message):
     with dg.instance_for_test() as instance:
-        dead = _started_run(instance, _dead_pid())
+        dead = _started_run(instance, _dead_pid(), message)
         assert run_worker_pid(instance, dead.run_id) is not None
         waiting = instance.event_log_storage.claim_concurrency_slot("gpu", "next-run", "lora_adapter")
         assert not waiting.is_claimed  # the next training waits behind the dead run
@@ -55,3 +63,13 @@ def test_a_live_run_is_left_alone():
             assert "every started run has a live process" in result.skip_message
         finally:
             alive.kill()
+
+
+def test_medimind_launch_fails_the_dead_runs_of_its_instance_first(tmp_path):
+    (tmp_path / "dagster.yaml").write_text("{}\n")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        dead = _started_run(instance, _dead_pid(), RUN_IN_LAUNCH)
+    assert fail_dead_runs_of(tmp_path) == [f"run {dead.run_id}: its process is gone; marked failed, its gpu slot freed"]
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert fail_dead_runs_of(tmp_path) == []

@@ -9,7 +9,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "medimind_assets"
 # The Dagster wiring: what only the definitions (and each other) may import.
-WIRING = ("assets", "resources", "definitions", "checks", "sensors", "conditions", "run_health")
+WIRING = ("assets", "resources", "definitions", "checks", "sensors", "conditions")
 
 
 def _modules() -> dict[str, Path]:
