@@ -74,6 +74,15 @@ def promoted_fingerprint(store: ArtifactStore) -> str:
     return payload["fingerprint"]
 
 
+def raw_versions(dataset: Link) -> dict[str, str]:
+    """The source versions the dataset was built from: the hashes of the files it read (`raw_data_versions`), which
+    Dagster's input tags (the last observation before the run) miss when a file was edited after it."""
+    read = dataset.metadata.get("raw_data_versions")
+    if isinstance(read, dict):
+        return {source: str(read[source]) for source in SOURCES if source in read}
+    return {source: dataset.inputs[source] for source in SOURCES if source in dataset.inputs}
+
+
 def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> list[Link]:
     """adapter -> dataset -> raw sources (and the base model), each the exact version used."""
     adapter = _find(instance, "lora_adapter", adapter_fingerprint)
@@ -82,16 +91,18 @@ def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> lis
     chain.append(dataset)
     if "base_model" in adapter.inputs:
         chain.append(_find(instance, "base_model", adapter.inputs["base_model"]))
-    for source in SOURCES:
-        if source in dataset.inputs:
-            chain.append(_find(instance, source, dataset.inputs[source], observed=True))
+    for source, version in raw_versions(dataset).items():
+        try:
+            chain.append(_find(instance, source, version, observed=True))
+        except LineageError:  # read before any observation recorded it: its files cannot be listed
+            chain.append(Link(source, version, "", {}, {"unrecorded": "no observation of this version recorded"}))
     return chain
 
 
 def format_chain(chain: list[Link]) -> str:
     lines = []
     for link in chain:
-        origin = f"run {link.run_id}" if link.run_id else "observed by a sensor, no run"
+        origin = link.metadata.get("unrecorded") or (f"run {link.run_id}" if link.run_id else "observed, no run")
         lines.append(f"{link.asset}  data version {link.data_version}  ({origin})")
         for name, version in sorted(link.inputs.items()):
             lines.append(f"    input {name} = {version}")
@@ -125,13 +136,11 @@ def lineage_rows(instance: dg.DagsterInstance, dataset_version: str, base_model:
         # The version kept under its content hash: still there after dataset.jsonl is rebuilt.
         where = dataset.metadata.get("versioned_path") or dataset.metadata.get("path", "")
         rows.append(_row("dataset", dataset_version, f"{count:,} rows" if isinstance(count, int) else "", where))
-        for source in SOURCES:
-            if source not in dataset.inputs:
-                continue
+        for source, version in raw_versions(dataset).items():
             try:
-                link = _find(instance, source, dataset.inputs[source], observed=True)
+                link = _find(instance, source, version, observed=True)
             except LineageError:
-                rows.append({"asset": source, "version": dataset.inputs[source], "what": "observation not found"})
+                rows.append({"asset": source, "version": version, "what": "observation not found"})
                 continue
             files = link.metadata.get("file_count")
             what = f"{files} files" if isinstance(files, int) else ""

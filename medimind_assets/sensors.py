@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 
 from medimind_assets.assets.sources import (
-    DATA_VERSION_TAG,
     SOURCES,
+    latest_observed_version,
     raw_mediqa_qa,
     raw_medquad,
     read_source,
@@ -23,12 +23,6 @@ from medimind_assets.resources import MediMindSettings
 from medimind_assets.run_health import fail_dead_runs, uses_local_launcher
 
 DEAD_RUNS_CHECK_SECONDS = 60
-
-
-def latest_observed_version(instance: dg.DagsterInstance, key: str) -> str | None:
-    records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
-    observation = records[0].asset_observation if records else None
-    return (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
 
 
 def check_sources(

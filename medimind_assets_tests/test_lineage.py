@@ -105,7 +105,7 @@ def test_lineage_finds_sources_observed_by_the_sensor_without_a_run():
         ("raw_medquad", "q1"),
     ]
     text = lineage.format_chain(chain)
-    assert "raw_medquad  data version q1  (observed by a sensor, no run)" in text
+    assert "raw_medquad  data version q1  (observed, no run)" in text
     assert f"{'ab' * 32}  raw_medquad.xml" in text
 
 
@@ -116,3 +116,33 @@ def test_lineage_without_a_promoted_adapter_is_a_clear_message(tmp_path, dagster
     )
     assert done.returncode == 2
     assert "no promoted adapter" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_file_edited_before_the_sensor_saw_it_is_listed_as_read(sample_copy, tmp_path):
+    """The dataset records the hashes of the files it read; the version no observation had is observed with it, so
+    lineage lists the edited file, not the one observed before."""
+    settings = MediMindSettings(raw_dir=str(sample_copy), data_dir=str(tmp_path / "out"))
+    defs = definitions.defs()
+    with dg.instance_for_test() as instance:
+
+        def run(*keys):
+            assets = [defs.get_assets_def(k) for k in keys]
+            selection = dg.AssetSelection.assets(*keys)
+            result = dg.materialize(assets, selection=selection, resources={"settings": settings}, instance=instance)
+            assert result.success
+            return result
+
+        run("raw_mediqa_qa", "raw_medquad", "dataset")
+        alexa = sample_copy / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml"
+        alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
+        [built] = run("dataset").asset_materializations_for_node("dataset")
+        version = built.tags["dagster/data_version"]
+        read = built.metadata["raw_data_versions"].value["raw_mediqa_qa"]
+        assert built.tags["dagster/input_data_version/raw_mediqa_qa"] != read  # the observation it was started on
+        rows = lineage.lineage_rows(instance, version, {"name": "tiny-phi"})
+        assert {r["asset"]: r["version"] for r in rows}["raw_mediqa_qa"] == read
+        [dataset_link] = [lineage._find(instance, "dataset", version)]
+        source = lineage._find(instance, "raw_mediqa_qa", lineage.raw_versions(dataset_link)["raw_mediqa_qa"], True)
+        assert source.metadata["file_sha256"][alexa.relative_to(sample_copy / "mediqa2019_qa").as_posix()] == (
+            sha256_file(alexa)
+        )

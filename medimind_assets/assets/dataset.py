@@ -8,7 +8,7 @@ from pydantic import Field
 
 from medimind_assets import conditions
 from medimind_assets.assets.common import config_from, markdown_table, medimind_asset, settings_from
-from medimind_assets.assets.sources import SOURCES
+from medimind_assets.assets.sources import SOURCES, latest_observed_version, read_source, source_observation
 from medimind_assets.atomic import atomic_write_jsonl
 from medimind_assets.data import mediqa, sources
 from medimind_assets.data.build import BuildOptions, build_dataset
@@ -33,6 +33,16 @@ def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
     when nothing changed in between, the `dagster/input_data_version/*` Dagster records for this materialization)."""
     keys = ["raw_mediqa_qa", "raw_medquad"] if include_medquad else ["raw_mediqa_qa"]
     return {key: sources.snapshot(raw_dir, SOURCES[key], counts=False).data_version for key in keys}
+
+
+def observe_unobserved(context: dg.AssetExecutionContext, raw_dir: Path, versions: dict[str, str]) -> None:
+    """Sources read in a version no observation has recorded (edited since the sensor last looked) are observed now,
+    so the lineage of this dataset lists the files it was built from, not the ones observed before."""
+    for key, version in versions.items():
+        if version != latest_observed_version(context.instance, key):
+            snap, problem = read_source(raw_dir, SOURCES[key])
+            context.instance.report_runless_asset_event(source_observation(key, snap, problem))
+            context.log.info(f"{key}: changed since it was last observed; observed now ({snap.data_version[:12]})")
 
 
 @medimind_asset(
@@ -67,6 +77,7 @@ def dataset(
             metadata={"rejected_candidate": dg.MetadataValue.path(str(rejected_path))},
         )
     write_dataset(path, result.rows)
+    observe_unobserved(context, raw_dir, versions)
     digest = sha256_file(path)
     kept = settings.store.keep_dataset_version(digest)  # what lineage and retention point at
     context.log.info(f"wrote {len(result.rows)} rows to {path} (sha256 {digest[:12]})")

@@ -20,6 +20,12 @@ from medimind_assets.resources import MediMindSettings
 SOURCES = {"raw_mediqa_qa": sources.MEDIQA, "raw_medquad": sources.MEDQUAD}
 
 
+def latest_observed_version(instance: dg.DagsterInstance, key: str) -> str | None:
+    records = instance.fetch_observations(dg.AssetKey(key), limit=1).records
+    observation = records[0].asset_observation if records else None
+    return (observation.tags or {}).get(DATA_VERSION_TAG) if observation else None
+
+
 def read_source(raw_dir: Path, name: str) -> tuple[sources.SourceSnapshot, str | None]:
     """The source's files hashed and counted; where some do not parse, hashed only, and what is wrong with them.
 
