@@ -48,7 +48,7 @@ class PythonJob:
 
     def __post_init__(self) -> None:
         if self.num_processes < 1:
-            raise ValueError(f"num_processes must be >= 1, got {self.num_processes}")
+            raise LauncherConfigError(f"num_processes must be >= 1, got {self.num_processes}")
 
     @property
     def name(self) -> str:
@@ -65,13 +65,39 @@ class PythonJob:
         return [python, "-m", *launch, *one_machine, "-m", self.module]
 
 
+PIPES_CLOSED_WITH_EXCEPTION = "[pipes] external process pipes closed with exception"
+
+
+def reported_exception(context: dg.AssetExecutionContext) -> str | None:
+    """The exception the launched process reported as it closed its Pipes session (the last one of this run), as
+    `ErrorClass: message`; None when it reported none (killed, or crashed before Pipes opened)."""
+    from dagster._core.events import DagsterEventType
+
+    records = context.instance.get_records_for_run(context.run_id, of_type=DagsterEventType.ENGINE_EVENT).records
+    for record in reversed(records):
+        event = record.event_log_entry.dagster_event
+        error = event.engine_event_data.error if event and event.engine_event_data else None
+        if error is not None and (event.message or "").startswith(PIPES_CLOSED_WITH_EXCEPTION):
+            return error.message.strip()
+    return None
+
+
 class Launcher(dg.ConfigurableResource, ABC):
     """Runs a `PythonJob` through Dagster Pipes and returns the completed invocation (raises if it failed)."""
 
     def run(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
+        from dagster._core.errors import DagsterPipesExecutionError
+
         context.log.info(f"launching {job.name}: {self.describe(job)}")
-        with ignoring_warning(PIPES_PREVIEW_NOTICE, dg.PreviewWarning):  # about Dagster's internals, not our code
-            return self._launch(context, job)
+        try:
+            with ignoring_warning(PIPES_PREVIEW_NOTICE, dg.PreviewWarning):  # about Dagster's internals, not our code
+                return self._launch(context, job)
+        except DagsterPipesExecutionError as exc:
+            # "External execution process failed with code 1" says nothing: the process's own error does.
+            reported = reported_exception(context)
+            if reported is None:
+                raise
+            raise dg.Failure(description=f"{job.name} failed: {reported}") from exc
 
     @abstractmethod
     def _launch(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:

@@ -21,6 +21,10 @@ def test_an_error_in_the_training_process_fails_the_run_with_its_message(setting
     result = materialize_lora(settings, instance, target_modules=["o_proj"])
     assert not result.success
     assert any("no linear module named 'o_proj'" in m for m in run_messages(instance, result))
+    # The step's failure itself says it (what `log_failed_runs` and the UI's run page show), not only the logs.
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    description = failure.event_specific_data.user_failure_data.description
+    assert description.startswith("train_lora failed: ") and "no linear module named 'o_proj'" in description
 
 
 def test_a_process_that_exits_without_reporting_fails_the_run(tmp_path):
