@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -237,13 +238,44 @@ def _project_environment(home: Path) -> dict[str, str]:
     return {**instance.dagster_environment(home), **absolute_folders(Deployment.from_env())}
 
 
+# What `medimind launch` can start, named here so that a typo is one line, not `dg`'s traceback (the command line
+# does not load the definitions; test_definitions checks these against them).
+ASSETS = ("raw_mediqa_qa", "raw_medquad", "dataset", "base_model", "lora_adapter", "evaluation", "merged_model")
+JOBS = ("medimind_pipeline",)
+RUN_CONFIG_SECTIONS = ("ops", "resources", "execution", "loggers")
+_ASSET_NAME = re.compile(r"^\w+$")
+
+
+def _check_target(args: argparse.Namespace) -> None:
+    if args.job and args.job not in JOBS:
+        raise CommandError(f"no job named {args.job!r}; the jobs: {', '.join(JOBS)}")
+    names = [name.strip() for name in (args.assets or "").split(",")]
+    plain = args.assets and all(_ASSET_NAME.match(name) for name in names)  # selection syntax is left to `dg`
+    if plain and (unknown := [name for name in names if name not in ASSETS]):
+        raise CommandError(f"no asset named {', '.join(map(repr, unknown))}; the assets: {', '.join(ASSETS)}")
+
+
+def _check_config(config: Path) -> None:
+    import yaml
+
+    if not config.is_file():
+        raise CommandError(f"config file {config} {'is a folder, not a file' if config.is_dir() else 'does not exist'}")
+    try:
+        loaded = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CommandError(f"config file {config} is not valid YAML: {' '.join(str(exc).split())}") from None
+    if not isinstance(loaded, dict) or not set(loaded) <= set(RUN_CONFIG_SECTIONS):
+        raise CommandError(f"config file {config}: expected a mapping of {', '.join(RUN_CONFIG_SECTIONS)}")
+
+
 def _launch(args: argparse.Namespace) -> int:
     from medimind_assets.run_health import fail_dead_runs_of
 
-    home = _project_instance()
+    _check_target(args)
     config = Path(args.config).expanduser().resolve() if args.config else None  # `dg` runs in the checkout
-    if config and not config.is_file():
-        raise CommandError(f"config file {config} {'is a folder, not a file' if config.is_dir() else 'does not exist'}")
+    if config:
+        _check_config(config)
+    home = _project_instance()
     for line in fail_dead_runs_of(home):  # a killed run would hold the gpu slot: this run would wait on it forever
         print(f"medimind launch: {line}", file=sys.stderr, flush=True)
     target = ["--job", args.job] if args.job else ["--assets", args.assets]

@@ -43,6 +43,12 @@ from medimind_assets_tests.model_world import use_adapter
             "config file /nonexistent/run.yaml does not exist",
         ),
         (["launch", "dataset", "--config", "/"], "config file / is a folder, not a file"),
+        (["launch", "datset"], "no asset named 'datset'; the assets: raw_mediqa_qa, raw_medquad, dataset,"),
+        (["launch", "--job", "pipeline"], "no job named 'pipeline'; the jobs: medimind_pipeline"),
+        (["launch", "dataset", "--config", "README.md"], "README.md is not valid YAML"),
+        (["launch", "dataset", "--config", "pyproject.toml"], "is not valid YAML"),
+        (["launch", "dataset", "--config", "Makefile"], "is not valid YAML"),
+        (["launch", "dataset", "--config", "deploy/local/dagster.yaml"], "expected a mapping of ops, resources"),
         (["dev", "--port", "0"], "expected a port number 1-65535, got 0"),
     ],
 )

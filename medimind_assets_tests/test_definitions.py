@@ -5,6 +5,7 @@ import sys
 
 import dagster as dg
 
+from medimind_assets import cli, definitions
 from medimind_assets.definitions import defs as load_definitions
 
 defs = load_definitions()
@@ -63,3 +64,9 @@ def test_dataset_checks_are_blocking():
         "min_rows",
     }
     assert all(s.blocking for s in specs)
+
+
+def test_the_command_line_knows_every_asset_and_job_it_can_launch():
+    defs = definitions.defs()
+    assert set(cli.ASSETS) == {key.to_user_string() for a in definitions.ASSETS for key in a.keys}
+    assert set(cli.JOBS) == {job.name for job in defs.jobs if not job.name.startswith("__")}
