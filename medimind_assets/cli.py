@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from medimind_assets import instance
-from medimind_assets.config import Deployment, SettingError, absolute_folders
+from medimind_assets.config import LORA_MODEL_PATH, Deployment, SettingError, absolute_folders
 from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import ArtifactStore
@@ -332,11 +332,11 @@ def _say(line: str) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.llm.loading import choose_device
-    from medimind_assets.serving.holder import LORA_MODEL_PATH_ENV, ModelHolder
+    from medimind_assets.serving.holder import ModelHolder
 
     _require_data_dir(args.data_dir)
     lora_model_path = Deployment.from_env().lora_model_path
-    where = f"{LORA_MODEL_PATH_ENV}={lora_model_path}: " if lora_model_path else ""
+    where = f"{LORA_MODEL_PATH}={lora_model_path}: " if lora_model_path else ""
     try:
         device = choose_device(args.device)
         if args.threads:
@@ -366,7 +366,7 @@ def _serve(args: argparse.Namespace) -> int:
         )
     else:
         _say(
-            f"No LoRA adapter ({LORA_MODEL_PATH_ENV} unset, nothing promoted yet): serving the base model "
+            f"No LoRA adapter ({LORA_MODEL_PATH} unset, nothing promoted yet): serving the base model "
             f"{served.base_model} ({served.target.model_dir}) alone; loaded in {loaded.load_s:.1f}s on {loaded.device}"
         )
     if holder.watching and args.reload_interval > 0:

@@ -69,8 +69,6 @@ def promoted_fingerprint(store: ArtifactStore) -> str:
         raise LineageError(
             f"no promoted adapter: {store.current_pointer} does not exist (materialize evaluation first)"
         )
-    if not isinstance(payload["fingerprint"], str):
-        raise LineageError(f"{store.current_pointer}: 'fingerprint' is not a string; materialize evaluation again")
     return payload["fingerprint"]
 
 

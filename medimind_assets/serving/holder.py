@@ -34,7 +34,6 @@ from medimind_assets.models import BaseModelError, read_current_base_model
 from medimind_assets.serving.ask import Target, adapter_target, current_base_dir, promoted_target
 from medimind_assets.store import ArtifactStore
 
-LORA_MODEL_PATH_ENV = LORA_MODEL_PATH
 SOURCE_PROMOTED = "promoted"
 SOURCE_BASE = "base"
 VERIFY_QUESTION = "What is a headache?"
