@@ -289,3 +289,16 @@ def test_any_question_holding_bytes_that_are_not_utf8_is_refused(capsys):
         for question in (surrogate, f"what is caf{surrogate}?", f"pain{surrogate}"):
             assert run(["ask", question, "--data-dir", "."]) == 2
             assert "the question is not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", ["0", "-1", "65536", "70000", "99999999", "http", "3000.5"])
+def test_dev_refuses_every_port_it_cannot_listen_on(port, capsys):
+    assert run(["dev", "--port", port]) == 2
+    assert "expected a port number 1-65535" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("selection", ["datset", "dataset,lora", "raw_mediqa", "merged", "DATASET", "evaluation,x_1"])
+def test_launch_names_every_unknown_asset_in_a_plain_list(selection, capsys):
+    assert run(["launch", selection]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no asset named" in err[0]

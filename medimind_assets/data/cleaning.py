@@ -27,7 +27,7 @@ _ITEM_START = re.compile(r"\s+-\s|\n")
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _TAG = re.compile(
     r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|h[1-6]|section|blockquote|b|i|u|em|strong|span|a|sup|sub|font|"
-    r"small)\b[^<>]{0,300}?/?>",
+    r"small)\b(?:\s+[\w:-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?){0,20}\s*/?>",  # attributes, or no tag
     re.IGNORECASE,
 )
 _INLINE_TAGS = frozenset("b i u em strong span a sup sub font small".split())

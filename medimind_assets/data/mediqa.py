@@ -87,10 +87,9 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
         for list_elem in q_elem.findall("AnswerList"):
             check_children(path, list_elem, {"Answer"})
             for a_elem in list_elem:
-                answers.append(_parse_answer(path, a_elem, require_scores))
-                refuse_repeat(
-                    path, f'QID="{qid}": AID="{answers[-1].aid}"', answer_lines, answers[-1].aid, line_of(a_elem)
-                )
+                answer = _parse_answer(path, a_elem, require_scores)
+                refuse_repeat(path, f'QID="{qid}": AID="{answer.aid}"', answer_lines, answer.aid, line_of(a_elem))
+                answers.append(answer)
         questions.append(MediqaQuestion(qid, text_of(q_elem.find("QuestionText")), answers))
     if not questions:
         raise RawDataError(path, f"no <Question> elements under <{root.tag}>")

@@ -74,7 +74,8 @@ _LANGUAGE_SWITCH = _rx(
 _DISCLAIMER = _rx(
     r"\bdisclaim(?:ers?|s)?\b|\bseek the advice of (?:your|a) (?:physician|doctor)\b[^.]{0,80}\bquestions?\b|"
     r"\b(?:does|do) not (?:imply|constitute) (?:an )?endorsement\b|\bnot responsible for (?:the )?content\b|"
-    r"\bno liability\b|\bdisregard (?:professional )?medical advice\b|\bintended (?:only )?for\b[^.]{0,30}\bprofessionals only\b|\bstrictly informational\b|"
+    r"\bno liability\b|\bdisregard (?:professional )?medical advice\b|"
+    r"\bintended (?:only )?for\b[^.]{0,30}\bprofessionals only\b|\bstrictly informational\b|"
     r"\bfor (?:general |educational |education |informational |information(?:al)? )*(?:purposes|use|information) only\b"
 )
 _ABOUT_THE_PAGE = _rx(
@@ -95,7 +96,8 @@ _ASK_A_PROFESSIONAL = _rx(
 # A copyright or licence line: the sign, "all rights reserved", "(c) 2015", the word with a year, a licence.
 _COPYRIGHT = _rx(
     r"©|\ball rights reserved\b|\(c\)\s*(?:crown |(?:19|20)\d\d\b)|\bcopyright\b[^.]{0,60}\b(?:19|20)\d\d\b|"
-    r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|\bnon-?commercial use\b|\bcreative commons\b|\bcc by(?:-\w+)*\b|"
+    r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|"
+    r"\bnon-?commercial use\b|\bcreative commons\b|\bcc by(?:-\w+)*\b|"
     r"\b(?:reproduc|duplicat|distribut|republish|reprint|copie)\w*\b[^.]{0,80}\b(?:prohibited|without (?:the )?"
     r"(?:prior )?(?:written )?permission)\b|\b(?:republished|reprinted|reproduced|used) with (?:kind )?permission\b"
 )

@@ -1,0 +1,111 @@
+"""The raw-data fixes over every input of their kind, not only the case first seen: every depth a MedQuAD file can
+sit at, every id repeated, every block and inline tag, every undefined entity, every HTML entity escaped."""
+
+import html.entities
+import random
+from pathlib import Path
+
+import pytest
+
+from medimind_assets.data import mediqa, medquad
+from medimind_assets.data.cleaning import clean_answer, strip_markup
+from medimind_assets.data.errors import RawDataError
+from medimind_assets.data.xml_reader import _BLOCK_TAGS
+
+PAIR = '<QAPair><Question qid="{qid}">What is X?</Question><Answer>{answer}</Answer></QAPair>'
+
+
+def _document(path: Path, pairs: str, doctype: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n{doctype}<Document id="1"><QAPairs>{pairs}</QAPairs></Document>'
+    )
+    return path
+
+
+@pytest.mark.parametrize("depth", [1, 3, 4, 5])
+def test_a_medquad_file_at_any_other_depth_is_named(tmp_path, depth):
+    folder = tmp_path / "medquad"
+    _document(folder / "c" / "ok.xml", PAIR.format(qid="1", answer="X is a thing."))
+    misplaced = _document(
+        folder.joinpath(*[f"d{i}" for i in range(depth - 1)], "x.xml"), PAIR.format(qid="1", answer="A.")
+    )
+    with pytest.raises(RawDataError, match=f"{misplaced}: not at medquad/<collection>"):
+        medquad.parse_collections(folder)
+
+
+@pytest.mark.parametrize("qid", ["1", "7", "Q-12", "a b", "0000013_2-1", "ü"])
+def test_any_repeated_medquad_id_is_refused(tmp_path, qid):
+    path = _document(tmp_path / "c" / "1.xml", PAIR.format(qid=qid, answer="A.") + PAIR.format(qid=qid, answer="B."))
+    with pytest.raises(RawDataError, match="appears twice"):
+        medquad.parse_medquad_file(path)
+
+
+@pytest.mark.parametrize("qid", ["1", "25", "LQ-3", "x y"])
+def test_any_repeated_mediqa_qid_or_aid_is_refused(tmp_path, qid):
+    def question(q, aids):
+        answers = "".join(f'<Answer AID="{a}" ReferenceScore="4"><AnswerText>t</AnswerText></Answer>' for a in aids)
+        return f'<Question QID="{q}"><QuestionText>q</QuestionText><AnswerList>{answers}</AnswerList></Question>'
+
+    for body, problem in (
+        (question(qid, ["a1"]) + question(qid, ["a2"]), f'QID="{qid}" appears twice'),
+        (question(qid, [f"{qid}_A", f"{qid}_A"]), f'AID="{qid}_A" appears twice'),
+    ):
+        path = tmp_path / "m.xml"
+        path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<Root>{body}</Root>')
+        with pytest.raises(RawDataError, match=problem):
+            mediqa.parse_mediqa_file(path)
+
+
+@pytest.mark.parametrize("tag", sorted(_BLOCK_TAGS - {"br"}))
+def test_every_block_tag_keeps_its_text_apart(tmp_path, tag):
+    answer = f"<{tag}>First part.</{tag}><{tag}>Second part.</{tag}>"
+    path = _document(tmp_path / "c" / "1.xml", PAIR.format(qid="1", answer=answer))
+    assert "First part.\n" in medquad.parse_medquad_file(path)[0].answer
+    assert clean_answer(answer) == "First part.\n\nSecond part."  # escaped in the XML: the same once cleaned
+
+
+@pytest.mark.parametrize("tag", ["b", "i", "u", "em", "strong", "span", "a", "sup", "sub", "font", "small"])
+def test_every_inline_tag_leaves_the_words_as_they_were(tag):
+    assert clean_answer(f"Take <{tag}>two</{tag}> tablets") == "Take two tablets"
+
+
+@pytest.mark.parametrize("entity", ["nbsp", "mdash", "copy", "reg", "eacute", "undefinedthing"])
+def test_every_entity_skipped_under_an_external_dtd_is_named(tmp_path, entity):
+    doctype = '<!DOCTYPE Document SYSTEM "medquad.dtd">\n'
+    path = _document(tmp_path / "c" / "1.xml", PAIR.format(qid="1", answer=f"X&{entity};is"), doctype)
+    with pytest.raises(RawDataError, match=f"undefined entity &{entity};"):
+        medquad.parse_medquad_file(path)
+
+
+def test_every_html_entity_escaped_once_or_twice_is_decoded():
+    for name, char in html.entities.html5.items():
+        if name.endswith(";") and name[:-1].isalnum():
+            assert strip_markup(f"a &{name} b") == f"a {char} b", name
+            assert strip_markup(f"a &amp;{name} b") == f"a {char} b", name
+
+
+def test_text_without_markup_is_left_exactly_as_it_was():
+    """Comparisons and ampersands in prose ("<5 mg/dL", "x > 3", "A & B", "AT&T") are not markup."""
+    rng = random.Random(0)
+    words = [
+        "levels",
+        "<5",
+        "< 3",
+        ">",
+        "mg/dL",
+        "&",
+        "AT&T",
+        "R&D",
+        "x<y",
+        "x>y",
+        "b<2",
+        "5<6",
+        "(see)",
+        "Q&A;",
+        "i.e.",
+        "-",
+    ]
+    for _ in range(2000):
+        text = " ".join(rng.choice(words) for _ in range(rng.randrange(1, 12)))
+        assert strip_markup(text) == text
