@@ -13,9 +13,16 @@ AC = dg.AutomationCondition
 def _changed(*deps: str) -> AC:
     """Any of `deps` got a new data version (a byte-identical rebuild is not a change) since this asset was last
     requested or updated: stays false after a run (say a manual one, between two ticks) that both produced the new
-    input and rebuilt the asset from it."""
-    changed = AC.any_deps_match(AC.data_version_changed()).allow(dg.AssetSelection.assets(*deps))
-    return changed.since(AC.newly_requested() | AC.newly_updated())
+    input and rebuilt the asset from it. An update does not clear a change made by another run while this asset's
+    run was in progress: that run read the input before it changed (a dataset rebuilt during a training)."""
+
+    def in_deps(condition: AC) -> AC:
+        return AC.any_deps_match(condition).allow(dg.AssetSelection.assets(*deps))
+
+    by_another_run = in_deps(AC.data_version_changed() & ~AC.executed_with_root_target())
+    unseen_by_run = (AC.in_progress() & by_another_run).since(AC.newly_requested()).with_label("changed during run")
+    reset = AC.newly_requested() | (AC.newly_updated() & ~unseen_by_run)
+    return in_deps(AC.data_version_changed()).since(reset)
 
 
 def _not_busy() -> AC:

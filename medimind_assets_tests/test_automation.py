@@ -210,6 +210,80 @@ def test_a_failed_training_is_tried_again_in_the_next_window_only(ticker):
         assert ticker.tick(instance, minutes=2) == set()  # trained: nothing the night after
 
 
+def training_run(ticker, instance, during, version: str, *with_keys) -> None:
+    """A training run (a stand-in adapter of the same key) that takes hours: `during()` happens while it is in
+    progress, between the scheduler's ticks. `with_keys` are real assets the same run builds first."""
+
+    @dg.asset(name="lora_adapter", deps=["dataset", "base_model"])
+    def stand_in() -> dg.MaterializeResult:
+        during()
+        return dg.MaterializeResult(data_version=dg.DataVersion(version))
+
+    assets = [stand_in, *[definitions.defs().get_assets_def(k) for k in with_keys]]
+    result = dg.materialize(
+        assets,
+        selection=dg.AssetSelection.assets("lora_adapter", *with_keys),
+        instance=instance,
+        resources={"settings": ticker.settings},
+    )
+    assert result.success
+
+
+def test_a_dataset_changed_during_a_training_is_trained_on_the_next_night(ticker):
+    """The training read the dataset as it was when it started: a version published while it ran is trained on in
+    the next window (the adapter's own update does not clear the change it never saw)."""
+    alexa = ticker.settings.raw_path / ALEXA
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        ticker.tick(instance)
+        alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
+        ticker.sense(instance)
+        assert ticker.tick(instance) == {"dataset"}
+        ticker.materialize(instance, "dataset")
+        ticker.now = START.replace(hour=2)
+        assert ticker.tick(instance) == {"lora_adapter"}
+
+        def dataset_rebuilt_meanwhile():
+            ticker.tick(instance)
+            alexa.write_bytes(alexa.read_bytes().replace(b"Influenza", b"INFLUENZA", 1))
+            ticker.sense(instance)
+            assert ticker.tick(instance) == {"dataset"}  # the dataset does not wait for the training
+            ticker.materialize(instance, "dataset")
+            assert ticker.tick(instance) == set()  # the adapter is still training
+
+        training_run(ticker, instance, dataset_rebuilt_meanwhile, "fingerprint-2")
+        assert ticker.tick(instance) == {"evaluation"}
+        report(instance, "evaluation", "fingerprint-2")
+        ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=1)
+        assert ticker.tick(instance) == set()
+        assert ticker.tick(instance, minutes=2) == {"lora_adapter"}  # the version published during the training
+        trained(instance, "fingerprint-3")
+        ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=2)
+        ticker.tick(instance)
+        assert ticker.tick(instance, minutes=2) == set()
+
+
+def test_a_run_that_builds_the_dataset_and_trains_on_it_leaves_nothing_for_the_night(ticker):
+    """A manual pipeline run spanning many ticks: the dataset it built itself is the one it trained on."""
+    alexa = ticker.settings.raw_path / ALEXA
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        ticker.tick(instance)
+        alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
+
+        def ticks_meanwhile():
+            ticker.sense(instance)
+            ticker.tick(instance)
+            ticker.tick(instance)
+
+        ticker.sense(instance)
+        training_run(ticker, instance, ticks_meanwhile, "fingerprint-2", "dataset")
+        ticker.tick(instance)
+        ticker.now = START.replace(hour=1, minute=58)
+        ticker.tick(instance)
+        assert ticker.tick(instance, minutes=2) == set()
+
+
 def test_auto_merge_follows_promotions_not_evaluations(ticker):
     merged = definitions.build_definitions(definitions.Deployment.from_env({"MEDIMIND_AUTO_MERGE": "1"}))
     ticker.defs = dg.Definitions(
