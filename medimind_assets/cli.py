@@ -266,6 +266,25 @@ def _check_config(config: Path) -> None:
         raise CommandError(f"config file {config} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(loaded, dict) or not set(loaded) <= set(RUN_CONFIG_SECTIONS):
         raise CommandError(f"config file {config}: expected a mapping of {', '.join(RUN_CONFIG_SECTIONS)}")
+    if problem := _run_config_problem(loaded):
+        raise CommandError(f"config file {config}: {problem}")
+
+
+def _run_config_problem(loaded: dict) -> str | None:
+    """What Dagster would refuse in `loaded`, in a line (it would say so at the end of a launch's output)."""
+    import dagster as dg
+
+    from medimind_assets import definitions
+
+    ops = loaded.get("ops") or {}
+    if isinstance(ops, dict) and (unknown := sorted(set(ops) - set(ASSETS))):
+        return f"no asset named {unknown[0]!r} under ops; the assets: {', '.join(ASSETS)}"
+    try:
+        dg.validate_run_config(definitions.defs().resolve_implicit_global_asset_job_def(), loaded)
+    except dg.DagsterInvalidConfigError as exc:
+        # "Received unexpected config entry ... Expected: <the whole schema>": the field list is noise on one line.
+        return "; ".join(error.message.split(" Expected: ")[0].replace("root:", "") for error in exc.errors)
+    return None
 
 
 def _launch(args: argparse.Namespace) -> int:

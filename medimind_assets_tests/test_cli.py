@@ -58,6 +58,23 @@ def test_misuse_is_one_line_and_exit_2(argv, says, capsys):
     assert len(err) == 1 and says in err[0]
 
 
+@pytest.mark.parametrize(
+    ("yaml", "says"),
+    [
+        ("ops: {lora_adapter: {config: {lr: 0.001}}}", 'unexpected config entry "lr" at path ops:lora_adapter:config'),
+        ("ops: {lora_adapter: {config: {learning_rate: fast}}}", 'Value "fast" of type'),
+        ("ops: {datset: {config: {}}}", "no asset named 'datset' under ops"),
+        ("resources: {settings: {config: {data_folder: x}}}", 'unexpected config entry "data_folder"'),
+    ],
+)
+def test_a_run_config_dagster_would_refuse_is_one_line_before_launch(yaml, says, tmp_path, capsys):
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml)
+    assert run(["launch", "lora_adapter", "--config", str(config)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and str(config) in err[0] and "Expected" not in err[0]
+
+
 def run(argv: list[str]) -> int:
     """The exit code, whether the command returned it or argparse exited with it."""
     try:

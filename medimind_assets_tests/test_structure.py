@@ -10,6 +10,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "medimind_assets"
 # The Dagster wiring: what only the definitions (and each other) may import.
 WIRING = ("assets", "resources", "definitions", "checks", "sensors", "conditions")
+# Above the wiring: the command line checks a run config against the definitions before it launches one.
+FRONT_END = ("cli",)
 
 
 def _modules() -> dict[str, Path]:
@@ -77,7 +79,7 @@ def test_the_libraries_never_import_the_dagster_wiring():
     upward = sorted(
         f"{name} -> {target}"
         for name, targets in _imports(_modules()).items()
-        if _layer(name) not in WIRING
+        if _layer(name) not in (*WIRING, *FRONT_END)
         for target in targets
         if _layer(target) in WIRING
     )
