@@ -36,6 +36,8 @@ SELF_HARM = phrases(
     r"self (?:harm\w*|injur\w*)",
     r"(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:my|him|her|them)sel(?:f|ves)",
     r"(?:cutting|slitting|slit) (?:my|his|her) (?:arms?|wrists?|legs?|thighs?)",
+    r"(?:scratch|cut|carv|burn|slic)\w* (?:at )?(?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?|skin|stomach) "
+    r"with (?:a |my |the )?(?:razor|blade|lighter|cigarette|compass|scissors|glass|knife)",
     r"(?:want|wanna|wish i could|wish i was|rather) (?:to )?(?:die|be dead|not wake up|not be here|disappear)",
     r"(?:dont|do not|no longer) (?:want|wanna) to (?:live|be alive|be here|exist|wake up|go on)",
     r"better off (?:dead|without me|if i (?:was|were) gone|if i (?:just )?(?:disappeared|died|wasnt here))",
@@ -88,7 +90,10 @@ RED_FLAG = phrases(
     # stroke and the brain
     r"face (?:is |was |started |keeps |looks |seems )?(?:drooping|droopy|drooped|crooked|lopsided|numb)",
     r"(?:mouth|smile) (?:is |looks |looked )?(?:crooked|droop\w*|lopsided|uneven)",
-    r"slurred|slurring|garbled|talking funny|speaking funny|words (?:are |come out )?(?:jumbled|wrong|mixed)|"
+    r"(?:half|one side) of (?:his|her|my|their|the) (?:face|smile|mouth) (?:is |has |was )?(?:gone|droop\w*|dropped|"
+    r"fallen|slack|frozen|not moving|numb)",
+    r"slurred|slurring|garbled|talking funny|speaking funny|"
+    r"words (?:are |were |keep )?(?:came |come |coming )?(?:out )?(?:all )?(?:jumbled|wrong|mixed|muddled)|"
     r"cant (?:get (?:the|her|his|my) words out|find (?:the|my|his|her) words)",
     r"(?:arm|leg|hand|side) (?:is |went |goes |feels |has gone )?(?:numb|weak|dead|limp|heavy|paralyzed|paralysed)",
     r"(?:arm|leg|hand) (?:wont|will not|doesnt|does not|cant) (?:work|move|lift)|cant (?:lift|move|feel) "
@@ -164,7 +169,7 @@ RED_FLAG = phrases(
     r"(?:snorted|injected|smoked) (?:something|\w+) (?:and|now)",
     # injuries, heat, cold, infections, pregnancy
     r"(?:bitten|bit|bite) by a (?:snake|rattlesnake|spider)|snake ?bite|rattlesnake",
-    r"(?:electric|electrical) shock|electrocuted|got a shock|shocked by",
+    r"(?:electric|electrical) shock|electrocuted|got a shock|shocked by|live wire|exposed wire|power line|high voltage",
     r"(?:hit|banged|bumped|smacked) (?:my|his|her|their) head\b.{0,60}\b(?:vomit\w*|throw\w* up|threw up|sleepy|drowsy|"
     r"confused|passed out|wont wake)",
     r"(?:fell|fall) (?:off|down|from)\b.{0,60}\b(?:hit (?:my|his|her) head|not moving|cant move|wont wake|unconscious)",

@@ -5,7 +5,7 @@ Questions (`docs/safety-labels.md` is the rule they are labelled by): the develo
 `safety_labels_more.tsv`, are the examples the rules were written from; `safety_heldout.tsv` was frozen before any
 tuning and is never used to tune. A key names a real question (`mediqa_qa:<file tag>:<QID>`,
 `medquad:<collection>/<file>:<qid>`, its text read from the raw files as the dataset build cleans it) or one of our
-own (`ours:<n>`, `ours-heldout:<n>`, its text in the third column).
+own (`ours:<n>`, `ours-b4:<n>`, `ours-heldout:<n>`, ..., its text in the third column).
 
 Answers: `urgent_care_answers.tsv` (development) and `urgent_care_answers_heldout.tsv` (held out), each row
 `yes`/`no` (does the answer advise urgent care) and the answer.
@@ -23,8 +23,8 @@ from medimind_assets.data.cleaning import clean_question
 from medimind_assets.data.safety import SAFETY_LEVELS
 
 HERE = Path(__file__).parent
-DEVELOPMENT_QUESTIONS = (HERE / "safety_labels.tsv", HERE / "safety_labels_more.tsv", HERE / "safety_labels_batch3.tsv")
-HELD_OUT_QUESTIONS = (HERE / "safety_heldout.tsv",)
+DEVELOPMENT_QUESTIONS = tuple(HERE / f"safety_labels{name}.tsv" for name in ("", "_more", "_batch3", "_batch4"))
+HELD_OUT_QUESTIONS = (HERE / "safety_heldout.tsv", HERE / "safety_heldout2.tsv")
 URGENT_CARE_DEVELOPMENT = HERE / "urgent_care_answers.tsv"
 URGENT_CARE_HELD_OUT = HERE / "urgent_care_answers_heldout.tsv"
 
@@ -57,7 +57,7 @@ def labelled_questions(paths: tuple[Path, ...], raw: Path | None) -> list[tuple[
         for row in _rows(path):
             key, label = row["key"], row["label"]
             assert label in SAFETY_LEVELS, f"{path.name}: {key} has label {label!r}"
-            if key.startswith(("ours:", "ours-heldout:")):
+            if key.startswith("ours"):
                 out.append((key, label, row["question"]))
             elif key in real:
                 out.append((key, label, real[key]))

@@ -32,6 +32,9 @@ EMERGENCIES = [
     "she collapsed and is not responding",
     "everyone would be better off without me",
     "my husband is having a seizure and it won't stop",
+    "she burns her arm with a lighter when things get bad",  # self-harm, without the words
+    "one side of his face has dropped and his words keep coming out muddled",  # stroke signs, described
+    "my daughter grabbed a live wire on the fence and fell back",
 ]
 CAUTIONS = [
     "What is the right dose of ibuprofen?",
@@ -53,6 +56,9 @@ SAFE = [
     "How is glaucoma diagnosed?",
     "Can a person with Angelman syndrome have children?",
     "i get headaches behind my eyes every afternoon",
+    "should I shave my legs with a razor or use wax",  # look-alikes of the three above
+    "How is the output voltage of a pacemaker set?",
+    "are power lines near a house a cancer risk",
 ]
 
 
