@@ -101,15 +101,31 @@ def read_config(model_dir: Path) -> dict[str, Any]:
     return config
 
 
-def safetensors_num_parameters(path: Path) -> int:
-    """Number of values stored in a safetensors file, read from its JSON header (no tensor is loaded)."""
+def _safetensors_header(path: Path) -> dict[str, Any]:
+    """A safetensors file's JSON header (tensor names, dtypes and shapes); no tensor is loaded."""
     try:
         with path.open("rb") as handle:
             (header_size,) = struct.unpack("<Q", handle.read(8))
             header = json.loads(handle.read(header_size))
     except (OSError, struct.error, ValueError) as error:
         raise BaseModelError(f"{path} is not a readable safetensors file: {error}") from error
-    return sum(math.prod(entry["shape"]) for key, entry in header.items() if key != "__metadata__")
+    return {key: entry for key, entry in header.items() if key != "__metadata__"}
+
+
+def safetensors_num_parameters(path: Path) -> int:
+    """Number of values stored in a safetensors file, read from its JSON header (no tensor is loaded)."""
+    return sum(math.prod(entry["shape"]) for entry in _safetensors_header(path).values())
+
+
+def matrix_module_names(model_dir: Path) -> set[str]:
+    """The last name of every module with a 2-D weight (the linear layers, and embeddings), lm_head excluded: what a
+    LoRA target can name, read from the weight files' headers before a training process loads the model."""
+    return {
+        key.removesuffix(".weight").rsplit(".", 1)[-1]
+        for path in weight_files(model_dir)
+        for key, entry in _safetensors_header(path).items()
+        if key.endswith(".weight") and len(entry["shape"]) == 2 and "lm_head" not in key
+    }
 
 
 def weight_digests(model_dir: Path, cache_path: Path | None = None) -> dict[str, str]:

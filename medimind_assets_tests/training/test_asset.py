@@ -18,13 +18,26 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def test_an_error_in_the_training_process_fails_the_run_with_its_message(settings, tiny_phi):
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize_lora(settings, instance, target_modules=["o_proj"])
+    # The embeddings have a weight matrix (the check before launch passes) but are no linear layer: the process says so.
+    result = materialize_lora(settings, instance, target_modules=["embed_tokens"])
     assert not result.success
-    assert any("no linear module named 'o_proj'" in m for m in run_messages(instance, result))
+    messages = run_messages(instance, result)
+    assert any("no linear module named 'embed_tokens'" in m for m in messages) and any("[pipes]" in m for m in messages)
     # The step's failure itself says it (what `log_failed_runs` and the UI's run page show), not only the logs.
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     description = failure.event_specific_data.user_failure_data.description
-    assert description.startswith("train_lora failed: ") and "no linear module named 'o_proj'" in description
+    assert description.startswith("train_lora failed: ") and "no linear module named 'embed_tokens'" in description
+
+
+def test_a_target_module_the_weights_lack_fails_before_launching(settings, tiny_phi):
+    """Read from the weight files' headers: no process starts, no model is loaded."""
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_lora(settings, instance, target_modules=["q_proj", "o_proj"])
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    description = failure.event_specific_data.user_failure_data.description
+    assert "has no module named 'o_proj'" in description and "dense, " in description and "q_proj" in description
+    assert "train_lora failed" not in description
+    assert not any("[pipes]" in m for m in run_messages(instance, result))  # no process was launched
 
 
 def test_a_process_that_exits_without_reporting_fails_the_run(tmp_path):
