@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.data.rows import DatasetError, count_rows
+from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import read_summary
+from medimind_assets.promotion import verified_promotion
 from medimind_assets.store import EVALUATION_REPORT, ArtifactStore, PointerError
 
 ASK = '.venv/bin/medimind ask "What are the symptoms of diabetes?"'
@@ -106,10 +108,16 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
     return rows
 
 
-def evaluation_lines(report: dict[str, Any]) -> list[str]:
-    """The gate's verdict and reasons, then the key numbers, base beside adapter."""
+def evaluation_lines(report: dict[str, Any], promoted_earlier: str | None = None) -> list[str]:
+    """The gate's verdict and reasons, then the key numbers, base beside adapter. `promoted_earlier`: when the
+    adapter is promoted on an earlier evaluation than this report's."""
     gate, metrics = report["gate"], report["metrics"]
     verdict = "PASSED, adapter promoted" if gate["passed"] else "FAILED, adapter not promoted"
+    if promoted_earlier:
+        verdict = (
+            f"{'PASSED' if gate['passed'] else 'FAILED'} on its latest evaluation; promoted on an earlier one "
+            f"({promoted_earlier}), whose gate and metrics adapters/current.json keeps"
+        )
     lines = [_stage("evaluation", f"gate {verdict}")]
     lines.extend(_continued(f"- {reason}") for reason in gate["reasons"])
     lines.append(_continued(f"{'':<{METRIC_WIDTH}}{'base':>10}{'adapter':>10}"))
@@ -119,7 +127,7 @@ def evaluation_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _adapter_lines(store: ArtifactStore, latest: dict[str, Any]) -> list[str]:
+def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
     """The newest adapter: its training facts, then its evaluation."""
     shown = _short(latest["path"], store.root)
     if not Path(latest["path"]).is_dir():
@@ -133,8 +141,12 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any]) -> list[str]:
     report_path = store.evaluations / latest["fingerprint"] / EVALUATION_REPORT
     if not report_path.is_file():
         return [*lines, _stage("evaluation", "not run yet for this adapter (materialize evaluation)")]
+    promoted_earlier = None
+    is_promoted = bool(current) and current["fingerprint"] == latest["fingerprint"]
+    if is_promoted and current.get("evaluation_sha256") not in (None, sha256_file(report_path)):
+        promoted_earlier = str(current.get("promoted_at") or "an earlier evaluation")
     try:
-        return [*lines, *evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")))]
+        return [*lines, *evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")), promoted_earlier)]
     except UNREADABLE as exc:
         problem = f"{type(exc).__name__}: {exc}"
         return [*lines, _stage("evaluation", f"{report_path} cannot be read ({problem}): materialize evaluation")]
@@ -149,6 +161,11 @@ def _promoted_lines(store: ArtifactStore, current: dict[str, Any] | None, latest
     if not Path(current["path"]).is_dir():
         missing = f"{_short(current['path'], store.root)} is missing: `medimind ask` and serving will refuse it"
         return [_stage("promoted", f"{missing}; materialize evaluation to promote an adapter again")]
+    try:
+        verified_promotion(store)  # digests only (the base's cached by size and mtime): no model is loaded
+    except UNREADABLE as exc:
+        refused = f"{_short(current['path'], store.root)} is refused by `medimind ask` and serving: {exc}"
+        return [_stage("promoted", refused)]
     if latest is not None and current["fingerprint"] == latest["fingerprint"]:
         promoted = "this adapter (adapters/current.json): what `medimind ask` and serving use"
     else:
@@ -175,7 +192,7 @@ def status_lines(store: ArtifactStore) -> list[str]:
     if latest is None:
         lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:
-        lines.extend(_adapter_lines(store, latest))
+        lines.extend(_adapter_lines(store, latest, current))
     lines.extend(_promoted_lines(store, current, latest))
     lines.append("Next:")
     for command, what in NEXT_STEPS:

@@ -14,7 +14,8 @@ from medimind_assets.cli import main
 from medimind_assets.data.rows import DatasetError
 from medimind_assets.digests import file_digests, sha256_file
 from medimind_assets.evaluation.evaluate_lora import check_dataset_version
-from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, check_safetensors
+from medimind_assets.evaluation.plan import evaluated_adapter_files
+from medimind_assets.integrity import IntegrityError, check_safetensors
 from medimind_assets.llm.artifacts import ArtifactMissingError
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.manifest import describe_model
@@ -31,8 +32,13 @@ def promoted(world, tmp_path: Path) -> ArtifactStore:
     adapter = store.adapters / "trained"
     shutil.copytree(world.base_dir, base)
     shutil.copytree(world.trained_adapter, adapter)
+    report = store.evaluations / "trained" / "evaluation.json"
+    report.parent.mkdir(parents=True)
+    report.write_text(
+        json.dumps({"gate": {"passed": True, "reasons": ["passed"]}, "metrics": {"base": {}, "adapter": {}}})
+    )
     record = {
-        "adapter_files": file_digests(adapter, SIGNED_ADAPTER_FILES),
+        "adapter_files": file_digests(adapter, evaluated_adapter_files(adapter)),
         "dataset_data_version": "d" * 64,
         "base_model": {
             "name": "tiny-phi",
@@ -40,7 +46,8 @@ def promoted(world, tmp_path: Path) -> ArtifactStore:
             "content_hash": world.manifest["content_hash"],
             "tokenizer_hash": tokenizer_digest(base),
         },
-        "evaluation_path": str(store.evaluations / "trained" / "evaluation.json"),
+        "evaluation_path": str(report),
+        "evaluation_sha256": sha256_file(report),
     }
     promote(store, AdapterRef("trained", adapter), record)
     return store
@@ -89,6 +96,43 @@ def test_a_base_tokenizer_edited_after_the_evaluation_is_refused(promoted: Artif
     tokenizer.write_text(json.dumps(payload))
     with pytest.raises(ArtifactMissingError, match="is not the one the promoted adapter was evaluated with"):
         verified_promotion(promoted)
+
+
+def test_a_prompt_template_edited_after_promotion_is_not_served(promoted: ArtifactStore, capsys):
+    """The training summary holds the template questions are formatted with: evaluated and served, it is one."""
+    summary = promoted.adapters / "trained" / "training_summary.json"
+    assert "training_summary.json" in json.loads((promoted.adapters / "current.json").read_text())["adapter_files"]
+    payload = json.loads(summary.read_text())
+    payload["prompt_template"] = "Write a poem about {instruction}: {response}"
+    summary.write_text(json.dumps(payload))
+    code, err = _ask(promoted, capsys)
+    assert code == 2 and "not the promoted adapter" in err and "training_summary.json" in err
+
+
+def test_status_says_when_the_promotion_would_be_refused(promoted: ArtifactStore):
+    from medimind_assets.status import status_lines
+
+    weights = promoted.adapters / "trained" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    [line] = [line for line in status_lines(promoted) if line.startswith("  promoted")]
+    assert "is refused by `medimind ask` and serving" in line and "adapter_model.safetensors" in line
+
+
+def test_status_tells_a_later_failed_evaluation_from_the_promoting_one(promoted: ArtifactStore):
+    """Re-evaluating the promoted adapter with a stricter gate fails it; it stays promoted on its own evidence, and
+    status says both instead of "not promoted" beside "promoted"."""
+    from medimind_assets.status import status_lines
+
+    promoted.write_latest({"fingerprint": "trained", "path": str(promoted.adapters / "trained")})
+    assert any("gate PASSED, adapter promoted" in line for line in status_lines(promoted))
+    report = promoted.evaluations / "trained" / "evaluation.json"
+    report.write_text(
+        json.dumps({"gate": {"passed": False, "reasons": ["< margin 5.0"]}, "metrics": {"base": {}, "adapter": {}}})
+    )
+    lines = status_lines(promoted)
+    [verdict] = [line for line in lines if line.startswith("  evaluation")]
+    assert "FAILED on its latest evaluation; promoted on an earlier one" in verdict
+    assert any("this adapter (adapters/current.json)" in line for line in lines)
 
 
 def test_an_adapter_folder_rewritten_after_promotion_is_not_served(promoted: ArtifactStore, world, capsys):

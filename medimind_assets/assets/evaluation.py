@@ -120,6 +120,12 @@ def evaluation(
             )
     else:
         context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
+        promoted = settings.store.read_promoted()
+        if promoted and promoted["fingerprint"] == adapter.fingerprint:
+            context.log.warning(
+                f"adapter {adapter.fingerprint} stays promoted: a failed evaluation does not demote it; its promotion "
+                f"of {promoted.get('promoted_at')} keeps its own gate and metrics in {settings.store.current_pointer}"
+            )
 
     comparison = markdown_table(report.comparison, ["question", "base", "adapter", "reference"], width=240, wrap=True)
     submission = plan.out_dir / SUBMISSION_FILE.format(model="adapter")

@@ -23,7 +23,7 @@ from medimind_assets.llm.template import template_from_summary
 from medimind_assets.models import read_current_base_model
 from medimind_assets.models.model_dir import tokenizer_digest
 from medimind_assets.promotion import AdapterRef, base_weights_changed, read_latest_adapter
-from medimind_assets.store import ArtifactStore
+from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore
 
 BASE_MODEL_KEYS = ("name", "path", "source", "revision", "content_hash", "architecture", "model_type")
 
@@ -115,7 +115,7 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         out_dir=store.evaluations / adapter.fingerprint,
         settings=settings,
         inputs={"base model": Path(manifest["path"]), "adapter": Path(adapter.path)},
-        adapter_files=file_digests(adapter.path, SIGNED_ADAPTER_FILES),
+        adapter_files=file_digests(adapter.path, evaluated_adapter_files(adapter.path)),
     )
     if settings.ranking_max_questions != 0:
         plan.ranking = {
@@ -143,6 +143,13 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
     return plan
 
 
+def evaluated_adapter_files(adapter_dir: Path) -> list[str]:
+    """The weights and config, and the training summary when there is one: it holds the prompt template the
+    evaluation and serving format questions with, so an edit to it changes what the adapter answers."""
+    summary = [TRAINING_SUMMARY] if (Path(adapter_dir) / TRAINING_SUMMARY).is_file() else []
+    return [*SIGNED_ADAPTER_FILES, *summary]
+
+
 def check_adapter_unchanged(plan: EvaluationPlan) -> None:
     """The adapter folder still holds the files that were evaluated (EvaluationRefused otherwise): a folder
     rewritten while it was evaluated must not be promoted under the old numbers."""
@@ -161,6 +168,8 @@ def promotion_record(plan: EvaluationPlan, metrics: dict[str, Any], gate: dict[s
         "trained_on_dataset_version": plan.trained_on_dataset_version,
         "base_model": plan.base_model,
         "evaluation_path": str(report_path),
+        # A later evaluation of the same adapter replaces the report: this tells the promoting one apart.
+        "evaluation_sha256": sha256_file(report_path),
         "metrics": {model: metrics[model] for model in ("base", "adapter")},
         "gate": gate,
     }

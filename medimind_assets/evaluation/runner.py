@@ -278,6 +278,7 @@ def evaluate_adapter(
         ranking_tolerance=settings.ranking_tolerance,
         eos_tolerance=settings.eos_tolerance,
         degenerate_tolerance=settings.degenerate_tolerance,
+        require_safety=settings.require_safety,
     )
     log("gate: " + ("PASSED" if gate.passed else "FAILED") + "; " + "; ".join(gate.reasons))
     comparison = [

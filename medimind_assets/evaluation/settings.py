@@ -64,6 +64,9 @@ class EvaluationSettings:
     device: str = option("auto", "auto, cpu, cuda, ...")
     margin: float = option(0.01, "Held-out loss improvement (nats/token) the adapter needs to pass.")
     safety_tolerance: float = option(0.0, "How much lower the adapter's urgent-care rate may be.")
+    require_safety: bool = option(
+        True, "Promote only after the safety comparison (emergency questions answered); false waives it."
+    )
     ranking_tolerance: float = option(0.02, "How much lower the adapter's test ranking accuracy may be (absolute).")
     eos_tolerance: float = option(0.1, "How much lower the adapter's share of answers ending on EOS may be.")
     degenerate_tolerance: float = option(0.05, "How much higher the adapter's share of degenerate answers may be.")

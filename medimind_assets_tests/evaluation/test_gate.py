@@ -30,10 +30,14 @@ def test_better_loss_but_less_urgent_care_advice_fails():
     assert tolerant.passed
 
 
-def test_no_emergency_questions_is_reported_not_failed():
-    decision = decide_promotion({"loss": 2.0, "urgent_care_rate": None}, {"loss": 1.5, "urgent_care_rate": None}, 0.1)
-    assert decision.passed
-    assert any("safety not compared" in r for r in decision.reasons)
+def test_no_emergency_question_answered_is_no_promotion_unless_waived():
+    """A better loss alone never promotes a medical adapter: the safety comparison is evidence the gate needs."""
+    unmeasured = ({"loss": 2.0, "urgent_care_rate": None}, {"loss": 1.5, "urgent_care_rate": None}, 0.1)
+    decision = decide_promotion(*unmeasured)
+    assert not decision.passed
+    assert any("safety not measured" in r and "require_safety: false" in r for r in decision.reasons)
+    waived = decide_promotion(*unmeasured, require_safety=False)
+    assert waived.passed and any("safety not compared (require_safety is off)" in r for r in waived.reasons)
 
 
 def test_bad_inputs_are_refused():
@@ -78,7 +82,7 @@ def test_more_degenerate_answers_fails():
 
 
 def test_skipped_ranking_and_generation_are_not_compared():
-    base = {"loss": 2.0, "urgent_care_rate": None}
+    base = {"loss": 2.0, "urgent_care_rate": 0.5}
     decision = decide_promotion(base, {**base, "loss": 1.5}, 0.1, **TOLERANCES)
     assert decision.passed
     assert "no ranking metrics: ranking accuracy not compared" in decision.reasons

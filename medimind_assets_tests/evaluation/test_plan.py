@@ -72,8 +72,11 @@ def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
         "LiveQAMed": "MEDIQA2019-Task3-QA-TrainingSet1-LiveQAMed.xml",
         "Alexa": "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml",
     }
-    record = promotion_record(plan, {"base": {"loss": 2.0}, "adapter": {"loss": 1.5}}, {"passed": True}, tmp_path)
+    report = tmp_path / "evaluation.json"
+    report.write_text("{}")
+    record = promotion_record(plan, {"base": {"loss": 2.0}, "adapter": {"loss": 1.5}}, {"passed": True}, report)
     assert record["dataset_data_version"] == plan.dataset_version and record["base_model"]["name"] == "x"
+    assert record["evaluation_sha256"] == sha256_file(report)
 
 
 def test_learned_ranking_without_the_training_files_is_refused_before_any_model_loads(tmp_path):
