@@ -17,6 +17,7 @@ from types import ModuleType
 # bitsandbytes' CPU backend logs at import, on CPUs with AVX512-BF16, that it could not fetch an optional 4-bit
 # kernel from the Hugging Face hub (the `kernels` package), then uses its own: nothing to do for the user.
 BITSANDBYTES_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+BITSANDBYTES_MATMUL_LOGGER = "bitsandbytes.autograd._functions"
 # peft (0.21) uses transformers' (5.x) deprecated checkpointing names when it wraps a model
 # (`is_gradient_checkpointing`) and when it prepares a quantized one (`gradient_checkpointing_enable`).
 PEFT_CHECKPOINTING_ALIAS = r"`(is_gradient_checkpointing|gradient_checkpointing_enable)` is deprecated"
@@ -32,8 +33,23 @@ def ignoring_warning(message: str, category: type[Warning]) -> Iterator[None]:
         yield
 
 
+class _Once(logging.Filter):
+    """Lets a message through the first time only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in self.seen:
+            return False
+        self.seen.add(record.msg)
+        return True
+
+
 def import_bitsandbytes() -> ModuleType:
-    """`import bitsandbytes` (ImportError as the import) without its CPU backend's notice about `kernels`."""
+    """`import bitsandbytes` (ImportError as the import) without its CPU backend's notice about `kernels`; its 8-bit
+    matmul's notice that float32 inputs are cast to float16, logged on every forward pass on a CPU, shown once."""
     logger = logging.getLogger(BITSANDBYTES_CPU_LOGGER)
     previous = logger.level
     logger.setLevel(logging.ERROR)
@@ -41,6 +57,9 @@ def import_bitsandbytes() -> ModuleType:
         import bitsandbytes
     finally:
         logger.setLevel(previous)
+    matmul = logging.getLogger(BITSANDBYTES_MATMUL_LOGGER)
+    if not any(isinstance(f, _Once) for f in matmul.filters):
+        matmul.addFilter(_Once())
     return bitsandbytes
 
 

@@ -43,6 +43,18 @@ def test_bitsandbytes_import_notice_is_muted_and_its_logger_restored():
     assert "a later bitsandbytes warning" in done.stderr
 
 
+def test_the_8bit_matmul_cast_notice_is_shown_once_not_on_every_forward_pass():
+    pytest.importorskip("bitsandbytes")
+    code = (
+        "import logging; from medimind_assets.quiet import before_peft, BITSANDBYTES_MATMUL_LOGGER as name; "
+        "before_peft(); log = logging.getLogger(name); "
+        "[log.warning('MatMul8bitLt: inputs will be cast from %s to float16', 'torch.float32') for _ in range(5)]; "
+        "log.warning('another notice')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.count("MatMul8bitLt: inputs will be cast") == 1 and "another notice" in done.stderr
+
+
 def test_loading_an_adapter_shows_no_library_notice(world, recwarn):
     model = attach_adapter(load_for_inference(world.base_dir, "cpu"), world.trained_adapter)
     assert model.active_adapter == "default"

@@ -19,12 +19,12 @@ from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.digests import sha256_file
 from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
 from medimind_assets.models import BaseModelError, read_current_base_model
-from medimind_assets.models.model_dir import matrix_module_names
+from medimind_assets.models.model_dir import linear_module_names
 from medimind_assets.pipes_scripts import TRAINING
 from medimind_assets.promotion import base_weights_changed
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
-from medimind_assets.training.lora import TargetModuleError
+from medimind_assets.training.lora import TargetModuleError, missing_target_message
 from medimind_assets.training.request import TrainingRequest
 
 # Config fields that steer the run but are not hyperparameters (not in TrainingHyperparameters).
@@ -65,11 +65,8 @@ def lora_adapter(
     # A target the weights do not have fails here, not minutes later in the launched process (which checks again,
     # on the loaded model's linear layers).
     targets = config.hyperparameters().target_modules or manifest["target_modules"]
-    if missing := [t for t in targets if t not in (modules := matrix_module_names(Path(manifest["path"])))]:
-        raise TargetModuleError(
-            f"target_modules: base model {manifest['name']!r} has no module named {', '.join(map(repr, missing))}; "
-            f"its modules with a weight matrix are: {', '.join(sorted(modules))}"
-        )
+    if missing := [t for t in targets if t not in (modules := linear_module_names(Path(manifest["path"])))]:
+        raise TargetModuleError(missing_target_message(missing, modules, manifest["name"]))
     if not store.dataset.is_file():
         raise DatasetError(f"dataset not found: {store.dataset} (materialize dataset first)")
     # Train on the content-addressed copy: the version the adapter names stays on disk (lineage, audits,
@@ -90,6 +87,7 @@ def lora_adapter(
         data_root=store.root,
         force=config.force,
         raw_dir=settings.raw_path,
+        world_size=config.num_processes,
     )
     sources = request.hyperparameters.sources
     context.log.info(

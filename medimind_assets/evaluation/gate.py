@@ -89,9 +89,11 @@ def decide_promotion(
     if base_loss is None or adapter_loss is None:
         raise ValueError("both metric sets need a held-out 'loss'")
     improvement = float(base_loss) - float(adapter_loss)
-    passed = improvement >= margin
+    passed = improvement >= margin and improvement > 0  # even with margin 0, an adapter must be better
     if passed:
         reasons = [f"held-out loss improved by {improvement:.4f} >= margin {margin:.4f}"]
+    elif improvement >= margin:
+        reasons = [f"held-out loss improved by {improvement:.4f}: no better than the base (margin {margin:.4f})"]
     else:
         reasons = [
             f"held-out loss improved by {improvement:.4f} < margin {margin:.4f} "

@@ -117,14 +117,16 @@ def safetensors_num_parameters(path: Path) -> int:
     return sum(math.prod(entry["shape"]) for entry in _safetensors_header(path).values())
 
 
-def matrix_module_names(model_dir: Path) -> set[str]:
-    """The last name of every module with a 2-D weight (the linear layers, and embeddings), lm_head excluded: what a
-    LoRA target can name, read from the weight files' headers before a training process loads the model."""
+def linear_module_names(model_dir: Path) -> set[str]:
+    """The last name of every module with a 2-D weight that is not vocabulary-sized (the embeddings and the output
+    head are): the linear layers a LoRA target can name, read from the weight files' headers before a training
+    process loads the model."""
+    vocabulary = read_config(model_dir).get("vocab_size")
     return {
         key.removesuffix(".weight").rsplit(".", 1)[-1]
         for path in weight_files(model_dir)
         for key, entry in _safetensors_header(path).items()
-        if key.endswith(".weight") and len(entry["shape"]) == 2 and "lm_head" not in key
+        if key.endswith(".weight") and len(entry["shape"]) == 2 and vocabulary not in entry["shape"]
     }
 
 

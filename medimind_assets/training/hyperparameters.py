@@ -152,6 +152,9 @@ class TrainingHyperparameters:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise HyperparameterError(f"{name} must be a finite number > 0, got {value!r}")
+        for name in ("learning_rate", "preference_learning_rate"):  # Adam overflows far above; LoRA uses ~1e-4
+            if getattr(self, name) > 1:
+                raise HyperparameterError(f"{name} must be at most 1, got {getattr(self, name)!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
             raise HyperparameterError(f"seed must be an integer from 0 to 2**32 - 1 (numpy's range), got {self.seed!r}")
         for name in ("lora_dropout", "warmup_ratio"):

@@ -5,7 +5,7 @@ The base model itself is loaded by `medimind_assets.llm.loading.load_for_trainin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from medimind_assets.errors import MediMindError
 from medimind_assets.quiet import peft_wrapping
@@ -14,6 +14,14 @@ from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
 class TargetModuleError(MediMindError, ValueError):
     """A LoRA target module the base model does not have."""
+
+
+def missing_target_message(missing: Sequence[str], available: Iterable[str], model_name: str) -> str:
+    head = " (the output head stays frozen: the loss projects through it)" if "lm_head" in missing else ""
+    return (
+        f"base model {model_name!r} has no linear module named {', '.join(map(repr, missing))}{head}; "
+        f"its linear modules are: {', '.join(sorted(available))}"
+    )
 
 
 def check_target_modules(model, targets: Sequence[str], model_name: str) -> None:
@@ -30,10 +38,7 @@ def check_target_modules(model, targets: Sequence[str], model_name: str) -> None
     )
     missing = [t for t in targets if t not in available]
     if missing:
-        raise TargetModuleError(
-            f"base model {model_name!r} has no linear module named {', '.join(map(repr, missing))}; "
-            f"its linear modules are: {', '.join(available)}"
-        )
+        raise TargetModuleError(missing_target_message(missing, available, model_name))
 
 
 def lora_config(hyperparameters: TrainingHyperparameters, targets: Sequence[str]):

@@ -33,9 +33,11 @@ def compute_fingerprint(
     base_model: dict[str, Any],
     hyperparameters: TrainingHyperparameters,
     preference_version: str | None = None,
+    world_size: int = 1,
 ) -> str:
-    """sha256 over the dataset version, the base model's identity, the result-affecting hyperparameters and, with a
-    preference stage, the version of its pairs."""
+    """sha256 over the dataset version, the base model's identity, the result-affecting hyperparameters, with a
+    preference stage the version of its pairs, and with more than one training process their number (each adds a
+    batch to every optimizer step)."""
     payload = {
         "version": FINGERPRINT_VERSION,
         "data_version": data_version,
@@ -44,6 +46,8 @@ def compute_fingerprint(
     }
     if preference_version is not None:
         payload["preference_pairs"] = preference_version
+    if world_size != 1:
+        payload["world_size"] = world_size
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()
 
@@ -60,6 +64,7 @@ class TrainingRequest:
     force: bool = False
     # With a preference stage: {"path", "data_version", "counts"} of its pairs (training.preference).
     preference: dict[str, Any] | None = None
+    world_size: int = 1  # training processes (`num_processes`)
 
     @classmethod
     def create(
@@ -70,6 +75,7 @@ class TrainingRequest:
         data_root: Path,
         force: bool = False,
         raw_dir: Path | None = None,
+        world_size: int = 1,
     ) -> TrainingRequest:
         """Hash the dataset, count its rows, build the preference pairs (from `raw_dir`) when asked for, and
         fingerprint the run (raises on a bad input)."""
@@ -91,10 +97,11 @@ class TrainingRequest:
             hyperparameters=hyperparameters,
             data_root=str(ArtifactStore.at(data_root).root),
             fingerprint=compute_fingerprint(
-                data_version, base_model, hyperparameters, preference and preference["data_version"]
+                data_version, base_model, hyperparameters, preference and preference["data_version"], world_size
             ),
             force=force,
             preference=preference,
+            world_size=world_size,
         )
 
     @property
@@ -110,7 +117,9 @@ class TrainingRequest:
         """The SFT stage's checkpoints: named by the run without its preference stage, so runs that differ only in
         that stage share (and resume from) one SFT."""
         sft = dataclasses.replace(self.hyperparameters, preference="none")
-        return self.store.checkpoints / compute_fingerprint(self.data_version, self.base_model, sft)
+        return self.store.checkpoints / compute_fingerprint(
+            self.data_version, self.base_model, sft, world_size=self.world_size
+        )
 
     @property
     def adapter_dir(self) -> Path:
@@ -125,6 +134,7 @@ class TrainingRequest:
             "fingerprint": self.fingerprint,
             "force": self.force,
             "preference": self.preference,
+            "world_size": self.world_size,
         }
 
     @classmethod
@@ -141,6 +151,7 @@ class TrainingRequest:
                 fingerprint=extras["fingerprint"],
                 force=bool(extras.get("force", False)),
                 preference=extras.get("preference"),
+                world_size=int(extras.get("world_size", 1)),
             )
         except (KeyError, TypeError) as error:
             raise RequestError(f"Pipes extras are missing {error} (got keys {sorted(extras)})") from None
@@ -160,7 +171,9 @@ class TrainingRequest:
             pairs_version = self.preference["data_version"]
             if sha256_file(Path(self.preference["path"])) != pairs_version:
                 raise DatasetError(f"{self.preference['path']} changed after the run started; materialize again")
-        expected = compute_fingerprint(self.data_version, self.base_model, self.hyperparameters, pairs_version)
+        expected = compute_fingerprint(
+            self.data_version, self.base_model, self.hyperparameters, pairs_version, self.world_size
+        )
         if expected != self.fingerprint:
             raise RequestError(f"fingerprint {self.fingerprint[:12]} does not match the inputs ({expected[:12]})")
 

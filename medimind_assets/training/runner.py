@@ -149,6 +149,12 @@ def run_training(
     distributed = distributed or Distributed.from_env()
     request.hyperparameters.validate()
     request.verify()
+    if distributed.world_size != request.world_size:
+        raise TrainingError(
+            f"fingerprint {request.fingerprint[:12]} was planned for {request.world_size} training process(es), this "
+            f"launch runs {distributed.world_size}: the batches of every step, and so the weights, would not be the ones "
+            "it names"
+        )
     with ExitStack() as locks:
         if distributed.is_main:
             for name in sorted({request.fingerprint, request.sft_checkpoint_dir.name}):
@@ -308,6 +314,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         losses += [loss for _, loss in preference["loss_curve"]["train"]]
         validation += [preference["validation_loss"]] if "validation_loss" in preference else []
     check_finite(trainer.model, losses, validation, hp.learning_rate)
+    check_trained(trainer.model, trainer.state.global_step)
     state = trainer.state
     peak, peak_kind = peak_memory(plan.device)
     trainable, total = trainer.model.get_nb_trainable_parameters()
@@ -386,6 +393,18 @@ def check_finite(model, train_losses: list[float], validation: list[float], lear
         raise TrainingError(f"non-finite train loss in {train_losses}: {remedy}")
     if validation and not math.isfinite(validation[-1]):
         raise TrainingError(f"the final validation loss is {validation[-1]}: {remedy}")
+
+
+def check_trained(model, global_step: int) -> None:
+    """Refuse an adapter no optimizer step changed: LoRA starts with every `lora_B` at zero (the base model's
+    outputs), and under warmup the first step runs at learning rate 0, so a one-step run publishes the base."""
+    b_weights = [p for name, p in model.named_parameters() if p.requires_grad and "lora_B" in name]
+    if b_weights and not any(bool(p.detach().any()) for p in b_weights):
+        raise TrainingError(
+            f"the adapter is unchanged after {global_step} optimizer step(s) (every lora_B is still zero; with "
+            "warmup_ratio > 0 the first step runs at learning rate 0): train for more steps (max_steps, num_epochs, "
+            "fewer gradient_accumulation_steps) or set warmup_ratio: 0. No adapter was written."
+        )
 
 
 def _prepare_model(

@@ -86,14 +86,47 @@ def describe_batching(hp: TrainingHyperparameters) -> str:
 
 @functools.cache
 def sft_trainer_class():
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
     from trl import SFTTrainer
 
     from medimind_assets.training.loss import labelled_loss_sum, with_loss_positions
 
+    class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+        """Each epoch's length-grouped order drawn from (seed, epoch), not from the global RNG: the Trainer restores
+        a checkpoint's RNG state only after the resumed epoch's order is drawn, so a run resumed in a later epoch
+        would otherwise train that epoch in another order than the run it resumes."""
+
+        def __init__(self, batch_size: int, lengths: list[int], seed: int) -> None:
+            super().__init__(batch_size, lengths=lengths)
+            self.seed, self.epoch = seed, 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self):
+            self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+            return super().__iter__()
+
     class MediMindSFTTrainer(SFTTrainer):
-        """trl's SFTTrainer, with the loss on labelled positions computed by `training.loss` (`labelled_loss`)."""
+        """trl's SFTTrainer, with the loss on labelled positions computed by `training.loss` (`labelled_loss`), a
+        length-grouped order that resumes exactly, and validation passes that leave the training's RNG alone."""
 
         labelled_loss = True
+
+        def _get_train_sampler(self, train_dataset=None):
+            sampler = super()._get_train_sampler(train_dataset)
+            if type(sampler) is LengthGroupedSampler:
+                seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+                return EpochSeededLengthGroupedSampler(sampler.batch_size, sampler.lengths, seed)
+            return sampler
+
+        def evaluate(self, *args, **kwargs):
+            # A pass's data loader draws its seed from the global RNG: without the fork, how often the validation
+            # loss is computed (eval_steps) would change the dropout masks of the steps after it, and the weights.
+            devices = range(torch.cuda.device_count()) if torch.cuda.is_available() else []
+            with torch.random.fork_rng(devices=devices):
+                return super().evaluate(*args, **kwargs)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             if return_outputs or not self.labelled_loss:

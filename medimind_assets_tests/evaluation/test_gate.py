@@ -40,6 +40,11 @@ def test_no_emergency_question_answered_is_no_promotion_unless_waived():
     assert waived.passed and any("safety not compared (require_safety is off)" in r for r in waived.reasons)
 
 
+def test_an_adapter_no_better_than_the_base_fails_even_at_margin_0():
+    decision = decide_promotion({"loss": 2.0, "urgent_care_rate": 0.5}, {"loss": 2.0, "urgent_care_rate": 0.5}, 0.0)
+    assert not decision.passed and "no better than the base" in decision.reasons[0]
+
+
 def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="margin"):
         decide_promotion({"loss": 1.0}, {"loss": 1.0}, -0.1)

@@ -52,6 +52,7 @@ def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
         ({"preference_beta": 0}, "preference_beta must be a finite number > 0"),
         ({"num_epochs": float("inf")}, "num_epochs must be a finite number > 0, got inf"),
         ({"learning_rate": float("nan")}, "learning_rate must be a finite number > 0"),
+        ({"learning_rate": 1e38}, "learning_rate must be at most 1, got 1e\\+38"),
         ({"preference_sft_weight": float("inf")}, "preference_sft_weight must be a finite number >= 0"),
         ({"seed": -1}, "seed must be an integer from 0 to 2\\*\\*32 - 1"),
         ({"seed": 2**32}, "seed must be an integer"),

@@ -214,10 +214,10 @@ def test_a_model_failing_the_loss_check_trains_on_trls_loss(settings, tiny_phi, 
 
 def test_a_rerun_reads_the_tokenised_splits_from_the_cache(settings, tiny_phi):
     first = ListReporter()
-    run_training(make_request(settings, tiny_phi, max_steps=1), first)
+    run_training(make_request(settings, tiny_phi, max_steps=2), first)
     assert not any("read from the cache" in line for line in first.lines)
     again = ListReporter()  # another fingerprint (learning rate), the same data, tokenizer and max_length
-    run_training(make_request(settings, tiny_phi, max_steps=1, learning_rate=5e-4), again)
+    run_training(make_request(settings, tiny_phi, max_steps=2, learning_rate=5e-4), again)
     assert sum("tokens read from the cache of dataset" in line for line in again.lines) == 2
 
 
@@ -279,6 +279,57 @@ def test_a_run_resumed_from_a_checkpoint_publishes_the_same_adapter_bit_for_bit(
     assert again["adapter_model.safetensors"] == uninterrupted["adapter_model.safetensors"]
 
 
+def test_a_run_resumed_in_a_later_epoch_publishes_the_same_adapter(settings, tiny_phi):
+    """30 rows in passes of 4: 8 steps an epoch. Resumed from step 10, in the second epoch, whose length-grouped
+    order is drawn again in the resuming process."""
+    import shutil
+
+    run = {"max_steps": 15, "save_steps": 5, "eval_steps": 5}
+    request = make_request(settings, tiny_phi, keep_checkpoints=True, **run)
+    run_training(request, ListReporter())
+    uninterrupted = _files(request.adapter_dir)
+    shutil.rmtree(request.adapter_dir)
+    shutil.rmtree(request.checkpoint_dir / "checkpoint-15")
+    resumed = run_training(make_request(settings, tiny_phi, **run), ListReporter())
+    assert resumed.summary["metrics"]["resumed_from_step"] == 10
+    assert _files(request.adapter_dir)["adapter_model.safetensors"] == uninterrupted["adapter_model.safetensors"]
+
+
+def test_how_often_the_validation_loss_is_computed_does_not_change_the_weights(settings, tiny_phi):
+    """eval_steps is not in the fingerprint: it must not change what the fingerprint names."""
+    often = make_request(settings, tiny_phi, eval_steps=1)
+    run_training(often, ListReporter())
+    weights = _files(often.adapter_dir)["adapter_model.safetensors"]
+    rarely = make_request(settings, tiny_phi, eval_steps=100, force=True)
+    assert rarely.fingerprint == often.fingerprint
+    run_training(rarely, ListReporter())
+    assert _files(often.adapter_dir)["adapter_model.safetensors"] == weights
+
+
+def test_the_number_of_training_processes_is_part_of_the_fingerprint(settings, tiny_phi):
+    from medimind_assets.training.runner import Distributed
+
+    one = make_request(settings, tiny_phi)
+    two = TrainingRequest.create(
+        dataset_path=settings.store.dataset,
+        base_model=tiny_phi,
+        hyperparameters=one.hyperparameters,
+        data_root=settings.store.root,
+        world_size=2,
+    )
+    assert two.fingerprint != one.fingerprint and TrainingRequest.from_extras(two.to_extras()) == two
+    with pytest.raises(TrainingError, match="planned for 1 training process"):
+        run_training(one, ListReporter(), Distributed(world_size=2))
+
+
+def test_an_adapter_no_step_changed_is_not_published(settings, tiny_phi):
+    """One optimizer step under warmup runs at learning rate 0: the adapter would be the base model."""
+    request = make_request(settings, tiny_phi, max_steps=1)
+    with pytest.raises(TrainingError, match="unchanged after 1 optimizer step"):
+        run_training(request, ListReporter())
+    assert not request.adapter_dir.exists()
+
+
 def test_checkpoints_are_removed_once_the_adapter_is_published_unless_kept(settings, tiny_phi):
     request = make_request(settings, tiny_phi, max_steps=2, save_steps=1)
     run_training(request, ListReporter())
@@ -308,11 +359,11 @@ def test_a_second_training_of_the_same_fingerprint_stops_while_the_first_holds_i
 def test_force_refuses_to_rewrite_the_promoted_adapter(settings, tiny_phi):
     from medimind_assets.promotion import AdapterRef, promote
 
-    request = make_request(settings, tiny_phi, max_steps=1)
+    request = make_request(settings, tiny_phi, max_steps=2)
     run_training(request, ListReporter())
     weights = (request.adapter_dir / "adapter_model.safetensors").read_bytes()
     promote(settings.store, AdapterRef(request.fingerprint, request.adapter_dir), {})
-    forced = make_request(settings, tiny_phi, max_steps=1, force=True, save_steps=7)  # outside the fingerprint
+    forced = make_request(settings, tiny_phi, max_steps=2, force=True, save_steps=7)  # outside the fingerprint
     with pytest.raises(TrainingError, match="is the promoted one"):
         run_training(forced, ListReporter())
     assert (request.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
@@ -321,7 +372,7 @@ def test_force_refuses_to_rewrite_the_promoted_adapter(settings, tiny_phi):
 def test_force_stops_before_publishing_over_an_adapter_promoted_while_it_trained(settings, tiny_phi):
     from medimind_assets.promotion import AdapterRef, promote
 
-    request = make_request(settings, tiny_phi, max_steps=1)
+    request = make_request(settings, tiny_phi, max_steps=2)
     run_training(request, ListReporter())
     weights = (request.adapter_dir / "adapter_model.safetensors").read_bytes()
 
@@ -331,14 +382,14 @@ def test_force_stops_before_publishing_over_an_adapter_promoted_while_it_trained
             if message.startswith("loss checked"):
                 promote(settings.store, AdapterRef(request.fingerprint, request.adapter_dir), {})
 
-    forced = make_request(settings, tiny_phi, max_steps=1, force=True, save_steps=7)
+    forced = make_request(settings, tiny_phi, max_steps=2, force=True, save_steps=7)
     with pytest.raises(TrainingError, match="is the promoted one"):
         run_training(forced, PromotedMeanwhile())
     assert (request.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
 
 
 def test_force_with_an_unreadable_promotion_pointer_is_refused(settings, tiny_phi):
-    request = make_request(settings, tiny_phi, max_steps=1, force=True)
+    request = make_request(settings, tiny_phi, max_steps=2, force=True)
     settings.store.current_pointer.parent.mkdir(parents=True, exist_ok=True)
     settings.store.current_pointer.write_text("{not json")
     with pytest.raises(TrainingError, match="current.json.*must be known"):
