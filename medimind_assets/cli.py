@@ -153,7 +153,9 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     )
     which.add_argument("--base", action="store_true", help="the base model alone")
     parser.add_argument("--compare", action="store_true", help="print the base model's answer too")
-    parser.add_argument("--max-new-tokens", type=_positive_int, default=128, help="generation bound (default 128)")
+    parser.add_argument(
+        "--max-new-tokens", type=_bounded_new_tokens, default=128, help="generation bound (default 128, at most 1024)"
+    )
     _add_repetition_penalty(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
     _add_data_dir(parser)
@@ -395,6 +397,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         max_prompt_tokens=args.max_prompt_tokens,
         max_batch_size=args.max_batch_size,
+        max_waiting=args.max_waiting,
         reload_interval=args.reload_interval,
         repetition_penalty=args.repetition_penalty,
     )
@@ -432,6 +435,12 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         type=_positive_int,
         default=8,
         help="waiting requests answered together in one generation (default 8; 1: one at a time)",
+    )
+    parser.add_argument(
+        "--max-waiting",
+        type=_positive_int,
+        default=32,
+        help="requests that may wait for the generation; one more is answered 503 with Retry-After (default 32)",
     )
     parser.add_argument(
         "--no-merge",

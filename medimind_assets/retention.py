@@ -67,11 +67,13 @@ def _folders(area: Path) -> list[Path]:
 
 
 def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
-    """The fingerprints kept: promoted, newest, and the `keep_adapters` most recent others."""
+    """The fingerprints kept: promoted, newest, served by a running server, and the `keep_adapters` most recent
+    others."""
     if keep_adapters < 0:
         raise ValueError(f"keep_adapters must be >= 0, got {keep_adapters}")
     # A pointer that exists but cannot be read raises PointerError: what it protects is unknown, so nothing may go.
     pinned = [str(payload["fingerprint"]) for payload in (store.read_promoted(), store.read_latest()) if payload]
+    pinned += sorted(path.name for path in store.leased_adapters() if path.parent == store.adapters)
     finished = sorted(_folders(store.adapters), key=_trained_at, reverse=True)
     recent = [p.name for p in finished if p.name not in pinned]
     return list(dict.fromkeys([*pinned, *recent[:keep_adapters]]))

@@ -10,6 +10,7 @@ keeps its absolute path. Every write is atomic (`medimind_assets.atomic`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,16 @@ class PointerError(MediMindError, ValueError):
 
 class DatasetVersionError(MediMindError, ValueError):
     """A dataset version that cannot be kept or read back as the bytes its name promises."""
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _under_root(*parts: str) -> property:
@@ -57,6 +68,7 @@ class ArtifactStore:
     evaluations = _under_root("evaluations")
     merged = _under_root("merged")
     cache = _under_root("cache")  # tokenised splits and preference pairs, rebuilt on demand
+    leases = _under_root("serving")  # `<pid>.json` of each running server: the adapter it serves
     latest_pointer = _under_root("adapters", "latest.json")
     current_pointer = _under_root("adapters", "current.json")
     base_model_pointer = _under_root("models", BASE_MODEL)
@@ -99,6 +111,29 @@ class ArtifactStore:
         """A path read from a pointer: relative ones are under this root."""
         path = Path(raw).expanduser()
         return path if path.is_absolute() else self.root / path
+
+    def write_lease(self, pid: int, adapter_dir: str | Path | None) -> None:
+        """Record that server `pid` serves `adapter_dir` (None: the base model alone), so retention keeps it."""
+        path = self.relative(adapter_dir) if adapter_dir else None
+        atomic_write_json(self.leases / f"{pid}.json", {"pid": pid, "path": path})
+
+    def remove_lease(self, pid: int) -> None:
+        (self.leases / f"{pid}.json").unlink(missing_ok=True)
+
+    def leased_adapters(self) -> set[Path]:
+        """The adapter folders servers still running serve; a lease whose process is gone is removed."""
+        leased = set()
+        for lease in sorted(self.leases.glob("*.json")) if self.leases.is_dir() else []:
+            try:
+                payload = json.loads(lease.read_text(encoding="utf-8"))
+                pid = int(payload["pid"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # being written, or damaged: it protects nothing it can name
+            if not _running(pid):
+                lease.unlink(missing_ok=True)
+            elif payload.get("path"):
+                leased.add(self.resolve(payload["path"]))
+        return leased
 
     # The three pointers. Readers return None when the file does not exist and raise PointerError (naming the file
     # and the asset that writes it) when it cannot be used; `path` comes back resolved against this root.

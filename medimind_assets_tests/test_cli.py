@@ -32,6 +32,7 @@ from medimind_assets_tests.model_world import use_adapter
         (["serve", "--max-new-tokens", "5000"], "expected a whole number from 1 to 1024, got 5000"),
         (["serve", "--reload-interval", "-1"], "expected a number >= 0, got -1"),
         (["serve", "--threads", "0"], "expected a whole number >= 1, got 0"),
+        (["serve", "--max-waiting", "0"], "expected a whole number >= 1, got 0"),
         (["serve", "--device", "nonsense", "--data-dir", "."], "unknown device 'nonsense'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["ask", "hi", "--base", "--compare"], "--base and --compare ask for the same answer twice"),

@@ -84,6 +84,27 @@ def test_the_promoted_adapter_survives_newer_unpromoted_ones(tmp_path: Path):
         apply_retention(store, keep_adapters=-1)
 
 
+def test_an_adapter_a_running_server_serves_is_kept_until_the_server_stops(tmp_path: Path):
+    """A server pinned to an older adapter (LORA_MODEL_PATH) records a lease; a lease of a dead process is no pin."""
+    import subprocess
+    import sys
+
+    store = ArtifactStore.at(tmp_path / "data")
+    served = _night(store, 1)
+    for night in range(2, 5):
+        _night(store, night)
+    store.write_lease(os.getpid(), store.adapters / served)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    store.write_lease(int(dead.stdout), store.adapters / f"02{'f' * 62}")  # a server killed without removing it
+    apply_retention(store, keep_adapters=0)
+    remaining = {p.name for p in store.adapters.iterdir() if p.is_dir()}
+    assert remaining == {served, f"04{'f' * 62}"}
+    assert [p.name for p in store.leases.iterdir()] == [f"{os.getpid()}.json"]  # the dead server's lease is gone
+    store.remove_lease(os.getpid())
+    apply_retention(store, keep_adapters=0)
+    assert {p.name for p in store.adapters.iterdir() if p.is_dir()} == {f"04{'f' * 62}"}
+
+
 @pytest.mark.parametrize("pointer", ["current.json", "latest.json"])
 @pytest.mark.parametrize("content", ['{"fingerprint": "trunc', "", "[]", '{"fingerprint": "x"}', "\xff\xfe"])
 def test_an_unreadable_pointer_removes_nothing(tmp_path: Path, pointer: str, content: str):

@@ -19,7 +19,7 @@ import logging
 import re
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from medimind_assets.evaluation.likelihood import Log, make_batches, padded
@@ -51,12 +51,16 @@ def generate_answers(
     log: Log | None = None,
     label: str = "generation",
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
+    unwanted: Sequence[Callable[[], bool]] | None = None,
 ) -> list[Generated]:
-    """Greedy continuation of each prompt, in input order (repetition penalised: module docstring)."""
+    """Greedy continuation of each prompt, in input order (repetition penalised: module docstring).
+
+    `unwanted`, one per prompt: True once that answer is no longer wanted (serving: its client left); its row stops
+    generating at the next token, and its (cut) answer is returned as any other."""
     import torch
 
     check_repetition_penalty(repetition_penalty)
-    from transformers import LogitsProcessorList
+    from transformers import LogitsProcessorList, StoppingCriteriaList
 
     log = log or logger.info
     device = next(model.parameters()).device
@@ -84,6 +88,9 @@ def generate_answers(
                 logits_processor=LogitsProcessorList(
                     [answer_repetition_penalty(width, repetition_penalty)] if repetition_penalty != 1.0 else []
                 ),
+                stopping_criteria=StoppingCriteriaList(
+                    [rows_unwanted([unwanted[i] for i in batch])] if unwanted is not None else []
+                ),
                 eos_token_id=eos,
                 pad_token_id=pad,
             )
@@ -108,6 +115,18 @@ def check_repetition_penalty(penalty: float) -> None:
     """ValueError unless `penalty` is a finite number >= 1.0 (1.0: plain greedy decoding)."""
     if not 1.0 <= penalty < float("inf"):
         raise ValueError(f"repetition_penalty must be a finite number >= 1.0, got {penalty}")
+
+
+def rows_unwanted(unwanted: Sequence[Callable[[], bool]]):
+    """A transformers stopping criterion: a batch row stops once its `unwanted` says so."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class RowsUnwanted(StoppingCriteria):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **_) -> torch.BoolTensor:
+            return torch.tensor([stop() for stop in unwanted], dtype=torch.bool, device=input_ids.device)
+
+    return RowsUnwanted()
 
 
 def answer_repetition_penalty(answer_start: int, penalty: float):

@@ -8,9 +8,10 @@ What `medimind ask` runs. Every model is found from the pipeline's pointers unde
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, Generated, generate_answers
 from medimind_assets.integrity import ADAPTER_CONFIG, IntegrityError, read_summary
@@ -19,7 +20,8 @@ from medimind_assets.llm.loading import attach_adapter, load_for_inference, load
 from medimind_assets.llm.template import PromptTemplate, template_from_summary
 from medimind_assets.merging.merge import MERGE_INFO
 from medimind_assets.models import BaseModelError, read_current_base_model
-from medimind_assets.promotion import read_promoted, verified_promotion
+from medimind_assets.promotion import base_weights_hash, read_promoted, verified_promotion
+from medimind_assets.serving.chat import is_blank, normalise
 from medimind_assets.store import ArtifactStore
 
 
@@ -53,10 +55,40 @@ def _base_for_adapter(store: ArtifactStore, adapter_dir: Path) -> Path:
         raise
 
 
+def base_name(store: ArtifactStore, model_dir: Path, recorded: Any = None) -> str:
+    """The name of the base in `model_dir`: the pipeline's when it is that folder, else the name `recorded` (a
+    promotion's record of the base it verified) gives, else the folder's."""
+    with suppress(BaseModelError):
+        manifest = read_current_base_model(store)
+        if manifest["name"] and Path(manifest["path"]).resolve() == Path(model_dir).resolve():
+            return str(manifest["name"])
+    if isinstance(recorded, dict) and recorded.get("name"):
+        return str(recorded["name"])
+    return Path(model_dir).name
+
+
+def check_trained_on(store: ArtifactStore, adapter_dir: Path, base_dir: Path) -> None:
+    """ArtifactMissingError when the adapter's training summary records other base weights than those in
+    `base_dir` (an adapter whose summary records no base is not checked)."""
+    trained = read_summary(adapter_dir).get("base_model")
+    trained_hash = trained.get("content_hash") if isinstance(trained, dict) else None
+    if not trained_hash:
+        return
+    actual = base_weights_hash(store, base_dir)
+    if actual != trained_hash:
+        raise ArtifactMissingError(
+            f"adapter {adapter_dir} was trained on base {trained.get('name')} ({trained_hash[:12]}), but the current "
+            f"base model is {base_name(store, base_dir)} ({actual[:12]}); use an adapter trained on the current base"
+        )
+
+
 def adapter_target(store: ArtifactStore, adapter_dir: Path) -> Target:
+    """`adapter_dir` on the current base (`_base_for_adapter`), checked to be the base it was trained on."""
     adapter_dir = require_adapter_dir(Path(adapter_dir))
     template = template_from_summary(read_summary(adapter_dir))
-    return Target(f"adapter {adapter_dir.name}", _base_for_adapter(store, adapter_dir), adapter_dir, template)
+    base_dir = _base_for_adapter(store, adapter_dir)
+    check_trained_on(store, adapter_dir, base_dir)
+    return Target(f"adapter {adapter_dir.name}", base_dir, adapter_dir, template)
 
 
 def promoted_target(store: ArtifactStore) -> tuple[Target, dict]:
@@ -124,11 +156,26 @@ def resolve_targets(
     return [Target("base", base_dir or current_base_dir(store), None, target.template), target]
 
 
-def prompt_budget(model, max_new_tokens: int) -> int | None:
-    """How many prompt tokens fit beside `max_new_tokens` in the model's context (None when it names none): a
-    longer prompt is cut to its last tokens, as the evaluation cuts it, never sent past the context."""
+def prompt_budget(model, max_new_tokens: int, prompt_tokens: int) -> int | None:
+    """How many prompt tokens fit beside `max_new_tokens` in the model's context (None when it names none).
+
+    A prompt longer than the context itself is cut to its last tokens, as the evaluation cuts it; ValueError when
+    `max_new_tokens` is what leaves too little room: none at all, or less than a prompt the context would hold."""
     context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
-    return max(1, int(context) - max_new_tokens) if context else None
+    if not context:
+        return None
+    context = int(context)
+    room = context - max_new_tokens
+    if room < 1:
+        raise ValueError(
+            f"max_new_tokens {max_new_tokens} leaves no room for the question in the model's {context}-token context"
+        )
+    if room < prompt_tokens < context:
+        raise ValueError(
+            f"the question ({prompt_tokens} tokens) and max_new_tokens {max_new_tokens} do not fit together in the "
+            f"model's {context}-token context: ask for at most {context - prompt_tokens} new tokens"
+        )
+    return room
 
 
 def ask(
@@ -141,9 +188,9 @@ def ask(
 ) -> list[tuple[Target, Generated]]:
     """Greedy answer of each target, decoded as the evaluation decodes (`repetition_penalty`). Targets sharing a
     base model load it once (the adapter is switched off for the plain base)."""
-    question = " ".join(question.split())
-    if not question:
-        raise ValueError("the question is empty")
+    if is_blank(question):
+        raise ValueError("the question is blank")
+    question = normalise(question)
     loaded: dict[Path, tuple[object, object]] = {}
     adapters = {t.model_dir: t.adapter_dir for t in targets if t.adapter_dir is not None}
     answers: list[tuple[Target, Generated]] = []
@@ -156,13 +203,16 @@ def ask(
         model, tokenizer = loaded[target.model_dir]
         # The plain base of a comparison is the loaded model with its adapter switched off.
         plain_base = target.adapter_dir is None and hasattr(model, "disable_adapter")
+        prompt = target.template.prompt(question)
+        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
+        budget = prompt_budget(model, max_new_tokens, prompt_tokens)
         with model.disable_adapter() if plain_base else nullcontext():
             generated = generate_answers(
                 model,
                 tokenizer,
-                [target.template.prompt(question)],
+                [prompt],
                 max_new_tokens=max_new_tokens,
-                max_prompt_tokens=prompt_budget(model, max_new_tokens),
+                max_prompt_tokens=budget,
                 repetition_penalty=repetition_penalty,
                 log=lambda _: None,
             )

@@ -8,6 +8,7 @@ oldest exchanges go first; a question alone still over it keeps its last tokens,
 
 from __future__ import annotations
 
+import unicodedata
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ MAX_MESSAGE_CHARS = 8000
 MAX_HISTORY_TURNS = 200
 MAX_NEW_TOKENS = 1024
 MAX_CHARS_PER_TOKEN = 32  # far more than any tokenizer's longest token on normalised text
+# Characters that show nothing on their own: controls, format characters (zero-width space and joiners, word joiner,
+# BOM, soft hyphen), combining marks with no letter to sit on, and the letters and symbol drawn as blanks.
+_INVISIBLE_CATEGORIES = {"Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp"}
+_BLANK_GLYPHS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,11 @@ class ChatPrompt:
 
 def normalise(text: str) -> str:
     return " ".join(text.split())
+
+
+def is_blank(text: str) -> bool:
+    """No character of `text` shows anything: whitespace, zero-width characters and the like only."""
+    return all(c.isspace() or c in _BLANK_GLYPHS or unicodedata.category(c) in _INVISIBLE_CATEGORIES for c in text)
 
 
 def exchanges(history: Sequence[Turn]) -> list[Exchange]:

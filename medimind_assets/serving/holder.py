@@ -17,6 +17,7 @@ request being answered keeps the model it started with, the next one gets the ne
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import suppress
@@ -30,8 +31,7 @@ from medimind_assets.evaluation.generation import generate_answers
 from medimind_assets.integrity import read_summary
 from medimind_assets.llm.loading import attach_adapter, choose_device, load_for_inference, load_tokenizer
 from medimind_assets.merging.merge import compare_logits, prompt_logits, proof_prompts
-from medimind_assets.models import BaseModelError, read_current_base_model
-from medimind_assets.serving.ask import Target, adapter_target, current_base_dir, promoted_target
+from medimind_assets.serving.ask import Target, adapter_target, base_name, current_base_dir, promoted_target
 from medimind_assets.store import ArtifactStore
 
 SOURCE_PROMOTED = "promoted"
@@ -66,17 +66,6 @@ class Served:
         return {"fingerprint": str(self.fingerprint), "path": str(self.target.adapter_dir)}
 
 
-def _base_name(store: ArtifactStore, model_dir: Path, recorded: Any = None) -> str:
-    """The name the adapter's record gives its base, else the pipeline's when it is that folder, else the folder's."""
-    if isinstance(recorded, dict) and recorded.get("name"):
-        return str(recorded["name"])
-    with suppress(BaseModelError):
-        manifest = read_current_base_model(store)
-        if manifest["name"] and Path(manifest["path"]).resolve() == Path(model_dir).resolve():
-            return str(manifest["name"])
-    return Path(model_dir).name
-
-
 def _trained_on(summary: dict) -> str | None:
     dataset = summary.get("dataset")
     return str(dataset["data_version"]) if isinstance(dataset, dict) and dataset.get("data_version") else None
@@ -93,7 +82,7 @@ def resolve_served(data_dir: Path, lora_model_path: str | Path | None = None) ->
             LORA_MODEL_PATH,
             str(summary.get("fingerprint") or Path(lora_model_path).name),
             _trained_on(summary),
-            _base_name(store, target.model_dir, summary.get("base_model")),
+            base_name(store, target.model_dir),
         )
     if store.current_pointer.is_file():
         target, record = promoted_target(store)
@@ -104,10 +93,10 @@ def resolve_served(data_dir: Path, lora_model_path: str | Path | None = None) ->
             SOURCE_PROMOTED,
             str(record["fingerprint"]),
             str(version) if version else None,
-            _base_name(store, target.model_dir, record.get("base_model")),
+            base_name(store, target.model_dir, record.get("base_model")),
         )
     model_dir = current_base_dir(store)
-    return Served(Target("base", model_dir), SOURCE_BASE, None, None, _base_name(store, model_dir))
+    return Served(Target("base", model_dir), SOURCE_BASE, None, None, base_name(store, model_dir))
 
 
 @dataclass(frozen=True)
@@ -212,7 +201,22 @@ class ModelHolder:
         loaded = load_served(resolve_served(self.data_dir, self.lora_model_path), self.device, self.merge)
         with self._lock:
             self._current = loaded
+        self._lease(loaded)
         return loaded
+
+    def _lease(self, loaded: LoadedModel) -> None:
+        """Name the served adapter in this process's lease, so retention keeps it while this server runs."""
+        try:
+            ArtifactStore.at(self.data_dir).write_lease(os.getpid(), loaded.served.target.adapter_dir)
+        except OSError as exc:  # a read-only data folder: serving goes on, retention cannot see this server
+            logger.warning(
+                "no serving lease under %s (%s): retention may remove the served adapter", self.data_dir, exc
+            )
+
+    def release(self) -> None:
+        """Remove this process's lease (the server is stopping)."""
+        with suppress(OSError):
+            ArtifactStore.at(self.data_dir).remove_lease(os.getpid())
 
     def check_promotion(self) -> LoadedModel | None:
         """Swap to the adapter `current.json` now promotes, once loaded and verified; the new model, or None when
@@ -249,6 +253,7 @@ class ModelHolder:
             previous, self._current = self._current, loaded
             self.swaps += 1
             self.last_reload_error = None
+        self._lease(loaded)
         logger.info(
             "promotion: now serving %s (was %s), loaded and verified in %.1fs",
             served.describe(),

@@ -3,12 +3,14 @@
 - `POST /api/v1/chat` `{"message": str, "history": [{"role": "user"|"assistant", "content": str}, ...],
   "max_new_tokens": int (optional)}`: the answer, with the safety notice of its question, and what the caller needs
   beside it (`ChatResponse`).
-- `GET /api/v1/health` (and `/healthz`): which model is loaded, from where, since when, and the last failed
-  reload, if any.
+- `GET /api/v1/health` (and `/healthz`): which model is loaded, from where, since when, the last failed
+  reload, if any, and the queue's counts.
 
-A body that is not JSON is a 400; a missing field, a wrong type or a value out of bounds is a 422; both say what
-is wrong in `error` (the field named), with pydantic's list in `detail`. Generation runs on one worker thread
-(`GenerationQueue`): the event loop stays free, so the health endpoint answers while a request is generating.
+A body sent without `Content-Type: application/json` is a 415; a body that is not JSON is a 400; a missing field,
+a wrong type or a value out of bounds is a 422; each says what is wrong in `error` (the field named), with
+pydantic's list in `detail` (never the input it was given). Generation runs on one worker thread
+(`GenerationQueue`): the event loop stays free, so the health endpoint answers while a request is generating. A full
+queue is a 503 with Retry-After; a request whose client leaves is dropped from the queue, or stopped mid-generation.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -34,13 +36,17 @@ from medimind_assets.serving.chat import (
     MAX_NEW_TOKENS,
     Turn,
     exchanges,
+    is_blank,
     prompt_budget,
 )
 from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher
-from medimind_assets.serving.worker import ChatJob, GenerationQueue, QueueClosed
+from medimind_assets.serving.worker import DEFAULT_MAX_WAITING, ChatJob, GenerationQueue, QueueClosed, QueueFull
 
 CHAT_PATH = "/api/v1/chat"
 HEALTH_PATHS = ("/api/v1/health", "/healthz")
+DISCONNECT_POLL_S = 0.25  # how often a waiting request checks that its client is still there
+CLIENT_CLOSED = 499  # the status logged for a request whose client left (nginx's "client closed request")
+DETAIL_KEYS = ("type", "loc", "msg")  # what `detail` keeps of an error: not the input, which may be huge or NaN
 
 
 class ChatTurn(BaseModel):
@@ -56,7 +62,7 @@ class ChatRequest(BaseModel):
     @field_validator("message")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank(value):
             raise ValueError("the message is blank")
         return value
 
@@ -90,10 +96,10 @@ def _field(location: tuple | list) -> str:
 
 
 class _AsciiJSONResponse(JSONResponse):
-    """JSON with non-ASCII escaped: an error may echo a lone surrogate of the request, which UTF-8 cannot encode."""
+    """Strict JSON with non-ASCII escaped: a message may name a lone surrogate, which UTF-8 cannot encode."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 def _error(status: int, message: str, detail: Any = None, headers: dict | None = None) -> JSONResponse:
@@ -116,9 +122,37 @@ async def _invalid_request(_request: Request, exc: RequestValidationError) -> JS
             ctx = error.get("ctx") or {}
             where = f" at character {error['loc'][-1]}" if len(error.get("loc", ())) > 1 else ""
             reason = ctx.get("error") or error.get("msg")
-            return _error(400, f"the request body is not valid JSON{where}: {reason}", errors)
+            return _error(400, f"the request body is not valid JSON{where}: {reason}", _without_input(errors))
     message = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg')}" for e in errors)
-    return _error(422, message, errors)
+    return _error(422, message, _without_input(errors))
+
+
+def _without_input(errors: list[dict]) -> list[dict]:
+    return [{key: error[key] for key in DETAIL_KEYS if key in error} for error in errors]
+
+
+def _require_json(request: Request) -> None:
+    """415 for a body sent as anything but JSON (a form, text, no Content-Type), before the body is validated."""
+    content_type = request.headers.get("content-type")
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        sent = f"is {content_type!r}" if content_type else "is missing"
+        raise StarletteHTTPException(
+            415, f"the Content-Type header {sent}: send the body as JSON with Content-Type: application/json"
+        )
+
+
+async def _answer(request: Request, queue: GenerationQueue, job: ChatJob) -> Any:
+    """The job's answer; once its client has left, the job is abandoned and a 499 returned (no one reads it)."""
+    answer = asyncio.wrap_future(job.future)
+    while True:
+        await asyncio.wait({answer}, timeout=DISCONNECT_POLL_S)
+        if answer.done():
+            return answer.result()
+        if await request.is_disconnected():
+            queue.abandon(job)
+            answer.cancel()  # a result set later is dropped, not logged as never retrieved
+            return Response(status_code=CLIENT_CLOSED)
 
 
 def create_app(
@@ -127,6 +161,7 @@ def create_app(
     max_new_tokens: int = 128,
     max_prompt_tokens: int | None = 256,
     max_batch_size: int = 8,
+    max_waiting: int = DEFAULT_MAX_WAITING,
     reload_interval: float = 5.0,
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
     generate: Callable | None = None,
@@ -137,6 +172,7 @@ def create_app(
         holder,
         max_prompt_tokens=max_prompt_tokens,
         max_batch_size=max_batch_size,
+        max_waiting=max_waiting,
         repetition_penalty=repetition_penalty,
         generate=generate,
     )
@@ -152,6 +188,7 @@ def create_app(
             if watcher:
                 watcher.stop()
             await asyncio.to_thread(queue.close)
+            holder.release()
 
     app = FastAPI(
         title="MediMind",
@@ -164,14 +201,16 @@ def create_app(
     @app.post(
         CHAT_PATH,
         response_model=ChatResponse,
+        dependencies=[Depends(_require_json)],
         responses={
             400: {"description": "the body is not valid JSON"},
+            415: {"description": "the body was not sent with Content-Type: application/json"},
             422: {"description": "a field is missing, of the wrong type or out of bounds (named in `error`)"},
             500: {"description": "the generation failed"},
-            503: {"description": "the server is shutting down"},
+            503: {"description": "the queue is full (Retry-After says when to retry), or the server is shutting down"},
         },
     )
-    async def chat(request: ChatRequest) -> Any:
+    async def chat(request: ChatRequest, http_request: Request) -> Any:
         history = [Turn(t.role, t.content) for t in request.history]
         bound = request.max_new_tokens or max_new_tokens
         context = holder.current.context_tokens
@@ -184,12 +223,15 @@ def create_app(
             return _error(
                 422, f"max_new_tokens: {bound} leaves no room for a prompt in the model's {context}-token context"
             )
+        job = ChatJob(request.message, history, bound)
         try:
-            future = queue.submit(ChatJob(request.message, history, bound))
+            queue.submit(job)
+        except QueueFull as exc:
+            return _error(503, str(exc), headers={"Retry-After": str(exc.retry_after)})
         except QueueClosed as exc:
             return _error(503, str(exc))
         try:
-            return await asyncio.wrap_future(future)
+            return await _answer(http_request, queue, job)
         except Exception as exc:
             return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
 
@@ -215,6 +257,10 @@ def create_app(
             "last_reload_error": holder.last_reload_error,
             "generating_requests": queue.generating,
             "waiting_requests": queue.waiting,
+            "max_waiting_requests": queue.max_waiting,
+            "refused_requests": queue.refused,
+            "dropped_requests": queue.dropped,
+            "stopped_requests": queue.stopped,
         }
         if served.source == SOURCE_BASE:
             body["note"] = (

@@ -4,10 +4,14 @@ A batch is the oldest waiting request and the others already waiting for the sam
 `max_batch_size`), answered in one `generate_answers` call on the model served when it started, so a request is never
 interleaved into another's generation and a promotion takes effect at the next batch (docs/serving.md). Every answer
 carries the safety notice of its question, as `medimind ask` shows it.
+
+At most `max_waiting` requests wait: another one is refused (`QueueFull`), not left to wait behind them. A request
+whose client left (`abandon`) is dropped while it waits, and its row of a batch being generated stops.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -22,19 +26,29 @@ from medimind_assets.serving.chat import Turn, build_prompt, normalise, prompt_b
 from medimind_assets.serving.holder import ModelHolder, logger
 
 EMPTY_ANSWER = "(empty answer)"  # what `medimind ask` shows for an answer with no text
+DEFAULT_MAX_WAITING = 32  # 4 batches of 8: a minute's wait for 128-token answers on a CPU (docs/serving.md)
 
 
 class QueueClosed(RuntimeError):
     """The server is shutting down: no new request is taken."""
 
 
-@dataclass
+class QueueFull(RuntimeError):
+    """`max_waiting` requests are already waiting; `retry_after` estimates the seconds until there is room."""
+
+    def __init__(self, waiting: int, retry_after: int):
+        super().__init__(f"the server is busy: its queue is full ({waiting} waiting); retry in {retry_after}s")
+        self.retry_after = retry_after
+
+
+@dataclass(eq=False)  # a job is itself: found in the queue by identity
 class ChatJob:
     message: str
     history: list[Turn]
     max_new_tokens: int
     received: float = field(default_factory=time.monotonic)
     future: Future = field(default_factory=Future)
+    abandoned: threading.Event = field(default_factory=threading.Event)  # its client left
 
 
 def reply(job: ChatJob, loaded, prompt, generated) -> dict[str, Any]:
@@ -64,14 +78,18 @@ class GenerationQueue:
         *,
         max_prompt_tokens: int | None = 256,
         max_batch_size: int = 8,
+        max_waiting: int = DEFAULT_MAX_WAITING,
         repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
         generate: Callable | None = None,
     ):
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
+        if max_waiting < 1:
+            raise ValueError(f"max_waiting must be >= 1, got {max_waiting}")
         self.holder = holder
         self.max_prompt_tokens = max_prompt_tokens
         self.max_batch_size = max_batch_size
+        self.max_waiting = max_waiting
         self.repetition_penalty = repetition_penalty
         self._generate = generate or generate_answers
         self._pending: deque[ChatJob] = deque()
@@ -79,6 +97,10 @@ class GenerationQueue:
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="medimind-generation", daemon=True)
         self.generating = 0  # requests in the batch being generated now
+        self.dropped = 0  # requests whose client left while they waited: never generated
+        self.stopped = 0  # requests whose client left during their generation: their row stopped
+        self.refused = 0  # requests refused because the queue was full
+        self._last_batch_s = 1.0  # how long the last batch took
 
     @property
     def waiting(self) -> int:
@@ -89,12 +111,28 @@ class GenerationQueue:
         self._thread.start()
 
     def submit(self, job: ChatJob) -> Future:
+        """Queue `job`; QueueClosed when shutting down, QueueFull when `max_waiting` requests wait already."""
         with self._cond:
             if self._closed:
                 raise QueueClosed("the server is shutting down")
+            if len(self._pending) >= self.max_waiting:
+                self.refused += 1
+                # Room opens when the batch being generated ends and the next one leaves the queue.
+                raise QueueFull(len(self._pending), max(1, math.ceil(self._last_batch_s)))
             self._pending.append(job)
             self._cond.notify()
         return job.future
+
+    def abandon(self, job: ChatJob) -> None:
+        """`job`'s client left: drop it if it still waits, else stop its row of the generation."""
+        with self._cond:
+            job.abandoned.set()
+            if job in self._pending:
+                self._pending.remove(job)
+                job.future.cancel()
+                self.dropped += 1
+            elif not job.future.done():
+                self.stopped += 1
 
     def close(self, timeout: float = 30.0) -> None:
         """Answer what is queued, then stop the worker."""
@@ -122,6 +160,7 @@ class GenerationQueue:
             if not batch:
                 continue
             self.generating = len(batch)
+            started = time.monotonic()
             try:
                 results = self.answer(batch)
             except Exception as exc:  # the requests fail, the worker goes on with the next batch
@@ -133,6 +172,7 @@ class GenerationQueue:
                     job.future.set_result(result)
             finally:
                 self.generating = 0
+                self._last_batch_s = time.monotonic() - started
 
     def answer(self, batch: list[ChatJob]) -> list[dict[str, Any]]:
         """Answers to requests sharing one `max_new_tokens`, from the model being served now."""
@@ -150,5 +190,6 @@ class GenerationQueue:
             max_prompt_tokens=budget,
             repetition_penalty=self.repetition_penalty,
             log=lambda _: None,
+            unwanted=[job.abandoned.is_set for job in batch],
         )
         return [reply(job, loaded, p, g) for job, p, g in zip(batch, prompts, generated, strict=True)]

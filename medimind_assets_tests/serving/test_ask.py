@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -133,9 +135,58 @@ def test_parser_has_extensible_subcommands():
 
 
 def test_a_question_longer_than_the_context_is_cut_as_the_evaluation_cuts_it(promoted: Path, capsys):
-    """tiny-phi reads 512 positions: a 3,000-word question is cut to its last tokens, answered, and said so."""
+    """tiny-phi reads 1,024 positions: a 3,000-word question is cut to its last tokens, answered, and said so."""
     question = "Tell me everything. " * 1000 + "What is gout?"
     code = main(["ask", question, "--data-dir", str(promoted), "--max-new-tokens", "4", "--device", "cpu"])
     captured = capsys.readouterr()
     assert code == 0 and captured.out.strip()
     assert "longer than the model's context: only its last" in captured.err
+
+
+def test_an_adapter_trained_on_another_base_is_refused_naming_both(world, data_dir: Path, tmp_path: Path, capsys):
+    """`--adapter` and `LORA_MODEL_PATH` refuse an adapter whose training summary records other base weights than
+    the current base model's, as the evaluation refuses it."""
+    from medimind_assets.llm.artifacts import ArtifactMissingError
+    from medimind_assets.serving.holder import resolve_served
+
+    adapter = shutil.copytree(world.trained_adapter, tmp_path / "adapter")
+    summary = json.loads((adapter / "training_summary.json").read_text())
+    summary["base_model"] = {"name": "smollm2-135m", "content_hash": "ab" * 32}
+    (adapter / "training_summary.json").write_text(json.dumps(summary))
+    says = (
+        f"adapter {adapter} was trained on base smollm2-135m (abababababab), but the current base model is "
+        f"tiny-phi ({world.manifest['content_hash'][:12]})"
+    )
+    assert main(["ask", "What is gout?", "--adapter", str(adapter), "--data-dir", str(data_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0]
+    with pytest.raises(ArtifactMissingError, match=re.escape(says)):
+        resolve_served(data_dir, adapter)
+
+
+def test_max_new_tokens_is_bounded_as_serve_bounds_it(promoted: Path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["ask", "What is gout?", "--max-new-tokens", "9000", "--data-dir", str(promoted)])
+    assert exited.value.code == 2
+    assert "--max-new-tokens: expected a whole number from 1 to 1024, got 9000" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("max_new_tokens", "says"),
+    [
+        ("1024", "max_new_tokens 1024 leaves no room for the question in the model's 1024-token context"),
+        ("1022", "and max_new_tokens 1022 do not fit together in the model's 1024-token context: ask for at most"),
+    ],
+)
+def test_max_new_tokens_that_crowds_out_the_question_is_refused(promoted: Path, capsys, max_new_tokens, says):
+    """tiny-phi reads 1,024 positions: never a question cut to make room for the answer, with a message blaming the
+    question's length."""
+    args = ["ask", "What is gout?", "--max-new-tokens", max_new_tokens, "--data-dir", str(promoted), "--device", "cpu"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and "longer than the model's context" not in err[0]
+
+
+def test_a_question_with_nothing_visible_is_refused(promoted: Path, capsys):
+    assert main(["ask", "\u200b\u2060 \ufeff", "--data-dir", str(promoted), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip() == "medimind ask: the question is blank"

@@ -2,7 +2,8 @@
 
 The contract of `POST /api/v1/chat` and the health endpoint, history folding, the safety line, bad requests,
 truncation, what `LORA_MODEL_PATH` selects (and a broken adapter stopping the start), and a promotion swapped in
-under load with every request answered. The queue's batching and the fold are checked in-process first.
+under load with every request answered. The queue's batching, its bound, clients that leave, and what is refused
+before any generation (Content-Type, blank messages, errors without the input) are checked in-process first.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,7 +33,7 @@ from medimind_assets.evaluation.generation import Generated
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models import write_current_base_model
 from medimind_assets.promotion import AdapterRef, promote
-from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold
+from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold, is_blank
 from medimind_assets.serving.worker import ChatJob, GenerationQueue
 from medimind_assets.store import ArtifactStore
 
@@ -100,7 +103,7 @@ def _fake_holder() -> SimpleNamespace:
     loaded = SimpleNamespace(
         served=served, model=None, tokenizer=None, context_tokens=64, count_tokens=lambda t: len(t.split())
     )
-    return SimpleNamespace(current=loaded)
+    return SimpleNamespace(current=loaded, release=lambda: None)
 
 
 def test_the_queue_answers_one_batch_at_a_time_grouping_requests_of_one_bound():
@@ -177,12 +180,28 @@ def test_an_unreadable_pointer_is_reported_and_the_watcher_keeps_watching(tmp_pa
     assert len(checks) >= 3 and alive
 
 
+@contextmanager
+def running(app) -> Iterator[str]:
+    """`app` served by uvicorn on a thread, at the URL yielded."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 def test_health_answers_while_a_generation_runs():
     """uvicorn serving the app in a thread, over HTTP: the health endpoint answers while the worker is held inside a
     generation, and the chat request is answered once it is released. An answer bound that leaves no room for the
     prompt in the model's context is a 422."""
-    import uvicorn
-
     from medimind_assets.serving.server import create_app
 
     release = threading.Event()
@@ -191,34 +210,205 @@ def test_health_answers_while_a_generation_runs():
         release.wait(30)
         return [Generated("It is a condition.", 5, stopped_on_eos=True) for _ in prompts]
 
-    port = free_port()
     app = create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
     try:
-        while not server.started:
-            time.sleep(0.01)
-        too_long = requests.post(f"{url}/api/v1/chat", json={"message": "hi", "max_new_tokens": 64}, timeout=10)
-        assert (
-            too_long.status_code == 422 and "no room for a prompt in the model's 64-token" in too_long.json()["error"]
-        )
-        with ThreadPoolExecutor(1) as pool:
-            asked = pool.submit(requests.post, f"{url}/api/v1/chat", json={"message": "What is gout?"}, timeout=30)
-            deadline = time.monotonic() + 10
-            while requests.get(f"{url}/healthz", timeout=2).json()["generating_requests"] != 1:
-                assert time.monotonic() < deadline, "the request never reached the generation"
-            started = time.monotonic()
-            health = requests.get(f"{url}/api/v1/health", timeout=2).json()
-            assert time.monotonic() - started < 1 and health["generating_requests"] == 1 and not asked.done()
-            release.set()
-            response = asked.result(30)
-        assert response.status_code == 200 and response.json()["answer"] == "It is a condition."
+        with running(app) as url:
+            too_long = requests.post(f"{url}/api/v1/chat", json={"message": "hi", "max_new_tokens": 64}, timeout=10)
+            assert (
+                too_long.status_code == 422
+                and "no room for a prompt in the model's 64-token" in too_long.json()["error"]
+            )
+            with ThreadPoolExecutor(1) as pool:
+                asked = pool.submit(requests.post, f"{url}/api/v1/chat", json={"message": "What is gout?"}, timeout=30)
+                deadline = time.monotonic() + 10
+                while requests.get(f"{url}/healthz", timeout=2).json()["generating_requests"] != 1:
+                    assert time.monotonic() < deadline, "the request never reached the generation"
+                started = time.monotonic()
+                health = requests.get(f"{url}/api/v1/health", timeout=2).json()
+                assert time.monotonic() - started < 1 and health["generating_requests"] == 1 and not asked.done()
+                release.set()
+                response = asked.result(30)
+            assert response.status_code == 200 and response.json()["answer"] == "It is a condition."
     finally:
         release.set()
-        server.should_exit = True
-        thread.join(10)
+
+
+def post_then_leave(url: str, message: str) -> socket.socket:
+    """A chat request sent whole on a raw connection; closing the socket is the client leaving."""
+    body = json.dumps({"message": message}).encode()
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)))
+    head = f"POST /api/v1/chat HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+    sock.sendall(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return sock
+
+
+def wait_for_health(url: str, condition, what: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while not condition(health := requests.get(f"{url}/healthz", timeout=2).json()):
+        assert time.monotonic() < deadline, f"{what}: {health}"
+        time.sleep(0.02)
+    return health
+
+
+def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stopped():
+    """Abandoned requests must not make the next one wait: one that waits is dropped (never generated), the row of
+    one being generated is told to stop; health counts both."""
+    from medimind_assets.serving.server import create_app
+
+    generated, rows_stopped, release = [], [], threading.Event()
+
+    def generate(model, tokenizer, prompts, *, unwanted=None, **_):
+        generated.append(len(prompts))
+        while not release.is_set() and not (unwanted and all(stop() for stop in unwanted)):
+            time.sleep(0.01)
+        rows_stopped.append([stop() for stop in unwanted or []])
+        return [Generated("an answer", 3, stopped_on_eos=True) for _ in prompts]
+
+    app = create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)
+    try:
+        with running(app) as url:
+            generating = post_then_leave(url, "first?")
+            wait_for_health(url, lambda h: h["generating_requests"] == 1, "the first request never generated")
+            waiting = post_then_leave(url, "second?")
+            wait_for_health(url, lambda h: h["waiting_requests"] == 1, "the second request never queued")
+            waiting.close()
+            health = wait_for_health(url, lambda h: h["waiting_requests"] == 0, "the request left waiting stays")
+            assert health["dropped_requests"] == 1 and health["generating_requests"] == 1
+            generating.close()
+            health = wait_for_health(url, lambda h: h["generating_requests"] == 0, "the abandoned generation runs on")
+            assert health["stopped_requests"] == 1 and rows_stopped == [[True]]
+            release.set()
+            answered = requests.post(f"{url}/api/v1/chat", json={"message": "third?"}, timeout=10)
+            assert answered.status_code == 200 and answered.json()["answer"] == "an answer"
+        assert generated == [1, 1]  # the first and the third: the second was never generated
+    finally:
+        release.set()
+
+
+def test_a_full_queue_is_a_503_with_retry_after():
+    from medimind_assets.serving.server import create_app
+
+    release = threading.Event()
+
+    def generate(model, tokenizer, prompts, **_):
+        release.wait(30)
+        return [Generated("an answer", 3, stopped_on_eos=True) for _ in prompts]
+
+    app = create_app(_fake_served_holder(), max_new_tokens=8, max_waiting=1, reload_interval=0, generate=generate)
+    try:
+        with running(app) as url, ThreadPoolExecutor(2) as pool:
+            ask = lambda message: requests.post(f"{url}/api/v1/chat", json={"message": message}, timeout=30)  # noqa: E731
+            first = pool.submit(ask, "first?")
+            wait_for_health(url, lambda h: h["generating_requests"] == 1, "the first request never generated")
+            second = pool.submit(ask, "second?")
+            health = wait_for_health(url, lambda h: h["waiting_requests"] == 1, "the second request never queued")
+            assert health["max_waiting_requests"] == 1
+            refused = ask("third?")
+            assert refused.status_code == 503 and int(refused.headers["Retry-After"]) >= 1
+            assert "the server is busy: its queue is full (1 waiting); retry in" in refused.json()["error"]
+            assert requests.get(f"{url}/healthz", timeout=2).json()["refused_requests"] == 1
+            release.set()
+            assert [first.result(30).status_code, second.result(30).status_code] == [200, 200]
+    finally:
+        release.set()
+
+
+def test_an_unwanted_row_stops_the_generation_of_a_real_model(world):
+    """`unwanted` reaches transformers' generation: asked after each token, a row stops once it says so."""
+    from medimind_assets.evaluation.generation import generate_answers
+    from medimind_assets.llm.loading import load_for_inference, load_tokenizer
+
+    model, tokenizer = load_for_inference(world.base_dir, "cpu"), load_tokenizer(world.base_dir)
+    asked = []
+
+    def unwanted() -> bool:
+        asked.append(True)
+        return len(asked) >= 3
+
+    prompt = ["Human: What is gout?\nAssistant:"]
+    [whole] = generate_answers(model, tokenizer, prompt, max_new_tokens=16, repetition_penalty=1.0)
+    [stopped] = generate_answers(
+        model, tokenizer, prompt, max_new_tokens=16, repetition_penalty=1.0, unwanted=[unwanted]
+    )
+    assert len(asked) == 3 and stopped.n_tokens <= 3 < whole.n_tokens
+
+
+@pytest.fixture(scope="module")
+def fake_server_url() -> Iterator[str]:
+    """The app on a fake model that answers at once: for what is refused before any generation."""
+    from medimind_assets.serving.server import create_app
+
+    def generate(model, tokenizer, prompts, **_):
+        return [Generated("an answer", 3, stopped_on_eos=True) for _ in prompts]
+
+    with running(create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("headers", "sent"),
+    [
+        ({"Content-Type": "application/x-www-form-urlencoded"}, "is 'application/x-www-form-urlencoded'"),
+        ({"Content-Type": "text/plain"}, "is 'text/plain'"),
+        ({}, "is missing"),
+    ],
+)
+def test_a_body_not_sent_as_json_is_a_415_naming_the_header(fake_server_url: str, headers: dict, sent: str):
+    response = requests.post(f"{fake_server_url}/api/v1/chat", data=b'{"message": "hi"}', headers=headers, timeout=10)
+    assert response.status_code == 415, response.text
+    assert response.json() == {
+        "error": f"the Content-Type header {sent}: send the body as JSON with Content-Type: application/json"
+    }
+    with_charset = {"Content-Type": "application/json; charset=utf-8"}
+    ok = requests.post(f"{fake_server_url}/api/v1/chat", data=b'{"message": "hi"}', headers=with_charset, timeout=10)
+    assert ok.status_code == 200
+
+
+def _strict_json(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ('{"message": "hi", "max_new_tokens": NaN}', "max_new_tokens: Input should be a valid integer"),
+        ('{"message": "hi", "max_new_tokens": -Infinity}', "max_new_tokens: Input should be a valid integer"),
+        (json.dumps({"message": "pain " * 10_000}), "message: String should have at most 8000 characters"),
+        (json.dumps({"message": "hi", "history": [{"role": "user", "content": "x" * 50_000}]}), "history.0.content"),
+    ],
+)
+def test_an_error_is_strict_json_without_the_input(fake_server_url: str, payload: str, error: str):
+    response = requests.post(
+        f"{fake_server_url}/api/v1/chat", data=payload, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 422 and len(response.content) < 1000, response.text[:200]
+    body = _strict_json(response.text)
+    assert error in body["error"] and all("input" not in item for item in body["detail"])
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b\u200b", "\u200c\u200d", " \u2060\ufeff ", "\u00ad\u180e", "\u3164", "\u034f\ufe0f"]
+)
+def test_a_message_with_nothing_visible_is_blank(fake_server_url: str, invisible: str):
+    response = requests.post(f"{fake_server_url}/api/v1/chat", json={"message": invisible}, timeout=10)
+    assert response.status_code == 422 and "message: Value error, the message is blank" in response.json()["error"]
+    assert is_blank(invisible) and not is_blank(invisible + "é") and not is_blank("e\u0301")
+
+
+def test_a_pinned_adapter_is_labelled_with_the_base_it_is_served_on(world, tmp_path: Path):
+    """The base's name is the loaded base's, not the one the adapter's training summary recorded."""
+    from medimind_assets.serving.holder import resolve_served
+
+    data = pipeline_data(tmp_path, world)
+    adapter = shutil.copytree(world.trained_adapter, tmp_path / "adapter")
+    summary = json.loads((adapter / "training_summary.json").read_text())
+    summary["base_model"] = {"name": "renamed-since", "content_hash": world.manifest["content_hash"]}
+    (adapter / "training_summary.json").write_text(json.dumps(summary))
+    assert resolve_served(data, adapter).base_model == world.manifest["name"] == "tiny-phi"
 
 
 # --- real server processes ----------------------------------------------------------------------------------------
@@ -467,8 +657,11 @@ def test_lora_model_path_serves_that_adapter_pinned_and_unmerged_on_request(worl
         body = server.chat({"message": "What is a headache?", "history": [], "max_new_tokens": 4}).json()
         assert body["adapter"]["fingerprint"] == "random"
         assert f"Loading LoRA adapter from: {world.random_adapter}" in server.output()
+        # The lease retention reads: the pinned adapter is in use while this server runs.
+        assert ArtifactStore.at(data).leased_adapters() == {world.random_adapter.resolve()}
     finally:
         server.stop()
+    assert not list((data / "serving").glob("*.json"))  # a server that stops releases its lease
 
 
 @pytest.mark.slow
