@@ -83,6 +83,13 @@ def trained(instance, version: str) -> None:
     assert dg.materialize([stand_in], instance=instance).success
 
 
+def next_window(ticker, instance, day: int) -> set[str]:
+    """A tick just before the training window of night `day` (0: tonight), then what the tick at 02:00 requests."""
+    ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=day)
+    ticker.tick(instance)
+    return ticker.tick(instance, minutes=2)
+
+
 def observed(result: dg.SensorResult | dg.SkipReason) -> list[str]:
     return [event.asset_key.to_user_string() for event in getattr(result, "asset_events", [])]
 
@@ -254,13 +261,9 @@ def test_a_dataset_changed_during_a_training_is_trained_on_the_next_night(ticker
         training_run(ticker, instance, dataset_rebuilt_meanwhile, "fingerprint-2")
         assert ticker.tick(instance) == {"evaluation"}
         report(instance, "evaluation", "fingerprint-2")
-        ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=1)
-        assert ticker.tick(instance) == set()
-        assert ticker.tick(instance, minutes=2) == {"lora_adapter"}  # the version published during the training
+        assert next_window(ticker, instance, 1) == {"lora_adapter"}  # the version published during the training
         trained(instance, "fingerprint-3")
-        ticker.now = START.replace(hour=1, minute=58) + datetime.timedelta(days=2)
-        ticker.tick(instance)
-        assert ticker.tick(instance, minutes=2) == set()
+        assert next_window(ticker, instance, 2) == set()
 
 
 def test_a_run_that_builds_the_dataset_and_trains_on_it_leaves_nothing_for_the_night(ticker):
@@ -279,9 +282,7 @@ def test_a_run_that_builds_the_dataset_and_trains_on_it_leaves_nothing_for_the_n
         ticker.sense(instance)
         training_run(ticker, instance, ticks_meanwhile, "fingerprint-2", "dataset")
         ticker.tick(instance)
-        ticker.now = START.replace(hour=1, minute=58)
-        ticker.tick(instance)
-        assert ticker.tick(instance, minutes=2) == set()
+        assert next_window(ticker, instance, 0) == set()
 
 
 def test_auto_merge_follows_promotions_not_evaluations(ticker):
