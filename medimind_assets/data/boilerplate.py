@@ -87,11 +87,15 @@ _DIGITS = re.compile(r"\d\d\d")
 # "Retrieved from", "Available from:", a journal's "2009;89(2)"), or under a heading ("References", "Sources:",
 # "Further reading") lines with a year or a web address. Prose that cites ("Neubauer et al. (1998) found") stays.
 _REFERENCES_HEADING = re.compile(
-    r"^(?:(?:additional|further|selected|key) )?(?:references?|sources?(?: used)?|bibliography|citations?|"
+    r"^(?:(?:additional|further|selected|key) )?(?:references?(?: list)?|reading list|sources?(?: used)?|bibliography|citations?|"
     r"works cited|reading|information|resources and references|literature(?: cited)?|evidence)\s*"
     r"(?::|$|\s(?=\d+\.\s|\[\d|- ))",
     re.IGNORECASE,
 )
+_ONLY_REFERENCES = re.compile(
+    r"^(?:references?(?: list)?|further reading|reading list|bibliography|works cited)\s*:?$", re.IGNORECASE
+)
+_NAMED_ENTRY = re.compile(r"^\W{0,2}[A-Z][^:.!?\n]{1,60}: [^.!?\n]{2,80}$")  # "Versus Arthritis: Gout leaflet"
 _CITES = re.compile(r"\b(?:19|20)\d\d\b|\bdoi\b|\bpmid\b|\bet al\b|https?://|www\.", re.IGNORECASE)
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _CITATION_LINE = re.compile(
@@ -154,7 +158,11 @@ def _drop_reference_list(text: str) -> tuple[str, bool]:
     for i in range(end - 1, -1, -1):
         if heading := _REFERENCES_HEADING.match(lines[i].strip()):
             cited = [line for line in [lines[i].strip()[heading.end() :], *lines[i + 1 : end]] if line.strip()]
-            if all(_CITES.search(line) for line in cited) and (cited or end < len(lines)):
+            # Under a heading that can only head references, an entry may name its source without a year or link.
+            named = _ONLY_REFERENCES.match(lines[i].strip()) and any(_CITES.search(line) for line in cited)
+            if all(_CITES.search(line) or (named and _NAMED_ENTRY.match(line)) for line in cited) and (
+                cited or end < len(lines)
+            ):
                 end = i
             break
     if end == len(lines):

@@ -22,6 +22,7 @@ def _rx(pattern: str) -> re.Pattern[str]:
 _CREDITS = _rx(
     r"\b(?:editorial (?:team|staff|board|director)|(?:also )?reviewed by|review provided by|updated by|"
     r"medically reviewed|medical reviewers?|last (?:reviewed|updated|revised|modified)|page (?:last )?(?:updated|reviewed)|"
+    r"next review (?:due|date)|"
     r"accredited by|content provided by|translated by)\b|"
     r"^(?:sources?(?!\s+of\b)|adapted from|courtesy of|reprinted (?:with permission )?from|credits?)\s*:?\s"
 )
@@ -58,6 +59,12 @@ _RESOURCE = _rx(
     r"clearinghouse|information center|hotline|helpline|library|online|pdq|www\.|https?://|under|below|following|"
     r"institutes?|agency|association|foundation|society|nih|cdc|fda|nci|medlineplus|medscape)\b|\.(?:gov|org|com|edu)\b"
 )
+_SEE_SOMEONE = _rx(
+    r"^\W*(?:please )?(?:see|visit|go to|check with)\s+(?:a |an |your |the |one's )?(?:[\w-]+ ){0,3}(?:doctors?|"
+    r"dentists?|professionals?|providers?|physicians?|gps?|specialists?|nurses?|pharmacists?|emergency|hospitals?|"
+    r"clinics?|er|a ?& ?e|accident and emergency|casualty|urgent care|health ?care|optometrists?|ophthalmologists?|"
+    r"surgeons?|therapists?|midwife|midwives)\b"
+)
 _STARTS_POINTING = _rx(r"^\(?(?:see|visit|go to|check out|view|browse|refer to|please see)\b")
 _CONTACT = _rx(
     r"https?://\S+|\bwww\.\S+|\b\S+@\S+\.[a-z]{2,}\b|\(\d{3}\)\s*\d{3}[-.\s]\d{4}\b|\b\d{3}[-.]\d{3}[-.]\d{4}\b|"
@@ -73,14 +80,22 @@ _LANGUAGE_SWITCH = _rx(
 # of your physician with any questions" (a sentence saying a remedy is no substitute for care is answer content).
 _DISCLAIMER = _rx(
     r"\bdisclaim(?:ers?|s)?\b|\bseek the advice of (?:your|a) (?:physician|doctor)\b[^.]{0,80}\bquestions?\b|"
-    r"\b(?:does|do) not (?:imply|constitute) (?:an )?endorsement\b|\bnot responsible for (?:the )?content\b|"
-    r"\bno liability\b|\bdisregard (?:professional )?medical advice\b|"
+    r"\b(?:does|do) not (?:necessarily )?(?:recommend or |imply (?:an )?|constitute (?:an )?)?endorse(?:ment|s)?\b|"
+    r"\bnot responsible for (?:the )?content\b|\bno liability\b|\bdisregard (?:professional )?medical advice\b|"
+    r"\bviews? expressed\b[^.]{0,80}\b(?:do not|don't|does not|doesn't) (?:necessarily )?(?:reflect|represent)\b|"
+    r"\b(?:answers?|information|content|advice|articles?) (?:is|are|here is) (?:of a )?general (?:in )?nature\b|"
+    r"\b(?:not|no)\b[^.]{0,40}\b(?:doctor|physician|clinician|provider|therapist)[-– ]patient relationship\b|"
+    r"\b(?:intended|meant|written) for (?:\w+ )?(?:residents|readers|audiences)\b|"
+    r"\berrors (?:or|and) omissions\b|\b(?:we|they) (?:cannot|can't|can not|do not|don't|make no) (?:guarantee|warrant|"
+    r"warranties|representations?)\b|\bguarantee of (?:benefits|coverage|payment)\b|"
+    r"\bat (?:your|the (?:user|reader)'?s?) own risk\b|\breliance on (?:any )?(?:the )?information\b|"
+    r"\bsponsored (?:content|post|article)\b|\beditorial (?:input|control|independence)\b|"
     r"\bintended (?:only )?for\b[^.]{0,30}\bprofessionals only\b|\bstrictly informational\b|"
     r"\bfor (?:general |educational |education |informational |information(?:al)? )*(?:purposes|use|information) only\b"
 )
 _ABOUT_THE_PAGE = _rx(
     r"\b(?:information|informational|content|site|page|website|article|material|text|publication|fact sheet|"
-    r"leaflet|answers?|views)\b"
+    r"leaflet|answers?|views|app|forum|platform|blog|post|newsletter)\b"
 )
 _NOT_ADVICE = _rx(
     r"\b(?:not|no|never|nothing|cannot|can't|isn't|aren't|doesn't|don't|shouldn't|won't)\b[^.]{0,40}"
@@ -91,22 +106,31 @@ _NOT_ADVICE = _rx(
 )
 _ASK_A_PROFESSIONAL = _rx(
     r"^(?:always |please |instead,? )?(?:consult|ask|see|talk|speak|check|contact)\b[^.]{0,80}\b(?:doctor|gp|"
-    r"physician|pharmacist|professional|provider|clinician)s?\b|\bnot (?:intended|meant)\b"
+    r"physician|pharmacist|professional|provider|clinician|practitioner|nurse)s?\b|\bnot (?:intended|meant)\b|"
+    r"^(?:in (?:an|case of (?:an )?)emergency|if you (?:have|are) (?:any )?(?:concerns?|worried|questions?))\b"
 )
 # A copyright or licence line: the sign, "all rights reserved", "(c) 2015", the word with a year, a licence.
 _COPYRIGHT = _rx(
     r"©|\ball rights reserved\b|\(c\)\s*(?:crown |(?:19|20)\d\d\b)|\bcopyright\b[^.]{0,60}\b(?:19|20)\d\d\b|"
     r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|"
     r"\bnon-?commercial use\b|\bcreative commons\b|\bcc by(?:-\w+)*\b|"
-    r"\b(?:reproduc|duplicat|distribut|republish|reprint|copie)\w*\b[^.]{0,80}\b(?:prohibited|without (?:the )?"
-    r"(?:prior )?(?:written )?permission)\b|\b(?:republished|reprinted|reproduced|used) with (?:kind )?permission\b"
+    r"\b(?:reproduc|duplicat|distribut|republish|reprint|reus|copie|copy|copying)\w*\b[^.]{0,80}\b(?:prohibited|"
+    r"without (?:the )?(?:prior )?(?:express )?(?:written )?permission)\b|"
+    r"\b(?:republished|reprinted|reproduced|used) with (?:kind )?permission\b|"
+    r"\btrademarks?\b[^.]{0,60}\b(?:property of|respective owners)\b|\b(?:are|is a) (?:registered )?trademarks? of\b|"
+    r"\bimages? courtesy of\b|\b(?:content|text|material|information) (?:is )?licen[cs]ed (?:from|by|under)\b|"
+    r"\blicen[cs]ed under\b|\bopen government licen[cs]e\b"
 )
 _SOCIAL = _rx(
-    r"\b(?:follow|like|find|join|connect with) us\b|\bfollow @\w+|\btweet this\b|^stay connected\W*$|"
+    r"\b(?:follow|like|find|join|connect with) us\b|\bfollow @\w+|\btweet this\b|^stay connected(?:\W*$|:)|"
+    r"@\w+ on (?:twitter|x|instagram|facebook|linkedin|tiktok|threads)\b|"
+    r"\b(?:leave|post|add) a (?:comment|reply|review)\b|\bjoin the (?:conversation|discussion)\b|\bcomments? below\b|"
+    r"\buse (?:the )?(?:promo |discount |coupon )?code\b|\b\d+% off\b|\bcoupon\b|\bcancel (?:any ?time|at any time)\b|"
+    r"\brate this (?:article|page|answer|post|video)\b|\btell us what you think\b|★|^(?:yes\W+no|no\W+yes)\W*$|"
     r"\b(?:share|print|e-?mail|bookmark|save|send) this (?:page|article|story|post|video|answer)\b|"
     r"\bshare (?:button|icon)\b|\bsend to a friend\b|\bprint-friendly\b|\benter your e-?mail\b|\bunsubscribe\b|"
     r"\b(?:sign up|subscribe|register)\b[^.]{0,40}\b(?:newsletters?|updates|alerts|e-?mails?|rss|feeds?|digest|"
-    r"podcasts?|channel|mailing list)\b|\b(?:download|get) (?:our|the)\b[^.]{0,30}\bapp\b|\bapp store\b|"
+    r"podcasts?|channel|mailing list|magazine)\b|\b(?:download|get) (?:our|the)\b[^.]{0,30}\bapp\b|\bapp store\b|"
     r"\bgoogle play\b|\bqr code\b|\b(?:was|is|found) this (?:page|article|answer|information) (?:helpful|useful)\b|"
     r"^(?:(?:facebook|twitter|instagram|linkedin|youtube|pinterest|whatsapp|tiktok|e-?mail|print|share|tweet|pin it|"
     r"x)\b\W*){2,}$"
@@ -115,6 +139,13 @@ _SOCIAL = _rx(
 _CITATION_ID = _rx(
     r"\bdoi:\s*10\.\d{4,}|\bpmid:?\s*\d{5,}|\baccessed (?:on )?(?:\d{1,2} )?[a-z]+\.? (?:\d{1,2},? )?\d{4}\b"
 )
+# A segment ending as a reference entry ends: a journal's "2015;11(11):649-662.", a book's "Melbourne: Therapeutic
+# Guidelines Limited; 2017." Only a short one is a reference; in a longer one the citation sits inside prose.
+_REFERENCE_TAIL = _rx(
+    r"\b(?:19|20)\d\d\s?;\s?\d+(?:\s?\(\d+\))?\s?:\s?e?\d+(?:\s?[-–]\s?\d+)?\.?$|"
+    r"^[a-z][\w .,&'-]{2,40}: [^.;]{3,80}; (?:19|20)\d\d\.?$"
+)
+MAX_REFERENCE_WORDS = 25
 _CITATION_MARKERS = re.compile(r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*")
 MAX_NOTICE_WORDS = 60
 _REPEAT_GRAM = 6  # words in a run that counts as repeated
@@ -197,6 +228,8 @@ def is_pointer(seg: Segment) -> bool:
         return True
     if _POINTER.search(text) and _RESOURCE.search(text) and not _RESEARCH.search(text):
         return True
+    if _SEE_SOMEONE.match(text):  # "See your doctor right away if ...", "Go to the emergency room ...": advice
+        return False
     return bool(_STARTS_POINTING.match(text)) and bool(_RESOURCE.search(text[4:]) or "information" in text.lower())
 
 
@@ -232,15 +265,20 @@ _FAMILIES = (
         "go to|check out|view|browse|refer to",
         r"click|information|learn more|read more|find out more|hear more|learn about|read about|"
         r"available (?:from|at|on|through)|can be accessed|(?:web ?site|web ?page|page|site) (?:offers|has|provides|"
-        r"contains|lists)|(?:^|[.!?(\n-] ?)\(?(?:please see|see|visit|go to|check out|view|browse|refer to)\b",
+        r"contains|lists)|(?:^|(?<=[.!?(\n-])|(?<=[.!?(\n-] ))\(?(?:please see|see|visit|go to|check out|view|browse|"
+        r"refer to)\b",
         is_pointer,
     ),
     (
         "disclaimer",
-        "disclaim|advice|substitute|replace|intended|meant|designed|purposes|use only|information only|endorsement|"
-        "responsible|liability|informational|professionals only",
-        r"disclaim|advice|substitute|replace|intended|meant|designed|purposes|use only|information only|endorsement|"
-        r"responsible|liability|informational|professionals only",
+        "disclaim|advice|substitute|replace|intended|meant|designed|purposes|use only|information only|endorse|"
+        "responsible|liability|informational|professionals only|expressed|general nature|general in nature|"
+        "patient relationship|written for|omissions|guarantee|warrant|representation|own risk|reliance|sponsored|"
+        "editorial",
+        r"disclaim|advice|substitute|replace|intended|meant|designed|purposes|use only|information only|endorse|"
+        r"responsible|liability|informational|professionals only|expressed|general (?:in )?nature|"
+        r"patient relationship|written for|omissions|guarantee|warrant|representation|own risk|reliance|sponsored|"
+        r"editorial",
         lambda seg: (
             _short(seg)
             and bool(
@@ -250,20 +288,32 @@ _FAMILIES = (
     ),
     (
         "copyright",
-        "©|copyright|rights reserved|(c)|permission|prohibited|commercial|creative commons|cc by",
-        r"©|copyright|rights reserved|\(c\)|permission|prohibited|commercial|creative commons|cc by",
+        "©|copyright|rights reserved|(c)|permission|prohibited|commercial|creative commons|cc by|trademark|courtesy|"
+        "licensed|licenced|licence",
+        r"©|copyright|rights reserved|\(c\)|permission|prohibited|commercial|creative commons|cc by|trademark|"
+        r"courtesy|licen[cs]ed|licence",
         lambda seg: _short(seg) and bool(_COPYRIGHT.search(seg.text)),
     ),
     (
         "social_media",
         "us|@|connected|share|tweet|print|this page|friend|your email|your e-mail|sign up|subscribe|register|app|"
-        "google play|qr code|helpful|useful|facebook|twitter|instagram|linkedin|youtube|pinterest|whatsapp|tiktok",
+        "google play|qr code|helpful|useful|facebook|twitter|instagram|linkedin|youtube|pinterest|whatsapp|tiktok|"
+        "comment|conversation|discussion|code|% off|coupon|cancel|rate this|tell us|★|yes",
         r"\bus\b|follow @|connected|share|tweet|print|this (?:page|article|story|post|video|answer)|friend|"
         r"your e-?mail|sign up|subscribe|register|\bapp\b|google play|qr code|helpful|useful|facebook|twitter|"
-        r"instagram|linkedin|youtube|pinterest|whatsapp|tiktok",
+        r"instagram|linkedin|youtube|pinterest|whatsapp|tiktok|comment|conversation|discussion|\bcode\b|% off|"
+        r"coupon|cancel|rate this|tell us|★|\byes\W+no\b|\bno\W+yes\b",
         lambda seg: _short(seg) and bool(_SOCIAL.search(seg.text)),
     ),
-    ("citation", "doi|pmid|accessed", r"doi|pmid|accessed", lambda seg: bool(_CITATION_ID.search(seg.text))),
+    (
+        "citation",
+        "doi|pmid|accessed|;",
+        r"doi|pmid|accessed|; ?(?:19|20)\d\d|(?:19|20)\d\d ?;",
+        lambda seg: bool(
+            _CITATION_ID.search(seg.text)
+            or (len(seg.text.split()) <= MAX_REFERENCE_WORDS and _REFERENCE_TAIL.search(seg.text))
+        ),
+    ),
     (
         "contact_details",
         "http|www.|@|tty|tdd|toll|fax|box|-8|18",
@@ -314,6 +364,20 @@ def _continue_notices(text: str, segments: list[Segment], hits: dict[int, str]) 
             j += 1
 
 
+def _lead_in_questions(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
+    """A short question opening the line of a notice is its lead-in ("Was this page helpful? Yes / No", "Want to
+    learn more? Visit ..."): it goes with it."""
+    for i in sorted(hits):
+        lead = i - 1
+        if lead < 0 or lead in hits:
+            continue
+        seg = segments[lead]
+        starts_line = not text[: seg.start].strip() or text[: seg.start].rstrip(" \t").endswith("\n")
+        between = text[seg.end : segments[i].start]
+        if starts_line and seg.text.endswith("?") and len(seg.text.split()) <= 8 and "\n" not in between:
+            hits[lead] = hits[i]
+
+
 def _repeats(words: list[str], key: str, seen_keys: set[str], seen_grams: set[tuple[str, ...]]) -> bool:
     """A segment the answer already gave: the same sentence, or (for a longer one) at least 80% of its words in
     runs of `_REPEAT_GRAM` words seen earlier."""
@@ -344,6 +408,7 @@ def furnish(text: str) -> Furnished:
     segments = split_segments(text)
     hits = _family_hits(text, segments)
     _continue_notices(text, segments, hits)
+    _lead_in_questions(text, segments, hits)
     check_repeats = _may_repeat(text)
     dropped: set[int] = set()
     seen_keys: set[str] = set()

@@ -35,14 +35,20 @@ def _removed(line: str) -> bool:
 
 
 # A notice whose first sentence says nothing of a page, advice or a professional.
-KNOWN_MISS = pytest.mark.xfail(reason="'We are not doctors.' names no page, advice or professional", strict=True)
+KNOWN_MISS = pytest.mark.xfail(reason="its first sentence names no page, advice or professional", strict=True)
 DEVELOPMENT = [
     pytest.param(kind, line, id=f"{kind}-{i}", marks=[KNOWN_MISS] if line.startswith("We are not doctors") else [])
     for i, (kind, line) in enumerate(_lines("boilerplate_lines.tsv"))
 ]
+# The third batch, written later by a helper without sight of the rules: the two notices still missed are known.
+BATCH3_MISSES = ("If you think you may have a medical emergency", "Coverage decisions are made by your plan")
+BATCH3 = [
+    pytest.param(kind, line, id=f"batch3-{kind}-{i}", marks=[KNOWN_MISS] if line.startswith(BATCH3_MISSES) else [])
+    for i, (kind, line) in enumerate(_lines("boilerplate_lines_batch3.tsv"))
+]
 
 
-@pytest.mark.parametrize("kind,line", DEVELOPMENT)
+@pytest.mark.parametrize("kind,line", DEVELOPMENT + BATCH3)
 def test_each_development_line_is_removed_or_kept_as_labelled(kind, line):
     if kind == "keep":
         assert clean_answer(line) in _scrubbed(line)
@@ -57,4 +63,15 @@ def test_held_out_lines_most_notices_removed_no_content_lost():
     removed = sum(_removed(line) for line in notices)
     kept = sum(clean_answer(line) in _scrubbed(line) for line in keep)
     assert (len(notices), len(keep)) == (60, 40)
-    assert removed >= 42 and kept == 40, (removed, kept)  # measured: 43 of 60, 40 of 40
+    assert removed >= 47 and kept == 40, (removed, kept)  # measured: 48 of 60 (43 before the batch-3 rules), 40 of 40
+
+
+def test_the_second_held_out_set_is_measured_as_documented():
+    """Written with the third development batch, by the same hand, never read line by line."""
+    rows = _lines("boilerplate_lines_heldout2.tsv")
+    notices = [line for kind, line in rows if kind != "keep"]
+    keep = [line for kind, line in rows if kind == "keep"]
+    removed = sum(_removed(line) for line in notices)
+    kept = sum(clean_answer(line) in _scrubbed(line) for line in keep)
+    assert (len(notices), len(keep)) == (60, 40)
+    assert removed >= 38 and kept == 40, (removed, kept)  # measured: 38 of 60 (36 before the batch-3 rules), 40 of 40

@@ -138,3 +138,43 @@ def test_citation_markers_and_a_heading_left_at_the_end_go():
         drop_trailing_headings(f"{CONTENT[4]}\n- Surgery - Radiation therapy")
         == f"{CONTENT[4]}\n- Surgery - Radiation therapy"
     )
+
+
+BODY = "Gout is a form of arthritis that causes sudden attacks of pain in a joint."
+
+
+@pytest.mark.parametrize(
+    "pointer",
+    [
+        "See the Treatment Options section that follows for links to current clinical trials.",
+        "Visit the Genetic Resources section to learn how to find a genetics professional.",
+        "(See below about wearing insecticide-treated clothing.)",
+    ],
+)
+def test_a_pointer_after_a_full_stop_or_a_question_goes(pointer):
+    for joined in (f"{BODY} {pointer}", f"Is it common? {pointer}"):
+        assert pointer not in furnish(joined).text
+
+
+@pytest.mark.parametrize(
+    "advice",
+    [
+        "See your doctor right away if you think you have been in contact with the hepatitis A virus.",
+        "See an eye care professional right away if you have a sudden change in vision.",
+        "Go to the emergency room or call 911 if a sudden change in mental status occurs.",
+        "Go to A&E or call 999 if you have severe joint pain with a high temperature.",
+    ],
+)
+def test_advice_to_see_someone_is_no_pointer(advice):
+    assert furnish(f"{BODY} {advice}").text == f"{BODY} {advice}"
+
+
+def test_a_short_question_leading_into_a_notice_goes_with_it_and_a_reference_in_prose_stays():
+    assert furnish(f"{BODY}\nWas this page helpful? Yes / No").text == BODY
+    assert furnish(f"{BODY}\nWant to learn more? Visit medlineplus.gov/gout.html.").text == BODY
+    prose = (
+        f"{BODY} In the article by Dauphin C. et al. (Arch Mal Coeur Vaiss. 2007;100(5):439-447) the authors describe "
+        "that all five adult patients treated with immunoglobulins improved within a week of the first infusion."
+    )
+    assert furnish(prose).text == prose
+    assert "2015;11(11)" not in furnish(f"{BODY} Nat Rev Rheumatol. 2015;11(11):649-662.").text
