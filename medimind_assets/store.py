@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,13 +116,14 @@ class ArtifactStore:
     def write_lease(self, pid: int, adapter_dir: str | Path | None) -> None:
         """Record that server `pid` serves `adapter_dir` (None: the base model alone), so retention keeps it."""
         path = self.relative(adapter_dir) if adapter_dir else None
-        atomic_write_json(self.leases / f"{pid}.json", {"pid": pid, "path": path})
+        atomic_write_json(self.leases / f"{pid}.json", {"pid": pid, "host": socket.gethostname(), "path": path})
 
     def remove_lease(self, pid: int) -> None:
         (self.leases / f"{pid}.json").unlink(missing_ok=True)
 
     def leased_adapters(self) -> set[Path]:
-        """The adapter folders servers still running serve; a lease whose process is gone is removed."""
+        """The adapter folders servers still running serve; a lease whose process is gone from this host is removed.
+        A lease from another host (a shared volume) cannot be checked and stays until its server removes it."""
         leased = set()
         for lease in sorted(self.leases.glob("*.json")) if self.leases.is_dir() else []:
             try:
@@ -129,7 +131,7 @@ class ArtifactStore:
                 pid = int(payload["pid"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # being written, or damaged: it protects nothing it can name
-            if not _running(pid):
+            if payload.get("host") in (None, socket.gethostname()) and not _running(pid):
                 lease.unlink(missing_ok=True)
             elif payload.get("path"):
                 leased.add(self.resolve(payload["path"]))

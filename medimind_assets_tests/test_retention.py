@@ -96,10 +96,13 @@ def test_an_adapter_a_running_server_serves_is_kept_until_the_server_stops(tmp_p
     store.write_lease(os.getpid(), store.adapters / served)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     store.write_lease(int(dead.stdout), store.adapters / f"02{'f' * 62}")  # a server killed without removing it
+    elsewhere = store.leases / "7.json"  # a server on another host sharing the volume: its pid means nothing here
+    elsewhere.write_text(json.dumps({"pid": 7, "host": "gpu-node-2", "path": f"adapters/03{'f' * 62}"}))
     apply_retention(store, keep_adapters=0)
     remaining = {p.name for p in store.adapters.iterdir() if p.is_dir()}
-    assert remaining == {served, f"04{'f' * 62}"}
-    assert [p.name for p in store.leases.iterdir()] == [f"{os.getpid()}.json"]  # the dead server's lease is gone
+    assert remaining == {served, f"03{'f' * 62}", f"04{'f' * 62}"}
+    assert {p.name for p in store.leases.iterdir()} == {f"{os.getpid()}.json", "7.json"}  # the dead one went
+    elsewhere.unlink()
     store.remove_lease(os.getpid())
     apply_retention(store, keep_adapters=0)
     assert {p.name for p in store.adapters.iterdir() if p.is_dir()} == {f"04{'f' * 62}"}
