@@ -10,17 +10,20 @@ from medimind_assets.config import DEFAULT_TRAINING_CRON
 AC = dg.AutomationCondition
 
 
-def _changed(*deps: str) -> AC:
+def _changed(*deps: str, long_runs: bool = False) -> AC:
     """Any of `deps` got a new data version (a byte-identical rebuild is not a change) since this asset was last
     requested or updated: stays false after a run (say a manual one, between two ticks) that both produced the new
     input and rebuilt the asset from it. An update does not clear a change made by another run while this asset's
-    run was in progress: that run read the input before it changed (a dataset rebuilt during a training)."""
+    run was in progress: that run read the input before it changed (a dataset rebuilt during a training). With
+    `long_runs`, a change first seen on the tick that sees the run finished counts too (made in its last seconds);
+    a change made between two ticks just after such a run then costs one more request, which reuses its result."""
 
     def in_deps(condition: AC) -> AC:
         return AC.any_deps_match(condition).allow(dg.AssetSelection.assets(*deps))
 
     by_another_run = in_deps(AC.data_version_changed() & ~AC.executed_with_root_target())
-    unseen_by_run = (AC.in_progress() & by_another_run).since(AC.newly_requested()).with_label("changed during run")
+    during_run = AC.in_progress() | AC.newly_updated() if long_runs else AC.in_progress()
+    unseen_by_run = (during_run & by_another_run).since(AC.newly_requested()).with_label("changed during run")
     reset = AC.newly_requested() | (AC.newly_updated() & ~unseen_by_run)
     return in_deps(AC.data_version_changed()).since(reset)
 
@@ -39,21 +42,24 @@ def dataset_condition() -> AC:
 
 
 def base_model_condition() -> AC:
-    return AC.on_missing()
+    # on_missing() alone fires only for an asset that goes missing after automation first looked: a fresh instance
+    # would wait for a base model forever.
+    return AC.on_missing() | (AC.initial_evaluation() & AC.missing() & ~AC.in_progress())
 
 
 def adapter_condition(cron: str = DEFAULT_TRAINING_CRON) -> AC:
     # "The inputs changed since this adapter was last requested or trained", latched until the window opens.
-    changed = _changed("dataset", "base_model")
+    changed = _changed("dataset", "base_model", long_runs=True)
     # A training that failed (out of memory, a killed child) is tried again in the next window, not forgotten.
     retry = AC.execution_failed().with_label("last training failed")
-    return (
-        AC.cron_tick_passed(cron) & (changed | retry) & AC.all_deps_blocking_checks_passed() & _not_busy()
-    ).with_label(f"dataset changed; train in window {cron}")
+    ready = AC.all_deps_blocking_checks_passed() & ~AC.any_deps_missing() & _not_busy()
+    return (AC.cron_tick_passed(cron) & (changed | retry) & ready).with_label(
+        f"dataset changed; train in window {cron}"
+    )
 
 
 def evaluation_condition() -> AC:
-    return (_changed("lora_adapter") & _not_busy()).with_label("new adapter")
+    return (_changed("lora_adapter") & ~AC.any_deps_missing() & _not_busy()).with_label("new adapter")
 
 
 def merge_condition(auto_merge: bool = False) -> AC | None:

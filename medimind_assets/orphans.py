@@ -3,7 +3,10 @@
 A step worker killed with its run leaves its Pipes child behind: an orphaned trainer kept training and published an
 adapter while the run showed FAILURE, and a retry then trained the same fingerprint beside it. `exit_with_parent`
 watches the parent from a daemon thread and ends this process when it is gone (its parent pid changes: it was
-re-parented to init). Completed checkpoints stay; a half-written artefact was never in place (atomic writes).
+re-parented to init), and, when the launcher names it in `RUN_WORKER_PID`, the run's worker too: a worker killed
+while its step process lives on (the step was a child of the worker) leaves the run failed, its `gpu` slot to be
+freed and the training retried, so this one must not go on beside the retry. Completed checkpoints stay; a
+half-written artefact was never in place (atomic writes).
 """
 
 from __future__ import annotations
@@ -15,22 +18,35 @@ import time
 
 POLL_SECONDS = 1.0
 EXIT_CODE = 3
+RUN_WORKER_PID = "RUN_WORKER_PID"  # set by the subprocess launcher: the pid of the Dagster run's worker
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def exit_with_parent(poll_seconds: float = POLL_SECONDS) -> threading.Thread:
     """Start watching; returns the watching (daemon) thread."""
     parent = os.getppid()
+    worker = int(os.environ[RUN_WORKER_PID]) if os.environ.get(RUN_WORKER_PID, "").isdigit() else None
 
     def watch() -> None:
         while True:
             time.sleep(poll_seconds)
             if os.getppid() != parent:
-                print(
-                    f"the process that launched this one (pid {parent}) is gone: stopping (pid {os.getpid()})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                os._exit(EXIT_CODE)
+                gone = f"the process that launched this one (pid {parent})"
+            elif worker is not None and _gone(worker):
+                gone = f"the run's worker (pid {worker})"
+            else:
+                continue
+            print(f"{gone} is gone: stopping (pid {os.getpid()})", file=sys.stderr, flush=True)
+            os._exit(EXIT_CODE)
 
     thread = threading.Thread(target=watch, name="exit-with-parent", daemon=True)
     thread.start()

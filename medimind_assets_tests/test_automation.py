@@ -102,9 +102,11 @@ def ticker(tmp_path, sample_data):
 
 
 def built_once(ticker, instance) -> None:
-    """A medimind_pipeline-like run (observe both sources, build the dataset), then the models it led to."""
+    """A medimind_pipeline-like run (observe both sources, build the dataset), then the models it led to (a training
+    takes minutes: the scheduler ticks before it ends)."""
     ticker.materialize(instance, *SOURCES, "dataset")
     report(instance, "base_model", "tiny")
+    ticker.tick(instance)
     report(instance, "lora_adapter", "fingerprint-1")
     report(instance, "evaluation", "fingerprint-1")
 
@@ -266,6 +268,31 @@ def test_a_dataset_changed_during_a_training_is_trained_on_the_next_night(ticker
         assert next_window(ticker, instance, 2) == set()
 
 
+def test_a_dataset_published_in_the_last_seconds_of_a_training_is_trained_on_too(ticker):
+    """No tick sees the training in progress after the rebuild: the change is first seen with the adapter's update."""
+    alexa = ticker.settings.raw_path / ALEXA
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        ticker.tick(instance)
+        alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
+        ticker.sense(instance)
+        assert ticker.tick(instance) == {"dataset"}
+        ticker.materialize(instance, "dataset")
+        ticker.now = START.replace(hour=2)
+        assert ticker.tick(instance) == {"lora_adapter"}
+
+        def rebuilt_just_before_the_end():
+            ticker.tick(instance)  # the last tick during the training: nothing changed yet
+            alexa.write_bytes(alexa.read_bytes().replace(b"Influenza", b"INFLUENZA", 1))
+            ticker.sense(instance)
+            ticker.materialize(instance, "dataset")  # by hand, say: no tick until the training has ended
+
+        training_run(ticker, instance, rebuilt_just_before_the_end, "fingerprint-2")
+        assert ticker.tick(instance) == {"evaluation"}
+        report(instance, "evaluation", "fingerprint-2")
+        assert next_window(ticker, instance, 1) == {"lora_adapter"}
+
+
 def test_a_run_that_builds_the_dataset_and_trains_on_it_leaves_nothing_for_the_night(ticker):
     """A manual pipeline run spanning many ticks: the dataset it built itself is the one it trained on."""
     alexa = ticker.settings.raw_path / ALEXA
@@ -306,13 +333,18 @@ def test_auto_merge_follows_promotions_not_evaluations(ticker):
 
 @pytest.mark.parametrize("sensor_first", [True, False])
 def test_automation_alone_builds_the_dataset_on_a_fresh_instance(ticker, sensor_first):
-    """Whichever sensor ticks first, the first observations lead to one dataset build."""
+    """Whichever sensor ticks first, the first observations lead to one dataset build, and the missing base model is
+    resolved once (a fresh instance has nothing that could go missing later); no training waits on nothing."""
     with dg.instance_for_test() as instance:
         if not sensor_first:
-            assert ticker.tick(instance) == set()
+            assert ticker.tick(instance) == {"base_model"}
         assert observed(ticker.sense(instance)) == list(SOURCES)
-        assert ticker.tick(instance) == {"dataset"}
+        assert ticker.tick(instance) == {"dataset"} | ({"base_model"} if sensor_first else set())
         assert ticker.tick(instance) == set()
+        ticker.materialize(instance, "dataset")
+        assert next_window(ticker, instance, 0) == set()  # the base model's run has not finished: nothing to train on
+        report(instance, "base_model", "tiny")
+        assert next_window(ticker, instance, 1) == {"lora_adapter"}
 
 
 def test_the_dataset_waits_until_both_sources_are_observed(ticker, tmp_path):

@@ -153,3 +153,18 @@ def test_the_code_location_with_the_chart_environment_loads_the_kubernetes_launc
     )
     assert pod["spec"]["containers"][0]["image"] == env["MEDIMIND_K8S_IMAGE"]
     assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "2"
+
+
+@pytest.mark.parametrize("config", ["deploy/local/dagster.yaml", "deploy/dagster.yaml"])
+def test_a_run_that_ends_holding_the_gpu_slot_frees_it(config, tmp_path):
+    """A run worker killed mid-training leaves its run failed with the `gpu` slot claimed: run monitoring must free
+    it, or every later training waits in the queue for good."""
+    import dagster as dg
+    import yaml
+
+    settings = yaml.safe_load((Path(__file__).resolve().parents[1] / config).read_text())
+    local = {key: settings[key] for key in ("concurrency", "run_monitoring") if key in settings}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(local))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled
+        assert 0 < instance.run_monitoring_settings["free_slots_after_run_end_seconds"] <= 300

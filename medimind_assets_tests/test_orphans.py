@@ -10,6 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import dagster as dg
+import pytest
+
+from medimind_assets.resources import PythonJob, SubprocessLauncher
+
 CHILD = """
 import time
 from medimind_assets.orphans import exit_with_parent
@@ -57,3 +62,36 @@ def test_the_scripts_watch_their_parent():
     for script in ("training/train_lora.py", "evaluation/evaluate_lora.py", "merging/merge_lora.py"):
         text = (root / script).read_text()
         assert "exit_with_parent()" in text or "run_script(" in text, script
+
+
+def test_the_child_exits_when_the_run_worker_dies_though_its_parent_lives():
+    """The worker (here a sleeping process) killed while the step process (this test) lives on."""
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    env = {**os.environ, "RUN_WORKER_PID": str(worker.pid)}
+    child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert child.stdout.readline().strip() == b"child running"
+    time.sleep(0.5)
+    assert child.poll() is None
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert child.wait(10) == 3
+    assert f"the run's worker (pid {worker.pid}) is gone" in child.stderr.read().decode()
+
+
+def test_the_subprocess_launcher_names_the_run_worker_to_the_job(tmp_path, monkeypatch):
+    captured: dict = {}
+
+    def run(self, **kwargs):
+        captured.update(kwargs["env"])
+        raise RuntimeError("stop before launching")
+
+    monkeypatch.setattr(dg.PipesSubprocessClient, "run", run)
+
+    @dg.asset
+    def echo(context, launcher: SubprocessLauncher) -> None:
+        with pytest.raises(RuntimeError, match="stop before launching"):
+            launcher._launch(context, PythonJob("medimind_assets.training.request", {}, data_dir=tmp_path))
+
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([echo], resources={"launcher": SubprocessLauncher()}, instance=instance).success
+    assert captured["RUN_WORKER_PID"] == str(os.getpid())  # in-process execution: the run's own process

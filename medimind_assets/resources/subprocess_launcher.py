@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets.orphans import RUN_WORKER_PID
 from medimind_assets.resources.launcher import Launcher, PythonJob
+from medimind_assets.run_health import run_worker_pid
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -25,9 +27,10 @@ class SubprocessLauncher(Launcher):
         return f"subprocess on this machine, {processes}"
 
     def _launch(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
+        env = {"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env}
+        # The job stops when the run's worker dies, also when this step process outlives it (orphans.py).
+        if (worker := run_worker_pid(context.instance, context.run_id)) is not None:
+            env[RUN_WORKER_PID] = str(worker)
         return dg.PipesSubprocessClient().run(
-            command=job.command(self.python or sys.executable),
-            context=context,
-            extras=dict(job.extras),
-            env={"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env},
+            command=job.command(self.python or sys.executable), context=context, extras=dict(job.extras), env=env
         )
