@@ -36,6 +36,7 @@ class Deployment:
     base_model: str = "microsoft/phi-2"
     keep_adapters: int = 3
     source_check_seconds: int = 300
+    source_settle_seconds: int = 60
     training_cron: str = DEFAULT_TRAINING_CRON
     auto_merge: bool = False
     launcher: str = "subprocess"
@@ -75,6 +76,7 @@ class Deployment:
             base_model=text("BASE_MODEL", cls.base_model),
             keep_adapters=whole("KEEP_ADAPTERS", cls.keep_adapters, 0),
             source_check_seconds=whole("SOURCE_CHECK_SECONDS", cls.source_check_seconds, 1),
+            source_settle_seconds=whole("SOURCE_SETTLE_SECONDS", cls.source_settle_seconds, 0),
             training_cron=cron,
             auto_merge=auto_merge in _TRUE,
             launcher=text("LAUNCHER", cls.launcher).lower(),

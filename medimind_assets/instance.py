@@ -22,17 +22,25 @@ def project_root() -> Path | None:
 
 def dagster_home(create: bool = False) -> Path | None:
     """DAGSTER_HOME, else the checkout's `.dagster_home/` (with `create`, made and configured when missing; without,
-    only when it exists); None when neither applies."""
-    if os.environ.get("DAGSTER_HOME"):
-        return Path(os.environ["DAGSTER_HOME"]).resolve()
+    only when it exists); None when neither applies. A new DAGSTER_HOME (no configuration, no storage) is configured
+    as the checkout's would be, with `create`: without it there is no `gpu` pool limit and no run monitoring."""
     root = project_root()
+    if os.environ.get("DAGSTER_HOME"):
+        home = Path(os.environ["DAGSTER_HOME"]).resolve()
+        if create and root is not None and not (home / "dagster.yaml").exists() and not (home / "storage").exists():
+            _configure(home, root)
+        return home
     if root is None:
         return None
     home = root / PROJECT_DAGSTER_HOME
     if create and not (home / "dagster.yaml").is_file():
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / LOCAL_INSTANCE_CONFIG, home / "dagster.yaml")
+        _configure(home, root)
     return home if (home / "dagster.yaml").is_file() or (home / "storage").is_dir() else None
+
+
+def _configure(home: Path, root: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(root / LOCAL_INSTANCE_CONFIG, home / "dagster.yaml")
 
 
 def dagster_environment(home: Path) -> dict[str, str]:

@@ -89,10 +89,22 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, description="Logs every failed run.")
 def log_failed_runs(context: dg.RunFailureSensorContext) -> None:
-    failures = [e.message for e in context.get_step_failure_events()] or [context.failure_event.message]
+    failures = [_why(e) for e in context.get_step_failure_events()] or [context.failure_event.message]
     context.log.error(
         f"run {context.dagster_run.run_id} ({context.dagster_run.job_name}) failed: " + " | ".join(failures)
     )
+
+
+def _why(event: dg.DagsterEvent) -> str:
+    """A step's failure in a line: the step, and the reason it gave or the error it raised (not "Execution of step
+    ... failed", which says neither)."""
+    data = event.step_failure_data
+    user = data.user_failure_data if data else None
+    error = data.error if data else None
+    while error is not None and error.cause is not None:  # Dagster wraps the asset's own error
+        error = error.cause
+    reason = (user.description if user else None) or (error.message.strip() if error else "")
+    return f"{event.step_key}: {reason.splitlines()[0] if reason else event.message}"
 
 
 raw_sources_sensor = raw_sources_sensor_every(300)  # the default; the definitions build it from the settings

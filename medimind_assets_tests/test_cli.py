@@ -270,7 +270,12 @@ def test_the_project_instance_is_made_from_the_shipped_settings(tmp_path, monkey
     home = instance.dagster_home(create=True)
     assert home == tmp_path / ".dagster_home" and (home / "dagster.yaml").read_text().startswith("python_logs")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "elsewhere"))
-    assert instance.dagster_home() == tmp_path / "elsewhere"
+    assert instance.dagster_home() == tmp_path / "elsewhere" and not (tmp_path / "elsewhere").exists()
+    # A new DAGSTER_HOME gets the project's settings (the gpu pool limit, run monitoring); an existing one is its own.
+    assert (instance.dagster_home(create=True) / "dagster.yaml").read_text().startswith("python_logs")
+    (tmp_path / "theirs" / "storage").mkdir(parents=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "theirs"))
+    assert not (instance.dagster_home(create=True) / "dagster.yaml").exists()
 
 
 def test_a_run_in_a_temporary_instance_says_it_will_not_show_anywhere(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from medimind_assets.config import Deployment, SettingError
 from medimind_assets.definitions import build_definitions
-from medimind_assets.resources import KubernetesLauncher, SubprocessLauncher
+from medimind_assets.resources import KubernetesLauncher, MediMindSettings, SubprocessLauncher
 
 
 def test_defaults_need_no_environment():
@@ -25,6 +25,7 @@ def test_values_are_read_and_trimmed():
             "MEDIMIND_LAUNCHER": " Kubernetes ",
             "MEDIMIND_K8S_NAMESPACE": "ml",
             "MEDIMIND_MEDQUAD_URL": "http://mirror/medquad",
+            "MEDIMIND_SOURCE_SETTLE_SECONDS": "0",
             "UNRELATED": "x",
         }
     )
@@ -32,6 +33,7 @@ def test_values_are_read_and_trimmed():
     assert deployment.launcher == "kubernetes"
     assert deployment.kubernetes == {"MEDIMIND_K8S_NAMESPACE": "ml"}
     assert deployment.source_urls == {"medquad": "http://mirror/medquad"}
+    assert MediMindSettings.from_deployment(deployment).source_settle_seconds == 0
 
 
 @pytest.mark.parametrize(
@@ -40,6 +42,7 @@ def test_values_are_read_and_trimmed():
         ("MEDIMIND_KEEP_ADAPTERS", "three", "MEDIMIND_KEEP_ADAPTERS='three': expected a whole number >= 0"),
         ("MEDIMIND_KEEP_ADAPTERS", "-1", "MEDIMIND_KEEP_ADAPTERS=-1: expected a whole number >= 0"),
         ("MEDIMIND_SOURCE_CHECK_SECONDS", "0", "MEDIMIND_SOURCE_CHECK_SECONDS=0: expected a whole number >= 1"),
+        ("MEDIMIND_SOURCE_SETTLE_SECONDS", "-5", "MEDIMIND_SOURCE_SETTLE_SECONDS=-5: expected a whole number >= 0"),
         ("MEDIMIND_TRAINING_CRON", "nightly", "MEDIMIND_TRAINING_CRON='nightly': expected a five-field cron"),
         ("MEDIMIND_TRAINING_CRON", "0 2 * * 8", "MEDIMIND_TRAINING_CRON='0 2 * * 8': expected a five-field cron"),
         ("MEDIMIND_TRAINING_CRON", "0 25 * * *", "MEDIMIND_TRAINING_CRON='0 25 * * *': expected a five-field cron"),

@@ -73,3 +73,22 @@ def test_medimind_launch_fails_the_dead_runs_of_its_instance_first(tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
     assert fail_dead_runs_of(tmp_path) == []
+
+
+def test_a_failed_run_is_logged_with_its_reason_not_only_the_step():
+    import dagster as dg
+
+    from medimind_assets.sensors import _why
+
+    @dg.asset
+    def raises() -> None:
+        raise ValueError("No current base model: materialize the `base_model` asset first")
+
+    @dg.asset
+    def fails() -> None:
+        raise dg.Failure(description="train_lora failed: ValueError: no linear module named 'o_proj'")
+
+    for asset, says in [(raises, "raises: ValueError: No current base model"), (fails, "fails: train_lora failed")]:
+        result = dg.materialize([asset], raise_on_error=False)
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert _why(failure).startswith(says), _why(failure)

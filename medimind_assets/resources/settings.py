@@ -34,7 +34,7 @@ class MediMindSettings(dg.ConfigurableResource):
 
     @classmethod
     def from_deployment(cls, deployment: Deployment) -> MediMindSettings:
-        same = ("raw_dir", "data_dir", "base_model", "keep_adapters")
+        same = ("raw_dir", "data_dir", "base_model", "keep_adapters", "source_settle_seconds")
         return cls(**{name: getattr(deployment, name) for name in same}, source_urls=dict(deployment.source_urls))
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
