@@ -71,8 +71,8 @@ def check_raw_sources(
     observations, downloads, problems = check_sources(
         context.instance, settings.raw_path, now, settings.source_settle_seconds
     )
-    for problem in problems:
-        context.log.warning(problem) if "still for" in problem else context.log.error(problem)
+    for problem in problems:  # files still arriving are normal (the skip reason says so too); anything else is not
+        context.log.info(problem) if "still for" in problem else context.log.error(problem)
     if not observations and not downloads:
         return dg.SkipReason("; ".join(problems) or "the raw files are unchanged")
     return dg.SensorResult(asset_events=observations, run_requests=downloads)
