@@ -15,20 +15,27 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 
 POLL_SECONDS = 1.0
 EXIT_CODE = 3
 RUN_WORKER_PID = "RUN_WORKER_PID"  # set by the subprocess launcher: the pid of the Dagster run's worker
 
 
-def _gone(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a live process of this host that is still a Python (Dagster) process: a pid reused by
+    another program counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:
         return False
-    return False
+    except PermissionError:
+        return True  # someone else's live process
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc to tell (not Linux)
+    return b"python" in cmdline or b"dagster" in cmdline
 
 
 def exit_with_parent(poll_seconds: float = POLL_SECONDS) -> threading.Thread:
@@ -41,7 +48,7 @@ def exit_with_parent(poll_seconds: float = POLL_SECONDS) -> threading.Thread:
             time.sleep(poll_seconds)
             if os.getppid() != parent:
                 gone = f"the process that launched this one (pid {parent})"
-            elif worker is not None and _gone(worker):
+            elif worker is not None and not process_alive(worker):
                 gone = f"the run's worker (pid {worker})"
             else:
                 continue

@@ -7,12 +7,13 @@ to do it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.launcher import DefaultRunLauncher
+
+from medimind_assets.orphans import process_alive
 
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
@@ -26,22 +27,6 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
         if pid is not None:
             return int(getattr(pid, "value", pid))
     return None
-
-
-def process_alive(pid: int) -> bool:
-    """Whether `pid` is a live process of this host that is still a Python (Dagster) process: a pid reused by
-    another program counts as gone."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc to tell (not Linux)
-    return b"python" in cmdline or b"dagster" in cmdline
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:

@@ -10,7 +10,6 @@ keeps its absolute path. Every write is atomic (`medimind_assets.atomic`).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 from medimind_assets.atomic import atomic_path, atomic_write_json
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
+from medimind_assets.orphans import process_alive
 
 DEFAULT_DATA_DIR = "data"
 BASE_MODEL = "base_model.json"
@@ -33,16 +33,6 @@ class PointerError(MediMindError, ValueError):
 
 class DatasetVersionError(MediMindError, ValueError):
     """A dataset version that cannot be kept or read back as the bytes its name promises."""
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def _under_root(*parts: str) -> property:
@@ -131,7 +121,7 @@ class ArtifactStore:
                 pid = int(payload["pid"])
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # being written, or damaged: it protects nothing it can name
-            if payload.get("host") in (None, socket.gethostname()) and not _running(pid):
+            if payload.get("host") in (None, socket.gethostname()) and not process_alive(pid):
                 lease.unlink(missing_ok=True)
             elif payload.get("path"):
                 leased.add(self.resolve(payload["path"]))

@@ -178,3 +178,24 @@ def test_a_short_question_leading_into_a_notice_goes_with_it_and_a_reference_in_
     )
     assert furnish(prose).text == prose
     assert "2015;11(11)" not in furnish(f"{BODY} Nat Rev Rheumatol. 2015;11(11):649-662.").text
+
+
+@pytest.mark.parametrize("verb", ["See", "Visit", "Go to", "Please see", "Check with"])
+@pytest.mark.parametrize(
+    "who",
+    [
+        "your doctor",
+        "a health care professional",
+        "an eye care specialist",
+        "the emergency room",
+        "your GP",
+        "a pharmacist",
+        "the nearest A&E",
+        "your midwife",
+        "an urgent care clinic",
+        "a dentist",
+    ],
+)
+def test_advice_to_see_anyone_who_treats_stays_however_it_is_put(verb, who):
+    advice = f"{verb} {who} right away if the pain gets worse or you develop a fever."
+    assert furnish(f"{BODY} {advice}").text == f"{BODY} {advice}"

@@ -774,3 +774,17 @@ def test_a_promotion_is_swapped_in_under_load_with_every_request_answered(world,
     order = {None: 0, "trained": 1, "random": 2}
     assert [order[f] for f in fingerprints] == sorted(order[f] for f in fingerprints)
     assert {None, "trained", "random"} <= set(fingerprints)
+
+
+def test_any_text_made_only_of_invisible_characters_is_blank_and_one_visible_one_is_not():
+    import random
+    import unicodedata
+
+    from medimind_assets.serving.chat import is_blank
+
+    invisible = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Zs", "Cf", "Cc")]
+    rng = random.Random(0)
+    for _ in range(2000):
+        text = "".join(rng.choice(invisible) for _ in range(rng.randint(1, 12)))
+        assert is_blank(text), repr(text)
+        assert not is_blank(text + "a" + text)
