@@ -19,11 +19,14 @@ from medimind_assets.data.boilerplate import repair_question, scrub_answer
 from medimind_assets.data.cleaning import (
     clean_answer,
     clean_question,
+    compact_key,
     junk_reason,
+    names_nothing,
     normalize_key,
     normalize_whitespace,
     truncate_at_sentence,
 )
+from medimind_assets.data.errors import RawDataError, RawDataErrors, raise_collected
 from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
 from medimind_assets.data.recurring import RecurringText
 from medimind_assets.data.rows import SPLITS, DatasetRow
@@ -140,10 +143,16 @@ def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], 
     files = [(tag, name, False) for tag, name in mediqa.TRAINING_FILES.items()]
     out: list[Candidate] = []
     test_texts: list[str] = []
+    errors: list[RawDataError] = []
     for tag, name, is_test in [*files, ("Test", mediqa.TEST_LABELLED_FILE, True)]:
         stats["files"] += 1
         origin = f"{MEDIQA}/{mediqa.TASK_DIR}/{name}"
-        for question in mediqa.parse_mediqa_file(raw_dir / origin, require_scores=True):
+        try:
+            questions = mediqa.parse_mediqa_file(raw_dir / origin, require_scores=True)
+        except RawDataError as exc:
+            errors.append(exc)
+            continue
+        for question in questions:
             for answer in question.answers:
                 stats["pairs"] += 1
                 if is_test:
@@ -163,6 +172,7 @@ def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], 
                         is_test=is_test,
                     )
                 )
+    raise_collected(errors)
     return out, test_texts
 
 
@@ -204,13 +214,24 @@ def _question_rank(question_key: str) -> bytes:
 def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildResult:
     options = options or BuildOptions()
     collections: dict[str, Counter] = {"mediqa_qa": Counter()}
-    candidates, test_texts = _mediqa_candidates(raw_dir, collections["mediqa_qa"])
+    # Every unreadable file of both sources reported together: fixing one must not only reveal the next.
+    errors: list[RawDataError] = []
+    candidates: list[Candidate] = []
+    test_texts: list[str] = []
+    try:
+        candidates, test_texts = _mediqa_candidates(raw_dir, collections["mediqa_qa"])
+    except RawDataError as exc:
+        errors += exc.errors if isinstance(exc, RawDataErrors) else [exc]
     if options.include_medquad:
-        candidates += _medquad_candidates(raw_dir, collections)
+        try:
+            candidates += _medquad_candidates(raw_dir, collections)
+        except RawDataError as exc:
+            errors += exc.errors if isinstance(exc, RawDataErrors) else [exc]
+    raise_collected(errors)
     # Test questions first: they claim their questions before any training row can.
     candidates.sort(key=lambda c: not c.is_test)
     # Every test question, with a correct answer or not, in the labelled file or only in the unlabelled one.
-    test_questions = {normalize_key(clean_question(q)) for q in mediqa.test_questions(raw_dir / MEDIQA)}
+    test_questions = {compact_key(clean_question(q)) for q in mediqa.test_questions(raw_dir / MEDIQA)}
     # The same page text answers several questions: a test candidate answer (correct or not) seen in training,
     # verbatim or nearly (data/overlap.py), would make the held-out numbers look better than they are.
     test_answers = [normalize_key(clean_answer(text, strip_prefix=True)) for text in test_texts]
@@ -244,6 +265,7 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
                 result.repaired[key.removeprefix("repaired/")] += value
     for row in result.rows:
         collections[_collection(row["source"], row["origin"])]["rows"] += 1
+    _one_split_per_question(result.rows)
     _ensure_validation(result.rows, options.validation_fraction)
     result.rows.sort(key=lambda r: (SPLITS.index(r["split"]), r["source"], r["question_id"], r["id"]))
     return result
@@ -283,6 +305,8 @@ def _prepare(cand: Candidate, options: BuildOptions) -> tuple[str | None, Prepar
         return reason, None
     if not normalize_key(question):
         return "empty_question", None
+    if names_nothing(question):
+        return "question_names_nothing", None
     return None, Prepared(cand, question, answer, repairs, segments)
 
 
@@ -338,7 +362,7 @@ def _finish_row(
     stats = result.collections[cand.collection]
     q_key, a_key = normalize_key(question), normalize_key(answer)
     if not cand.is_test:
-        if q_key in test_questions:
+        if q_key.replace(" ", "") in test_questions:  # compact_key: "Im" asks what "I'm" asks
             return "overlaps_test_question", None
         if a_key in test_answer_keys:
             return "overlaps_test_answer", None
@@ -423,6 +447,25 @@ def _cap_shared_answers(result: BuildResult, answer_keys: dict[str, str], limit:
             rows.sort(key=lambda r: _question_rank(normalize_key(r["instruction"])))
             dropped.update(r["id"] for r in rows[limit:])
     _drop(result, dropped, "answer_shared_too_widely")
+
+
+def _one_split_per_question(rows: list[dict]) -> None:
+    """Questions that differ only in where a space falls ("branchio-oculo-facial", "branchiooculofacial") are one
+    question: all go to the split of the one that ranks first, as a single question would."""
+    variants: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        if row["split"] != "test":
+            variants[compact_key(row["instruction"])].add(normalize_key(row["instruction"]))
+    chosen = {}
+    for compact, keys in variants.items():
+        if len(keys) > 1:
+            first = min(keys, key=_question_rank)
+            chosen[compact] = next(
+                r["split"] for r in rows if r["split"] != "test" and normalize_key(r["instruction"]) == first
+            )
+    for row in rows:
+        if row["split"] != "test" and (split := chosen.get(compact_key(row["instruction"]))):
+            row["split"] = split
 
 
 def _ensure_validation(rows: list[dict], fraction: float) -> None:

@@ -26,11 +26,19 @@ _ITEM_START = re.compile(r"\s+-\s|\n")
 # doubly escaped), then the tags of common markup removed, block ones leaving a line break.
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
 _TAG = re.compile(
-    r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|h[1-6]|section|blockquote|b|i|u|em|strong|span|a|sup|sub|font|"
-    r"small)\b(?:\s+[\w:-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?){0,20}\s*/?>",  # attributes, or no tag
+    r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|thead|tbody|tfoot|caption|h[1-6]|section|blockquote|hr|pre|nav|"
+    r"header|footer|article|aside|main|figure|figcaption|center|form|html|head|body|title|img|b|i|u|em|strong|span|a|"
+    r"sup|sub|font|small|big|abbr|cite|code|q|s|strike|del|ins|mark|tt|kbd|var|wbr|dfn|time|picture|source|input|"
+    r"button|label|link|meta|iframe|object|embed|video|audio)"
+    r"\b(?:\s+[\w:-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?){0,20}\s*/?>",  # attributes, or no tag
     re.IGNORECASE,
 )
-_INLINE_TAGS = frozenset("b i u em strong span a sup sub font small".split())
+_INLINE_TAGS = frozenset(
+    "img b i u em strong span a sup sub font small big abbr cite code q s strike del ins mark tt kbd var wbr dfn time "
+    "picture source input button label link meta iframe object embed video audio".split()
+)
+# What a page runs or styles, not what it says: gone with its content.
+_SCRIPT = re.compile(r"<(script|style|noscript)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def strip_markup(text: str) -> str:
@@ -38,6 +46,7 @@ def strip_markup(text: str) -> str:
         if "&" in text:
             text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
     if "<" in text:
+        text = _SCRIPT.sub("\n", text)
         text = _TAG.sub(lambda m: "" if m.group(1).lower() in _INLINE_TAGS else "\n", text)
     return text
 
@@ -74,8 +83,10 @@ def clean_answer(text: str, strip_prefix: bool = False) -> str:
     if "«" in text or "»" in text:  # page navigation; it leaves spaces behind
         text = _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text))
         text = normalize_whitespace(text.replace("«", " ").replace("»", " "))
-    if strip_prefix:
-        text = _TITLE_PREFIX.sub("", text, count=1)
+    # The page title is followed by the answer's first sentence, never by lower case: "Do not: drive ..." and
+    # "Adults and children over 12: take 2 tablets" are the answer.
+    if strip_prefix and (title := _TITLE_PREFIX.match(text)) and not text[title.end()].islower():
+        text = text[title.end() :]
     return _KEY_POINTS.sub("", text).strip()
 
 
@@ -102,7 +113,34 @@ def normalize_key(text: str) -> str:
     return _NON_WORD.sub(" ", text).strip()
 
 
+def compact_key(text: str) -> str:
+    """`normalize_key` without its spaces, for telling whether two questions are one: "I'm" and "Im", "e-cigarettes"
+    and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls."""
+    return normalize_key(text).replace(" ", "")
+
+
 JUNK_ANSWERS = frozenset({"topics", "summary", "see also", "related topics", "key points", "n/a", "none"})
+# A page's placeholder where the answer was: "This answer has been removed due to copyright restrictions.",
+# "Answer not available.", "N/A - answer removed", "Content coming soon".
+_PLACEHOLDER = re.compile(
+    r"^(?:n/?a|tbd|no (?:answer|content|information)(?: (?:is )?(?:available|provided))?|coming soon|"
+    r"(?:this |the )?(?:answer|content|text|information|article|page|section|response)s?"
+    r"(?: (?:has|have) been| was| were| is| are)?(?: temporarily)? (?:removed|deleted|withheld|redacted|unavailable|"
+    r"not (?:yet )?(?:available|provided)|coming soon|under construction))\b[^.]{0,80}\.?$",
+    re.IGNORECASE,
+)
+MAX_PLACEHOLDER_CHARS = 200
+# A question a template made without its subject: "Who is at risk for ? ?", "How to prevent ?" (MedQuAD's CDC
+# pages with an empty focus).
+_NAMES_NOTHING = re.compile(
+    r"\b(?:for|of|about|with|by|to|from|in|on|at)\s*\?$|^how to \w+\s*\?$|"
+    r"^(?:what|who|how|why|when|where)(?: (?:is|are|causes))?\s*\?$",
+    re.IGNORECASE,
+)
+
+
+def names_nothing(question: str) -> bool:
+    return bool(_NAMES_NOTHING.search(question.strip()))
 
 
 def junk_reason(question: str, answer: str, min_chars: int) -> str | None:
@@ -113,6 +151,8 @@ def junk_reason(question: str, answer: str, min_chars: int) -> str | None:
     key = normalize_key(answer) if len(answer) <= 2 * len(question) + 40 else None
     if key is not None and key in JUNK_ANSWERS:
         return "junk_answer"
+    if len(answer) <= MAX_PLACEHOLDER_CHARS and _PLACEHOLDER.match(answer):
+        return "placeholder_answer"
     if key is not None and key == normalize_key(question):
         return "answer_equals_question"
     if len(answer) < min_chars:

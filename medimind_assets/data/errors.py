@@ -35,6 +35,7 @@ class RawDataErrors(RawDataError):
     def __init__(self, errors: list[RawDataError]) -> None:
         shown = "\n".join(f"  {error}" for error in errors)
         ValueError.__init__(self, f"{len(errors)} raw file(s) cannot be read:\n{shown}")
+        self.errors = errors
         self.path = errors[0].path
         self.line = errors[0].line
 

@@ -102,7 +102,7 @@ def parse_collections(medquad_dir: Path) -> dict[Path, list[MedquadPair]]:
     if not medquad_dir.is_dir():
         return parsed
     for path in data_files(medquad_dir):
-        if path.suffix != ".xml":
+        if path.suffix.lower() != ".xml":
             continue
         try:
             check_placed(medquad_dir, path)

@@ -400,7 +400,7 @@ _PLACE = (
 )
 _NOW = r"(?:right away|immediately|now|at once|straight away|asap|without delay|urgently|today|tonight|promptly)"
 _URGENT = re.compile(
-    r"\b(?:call|dial|phone|ring|text) (?:or text )?(?:9-?1-?1|999|112|000|111|988|an? ambulance|for an ambulance|"
+    r"\b(?:call|dial|phone|ring|text) (?:or text )?(?:9(?P<dash>[-–—‑ ]?)1(?P=dash)1|999|112|000|111|988|an? ambulance|for an ambulance|"
     r"emergency services|(?:your )?(?:local )?emergency (?:number|services|line)|(?:the )?paramedics|"
     r"poison control|(?:a |the |your )?(?:crisis|suicide|emergency|oncology)[\w ]{0,30}(?:line|lifeline|hotline)|"
     r"samaritans)|"

@@ -2,7 +2,8 @@
 text (what a sentence *does*), not as the strings of one source page, so that they hold on collections no rule was
 written from. Each family drops whole segments (`data/segments.py`) and keeps every other character; the families,
 with examples, are listed in `docs/dataset.md`. Contact details stay in a sentence that tells the reader to get
-urgent help ("call Poison Control at 1-800-222-1222"): that is answer content.
+urgent help ("call Poison Control at 1-800-222-1222"): that is answer content. What closes an answer is also put
+to a learned model (`data/notice_model.py`), for notices in wordings no family names.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from medimind_assets.data.notice_model import is_page_notice
 from medimind_assets.data.safety import advises_urgent_care
 from medimind_assets.data.segments import Segment, drop_segments, split_segments
 
@@ -55,7 +57,8 @@ _ALWAYS_POINTER = _rx(r"\bclick(?:s|ed|ing)?\b|^(?:read|learn) more\b|\bcan be a
 _RESEARCH = _rx(r"\b(?:researchers?|scientists?|investigators?|studies|study|trials?)\b[^.]{0,60}\blearn more\b")
 _RESOURCE = _rx(
     r"\b(?:see|visit|go to|check out|web ?sites?|web ?pages?|site|page|links?|summary|summaries|fact sheets?|"
-    r"booklets?|brochures?|publications?|resources?|articles?|guides?|call|contact|write to|e-?mail|"
+    r"booklets?|brochures?|publications?|resources?|articles?|guides?|call|contact|write to|e-?mail|sections?|"
+    r"chapters?|tables?|figures?|illustrations?|diagrams?|"
     r"clearinghouse|information center|hotline|helpline|library|online|pdq|www\.|https?://|under|below|following|"
     r"institutes?|agency|association|foundation|society|nih|cdc|fda|nci|medlineplus|medscape)\b|\.(?:gov|org|com|edu)\b"
 )
@@ -124,7 +127,7 @@ _COPYRIGHT = _rx(
 _SOCIAL = _rx(
     r"\b(?:follow|like|find|join|connect with) us\b|\bfollow @\w+|\btweet this\b|^stay connected(?:\W*$|:)|"
     r"@\w+ on (?:twitter|x|instagram|facebook|linkedin|tiktok|threads)\b|"
-    r"\b(?:leave|post|add) a (?:comment|reply|review)\b|\bjoin the (?:conversation|discussion)\b|\bcomments? below\b|"
+    r"^(?:#[^\W_]\w*[\s,]*){2,}$|^\d+ (?:comments?|replies|responses|shares|likes)$|\b(?:leave|post|add) a (?:comment|reply|review)\b|\bjoin the (?:conversation|discussion)\b|\bcomments? below\b|"
     r"\buse (?:the )?(?:promo |discount |coupon )?code\b|\b\d+% off\b|\bcoupon\b|\bcancel (?:any ?time|at any time)\b|"
     r"\brate this (?:article|page|answer|post|video)\b|\btell us what you think\b|★|^(?:yes\W+no|no\W+yes)\W*$|"
     r"\b(?:share|print|e-?mail|bookmark|save|send) this (?:page|article|story|post|video|answer)\b|"
@@ -298,11 +301,11 @@ _FAMILIES = (
         "social_media",
         "us|@|connected|share|tweet|print|this page|friend|your email|your e-mail|sign up|subscribe|register|app|"
         "google play|qr code|helpful|useful|facebook|twitter|instagram|linkedin|youtube|pinterest|whatsapp|tiktok|"
-        "comment|conversation|discussion|code|% off|coupon|cancel|rate this|tell us|★|yes",
+        "comment|conversation|discussion|code|% off|coupon|cancel|rate this|tell us|★|yes|#",
         r"\bus\b|follow @|connected|share|tweet|print|this (?:page|article|story|post|video|answer)|friend|"
         r"your e-?mail|sign up|subscribe|register|\bapp\b|google play|qr code|helpful|useful|facebook|twitter|"
         r"instagram|linkedin|youtube|pinterest|whatsapp|tiktok|comment|conversation|discussion|\bcode\b|% off|"
-        r"coupon|cancel|rate this|tell us|★|\byes\W+no\b|\bno\W+yes\b",
+        r"coupon|cancel|rate this|tell us|★|\byes\W+no\b|\bno\W+yes\b|#\w",
         lambda seg: _short(seg) and bool(_SOCIAL.search(seg.text)),
     ),
     (
@@ -364,6 +367,43 @@ def _continue_notices(text: str, segments: list[Segment], hits: dict[int, str]) 
             j += 1
 
 
+def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
+    """What closes the answer that the learned model calls a page notice (`data/notice_model.py`), walking back from
+    the end past what the rules found: whole lines first (a notice's sentences judged together), then, in the last
+    line left, single segments (with a stricter threshold: one short sentence is little evidence). A short sentence
+    sending the reader to a professional right after such a notice goes with it (as in `_continue_notices`). The
+    first segment always stays; the walk stops at a list item (the last items of a list of symptoms are short and
+    plain: content) and at advice to get urgent help."""
+    end = len(segments)
+    while end > 1:
+        start = end - 1
+        while start > 0 and "\n" not in text[segments[start - 1].end : segments[start].start]:
+            start -= 1
+        open_ = [i for i in range(max(start, 1), end) if i not in hits]
+        if any(segments[i].item or advises_urgent_care(segments[i].text) for i in open_):
+            return
+        line = text[segments[start].start : segments[end - 1].end]
+        if open_ and (start == 0 or not 2 < len(line.split()) <= MAX_NOTICE_WORDS or not is_page_notice(line)):
+            break
+        hits.update((i, "page_notice") for i in open_)
+        end = start
+    advice: list[int] = []
+    for i in range(end - 1, 0, -1):
+        seg = segments[i]
+        if i in hits:
+            continue
+        if seg.item or not _short(seg) or advises_urgent_care(seg.text):
+            return
+        if len(seg.text.split()) > 2 and is_page_notice(seg.text, segment=True):  # two words are too few to judge
+            hits[i] = "page_notice"
+            hits.update((j, "page_notice") for j in advice)
+            advice = []
+        elif _ASK_A_PROFESSIONAL.search(seg.text):
+            advice.append(i)
+        else:
+            return
+
+
 def _lead_in_questions(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
     """A short question opening the line of a notice is its lead-in ("Was this page helpful? Yes / No", "Want to
     learn more? Visit ..."): it goes with it."""
@@ -408,6 +448,7 @@ def furnish(text: str) -> Furnished:
     segments = split_segments(text)
     hits = _family_hits(text, segments)
     _continue_notices(text, segments, hits)
+    _closing_notices(text, segments, hits)
     _lead_in_questions(text, segments, hits)
     check_repeats = _may_repeat(text)
     dropped: set[int] = set()

@@ -94,7 +94,7 @@ def newest_change(raw_dir: Path, name: str) -> float:
 
 def is_present(raw_dir: Path, name: str) -> bool:
     folder = raw_dir / name
-    return folder.is_dir() and any(p.suffix == ".xml" for p in data_files(folder))
+    return folder.is_dir() and any(p.suffix.lower() == ".xml" for p in data_files(folder))
 
 
 def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
@@ -128,7 +128,7 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
 
 
 def _counts(name: str, folder: Path, path: Path) -> dict[str, int]:
-    if path.suffix != ".xml":
+    if path.suffix.lower() != ".xml":
         return {}
     if name == MEDQUAD:
         medquad.check_placed(folder, path)

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimind_assets.data.cleaning import clean_question, normalize_key
+from medimind_assets.data.cleaning import clean_question, compact_key, normalize_key
 from medimind_assets.data.rows import REQUIRED_TEXT_FIELDS, SOURCES, SPLITS, DatasetError
 from medimind_assets.data.safety import SAFETY_LEVELS
 
@@ -59,18 +59,18 @@ def check_unique(rows: list[dict]) -> RuleOutcome:
 def check_split_by_question(rows: list[dict]) -> RuleOutcome:
     splits: dict[str, set[str]] = defaultdict(set)
     for row in rows:
-        splits[normalize_key(row.get("instruction", ""))].add(row.get("split"))
+        splits[compact_key(row.get("instruction", ""))].add(row.get("split"))
         splits["id:" + str(row.get("question_id"))].add(row.get("split"))
     problems = [f"question {k[:80]!r} in splits {sorted(v)}" for k, v in splits.items() if len(v) > 1]
     return _outcome("split_by_question", "every question (by text and by id) sits in exactly one split", problems)
 
 
 def check_test_isolation(rows: list[dict], test_questions: Iterable[str]) -> RuleOutcome:
-    keys = {normalize_key(clean_question(q)) for q in test_questions}
+    keys = {compact_key(clean_question(q)) for q in test_questions}
     problems = [
         f"row {row.get('id')!r} in {row.get('split')!r} asks MEDIQA test question {row.get('instruction', '')[:80]!r}"
         for row in rows
-        if row.get("split") != "test" and normalize_key(row.get("instruction", "")) in keys
+        if row.get("split") != "test" and compact_key(row.get("instruction", "")) in keys
     ]
     return _outcome("test_isolation", "no MEDIQA 2019 test question outside the test split", problems)
 

@@ -30,7 +30,12 @@ def data_files(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         dirs.sort()
-        found += [Path(current) / name for name in files if Path(name).suffix in DATA_SUFFIXES]
+        for name in files:
+            path = Path(current) / name
+            if path.is_symlink() and not path.exists():  # os.walk lists a dangling link to a folder as a file
+                raise RawDataError(path, f"is a link to {os.readlink(path)}, which does not exist")
+            if path.suffix.lower() in DATA_SUFFIXES:  # "0000027.XML", as some unzip tools write it
+                found.append(path)
     return sorted(p for p in found if p.is_file())
 
 
@@ -79,6 +84,12 @@ def parse_xml(path: Path) -> ET.Element:
         )
 
     parser.SkippedEntityHandler = skipped
+
+    def external(context: str | None, base: str | None, system_id: str | None, public_id: str | None) -> int:
+        # Never fetched (a file that reads the disk or the network); expat would drop it from the text in silence.
+        raise RawDataError(path, f"external entity {system_id or public_id!r} is not read", parser.CurrentLineNumber)
+
+    parser.ExternalEntityRefHandler = external
     try:
         parser.Parse(data, True)
         root = builder.close()

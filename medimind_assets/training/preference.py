@@ -28,7 +28,7 @@ def build_pairs(
 ) -> tuple[list[dict], dict[str, int]]:
     """(question, chosen, rejected) pairs of the MEDIQA training questions in the dataset's train split, and counts."""
     from medimind_assets.data import mediqa
-    from medimind_assets.data.cleaning import clean_answer, clean_question, junk_reason, normalize_key
+    from medimind_assets.data.cleaning import clean_answer, clean_question, compact_key, junk_reason
     from medimind_assets.data.sources import MEDIQA
 
     folder = Path(raw_dir) / MEDIQA / mediqa.TASK_DIR
@@ -37,7 +37,7 @@ def build_pairs(
         if row["split"] == "train" and row["source"] == "mediqa_qa":
             kept[row["question_id"]].add(row.get("answer_id"))
     held_out = {
-        normalize_key(clean_question(q.text))
+        compact_key(clean_question(q.text))
         for name in (mediqa.TRAINING_FILES["Validation"], mediqa.TEST_LABELLED_FILE)
         for q in mediqa.parse_mediqa_file(folder / name)
     }
@@ -54,7 +54,7 @@ def build_pairs(
                 if a.reference_score in INCORRECT_SCORES and not junk_reason(question, text, MIN_ANSWER_CHARS)
             ]
             counts["incorrect_answers"] += sum(a.reference_score in INCORRECT_SCORES for a in q.answers)
-            if normalize_key(question) in held_out:
+            if compact_key(question) in held_out:
                 counts["questions_left_out_as_validation_or_test"] += 1
             elif question_id not in kept:
                 counts["questions_not_in_train_split"] += 1

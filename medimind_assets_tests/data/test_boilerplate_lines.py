@@ -1,6 +1,7 @@
 """Page notices appended to a real-looking answer: disclaimers, copyright and licence lines, social-media and app
-prompts, reference lists. `boilerplate_lines.tsv` is what the rules were written on; `boilerplate_lines_heldout.tsv`
-was written without sight of them and never used to adjust them (docs/dataset.md has both numbers)."""
+prompts, reference lists. `boilerplate_lines.tsv` is what the rules were written on, batches 3 and 4 came later
+(the learned notice model is trained on all three); the `heldout` files were written without sight of the rules or
+the model and never used to adjust either (docs/dataset.md has the numbers)."""
 
 from pathlib import Path
 
@@ -34,21 +35,33 @@ def _removed(line: str) -> bool:
     return text.startswith(BODY) and split_segments(clean_answer(line))[0].text not in text
 
 
-# A notice whose first sentence says nothing of a page, advice or a professional.
-KNOWN_MISS = pytest.mark.xfail(reason="its first sentence names no page, advice or professional", strict=True)
-DEVELOPMENT = [
-    pytest.param(kind, line, id=f"{kind}-{i}", marks=[KNOWN_MISS] if line.startswith("We are not doctors") else [])
-    for i, (kind, line) in enumerate(_lines("boilerplate_lines.tsv"))
-]
-# The third batch, written later by a helper without sight of the rules: the two notices still missed are known.
-BATCH3_MISSES = ("If you think you may have a medical emergency", "Coverage decisions are made by your plan")
-BATCH3 = [
-    pytest.param(kind, line, id=f"batch3-{kind}-{i}", marks=[KNOWN_MISS] if line.startswith(BATCH3_MISSES) else [])
-    for i, (kind, line) in enumerate(_lines("boilerplate_lines_batch3.tsv"))
-]
+# Development lines still missed: a site's emergency banner tells the reader to get urgent help, which an answer's
+# text never loses; the others name no page, advice or professional the rules or the model know.
+KNOWN_MISSES = (
+    "If you think you may have a medical emergency",
+    "In an emergency dial 000",
+    "Advice given by our online pharmacist",
+    "Related articles:",
+)
+KNOWN_MISS = pytest.mark.xfail(reason="a known miss (see KNOWN_MISSES)", strict=True)
 
 
-@pytest.mark.parametrize("kind,line", DEVELOPMENT + BATCH3)
+def _params(name: str, tag: str) -> list:
+    return [
+        pytest.param(kind, line, id=f"{tag}{kind}-{i}", marks=[KNOWN_MISS] if line.startswith(KNOWN_MISSES) else [])
+        for i, (kind, line) in enumerate(_lines(name))
+    ]
+
+
+# The first batch, the third and the fourth (written later, by helpers without sight of the rules or the model).
+DEVELOPMENT = (
+    _params("boilerplate_lines.tsv", "")
+    + _params("boilerplate_lines_batch3.tsv", "batch3-")
+    + _params("boilerplate_lines_batch4.tsv", "batch4-")
+)
+
+
+@pytest.mark.parametrize("kind,line", DEVELOPMENT)
 def test_each_development_line_is_removed_or_kept_as_labelled(kind, line):
     if kind == "keep":
         assert clean_answer(line) in _scrubbed(line)
@@ -56,10 +69,16 @@ def test_each_development_line_is_removed_or_kept_as_labelled(kind, line):
         assert _removed(line)
 
 
-# Measured (docs/dataset.md): held out 1, 48 of 60 (43 before the batch-3 rules); held out 2, written with batch 3
-# by the same hand, 38 of 60 (36 before). Neither was read line by line; every content line stays in both.
+# Measured (docs/dataset.md), rules alone -> rules and the learned model: held out 1, 48 -> 55 of 60; held out 2,
+# 38 -> 47; held out 3 (written with batch 4, before the model), 31 -> 43. None was read line by line; every content
+# line stays in each.
 @pytest.mark.parametrize(
-    ("name", "at_least"), [("boilerplate_lines_heldout.tsv", 47), ("boilerplate_lines_heldout2.tsv", 38)]
+    ("name", "at_least"),
+    [
+        ("boilerplate_lines_heldout.tsv", 55),
+        ("boilerplate_lines_heldout2.tsv", 47),
+        ("boilerplate_lines_heldout3.tsv", 43),
+    ],
 )
 def test_held_out_lines_most_notices_removed_no_content_lost(name, at_least):
     rows = _lines(name)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from medimind_assets.data import mediqa, medquad, sources
+from medimind_assets.data.boilerplate import scrub_answer
 from medimind_assets.data.build import build_dataset
-from medimind_assets.data.cleaning import clean_answer
+from medimind_assets.data.cleaning import clean_answer, clean_question, compact_key, junk_reason
 from medimind_assets.data.errors import RawDataError
 
 TASK = Path("mediqa2019_qa") / mediqa.TASK_DIR
@@ -119,3 +120,118 @@ def test_nested_and_escaped_markup_reads_as_text(tmp_path):
     assert clean_answer(escaped) == 'X is a disorder.\n\nIt is "rare" today.'
 
     assert clean_answer("Levels <5 mg/dL & rising; AT&T") == "Levels <5 mg/dL & rising; AT&T"
+
+
+def test_files_in_upper_case_are_read_and_broken_links_named(sample_copy):
+    """A collection copied by a tool that writes ".XML", and links to a drive that is not mounted: never a silently
+    smaller dataset."""
+    before = len(build_dataset(sample_copy).rows)
+    some = sorted((sample_copy / sources.MEDQUAD).glob("*/*.xml"))[0]
+    some.rename(some.with_suffix(".XML"))
+    assert len(build_dataset(sample_copy).rows) == before
+    assert any(f.path.endswith(".XML") for f in sources.snapshot(sample_copy, sources.MEDQUAD).files)
+    for link in (some.parent / "0000999.xml", sample_copy / sources.MEDQUAD / "7_SeniorHealth_QA"):
+        link.symlink_to(sample_copy / "not-mounted" / link.name)
+        with pytest.raises(RawDataError, match=f"{link}: is a link to .*not-mounted.*, which does not exist"):
+            build_dataset(sample_copy)
+        link.unlink()
+
+
+def test_an_external_entity_is_an_error_not_missing_text(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host-name")
+    doctype = f'<!DOCTYPE Document [<!ENTITY ext SYSTEM "file://{secret}">]>\n'
+    body = f"<QAPairs>{_pair('What is X?', 'X is &ext; a condition.')}</QAPairs>"
+    path = _medquad_file(tmp_path / "c" / "1.xml", body, doctype)
+    with pytest.raises(RawDataError, match=f"{path}:3: external entity .*secret.txt' is not read"):
+        medquad.parse_medquad_file(path)
+
+
+def test_markup_of_any_common_element_is_removed_and_scripts_with_their_content():
+    escaped = (
+        '&lt;img src="x.png" alt="diagram"&gt;X is rare.&lt;hr/&gt;&lt;script&gt;alert(1)&lt;/script&gt;'
+        '&lt;iframe src="https://x.example"&gt;&lt;/iframe&gt;&lt;style&gt;p {color: red}&lt;/style&gt;It is treated.'
+    )
+    assert clean_answer(escaped) == "X is rare.\n\nIt is treated."
+    assert clean_answer("Levels <5 mg/dL and x > 3 <b and c") == "Levels <5 mg/dL and x > 3 <b and c"
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        ("Do not: drive after taking this medicine.", "Do not: drive after taking this medicine."),
+        ("Adults and children over 12: take 2 tablets.", "Adults and children over 12: take 2 tablets."),
+        ("Flu (Symptoms): Fever and aches come on suddenly.", "Fever and aches come on suddenly."),
+    ],
+)
+def test_a_mediqa_page_title_goes_but_an_answer_that_starts_with_a_colon_stays(answer, kept):
+    assert clean_answer(answer, strip_prefix=True) == kept
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("This answer has been removed due to copyright restrictions.", "placeholder_answer"),
+        ("Answer not available.", "placeholder_answer"),
+        ("N/A - answer removed for copyright reasons.", "placeholder_answer"),
+        ("Not available in stores; ask your pharmacist for it, it is a prescription drug.", None),
+        ("The information about dosage is not available for children under 2, so ask your doctor.", None),
+    ],
+)
+def test_a_placeholder_where_the_answer_was_is_rejected(answer, reason):
+    assert junk_reason("What is X?", answer, 20) == reason
+
+
+def test_a_pointer_to_a_section_the_row_lacks_is_no_answer():
+    assert scrub_answer("How is X treated?", "See the Treatment Options section.", 20).rejected == "boilerplate_only"
+    advice = "See your doctor if the rash spreads or you get a fever."
+    assert scrub_answer("What is a rash?", advice, 20).rejected is None
+
+
+def test_questions_that_name_nothing_and_test_question_variants_never_train(sample_copy):
+    path = sample_copy / TASK / mediqa.TEST_LABELLED_FILE
+    test = clean_question(mediqa.parse_mediqa_file(path)[0].text)
+    variant = test.replace("'", "").replace("-", "")
+    assert variant != test or " " in test
+    medquad_file = sorted((sample_copy / sources.MEDQUAD).glob("*/*.xml"))[0]
+    pairs = _pair(variant, "An answer long enough to be kept as a row.", "1")
+    pairs += _pair("Who is at risk for ? ?", "Anyone can get it, at any age, anywhere.", "2")
+    pairs += _pair("How to prevent  ?", "Wash your hands often with soap and water.", "3")
+    _medquad_file(medquad_file, f"<QAPairs>{pairs}</QAPairs>")
+    result = build_dataset(sample_copy)
+    stats = result.collections[medquad_file.parent.name]
+    assert stats["rejected/question_names_nothing"] == 2
+    assert stats["rejected/overlaps_test_question"] >= 1
+    assert not [r for r in result.rows if r["split"] != "test" and compact_key(r["instruction"]) == compact_key(test)]
+    assert compact_key("I'm scared, the e-cigarette isn't 50 mg") == compact_key("Im scared the ecigarette isnt 50mg")
+
+
+def test_variants_of_one_question_share_a_split(sample_copy):
+    medquad_file = sorted((sample_copy / sources.MEDQUAD).glob("*/*.xml"))[0]
+    # Two spellings of one question, many times, so that some pair would split without the rule.
+    pairs = "".join(
+        _pair(
+            f"Is branchio-oculo-facial syndrome {n} inherited?", f"Answer {n} is long enough to be a row here.", f"a{n}"
+        )
+        + _pair(
+            f"Is branchiooculofacial syndrome {n} inherited?", f"Other {n} is long enough to be a row too.", f"b{n}"
+        )
+        for n in range(40)
+    )
+    _medquad_file(medquad_file, f"<QAPairs>{pairs}</QAPairs>")
+    rows = build_dataset(sample_copy).rows
+    for n in range(40):
+        splits = {
+            r["split"] for r in rows if compact_key(r["instruction"]).startswith(f"isbranchiooculofacialsyndrome{n}i")
+        }
+        assert len(splits) == 1, (n, splits)
+
+
+def test_every_unreadable_file_of_both_sources_is_reported_at_once(sample_copy):
+    mediqa_file = sample_copy / TASK / mediqa.TEST_LABELLED_FILE
+    mediqa_file.write_text(mediqa_file.read_text(encoding="utf-8")[:200], encoding="utf-8")
+    medquad_file = sorted((sample_copy / sources.MEDQUAD).glob("*/*.xml"))[0]
+    medquad_file.write_text(medquad_file.read_text(encoding="utf-8")[:100], encoding="utf-8")
+    with pytest.raises(RawDataError, match="2 raw file") as caught:
+        build_dataset(sample_copy)
+    assert mediqa_file.name in str(caught.value) and str(medquad_file) in str(caught.value)

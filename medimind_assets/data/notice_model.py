@@ -1,0 +1,61 @@
+"""The learned part of the page-notice rules: a logistic model over the words of one segment (a sentence, list item
+or line) that says whether it is a page's notice (a disclaimer, a copyright or licence line, a social-media, app or
+newsletter prompt, a reference entry) rather than answer content. The rules of `data/sentence_rules.py` name the
+families; the model carries them to wordings no rule names. It is only asked about the segments that close an
+answer, where pages append their notices (`sentence_rules.furnish`).
+
+Trained by `benchmarks/train_notice_model.py` on the development lines (`medimind_assets_tests/data/
+boilerplate_lines*.tsv`, never the held-out ones) against the segments the rules keep at the end of the corpus's
+answers; the weights are in `notice_model.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import cache
+from pathlib import Path
+
+MODEL_PATH = Path(__file__).with_name("notice_model.json")
+_TOKEN = re.compile(r"[^\W\d_]+|\d+|[©®™@#★|]")
+_URL = re.compile(r"https?://|www\.|\.(?:com|org|gov|net|nhs\.uk|edu)\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_LABEL = re.compile(r"^[^\W\d_][\w '&-]{0,30}:")  # "Disclaimer:", "Sources:", "Follow us:"
+
+
+def features(text: str) -> set[str]:
+    """Its words and word pairs (lower case, numbers as 0), and a few shapes: a web address, a year, an opening
+    label, capitals only, no closing punctuation, and its length in steps of five words."""
+    words = ["0" if w[0].isdigit() else w for w in _TOKEN.findall(text.casefold())]
+    found = set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+    found.add(f"<words {min(len(words) // 5, 8)}>")
+    if _URL.search(text):
+        found.add("<web address>")
+    if _YEAR.search(text):
+        found.add("<year>")
+    if _LABEL.match(text):
+        found.add("<label>")
+    if text.isupper():
+        found.add("<capitals>")
+    if not text.rstrip("\"'”’)]").endswith((".", "!", "?")):
+        found.add("<no full stop>")
+    return found
+
+
+@cache
+def _model() -> dict:
+    return json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+
+
+def notice_score(text: str) -> float:
+    """P(page notice) of one segment."""
+    model = _model()
+    weights = model["weights"]
+    z = model["bias"] + sum(weights.get(name, 0.0) for name in features(text))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def is_page_notice(text: str, segment: bool = False) -> bool:
+    """Whether a closing line (or, `segment`, one sentence of it: held to a stricter threshold) is a page notice."""
+    return notice_score(text) >= _model()["segment_threshold" if segment else "threshold"]

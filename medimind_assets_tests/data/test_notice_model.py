@@ -1,0 +1,83 @@
+"""The learned page-notice model (`data/notice_model.py`) and where `furnish` lets it act: only on what closes an
+answer, never on its first segment, a list item or advice to get urgent help."""
+
+import json
+
+import pytest
+
+from medimind_assets.data import notice_model
+from medimind_assets.data.sentence_rules import furnish
+
+BODY = "Gout is a form of arthritis that causes sudden attacks of pain. It happens when uric acid builds up."
+
+# Content sentences that look like notices to a model of words (a year, a number, "our", "we", "review").
+CONTENT = [
+    "12 patients had replies",
+    "In 2019 a large study confirmed this.",
+    "In 2012 the FDA approved a new drug for this condition.",
+    "A 2015 review of 12 trials found no benefit.",
+    "Our bodies need vitamin D for strong bones.",
+    "We do not know what causes it.",
+    "Most children grow out of it by age 5.",
+    "The test takes about 10 minutes.",
+    "Your GP can refer you to a specialist.",
+    "Treatment depends on the cause.",
+]
+
+
+@pytest.mark.parametrize("sentence", CONTENT)
+def test_a_content_sentence_closing_an_answer_stays(sentence):
+    assert furnish(f"{BODY}\n{sentence}").text == f"{BODY}\n{sentence}"
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "This article is for information only and does not replace a visit to your family physician.",
+        "Content reproduced under licence from HealthWise Ltd. Terms and conditions apply.",
+        pytest.param(
+            "Share this on WhatsApp | Save for later | Report an error",
+            marks=pytest.mark.xfail(reason="a share bar in words no rule and no training line used", strict=True),
+        ),
+    ],
+)
+def test_a_notice_closing_an_answer_goes(notice):
+    assert furnish(f"{BODY}\n{notice}").text == BODY
+
+
+@pytest.mark.parametrize(
+    "advice",
+    ["Call 9\u20131\u20131 for emergency medical care.", "If the pain spreads to your chest, call 911 right away."],
+)
+def test_advice_to_get_urgent_help_is_never_taken_for_a_notice(advice):
+    assert furnish(f"{BODY}\n{advice}").text.endswith(advice)
+
+
+def test_the_model_acts_on_the_close_of_an_answer_only():
+    """A notice-like line with content after it stays: pages append their notices."""
+    middle = "This page explains gout."
+    text = f"{BODY}\n{middle}\nTreatment depends on the cause."
+    assert notice_model.is_page_notice(middle)
+    assert furnish(text).text == text
+
+
+def test_the_last_items_of_a_list_and_the_first_segment_stay():
+    listed = f"{BODY} Symptoms include: - Fever - Chills - Feeling very tired."
+    assert furnish(listed).text == listed
+    alone = "This page explains gout."
+    assert notice_model.is_page_notice(alone)
+    assert furnish(alone).text == alone
+
+
+def test_the_model_was_trained_on_development_lines_only():
+    trained_on = json.loads(notice_model.MODEL_PATH.read_text(encoding="utf-8"))["trained_on"]
+    assert "boilerplate_lines_batch4.tsv" in trained_on
+    assert not [name for name in trained_on if "heldout" in name]
+
+
+def test_the_score_is_a_probability_that_does_not_depend_on_word_order_of_features():
+    text = "Follow us on Instagram for daily health tips!"
+    score = notice_model.notice_score(text)
+    assert 0.0 < score < 1.0
+    assert notice_model.features(text) == notice_model.features(text)
+    assert score == notice_model.notice_score(text)
