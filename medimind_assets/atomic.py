@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -36,6 +37,9 @@ _OS_REASONS = {
 }
 
 
+_RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)|\bOs \{ code: (\d+)")
+
+
 class ArtifactWriteError(MediMindError, OSError):
     """The operating system refused an artefact write; the message names the reason and the path."""
 
@@ -56,6 +60,12 @@ def _naming_os_errors(final: Path, every: bool = False) -> Iterator[None]:
     except OSError as exc:
         if every or exc.errno in _OS_REASONS:
             raise ArtifactWriteError(exc.errno or 0, describe_os_error(exc, final)) from exc
+        raise
+    except Exception as exc:  # safetensors' writer (Rust): "... No space left on device (os error 28)"
+        found = _RUST_OS_ERROR.search(str(exc))
+        number = int(found.group(1) or found.group(2)) if found else None
+        if number in _OS_REASONS:
+            raise ArtifactWriteError(number, f"{_OS_REASONS[number]} while writing {final}") from exc
         raise
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
 from medimind_assets.store import ArtifactStore
 
 EXIT_MISSING = 2
+EXIT_REFUSED = 1  # `status`: something is refused or unreadable (a monitoring script tells it apart)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +56,7 @@ def _number(convert: type, low: float, high: float, expected: str) -> Callable[[
 _positive_int = _number(int, 1, math.inf, "a whole number >= 1")
 _repetition_penalty = _number(float, 1.0, sys.float_info.max, "a number >= 1.0")
 _non_negative_float = _number(float, 0, sys.float_info.max, "a number >= 0")
+_non_negative_int = _number(int, 0, math.inf, "a whole number >= 0")
 _port = _number(int, 0, 65535, "a port number 0-65535")
 _web_port = _number(int, 1, 65535, "a port number 1-65535")
 
@@ -162,6 +165,42 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_ask)
 
 
+def _retention(args: argparse.Namespace) -> int:
+    from medimind_assets.retention import apply_retention
+
+    _require_data_dir(args.data_dir)
+    report = apply_retention(ArtifactStore.at(args.data_dir), args.keep_adapters, dry_run=args.dry_run)
+    if report.skipped:
+        raise CommandError(report.skipped)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"kept {len(report.kept)} adapter(s): {', '.join(report.kept) or 'none'}")
+    print("\n".join(f"  {verb} {path}" for path in report.removed) or "  nothing to remove")
+    print(f"{verb} {len(report.removed)} item(s), {report.bytes_freed / 2**20:,.1f} MiB")
+    return 0
+
+
+def add_retention_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "retention",
+        help="remove what the data folder no longer needs (what each promotion does), or show it with --dry-run",
+        description="Keeps the promoted, the newest and every served adapter, the --keep-adapters most recent others, "
+        "their evaluations, merges, checkpoints and dataset versions (docs/operations.md, Retention).",
+    )
+    _add_data_dir(parser)
+    parser.add_argument(
+        "--keep-adapters",
+        type=_non_negative_int,
+        default=Deployment.from_env().keep_adapters,
+        help="finished adapters kept besides the promoted and the newest (default: $MEDIMIND_KEEP_ADAPTERS or 3)",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    parser.set_defaults(handler=_retention)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _lineage(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -181,8 +220,7 @@ def _lineage(args: argparse.Namespace) -> int:
     except (LineageError, dg.DagsterError, OSError) as exc:
         raise CommandError(exc) from None
     except Exception as exc:  # noqa: BLE001 (the storage's own errors: sqlite, SQLAlchemy, a read-only folder)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CommandError(f"the Dagster instance at {home} cannot be read ({first})") from None
+        raise CommandError(f"the Dagster instance at {home} cannot be read ({_first_line(exc)})") from None
     print(format_chain(chain))
     return 0
 
@@ -201,18 +239,20 @@ def add_lineage_command(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from medimind_assets.status import status_lines
+    from medimind_assets.status import status_report
 
     _require_data_dir(args.data_dir)
-    print("\n".join(status_lines(ArtifactStore.at(args.data_dir))))
-    return 0
+    lines, healthy = status_report(ArtifactStore.at(args.data_dir))
+    print("\n".join(lines))
+    return 0 if healthy else EXIT_REFUSED
 
 
 def add_status_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "status",
         help="what the pipeline has built: dataset, base model, adapter, the gate's verdict, what is promoted",
-        description="Reads the data folder only (no model is loaded); the quick start ends with it.",
+        description="Reads the data folder (no model is loaded); the quick start ends with it. Exit code 1 when a "
+        "pointer cannot be read or what is promoted or merged would be refused by `medimind ask` and serving.",
     )
     _add_data_dir(parser)
     parser.set_defaults(handler=_status)
@@ -252,9 +292,23 @@ def _check_target(args: argparse.Namespace) -> None:
     if args.job and args.job not in JOBS:
         raise CommandError(f"no job named {args.job!r}; the jobs: {', '.join(JOBS)}")
     names = [name.strip() for name in (args.assets or "").split(",")]
-    plain = args.assets and all(_ASSET_NAME.match(name) for name in names)  # selection syntax is left to `dg`
+    plain = args.assets and all(_ASSET_NAME.match(name) for name in names)
     if plain and (unknown := [name for name in names if name not in ASSETS]):
         raise CommandError(f"no asset named {', '.join(map(repr, unknown))}; the assets: {', '.join(ASSETS)}")
+    if args.assets and not plain:  # Dagster's selection syntax: checked against the definitions before `dg` runs
+        import dagster as dg
+
+        from medimind_assets import definitions
+
+        try:
+            selected = dg.AssetSelection.from_string(args.assets).resolve(definitions.defs().resolve_asset_graph())
+        except Exception as exc:  # noqa: BLE001 (the parser's and the resolver's own errors)
+            raise CommandError(
+                f"{args.assets!r} is not an asset selection ({_first_line(exc)}); a comma-separated list of assets "
+                f"({', '.join(ASSETS)}) or Dagster's selection syntax, such as 'key:dataset+'"
+            ) from None
+        if not selected:
+            raise CommandError(f"the selection {args.assets!r} selects no asset; the assets: {', '.join(ASSETS)}")
 
 
 def _check_config(config: Path) -> None:
@@ -297,7 +351,11 @@ def _launch(args: argparse.Namespace) -> int:
     if config:
         _check_config(config)
     home = _project_instance()
-    for line in fail_dead_runs_of(home):  # a killed run would hold the gpu slot: this run would wait on it forever
+    try:
+        dead = fail_dead_runs_of(home)  # a killed run would hold the gpu slot: this run would wait on it forever
+    except Exception as exc:  # noqa: BLE001 (a malformed dagster.yaml, the storage's own errors)
+        raise CommandError(f"the Dagster instance at {home} cannot be used ({_first_line(exc)})") from None
+    for line in dead:
         print(f"medimind launch: {line}", file=sys.stderr, flush=True)
     target = ["--job", args.job] if args.job else ["--assets", args.assets]
     command = _dg("launch", *target, *(["--config", str(config)] if config else []))
@@ -477,6 +535,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     add_dev_command,
     add_launch_command,
     add_lineage_command,
+    add_retention_command,
     add_status_command,
     add_serve_command,
 ]
@@ -504,6 +563,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"medimind {args.command}: {exc}", file=sys.stderr)
         return EXIT_MISSING
+    except BrokenPipeError:  # `medimind status | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
 
 
 if __name__ == "__main__":

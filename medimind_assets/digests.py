@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ def file_digests(folder: Path, names: Iterable[str] | None = None, cache_path: P
             entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_file(folder / name)}
         entries[name] = entry
     if cache_path is not None and entries != cached:
-        atomic_write_json(cache_path, {"files": entries})
+        # A read-only data folder (a serving host's mount): the digests are right, only not remembered.
+        with suppress(OSError):
+            atomic_write_json(cache_path, {"files": entries})
     return {name: entry["sha256"] for name, entry in entries.items()}
 
 

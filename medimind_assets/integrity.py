@@ -34,9 +34,7 @@ def verify_digests(folder: Path, digests: dict[str, str], what: str) -> None:
             raise IntegrityError(path, f"missing from the {what}")
         actual = sha256_file(path)
         if actual != expected:
-            raise IntegrityError(
-                path, f"sha256 {actual[:12]} differs from the {expected[:12]} recorded when the {what} was written"
-            )
+            raise IntegrityError(path, f"sha256 {actual[:12]} differs from the {expected[:12]} recorded for the {what}")
 
 
 def check_safetensors(path: Path) -> None:
@@ -63,17 +61,21 @@ def check_safetensors(path: Path) -> None:
         raise IntegrityError(path, f"truncated or padded: {size} bytes, its header describes {expected}")
 
 
+def read_json_object(path: Path, fix: str = "") -> dict:
+    """The JSON object in `path`; IntegrityError naming the file when it is not one (`fix`: what to do then)."""
+    then = f"; {fix}" if fix else ""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError:
+        raise IntegrityError(path, f"is not valid JSON{then}") from None
+    if not isinstance(data, dict):
+        raise IntegrityError(path, f"is not a JSON object{then}")
+    return data
+
+
 def read_summary(adapter_dir: Path) -> dict:
     path = Path(adapter_dir) / TRAINING_SUMMARY
-    if not path.is_file():
-        return {}
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise IntegrityError(path, "is not valid JSON") from None
-    if not isinstance(summary, dict):
-        raise IntegrityError(path, "is not a JSON object")
-    return summary
+    return read_json_object(path) if path.is_file() else {}
 
 
 def verify_adapter(adapter_dir: Path) -> dict:

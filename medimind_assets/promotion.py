@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from medimind_assets.integrity import IntegrityError, verify_digests
+from medimind_assets.atomic import directory_lock
+from medimind_assets.errors import MediMindError
+from medimind_assets.integrity import IntegrityError, read_json_object, read_summary, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
-from medimind_assets.store import ArtifactStore
+from medimind_assets.store import MERGE_INFO, ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -54,30 +56,62 @@ def read_promoted(store: ArtifactStore) -> dict:
     return payload
 
 
+class Superseded(MediMindError):
+    """The evaluated adapter passed the gate, but a newer one was trained while it was evaluated: promoting it would
+    take the promotion back from the newer adapter (or from its evaluation, when that finished first)."""
+
+
 def promote(store: ArtifactStore, adapter: AdapterRef, record: dict) -> dict:
-    """Point `current.json` at `adapter`; `record` adds provenance (data versions, base model, metrics). Paths are
-    stored relative to the data folder, also the base model's and the evaluation report's."""
+    """Point `current.json` at `adapter`, if it is still the latest adapter (Superseded otherwise); `record` adds
+    provenance (data versions, base model, metrics). Paths are stored relative to the data folder, also the base
+    model's and the evaluation report's. Evaluations promote one at a time."""
     base = dict(record.get("base_model") or {})
     if base.get("path"):
         base["path"] = store.relative(base["path"])
-    payload = {
-        **record,
-        "base_model": base,
-        "fingerprint": adapter.fingerprint,
-        "path": str(Path(adapter.path).resolve()),
-        "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    return store.write_promoted(payload)
+    with directory_lock(store.adapters, "promotion"):
+        latest = store.read_latest()
+        if latest is not None and latest["fingerprint"] != adapter.fingerprint:
+            raise Superseded(
+                f"adapter {adapter.fingerprint} passed the gate but is not promoted: adapter {latest['fingerprint']} "
+                f"was trained while it was evaluated ({store.latest_pointer}), and the newest adapter is the one "
+                "to evaluate and promote"
+            )
+        payload = {
+            **record,
+            "base_model": base,
+            "fingerprint": adapter.fingerprint,
+            "path": str(Path(adapter.path).resolve()),
+            "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        return store.write_promoted(payload)
+
+
+def promoted_version_of(record: dict | None) -> str:
+    """`evaluation`'s data version: the promoted adapter and the digest of its evaluated files, so that the same
+    adapter promoted again with other bytes (trained again after damage) is a new version to merge."""
+    from medimind_assets.digests import combined_hash
+
+    if not record:
+        return "promoted:none"
+    files = record.get("adapter_files")
+    digest = f":{combined_hash(files)[:12]}" if isinstance(files, dict) and files else ""
+    return f"promoted:{record['fingerprint']}{digest}"
 
 
 def verified_promotion(store: ArtifactStore) -> Promoted:
     """The promoted adapter and its base, checked to be exactly what the gate evaluated; ArtifactMissingError with
     one line naming what differs otherwise (an adapter folder rewritten since, base weights or a tokenizer edited
     in place, an adapter trained with another tokenizer)."""
-    from medimind_assets.models.model_dir import tokenizer_digest
+    from medimind_assets.models.model_dir import config_digest, tokenizer_digest
 
     record = read_promoted(store)
     adapter_dir = Path(record["path"])
+    trained = read_summary(adapter_dir).get("fingerprint")
+    if trained and trained != record["fingerprint"]:
+        raise ArtifactMissingError(
+            f"not the promoted adapter: {adapter_dir} holds adapter {trained}, {store.current_pointer} promotes "
+            f"{record['fingerprint']} (the pointer was edited or the folder replaced); evaluate it again"
+        )
     evaluated = record.get("adapter_files")
     if isinstance(evaluated, dict):
         try:
@@ -94,6 +128,11 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
                 f"the base model {name} in {base_dir} has weights {actual[:12]}, not the {recorded['content_hash'][:12]} "
                 "the promoted adapter was evaluated on: restore them, or train and evaluate again"
             )
+    if recorded.get("config_hash") and config_digest(base_dir) != recorded["config_hash"]:
+        raise ArtifactMissingError(
+            f"the config.json of base model {name} in {base_dir} was changed after the promoted adapter was evaluated "
+            "on it (an architecture setting edited in place?): restore it, or resolve the base model and evaluate again"
+        )
     if recorded.get("tokenizer_hash"):
         actual_tokenizer = tokenizer_digest(base_dir)
         if actual_tokenizer != recorded["tokenizer_hash"]:
@@ -150,3 +189,33 @@ def promoted_base_dir(record: dict, store: ArtifactStore) -> Path:
             f"base model {manifest.get('name')} has other weights"
         )
     return require_model_dir(Path(manifest["path"]), f"base model {manifest.get('name')}")
+
+
+def verified_merge(store: ArtifactStore, merged_dir: Path, promoted: dict | None = None) -> dict:
+    """The merge record of `merged_dir` (`merge_info.json`), once its weights are checked to be the files
+    `merged_model` wrote and, with `promoted` (the promotion record), the merge to be of exactly the promoted
+    adapter's files; IntegrityError or ArtifactMissingError naming what differs otherwise."""
+    from medimind_assets.digests import file_digests, sha256_text
+
+    info_path = Path(merged_dir) / MERGE_INFO
+    if not info_path.is_file():
+        raise IntegrityError(info_path, "does not exist: not a merge `merged_model` wrote; re-run merged_model")
+    info = read_json_object(info_path, "re-run merged_model")
+    if info.get("equivalence", {}).get("passed") is False:
+        raise ArtifactMissingError(f"merged model {merged_dir} failed its equivalence check; re-run merged_model")
+    if promoted is not None and promoted.get("adapter_files") not in (None, info.get("adapter_files")):
+        raise ArtifactMissingError(
+            f"merged model {merged_dir} is a merge of other adapter files than the promoted adapter's (promoted "
+            "again since it was merged): re-run merged_model"
+        )
+    recorded = info.get("weight_files")
+    if isinstance(recorded, dict):
+        cache = store.merged / f".weights-{sha256_text(str(Path(merged_dir).resolve()))[:16]}.json"
+        actual = file_digests(Path(merged_dir), recorded, cache)
+        changed = sorted(name for name, digest in recorded.items() if actual.get(name) != digest)
+        if changed:
+            raise IntegrityError(
+                Path(merged_dir) / changed[0],
+                "differs from the file merged_model wrote (damaged?); re-run merged_model",
+            )
+    return info

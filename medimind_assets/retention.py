@@ -103,9 +103,12 @@ def _training(store: ArtifactStore, fingerprint: str) -> bool:
         return True
 
 
-def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAPTERS) -> RetentionReport:
-    """Remove what is not kept (module docstring); the report says what went and how many bytes it freed. With a
-    pointer that cannot be read, nothing is removed and the report says why."""
+def apply_retention(
+    store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAPTERS, dry_run: bool = False
+) -> RetentionReport:
+    """Remove what is not kept (module docstring); the report says what went and how many bytes it freed (with
+    `dry_run`, what would go: nothing is removed). With a pointer that cannot be read, nothing is removed and the
+    report says why."""
     try:
         report = RetentionReport(kept=adapters_in_use(store, keep_adapters))
     except PointerError as exc:
@@ -114,8 +117,9 @@ def apply_retention(store: ArtifactStore, keep_adapters: int = DEFAULT_KEEP_ADAP
 
     def remove(path: Path) -> None:
         report.bytes_freed += _size(path)
-        with suppress(FileNotFoundError):  # gone meanwhile (another retention)
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        if not dry_run:
+            with suppress(FileNotFoundError):  # gone meanwhile (another retention)
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
         report.removed.append(path.relative_to(store.root).as_posix())
 
     areas = (store.adapters, store.evaluations, store.merged, store.checkpoints, store.datasets)

@@ -7,6 +7,7 @@ to do it.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +15,16 @@ from dagster._core.events import DagsterEventType
 from dagster._core.launcher import DefaultRunLauncher
 
 from medimind_assets.orphans import process_alive
+
+# The machine a run's steps run on (set by the settings resource as a step starts): a pid names a process of that
+# machine only, so only there can a run be judged dead (instances shared by several machines, deploy/dagster.yaml).
+RUN_HOST_TAG = "medimind/host"
+
+
+def tag_run_host(instance: dg.DagsterInstance, run_id: str) -> None:
+    run = instance.get_run_by_id(run_id)
+    if run is not None and RUN_HOST_TAG not in run.tags:
+        instance.add_run_tags(run_id, {RUN_HOST_TAG: socket.gethostname()})
 
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
@@ -30,9 +41,12 @@ def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
 
 
 def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed every started run whose process is gone, freeing its concurrency slots; their ids."""
+    """Mark failed every started run of this machine whose process is gone, freeing its concurrency slots; their
+    ids. Another machine's runs are left to that machine's sensor or `medimind launch`."""
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+        if run.tags.get(RUN_HOST_TAG, socket.gethostname()) != socket.gethostname():
+            continue
         pid = run_worker_pid(instance, run.run_id)
         if pid is None or process_alive(pid):
             continue

@@ -12,7 +12,7 @@ from medimind_assets.data.rows import DatasetError, count_rows
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import read_summary
-from medimind_assets.promotion import verified_promotion
+from medimind_assets.promotion import verified_merge, verified_promotion
 from medimind_assets.store import EVALUATION_REPORT, ArtifactStore, PointerError
 
 ASK = '.venv/bin/medimind ask "What are the symptoms of diabetes?"'
@@ -25,6 +25,7 @@ NEXT_STEPS = (
 MERGE_COMMAND = ".venv/bin/medimind launch merged_model"
 # What a damaged file of the data folder raises when read (a truncated or hand-edited JSON, a missing key).
 UNREADABLE = (MediMindError, OSError, ValueError, KeyError, TypeError, AttributeError)
+REFUSED = "is refused by `medimind ask` and serving"
 LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
 METRIC_WIDTH = 48
 
@@ -164,26 +165,44 @@ def _promoted_lines(store: ArtifactStore, current: dict[str, Any] | None, latest
     try:
         verified_promotion(store)  # digests only (the base's cached by size and mtime): no model is loaded
     except UNREADABLE as exc:
-        refused = f"{_short(current['path'], store.root)} is refused by `medimind ask` and serving: {exc}"
+        refused = f"{_short(current['path'], store.root)} {REFUSED}: {exc}"
         return [_stage("promoted", refused)]
     if latest is not None and current["fingerprint"] == latest["fingerprint"]:
         promoted = "this adapter (adapters/current.json): what `medimind ask` and serving use"
     else:
         promoted = f"{_short(current['path'], store.root)} (adapters/current.json), an earlier adapter"
     merged = store.merged / current["fingerprint"]
-    if merged.is_dir():
-        return [_stage("promoted", promoted), _stage("merged", f"{_short(merged, store.root)} (medimind ask --merged)")]
-    return [_stage("promoted", promoted), _stage("merged", f"not built; optional: {MERGE_COMMAND}")]
+    if not merged.is_dir():
+        return [_stage("promoted", promoted), _stage("merged", f"not built; optional: {MERGE_COMMAND}")]
+    try:
+        verified_merge(store, merged, current)  # digests only, cached by size and mtime
+    except UNREADABLE as exc:
+        return [_stage("promoted", promoted), _stage("merged", f"{_short(merged, store.root)} {REFUSED}: {exc}")]
+    return [_stage("promoted", promoted), _stage("merged", f"{_short(merged, store.root)} (medimind ask --merged)")]
 
 
 def status_lines(store: ArtifactStore) -> list[str]:
-    """One block per stage, saying what is there (or what to materialize), then the next commands."""
+    return status_report(store)[0]
+
+
+def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
+    """One block per stage, saying what is there (or what to materialize), then the next commands; and whether
+    nothing is refused or unreadable (`medimind status` exits 1 otherwise, for a monitoring script)."""
     root = store.root
     lines = [f"MediMind: what is built under {root}", _dataset_line(store)]
-    try:
-        base, latest, current = store.read_base_model(), store.read_latest(), store.read_promoted()
-    except PointerError as exc:
-        return [*lines, f"  {exc}"]
+    pointers: dict[str, dict[str, Any] | None] = {}
+    unreadable = False
+    for name, read in (
+        ("base", store.read_base_model),
+        ("latest", store.read_latest),
+        ("current", store.read_promoted),
+    ):
+        try:
+            pointers[name] = read()
+        except PointerError as exc:  # the other stages are still worth showing: ask may still work
+            pointers[name], unreadable = None, True
+            lines.append(f"  {exc}")
+    base, latest, current = pointers["base"], pointers["latest"], pointers["current"]
     if base is None:
         lines.append(_stage("base model", "not resolved yet"))
     else:
@@ -193,8 +212,12 @@ def status_lines(store: ArtifactStore) -> list[str]:
         lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:
         lines.extend(_adapter_lines(store, latest, current))
-    lines.extend(_promoted_lines(store, current, latest))
+    promoted = _promoted_lines(store, current, latest)
+    lines.extend(promoted)
+    refused = any(REFUSED in line or " is missing: " in line for line in promoted)
     lines.append("Next:")
     for command, what in NEXT_STEPS:
+        if refused and command.startswith(ASK):
+            continue  # it would refuse: the lines above say why
         lines += [f"  {command}", f"      {what}"]
-    return lines
+    return lines, not (refused or unreadable)

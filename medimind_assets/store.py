@@ -25,6 +25,7 @@ DEFAULT_DATA_DIR = "data"
 BASE_MODEL = "base_model.json"
 TRAINING_SUMMARY = "training_summary.json"
 EVALUATION_REPORT = "evaluation.json"  # in evaluations/<fingerprint>/
+MERGE_INFO = "merge_info.json"  # in merged/<fingerprint>/, beside the merged weights
 
 
 class PointerError(MediMindError, ValueError):

@@ -132,3 +132,25 @@ def test_two_writers_of_one_folder_replace_it_in_turn(tmp_path: Path) -> None:
     assert outputs == ["[]", "[]"]
     assert (final / "weights.bin").read_text() in {"a149", "b149"}
     assert sorted(p.name for p in final.parent.iterdir()) == ["fp"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Error while serializing: No space left on device (os error 28)",
+        'IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })',
+    ],
+)
+def test_a_full_disk_inside_a_native_writer_names_the_artefact(tmp_path: Path, message: str) -> None:
+    """safetensors writes in Rust: its disk-full error is no OSError, and still names the folder being written."""
+    from medimind_assets.atomic import ArtifactWriteError, atomic_directory
+
+    final = tmp_path / "merged" / "abc"
+    with (
+        pytest.raises(ArtifactWriteError, match=f"no space left on device while writing {final}"),
+        atomic_directory(final),
+    ):
+        raise RuntimeError(message)
+    assert not final.exists()
+    with pytest.raises(RuntimeError, match="a bug of its own"), atomic_directory(final):
+        raise RuntimeError("a bug of its own (os error 999)")

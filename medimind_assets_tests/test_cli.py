@@ -124,14 +124,15 @@ def test_status_names_a_damaged_or_missing_artefact_instead_of_failing(tmp_path,
     store.write_latest({"fingerprint": "abc", "path": str(store.adapters / "abc")})
     store.write_promoted({"fingerprint": "gone", "path": str(store.adapters / "gone")})
     store.write_base_model({"name": "tiny", "path": str(store.models / "tiny")})
-    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1  # the promoted adapter would be refused
     out = capsys.readouterr().out
     assert "tiny (" in out and "missing, materialize base_model" in out
     assert "its training summary cannot be read" in out and "training_summary.json" in out
     assert "evaluation.json cannot be read" in out and "materialize evaluation" in out
     assert "adapters/gone is missing: `medimind ask` and serving will refuse it" in out
+    assert "medimind ask" not in out.split("Next:")[1]  # it would refuse: not offered as a next step
     store.write_latest({"fingerprint": "abc", "path": str(store.adapters / "deleted")})
-    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
     assert "adapters/deleted is missing (adapters/latest.json points at it)" in capsys.readouterr().out
 
 
@@ -325,3 +326,51 @@ def test_launch_names_every_unknown_asset_in_a_plain_list(selection, capsys):
     assert run(["launch", selection]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no asset named" in err[0]
+
+
+def test_status_shows_every_stage_it_can_when_one_pointer_is_unreadable(tmp_path, capsys):
+    store = ArtifactStore.at(tmp_path)
+    store.write_base_model({"name": "tiny", "path": str(store.models / "tiny")})
+    store.adapters.mkdir()
+    store.latest_pointer.write_text("{truncated")
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "latest.json" in out and "tiny (" in out and "promoted" in out
+
+
+@pytest.mark.parametrize("selection", ["dataset lora_adapter", "key:datset+", "dataset+ and and"])
+def test_a_selection_dagster_cannot_resolve_is_one_line(selection, capsys):
+    assert run(["launch", selection]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "selection" in err[0] and selection in err[0]
+
+
+def test_a_selection_in_dagster_syntax_is_launched(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda command, env, cwd: calls.append(command) or 0)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("{}\n")
+    assert run(["launch", "key:dataset+"]) == 0
+    assert calls[0][calls[0].index("--assets") + 1] == "key:dataset+"
+
+
+def test_a_malformed_instance_config_is_one_line_before_launch(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("run_monitoring: [enabled: true\n")
+    assert run(["launch", "dataset"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"the Dagster instance at {tmp_path} cannot be used" in err[0]
+
+
+def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    piped = subprocess.run(
+        f"{sys.executable} -m medimind_assets.cli status --data-dir {tmp_path} | true",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr

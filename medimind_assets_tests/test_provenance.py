@@ -19,7 +19,7 @@ from medimind_assets.integrity import IntegrityError, check_safetensors
 from medimind_assets.llm.artifacts import ArtifactMissingError
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.manifest import describe_model
-from medimind_assets.models.model_dir import tokenizer_digest
+from medimind_assets.models.model_dir import config_digest, tokenizer_digest
 from medimind_assets.promotion import AdapterRef, promote, verified_promotion
 from medimind_assets.store import ArtifactStore
 
@@ -45,6 +45,7 @@ def promoted(world, tmp_path: Path) -> ArtifactStore:
             "path": str(base),
             "content_hash": world.manifest["content_hash"],
             "tokenizer_hash": tokenizer_digest(base),
+            "config_hash": config_digest(base),
         },
         "evaluation_path": str(report),
         "evaluation_sha256": sha256_file(report),
@@ -85,6 +86,16 @@ def test_an_adapter_trained_with_another_tokenizer_is_refused(promoted: Artifact
     tokenizer.write_text(json.dumps(payload))
     code, err = _ask(promoted, capsys)
     assert code == 2 and "trained with another tokenizer" in err
+
+
+def test_a_base_config_edited_after_the_evaluation_is_refused(promoted: ArtifactStore):
+    config_path = promoted.models / "tiny-phi" / "config.json"
+    config = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps({**config, "transformers_version": "0.0"}, indent=4))  # same settings
+    verified_promotion(promoted)
+    config_path.write_text(json.dumps({**config, "hidden_act": "relu"}))
+    with pytest.raises(ArtifactMissingError, match="config.json of base model tiny-phi .* was changed"):
+        verified_promotion(promoted)
 
 
 def test_a_base_tokenizer_edited_after_the_evaluation_is_refused(promoted: ArtifactStore):
@@ -166,3 +177,21 @@ def test_a_base_model_with_broken_weights_is_never_published(world, tmp_path: Pa
         check_safetensors(weights)
     with pytest.raises(BaseModelError, match="is not usable"):
         describe_model(base, name="tiny-phi", source="local", revision=None, license_id=None, manifest_dir=tmp_path)
+
+
+def test_a_read_only_copy_of_the_data_folder_elsewhere_is_still_served(promoted: ArtifactStore, tmp_path, monkeypatch):
+    """A serving host mounts the data folder read-only at another path: the digests cannot be cached there, and
+    need not be."""
+    import errno
+
+    import medimind_assets.atomic as atomic
+
+    copy = tmp_path / "mounted"
+    shutil.copytree(promoted.root, copy)
+
+    def read_only(path, *args, **kwargs):
+        raise atomic.ArtifactWriteError(errno.EROFS, f"read-only file system while writing {path}")
+
+    monkeypatch.setattr(atomic, "atomic_write_json", read_only)
+    served = verified_promotion(ArtifactStore.at(copy))
+    assert served.adapter_dir == copy / "adapters" / "trained"

@@ -194,3 +194,21 @@ def test_any_leftover_of_a_killed_write_goes_once_a_day_old_and_never_before(tmp
     _age(leftover, 2 * 24 * 3600)
     assert leftover.relative_to(store.root).as_posix() in apply_retention(store).removed
     assert not leftover.exists()
+
+
+def test_the_retention_command_shows_first_then_removes_the_same(tmp_path: Path, capsys):
+    from medimind_assets.cli import main
+
+    store = ArtifactStore.at(tmp_path / "data")
+    fingerprints = [_night(store, night) for night in range(1, 6)]
+    before = _disk(store)
+    args = ["retention", "--data-dir", str(store.root), "--keep-adapters", "1"]
+    assert main([*args, "--dry-run"]) == 0
+    shown = capsys.readouterr().out.splitlines()
+    assert _disk(store) == before  # nothing removed
+    would = sorted(line.removeprefix("  would remove ") for line in shown if line.startswith("  would remove "))
+    assert f"adapters/{fingerprints[0]}" in would and not any(fingerprints[-1] in path for path in would)
+    assert main(args) == 0
+    removed = sorted(line.removeprefix("  removed ") for line in capsys.readouterr().out.splitlines()[1:-1])
+    assert removed == would and _disk(store) < before
+    assert main(args) == 0 and "nothing to remove" in capsys.readouterr().out

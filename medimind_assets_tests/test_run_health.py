@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -11,7 +12,8 @@ import pytest
 from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
 from dagster._core.storage.dagster_run import DagsterRun
 
-from medimind_assets.run_health import fail_dead_runs, fail_dead_runs_of, run_worker_pid
+from medimind_assets.resources import MediMindSettings
+from medimind_assets.run_health import RUN_HOST_TAG, fail_dead_runs, fail_dead_runs_of, run_worker_pid, tag_run_host
 from medimind_assets.sensors import dead_runs_sensor
 
 
@@ -26,7 +28,9 @@ STARTED_BY_WORKER = "Started process for run (pid: {pid})."
 RUN_IN_LAUNCH = "Executing steps using multiprocess executor: parent process (pid: {pid})"
 
 
-def _started_run(instance: dg.DagsterInstance, pid: int, message: str = STARTED_BY_WORKER) -> DagsterRun:
+def _started_run(
+    instance: dg.DagsterInstance, pid: int, message: str = STARTED_BY_WORKER, slots: int = 1
+) -> DagsterRun:
     """A run as the local launcher leaves it: STARTED, its process's pid reported, one gpu slot claimed."""
     run = instance.create_run_for_job(dg.GraphDefinition(name="training_run").to_job(), run_id=None)
     instance.handle_run_event(
@@ -34,7 +38,7 @@ def _started_run(instance: dg.DagsterInstance, pid: int, message: str = STARTED_
         DagsterEvent(event_type_value=DagsterEventType.RUN_START.value, job_name=run.job_name, message="started"),
     )
     instance.report_engine_event(message.format(pid=pid), run, EngineEventData.in_process(pid))
-    instance.event_log_storage.set_concurrency_slots("gpu", 1)
+    instance.event_log_storage.set_concurrency_slots("gpu", slots)
     claim = instance.event_log_storage.claim_concurrency_slot("gpu", run.run_id, "lora_adapter")
     assert claim.is_claimed
     return instance.get_run_by_id(run.run_id)
@@ -63,6 +67,30 @@ def test_a_live_run_is_left_alone():
             assert "every started run has a live process" in result.skip_message
         finally:
             alive.kill()
+
+
+def test_another_machines_run_is_left_to_that_machine():
+    """An instance shared by two machines: a pid of the other machine says nothing about this one's processes."""
+    with dg.instance_for_test() as instance:
+        there = _started_run(instance, _dead_pid(), slots=2)
+        instance.add_run_tags(there.run_id, {RUN_HOST_TAG: "gpu-node-7"})
+        here = _started_run(instance, _dead_pid(), slots=2)
+        tag_run_host(instance, here.run_id)
+        assert instance.get_run_by_id(here.run_id).tags[RUN_HOST_TAG] == socket.gethostname()
+        assert fail_dead_runs(instance) == [here.run_id]
+        assert instance.get_run_by_id(there.run_id).status == dg.DagsterRunStatus.STARTED
+
+
+def test_a_run_is_tagged_with_the_machine_its_steps_run_on(tmp_path):
+    @dg.asset
+    def probe(settings: MediMindSettings) -> None:
+        pass
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [probe], resources={"settings": MediMindSettings(data_dir=str(tmp_path))}, instance=instance
+        )
+        assert instance.get_run_by_id(result.run_id).tags[RUN_HOST_TAG] == socket.gethostname()
 
 
 def test_medimind_launch_fails_the_dead_runs_of_its_instance_first(tmp_path):

@@ -90,7 +90,7 @@ def evaluation(
     from medimind_assets.evaluation.plan import check_adapter_unchanged, plan_evaluation, promotion_record
     from medimind_assets.evaluation.ranking import ranker_table
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics, per_question_table
-    from medimind_assets.promotion import promote
+    from medimind_assets.promotion import Superseded, promote, promoted_version_of
     from medimind_assets.retention import apply_retention
 
     try:
@@ -106,9 +106,15 @@ def evaluation(
     evaluation_file = Path(reported["path"])
 
     gate = report.gate
+    superseded = None
     if gate.passed:
         check_adapter_unchanged(plan)
-        promote(settings.store, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file))
+        try:
+            promote(settings.store, adapter, promotion_record(plan, report.metrics, gate.as_dict(), evaluation_file))
+        except Superseded as exc:
+            superseded = str(exc)
+            context.log.warning(superseded)
+    if gate.passed and not superseded:
         context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.store.current_pointer}")
         retention = apply_retention(settings.store, settings.keep_adapters)
         if retention.skipped:
@@ -118,7 +124,7 @@ def evaluation(
                 f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "
                 f"{retention.bytes_freed / 2**20:,.1f} MiB freed"
             )
-    else:
+    elif not gate.passed:
         context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
         promoted = settings.store.read_promoted()
         if promoted and promoted["fingerprint"] == adapter.fingerprint:
@@ -147,13 +153,19 @@ def evaluation(
     # every metric (plotted across materializations). Hashes and paths read short here (a long unbroken value
     # widens the UI's table past the window); `identifiers` has them in full.
     metadata = {
-        "gate": "PASSED: adapter promoted" if gate.passed else "FAILED: adapter not promoted",
-        "gate/reasons": "; ".join(gate.reasons),
+        "gate": (
+            "FAILED: adapter not promoted"
+            if not gate.passed
+            else "PASSED: not promoted, a newer adapter was trained meanwhile"
+            if superseded
+            else "PASSED: adapter promoted"
+        ),
+        "gate/reasons": "; ".join(gate.reasons + ([superseded] if superseded else [])),
         "summary": metadata_table(summary_rows(report.metrics), ["metric", "base", "adapter", "change"]),
         "lineage": metadata_table(lineage, LINEAGE_TABLE_COLUMNS),
         "gate/passed": gate.passed,
         "gate/loss_improvement": significant(gate.loss_improvement),
-        "promoted": gate.passed,
+        "promoted": gate.passed and not superseded,
         "adapter/fingerprint": short_hash(adapter.fingerprint),
         "dataset/data_version": short_hash(plan.dataset_version),
         "base_model/name": str(plan.base_model["name"]),
@@ -167,7 +179,7 @@ def evaluation(
         "timings": dg.MetadataValue.json(report.timings),
         "launcher": launcher.describe(job),
     }
-    if gate.passed:
+    if gate.passed and not superseded:
         metadata["retention"] = dg.MetadataValue.json(retention.as_dict())
     if report.per_question:  # per test question; every candidate is in ranking_candidates.parquet beside it
         metadata["ranking_per_question"] = dg.MetadataValue.md(per_question_table(report.per_question))
@@ -192,6 +204,5 @@ def evaluation(
         description="; ".join(gate.reasons),
     )
     # Its data version is what is promoted after it: what `merged_model` merges changed only when this moved.
-    promoted = settings.store.read_promoted()
-    promoted_version = dg.DataVersion(f"promoted:{promoted['fingerprint'] if promoted else 'none'}")
+    promoted_version = dg.DataVersion(promoted_version_of(settings.store.read_promoted()))
     return dg.MaterializeResult(metadata=metadata, check_results=[check], data_version=promoted_version)

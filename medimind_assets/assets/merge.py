@@ -63,6 +63,8 @@ def merged_model(
             **asdict(merge_settings),  # device, atol, rtol
             "info": {
                 "adapter_fingerprint": fingerprint,
+                # The promotion's digests of the adapter: a merge of other bytes is never served as this one.
+                "adapter_files": promoted.get("adapter_files"),
                 "base_model": promoted.get("base_model"),
                 "dataset_data_version": promoted.get("dataset_data_version"),
             },

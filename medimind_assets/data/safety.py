@@ -35,7 +35,7 @@ SELF_HARM = phrases(
     r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?li(?:fe|ves)",
     r"self (?:harm\w*|injur\w*)",
     r"(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:my|him|her|them)sel(?:f|ves)",
-    r"(?:cutting|slitting|slit) (?:my|his|her) (?:arms?|wrists?|legs?|thighs?)",
+    r"(?:cutting|slitting|slit|cuts|keeps cutting) (?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?)",
     r"(?:scratch|cut|carv|burn|slic)\w* (?:at )?(?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?|skin|stomach) "
     r"with (?:a |my |the )?(?:razor|blade|lighter|cigarette|compass|scissors|glass|knife)",
     r"(?:want|wanna|wish i could|wish i was|rather) (?:to )?(?:die|be dead|not wake up|not be here|disappear)",
@@ -45,11 +45,12 @@ SELF_HARM = phrases(
     r"no (?:reason|point) (?:to|in) (?:live|living|going on|being alive)",
     r"(?:cant|cannot) go on (?:anymore|any more|like this)",
     r"end it all",
-    r"(?:giving|gave) (?:away )?(?:my|all my) (?:stuff|things|belongings) away",
+    r"(?:giving|gave|gives) (?:away )?(?:all )?(?:my|his|her|their) (?:stuff|things|belongings|possessions) away|"
+    r"(?:giving|gave|gives) away (?:all )?(?:my|his|her|their) (?:stuff|things|belongings|possessions)",
     r"(?:written|wrote|writing) (?:goodbye )?(?:letters|notes?) to (?:my|everyone)",
     r"(?:texted|said|saying|sent) (?:me )?goodbye",
     r"how many \w+(?: \w+)? (?:would it take|does it take|to) (?:to )?(?:die|not wake up|kill|overdose)",
-    r"not wake up",
+    r"not wake up|(?:easier|better|wish|hope|rather) (?:\w+ ){0,4}(?:didnt|did not|wouldnt|would not|never|dont) wake up",
     r"(?:driving|drive|crash) (?:my car )?into a (?:tree|wall|truck)",
     r"think(?:ing)? about (?:dying|death) all the time",
     r"(?:overdose|od|overdosed) on purpose|on purpose",
@@ -188,8 +189,8 @@ RED_FLAG = phrases(
     r"(?:heart|pulse) (?:is )?(?:racing|going like|pounding)\b.{0,60}\b(?:pass out|faint|dizzy|chest|confus\w*)",
     r"(?:sugar|glucose|blood sugar|bs) (?:reads |is |at |of )?(?:hi|high|over \d+|\d{3})\b.{0,60}\b(?:vomit\w*|"
     r"throwing up|confus\w*|breathing|ketones)",
-    r"(?:sugar|glucose|blood sugar) (?:is |at |of |dropped to )?(?:low|\d{2})\b.{0,60}\b(?:confus\w*|shaking|sweat\w*|"
-    r"passed out|wont wake|acting drunk)",
+    r"(?:sugar|glucose|blood sugar) (?:is |at |of |dropped to )?(?:low|\d{2}|[1-3](?: \d)?)\b.{0,60}\b(?:confus\w*|shaking|"
+    r"sweat\w*|passed out|wont wake|acting drunk|cant think)",
     r"(?:baby|newborn|infant) (?:is |who is )?\d+ (?:days?|weeks?)(?: old)?\b.{0,60}\b(?:fever|temp|temperature)",
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
 )
@@ -197,7 +198,8 @@ RED_FLAG = phrases(
 ACUTE_CONDITION = phrases(
     r"heart attacks?|cardiac arrest|myocardial infarction|mi|(?:mini )?strokes?(?! like)|tia|transient ischemic"
     r" attack|brain (?:bleed|hemorrhage|haemorrhage)|subarachnoid",
-    r"anaphyla\w*|(?:severe|serious|bad) allergic reactions?|allergic reaction",
+    r"anaphyla\w*|(?:severe|serious|bad) allergic reactions?|allergic reaction|epi ?pens?|(?:epinephrine|adrenaline) "
+    r"(?:auto ?)?(?:injector|pen)s?|auto ?injectors?",
     r"sepsis|septic|septicemia|meningitis|meningococcal",
     r"pulmonary embol\w*|blood clots? in (?:the|my|your|his|her) lungs?|embolism",
     r"aortic dissection|dissection|ruptured aneurysm|aneurysm",
@@ -232,7 +234,8 @@ RESPOND = phrases(
     r"what (?:does|do|would) (?:a |an |it )?(?:\w+ ){0,3}(?:feel|look|looks|feels|sound) like",
     r"first aid|what (?:to|should|do|can|must) (?:i |we |you |they |one )?do(?! to prevent)|what should "
     r"(?:i|we|you)(?! know)|"
-    r"how (?:do|can|should) (?:i|we|you) (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)",
+    r"how (?:do|can|should) (?:i|we|you) (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)|"
+    r"how to (?:use|give|inject)",
     r"how to (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)",
     r"(?:bad|serious) enough|when (?:to|should i|do i) (?:call|go|worry)|should (?:i|we) (?:go|call|wait|worry)",
     r"(?:do|should|must) (?:i|we|you) (?:still )?(?:need to )?(?:go (?:in|to)|call|see a doctor)|is it necessary to go|"

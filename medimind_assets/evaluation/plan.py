@@ -21,7 +21,7 @@ from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, read_summary, verify_digests
 from medimind_assets.llm.template import template_from_summary
 from medimind_assets.models import read_current_base_model
-from medimind_assets.models.model_dir import tokenizer_digest
+from medimind_assets.models.model_dir import config_digest, tokenizer_digest
 from medimind_assets.promotion import AdapterRef, base_weights_changed, read_latest_adapter
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore
 
@@ -105,6 +105,7 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
     refuse_if_invalid(store.dataset, read_dataset(store.dataset), "evaluate", mediqa.test_questions(raw_mediqa))
     base_model = {key: manifest.get(key) for key in BASE_MODEL_KEYS}
     base_model["tokenizer_hash"] = manifest.get("tokenizer_hash") or tokenizer_digest(Path(manifest["path"]))
+    base_model["config_hash"] = config_digest(Path(manifest["path"]))  # as evaluated, whatever the manifest says
     plan = EvaluationPlan(
         adapter=adapter,
         base_model=base_model,

@@ -31,10 +31,10 @@ from medimind_assets.llm.loading import (
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models.model_dir import weight_digests
 from medimind_assets.quiet import no_progress_bars
+from medimind_assets.store import MERGE_INFO
 
 logger = logging.getLogger(__name__)
 Log = Callable[[str], None]
-MERGE_INFO = "merge_info.json"
 PROOF_QUESTIONS = (
     "What is a headache?",
     "What are the symptoms of type 2 diabetes?",
@@ -160,8 +160,9 @@ def merge_adapter(
         )
         del reloaded
         info["equivalence"] = {**asdict(equivalence), "bound": equivalence.bound, "passed": equivalence.passed}
+        # What `medimind ask --merged` checks before it loads the weights: these files, as they were written.
+        weight_files = info["weight_files"] = weight_digests(tmp)
         (tmp / MERGE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    weight_files = weight_digests(Path(out_dir))
     log(
         f"merged model: max |logit diff| {equivalence.max_abs_diff:.2e} "
         f"(bound {equivalence.bound:.2e}) over {equivalence.n_positions} positions"

@@ -9,6 +9,7 @@ from typing import Any
 from medimind_assets.digests import combined_hash
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.model_dir import (
+    config_digest,
     model_dir_problems,
     read_config,
     readme_license,
@@ -89,6 +90,7 @@ def describe_model(
         "revision": revision,
         "content_hash": combined_hash(hashes),
         "tokenizer_hash": tokenizer_digest(model_dir),
+        "config_hash": config_digest(model_dir),
         "architecture": architectures[0] if architectures else None,
         "model_type": model_type,
         "num_parameters": sum(safetensors_num_parameters(p) for p in weight_files(model_dir)),

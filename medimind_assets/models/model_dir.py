@@ -71,6 +71,21 @@ def weights_problems(model_dir: Path) -> list[str]:
     return problems
 
 
+def config_digest(model_dir: Path) -> str | None:
+    """The model's `config.json` in canonical JSON, less the transformers version that wrote it (None without one):
+    an architecture setting edited in place (`hidden_act`, `rope_theta`) changes what the same weights compute."""
+    path = Path(model_dir) / "config.json"
+    if not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return sha256_file(path)
+    if isinstance(config, dict):
+        config.pop("transformers_version", None)
+    return sha256_text(json.dumps(config, sort_keys=True))
+
+
 def tokenizer_digest(model_dir: Path) -> str | None:
     """What makes a tokenizer produce the ids it does, hashed (None when `model_dir` has none): the vocabulary,
     merges and added tokens of `tokenizer.json` in canonical JSON (a tokenizer saved again beside an adapter is

@@ -12,6 +12,7 @@ import dagster as dg
 
 from medimind_assets.config import Deployment
 from medimind_assets.instance import temporary_instance_warning
+from medimind_assets.run_health import tag_run_host
 from medimind_assets.store import DEFAULT_DATA_DIR, ArtifactStore
 
 
@@ -39,11 +40,14 @@ class MediMindSettings(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Every step that uses the settings says so when its run lands in a temporary instance (a `dg launch` or
-        `dagster` command without DAGSTER_HOME): nothing of it will show in the web UI or lineage."""
+        `dagster` command without DAGSTER_HOME): nothing of it will show in the web UI or lineage. The run is tagged
+        with the machine it runs on (`run_health.RUN_HOST_TAG`)."""
         instance = context.instance
         warning = temporary_instance_warning(instance is not None and instance.is_ephemeral)
         if warning and context.log is not None:
             context.log.warning(warning)
+        if instance is not None and not instance.is_ephemeral and context.run_id:
+            tag_run_host(instance, context.run_id)
 
     @property
     def raw_path(self) -> Path:

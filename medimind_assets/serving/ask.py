@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, Generated, generate_answers
-from medimind_assets.integrity import ADAPTER_CONFIG, IntegrityError, read_summary
+from medimind_assets.integrity import ADAPTER_CONFIG, read_summary
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate, template_from_summary
-from medimind_assets.merging.merge import MERGE_INFO
 from medimind_assets.models import BaseModelError, read_current_base_model
-from medimind_assets.promotion import base_weights_hash, read_promoted, verified_promotion
+from medimind_assets.promotion import base_weights_hash, verified_merge, verified_promotion
 from medimind_assets.serving.chat import is_blank, normalise
 from medimind_assets.store import ArtifactStore
 
@@ -99,18 +98,11 @@ def promoted_target(store: ArtifactStore) -> tuple[Target, dict]:
     return Target(f"adapter {promoted.fingerprint}", promoted.base_dir, promoted.adapter_dir, template), promoted.record
 
 
-def merged_target(merged_dir: Path) -> tuple[Target, Path | None]:
-    """The merged model, and the base folder it was merged from (when it still exists)."""
+def merged_target(store: ArtifactStore, merged_dir: Path, promoted: dict | None = None) -> tuple[Target, Path | None]:
+    """The merged model, checked (`verified_merge`), and the base folder it was merged from (when it still
+    exists)."""
     merged_dir = require_model_dir(Path(merged_dir), "merged model")
-    info_path = merged_dir / MERGE_INFO
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
-    except ValueError:
-        raise IntegrityError(info_path, "is not valid JSON; re-run merged_model") from None
-    if not isinstance(info, dict):
-        raise IntegrityError(info_path, "is not a JSON object; re-run merged_model")
-    if info.get("equivalence", {}).get("passed") is False:
-        raise ArtifactMissingError(f"merged model {merged_dir} failed its equivalence check; re-run merged_model")
+    info = verified_merge(store, merged_dir, promoted)
     adapter_dir = Path(info["adapter_dir"]) if info.get("adapter_dir") else None
     summary = read_summary(adapter_dir) if adapter_dir and adapter_dir.is_dir() else {}
     base_dir = Path(info["base_model_dir"]) if info.get("base_model_dir") else None
@@ -136,14 +128,16 @@ def resolve_targets(
         return [Target("base", current_base_dir(store))]
     base_dir: Path | None = None
     if merged is not None:
+        promoted = None
         if merged == "":
-            merged = store.merged / read_promoted(store)["fingerprint"]
+            promoted = verified_promotion(store).record
+            merged = store.merged / promoted["fingerprint"]
             if not merged.is_dir():
                 raise ArtifactMissingError(
                     f"no merged model for the promoted adapter: {merged} does not exist "
                     "(build it with `medimind launch merged_model`)"
                 )
-        target, base_dir = merged_target(Path(merged))
+        target, base_dir = merged_target(store, Path(merged), promoted)
     elif adapter is not None:
         target = adapter_target(store, adapter)
     else:

@@ -28,7 +28,7 @@ from medimind_assets.data.rows import DatasetError, read_dataset, select
 from medimind_assets.data.validation import refuse_if_invalid
 from medimind_assets.digests import file_digests
 from medimind_assets.errors import MediMindError
-from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, verify_adapter
+from medimind_assets.integrity import ADAPTER_CONFIG, SIGNED_ADAPTER_FILES, IntegrityError, verify_adapter
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 from medimind_assets.training.model_card import model_card
 from medimind_assets.training.reporting import Reporter, loss_curve
@@ -470,11 +470,21 @@ def compile_failure_message(exc: BaseException) -> str | None:
     )
 
 
+def _sort_target_modules(config_path: Path) -> None:
+    """PEFT writes `target_modules` in a set's order, which varies between processes: sorted, the same training
+    gives the same bytes (and the same digests, so the promoted adapter needs no new evaluation)."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def publish_adapter(model, tokenizer, summary: dict[str, Any], adapter_dir: Path) -> None:
     """Adapter weights, tokenizer and summary (with the sha256 of the weight and config files, which every
     consumer verifies) in a temporary folder, renamed into place when complete."""
     with atomic_directory(adapter_dir) as tmp:
         model.save_pretrained(str(tmp))
+        _sort_target_modules(tmp / ADAPTER_CONFIG)
         tokenizer.save_pretrained(str(tmp))
         (tmp / "README.md").write_text(model_card(summary), encoding="utf-8")  # replaces PEFT's empty card
         summary["files"] = file_digests(tmp, SIGNED_ADAPTER_FILES)

@@ -23,8 +23,10 @@ from medimind_assets.data.cleaning import clean_question
 from medimind_assets.data.safety import SAFETY_LEVELS
 
 HERE = Path(__file__).parent
-DEVELOPMENT_QUESTIONS = tuple(HERE / f"safety_labels{name}.tsv" for name in ("", "_more", "_batch3", "_batch4"))
-HELD_OUT_QUESTIONS = (HERE / "safety_heldout.tsv", HERE / "safety_heldout2.tsv")
+DEVELOPMENT_QUESTIONS = tuple(
+    HERE / f"safety_labels{name}.tsv" for name in ("", "_more", "_batch3", "_batch4", "_batch5")
+)
+HELD_OUT_QUESTIONS = (HERE / "safety_heldout.tsv", HERE / "safety_heldout2.tsv", HERE / "safety_heldout3.tsv")
 URGENT_CARE_DEVELOPMENT = HERE / "urgent_care_answers.tsv"
 URGENT_CARE_HELD_OUT = HERE / "urgent_care_answers_heldout.tsv"
 

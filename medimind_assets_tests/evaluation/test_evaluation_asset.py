@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from medimind_assets.assets.evaluation import PROMOTION_CHECK, EvaluationConfig, evaluation
-from medimind_assets.digests import sha256_file
+from medimind_assets.digests import combined_hash, sha256_file
 from medimind_assets.evaluation.mediqa_metrics import read_judgements, score_task3_official
 from medimind_assets.evaluation.settings import RANKERS
 from medimind_assets.presentation import significant
@@ -111,8 +111,9 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
 
     current = ArtifactStore.at(data_dir).read_promoted()
     assert current["fingerprint"] == "trained"
-    # Its data version is what is promoted after it (what an automatic merge follows).
-    assert result.asset_materializations_for_node("evaluation")[0].tags["dagster/data_version"] == "promoted:trained"
+    # Its data version is what is promoted after it (what an automatic merge follows): the adapter and its files.
+    version = result.asset_materializations_for_node("evaluation")[0].tags["dagster/data_version"]
+    assert version == f"promoted:trained:{combined_hash(current['adapter_files'])[:12]}"
     assert Path(current["path"]) == world.trained_adapter.resolve()
     assert current["dataset_data_version"] == meta["identifiers"]["dataset_version"]
     assert current["base_model"]["content_hash"] == world.manifest["content_hash"]
@@ -138,6 +139,30 @@ def test_failing_adapter_is_not_promoted_and_the_pointer_does_not_move(world, da
     assert current.read_bytes() == before
     report = json.loads((data_dir / "evaluations" / "identity" / "evaluation.json").read_text())
     assert not report["gate"]["passed"] and "< margin" in report["gate"]["reasons"][0]
+
+
+def test_an_adapter_superseded_while_it_was_evaluated_passes_but_is_not_promoted(world, data_dir: Path, monkeypatch):
+    """A slow evaluation of an older adapter that finishes after a newer one was trained (and maybe promoted) must
+    not take the promotion back."""
+    import medimind_assets.evaluation.plan as plan_module
+
+    current = data_dir / "adapters" / "current.json"
+    use_adapter(data_dir, world.trained_adapter)
+    check_adapter_unchanged = plan_module.check_adapter_unchanged
+
+    def newer_adapter_trained_meanwhile(plan) -> None:
+        check_adapter_unchanged(plan)
+        use_adapter(data_dir, world.random_adapter)  # what training's latest.json says when it finishes
+
+    monkeypatch.setattr(plan_module, "check_adapter_unchanged", newer_adapter_trained_meanwhile)
+    result = materialize(world, data_dir)
+    assert result.success
+    [check] = result.get_asset_check_evaluations()
+    assert check.passed
+    meta = metadata_of(result)
+    assert meta["promoted"] is False and meta["gate"].startswith("PASSED: not promoted")
+    assert "adapter random was trained while it was evaluated" in meta["gate/reasons"]
+    assert not current.exists()
 
 
 def test_missing_adapter_pointer_is_a_clear_failure(world, data_dir: Path):

@@ -78,6 +78,65 @@ def test_asset_merges_the_promoted_adapter(world, data_dir: Path):
     assert meta["weights_sha256"] and meta["size_bytes"] > (out / "model.safetensors").stat().st_size
 
 
+def test_only_the_merge_of_the_promoted_files_is_served_and_only_as_written(world, data_dir: Path, capsys):
+    """The merge records the promoted adapter's file digests and its own weights' digests: `ask --merged` refuses a
+    merge of bytes promoted since (the adapter trained again after damage) and merged weights damaged on disk."""
+    import shutil
+
+    from medimind_assets.cli import main
+    from medimind_assets.digests import file_digests
+    from medimind_assets.evaluation.plan import evaluated_adapter_files
+    from medimind_assets.promotion import promoted_version_of
+    from medimind_assets.status import status_report
+    from medimind_assets.store import ArtifactStore
+
+    adapter = data_dir / "adapters" / "random"
+    shutil.copytree(world.random_adapter, adapter)
+    current = {
+        "fingerprint": "random",
+        "path": str(adapter),
+        "adapter_files": file_digests(adapter, evaluated_adapter_files(adapter)),
+        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
+    }
+    pointer = data_dir / "adapters" / "current.json"
+    pointer.write_text(json.dumps(current))
+    assert materialize(world, data_dir).success
+    out = data_dir / "merged" / "random"
+    info = json.loads((out / MERGE_INFO).read_text())
+    assert info["adapter_files"] == current["adapter_files"]
+    assert info["weight_files"] == {"model.safetensors": sha256_file(out / "model.safetensors")}
+
+    def ask() -> tuple[int, str]:
+        args = ["ask", "hi", "--merged", "--data-dir", str(data_dir), "--max-new-tokens", "2", "--device", "cpu"]
+        return main(args), capsys.readouterr().err.strip()
+
+    assert ask()[0] == 0
+    store = ArtifactStore.at(data_dir)
+    assert status_report(store)[1]
+    # Trained again into the same folder with other bytes, and promoted again: another data version to merge, and
+    # the old merge refused.
+    weights = "adapter_model.safetensors"
+    shutil.copyfile(world.trained_adapter / weights, adapter / weights)
+    again = {**current, "adapter_files": file_digests(adapter, evaluated_adapter_files(adapter))}
+    assert promoted_version_of(again) != promoted_version_of(current)
+    pointer.write_text(json.dumps(again))
+    code, err = ask()
+    assert code == 2 and "merge of other adapter files than the promoted adapter's" in err
+    shutil.copyfile(world.random_adapter / weights, adapter / weights)
+    pointer.write_text(json.dumps(current))
+    weights = out / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    code, err = ask()
+    assert code == 2 and f"{weights}: differs from the file merged_model wrote" in err
+    lines, healthy = status_report(store)
+    assert not healthy and any(line.startswith("  merged") and "is refused" in line for line in lines)
+    (out / MERGE_INFO).unlink()
+    code, err = ask()
+    assert code == 2 and "merge_info.json: does not exist" in err
+
+
 def test_asset_without_a_promoted_adapter_fails_clearly(world, data_dir: Path):
     result = materialize(world, data_dir)
     assert not result.success

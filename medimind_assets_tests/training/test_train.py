@@ -41,6 +41,9 @@ def test_short_training_publishes_a_loadable_adapter_with_its_metadata(settings,
     adapter_dir = request.adapter_dir
     names = {p.name for p in adapter_dir.iterdir()}
     assert {"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", TRAINING_SUMMARY} <= names
+    # PEFT writes them in a set's order: sorted, the same training gives the same config bytes in any process.
+    targets = json.loads((adapter_dir / "adapter_config.json").read_text())["target_modules"]
+    assert targets == sorted(targets) and len(targets) == 4
     card = (adapter_dir / "README.md").read_text()
     assert "[More Information Needed]" not in card and "PeftModel.from_pretrained" in card
     assert tiny_phi["name"] in card and request.data_version[:12] in card
