@@ -27,7 +27,7 @@ from medimind_assets.data.cleaning import (
     truncate_at_sentence,
 )
 from medimind_assets.data.errors import RawDataError, RawDataErrors, raise_collected
-from medimind_assets.data.overlap import COMMON_IN_ANSWERS, ShingleIndex, shingles
+from medimind_assets.data.overlap import COMMON_IN_ANSWERS, NearTestQuestions, ShingleIndex, shingles
 from medimind_assets.data.recurring import RecurringText
 from medimind_assets.data.rows import SPLITS, DatasetRow
 from medimind_assets.data.safety import DosageRule, classify_safety, gives_dosage_instructions
@@ -231,7 +231,9 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     # Test questions first: they claim their questions before any training row can.
     candidates.sort(key=lambda c: not c.is_test)
     # Every test question, with a correct answer or not, in the labelled file or only in the unlabelled one.
-    test_questions = {compact_key(clean_question(q)) for q in mediqa.test_questions(raw_dir / MEDIQA)}
+    test_question_texts = [clean_question(q) for q in mediqa.test_questions(raw_dir / MEDIQA)]
+    test_questions = {compact_key(q) for q in test_question_texts}
+    near_test_questions = NearTestQuestions(normalize_key(q) for q in test_question_texts)
     # The same page text answers several questions: a test candidate answer (correct or not) seen in training,
     # verbatim or nearly (data/overlap.py), would make the held-out numbers look better than they are.
     test_answers = [normalize_key(clean_answer(text, strip_prefix=True)) for text in test_texts]
@@ -249,7 +251,9 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     prepared = _align_answers(prepared, result)
     seen_pairs: set[tuple[str, str]] = set()
     for item in prepared:
-        reason, row = _finish_row(item, options, result, test_questions, test_answer_keys, seen_pairs)
+        reason, row = _finish_row(
+            item, options, result, (test_questions, near_test_questions), test_answer_keys, seen_pairs
+        )
         if reason:
             result.reject_item(item, reason)
         else:
@@ -353,7 +357,7 @@ def _finish_row(
     item: Prepared,
     options: BuildOptions,
     result: BuildResult,
-    test_questions: set[str],
+    test_questions: tuple[set[str], NearTestQuestions],
     test_answer_keys: set[str],
     seen_pairs: set[tuple[str, str]],
 ) -> tuple[str | None, dict | None]:
@@ -362,8 +366,11 @@ def _finish_row(
     stats = result.collections[cand.collection]
     q_key, a_key = normalize_key(question), normalize_key(answer)
     if not cand.is_test:
-        if q_key.replace(" ", "") in test_questions:  # compact_key: "Im" asks what "I'm" asks
+        equal, near = test_questions
+        if q_key.replace(" ", "") in equal:  # compact_key: "Im" asks what "I'm" asks
             return "overlaps_test_question", None
+        if near.held_in(q_key):
+            return "near_test_question", None
         if a_key in test_answer_keys:
             return "overlaps_test_answer", None
     if (q_key, a_key) in seen_pairs:

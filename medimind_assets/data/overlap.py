@@ -63,3 +63,30 @@ class ShingleIndex:
             if score > best:
                 best, where = score, number
         return best, where
+
+
+QUESTION_GRAM_WORDS = 3
+MIN_QUESTION_GRAMS = 6  # a test question with fewer word 3-grams is too short to be told apart ("what is gout")
+NEAR_QUESTION = 0.8
+
+
+def _question_grams(key: str) -> set[tuple[str, ...]]:
+    words = key.split()
+    return set(zip(*(words[i:] for i in range(QUESTION_GRAM_WORDS)), strict=False))
+
+
+class NearTestQuestions:
+    """The MEDIQA test questions, for telling when another question holds one nearly whole: at least 80% of its
+    word 3-grams (of `normalize_key`), which is a test question with a subject line in front ("father suffering
+    from IBS. My father is ...") or a word spelt another way ("loosing", "losing"). Equality is checked apart."""
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self._sets = [grams for grams in map(_question_grams, keys) if len(grams) >= MIN_QUESTION_GRAMS]
+        self._postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for number, grams in enumerate(self._sets):
+            for gram in grams:
+                self._postings[gram].append(number)
+
+    def held_in(self, key: str) -> bool:
+        shared = Counter(chain.from_iterable(self._postings.get(g, ()) for g in _question_grams(key)))
+        return any(count >= NEAR_QUESTION * len(self._sets[number]) for number, count in shared.items())

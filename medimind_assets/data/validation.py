@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medimind_assets.data.cleaning import clean_question, compact_key, normalize_key
+from medimind_assets.data.overlap import NearTestQuestions
 from medimind_assets.data.rows import REQUIRED_TEXT_FIELDS, SOURCES, SPLITS, DatasetError
 from medimind_assets.data.safety import SAFETY_LEVELS
 
@@ -66,11 +67,13 @@ def check_split_by_question(rows: list[dict]) -> RuleOutcome:
 
 
 def check_test_isolation(rows: list[dict], test_questions: Iterable[str]) -> RuleOutcome:
-    keys = {compact_key(clean_question(q)) for q in test_questions}
+    cleaned = [clean_question(q) for q in test_questions]
+    keys, near = {compact_key(q) for q in cleaned}, NearTestQuestions(normalize_key(q) for q in cleaned)
     problems = [
         f"row {row.get('id')!r} in {row.get('split')!r} asks MEDIQA test question {row.get('instruction', '')[:80]!r}"
         for row in rows
-        if row.get("split") != "test" and compact_key(row.get("instruction", "")) in keys
+        if row.get("split") != "test"
+        and (compact_key(row.get("instruction", "")) in keys or near.held_in(normalize_key(row.get("instruction", ""))))
     ]
     return _outcome("test_isolation", "no MEDIQA 2019 test question outside the test split", problems)
 

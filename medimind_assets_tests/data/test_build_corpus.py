@@ -98,7 +98,10 @@ def test_no_training_answer_equals_or_nearly_equals_a_test_candidate(shared_data
 
 
 def test_known_near_copies_of_test_answers_were_dropped(real_build):
-    assert real_build.rejected["near_test_answer"] > 100 and real_build.rejected["overlaps_test_answer"] > 100
+    rejected = real_build.rejected
+    assert rejected["near_test_answer"] > 100
+    # Equal to a test answer; some go first as answers to a question holding a test question (`near_test_question`).
+    assert rejected["overlaps_test_answer"] + rejected["near_test_question"] > 100 and rejected["near_test_question"]
 
 
 @pytest.mark.parametrize("stem", ["0001595", "0001618", "0004085", "0004506", "0005507", "0006570"])

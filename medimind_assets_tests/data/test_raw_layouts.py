@@ -9,7 +9,7 @@ import pytest
 from medimind_assets.data import mediqa, medquad, sources
 from medimind_assets.data.boilerplate import scrub_answer
 from medimind_assets.data.build import build_dataset
-from medimind_assets.data.cleaning import clean_answer, clean_question, compact_key, junk_reason
+from medimind_assets.data.cleaning import clean_answer, clean_question, compact_key, junk_reason, normalize_key
 from medimind_assets.data.errors import RawDataError
 
 TASK = Path("mediqa2019_qa") / mediqa.TASK_DIR
@@ -235,3 +235,23 @@ def test_every_unreadable_file_of_both_sources_is_reported_at_once(sample_copy):
     with pytest.raises(RawDataError, match="2 raw file") as caught:
         build_dataset(sample_copy)
     assert mediqa_file.name in str(caught.value) and str(medquad_file) in str(caught.value)
+
+
+def test_a_test_question_with_a_subject_line_and_a_word_spelt_otherwise_never_trains(sample_copy):
+    """MEDIQA's validation file holds a test question again, a subject line in front and "losing" for "loosing"."""
+    from medimind_assets.data.overlap import NearTestQuestions
+
+    path = sample_copy / TASK / mediqa.TEST_LABELLED_FILE
+    test = max((clean_question(q.text) for q in mediqa.parse_mediqa_file(path)), key=len)
+    words = test.split()
+    words[len(words) // 2] = words[len(words) // 2] + "s"  # one word spelt otherwise
+    variant = "my question. " + " ".join(words)
+    medquad_file = sorted((sample_copy / sources.MEDQUAD).glob("*/*.xml"))[0]
+    pairs = _pair(variant, "An answer long enough to be kept as a row.", "1")
+    pairs += _pair("Who is at risk for gout and what can people do?", "Men over forty, and people who drink.", "2")
+    _medquad_file(medquad_file, f"<QAPairs>{pairs}</QAPairs>")
+    result = build_dataset(sample_copy)
+    assert result.collections[medquad_file.parent.name]["rejected/near_test_question"] == 1
+    assert [r for r in result.rows if r["instruction"].startswith("Who is at risk for gout")]
+    near = NearTestQuestions([normalize_key(test)])
+    assert near.held_in(normalize_key(variant)) and not near.held_in(normalize_key(" ".join(words[: len(words) // 2])))
