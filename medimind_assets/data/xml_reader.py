@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from xml.parsers import expat
@@ -10,6 +11,7 @@ from xml.parsers import expat
 from medimind_assets.data.errors import RawDataError
 
 DATA_SUFFIXES = frozenset({".xml", ".txt"})
+_UNDECODED = re.compile("[\udc80-\udcff]")  # how Python keeps the bytes of a file name it cannot decode
 # Block elements: their text is set apart from the text around them ("<p>a.</p><p>b</p>" reads "a.\nb").
 _BLOCK_TAGS = frozenset("p div br li ul ol dl dt dd tr td th table h1 h2 h3 h4 h5 h6 section blockquote".split())
 
@@ -32,6 +34,11 @@ def data_files(folder: Path) -> list[Path]:
         dirs.sort()
         for name in files:
             path = Path(current) / name
+            if _UNDECODED.search(str(path)):  # bytes the locale cannot decode: no row could name its origin
+                shown = str(path).encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+                raise RawDataError(
+                    shown, "its name is not text in this locale's encoding; run with a UTF-8 locale (LC_ALL=C.UTF-8)"
+                )
             if path.is_symlink() and not path.exists():  # os.walk lists a dangling link to a folder as a file
                 raise RawDataError(path, f"is a link to {os.readlink(path)}, which does not exist")
             if path.suffix.lower() in DATA_SUFFIXES:  # "0000027.XML", as some unzip tools write it

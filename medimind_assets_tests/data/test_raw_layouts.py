@@ -255,3 +255,12 @@ def test_a_test_question_with_a_subject_line_and_a_word_spelt_otherwise_never_tr
     assert [r for r in result.rows if r["instruction"].startswith("Who is at risk for gout")]
     near = NearTestQuestions([normalize_key(test)])
     assert near.held_in(normalize_key(variant)) and not near.held_in(normalize_key(" ".join(words[: len(words) // 2])))
+
+
+def test_a_file_name_the_locale_cannot_decode_is_named_not_a_crash(sample_copy):
+    folder = sample_copy / sources.MEDQUAD / "2_GARD_QA"
+    name = os.fsencode(folder) + b"/caf\xe9.xml"  # latin-1 bytes: no UTF-8 text
+    with open(name, "wb") as handle:
+        handle.write(os.fsencode((sorted(folder.glob("*.xml"))[0]).read_text(encoding="utf-8")))
+    with pytest.raises(RawDataError, match=r"caf\\udce9\.xml: its name is not text in this locale.s encoding"):
+        build_dataset(sample_copy)
