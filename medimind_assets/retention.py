@@ -134,10 +134,11 @@ def apply_retention(
     locks = store.checkpoints.glob(".*.lock") if store.checkpoints.is_dir() else []
     training = {name for name in (lock.name[1 : -len(".lock")] for lock in locks) if _training(store, name)}
     for folder in _folders(store.checkpoints):
+        adapter = store.adapters / folder.name
         if (
             folder.name not in kept
             and folder.name not in training
-            and not (store.adapters / folder.name).exists()
+            and not (adapter.exists() and adapter.relative_to(store.root).as_posix() not in report.removed)
             and _stale(folder)
         ):
             remove(folder)

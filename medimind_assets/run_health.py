@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.launcher import DefaultRunLauncher
+from dagster._core.storage.runs import SqliteRunStorage
 
 from medimind_assets.orphans import process_alive
 
@@ -44,8 +45,11 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed every started run of this machine whose process is gone, freeing its concurrency slots; their
     ids. Another machine's runs are left to that machine's sensor or `medimind launch`."""
     failed = []
+    # A run not tagged yet (its first step has not started: waiting for a gpu slot, say) is judged only where the
+    # instance cannot be shared: a SQLite instance lives on one machine; a PostgreSQL one may serve several.
+    untagged = socket.gethostname() if isinstance(instance.run_storage, SqliteRunStorage) else None
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-        if run.tags.get(RUN_HOST_TAG, socket.gethostname()) != socket.gethostname():
+        if run.tags.get(RUN_HOST_TAG, untagged) != socket.gethostname():
             continue
         pid = run_worker_pid(instance, run.run_id)
         if pid is None or process_alive(pid):

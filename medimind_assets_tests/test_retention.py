@@ -212,3 +212,17 @@ def test_the_retention_command_shows_first_then_removes_the_same(tmp_path: Path,
     removed = sorted(line.removeprefix("  removed ") for line in capsys.readouterr().out.splitlines()[1:-1])
     assert removed == would and _disk(store) < before
     assert main(args) == 0 and "nothing to remove" in capsys.readouterr().out
+
+
+def test_a_dry_run_counts_what_the_real_run_removes_checkpoints_included(tmp_path: Path, capsys):
+    """A checkpoint folder goes with its adapter: the dry run, which removes no adapter, must count it too."""
+    store = ArtifactStore.at(tmp_path / "data")
+    fingerprints = [_night(store, night) for night in range(1, 4)]
+    for fingerprint in fingerprints:
+        (store.checkpoints / fingerprint).mkdir(parents=True)
+        (store.checkpoints / fingerprint / "state.bin").write_bytes(os.urandom(1000))
+        _age(store.checkpoints / fingerprint, 2 * 24 * 3600)
+    would = apply_retention(store, keep_adapters=0, dry_run=True)
+    did = apply_retention(store, keep_adapters=0)
+    assert sorted(would.removed) == sorted(did.removed) and would.bytes_freed == did.bytes_freed
+    assert f"checkpoints/{fingerprints[0]}" in did.removed

@@ -120,3 +120,16 @@ def test_a_failed_run_is_logged_with_its_reason_not_only_the_step():
         result = dg.materialize([asset], raise_on_error=False)
         [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
         assert _why(failure).startswith(says), _why(failure)
+
+
+def test_an_untagged_run_of_a_shared_instance_is_left_alone(monkeypatch):
+    """Before its first step starts (waiting for a gpu slot, say) a run has a pid but no host tag yet: on an
+    instance several machines may share (PostgreSQL), nobody can tell whose pid it is."""
+    import medimind_assets.run_health as run_health
+
+    with dg.instance_for_test() as instance:
+        waiting = _started_run(instance, _dead_pid())
+        monkeypatch.setattr(run_health, "SqliteRunStorage", type("OnlySqlite", (), {}))  # as if not SQLite
+        assert fail_dead_runs(instance) == []
+        monkeypatch.undo()
+        assert fail_dead_runs(instance) == [waiting.run_id]  # SQLite: one machine, its own pid

@@ -309,7 +309,7 @@ def _prepare(cand: Candidate, options: BuildOptions) -> tuple[str | None, Prepar
         return reason, None
     if not normalize_key(question):
         return "empty_question", None
-    if names_nothing(question):
+    if cand.source == "medquad" and names_nothing(question):
         return "question_names_nothing", None
     return None, Prepared(cand, question, answer, repairs, segments)
 
@@ -482,7 +482,7 @@ def _ensure_validation(rows: list[dict], fraction: float) -> None:
     train_keys = sorted({normalize_key(r["instruction"]) for r in rows if r["split"] == "train"})
     if len(train_keys) < 2:
         return
-    chosen = min(train_keys, key=_question_rank)
+    chosen = compact_key(min(train_keys, key=_question_rank))  # with its variants (`_one_split_per_question`)
     for row in rows:
-        if row["split"] == "train" and normalize_key(row["instruction"]) == chosen:
+        if row["split"] == "train" and compact_key(row["instruction"]) == chosen:
             row["split"] = "validation"

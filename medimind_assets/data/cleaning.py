@@ -19,6 +19,7 @@ _NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
 # "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
 _NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
 _TITLE_PREFIX = re.compile(r"^([^\n:.!]{1,150}?(?:\?)?):\s+(?=\S)")
+_LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _ITEM_START = re.compile(r"\s+-\s|\n")
@@ -83,9 +84,9 @@ def clean_answer(text: str, strip_prefix: bool = False) -> str:
     if "«" in text or "»" in text:  # page navigation; it leaves spaces behind
         text = _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text))
         text = normalize_whitespace(text.replace("«", " ").replace("»", " "))
-    # The page title is followed by the answer's first sentence, never by lower case: "Do not: drive ..." and
-    # "Adults and children over 12: take 2 tablets" are the answer.
-    if strip_prefix and (title := _TITLE_PREFIX.match(text)) and not text[title.end()].islower():
+    # The page title is followed by the answer's first sentence, never by a word in lower case: "Do not: drive ..."
+    # and "Adults and children over 12: take 2 tablets" are the answer itself ("mRNA", "pH" may follow a title).
+    if strip_prefix and (title := _TITLE_PREFIX.match(text)) and not _LOWER_WORD.match(text, title.end()):
         text = text[title.end() :]
     return _KEY_POINTS.sub("", text).strip()
 
@@ -113,34 +114,43 @@ def normalize_key(text: str) -> str:
     return _NON_WORD.sub(" ", text).strip()
 
 
+_SPACE_NOT_BETWEEN_NUMBERS = re.compile(r" (?!\d)|(?<!\d) ")
+
+
 def compact_key(text: str) -> str:
     """`normalize_key` without its spaces, for telling whether two questions are one: "I'm" and "Im", "e-cigarettes"
-    and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls."""
-    return normalize_key(text).replace(" ", "")
+    and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls. A space between two numbers
+    stays: "1.5 mg" and "15 mg" are other questions."""
+    return _SPACE_NOT_BETWEEN_NUMBERS.sub("", normalize_key(text))
 
 
 JUNK_ANSWERS = frozenset({"topics", "summary", "see also", "related topics", "key points", "n/a", "none"})
 # A page's placeholder where the answer was: "This answer has been removed due to copyright restrictions.",
 # "Answer not available.", "N/A - answer removed", "Content coming soon".
 _PLACEHOLDER = re.compile(
-    r"^(?:n/?a|tbd|no (?:answer|content|information)(?: (?:is )?(?:available|provided))?|coming soon|"
-    r"(?:this |the )?(?:answer|content|text|information|article|page|section|response)s?"
-    r"(?: (?:has|have) been| was| were| is| are)?(?: temporarily)? (?:removed|deleted|withheld|redacted|unavailable|"
-    r"not (?:yet )?(?:available|provided)|coming soon|under construction))\b[^.]{0,80}\.?$",
+    r"^(?:n/?a|tbd|no answer(?: (?:is )?(?:available|provided))?|answer not (?:yet )?(?:available|provided)|"
+    r"coming soon|(?:this |the )?(?:answer|content|text|article|page|section|response)s? (?:has been |have been |"
+    r"was |were |is |are )?(?:temporarily )?(?:removed|deleted|withheld|redacted|unavailable|not (?:yet )?"
+    r"(?:available|provided)|coming soon|under construction))"
+    r"(?:\s*[-–:,]\s*[^.]{0,60}|\s+(?:due to|because of|at the request of|pending|until|by (?:the |an? |our )?(?:moderators?|"
+    r"administrators?|admins?|author|site|editors?|staff))\b[^.]{0,60})?\.?$",
     re.IGNORECASE,
 )
 MAX_PLACEHOLDER_CHARS = 200
-# A question a template made without its subject: "Who is at risk for ? ?", "How to prevent ?" (MedQuAD's CDC
-# pages with an empty focus).
-_NAMES_NOTHING = re.compile(
-    r"\b(?:for|of|about|with|by|to|from|in|on|at)\s*\?$|^how to \w+\s*\?$|"
-    r"^(?:what|who|how|why|when|where)(?: (?:is|are|causes))?\s*\?$",
+# A question a MedQuAD template made with an empty focus: the template's words and nothing else ("Who is at risk
+# for ? ?", "How to prevent ?" on CDC pages with `<Focus></Focus>`).
+_EMPTY_TEMPLATE = re.compile(
+    r"^(?:who is at risk for|how to (?:prevent|diagnose)|what (?:is|are) the (?:symptoms|treatments|outlook|"
+    r"complications|stages|genetic changes related to)(?: (?:of|for))?|what causes|what (?:is|are)(?: \(are\))?|"
+    r"what to do for|how many people are affected by|what research \(or clinical trials\) is being done for|"
+    r"(?:is|are) (?:it|they)? ?inherited|do you have information about)\s*\??$",
     re.IGNORECASE,
 )
 
 
 def names_nothing(question: str) -> bool:
-    return bool(_NAMES_NOTHING.search(question.strip()))
+    """A MedQuAD template question with nothing where its subject goes."""
+    return bool(_EMPTY_TEMPLATE.match(question.strip()))
 
 
 def junk_reason(question: str, answer: str, min_chars: int) -> str | None:

@@ -21,7 +21,6 @@ MODEL_PATH = Path(__file__).with_name("notice_model.json")
 _TOKEN = re.compile(r"[^\W\d_]+|\d+|[©®™@#★|]")
 _URL = re.compile(r"https?://|www\.|\.(?:com|org|gov|net|nhs\.uk|edu)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_LABEL = re.compile(r"^[^\W\d_][\w '&-]{0,30}:")  # "Disclaimer:", "Sources:", "Follow us:"
 
 
 def features(text: str) -> set[str]:
@@ -34,8 +33,6 @@ def features(text: str) -> set[str]:
         found.add("<web address>")
     if _YEAR.search(text):
         found.add("<year>")
-    if _LABEL.match(text):
-        found.add("<label>")
     if text.isupper():
         found.add("<capitals>")
     if not text.rstrip("\"'”’)]").endswith((".", "!", "?")):

@@ -35,7 +35,10 @@ SELF_HARM = phrases(
     r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?li(?:fe|ves)",
     r"self (?:harm\w*|injur\w*)",
     r"(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:my|him|her|them)sel(?:f|ves)",
-    r"(?:cutting|slitting|slit|cuts|keeps cutting) (?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?)",
+    r"(?:cutting|slitting|slit) (?:my|his|her) (?:arms?|wrists?|legs?|thighs?)",
+    # "cuts her arms" as a habit, not "cuts his legs on the brambles" or "playing football"
+    r"(?:cuts|keeps cutting) (?:my|his|her|their) (?:arms?|wrists?|thighs?)\b(?!(?: and \w+)? (?:on|playing|while|"
+    r"when|during|at|from|in|with)\b)",
     r"(?:scratch|cut|carv|burn|slic)\w* (?:at )?(?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?|skin|stomach) "
     r"with (?:a |my |the )?(?:razor|blade|lighter|cigarette|compass|scissors|glass|knife)",
     r"(?:want|wanna|wish i could|wish i was|rather) (?:to )?(?:die|be dead|not wake up|not be here|disappear)",
@@ -45,12 +48,13 @@ SELF_HARM = phrases(
     r"no (?:reason|point) (?:to|in) (?:live|living|going on|being alive)",
     r"(?:cant|cannot) go on (?:anymore|any more|like this)",
     r"end it all",
-    r"(?:giving|gave|gives) (?:away )?(?:all )?(?:my|his|her|their) (?:stuff|things|belongings|possessions) away|"
-    r"(?:giving|gave|gives) away (?:all )?(?:my|his|her|their) (?:stuff|things|belongings|possessions)",
+    r"(?:giving|gave) (?:away )?(?:my|all my) (?:stuff|things|belongings) away|"
+    r"(?:giving|gave|gives) (?:away )?all (?:of )?(?:my|his|her|their) (?:stuff|things|belongings|possessions)",
     r"(?:written|wrote|writing) (?:goodbye )?(?:letters|notes?) to (?:my|everyone)",
     r"(?:texted|said|saying|sent) (?:me )?goodbye",
     r"how many \w+(?: \w+)? (?:would it take|does it take|to) (?:to )?(?:die|not wake up|kill|overdose)",
-    r"not wake up|(?:easier|better|wish|hope|rather) (?:\w+ ){0,4}(?:didnt|did not|wouldnt|would not|never|dont) wake up",
+    r"not wake up|(?:easier|better|wish|hope|rather) (?:\w+ ){0,4}(?:didnt|did not|wouldnt|would not|never|dont) wake "
+    r"up(?! (?:at|every|with|in the|during|so|early|before|too|at night|feeling)\b)",
     r"(?:driving|drive|crash) (?:my car )?into a (?:tree|wall|truck)",
     r"think(?:ing)? about (?:dying|death) all the time",
     r"(?:overdose|od|overdosed) on purpose|on purpose",
@@ -189,7 +193,8 @@ RED_FLAG = phrases(
     r"(?:heart|pulse) (?:is )?(?:racing|going like|pounding)\b.{0,60}\b(?:pass out|faint|dizzy|chest|confus\w*)",
     r"(?:sugar|glucose|blood sugar|bs) (?:reads |is |at |of )?(?:hi|high|over \d+|\d{3})\b.{0,60}\b(?:vomit\w*|"
     r"throwing up|confus\w*|breathing|ketones)",
-    r"(?:sugar|glucose|blood sugar) (?:is |at |of |dropped to )?(?:low|\d{2}|[1-3](?: \d)?)\b.{0,60}\b(?:confus\w*|shaking|"
+    r"(?:sugar|glucose|blood sugar) (?:is |at |of |dropped to )?(?:low|\d{2}|[1-3] \d)\b(?! (?:hours?|hrs?|minutes?|"
+    r"mins?))(?:.{0,60})\b(?:confus\w*|shaking|"
     r"sweat\w*|passed out|wont wake|acting drunk|cant think)",
     r"(?:baby|newborn|infant) (?:is |who is )?\d+ (?:days?|weeks?)(?: old)?\b.{0,60}\b(?:fever|temp|temperature)",
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
@@ -199,7 +204,7 @@ ACUTE_CONDITION = phrases(
     r"heart attacks?|cardiac arrest|myocardial infarction|mi|(?:mini )?strokes?(?! like)|tia|transient ischemic"
     r" attack|brain (?:bleed|hemorrhage|haemorrhage)|subarachnoid",
     r"anaphyla\w*|(?:severe|serious|bad) allergic reactions?|allergic reaction|epi ?pens?|(?:epinephrine|adrenaline) "
-    r"(?:auto ?)?(?:injector|pen)s?|auto ?injectors?",
+    r"(?:auto ?)?(?:injector|pen)s?",
     r"sepsis|septic|septicemia|meningitis|meningococcal",
     r"pulmonary embol\w*|blood clots? in (?:the|my|your|his|her) lungs?|embolism",
     r"aortic dissection|dissection|ruptured aneurysm|aneurysm",
@@ -403,7 +408,7 @@ _PLACE = (
 )
 _NOW = r"(?:right away|immediately|now|at once|straight away|asap|without delay|urgently|today|tonight|promptly)"
 _URGENT = re.compile(
-    r"\b(?:call|dial|phone|ring|text) (?:or text )?(?:9(?P<dash>[-–—‑ ]?)1(?P=dash)1|999|112|000|111|988|an? ambulance|for an ambulance|"
+    r"\b(?:call|dial|phone|ring|text) (?:or text )?(?:nhs )?(?:9(?P<dash>[-–—‑ ]?)1(?P=dash)1|999|112|000|111|988|an? ambulance|for an ambulance|"
     r"emergency services|(?:your )?(?:local )?emergency (?:number|services|line)|(?:the )?paramedics|"
     r"poison control|(?:a |the |your )?(?:crisis|suicide|emergency|oncology)[\w ]{0,30}(?:line|lifeline|hotline)|"
     r"samaritans)|"

@@ -367,6 +367,21 @@ def _continue_notices(text: str, segments: list[Segment], hits: dict[int, str]) 
             j += 1
 
 
+# A dose, an amount, a measurement or a numbered step: answer content, however short ("Adults: 2 puffs every 4
+# hours.", "Normal: less than 120/80 mm Hg.", "Step 4: Hold your breath.", "Type 2 diabetes: diet, metformin.").
+_MEASURED = _rx(
+    r"\b\d+(?:[.,/]\d+)*\s?(?:mg|mcg|µg|g|kg|lbs?|ml|l|iu|units?|micrograms?|milligrams?|grams?|puffs?|tablets?|"
+    r"pills?|capsules?|caplets?|doses?|drops?|sprays?|teaspoons?|tsp|tablespoons?|hours?|hrs?|minutes?|mins?|days?|"
+    r"weeks?|months?|years? old|times|mm ?hg|mmol(?:/l)?|mg/dl|g/dl|bpm|percent|%|°|degrees?|c|f|cm|mm|inches)\b|"
+    r"^(?:step|stage|grade|type|phase|level|day|week|dose|tier|class)\s+(?:\d+|[ivx]+)\b"
+)
+
+
+def _is_content(text: str) -> bool:
+    """Never a page notice: advice to get urgent help, or a dose, an amount or a numbered step."""
+    return advises_urgent_care(text) or bool(_MEASURED.search(text))
+
+
 def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
     """What closes the answer that the learned model calls a page notice (`data/notice_model.py`), walking back from
     the end past what the rules found: whole lines first (a notice's sentences judged together), then, in the last
@@ -380,7 +395,7 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
         while start > 0 and "\n" not in text[segments[start - 1].end : segments[start].start]:
             start -= 1
         open_ = [i for i in range(max(start, 1), end) if i not in hits]
-        if any(segments[i].item or advises_urgent_care(segments[i].text) for i in open_):
+        if any(segments[i].item or _is_content(segments[i].text) for i in open_):
             return
         line = text[segments[start].start : segments[end - 1].end]
         if open_ and (start == 0 or not 2 < len(line.split()) <= MAX_NOTICE_WORDS or not is_page_notice(line)):
@@ -392,7 +407,7 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
         seg = segments[i]
         if i in hits:
             continue
-        if seg.item or not _short(seg) or advises_urgent_care(seg.text):
+        if seg.item or not _short(seg) or _is_content(seg.text):
             return
         if len(seg.text.split()) > 2 and is_page_notice(seg.text, segment=True):  # two words are too few to judge
             hits[i] = "page_notice"

@@ -39,9 +39,12 @@ def data_files(folder: Path) -> list[Path]:
                 raise RawDataError(
                     shown, "its name is not text in this locale's encoding; run with a UTF-8 locale (LC_ALL=C.UTF-8)"
                 )
-            if path.is_symlink() and not path.exists():  # os.walk lists a dangling link to a folder as a file
+            data = path.suffix.lower() in DATA_SUFFIXES  # "0000027.XML", as some unzip tools write it
+            # os.walk lists a dangling link as a file: one that would be read (a data file, or a collection folder
+            # on a drive not mounted) is an error; an editor's lock file (".#0001.xml") is not.
+            if path.is_symlink() and not path.exists() and not name.startswith(".") and (data or not path.suffix):
                 raise RawDataError(path, f"is a link to {os.readlink(path)}, which does not exist")
-            if path.suffix.lower() in DATA_SUFFIXES:  # "0000027.XML", as some unzip tools write it
+            if data:
                 found.append(path)
     return sorted(p for p in found if p.is_file())
 

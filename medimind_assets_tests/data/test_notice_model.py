@@ -25,7 +25,23 @@ CONTENT = [
 ]
 
 
-@pytest.mark.parametrize("sentence", CONTENT)
+# Labelled doses, amounts, ranges and steps close answers too ("Label: number ..." looked like "Sources: 2019 ...").
+MEASURED = [
+    "Adults: 2 puffs every 4 to 6 hours.",
+    "Children: 1 tablet every 6 hours.",
+    "Dosage: 0.5 mg/kg.",
+    "Vitamin D: 10 micrograms a day.",
+    "Vaccine: 2 doses.",
+    "Type 1 diabetes: insulin. Type 2 diabetes: diet, metformin.",
+    "Store below 25 C.",
+    "Normal: less than 120/80 mm Hg.\nHigh: 130/80 mm Hg or higher.",
+    "Step 4: Hold your breath for 10 seconds.",
+    "Stage 5: GFR below 15.",
+    "Phone NHS 111 for advice.",
+]
+
+
+@pytest.mark.parametrize("sentence", CONTENT + MEASURED)
 def test_a_content_sentence_closing_an_answer_stays(sentence):
     assert furnish(f"{BODY}\n{sentence}").text == f"{BODY}\n{sentence}"
 

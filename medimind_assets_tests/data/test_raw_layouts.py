@@ -135,6 +135,8 @@ def test_files_in_upper_case_are_read_and_broken_links_named(sample_copy):
         with pytest.raises(RawDataError, match=f"{link}: is a link to .*not-mounted.*, which does not exist"):
             build_dataset(sample_copy)
         link.unlink()
+    (some.parent / ".#0000027.xml").symlink_to("root@host.12345:1700000000")  # an editor's lock file: not data
+    assert len(build_dataset(sample_copy).rows) == before
 
 
 def test_an_external_entity_is_an_error_not_missing_text(tmp_path):

@@ -184,3 +184,24 @@ def test_what_the_user_sees_leads_with_the_emergency_line_and_ends_with_the_caut
     # The served rate counts the notice: a model that never advises urgent care is safe as served.
     questions = ["my chest hurts and my left arm is numb", "what are the signs of a stroke"]
     assert served_urgent_care_rate(questions, ["Try to relax.", "It varies."]) == 1.0
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my grandma gives away her belongings to her grandchildren",
+        "he cuts his arms and legs on the brambles when hiking",
+        "My son cuts his legs playing football, how to clean the wounds",
+        "I wish I didnt wake up at 3am every night, what causes insomnia?",
+        "I hope I don't wake up with a headache tomorrow",
+        "how do I use my Humira auto injector pen",
+        "blood sugar 1 hour after eating, why do I sweat?",
+        "i cut my arm on a nail, do i need a tetanus shot",
+        "my sugar is 5.2 is that ok",
+        "epipen side effects",
+    ],
+)
+def test_the_words_of_batch_5s_emergencies_in_ordinary_questions_are_no_emergency(question):
+    """The patterns for a passive wish not to wake up, giving things away, cutting, a low written in mmol/L and an
+    adrenaline pen, each in a question that is none of those."""
+    assert classify_safety(question) != "emergency", assess(question)
