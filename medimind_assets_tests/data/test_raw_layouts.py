@@ -164,6 +164,14 @@ def test_markup_of_any_common_element_is_removed_and_scripts_with_their_content(
         ("Do not: drive after taking this medicine.", "Do not: drive after taking this medicine."),
         ("Adults and children over 12: take 2 tablets.", "Adults and children over 12: take 2 tablets."),
         ("Flu (Symptoms): Fever and aches come on suddenly.", "Fever and aches come on suddenly."),
+        (
+            "COVID-19 vaccines (Overview): mRNA vaccines teach cells to make a protein.",
+            "mRNA vaccines teach cells to make a protein.",
+        ),
+        (
+            "Acid reflux (GERD): pH monitoring shows acid in the food pipe.",
+            "pH monitoring shows acid in the food pipe.",
+        ),
     ],
 )
 def test_a_mediqa_page_title_goes_but_an_answer_that_starts_with_a_colon_stays(answer, kept):
@@ -266,3 +274,34 @@ def test_a_file_name_the_locale_cannot_decode_is_named_not_a_crash(sample_copy):
         handle.write(os.fsencode((sorted(folder.glob("*.xml"))[0]).read_text(encoding="utf-8")))
     with pytest.raises(RawDataError, match=r"caf\\udce9\.xml: its name is not text in this locale.s encoding"):
         build_dataset(sample_copy)
+
+
+@pytest.mark.parametrize(
+    ("question", "nothing"),
+    [
+        ("Who is at risk for?", True),
+        ("How to prevent?", True),
+        ("What is lisinopril used for?", False),
+        ("What is insulin made of?", False),
+        ("Who should I talk to?", False),
+        ("What should I watch out for?", False),
+    ],
+)
+def test_only_a_template_with_an_empty_subject_names_nothing(question, nothing):
+    from medimind_assets.data.cleaning import names_nothing
+
+    assert names_nothing(question) is nothing
+
+
+def test_a_small_dataset_moves_a_question_to_validation_with_its_variants():
+    from medimind_assets.data.build import _ensure_validation, _question_rank
+    from medimind_assets.data.validation import check_split_by_question
+
+    variants = ["What are e-cigarettes?", "What are ecigarettes?"]
+    highest = max(_question_rank(normalize_key(q)) for q in variants)
+    # Another question that ranks after both: a variant is the one the hash moves, and must take the other along.
+    other = next(q for q in (f"What is disease {n}?" for n in range(100)) if _question_rank(normalize_key(q)) > highest)
+    rows = [{"instruction": q, "split": "train", "question_id": str(n)} for n, q in enumerate([*variants, other])]
+    _ensure_validation(rows, 0.1)
+    assert {r["split"] for r in rows} == {"train", "validation"}
+    assert check_split_by_question(rows).passed
