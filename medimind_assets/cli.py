@@ -62,7 +62,7 @@ _web_port = _number(int, 1, 65535, "a port number 1-65535")
 
 
 def _bounded_new_tokens(value: str) -> int:
-    from medimind_assets.serving.chat import MAX_NEW_TOKENS
+    from medimind_assets.evaluation.generation import MAX_NEW_TOKENS
 
     number = _positive_int(value)
     if number > MAX_NEW_TOKENS:

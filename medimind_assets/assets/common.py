@@ -75,6 +75,19 @@ def reported_message(invocation: dg.PipesClientCompletedInvocation, script: Pipe
     return payloads[-1]
 
 
+class _NullIsDefault(dg.Config):
+    """`margin: null` in a run config (Dagster lets a field with a default be null) means the default, not a
+    pydantic traceback in the step."""
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        nullable = {name for name, field in cls.model_fields.items() if type(None) in typing.get_args(field.annotation)}
+        return {key: value for key, value in values.items() if value is not None or key in nullable}
+
+
 def config_from(settings_class: type, name: str) -> type[dg.Config]:
     """A `dg.Config` class with one field per field of the settings dataclass: same name, type and default,
     the field's help as its description (what the launchpad shows). Subclass it to add run-control fields."""
@@ -86,7 +99,7 @@ def config_from(settings_class: type, name: str) -> type[dg.Config]:
             default = default.value  # the launchpad edits plain values; the dataclass takes them back
         annotation = str if isinstance(hints[field.name], type) and issubclass(hints[field.name], enum.Enum) else None
         fields[field.name] = (annotation or hints[field.name], Field(default, description=help_of(field)))
-    return pydantic.create_model(name, __base__=dg.Config, **fields)
+    return pydantic.create_model(name, __base__=_NullIsDefault, **fields)
 
 
 def settings_from(settings_class: type, config: dg.Config, exclude: tuple[str, ...] = ()) -> Any:

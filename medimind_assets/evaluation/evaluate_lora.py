@@ -70,7 +70,9 @@ def _ranking_task(spec: dict[str, Any] | None):
     if not spec:
         return None
     ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
-    return load_ranking_task(Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth)
+    return load_ranking_task(
+        Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth, every_question=True
+    )
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 _WORD = re.compile(r"\w+")
 REPEAT_N = 4  # word n-grams counted for the loop rule
 REPEAT_SHARE = 0.5  # share of repeated n-grams from which an answer is a loop
+MAX_NEW_TOKENS = 1024  # the most one answer may generate: evaluation, `medimind ask`, serving
 DEFAULT_REPETITION_PENALTY = 1.1  # chosen on the MEDIQA validation questions (benchmarks/choose_repetition_penalty.py)
 
 
@@ -72,6 +73,10 @@ def generate_answers(
         encoded = [ids[-max_prompt_tokens:] for ids in encoded]
     if any(not ids for ids in encoded):
         raise ValueError("cannot generate from an empty prompt")
+    # Never past the model's context: beyond it, positions the model never learnt make noise, not an answer.
+    context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    if isinstance(context, int) and max(map(len, encoded)) + 1 > context:
+        raise ValueError(f"a prompt of {max(map(len, encoded))} tokens leaves no room in the {context}-token context")
     batches = make_batches([len(ids) for ids in encoded], max_batch_tokens=10**12, max_batch_size=batch_size)
     results: list = [None] * len(prompts)
     started, done = time.monotonic(), 0
@@ -82,7 +87,7 @@ def generate_answers(
             output = model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
-                max_new_tokens=max_new_tokens,
+                max_new_tokens=min(max_new_tokens, context - width) if isinstance(context, int) else max_new_tokens,
                 do_sample=False,
                 num_beams=1,
                 logits_processor=LogitsProcessorList(

@@ -60,12 +60,15 @@ class RankingTask:
 
 
 def load_ranking_task(
-    labelled_xml: Path, max_questions: int | None = None, ground_truth: Path | None = None
+    labelled_xml: Path, max_questions: int | None = None, ground_truth: Path | None = None, every_question: bool = False
 ) -> RankingTask:
     """Questions, cleaned candidates and the gold standard from the labelled test file.
 
     When the official ground-truth file is given, the gold standard derived from ReferenceScore/ReferenceRank
-    must agree with it for the questions evaluated; a disagreement means the raw files are out of sync.
+    must agree with it for the questions evaluated; a disagreement means the raw files are out of sync. With
+    `every_question` (the test set), a question none of whose candidates has text is refused: left out, it would
+    turn the official metrics, which count every question, into numbers of our own. Otherwise (the labelled
+    training files the learned ranker is fitted on) it is left out.
     """
     from medimind_assets.data.cleaning import clean_answer, clean_question
     from medimind_assets.data.mediqa import parse_mediqa_file
@@ -80,6 +83,11 @@ def load_ranking_task(
         )
         if candidates:
             questions.append(RankingQuestion(q.qid, clean_question(q.text), candidates))
+        elif every_question:
+            raise ValueError(
+                f"{labelled_xml}: question {q.qid} has no candidate answer with text; the official metrics count "
+                "every question (restore the file)"
+            )
     if not questions:
         raise ValueError(f"{labelled_xml}: no question with a non-empty candidate answer")
     kept = {q.question_id for q in questions}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from medimind_assets.atomic import atomic_directory
 from medimind_assets.evaluation.gate import GateDecision, decide_promotion
@@ -182,6 +184,9 @@ class _Evaluator:
         metrics: dict[str, float | None] = {"loss": loss.loss, "perplexity": loss.perplexity}
 
         submission: list[Judgement] = []
+        if not math.isfinite(loss.loss):  # diverged: its scores would be NaN too; the gate fails it on the loss
+            self.log(f"{name}: held-out loss is {loss.loss}: not ranked, nothing generated")
+            return metrics, submission, {}
         if self.ranking is not None:
             scored = self._rank(f"{name}_ranking_s", self.ranking, f"{name} ranking ({s.ranker})")
             if self.learned_ranker is not None:  # what the model's score alone would have ranked, then the combination
@@ -285,8 +290,8 @@ def evaluate_adapter(
         {
             "question_id": q.question_id,
             "question": q.instruction,
-            "base": base_answers[q.question_id].text,
-            "adapter": adapter_answers[q.question_id].text,
+            "base": _answer_text(base_answers, q.question_id),
+            "adapter": _answer_text(adapter_answers, q.question_id),
             "reference": q.references[0],
         }
         for q in evaluator.sample[: settings.comparison_examples]
@@ -319,10 +324,17 @@ def evaluate_adapter(
     )
 
 
+def _answer_text(answers: dict[str, Generated], question_id: str) -> str:
+    found = answers.get(question_id)
+    return found.text if found else "(not generated: the model's held-out loss is not a number)"
+
+
 def ranking_frames(task: RankingTask, scores: dict, positive_fraction: float) -> dict:
     """The test ranking as pandas frames: `candidates` (one row per candidate answer: its gold label and, per model,
-    its score, rank and label) and `questions` (per model: the share of answers labelled right, the reciprocal rank
-    of the first correct answer labelled correct: their means are the official accuracy and MRR)."""
+    its score, rank and label) and `questions` (per model: how many answers are labelled right and their share, the
+    reciprocal rank of the first correct answer labelled correct). The official accuracy pools the answers (the sum
+    of `<model>_right` over the sum of `candidates`), not the mean of the shares; the official MRR is the mean of
+    the reciprocal ranks."""
     import pandas as pd
 
     rows = [{"question_id": g.question_id, "answer_id": g.answer_id, "gold": g.label} for g in task.gold]
@@ -346,8 +358,9 @@ def ranking_frames(task: RankingTask, scores: dict, positive_fraction: float) ->
         candidates=("answer_id", "size"), correct=("gold", "sum")
     )
     for model in scores:
-        right = candidates[f"{model}_label"] == candidates["gold"]
-        per_question[f"{model}_accuracy"] = right.groupby(candidates["question_id"], sort=False).mean()
+        right = (candidates[f"{model}_label"] == candidates["gold"]).groupby(candidates["question_id"], sort=False)
+        per_question[f"{model}_right"] = right.sum()
+        per_question[f"{model}_accuracy"] = right.mean()
         # As the official MRR: the first answer labelled correct that is correct, by its position in the ranking.
         found = candidates[(candidates["gold"] == 1) & (candidates[f"{model}_label"] == 1)]
         first = found.groupby("question_id", sort=False)[f"{model}_rank"].min()
@@ -362,12 +375,24 @@ def per_question_table(records: list[dict]) -> str:
     return pd.DataFrame(records).to_markdown(index=False, floatfmt=".3f")
 
 
+def _finite(value: Any) -> Any:
+    """`value` with every NaN or infinite float as None (null): strict JSON readers (jq, browsers) refuse NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def write_report(out_dir: Path, report: EvaluationReport) -> Path:
     """`evaluation.json`, one official-format submission per model and the ranking's frames as Parquet, replacing
     the folder atomically."""
     out_dir = Path(out_dir)
     with atomic_directory(out_dir) as tmp:
-        (tmp / EVALUATION_REPORT).write_text(json.dumps(report.as_json(), indent=2, default=str) + "\n", "utf-8")
+        payload = json.dumps(_finite(report.as_json()), indent=2, default=str, allow_nan=False)
+        (tmp / EVALUATION_REPORT).write_text(payload + "\n", "utf-8")
         for model, rows in report.submissions.items():
             if rows:
                 (tmp / SUBMISSION_FILE.format(model=model)).write_text(format_submission(rows), "utf-8")

@@ -3,11 +3,13 @@ Dagster run config `EvaluationConfig` is derived from this dataclass when the de
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, check_repetition_penalty
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS, check_repetition_penalty
 from medimind_assets.options import option
 
+_DEVICE = re.compile(r"^(?:auto|cpu|mps|cuda(?::\d+)?)$")  # whether the machine has it, the evaluation checks
 # How a MEDIQA candidate answer is scored for ranking (`evaluation.ranking` computes them; documented there).
 RANKERS = {
     "mean_logprob": "mean log-probability per answer token given the question",
@@ -83,6 +85,17 @@ class EvaluationSettings:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
+        if self.max_new_tokens > MAX_NEW_TOKENS:
+            raise ValueError(
+                f"max_new_tokens must be at most {MAX_NEW_TOKENS} (a generated answer), got {self.max_new_tokens}"
+            )
+        if not _DEVICE.match(self.device):
+            raise ValueError(f"device must be auto, cpu, mps, cuda or cuda:N, got {self.device!r}")
+        if self.require_safety and self.max_safety_questions == 0:
+            raise ValueError(
+                "max_safety_questions 0 measures no safety, and require_safety is on: the gate could only fail "
+                "(ask for emergency questions, or set require_safety: false)"
+            )
         if not 0.0 < self.positive_fraction <= 1.0:
             raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
         check_repetition_penalty(self.repetition_penalty)

@@ -21,7 +21,6 @@ ROLES = ("user", "assistant")
 # client's bug, not a question.
 MAX_MESSAGE_CHARS = 8000
 MAX_HISTORY_TURNS = 200
-MAX_NEW_TOKENS = 1024
 MAX_CHARS_PER_TOKEN = 32  # far more than any tokenizer's longest token on normalised text
 # Characters that show nothing on their own: controls, format characters (zero-width space and joiners, word joiner,
 # BOM, soft hyphen), combining marks with no letter to sit on, and the letters and symbol drawn as blanks.

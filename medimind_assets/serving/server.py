@@ -29,11 +29,10 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS
 from medimind_assets.serving.chat import (
     MAX_HISTORY_TURNS,
     MAX_MESSAGE_CHARS,
-    MAX_NEW_TOKENS,
     Turn,
     exchanges,
     is_blank,

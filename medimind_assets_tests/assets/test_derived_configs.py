@@ -50,3 +50,24 @@ def test_the_derived_configs_build_the_library_settings():
     assert settings_from(EvaluationSettings, EvaluationConfig(margin=0.2)) == EvaluationSettings(margin=0.2)
     with pytest.raises(ValueError, match="dosage_rule must be one of flag, reject, off"):
         DatasetConfig(dosage_rule="sometimes").build_options()
+
+
+def test_null_in_a_run_config_means_the_default_in_a_real_run():
+    """Dagster lets a field with a default be null (the launchpad shows `Float?`): the step gets the default, not
+    a pydantic traceback; a field whose setting takes None keeps it."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        margin: float = option(0.01, "A margin.")
+        limit: int | None = option(5, "A limit (None: no limit).")
+
+    config_class = config_from(Options, "NullableConfig")
+    seen = []
+
+    @dg.asset
+    def uses_options(config: config_class) -> None:
+        seen.append(settings_from(Options, config))
+
+    run_config = {"ops": {"uses_options": {"config": {"margin": None, "limit": None}}}}
+    result = dg.materialize([uses_options], run_config=run_config)
+    assert result.success and seen == [Options(margin=0.01, limit=None)]

@@ -107,3 +107,33 @@ def test_what_the_user_sees_must_advise_urgent_care_on_every_emergency_question(
     assert any(
         r.startswith("unsafe as served: what the user is shown advises urgent care on 0.750") for r in missed.reasons
     )
+
+
+def test_an_adapter_exactly_at_the_safety_tolerance_passes_as_at_the_others():
+    """Rates of k of n: 0.7 + 0.1 is 0.7999999999999999 in floating point, and still at the tolerance."""
+    decision = decide_promotion(
+        {"loss": 2.0, "urgent_care_rate": 0.8, "eos_rate": 0.8},
+        {"loss": 1.0, "urgent_care_rate": 0.7, "eos_rate": 0.7, "served_urgent_care_rate": 1.0},
+        0.01,
+        safety_tolerance=0.1,
+        eos_tolerance=0.1,
+    )
+    assert decision.passed, decision.reasons
+
+
+@pytest.mark.parametrize("key", ["loss", "ranking_accuracy", "eos_rate", "degenerate_rate", "urgent_care_rate"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_metric_that_is_not_a_number_fails_the_gate_named(key, value):
+    base = {"loss": 2.0, "urgent_care_rate": 0.5, "ranking_accuracy": 0.6, "eos_rate": 0.5, "degenerate_rate": 0.1}
+    for side in ("base", "adapter"):
+        adapter = {**base, "loss": 1.0, "served_urgent_care_rate": 1.0}
+        metrics = {"base": dict(base), "adapter": adapter}
+        metrics[side][key] = value
+        decision = decide_promotion(metrics["base"], metrics["adapter"], 0.01, 1.0, 1.0, 1.0, 1.0)
+        assert not decision.passed and f"{side} {key} is {value}" in decision.reasons[0]
+
+
+@pytest.mark.parametrize("name", ["margin", "safety_tolerance", "ranking_tolerance"])
+def test_a_setting_that_is_not_a_number_is_refused(name):
+    with pytest.raises(ValueError, match="finite numbers >= 0"):
+        decide_promotion({"loss": 2.0}, {"loss": 1.0}, **{"margin": 0.01, name: float("nan")})

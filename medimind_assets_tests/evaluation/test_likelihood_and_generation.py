@@ -189,3 +189,30 @@ def test_repetition_penalty_below_one_is_refused(world, loaded):
     # In the run config, before any model is loaded.
     with pytest.raises(ValueError, match="repetition_penalty must be a finite number >= 1.0, got 0.5"):
         EvaluationSettings(repetition_penalty=0.5)
+
+
+def test_generation_stops_at_the_models_context(world, loaded):
+    """Past `max_position_embeddings` a model computes positions it never learnt: noise, and hours of it."""
+    model, tokenizer = loaded
+    context = model.config.max_position_embeddings
+    prompt = PromptTemplate().prompt("What is gout? " * (context // 8))
+    [answer] = generate_answers(
+        model, tokenizer, [prompt], max_new_tokens=context * 2, max_prompt_tokens=None, repetition_penalty=1.0
+    )
+    assert answer.prompt_tokens + answer.n_tokens <= context
+    with pytest.raises(ValueError, match=f"leaves no room in the {context}-token context"):
+        generate_answers(model, tokenizer, ["gout " * context], max_new_tokens=4, max_prompt_tokens=None)
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"max_new_tokens": 1_000_000}, "max_new_tokens must be at most 1024"),
+        ({"device": "nonsense"}, "device must be auto, cpu, mps, cuda or cuda:N"),
+        ({"max_safety_questions": 0}, "the gate could only fail"),
+    ],
+)
+def test_settings_that_could_only_fail_are_refused_before_anything_loads(settings, says):
+    with pytest.raises(ValueError, match=says):
+        EvaluationSettings(**settings)
+    assert EvaluationSettings(max_safety_questions=0, require_safety=False).max_safety_questions == 0

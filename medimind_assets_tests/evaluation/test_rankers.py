@@ -175,7 +175,12 @@ def test_the_ranker_table_lists_each_model_and_ranker():
 def _ranking_only(ranker: str, **settings) -> EvaluationSettings:
     """Settings that measure the ranking and the loss, nothing generated."""
     return EvaluationSettings(
-        ranker=ranker, generation_sample=0, max_safety_questions=0, ranking_max_answer_tokens=CAP, **settings
+        ranker=ranker,
+        generation_sample=0,
+        max_safety_questions=0,
+        require_safety=False,
+        ranking_max_answer_tokens=CAP,
+        **settings,
     )
 
 
@@ -225,3 +230,18 @@ def test_with_learned_ranking_both_models_are_ranked_by_one_fit_on_the_base_mode
     alone = evaluate_ranking(build_submission(adapter, settings.positive_fraction), task)
     assert report.metrics["adapter"]["ranker_only/accuracy"] == alone.accuracy
     assert EvaluationReport.from_json(report.as_json()).learned_ranker == report.learned_ranker
+
+
+def test_a_test_question_with_no_candidate_text_is_refused_not_left_out(world, tmp_path):
+    """Left out, the official accuracy and MRR would be computed over fewer questions than the ground truth has."""
+    import re
+
+    xml = (world.raw_dir / TEST_XML).read_text(encoding="utf-8")
+    second = [m.start() for m in re.finditer(r"<Question ", xml)][1]
+    end = xml.index("</Question>", second)
+    emptied = re.sub(r"<AnswerText>.*?</AnswerText>", "<AnswerText></AnswerText>", xml[second:end], flags=re.DOTALL)
+    broken = tmp_path / "test.xml"
+    broken.write_text(xml[:second] + emptied + xml[end:], encoding="utf-8")
+    with pytest.raises(ValueError, match="has no candidate answer with text; the official metrics count every"):
+        load_ranking_task(broken, every_question=True)
+    assert len(load_ranking_task(broken).questions) == len(load_ranking_task(world.raw_dir / TEST_XML).questions) - 1
