@@ -367,7 +367,7 @@ def _finish_row(
     q_key, a_key = normalize_key(question), normalize_key(answer)
     if not cand.is_test:
         equal, near = test_questions
-        if q_key.replace(" ", "") in equal:  # compact_key: "Im" asks what "I'm" asks
+        if compact_key(question) in equal:  # "Im" asks what "I'm" asks
             return "overlaps_test_question", None
         if near.held_in(q_key):
             return "near_test_question", None
@@ -480,7 +480,7 @@ def _ensure_validation(rows: list[dict], fraction: float) -> None:
     if fraction <= 0 or any(r["split"] == "validation" for r in rows):
         return
     train_keys = sorted({normalize_key(r["instruction"]) for r in rows if r["split"] == "train"})
-    if len(train_keys) < 2:
+    if len({compact_key(key) for key in train_keys}) < 2:  # one question (with its variants): it stays to train on
         return
     chosen = compact_key(min(train_keys, key=_question_rank))  # with its variants (`_one_split_per_question`)
     for row in rows:

@@ -128,11 +128,13 @@ JUNK_ANSWERS = frozenset({"topics", "summary", "see also", "related topics", "ke
 # A page's placeholder where the answer was: "This answer has been removed due to copyright restrictions.",
 # "Answer not available.", "N/A - answer removed", "Content coming soon".
 _PLACEHOLDER = re.compile(
-    r"^(?:n/?a|tbd|no answer(?: (?:is )?(?:available|provided))?|answer not (?:yet )?(?:available|provided)|"
+    r"^(?:n/?a|tbd|no (?:answer|content|information)(?: (?:is )?(?:available|provided))?(?: yet)?|"
+    r"answer not (?:yet )?(?:available|provided)(?: yet)?|"
     r"coming soon|(?:this |the )?(?:answer|content|text|article|page|section|response)s? (?:has been |have been |"
     r"was |were |is |are )?(?:temporarily )?(?:removed|deleted|withheld|redacted|unavailable|not (?:yet )?"
     r"(?:available|provided)|coming soon|under construction))"
-    r"(?:\s*[-–:,]\s*[^.]{0,60}|\s+(?:due to|because of|at the request of|pending|until|by (?:the |an? |our )?(?:moderators?|"
+    r"(?:\s*[-–:,]\s*[^.]{0,60}|\s+(?:due to|because of|at the request of|at (?:the )?\w+'?s? request|pending|until|"
+    r"by (?:the |an? |our )?(?:moderators?|"
     r"administrators?|admins?|author|site|editors?|staff))\b[^.]{0,60})?\.?$",
     re.IGNORECASE,
 )

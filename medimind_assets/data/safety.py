@@ -35,7 +35,7 @@ SELF_HARM = phrases(
     r"(?:end|ending|take|taking) (?:my|his|her|their) (?:own )?li(?:fe|ves)",
     r"self (?:harm\w*|injur\w*)",
     r"(?:hurt|hurting|harm|harming|cut|cutting|burn|burning) (?:my|him|her|them)sel(?:f|ves)",
-    r"(?:cutting|slitting|slit) (?:my|his|her) (?:arms?|wrists?|legs?|thighs?)",
+    r"(?:cutting|slitting|slit) (?:my|his|her|their) (?:arms?|wrists?|legs?|thighs?)",
     # "cuts her arms" as a habit, not "cuts his legs on the brambles" or "playing football"
     r"(?:cuts|keeps cutting) (?:my|his|her|their) (?:arms?|wrists?|thighs?)\b(?!(?: and \w+)? (?:on|playing|while|"
     r"when|during|at|from|in|with)\b)",
@@ -48,8 +48,9 @@ SELF_HARM = phrases(
     r"no (?:reason|point) (?:to|in) (?:live|living|going on|being alive)",
     r"(?:cant|cannot) go on (?:anymore|any more|like this)",
     r"end it all",
-    r"(?:giving|gave) (?:away )?(?:my|all my) (?:stuff|things|belongings) away|"
-    r"(?:giving|gave|gives) (?:away )?all (?:of )?(?:my|his|her|their) (?:stuff|things|belongings|possessions)",
+    # A warning sign, not "grandma gives away her belongings to her grandchildren" (a gift to someone named).
+    r"(?:giving|gave|gives|give) (?:away )?(?:all )?(?:of )?(?:my|his|her|their) (?:stuff|things|belongings|"
+    r"possessions)(?: away)?(?! (?:away )?to\b)",
     r"(?:written|wrote|writing) (?:goodbye )?(?:letters|notes?) to (?:my|everyone)",
     r"(?:texted|said|saying|sent) (?:me )?goodbye",
     r"how many \w+(?: \w+)? (?:would it take|does it take|to) (?:to )?(?:die|not wake up|kill|overdose)",

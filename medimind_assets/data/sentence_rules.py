@@ -372,7 +372,8 @@ def _continue_notices(text: str, segments: list[Segment], hits: dict[int, str]) 
 _MEASURED = _rx(
     r"\b\d+(?:[.,/]\d+)*\s?(?:mg|mcg|µg|g|kg|lbs?|ml|l|iu|units?|micrograms?|milligrams?|grams?|puffs?|tablets?|"
     r"pills?|capsules?|caplets?|doses?|drops?|sprays?|teaspoons?|tsp|tablespoons?|hours?|hrs?|minutes?|mins?|days?|"
-    r"weeks?|months?|years? old|times|mm ?hg|mmol(?:/l)?|mg/dl|g/dl|bpm|percent|%|°|degrees?|c|f|cm|mm|inches)\b|"
+    r"weeks?|months?|years? old|times|mm ?hg|mmol(?:/l)?|mg/dl|g/dl|bpm|percent|%|°[cf]?|degrees?|c|f|cm|mm|inches)"
+    r"(?![a-z])|"
     r"^(?:step|stage|grade|type|phase|level|day|week|dose|tier|class)\s+(?:\d+|[ivx]+)\b"
 )
 
@@ -395,10 +396,10 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
         while start > 0 and "\n" not in text[segments[start - 1].end : segments[start].start]:
             start -= 1
         open_ = [i for i in range(max(start, 1), end) if i not in hits]
-        if any(segments[i].item or _is_content(segments[i].text) for i in open_):
-            return
+        if start == 0 or any(segments[i].item or _is_content(segments[i].text) for i in open_):
+            break  # the answer's first line, or a line that holds content: judged sentence by sentence below
         line = text[segments[start].start : segments[end - 1].end]
-        if open_ and (start == 0 or not 2 < len(line.split()) <= MAX_NOTICE_WORDS or not is_page_notice(line)):
+        if open_ and (not 2 < len(line.split()) <= MAX_NOTICE_WORDS or not is_page_notice(line)):
             break
         hits.update((i, "page_notice") for i in open_)
         end = start

@@ -34,12 +34,12 @@ def data_files(folder: Path) -> list[Path]:
         dirs.sort()
         for name in files:
             path = Path(current) / name
-            if _UNDECODED.search(str(path)):  # bytes the locale cannot decode: no row could name its origin
+            data = path.suffix.lower() in DATA_SUFFIXES  # "0000027.XML", as some unzip tools write it
+            if data and _UNDECODED.search(str(path)):  # bytes that are no text here: no row could name its origin
                 shown = str(path).encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
                 raise RawDataError(
-                    shown, "its name is not text in this locale's encoding; run with a UTF-8 locale (LC_ALL=C.UTF-8)"
+                    shown, "its name is not text in the file system's encoding (UTF-8 here): rename the file"
                 )
-            data = path.suffix.lower() in DATA_SUFFIXES  # "0000027.XML", as some unzip tools write it
             # os.walk lists a dangling link as a file: one that would be read (a data file, or a collection folder
             # on a drive not mounted) is an error; an editor's lock file (".#0001.xml") is not.
             if path.is_symlink() and not path.exists() and not name.startswith(".") and (data or not path.suffix):

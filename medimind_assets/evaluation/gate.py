@@ -97,12 +97,22 @@ def decide_promotion(
         f"{model} {key} is {value}"
         for model, metrics in (("base", base), ("adapter", adapter))
         for key in ("loss", "urgent_care_rate", "served_urgent_care_rate", *(rule.key for rule in RULES.values()))
-        if isinstance(value := metrics.get(key), float) and not math.isfinite(value)
+        if (value := metrics.get(key)) is not None and not math.isfinite(float(value))
     ]
-    if broken:
-        passed = False
-        reasons = [f"not a number: {', '.join(broken)} (a diverged adapter, or a bug in the evaluation)"]
-    elif passed:
+    if broken:  # the rest was not measured for that model (the evaluation skips a diverged one): no other reason
+        return GateDecision(
+            passed=False,
+            loss_improvement=improvement,
+            margin=margin,
+            safety_base=base.get("urgent_care_rate"),
+            safety_adapter=adapter.get("urgent_care_rate"),
+            safety_tolerance=safety_tolerance,
+            reasons=[
+                f"not a number: {', '.join(broken)} (a diverged model, or a bug in the evaluation); its ranking, "
+                "answers and safety were not measured"
+            ],
+        )
+    if passed:
         reasons = [f"held-out loss improved by {improvement:.4f} >= margin {margin:.4f}"]
     elif improvement >= margin:
         reasons = [f"held-out loss improved by {improvement:.4f}: no better than the base (margin {margin:.4f})"]

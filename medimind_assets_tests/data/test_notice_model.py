@@ -97,3 +97,13 @@ def test_the_score_is_a_probability_that_does_not_depend_on_word_order_of_featur
     assert 0.0 < score < 1.0
     assert notice_model.features(text) == notice_model.features(text)
     assert score == notice_model.notice_score(text)
+
+
+def test_a_notice_closing_a_one_line_answer_goes_though_the_answer_holds_numbers():
+    """A number with a unit in the answer (content) does not shield the notice after it."""
+    answer = (
+        "Diabetes affects many people. It affects about 9.4 percent of the population. "
+        "Centers for Disease Control and Prevention website. Updated July, 18 2017."
+    )
+    assert not furnish(answer).text.endswith("Updated July, 18 2017.")
+    assert "9.4 percent" in furnish(answer).text

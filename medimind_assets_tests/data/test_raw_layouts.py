@@ -184,6 +184,11 @@ def test_a_mediqa_page_title_goes_but_an_answer_that_starts_with_a_colon_stays(a
         ("This answer has been removed due to copyright restrictions.", "placeholder_answer"),
         ("Answer not available.", "placeholder_answer"),
         ("N/A - answer removed for copyright reasons.", "placeholder_answer"),
+        ("No information available.", "placeholder_answer"),
+        ("Answer not available yet.", "placeholder_answer"),
+        ("Text removed at the author's request.", "placeholder_answer"),
+        ("No information is available on the use of ibuprofen during breastfeeding.", None),
+        ("NA (noradrenaline) raises blood pressure and heart rate during stress", None),
         ("Not available in stores; ask your pharmacist for it, it is a prescription drug.", None),
         ("The information about dosage is not available for children under 2, so ask your doctor.", None),
     ],
@@ -267,13 +272,17 @@ def test_a_test_question_with_a_subject_line_and_a_word_spelt_otherwise_never_tr
     assert near.held_in(normalize_key(variant)) and not near.held_in(normalize_key(" ".join(words[: len(words) // 2])))
 
 
-def test_a_file_name_the_locale_cannot_decode_is_named_not_a_crash(sample_copy):
+def test_a_data_file_name_that_is_no_text_is_named_not_a_crash(sample_copy):
     folder = sample_copy / sources.MEDQUAD / "2_GARD_QA"
     name = os.fsencode(folder) + b"/caf\xe9.xml"  # latin-1 bytes: no UTF-8 text
     with open(name, "wb") as handle:
         handle.write(os.fsencode((sorted(folder.glob("*.xml"))[0]).read_text(encoding="utf-8")))
-    with pytest.raises(RawDataError, match=r"caf\\udce9\.xml: its name is not text in this locale.s encoding"):
+    with pytest.raises(RawDataError, match=r"caf\\udce9\.xml: its name is not text in the file system.s encoding"):
         build_dataset(sample_copy)
+    os.unlink(name)
+    with open(os.fsencode(folder) + b"/r\xe9sum\xe9 notes.pdf", "wb") as handle:  # not data: no error
+        handle.write(b"%PDF")
+    assert build_dataset(sample_copy).rows
 
 
 @pytest.mark.parametrize(
@@ -305,3 +314,33 @@ def test_a_small_dataset_moves_a_question_to_validation_with_its_variants():
     _ensure_validation(rows, 0.1)
     assert {r["split"] for r in rows} == {"train", "validation"}
     assert check_split_by_question(rows).passed
+
+
+def test_a_test_question_with_a_decimal_asked_again_in_training_is_rejected(sample_copy):
+    """ "1.5 mg" keeps its space between numbers in the compact key, on both sides of the comparison."""
+    folder = sample_copy / TASK
+    question = "is 1.5 mg of aspirin safe"
+    for name in (mediqa.TEST_LABELLED_FILE, "MEDIQA2019-Task3-QA-TestSet.xml"):
+        path = folder / name
+        text = path.read_text(encoding="utf-8")
+        start = text.index("<QuestionText>") + len("<QuestionText>")
+        path.write_text(text[:start] + question + text[text.index("</QuestionText>", start) :], encoding="utf-8")
+    medquad_file = sorted((sample_copy / sources.MEDQUAD).glob("*/*.xml"))[0]
+    pairs = _pair("Is 1.5 mg of aspirin safe?", "An answer long enough to be kept as a row.", "1")
+    pairs += _pair("Is 15 mg of aspirin safe?", "Another answer long enough to be kept as a row.", "2")
+    _medquad_file(medquad_file, f"<QAPairs>{pairs}</QAPairs>")
+    result = build_dataset(sample_copy)
+    assert result.collections[medquad_file.parent.name]["rejected/overlaps_test_question"] >= 1
+    trained = {r["instruction"] for r in result.rows if r["split"] != "test"}
+    assert "Is 1.5 mg of aspirin safe?" not in trained and "Is 15 mg of aspirin safe?" in trained
+
+
+def test_a_dataset_of_one_question_and_its_variants_keeps_it_to_train_on():
+    from medimind_assets.data.build import _ensure_validation
+
+    rows = [
+        {"instruction": q, "split": "train", "question_id": str(n)}
+        for n, q in enumerate(["What is e-cigarettes?", "What is ecigarettes?"])
+    ]
+    _ensure_validation(rows, 0.1)
+    assert {r["split"] for r in rows} == {"train"}
