@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.store import ArtifactStore, PointerError
 
@@ -81,15 +82,54 @@ def raw_versions(dataset: Link) -> dict[str, str]:
     return {source: dataset.inputs[source] for source in SOURCES if source in dataset.inputs}
 
 
+def _full_fingerprint(instance: dg.DagsterInstance, fingerprint: str) -> str:
+    """A fingerprint as given, or the one adapter whose fingerprint starts with it (the UI shows 12 characters)."""
+    if len(fingerprint) >= 64:
+        return fingerprint
+    records = instance.fetch_materializations(dg.AssetKey("lora_adapter"), limit=1000).records
+    versions = {
+        str(version)
+        for record in records
+        if record.asset_materialization is not None
+        and str(version := (record.asset_materialization.tags or {}).get(DATA_VERSION_TAG, "")).startswith(fingerprint)
+    }
+    if len(versions) > 1:
+        raise LineageError(f"{fingerprint} starts {len(versions)} adapters' fingerprints: give more of it")
+    return versions.pop() if versions else fingerprint
+
+
 def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> list[Link]:
-    """adapter -> dataset -> raw sources (and the base model), each the exact version used."""
-    adapter = _find(instance, "lora_adapter", adapter_fingerprint)
+    """adapter -> dataset -> raw sources (and the base model), each the exact version used: the dataset the adapter
+    recorded training on (its `identifiers`), which Dagster's input tag, taken as the step started, can miss (a
+    dataset rebuilt meanwhile, or published by a step that then failed); a disagreement is shown."""
+    adapter = _find(instance, "lora_adapter", _full_fingerprint(instance, adapter_fingerprint))
     chain = [adapter]
-    dataset = _find(instance, "dataset", adapter.inputs.get("dataset"))
-    chain.append(dataset)
+    identifiers = adapter.metadata.get("identifiers")
+    trained_on = identifiers.get("dataset_version") if isinstance(identifiers, dict) else None
+    tagged = adapter.inputs.get("dataset")
+    version = trained_on or tagged
+    if trained_on and tagged and trained_on != tagged:
+        adapter.metadata["warning"] = (
+            f"Dagster's input tag names dataset {tagged}, but the adapter was trained on {trained_on} (the file "
+            "changed between the step's start and its read): the chain follows what it trained on"
+        )
+    if version:
+        adapter.inputs["dataset"] = version
+    try:
+        dataset = _find(instance, "dataset", version)
+    except LineageError:  # written by a dataset step that failed after publishing: no materialization records it
+        chain.append(Link("dataset", str(version), "", {}, {"unrecorded": "no materialization of this version"}))
+        dataset = None
+    else:
+        chain.append(dataset)
     if "base_model" in adapter.inputs:
-        chain.append(_find(instance, "base_model", adapter.inputs["base_model"]))
-    for source, version in raw_versions(dataset).items():
+        base = _find(instance, "base_model", adapter.inputs["base_model"])
+        chain.append(Link(base.asset, base.data_version, base.run_id, {}, base.metadata))  # its version is the link
+    if dataset is None:
+        return chain
+    walked = raw_versions(dataset)
+    dataset.inputs = {**{k: v for k, v in dataset.inputs.items() if k not in SOURCES}, **walked}  # as walked
+    for source, version in walked.items():
         try:
             chain.append(_find(instance, source, version, observed=True))
         except LineageError:  # read before any observation recorded it: its files cannot be listed
@@ -102,14 +142,21 @@ def format_chain(chain: list[Link]) -> str:
     for link in chain:
         origin = link.metadata.get("unrecorded") or (f"run {link.run_id}" if link.run_id else "observed, no run")
         lines.append(f"{link.asset}  data version {link.data_version}  ({origin})")
+        if "warning" in link.metadata:
+            lines.append(f"    warning: {link.metadata['warning']}")
         for name, version in sorted(link.inputs.items()):
             lines.append(f"    input {name} = {version}")
         if "path" in link.metadata:
             lines.append(f"    path {link.metadata['path']}")
         if "versioned_path" in link.metadata:  # the dataset version itself, kept after the next build
-            kept = link.metadata["versioned_path"]
-            gone = "" if Path(str(kept)).is_file() else "  (removed: the data folder no longer holds it)"
-            lines.append(f"    kept as {kept}{gone}")
+            kept = Path(str(link.metadata["versioned_path"]))
+            if not kept.is_file():
+                state = "  (removed: the data folder no longer holds it)"
+            elif (actual := sha256_file(kept)) != link.data_version:
+                state = f"  (damaged: its sha256 is now {actual[:12]})"
+            else:
+                state = ""
+            lines.append(f"    kept as {kept}{state}")
         files = link.metadata.get("file_sha256")
         if isinstance(files, dict):
             lines.extend(f"    {sha}  {name}" for name, sha in sorted(files.items()))

@@ -137,8 +137,16 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
         summary = read_summary(Path(latest["path"]))
         facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
     except UNREADABLE as exc:
-        facts = [f"its training summary cannot be read: {exc}"]
+        summary, facts = {}, [f"its training summary cannot be read: {exc}"]
     lines = [_stage("adapter", shown), *([_continued(", ".join(facts))] if facts else [])]
+    trained_on = (summary.get("dataset") or {}).get("data_version")
+    if trained_on and store.dataset.is_file() and (now := sha256_file(store.dataset)) != trained_on:
+        lines.append(
+            _continued(
+                f"trained on dataset {trained_on[:12]}, but dataset.jsonl is now {now[:12]}: evaluation refuses it "
+                "until lora_adapter is materialized again"
+            )
+        )
     report_path = store.evaluations / latest["fingerprint"] / EVALUATION_REPORT
     if not report_path.is_file():
         return [*lines, _stage("evaluation", "not run yet for this adapter (materialize evaluation)")]

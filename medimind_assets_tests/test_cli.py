@@ -374,3 +374,14 @@ def test_output_cut_short_by_the_reader_is_no_traceback(tmp_path):
         check=False,
     )
     assert "Traceback" not in piped.stderr and "BrokenPipe" not in piped.stderr
+
+
+def test_status_says_when_the_dataset_changed_since_the_newest_adapter_trained(tmp_path, capsys):
+    store = ArtifactStore.at(tmp_path)
+    store.dataset.write_text('{"id": "1"}\n')
+    adapter = store.adapters / "abc"
+    adapter.mkdir(parents=True)
+    (adapter / "training_summary.json").write_text(json.dumps({"dataset": {"data_version": "0" * 64}}))
+    store.write_latest({"fingerprint": "abc", "path": str(adapter)})
+    cli.main(["status", "--data-dir", str(tmp_path)])
+    assert "trained on dataset 000000000000, but dataset.jsonl is now" in capsys.readouterr().out

@@ -146,3 +146,34 @@ def test_a_file_edited_before_the_sensor_saw_it_is_listed_as_read(sample_copy, t
         assert source.metadata["file_sha256"][alexa.relative_to(sample_copy / "mediqa2019_qa").as_posix()] == (
             sha256_file(alexa)
         )
+
+
+def test_lineage_follows_the_dataset_the_adapter_trained_on_and_says_when_the_tag_differs(tmp_path):
+    """Dagster's input tag is taken as the step starts; the adapter records the file it read. A dataset step that
+    published and then failed (or a rebuild meanwhile) makes them differ: the chain follows what was trained on."""
+    fingerprint = "f" * 64
+    kept = tmp_path / "datasets" / "d_new.jsonl"
+    kept.parent.mkdir()
+    kept.write_text("{}\n")
+    with dg.instance_for_test() as instance:
+        for version, source_version in (("d_old", "q_old"), ("d_new", "q_new")):
+            tags = {"dagster/data_version": version, "dagster/input_data_version/raw_medquad": source_version}
+            metadata = {"raw_data_versions": {"raw_medquad": source_version}, "versioned_path": str(kept)}
+            instance.report_runless_asset_event(dg.AssetMaterialization("dataset", tags=tags, metadata=metadata))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "lora_adapter",
+                tags={"dagster/data_version": fingerprint, "dagster/input_data_version/dataset": "d_old"},
+                metadata={"identifiers": dg.MetadataValue.json({"dataset_version": "d_new"})},
+            )
+        )
+        chain = lineage.lineage_chain(instance, fingerprint[:12])  # the short form the UI shows
+    assert [(link.asset, link.data_version) for link in chain][:2] == [
+        ("lora_adapter", fingerprint),
+        ("dataset", "d_new"),
+    ]
+    text = lineage.format_chain(chain)
+    assert "input dataset = d_new" in text and "input raw_medquad = q_new" in text and "q_old" not in text
+    assert "warning: Dagster's input tag names dataset d_old, but the adapter was trained on d_new" in text
+    # The kept file's name is its content hash: a file changed since says so.
+    assert f"kept as {kept}  (damaged: its sha256 is now" in text

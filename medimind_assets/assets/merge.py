@@ -12,7 +12,8 @@ from pathlib import Path
 import dagster as dg
 
 from medimind_assets import conditions
-from medimind_assets.assets.common import config_from, medimind_asset, reported_message, settings_from
+from medimind_assets.assets.common import config_from, medimind_asset, metadata_table, reported_message, settings_from
+from medimind_assets.lineage import LINEAGE_TABLE_COLUMNS, lineage_rows
 from medimind_assets.merging.settings import MergeSettings
 from medimind_assets.pipes_scripts import MERGE
 from medimind_assets.resources import Launcher, MediMindSettings, PythonJob
@@ -74,9 +75,27 @@ def merged_model(
     )
     report = MergeReport.from_dict(reported_message(launcher.run(context, job), MERGE))
     eq = report.equivalence
+    # What the merge came from, as the adapter and the evaluation record it: the adapter, then its dataset, raw
+    # sources and base model.
+    base_record = {**(promoted.get("base_model") or {}), "path": str(base_dir)}
+    lineage = [
+        {"asset": "lora_adapter", "version": fingerprint, "what": "merged adapter", "where": str(promoted["path"])}
+    ]
+    lineage += lineage_rows(context.instance, str(promoted.get("dataset_data_version") or ""), base_record)
     return dg.MaterializeResult(
         data_version=dg.DataVersion(report.weights_sha256),
         metadata={
+            "lineage": metadata_table(lineage, LINEAGE_TABLE_COLUMNS),
+            "lineage_full": dg.MetadataValue.json(lineage),
+            "identifiers": dg.MetadataValue.json(
+                {
+                    "adapter_fingerprint": fingerprint,
+                    "dataset_version": promoted.get("dataset_data_version"),
+                    "base_model": base_record.get("name"),
+                    "base_model_content_hash": base_record.get("content_hash"),
+                    "weights_sha256": report.weights_sha256,
+                }
+            ),
             "path": dg.MetadataValue.path(str(report.path)),
             "size_bytes": report.size_bytes,
             "size_mb": round(report.size_bytes / 2**20, 2),

@@ -75,6 +75,9 @@ def test_asset_merges_the_promoted_adapter(world, data_dir: Path):
     meta = {k: v.value for k, v in result.asset_materializations_for_node("merged_model")[0].metadata.items()}
     out = data_dir / "merged" / "random"
     assert meta["path"] == str(out) and meta["adapter/fingerprint"] == "random"
+    # Its lineage, as the adapter and the evaluation record theirs: the adapter, its dataset, the base model.
+    assert [row["asset"] for row in meta["lineage_full"]][:2] == ["lora_adapter", "dataset"]
+    assert meta["identifiers"]["base_model_content_hash"] == world.manifest["content_hash"]
     assert meta["weights_sha256"] and meta["size_bytes"] > (out / "model.safetensors").stat().st_size
 
 
