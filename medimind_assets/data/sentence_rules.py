@@ -388,8 +388,9 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
     the end past what the rules found: whole lines first (a notice's sentences judged together), then, in the last
     line left, single segments (with a stricter threshold: one short sentence is little evidence). A short sentence
     sending the reader to a professional right after such a notice goes with it (as in `_continue_notices`). The
-    first segment always stays; the walk stops at a list item (the last items of a list of symptoms are short and
-    plain: content) and at advice to get urgent help."""
+    first segment always stays; a line that holds content (`_is_content`) is judged sentence by sentence, and the
+    walk stops at a list item (the last items of a list of symptoms are short and plain: content), at advice to get
+    urgent help and at a dose, an amount or a numbered step."""
     end = len(segments)
     while end > 1:
         start = end - 1
