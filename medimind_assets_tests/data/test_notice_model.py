@@ -41,7 +41,14 @@ MEASURED = [
 ]
 
 
-@pytest.mark.parametrize("sentence", CONTENT + MEASURED)
+# Known: "our" with a year reads as a site's own notice ("Our site has been updated since 2019.").
+KNOWN_LOSS = pytest.param(
+    "Our understanding of gout has improved a lot since 2010.",
+    marks=pytest.mark.xfail(reason="'our' and a year weigh as a notice", strict=True),
+)
+
+
+@pytest.mark.parametrize("sentence", [*CONTENT, *MEASURED, KNOWN_LOSS])
 def test_a_content_sentence_closing_an_answer_stays(sentence):
     assert furnish(f"{BODY}\n{sentence}").text == f"{BODY}\n{sentence}"
 
