@@ -10,6 +10,7 @@ from pydantic import Field
 
 from medimind_assets.orphans import RUN_WORKER_PID
 from medimind_assets.resources.launcher import Launcher, PythonJob
+from medimind_assets.resources.pipes_messages import WholeLineTempFileReader
 from medimind_assets.run_health import run_worker_pid
 
 if TYPE_CHECKING:
@@ -31,6 +32,6 @@ class SubprocessLauncher(Launcher):
         # The job stops when the run's worker dies, also when this step process outlives it (orphans.py).
         if (worker := run_worker_pid(context.instance, context.run_id)) is not None:
             env[RUN_WORKER_PID] = str(worker)
-        return dg.PipesSubprocessClient().run(
+        return dg.PipesSubprocessClient(message_reader=WholeLineTempFileReader()).run(
             command=job.command(self.python or sys.executable), context=context, extras=dict(job.extras), env=env
         )
