@@ -109,3 +109,54 @@ def test_text_without_markup_is_left_exactly_as_it_was():
     for _ in range(2000):
         text = " ".join(rng.choice(words) for _ in range(rng.randrange(1, 12)))
         assert strip_markup(text) == text
+
+
+# This session's fixes, over every input of their kind.
+_WORDS = "aspirin warfarin dose child fever tablet insulin cream safe daily".split()
+
+
+def test_only_spaces_between_numbers_tell_compact_keys_apart():
+    """Any question: joined words, apostrophes and hyphens compare equal; "1.5" and "15" never do."""
+    from medimind_assets.data.cleaning import compact_key
+
+    rng = random.Random(7)
+    for _ in range(300):
+        words = rng.sample(_WORDS, 4)
+        a, b = rng.randint(1, 9), rng.randint(0, 9)
+        spaced = f"Is {a}.{b} mg of {words[0]}-{words[1]} {words[2]}'s {words[3]} ok?"
+        joined = f"is {a}.{b}mg of {words[0]}{words[1]} {words[2]}s {words[3]} ok"
+        assert compact_key(spaced) == compact_key(joined)
+        assert compact_key(spaced) != compact_key(spaced.replace(f"{a}.{b}", f"{a}{b}"))
+
+
+def test_no_placeholder_opening_followed_by_content_is_rejected():
+    """Any sentence that starts as a placeholder does and goes on about medicine is an answer."""
+    from medimind_assets.data.cleaning import junk_reason
+
+    openings = [
+        "No information is available",
+        "Information is not available",
+        "This content is not provided",
+        "NA (noradrenaline)",
+        "No answer is known",
+        "The text was removed",
+    ]
+    rng = random.Random(11)
+    for opening in openings:
+        for _ in range(30):
+            rest = " ".join(rng.choices(_WORDS, k=rng.randint(4, 10)))
+            answer = f"{opening} on the {rest} in pregnancy, so ask your doctor."
+            assert junk_reason("What is X?", answer, 20) is None, answer
+
+
+@pytest.mark.parametrize("label", ["Adults", "Children", "Dosage", "Normal", "High", "Vitamin D", "Maximum", "Note"])
+def test_a_labelled_dose_or_measurement_closing_an_answer_always_stays(label):
+    from medimind_assets.data.sentence_rules import furnish
+
+    body = "Gout is a form of arthritis that causes sudden attacks of pain. It happens when uric acid builds up."
+    rng = random.Random(label)
+    units = ["mg", "ml", "tablets", "puffs", "hours", "mm Hg", "micrograms", "doses", "%", "°C"]
+    for _ in range(25):
+        line = f"{label}: {rng.randint(1, 500)} {rng.choice(units)} {rng.choice(['a day', 'every 6 hours', 'or less', ''])}"
+        line = line.strip() + "."
+        assert furnish(f"{body}\n{line}").text.endswith(line), line

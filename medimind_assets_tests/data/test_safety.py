@@ -208,3 +208,18 @@ def test_the_words_of_batch_5s_emergencies_in_ordinary_questions_are_no_emergenc
     """The patterns for a passive wish not to wake up, giving things away, cutting, a low written in mmol/L and an
     adrenaline pen, each in a question that is none of those."""
     assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize("who", ["my brother", "my dad", "my friend", "my daughter", "my husband", "she", "he"])
+@pytest.mark.parametrize("things", ["possessions", "belongings", "stuff", "things"])
+def test_giving_things_away_is_a_warning_sign_unless_it_is_a_gift_to_someone(who, things):
+    their = "her" if who in ("my daughter", "she") else "his"
+    assert classify_safety(f"{who} has been giving away {their} {things}, what should i do") == "emergency"
+    for to in ("to charity", "to the grandchildren", "to her sister", "to a neighbour"):
+        assert classify_safety(f"{who} gives away {their} {things} {to}") != "emergency"
+
+
+@pytest.mark.parametrize("when", ["at 3am", "every night", "with a headache", "early", "in the night", "too early"])
+def test_not_waking_up_at_a_time_is_sleep_not_a_wish_to_die(when):
+    assert classify_safety(f"I wish I didnt wake up {when}, what can I do") != "emergency"
+    assert classify_safety("sometimes i think it would be easier if i just didnt wake up") == "emergency"

@@ -37,3 +37,32 @@ def test_the_reader_replaces_the_method_dagster_reads_with():
     """A rename in Dagster would leave the override unused (and the race back): this says so."""
     assert "_reader_thread" in vars(PipesFileMessageReader)
     assert _WholeLineFileReader._reader_thread is not PipesFileMessageReader._reader_thread
+
+
+def test_any_chunking_of_any_messages_is_read_whole(tmp_path):
+    import random
+
+    rng = random.Random(3)
+    for trial in range(5):
+        path = tmp_path / f"messages-{trial}"
+        path.write_text("")
+        messages = [{"n": n, "text": "é" * rng.randint(0, 20_000)} for n in range(rng.randint(1, 6))]
+        done = threading.Event()
+
+        def write(messages=messages, path=path, done=done) -> None:
+            with open(path, "a", encoding="utf-8") as handle:
+                for message in messages:
+                    line = json.dumps(message, ensure_ascii=False) + "\n"
+                    cut = 0
+                    while cut < len(line):
+                        step = rng.randint(1, 9000)
+                        handle.write(line[cut : cut + step])
+                        handle.flush()
+                        cut += step
+            done.set()
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        read = [json.loads(line) for line in whole_lines(str(path), done.is_set, poll_s=0.0005)]
+        writer.join()
+        assert read == messages
