@@ -2,6 +2,7 @@
 
     python benchmarks/learned_ranking.py score base sft dpo   # the models' scores of every candidate (cached)
     python benchmarks/learned_ranking.py table base sft dpo   # fit on train, choose on validation, report test
+    python benchmarks/learned_ranking.py labels sft dpo       # which answers to label correct, given the ranking
 
 Models are those of `benchmarks/preference_mediqa.py` (the same --workdir: `base`, or a name given to its `train`).
 Every candidate of the validation set (what the ranking is chosen on) and the test set (reported, never chosen on)
@@ -136,6 +137,64 @@ def table(args, models: list[str]) -> None:
     (args.workdir / "learned_rankers.json").write_text(json.dumps(fitted_json, indent=2))
 
 
+def _calibrated(scored: dict, first_always: bool) -> list:
+    """Label by the learned ranker's own probability (logit >= 0), each question's answers in score order;
+    with `first_always`, the top answer of every question is labelled correct too (so MRR is the ranking's)."""
+    from medimind_assets.evaluation.mediqa_metrics import Judgement
+
+    return [
+        Judgement(qid, aid, int(score >= 0 or (first_always and i == 0)))
+        for qid, answers in scored.items()
+        for i, (aid, score) in enumerate(sorted(answers, key=lambda a: -a[1]))
+    ]
+
+
+def labels(args, models: list[str]) -> None:
+    """The labels given a learned (pmi) ranking: the top half of each question (what the evaluation submits),
+    the fitted probability alone, or the top answer plus the fitted probability. First fitted on one training
+    file and judged on the other (both ways), then chosen on validation, then reported on test."""
+    from medimind_assets.evaluation.learned_ranker import fit_on_labelled, question_scores, rerank
+    from medimind_assets.evaluation.ranking import RankingTask, build_submission, evaluate_ranking
+
+    sets = tasks(args.raw)
+    rules = {
+        "top half": build_submission,
+        "probability": lambda s: _calibrated(s, first_always=False),
+        "top answer + probability": lambda s: _calibrated(s, first_always=True),
+    }
+
+    def scores_of(name: str, split: str) -> dict:
+        return json.loads((args.workdir / "ranking_scores" / f"{name}.{split}.json").read_text())["pmi"]
+
+    def part(task: RankingTask, tag: str) -> RankingTask:
+        keep = lambda qid: qid.startswith(f"{tag}:")  # noqa: E731
+        return RankingTask(
+            [q for q in task.questions if keep(q.question_id)], [g for g in task.gold if keep(g.question_id)]
+        )
+
+    print("| fitted on | judged on (share correct) | " + " | ".join(rules) + " |")
+    print("| --- | --- |" + " ---: |" * len(rules))
+    train_scores = scores_of("base", "train")
+    for fit_tag, judge_tag in (("LiveQAMed", "Alexa"), ("Alexa", "LiveQAMed")):
+        fit_task, judge_task = part(sets["train"], fit_tag), part(sets["train"], judge_tag)
+        ranker = fit_on_labelled(question_scores(fit_task, train_scores), fit_task.gold)
+        scored = rerank(ranker, question_scores(judge_task, train_scores))
+        share = sum(g.label for g in judge_task.gold) / len(judge_task.gold)
+        cells = [f"{evaluate_ranking(rule(scored), judge_task).accuracy:.1%}" for rule in rules.values()]
+        print(f"| {fit_tag} | {judge_tag} ({share:.0%}) | " + " | ".join(cells) + " |")
+    ranker = fit_on_labelled(question_scores(sets["train"], train_scores), sets["train"].gold)
+    print("\n| model | labels | validation accuracy / MRR | test accuracy / MRR |\n| --- | --- | ---: | ---: |")
+    for name in models:
+        for label, rule in rules.items():
+            cells = []
+            for split in ("validation", "test"):
+                got = evaluate_ranking(
+                    rule(rerank(ranker, question_scores(sets[split], scores_of(name, split)))), sets[split]
+                )
+                cells.append(f"{got.accuracy:.1%} / {got.mrr:.3f}")
+            print(f"| {name} | {label} | " + " | ".join(cells) + " |")
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -146,10 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--splits", default="train,validation,test", type=lambda s: s.split(","), help="score: the sets to score"
     )
-    parser.add_argument("command", choices=["score", "table"])
+    parser.add_argument("command", choices=["score", "table", "labels"])
     parser.add_argument("models", nargs="+")
     args = parser.parse_args(argv)
-    {"score": score, "table": table}[args.command](args, args.models)
+    {"score": score, "table": table, "labels": labels}[args.command](args, args.models)
 
 
 if __name__ == "__main__":
