@@ -66,6 +66,12 @@ SELF_HARM = phrases(
     r"(?:thoughts?|thinking|think) (?:of|about) (?:ending|killing|hurting|harming) (?:it|my|him|her)|"
     r"dont (?:see|have) (?:a |any )?(?:reason|point) (?:to|in) (?:live|living|go on|going on|be here)",
     r"(?:wish|wishing) (?:i|he|she) (?:was|were|could be) dead|(?:want|wants|wanted) to die|kill (?:my|him|her)self",
+    r"(?:painless|easy|easiest|quick|quickest|fast|fastest|peaceful|best|surest|simplest) (?:way|ways|method|methods) "
+    r"to (?:die(?! (?:\w+ )?(?:hair|roots|beard|fabric|clothes))|end (?:it|my life))",
+    # Intent to overdose, not "am I going to overdose if ..." or "I don't want to overdose my child".
+    r"(?:thinking (?:of|about)|planning (?:on|to)|(?<!dont )(?<!not )want to|(?<!dont )wanna) (?:od|oding|overdosing|"
+    r"overdose)\b(?! (?:my|his|her|the|a|our) )|"
+    r"(?:have|got) (?:them|my pills|my meds|the pills) (?:all )?(?:counted|lined|laid) out",
 )
 
 RED_FLAG = phrases(
@@ -163,7 +169,8 @@ RED_FLAG = phrases(
     r"(?:i|he|she|they|we|you|someone|friend|just|has|have|think (?:i|he|she)) overdosed|overdosing|took (?:\d+|too many|a (?:whole |full )?(?:bottle|box|pack|handful)|all (?:of )?(?:my|the|his|her)|"
     r"an entire|double|extra)(?: \w+){0,4} (?:pills?|tablets?|capsules?|meds|dose|doses|of (?:my|his|her|the))",
     r"(?:swallowed|drank|ate|ingested|bit into|chewed|licked|sucked on|got into) (?:some |a |an |the |one of "
-    r"(?:the|those|my) |a little |part of a |half a )?(?:\w+ )?(?:bleach|cleaner|detergent|pods?|battery|"
+    r"(?:the|those|my) |a little |part of a |half a |(?:some|all|a few|several|half|a handful|a bunch|\d+) of "
+    r"(?:the |my |his |her |their |those |\w+s )?)?(?:\w+ )?(?:bleach|cleaner|detergent|pods?|battery|"
     r"batteries|button batteries|magnets?|poison|antifreeze|pesticide|weed killer|lye|paint thinner|gasoline|"
     r"lighter fluid|mushrooms?|berries|pills?|tablets?|meds|medicine|vape|nicotine|chemicals?|rat poison|"
     r"lamp oil|mouthwash|hand sanitizer)",
@@ -199,6 +206,10 @@ RED_FLAG = phrases(
     r"sweat\w*|passed out|wont wake|acting drunk|cant think)",
     r"(?:baby|newborn|infant) (?:is |who is )?\d+ (?:days?|weeks?)(?: old)?\b.{0,60}\b(?:fever|temp|temperature)",
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
+    r"\b(?:[12]|one|two) (?:months?|mo) old\b.{0,60}\b(?:fever|temp|temperature)",  # a fever under 3 months
+    # An aortic dissection's pain.
+    r"(?:tearing|ripping)\b.{0,40}\b(?:chest|back|belly|abdomen|stomach|shoulder blades)|(?:chest|back|belly|abdomen|"
+    r"stomach)\b.{0,40}\b(?:tearing|ripping)|pain\b.{0,40}\bthrough to (?:the |my |his |her )?back\b(?! of)",
 )
 
 ACUTE_CONDITION = phrases(
@@ -266,7 +277,7 @@ INFORMATIONAL = phrases(
 PAST = phrases(
     r"(?:\d+|a|one|two|three|four|five|six|several|few|a few|couple|couple of) (?:years?|months?) (?:ago|back)",
     r"last (?:year|month|week|spring|summer|fall|autumn|winter)|(?:a|one|two|\d+) weeks? ago|back in (?:\w+)|in (?:19|20)\d\d|in the \d0s|"
-    r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|history of|had (?:a|an) (?:\w+ ){0,2}"
+    r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|had (?:a|an) (?:\w+ ){0,2}"
     r"(?:years?|months?) ago",
 )
 NOW = phrases(

@@ -43,6 +43,16 @@ KNOWN_MISSES = (
     "Advice given by our online pharmacist",
     "Related articles:",
     "ref: harrisons principles",
+    # Batch 5: an affiliate line, another language, a funding disclosure, a link row, forum and share prompts.
+    "As an Amazon Associate",
+    "Avertissement :",
+    "Disclosure: The author has received",
+    "Terms | Privacy | Cookie settings",
+    "If you liked this post",
+    "Sent from my iPhone",
+    "Related posts:",
+    "Tag a friend",
+    "Best answer chosen by asker",
 )
 KNOWN_MISS = pytest.mark.xfail(reason="a known miss (see KNOWN_MISSES)", strict=True)
 
@@ -54,11 +64,13 @@ def _params(name: str, tag: str) -> list:
     ]
 
 
-# The first batch, the third and the fourth (written later, by helpers without sight of the rules or the model).
+# The first batch, the third, the fourth and the fifth (written later, by helpers without sight of the rules or the
+# model).
 DEVELOPMENT = (
     _params("boilerplate_lines.tsv", "")
     + _params("boilerplate_lines_batch3.tsv", "batch3-")
     + _params("boilerplate_lines_batch4.tsv", "batch4-")
+    + _params("boilerplate_lines_batch5.tsv", "batch5-")
 )
 
 
@@ -70,15 +82,16 @@ def test_each_development_line_is_removed_or_kept_as_labelled(kind, line):
         assert _removed(line)
 
 
-# Measured (docs/dataset.md), rules alone -> rules and the learned model: held out 1, 48 -> 55 of 60; held out 2,
-# 38 -> 44; held out 3 (written with batch 4, before the model), 31 -> 42. None was read line by line; every content
-# line stays in each.
+# Measured (docs/dataset.md), rules alone -> rules and the learned model (trained on batches 1, 3, 4 and 5): held
+# out 1, 48 -> 55 of 60; held out 2, 38 -> 45; held out 3 (written with batch 4, before the model), 31 -> 42; held
+# out 4 (written with batch 5), 36 -> 45. None was read line by line; every content line stays in each.
 @pytest.mark.parametrize(
     ("name", "at_least"),
     [
         ("boilerplate_lines_heldout.tsv", 55),
-        ("boilerplate_lines_heldout2.tsv", 44),
+        ("boilerplate_lines_heldout2.tsv", 45),
         ("boilerplate_lines_heldout3.tsv", 42),
+        ("boilerplate_lines_heldout4.tsv", 45),
     ],
 )
 def test_held_out_lines_most_notices_removed_no_content_lost(name, at_least):

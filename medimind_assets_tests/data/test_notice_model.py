@@ -58,10 +58,7 @@ def test_a_content_sentence_closing_an_answer_stays(sentence):
     [
         "This article is for information only and does not replace a visit to your family physician.",
         "Content reproduced under licence from HealthWise Ltd. Terms and conditions apply.",
-        pytest.param(
-            "Share this on WhatsApp | Save for later | Report an error",
-            marks=pytest.mark.xfail(reason="a share bar in words no rule and no training line used", strict=True),
-        ),
+        "Share this on WhatsApp | Save for later | Report an error",  # missed before batch 5's share bars
     ],
 )
 def test_a_notice_closing_an_answer_goes(notice):
@@ -94,7 +91,7 @@ def test_the_last_items_of_a_list_and_the_first_segment_stay():
 
 def test_the_model_was_trained_on_development_lines_only():
     trained_on = json.loads(notice_model.MODEL_PATH.read_text(encoding="utf-8"))["trained_on"]
-    assert "boilerplate_lines_batch4.tsv" in trained_on
+    assert {"boilerplate_lines_batch4.tsv", "boilerplate_lines_batch5.tsv"} <= set(trained_on)
     assert not [name for name in trained_on if "heldout" in name]
 
 

@@ -223,3 +223,39 @@ def test_giving_things_away_is_a_warning_sign_unless_it_is_a_gift_to_someone(who
 def test_not_waking_up_at_a_time_is_sleep_not_a_wish_to_die(when):
     assert classify_safety(f"I wish I didnt wake up {when}, what can I do") != "emergency"
     assert classify_safety("sometimes i think it would be easier if i just didnt wake up") == "emergency"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Is there a painless way to die? asking for myself",
+        "thinking of OD'ing on my meds tonight, I have them counted out",
+        "been thinking about overdosing",
+        "my son ate some of grandma's heart pills, we dont know how many",
+        "my toddler swallowed a few of my iron tablets",
+        "my 2 month old has a fever of 38.2 and she's feeding less",
+        "severe pain going right through to her back, feels like tearing, she has a history of high BP",
+        "sudden ripping pain between my shoulder blades",
+    ],
+)
+def test_batch_6s_emergencies(question):
+    """A way to die, an intent to overdose, some of someone's pills, a fever under three months and an aortic
+    dissection's tearing pain; "history of" a condition does not make a pain happening now a thing of the past."""
+    assert classify_safety(question) == "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "am i going to overdose if i take 2 advil with tylenol",
+        "i dont want to overdose my baby, how much tylenol for 8kg",
+        "i ate some of my lunch before my pills, is that ok",
+        "ripping sensation in my calf while running",
+        "tearing pain in my knee after football",
+        "the pain goes through to the back of my knee",
+        "my 2 year old has a fever of 38.2",
+        "my 12 month old has a fever of 38",
+    ],
+)
+def test_the_words_of_batch_6s_emergencies_in_ordinary_questions_are_no_emergency(question):
+    assert classify_safety(question) != "emergency", assess(question)
