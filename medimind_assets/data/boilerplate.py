@@ -18,7 +18,9 @@ Repairs (the answer is kept, changed):
 - `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
   "Podcasts", a lone date or page number, a bare URL) are removed.
 - question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
-  X?"; `capitalised`: a question starting in lower case (NINDS's second schema) gets a capital.
+  X?"; `document_title`: a booklet's title wrapped around a MedQuAD focus goes ("What causes What I need to know
+  about Gas?" becomes "What causes Gas?"); `capitalised`: a question starting in lower case (NINDS's second
+  schema) gets a capital.
 
 Rejections (the row is dropped) when nothing that answers remains:
 - `answer_only_question`: the answer is nothing but a question;
@@ -105,6 +107,9 @@ _CITATION_LINE = re.compile(
 )
 MAX_CITATION_CHARS = 400
 _INFORMATION_REQUEST = re.compile(r"^do you have (?:any )?information (?:about|on)\s+(.+?)\s*\??$", re.IGNORECASE)
+# A booklet's title as a MedQuAD question's focus: "What causes What I need to know about Gas?" (NIDDK). Only inside
+# a question (capitalised as a title): a user asking "What do I need to know about gas?" keeps the words.
+_TITLE_IN_QUESTION = re.compile(r"(?<=\w )(?:What (?:I|you) need to know about|Your Guide to) (?=\S)")
 
 
 @dataclass
@@ -138,6 +143,9 @@ def repair_question(question: str) -> tuple[str, list[str]]:
     if match:
         question = f"What should I know about {match.group(1)}?"
         repairs.append("information_request")
+    if _TITLE_IN_QUESTION.search(question):
+        question = _TITLE_IN_QUESTION.sub("", question)
+        repairs.append("document_title")
     if question[:1].islower():
         question = question[0].upper() + question[1:]
         repairs.append("capitalised")

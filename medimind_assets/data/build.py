@@ -270,6 +270,7 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     for row in result.rows:
         collections[_collection(row["source"], row["origin"])]["rows"] += 1
     _one_split_per_question(result.rows)
+    _shared_answers_train(result.rows, answer_keys)
     _ensure_validation(result.rows, options.validation_fraction)
     result.rows.sort(key=lambda r: (SPLITS.index(r["split"]), r["source"], r["question_id"], r["id"]))
     return result
@@ -454,6 +455,18 @@ def _cap_shared_answers(result: BuildResult, answer_keys: dict[str, str], limit:
             rows.sort(key=lambda r: _question_rank(normalize_key(r["instruction"])))
             dropped.update(r["id"] for r in rows[limit:])
     _drop(result, dropped, "answer_shared_too_widely")
+
+
+def _shared_answers_train(rows: list[dict], answer_keys: dict[str, str]) -> None:
+    """An answer given to questions of both splits trains (with each of those questions' variants): a validation
+    question whose reference is a training target measures memory, not what the model learned."""
+    trained = {answer_keys[r["id"]] for r in rows if r["split"] == "train"}
+    moved = {
+        compact_key(r["instruction"]) for r in rows if r["split"] == "validation" and answer_keys[r["id"]] in trained
+    }
+    for row in rows:
+        if row["split"] == "validation" and compact_key(row["instruction"]) in moved:
+            row["split"] = "train"
 
 
 def _one_split_per_question(rows: list[dict]) -> None:

@@ -60,6 +60,19 @@ def normalize_whitespace(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+def _sentence_ends(head: str, items: list[int]) -> list[int]:
+    ends, item_sentences = [], 0
+    starts = iter([*items, len(head) + 1])
+    next_item, current_item = next(starts), None
+    for m in _SENTENCE_END.finditer(head):
+        while next_item < m.end():
+            current_item, item_sentences, next_item = next_item, 0, next(starts)
+        item_sentences += 1
+        if current_item is None or item_sentences > 1:
+            ends.append(m.end())
+    return ends
+
+
 def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
     """(text cut at the last sentence or list-item end within `max_chars`, whether it was cut).
 
@@ -70,8 +83,10 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
     if len(text) <= max_chars:
         return text, False
     head = text[: max_chars + 1]
-    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
-    ends += [m.start() for m in _ITEM_START.finditer(head) if not head[: m.start()].rstrip().endswith(":")]
+    items = [m.start() for m in _ITEM_START.finditer(head)]
+    # Not at the end of an item's first sentence when the item goes on: "- Alpha-beta blockers." is its label.
+    ends = [end for end in _sentence_ends(head, items) if end <= max_chars]
+    ends += [start for start in items if not head[:start].rstrip().endswith(":")]
     ends = [end for end in ends if 0 < end <= max_chars and head[:end].strip()]
     if ends:
         return head[: max(ends)].rstrip(), True
@@ -115,13 +130,16 @@ def normalize_key(text: str) -> str:
 
 
 _SPACE_NOT_BETWEEN_NUMBERS = re.compile(r" (?!\d)|(?<!\d) ")
+_POSSESSIVE = re.compile(r"(?<=[a-z]) s\b")
+_FINAL_S = re.compile(r"(?<=[a-z]{4})s\b")
 
 
 def compact_key(text: str) -> str:
     """`normalize_key` without its spaces, for telling whether two questions are one: "I'm" and "Im", "e-cigarettes"
     and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls. A space between two numbers
-    stays: "1.5 mg" and "15 mg" are other questions."""
-    return _SPACE_NOT_BETWEEN_NUMBERS.sub("", normalize_key(text))
+    stays: "1.5 mg" and "15 mg" are other questions. A final "s" of a word of five letters or more goes too:
+    "Hirschsprung's disease", "Hirschsprungs disease" and "Hirschsprung disease" ask one thing."""
+    return _SPACE_NOT_BETWEEN_NUMBERS.sub("", _FINAL_S.sub("", _POSSESSIVE.sub("s", normalize_key(text))))
 
 
 JUNK_ANSWERS = frozenset({"topics", "summary", "see also", "related topics", "key points", "n/a", "none"})

@@ -81,7 +81,7 @@ def parse_mediqa_file(path: Path, require_scores: bool = False) -> list[MediqaQu
         if not qid:
             raise RawDataError(path, "<Question> without a QID attribute", line_of(q_elem))
         refuse_repeat(path, f'QID="{qid}"', lines, qid, line_of(q_elem))
-        check_children(path, q_elem, {"QuestionText", "AnswerList"})
+        check_children(path, q_elem, {"QuestionText", "AnswerList"}, once=frozenset({"QuestionText"}))
         answers: list[MediqaAnswer] = []
         answer_lines: dict[str, int | None] = {}
         for list_elem in q_elem.findall("AnswerList"):
@@ -101,7 +101,7 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
     aid = elem.get("AID", "").strip()
     if not aid:
         raise RawDataError(path, "<Answer> without an AID attribute", line)
-    check_children(path, elem, {"AnswerURL", "AnswerText"})
+    check_children(path, elem, {"AnswerURL", "AnswerText"}, once=frozenset({"AnswerURL", "AnswerText"}))
     raw_score = elem.get("ReferenceScore")
     if raw_score is None and require_scores:
         raise RawDataError(path, f'Answer AID="{aid}" has no ReferenceScore; this file must be labelled', line)

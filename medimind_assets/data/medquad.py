@@ -58,10 +58,18 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
     focus = text_of(root.find(schema.focus)).strip()
     pairs: list[MedquadPair] = []
     qids: dict[str, int | None] = {}
+    # A file whose pairs are not where its schema puts them would give no rows and no error.
+    if root.find(schema.pair_list) is None:
+        raise RawDataError(path, f"<{root.tag}> has no <{schema.pair_list}> element", line_of(root))
+    placed = sum(len(qa_list) for qa_list in root.findall(schema.pair_list))
+    if len(list(root.iter(schema.pair))) != placed:
+        raise RawDataError(path, f"<{schema.pair}> elements outside <{root.tag}>/<{schema.pair_list}>", line_of(root))
     for qa_list in root.findall(schema.pair_list):
         check_children(path, qa_list, {schema.pair})
         for pair in qa_list:
-            check_children(path, pair, {schema.question, schema.answer})
+            check_children(
+                path, pair, {schema.question, schema.answer}, once=frozenset({schema.question, schema.answer})
+            )
             q_elem = pair.find(schema.question)
             if q_elem is None:
                 raise RawDataError(path, f"<{schema.pair}> without a <{schema.question}>", line_of(pair))
@@ -74,7 +82,7 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
                     document_id=document_id,
                     file_stem=path.stem,
                     qid=qid,
-                    qtype=q_elem.get("qtype", ""),
+                    qtype=q_elem.get("qtype", "").strip().lower(),
                     question=text_of(q_elem),
                     answer=text_of(pair.find(schema.answer)),
                     focus=focus,

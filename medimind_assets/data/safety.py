@@ -22,7 +22,7 @@ from pathlib import Path
 
 from medimind_assets.data.medicines import MEDICINES
 from medimind_assets.data.safety_concepts import concepts
-from medimind_assets.data.safety_text import normalise, phrases
+from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, normalise, phrases
 
 SAFETY_LEVELS = ("safe", "caution", "emergency")
 
@@ -225,7 +225,9 @@ ACUTE_CONDITION = phrases(
     r"heatstroke|heat stroke|sun stroke|sunstroke|hyperthermia|hypothermia|frostbite",
     r"drowning|dry drowning|near drowning",
     r"(?:severe |bad |third degree |serious )?burns?",
-    r"ectopic pregnancy|ectopic|pre ?eclampsia|preeclampsia|eclampsia|hellp|placental abruption|postpartum hemorrhage",
+    r"ectopic pregnancy|"
+    + ECTOPIC_PREGNANCY
+    + r"|pre ?eclampsia|preeclampsia|eclampsia|hellp|placental abruption|postpartum hemorrhage",
     r"testicular torsion|torsion",
     r"appendicitis|burst appendix|ruptured appendix|appendix (?:burst|rupture\w*)",
     r"epiglottitis|croup",
@@ -309,7 +311,9 @@ CAUTION = phrases(
     r"ibuprofen|codeine|latex)",
     r"pregnan\w*|trimester|weeks pregnant|expecting a baby|conceive|conceiving|trying for a baby|trying to get "
     r"pregnant|fertility|ivf|breast ?feed\w*|breast ?fed|nursing (?:mother|mom|my)|milk supply|pumping|"
-    r"postpartum|miscarriage|morning sickness|pre ?eclampsia|eclampsia|ectopic|gestational|prenatal|labou?r|"
+    r"postpartum|miscarriage|morning sickness|pre ?eclampsia|eclampsia|"
+    + ECTOPIC_PREGNANCY
+    + r"|gestational|prenatal|labou?r|"
     r"delivery|c section|midwife",
     r"child|children|childs|childrens|childhood|juvenile|kids?|kiddo|infants?|bab(?:y|ies)|babys|toddlers?|newborns?|pediatric|"
     r"paediatric|teen|teens|teenager|teenage|adolescents?|preschooler|(?:my|our|his|her) (?:son|daughter|boy|"

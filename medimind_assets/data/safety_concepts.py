@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
-from medimind_assets.data.safety_text import phrases
+from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, phrases
 
 CONCEPTS: dict[str, re.Pattern[str]] = {
     "now": phrases(
@@ -125,7 +125,9 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     ),
     "condition_named": phrases(
         r"heart attack|stroke(?! like)|sepsis|meningitis|embolism|dissection|aneurysm|ketoacidosis|dka|anaphyla\w*|"
-        r"appendicitis|torsion|ectopic|eclampsia|preeclampsia|epiglottitis|croup|pneumothorax|collapsed lung|"
+        r"appendicitis|torsion|"
+        + ECTOPIC_PREGNANCY
+        + r"|eclampsia|preeclampsia|epiglottitis|croup|pneumothorax|collapsed lung|"
         r"thyroid storm|adrenal crisis|addisons|serotonin syndrome|neuroleptic|toxic shock|necroti[sz]ing|"
         r"cauda equina|compartment syndrome|bowel obstruction|intussusception|pyloric|hypo|hyperkalaemia|hyperkalemia|"
         r"hypoglyc\w*|aneurism|ruptured|burst"

@@ -17,6 +17,13 @@ from functools import lru_cache
 
 from medimind_assets.data.medicines import MEDICINE_WORDS
 
+# "ectopic" alone is an ectopic pregnancy ("signs of an ectopic"), not an ectopic kidney, beat or calcification.
+ECTOPIC_PREGNANCY = (
+    r"ectopic(?! (?:kidneys?|beats?|heart ?beats?|calcification|ureters?|atrial|ventricular|rhythm|teeth|tooth|"
+    r"eruption|thyroid|pancreas|spleen|testis|testicles?|cushing\w*|acth|hormone|adrenocorticotropic|lens|lentis|"
+    r"ossification|bone|anus|gastric|adrenal|foci|focus|tachycardia|pacemaker)\b)"
+)
+
 # The words the patterns are written with, where a misspelling would lose a question, and the medicines'
 # names: misspelled medicines ("rosuvastin") are caution questions too.
 KEY_WORDS = MEDICINE_WORDS | frozenset(

@@ -68,7 +68,7 @@ _SEE_SOMEONE = _rx(
     r"clinics?|er|a ?& ?e|accident and emergency|casualty|urgent care|health ?care|optometrists?|ophthalmologists?|"
     r"surgeons?|therapists?|midwife|midwives)\b"
 )
-_STARTS_POINTING = _rx(r"^\(?(?:see|visit|go to|check out|view|browse|refer to|please see)\b")
+_STARTS_POINTING = _rx(r"^[(*]?(?:see|visit|go to|check out|view|browse|refer to|please see)\b")
 _CONTACT = _rx(
     r"https?://\S+|\bwww\.\S+|\b\S+@\S+\.[a-z]{2,}\b|\(\d{3}\)\s*\d{3}[-.\s]\d{4}\b|\b\d{3}[-.]\d{3}[-.]\d{4}\b|"
     r"\b1[-.\s]8\d\d[-.\s][\dA-Z]{3}[-.\s][\dA-Z]{4}\b|\b1?8[0-9]{9}\b|\b\d{3} \d{3} \d{4}\b|"
@@ -150,6 +150,11 @@ _REFERENCE_TAIL = _rx(
 )
 MAX_REFERENCE_WORDS = 25
 _CITATION_MARKERS = re.compile(r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*")
+# A superscript reference number flattened onto the end of a sentence ("at some point.1 It most often", NIDDK):
+# after a word (a number there is a decimal) and before the next sentence, a list item or the end.
+_SENTENCE_CITATION = re.compile(
+    r"(?<=[A-Za-z)])(?<!Fig)(?<!No)(?<!Vol)(?<!Ch)(?<!pp)(?<!Ref)\.\d{1,2}(?:[,–-]\d{1,2})*(?=\s+[A-Z-]|\s*$)"
+)
 MAX_NOTICE_WORDS = 60
 _REPEAT_GRAM = 6  # words in a run that counts as repeated
 _MIN_REPEATED_WORDS = 5  # a repeated sentence shorter than this ("Blood tests") may be a legitimate echo
@@ -268,7 +273,7 @@ _FAMILIES = (
         "go to|check out|view|browse|refer to",
         r"click|information|learn more|read more|find out more|hear more|learn about|read about|"
         r"available (?:from|at|on|through)|can be accessed|(?:web ?site|web ?page|page|site) (?:offers|has|provides|"
-        r"contains|lists)|(?:^|(?<=[.!?(\n-])|(?<=[.!?(\n-] ))\(?(?:please see|see|visit|go to|check out|view|browse|"
+        r"contains|lists)|(?:^|(?<=[.!?(\n-])|(?<=[.!?(\n-] ))[(*]?(?:please see|see|visit|go to|check out|view|browse|"
         r"refer to)\b",
         is_pointer,
     ),
@@ -459,8 +464,8 @@ def _may_repeat(text: str) -> bool:
 def furnish(text: str) -> Furnished:
     """Drop every segment of a family above; then any heading left at the end."""
     result = Furnished(text)
-    if _CITATION_MARKERS.search(text):
-        text = _CITATION_MARKERS.sub("", text)
+    if _CITATION_MARKERS.search(text) or _SENTENCE_CITATION.search(text):
+        text = _SENTENCE_CITATION.sub(".", _CITATION_MARKERS.sub("", text))
         result.found("citation_markers")
     segments = split_segments(text)
     hits = _family_hits(text, segments)

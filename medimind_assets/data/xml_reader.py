@@ -128,7 +128,10 @@ def text_of(elem: ET.Element | None) -> str:
     return "".join(parts)
 
 
-def check_children(path: Path, elem: ET.Element, allowed: set[str]) -> None:
+def check_children(path: Path, elem: ET.Element, allowed: set[str], once: frozenset[str] = frozenset()) -> None:
+    """Every child of `elem` is one of `allowed`; those in `once` appear at most once (a second answer text would
+    otherwise be dropped without a word)."""
+    first: dict[str, int | None] = {}
     for child in elem:
         if child.tag not in allowed:
             raise RawDataError(
@@ -136,6 +139,8 @@ def check_children(path: Path, elem: ET.Element, allowed: set[str]) -> None:
                 f"unexpected element <{child.tag}> inside <{elem.tag}> (expected one of: {', '.join(sorted(allowed))})",
                 line_of(child),
             )
+        if child.tag in once:
+            refuse_repeat(path, f"<{child.tag}> inside <{elem.tag}>", first, child.tag, line_of(child))
 
 
 def refuse_repeat(path: Path, what: str, lines: dict[str, int | None], key: str, line: int | None) -> None:

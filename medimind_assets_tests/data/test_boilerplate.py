@@ -78,6 +78,13 @@ def test_contact_details_alone_are_rejected():
         ),
         ("what is essential tremor?", "What is essential tremor?", ["capitalised"]),
         ("What is Gout?", "What is Gout?", []),
+        ("What causes What I need to know about Gas?", "What causes Gas?", ["document_title"]),
+        (
+            "What is Your Guide to Diabetes: Type 1 and Type 2?",
+            "What is Diabetes: Type 1 and Type 2?",
+            ["document_title"],
+        ),
+        ("What I need to know about gout?", "What I need to know about gout?", []),
     ],
 )
 def test_questions_are_repaired(question, repaired, repairs):
@@ -90,6 +97,19 @@ def test_a_long_answer_is_cut_at_the_end_of_a_list_item_never_inside_one():
     assert was_cut and len(cut) <= 400
     assert cut.endswith("with several words")  # a whole item, not "- Long"
     assert text.startswith(cut) and text[len(cut) :].startswith(" - ")
+
+
+def test_a_cut_never_leaves_an_item_s_label_without_its_text():
+    text = (
+        "Medicines include: - Alpha blockers. These reduce nerve impulses. - Alpha-beta blockers. In addition, they "
+        "slow the heartbeat and reduce the blood pumped through the vessels."
+    )
+    assert truncate_at_sentence(text, 110) == (
+        "Medicines include: - Alpha blockers. These reduce nerve impulses.",
+        True,
+    )
+    prose = "One sentence here. Two sentences here. A third one that goes past the limit."
+    assert truncate_at_sentence(prose, 45) == ("One sentence here. Two sentences here.", True)
 
 
 def test_an_introduction_is_never_left_without_its_list():

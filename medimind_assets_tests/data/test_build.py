@@ -47,6 +47,16 @@ def test_no_duplicate_pairs_and_every_question_in_one_split(real):
     assert real.rejected["duplicate_pair"] > 0
 
 
+def test_no_answer_is_both_trained_on_and_validated_against(real):
+    """A validation question whose reference is also a training target would measure memory (32 rows moved)."""
+    splits = defaultdict(set)
+    for r in real.rows:
+        if r["split"] != "test":
+            splits[normalize_key(r["response"])].add(r["split"])
+    assert all(len(s) == 1 for s in splits.values())
+    assert "What is Hirschsprung's disease?" in {r["instruction"] for r in real.rows if r["split"] == "validation"}
+
+
 def test_empty_medquad_collection_is_rejected_as_empty(real):
     assert real.rejected["empty_answer"] >= 792
     assert not [r for r in real.rows if "12_MPlusHerbsSupplements_QA" in r["origin"]]

@@ -1,5 +1,6 @@
 """Parsing the real upstream files, and clear errors for every kind of bad input."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,18 @@ def _question(answer_attrs: str, extra: str = "") -> str:
         (_question('ReferenceScore="4"')[:150], "malformed or truncated XML", None),
         ('<?xml version="1.0"?>\n<Root>\n<Question QID="1">\n</Root>\n', "malformed or truncated XML", 4),
         ("", "file is empty", None),
+        (
+            _question('ReferenceScore="4"', "<AnswerText>b</AnswerText>"),
+            "<AnswerText> inside <Answer> appears twice",
+            6,
+        ),
+        (
+            _question('ReferenceScore="4"').replace(
+                "<QuestionText>q</QuestionText>", "<QuestionText>q</QuestionText>" * 2
+            ),
+            "<QuestionText> inside <Question> appears twice",
+            4,
+        ),
     ],
 )
 def test_bad_mediqa_input_names_file_and_line(tmp_path, content, message, line):
@@ -129,3 +142,56 @@ def test_medquad_wrong_root_is_an_error(tmp_path):
     path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<Catalog></Catalog>\n', encoding="utf-8")
     with pytest.raises(RawDataError, match=r"0001.xml:2: root element is <Catalog>"):
         medquad.parse_medquad_file(path)
+
+
+_PAIR = '<QAPair pid="1"><Question qid="1-1" qtype="information">What is X?</Question><Answer>X is a thing.</Answer></QAPair>'
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (f'<Document id="1"><Focus>X</Focus>{_PAIR}</Document>', "<Document> has no <QAPairs> element"),
+        (
+            '<Document id="1"><Focus>X</Focus><qaPairs><pair><question>q?</question><answer>a</answer></pair></qaPairs>'
+            "</Document>",
+            "<Document> has no <QAPairs> element",
+        ),
+        (
+            f'<Document id="1"><Focus>X</Focus><QAPairs>{_PAIR}</QAPairs><Extra>{_PAIR}</Extra></Document>',
+            "<QAPair> elements outside <Document>/<QAPairs>",
+        ),
+        (
+            f'<Document id="1"><Focus>X</Focus><QAPairs>{_PAIR.replace("</Answer>", "</Answer><Answer>Y.</Answer>")}'
+            "</QAPairs></Document>",
+            "<Answer> inside <QAPair> appears twice",
+        ),
+    ],
+)
+def test_medquad_pairs_not_where_the_schema_puts_them_are_an_error(tmp_path, content, message):
+    """Not a file of no pairs (or of the first answer only), which a build would publish without a word."""
+    path = tmp_path / "c" / "0001.xml"
+    path.parent.mkdir()
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(RawDataError, match=re.escape(message)) as info:
+        medquad.parse_medquad_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_a_medquad_document_without_pairs_is_no_error(tmp_path):
+    """Ten upstream documents hold an empty <QAPairs>."""
+    path = tmp_path / "c" / "0001.xml"
+    path.parent.mkdir()
+    path.write_text('<Document id="1"><Focus>X</Focus><QAPairs></QAPairs></Document>', encoding="utf-8")
+    assert medquad.parse_medquad_file(path) == []
+
+
+def test_a_medquad_question_type_is_read_whatever_its_case_and_spaces(tmp_path):
+    path = tmp_path / "c" / "0001.xml"
+    path.parent.mkdir()
+    path.write_text(
+        f'<Document id="1"><Focus>X</Focus><QAPairs>{_PAIR}</QAPairs></Document>'.replace(
+            'qtype="information"', 'qtype=" Information"'
+        ),
+        encoding="utf-8",
+    )
+    assert [p.qtype for p in medquad.parse_medquad_file(path)] == ["information"]

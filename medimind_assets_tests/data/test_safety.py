@@ -259,3 +259,17 @@ def test_batch_6s_emergencies(question):
 )
 def test_the_words_of_batch_6s_emergencies_in_ordinary_questions_are_no_emergency(question):
     assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    ("question", "level"),
+    [
+        ("What are the symptoms of Ectopic Kidney?", "safe"),
+        ("What is Ectopic Kidney?", "safe"),
+        ("What are the symptoms of ectopic beats?", "safe"),
+        ("signs of an ectopic", "emergency"),
+        ("is an ectopic pregnancy dangerous", "caution"),
+    ],
+)
+def test_ectopic_alone_is_a_pregnancy_but_not_before_another_organ(question, level):
+    assert classify_safety(question) == level, assess(question)

@@ -124,6 +124,32 @@ def test_research_that_wants_to_learn_more_is_no_pointer():
     assert furnish(text).text == text
 
 
+@pytest.mark.parametrize(
+    ("text", "furnished"),
+    [
+        (
+            "About 7% of people develop appendicitis at some point.1 It most often occurs in the teens.2",
+            "About 7% of people develop appendicitis at some point. It most often occurs in the teens.",
+        ),
+        ("It affects 3 of 100,000 children.2,3 Most recover.", "It affects 3 of 100,000 children. Most recover."),
+        (
+            "Most are cholesterol stones.1\n- Pigment stones are dark.",
+            "Most are cholesterol stones.\n- Pigment stones are dark.",
+        ),
+        ("Keep it above 11.5 g/dL. Patients vary.", None),
+        ("Type 1.5 diabetes is rare. It is also called LADA.", None),
+        ("See Fig.1 Overview of the kidney.", None),
+    ],
+)
+def test_a_reference_number_flattened_onto_a_sentence_goes_a_decimal_stays(text, furnished):
+    assert furnish(text).text == (furnished or text)
+
+
+def test_a_starred_pointer_to_a_guide_the_corpus_lacks_goes():
+    text = f"{CONTENT[0]}\n\n*See the Pronunciation Guide for tips on how to say the words in bold type."
+    assert furnish(text).text == CONTENT[0]
+
+
 def test_urgent_advice_with_a_phone_number_is_content():
     text = f"{CONTENT[0]} If a child swallows one, call Poison Control at 1-800-222-1222 right away."
     assert furnish(text).text == text
