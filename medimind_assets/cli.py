@@ -169,7 +169,10 @@ def _retention(args: argparse.Namespace) -> int:
     from medimind_assets.retention import apply_retention
 
     _require_data_dir(args.data_dir)
-    report = apply_retention(ArtifactStore.at(args.data_dir), args.keep_adapters, dry_run=args.dry_run)
+    try:
+        report = apply_retention(ArtifactStore.at(args.data_dir), args.keep_adapters, dry_run=args.dry_run)
+    except OSError as exc:
+        raise CommandError(f"retention stopped: {exc}") from None
     if report.skipped:
         raise CommandError(report.skipped)
     verb = "would remove" if args.dry_run else "removed"

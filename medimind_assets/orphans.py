@@ -22,9 +22,10 @@ EXIT_CODE = 3
 RUN_WORKER_PID = "RUN_WORKER_PID"  # set by the subprocess launcher: the pid of the Dagster run's worker
 
 
-def process_alive(pid: int) -> bool:
+def process_alive(pid: int, started_by: float | None = None) -> bool:
     """Whether `pid` is a live process of this host that is still a Python (Dagster) process: a pid reused by
-    another program counts as gone."""
+    another program counts as gone. With `started_by` (a Unix time the process was known to run at), a process
+    that started after it is another one that got the pid (after a restart, pids are handed out again in order)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -35,7 +36,20 @@ def process_alive(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True  # no /proc to tell (not Linux)
+    if started_by is not None and (started := process_start_time(pid)) is not None and started > started_by + 1.0:
+        return False
     return b"python" in cmdline or b"dagster" in cmdline
+
+
+def process_start_time(pid: int) -> float | None:
+    """When `pid` started, as a Unix time (Linux's /proc), or None where that cannot be read."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(line for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime "))
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, after the command name in parentheses
+        return int(boot.split()[1]) + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def exit_with_parent(poll_seconds: float = POLL_SECONDS) -> threading.Thread:

@@ -13,7 +13,7 @@ from medimind_assets.atomic import directory_lock
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import IntegrityError, read_json_object, read_summary, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
-from medimind_assets.store import MERGE_INFO, ArtifactStore
+from medimind_assets.store import MERGE_INFO, TRAINING_SUMMARY, ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,12 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     record = read_promoted(store)
     adapter_dir = Path(record["path"])
     trained = read_summary(adapter_dir).get("fingerprint")
-    if trained and trained != record["fingerprint"]:
+    if not trained:
+        raise ArtifactMissingError(
+            f"not the promoted adapter: {adapter_dir} has no training summary ({TRAINING_SUMMARY}), so its files "
+            "cannot be checked; evaluate it again"
+        )
+    if trained != record["fingerprint"]:
         raise ArtifactMissingError(
             f"not the promoted adapter: {adapter_dir} holds adapter {trained}, {store.current_pointer} promotes "
             f"{record['fingerprint']} (the pointer was edited or the folder replaced); evaluate it again"
@@ -208,10 +213,13 @@ def verified_merge(store: ArtifactStore, merged_dir: Path, promoted: dict | None
             f"merged model {merged_dir} is a merge of other adapter files than the promoted adapter's (promoted "
             "again since it was merged): re-run merged_model"
         )
-    recorded = info.get("weight_files")
-    if isinstance(recorded, dict):
-        cache = store.merged / f".weights-{sha256_text(str(Path(merged_dir).resolve()))[:16]}.json"
-        actual = file_digests(Path(merged_dir), recorded, cache)
+    cache = store.merged / f".weights-{sha256_text(str(Path(merged_dir).resolve()))[:16]}.json"
+    for key in ("weight_files", "config_files"):  # config_files: merges written since it was recorded
+        recorded = info.get(key)
+        if not isinstance(recorded, dict):
+            continue
+        present = [name for name in recorded if (Path(merged_dir) / name).is_file()]  # a missing one differs
+        actual = file_digests(Path(merged_dir), present, cache if key == "weight_files" else None)
         changed = sorted(name for name, digest in recorded.items() if actual.get(name) != digest)
         if changed:
             raise IntegrityError(

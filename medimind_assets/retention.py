@@ -62,8 +62,11 @@ def _trained_at(adapter_dir: Path) -> tuple[str, float]:
 
 
 def _folders(area: Path) -> list[Path]:
-    """The artefact folders of `area` (adapters/, checkpoints/...), by name; temporaries (`.name.*`) left out."""
-    return sorted(p for p in area.iterdir() if p.is_dir() and not p.name.startswith(".")) if area.is_dir() else []
+    """The artefact folders of `area` (adapters/, checkpoints/...), by name; temporaries (`.name.*`) left out, and
+    links (an operator's, to something kept elsewhere: never followed, never removed)."""
+    if not area.is_dir():
+        return []
+    return sorted(p for p in area.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
 
 
 def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
@@ -95,11 +98,12 @@ def _leftovers(area: Path) -> list[Path]:
 
 
 def _training(store: ArtifactStore, fingerprint: str) -> bool:
-    """Whether a training holds the fingerprint's lock (a long first step can leave its folder quiet for a day)."""
+    """Whether a training holds the fingerprint's lock (a long first step can leave its folder quiet for a day). A
+    lock that cannot be opened (a read-only data folder) counts as held: nothing of it goes."""
     try:
         with directory_lock(store.checkpoints, fingerprint, wait=False):
             return False
-    except LockHeld:
+    except (LockHeld, OSError):
         return True
 
 
@@ -119,7 +123,7 @@ def apply_retention(
         report.bytes_freed += _size(path)
         if not dry_run:
             with suppress(FileNotFoundError):  # gone meanwhile (another retention)
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         report.removed.append(path.relative_to(store.root).as_posix())
 
     areas = (store.adapters, store.evaluations, store.merged, store.checkpoints, store.datasets)

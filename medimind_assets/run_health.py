@@ -29,15 +29,21 @@ def tag_run_host(instance: dg.DagsterInstance, run_id: str) -> None:
 
 
 def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid of the run's own process, or None when it reported none (yet): the first engine event with one,
-    "Started process for run" from a run worker, or the executor's "parent process" where `dg launch` runs the
-    run itself."""
+    """The pid of the run's own process, or None when it reported none (yet)."""
+    worker = run_worker(instance, run_id)
+    return worker[0] if worker else None
+
+
+def run_worker(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+    """(pid, when it was reported) of the run's own process, or None when it reported none (yet): the first engine
+    event with one, "Started process for run" from a run worker, or the executor's "parent process" where
+    `dg launch` runs the run itself."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT).records
     for record in records:
         event = record.event_log_entry.dagster_event
         pid = event.engine_event_data.metadata.get("pid") if event and event.engine_event_data else None
         if pid is not None:
-            return int(getattr(pid, "value", pid))
+            return int(getattr(pid, "value", pid)), record.event_log_entry.timestamp
     return None
 
 
@@ -51,9 +57,10 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
         if run.tags.get(RUN_HOST_TAG, untagged) != socket.gethostname():
             continue
-        pid = run_worker_pid(instance, run.run_id)
-        if pid is None or process_alive(pid):
+        worker = run_worker(instance, run.run_id)
+        if worker is None or process_alive(*worker):  # a process started after the run reported it is another
             continue
+        pid = worker[0]
         instance.report_run_failed(
             run,
             f"the process of this run (pid {pid}) is gone without reporting an end (killed?): marked failed, and "

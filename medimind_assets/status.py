@@ -11,7 +11,7 @@ from typing import Any
 from medimind_assets.data.rows import DatasetError, count_rows
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
-from medimind_assets.integrity import read_summary
+from medimind_assets.integrity import read_summary, verify_adapter
 from medimind_assets.promotion import verified_merge, verified_promotion
 from medimind_assets.store import EVALUATION_REPORT, ArtifactStore, PointerError
 
@@ -26,6 +26,8 @@ MERGE_COMMAND = ".venv/bin/medimind launch merged_model"
 # What a damaged file of the data folder raises when read (a truncated or hand-edited JSON, a missing key).
 UNREADABLE = (MediMindError, OSError, ValueError, KeyError, TypeError, AttributeError)
 REFUSED = "is refused by `medimind ask` and serving"
+NOT_PROMOTED = "PASSED but not promoted"
+DAMAGED = "the adapter is damaged"
 LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
 METRIC_WIDTH = 48
 
@@ -77,7 +79,13 @@ def training_facts(metrics: dict[str, Any], curve: dict[str, Any]) -> list[str]:
         counted = f", {epochs:g} epoch{'' if epochs == 1 else 's'}" if isinstance(epochs, int | float) else ""
         facts.append(f"{metrics['global_step']} steps{counted}")
     if isinstance(metrics.get("tokens_trained"), int):
-        facts.append(f"{metrics['tokens_trained']:,} tokens in {_duration(metrics.get('train_runtime_s'))}")
+        took = _duration(metrics.get("train_runtime_s"))
+        if metrics.get("resumed_from_step"):  # the runtime is the resumed run's; the tokens are the whole training's
+            facts.append(
+                f"{metrics['tokens_trained']:,} tokens, resumed at step {metrics['resumed_from_step']}: {took}"
+            )
+        else:
+            facts.append(f"{metrics['tokens_trained']:,} tokens in {took}")
     train = curve.get("train") or []
     if len(train) >= 2:
         facts.append(f"train loss {_fixed(train[0][1])} -> {_fixed(train[-1][1])}")
@@ -109,11 +117,13 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
     return rows
 
 
-def evaluation_lines(report: dict[str, Any], promoted_earlier: str | None = None) -> list[str]:
+def evaluation_lines(report: dict[str, Any], promoted_earlier: str | None = None, promoted: bool = True) -> list[str]:
     """The gate's verdict and reasons, then the key numbers, base beside adapter. `promoted_earlier`: when the
-    adapter is promoted on an earlier evaluation than this report's."""
+    adapter is promoted on an earlier evaluation than this report's; `promoted`: whether it is promoted at all."""
     gate, metrics = report["gate"], report["metrics"]
     verdict = "PASSED, adapter promoted" if gate["passed"] else "FAILED, adapter not promoted"
+    if gate["passed"] and not promoted:
+        verdict = f"{NOT_PROMOTED}: adapters/current.json does not promote it (materialize evaluation again)"
     if promoted_earlier:
         verdict = (
             f"{'PASSED' if gate['passed'] else 'FAILED'} on its latest evaluation; promoted on an earlier one "
@@ -138,6 +148,10 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
         facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
     except UNREADABLE as exc:
         summary, facts = {}, [f"its training summary cannot be read: {exc}"]
+    try:
+        verify_adapter(Path(latest["path"]))  # what evaluation checks first: a config, weights as training wrote
+    except UNREADABLE as exc:
+        facts.append(f"{DAMAGED}: {exc}; evaluation refuses it until lora_adapter is materialized again")
     lines = [_stage("adapter", shown), *([_continued(", ".join(facts))] if facts else [])]
     trained_on = (summary.get("dataset") or {}).get("data_version")
     if trained_on and store.dataset.is_file() and (now := sha256_file(store.dataset)) != trained_on:
@@ -155,13 +169,18 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
     if is_promoted and current.get("evaluation_sha256") not in (None, sha256_file(report_path)):
         promoted_earlier = str(current.get("promoted_at") or "an earlier evaluation")
     try:
-        return [*lines, *evaluation_lines(json.loads(report_path.read_text(encoding="utf-8")), promoted_earlier)]
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        return [*lines, *evaluation_lines(report, promoted_earlier, promoted=is_promoted)]
     except UNREADABLE as exc:
         problem = f"{type(exc).__name__}: {exc}"
         return [*lines, _stage("evaluation", f"{report_path} cannot be read ({problem}): materialize evaluation")]
 
 
-def _promoted_lines(store: ArtifactStore, current: dict[str, Any] | None, latest: dict[str, Any] | None) -> list[str]:
+def _promoted_lines(
+    store: ArtifactStore, current: dict[str, Any] | None, latest: dict[str, Any] | None, unreadable: bool = False
+) -> list[str]:
+    if unreadable:
+        return [_stage("promoted", f"{store.current_pointer} {REFUSED}: it cannot be read (above)")]
     if current is None:
         return [
             _stage("promoted", "none: no adapter has passed the gate yet"),
@@ -199,7 +218,7 @@ def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
     root = store.root
     lines = [f"MediMind: what is built under {root}", _dataset_line(store)]
     pointers: dict[str, dict[str, Any] | None] = {}
-    unreadable = False
+    unreadable: set[str] = set()
     for name, read in (
         ("base", store.read_base_model),
         ("latest", store.read_latest),
@@ -208,7 +227,8 @@ def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
         try:
             pointers[name] = read()
         except PointerError as exc:  # the other stages are still worth showing: ask may still work
-            pointers[name], unreadable = None, True
+            pointers[name] = None
+            unreadable.add(name)
             lines.append(f"  {exc}")
     base, latest, current = pointers["base"], pointers["latest"], pointers["current"]
     if base is None:
@@ -220,12 +240,13 @@ def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
         lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:
         lines.extend(_adapter_lines(store, latest, current))
-    promoted = _promoted_lines(store, current, latest)
+    promoted = _promoted_lines(store, current, latest, unreadable="current" in unreadable)
     lines.extend(promoted)
     refused = any(REFUSED in line or " is missing: " in line for line in promoted)
+    unpromoted = any(NOT_PROMOTED in line or DAMAGED in line for line in lines)
     lines.append("Next:")
     for command, what in NEXT_STEPS:
         if refused and command.startswith(ASK):
             continue  # it would refuse: the lines above say why
         lines += [f"  {command}", f"      {what}"]
-    return lines, not (refused or unreadable)
+    return lines, not (refused or unreadable or unpromoted)

@@ -139,7 +139,8 @@ def test_status_names_a_damaged_or_missing_artefact_instead_of_failing(tmp_path,
 def test_status_survives_any_truncation_or_missing_key_of_the_evaluation_report(tmp_path):
     """Whatever is left of evaluation.json (a write cut at any byte, any one key removed at any depth), status
     prints its stages and names the file instead of failing."""
-    from medimind_assets.status import status_lines
+    from medimind_assets.promotion import AdapterRef, promote
+    from medimind_assets.status import status_lines, status_report
 
     store = ArtifactStore.at(tmp_path)
     (store.adapters / "abc").mkdir(parents=True)
@@ -174,6 +175,10 @@ def test_status_survives_any_truncation_or_missing_key_of_the_evaluation_report(
         lines = status_lines(store)
         assert lines[-1].startswith("      ") and any(line.startswith("  evaluation  ") for line in lines), content
     path.write_text(text)
+    # Passed, but adapters/current.json promotes nothing: the promotion never happened (killed, read-only folder).
+    lines, ok = status_report(store)
+    assert not ok and any(line.startswith("  evaluation  gate PASSED but not promoted") for line in lines)
+    promote(store, AdapterRef("abc", store.adapters / "abc"), {"dataset_data_version": "d" * 64})
     assert "  evaluation  gate PASSED, adapter promoted" in status_lines(store)
 
 
@@ -187,6 +192,8 @@ def test_training_facts_say_how_long_and_whether_the_loss_fell():
         "validation loss 2.276",
     ]
     assert training_facts({}, {}) == []
+    resumed = {**metrics, "train_runtime_s": 0.8, "resumed_from_step": 100}
+    assert training_facts(resumed, {})[1] == "14,799 tokens, resumed at step 100: 1s"  # not "in 1s"
 
 
 def test_status_summarises_what_a_run_built(world, data_dir: Path, capsys):
@@ -336,6 +343,28 @@ def test_status_shows_every_stage_it_can_when_one_pointer_is_unreadable(tmp_path
     assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "latest.json" in out and "tiny (" in out and "promoted" in out
+
+
+def test_status_names_a_newest_adapter_missing_its_weights(tmp_path, capsys):
+    from medimind_assets_tests.test_integrity import _adapter
+
+    store = ArtifactStore.at(tmp_path)
+    adapter = _adapter(store.adapters / "abc")
+    store.write_latest({"fingerprint": "abc", "path": str(adapter)})
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+    (adapter / "adapter_model.safetensors").unlink()
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
+    assert "the adapter is damaged" in capsys.readouterr().out
+
+
+def test_an_unreadable_promotion_pointer_is_not_read_as_no_promotion(tmp_path, capsys):
+    store = ArtifactStore.at(tmp_path)
+    store.adapters.mkdir(parents=True)
+    store.current_pointer.write_text("")
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "no adapter has passed the gate yet" not in out and "cannot be read" in out
+    assert "medimind ask" not in out.split("Next:")[1]
 
 
 @pytest.mark.parametrize("selection", ["dataset lora_adapter", "key:datset+", "dataset+ and and"])

@@ -226,3 +226,34 @@ def test_a_dry_run_counts_what_the_real_run_removes_checkpoints_included(tmp_pat
     did = apply_retention(store, keep_adapters=0)
     assert sorted(would.removed) == sorted(did.removed) and would.bytes_freed == did.bytes_freed
     assert f"checkpoints/{fingerprints[0]}" in did.removed
+
+
+def test_an_operators_links_are_neither_followed_nor_removed(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    for night in range(1, 4):
+        _night(store, night)
+    elsewhere = tmp_path / "backup"
+    (elsewhere / "keep-me").mkdir(parents=True)
+    for area in (store.adapters, store.evaluations, store.merged):
+        (area / "backup_link").symlink_to(elsewhere, target_is_directory=True)
+    report = apply_retention(store, keep_adapters=0)
+    assert sum(path.startswith(("adapters/", "evaluations/", "merged/")) for path in report.removed) == 6  # nights 1, 2
+    assert not [path for path in report.removed if "backup_link" in path]
+    assert all((area / "backup_link").is_symlink() for area in (store.adapters, store.evaluations, store.merged))
+    assert (elsewhere / "keep-me").is_dir()
+
+
+def test_a_dry_run_on_a_read_only_data_folder_lists_without_a_lock(tmp_path: Path, monkeypatch):
+    store = ArtifactStore.at(tmp_path / "data")
+    for night in range(1, 4):
+        _night(store, night)
+    lock = store.checkpoints / f".{'01' + 'f' * 62}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+
+    def read_only(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr("medimind_assets.retention.directory_lock", read_only)
+    report = apply_retention(store, keep_adapters=0, dry_run=True)
+    assert report.removed and all(path.startswith(("adapters/", "evaluations/", "merged/")) for path in report.removed)

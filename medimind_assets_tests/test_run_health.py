@@ -69,6 +69,34 @@ def test_a_live_run_is_left_alone():
             alive.kill()
 
 
+def test_a_pid_taken_by_a_process_started_after_the_run_reported_it_is_no_longer_the_run(monkeypatch):
+    """After a restart pids are handed out again in order, often to Python processes: the run is still dead."""
+    import time
+
+    from medimind_assets import orphans
+
+    with dg.instance_for_test() as instance:
+        alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            run = _started_run(instance, alive.pid)
+            assert fail_dead_runs(instance) == []  # started before the run reported it: the run's own process
+            monkeypatch.setattr(orphans, "process_start_time", lambda pid: time.time() + 60)
+            assert fail_dead_runs(instance) == [run.run_id]
+        finally:
+            alive.kill()
+
+
+def test_the_start_time_of_a_process_is_when_it_started():
+    import os
+    import time
+
+    from medimind_assets.orphans import process_alive, process_start_time
+
+    assert abs(process_start_time(os.getpid()) - time.time()) < 3600
+    assert process_alive(os.getpid(), started_by=time.time())
+    assert not process_alive(os.getpid(), started_by=time.time() - 7 * 24 * 3600)
+
+
 def test_another_machines_run_is_left_to_that_machine():
     """An instance shared by two machines: a pid of the other machine says nothing about this one's processes."""
     with dg.instance_for_test() as instance:

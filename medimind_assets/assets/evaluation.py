@@ -91,7 +91,7 @@ def evaluation(
     from medimind_assets.evaluation.ranking import ranker_table
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics, per_question_table
     from medimind_assets.promotion import Superseded, promote, promoted_version_of
-    from medimind_assets.retention import apply_retention
+    from medimind_assets.retention import RetentionReport, apply_retention
 
     try:
         evaluation_settings = settings_from(EvaluationSettings, config)
@@ -116,7 +116,10 @@ def evaluation(
             context.log.warning(superseded)
     if gate.passed and not superseded:
         context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.store.current_pointer}")
-        retention = apply_retention(settings.store, settings.keep_adapters)
+        try:
+            retention = apply_retention(settings.store, settings.keep_adapters)
+        except OSError as exc:  # the promotion stands: what could not be removed stays until the next run
+            retention = RetentionReport(skipped=f"could not remove old artefacts ({exc})")
         if retention.skipped:
             context.log.warning(f"retention skipped: {retention.skipped}")
         else:

@@ -77,6 +77,13 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         raise EvaluationRefused(f"dataset not found: {store.dataset} (materialize dataset first)")
     adapter = read_latest_adapter(store)
     summary = read_summary(adapter.path)
+    if not summary.get("fingerprint"):
+        # Without it nothing says which dataset and base the adapter was trained on, nor that its weights are
+        # the ones training wrote: a gate passed on it would promote an unknown.
+        raise EvaluationRefused(
+            f"adapter {adapter.path} has no training summary ({TRAINING_SUMMARY}): its weights, dataset and base "
+            "model cannot be checked; re-materialize lora_adapter"
+        )
     manifest = read_current_base_model(store)
     # Weights edited or replaced in place since base_model hashed them: the gate would judge other weights than
     # the ones the promotion records (and serving would then refuse them).

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from medimind_assets.atomic import atomic_directory
-from medimind_assets.digests import combined_hash
+from medimind_assets.digests import combined_hash, file_digests
 from medimind_assets.llm.loading import (
     attach_adapter,
     choose_device,
@@ -32,6 +32,18 @@ from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models.model_dir import weight_digests
 from medimind_assets.quiet import no_progress_bars
 from medimind_assets.store import MERGE_INFO
+
+SHAPING_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
 
 logger = logging.getLogger(__name__)
 Log = Callable[[str], None]
@@ -162,6 +174,10 @@ def merge_adapter(
         info["equivalence"] = {**asdict(equivalence), "bound": equivalence.bound, "passed": equivalence.passed}
         # What `medimind ask --merged` checks before it loads the weights: these files, as they were written.
         weight_files = info["weight_files"] = weight_digests(tmp)
+        # And what shapes the answers besides the weights (a hand-edited rope_theta or chat template would not
+        # change one weight byte).
+        shaping = [name for name in SHAPING_FILES if (tmp / name).is_file()]
+        info["config_files"] = file_digests(tmp, shaping)
         (tmp / MERGE_INFO).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     log(
         f"merged model: max |logit diff| {equivalence.max_abs_diff:.2e} "

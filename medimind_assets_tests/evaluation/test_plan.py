@@ -92,6 +92,14 @@ def test_a_dataset_edited_after_training_is_refused(tmp_path):
         plan_evaluation(_store(tmp_path, dataset_changed=True), tmp_path / "raw", EvaluationSettings())
 
 
+def test_an_adapter_without_its_training_summary_is_refused(tmp_path):
+    """Nothing would say which dataset and base it was trained on, or that its weights are what training wrote."""
+    store = _store(tmp_path)
+    (store.adapters / "fp" / "training_summary.json").unlink()
+    with pytest.raises(EvaluationRefused, match="has no training summary"):
+        plan_evaluation(store, tmp_path / "raw", EvaluationSettings())
+
+
 def test_an_adapter_of_another_base_model_is_refused(tmp_path):
     with pytest.raises(EvaluationRefused, match="was trained on base tiny"):
         plan_evaluation(_store(tmp_path, trained_on_hash="other"), tmp_path / "raw", EvaluationSettings())

@@ -135,6 +135,15 @@ def test_only_the_merge_of_the_promoted_files_is_served_and_only_as_written(worl
     assert code == 2 and f"{weights}: differs from the file merged_model wrote" in err
     lines, healthy = status_report(store)
     assert not healthy and any(line.startswith("  merged") and "is refused" in line for line in lines)
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    assert ask()[0] == 0
+    # A config edited by hand changes every answer without changing one weight byte.
+    assert "config.json" in info["config_files"] and "tokenizer.json" in info["config_files"]
+    config = json.loads((out / "config.json").read_text())
+    (out / "config.json").write_text(json.dumps({**config, "rope_theta": 10.0}))
+    code, err = ask()
+    assert code == 2 and f"{out / 'config.json'}: differs from the file merged_model wrote" in err
     (out / MERGE_INFO).unlink()
     code, err = ask()
     assert code == 2 and "merge_info.json: does not exist" in err
