@@ -99,16 +99,24 @@ class LockHeld(MediMindError, BlockingIOError):
     """Another process holds the lock (raised instead of waiting when asked not to wait)."""
 
 
+class LockUnavailable(MediMindError, OSError):
+    """The lock file cannot be created (a read-only or full data folder): the message names it and why."""
+
+
 @contextmanager
 def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive lock named `name` in `parent`: blocks while another process holds it, or with
     `wait=False` raises LockHeld naming the lock file. The kernel releases it when the holder dies."""
-    parent.mkdir(parents=True, exist_ok=True)
-    if fcntl is None:
+    path = parent / f".{name}.lock"
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a") if fcntl is not None else None
+    except OSError as exc:
+        raise LockUnavailable(exc.errno, f"cannot take the lock: {describe_os_error(exc, path)}") from None
+    if handle is None:
         yield
         return
-    path = parent / f".{name}.lock"
-    with path.open("a") as handle:
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:

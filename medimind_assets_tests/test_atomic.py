@@ -154,3 +154,20 @@ def test_a_full_disk_inside_a_native_writer_names_the_artefact(tmp_path: Path, m
     assert not final.exists()
     with pytest.raises(RuntimeError, match="a bug of its own"), atomic_directory(final):
         raise RuntimeError("a bug of its own (os error 999)")
+
+
+def test_a_lock_that_cannot_be_created_is_named_with_why(tmp_path, monkeypatch):
+    """A read-only data folder: one line naming the lock file, and an OSError still (retention's dry run reads it
+    as a lock it cannot judge)."""
+    import errno
+
+    from medimind_assets.atomic import LockUnavailable, directory_lock
+
+    def read_only(self, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+
+    monkeypatch.setattr(type(tmp_path), "open", read_only)
+    expected = r"cannot take the lock: read-only file system while writing .*\.x\.lock"
+    with pytest.raises(LockUnavailable, match=expected), directory_lock(tmp_path, "x"):
+        pass
+    assert issubclass(LockUnavailable, OSError)

@@ -18,7 +18,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
 # "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
 _NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
-_TITLE_PREFIX = re.compile(r"^([^\n:.!]{1,150}?(?:\?)?):\s+(?=\S)")
+_TITLE_PREFIX = re.compile(r"^((?:[^\n:.!(]|\([^)\n]{0,80}\)){1,150}?(?:\?)?):\s+(?=\S)")
 _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")

@@ -23,6 +23,8 @@ def test_mediqa_title_prefix_is_stripped():
         "Noonan syndrome is genetic."
     )
     assert clean_answer("What is Flu?: The flu is an infection.", strip_prefix=True) == "The flu is an infection."
+    title = "Methadone (IMPORTANT WARNING:): Methadone may cause slowed breathing."  # a colon inside the title
+    assert clean_answer(title, strip_prefix=True) == "Methadone may cause slowed breathing."
     # Without the flag (MedQuAD), a colon in the first sentence stays.
     assert clean_answer("Symptoms include: fever.") == "Symptoms include: fever."
 
