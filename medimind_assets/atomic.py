@@ -112,7 +112,8 @@ def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]
         parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a") if fcntl is not None else None
     except OSError as exc:
-        raise LockUnavailable(exc.errno, f"cannot take the lock: {describe_os_error(exc, path)}") from None
+        where = exc.filename or path  # the folder that could not be made (a file in its place), or the lock
+        raise LockUnavailable(exc.errno, f"cannot take the lock {path}: {describe_os_error(exc, where)}") from None
     if handle is None:
         yield
         return

@@ -19,6 +19,9 @@ from pathlib import Path
 
 POLL_SECONDS = 1.0
 EXIT_CODE = 3
+# A wall-clock step (a VM resumed, NTP) moves the start times read from /proc against the recorded ones: a process
+# counts as later only past this margin, so a live run is never failed by a clock step smaller than it.
+CLOCK_SLACK_S = 120.0
 RUN_WORKER_PID = "RUN_WORKER_PID"  # set by the subprocess launcher: the pid of the Dagster run's worker
 
 
@@ -36,7 +39,11 @@ def process_alive(pid: int, started_by: float | None = None) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True  # no /proc to tell (not Linux)
-    if started_by is not None and (started := process_start_time(pid)) is not None and started > started_by + 1.0:
+    if (
+        started_by is not None
+        and (started := process_start_time(pid)) is not None
+        and started > started_by + CLOCK_SLACK_S
+    ):
         return False
     return b"python" in cmdline or b"dagster" in cmdline
 

@@ -13,7 +13,7 @@ from medimind_assets.atomic import directory_lock
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import IntegrityError, read_json_object, read_summary, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
-from medimind_assets.store import MERGE_INFO, TRAINING_SUMMARY, ArtifactStore
+from medimind_assets.store import MERGE_INFO, SHAPING_FILES, TRAINING_SUMMARY, ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -221,6 +221,8 @@ def verified_merge(store: ArtifactStore, merged_dir: Path, promoted: dict | None
         present = [name for name in recorded if (Path(merged_dir) / name).is_file()]  # a missing one differs
         actual = file_digests(Path(merged_dir), present, cache if key == "weight_files" else None)
         changed = sorted(name for name, digest in recorded.items() if actual.get(name) != digest)
+        if key == "config_files":  # one added since (a chat template) changes answers as much as one edited
+            changed += [name for name in SHAPING_FILES if name not in recorded and (Path(merged_dir) / name).is_file()]
         if changed:
             raise IntegrityError(
                 Path(merged_dir) / changed[0],

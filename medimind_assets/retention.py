@@ -154,6 +154,6 @@ def apply_retention(
         versions.add(sha256_file(store.dataset))
     if store.datasets.is_dir():
         for path in sorted(store.datasets.glob("*.jsonl")):
-            if path.stem not in versions:
+            if path.stem not in versions and not path.is_symlink():  # an operator's link stays, as in the others
                 remove(path)
     return report

@@ -11,9 +11,9 @@ from typing import Any
 from medimind_assets.data.rows import DatasetError, count_rows
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
-from medimind_assets.integrity import read_summary, verify_adapter
+from medimind_assets.integrity import IntegrityError, read_summary, verify_adapter
 from medimind_assets.promotion import verified_merge, verified_promotion
-from medimind_assets.store import EVALUATION_REPORT, ArtifactStore, PointerError
+from medimind_assets.store import EVALUATION_REPORT, TRAINING_SUMMARY, ArtifactStore, PointerError
 
 ASK = '.venv/bin/medimind ask "What are the symptoms of diabetes?"'
 NEXT_STEPS = (
@@ -150,6 +150,8 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
         summary, facts = {}, [f"its training summary cannot be read: {exc}"]
     try:
         verify_adapter(Path(latest["path"]))  # what evaluation checks first: a config, weights as training wrote
+        if not (Path(latest["path"]) / TRAINING_SUMMARY).is_file():
+            raise IntegrityError(Path(latest["path"]) / TRAINING_SUMMARY, "does not exist")
     except UNREADABLE as exc:
         facts.append(f"{DAMAGED}: {exc}; evaluation refuses it until lora_adapter is materialized again")
     lines = [_stage("adapter", shown), *([_continued(", ".join(facts))] if facts else [])]

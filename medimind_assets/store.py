@@ -26,6 +26,18 @@ BASE_MODEL = "base_model.json"
 TRAINING_SUMMARY = "training_summary.json"
 EVALUATION_REPORT = "evaluation.json"  # in evaluations/<fingerprint>/
 MERGE_INFO = "merge_info.json"  # in merged/<fingerprint>/, beside the merged weights
+# What shapes a merged model's answers besides its weights: recorded by the merge, checked before it is served.
+SHAPING_FILES = (
+    "config.json",
+    "generation_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+)
 
 
 class PointerError(MediMindError, ValueError):

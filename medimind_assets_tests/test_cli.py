@@ -1,6 +1,7 @@
 """`medimind`: every misuse is one line on stderr and exit 2; `status` says what the pipeline has built."""
 
 import json
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -355,6 +356,11 @@ def test_status_names_a_newest_adapter_missing_its_weights(tmp_path, capsys):
     (adapter / "adapter_model.safetensors").unlink()
     assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
     assert "the adapter is damaged" in capsys.readouterr().out
+    shutil.rmtree(adapter)
+    adapter = _adapter(store.adapters / "abc")
+    (adapter / "training_summary.json").unlink()  # what evaluation refuses: nothing says what it was trained on
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
+    assert "training_summary.json: does not exist" in capsys.readouterr().out
 
 
 def test_an_unreadable_promotion_pointer_is_not_read_as_no_promotion(tmp_path, capsys):

@@ -257,3 +257,16 @@ def test_a_dry_run_on_a_read_only_data_folder_lists_without_a_lock(tmp_path: Pat
     monkeypatch.setattr("medimind_assets.retention.directory_lock", read_only)
     report = apply_retention(store, keep_adapters=0, dry_run=True)
     assert report.removed and all(path.startswith(("adapters/", "evaluations/", "merged/")) for path in report.removed)
+
+
+def test_a_linked_dataset_version_is_not_removed(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    for night in range(1, 4):
+        _night(store, night)
+    target = tmp_path / "elsewhere.jsonl"
+    target.write_text("{}\n")
+    link = store.datasets / f"{'0' * 64}.jsonl"
+    link.symlink_to(target)
+    report = apply_retention(store, keep_adapters=0)
+    assert link.is_symlink() and target.is_file()
+    assert not [path for path in report.removed if path.endswith(link.name)]

@@ -80,7 +80,7 @@ def test_a_pid_taken_by_a_process_started_after_the_run_reported_it_is_no_longer
         try:
             run = _started_run(instance, alive.pid)
             assert fail_dead_runs(instance) == []  # started before the run reported it: the run's own process
-            monkeypatch.setattr(orphans, "process_start_time", lambda pid: time.time() + 60)
+            monkeypatch.setattr(orphans, "process_start_time", lambda pid: time.time() + 3600)
             assert fail_dead_runs(instance) == [run.run_id]
         finally:
             alive.kill()
@@ -94,6 +94,7 @@ def test_the_start_time_of_a_process_is_when_it_started():
 
     assert abs(process_start_time(os.getpid()) - time.time()) < 3600
     assert process_alive(os.getpid(), started_by=time.time())
+    assert process_alive(os.getpid(), started_by=time.time() - 60)  # a clock stepped a minute: still the run's
     assert not process_alive(os.getpid(), started_by=time.time() - 7 * 24 * 3600)
 
 

@@ -109,7 +109,10 @@ MAX_CITATION_CHARS = 400
 _INFORMATION_REQUEST = re.compile(r"^do you have (?:any )?information (?:about|on)\s+(.+?)\s*\??$", re.IGNORECASE)
 # A booklet's title as a MedQuAD question's focus: "What causes What I need to know about Gas?" (NIDDK). Only inside
 # a question (capitalised as a title): a user asking "What do I need to know about gas?" keeps the words.
-_TITLE_IN_QUESTION = re.compile(r"(?<=\w )(?:What (?:I|you) need to know about|Your Guide to) (?=\S)")
+_TITLE_IN_QUESTION = re.compile(
+    r"(?:(?<= is )|(?<= are )|(?<= of )|(?<= for )|(?<= causes )|(?<= diagnose )|(?<= prevent )|(?<= by ))"
+    r"(?:What (?:I|you) need to know about|Your Guide to) (?=\S)"
+)
 
 
 @dataclass

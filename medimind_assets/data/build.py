@@ -271,7 +271,7 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
         collections[_collection(row["source"], row["origin"])]["rows"] += 1
     _one_split_per_question(result.rows)
     _shared_answers_train(result.rows, answer_keys)
-    _ensure_validation(result.rows, options.validation_fraction)
+    _ensure_validation(result.rows, options.validation_fraction, answer_keys)
     result.rows.sort(key=lambda r: (SPLITS.index(r["split"]), r["source"], r["question_id"], r["id"]))
     return result
 
@@ -460,13 +460,18 @@ def _cap_shared_answers(result: BuildResult, answer_keys: dict[str, str], limit:
 def _shared_answers_train(rows: list[dict], answer_keys: dict[str, str]) -> None:
     """An answer given to questions of both splits trains (with each of those questions' variants): a validation
     question whose reference is a training target measures memory, not what the model learned."""
-    trained = {answer_keys[r["id"]] for r in rows if r["split"] == "train"}
-    moved = {
-        compact_key(r["instruction"]) for r in rows if r["split"] == "validation" and answer_keys[r["id"]] in trained
-    }
-    for row in rows:
-        if row["split"] == "validation" and compact_key(row["instruction"]) in moved:
-            row["split"] = "train"
+    while True:  # a moved question brings its other answers to train: until nothing more moves
+        trained = {answer_keys[r["id"]] for r in rows if r["split"] == "train"}
+        moved = {
+            compact_key(r["instruction"])
+            for r in rows
+            if r["split"] == "validation" and answer_keys[r["id"]] in trained
+        }
+        if not moved:
+            return
+        for row in rows:
+            if row["split"] == "validation" and compact_key(row["instruction"]) in moved:
+                row["split"] = "train"
 
 
 def _one_split_per_question(rows: list[dict]) -> None:
@@ -488,14 +493,21 @@ def _one_split_per_question(rows: list[dict]) -> None:
             row["split"] = split
 
 
-def _ensure_validation(rows: list[dict], fraction: float) -> None:
-    """With a small dataset the hash may put no question in validation: move the lowest-hash question there."""
+def _ensure_validation(rows: list[dict], fraction: float, answer_keys: dict[str, str] | None = None) -> None:
+    """With a small dataset the hash may put no question in validation: move the lowest-hash question there, of
+    those whose answers no other question trains on (`_shared_answers_train`)."""
     if fraction <= 0 or any(r["split"] == "validation" for r in rows):
         return
+    askers: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r["split"] == "train" and answer_keys is not None:
+            askers[answer_keys[r["id"]]].add(compact_key(r["instruction"]))
+    shared = {key for keys in askers.values() if len(keys) > 1 for key in keys}
     train_keys = sorted({normalize_key(r["instruction"]) for r in rows if r["split"] == "train"})
     if len({compact_key(key) for key in train_keys}) < 2:  # one question (with its variants): it stays to train on
         return
-    chosen = compact_key(min(train_keys, key=_question_rank))  # with its variants (`_one_split_per_question`)
+    candidates = [key for key in train_keys if compact_key(key) not in shared] or train_keys
+    chosen = compact_key(min(candidates, key=_question_rank))  # with its variants (`_one_split_per_question`)
     for row in rows:
         if row["split"] == "train" and compact_key(row["instruction"]) == chosen:
             row["split"] = "validation"

@@ -18,7 +18,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
 # "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
 _NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
-_TITLE_PREFIX = re.compile(r"^((?:[^\n:.!(]|\([^)\n]{0,80}\)){1,150}?(?:\?)?):\s+(?=\S)")
+_TITLE_PREFIX = re.compile(r"^((?:[^\n:.!(]|\([^)\n]{0,150}\)){1,150}?(?:\?)?):\s+(?=\S)")
 _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -83,10 +83,14 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
     if len(text) <= max_chars:
         return text, False
     head = text[: max_chars + 1]
-    items = [m.start() for m in _ITEM_START.finditer(head)]
-    # Not at the end of an item's first sentence when the item goes on: "- Alpha-beta blockers." is its label.
+    starts = list(_ITEM_START.finditer(head))
+    # Not at the end of a list item's first sentence when the item goes on: "- Alpha-beta blockers." is its label
+    # (a new line of prose is no item); only when nothing else is left.
+    items = [m.start() for m in starts if "-" in m.group() or head[m.end() :].startswith("- ")]
     ends = [end for end in _sentence_ends(head, items) if end <= max_chars]
-    ends += [start for start in items if not head[:start].rstrip().endswith(":")]
+    ends += [m.start() for m in starts if not head[: m.start()].rstrip().endswith(":")]
+    if not [end for end in ends if 0 < end <= max_chars and head[:end].strip()]:
+        ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
     ends = [end for end in ends if 0 < end <= max_chars and head[:end].strip()]
     if ends:
         return head[: max(ends)].rstrip(), True
@@ -131,13 +135,13 @@ def normalize_key(text: str) -> str:
 
 _SPACE_NOT_BETWEEN_NUMBERS = re.compile(r" (?!\d)|(?<!\d) ")
 _POSSESSIVE = re.compile(r"(?<=[a-z]) s\b")
-_FINAL_S = re.compile(r"(?<=[a-z]{4})s\b")
+_FINAL_S = re.compile(r"(?<=[a-z]{2})s\b")  # every piece of a split word too: "x-rays" and "xrays" stay one
 
 
 def compact_key(text: str) -> str:
     """`normalize_key` without its spaces, for telling whether two questions are one: "I'm" and "Im", "e-cigarettes"
     and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls. A space between two numbers
-    stays: "1.5 mg" and "15 mg" are other questions. A final "s" of a word of five letters or more goes too:
+    stays: "1.5 mg" and "15 mg" are other questions. A final "s" of a word of three letters or more goes too:
     "Hirschsprung's disease", "Hirschsprungs disease" and "Hirschsprung disease" ask one thing."""
     return _SPACE_NOT_BETWEEN_NUMBERS.sub("", _FINAL_S.sub("", _POSSESSIVE.sub("s", normalize_key(text))))
 

@@ -66,12 +66,21 @@ SELF_HARM = phrases(
     r"(?:thoughts?|thinking|think) (?:of|about) (?:ending|killing|hurting|harming) (?:it|my|him|her)|"
     r"dont (?:see|have) (?:a |any )?(?:reason|point) (?:to|in) (?:live|living|go on|going on|be here)",
     r"(?:wish|wishing) (?:i|he|she) (?:was|were|could be) dead|(?:want|wants|wanted) to die|kill (?:my|him|her)self",
-    r"(?:painless|easy|easiest|quick|quickest|fast|fastest|peaceful|best|surest|simplest) (?:way|ways|method|methods) "
-    r"to (?:die(?! (?:\w+ )?(?:hair|roots|beard|fabric|clothes))|end (?:it|my life))",
     # Intent to overdose, not "am I going to overdose if ..." or "I don't want to overdose my child".
-    r"(?:thinking (?:of|about)|planning (?:on|to)|(?<!dont )(?<!not )want to|(?<!dont )wanna) (?:od|oding|overdosing|"
-    r"overdose)\b(?! (?:my|his|her|the|a|our) )|"
-    r"(?:have|got) (?:them|my pills|my meds|the pills) (?:all )?(?:counted|lined|laid) out",
+    r"(?:thinking (?:of|about)|planning (?:on|to)|plan to|(?<!dont )(?<!not )want to|(?<!dont )wanna|gonna|going to|"
+    r"about to) (?:od|oding|overdosing|overdose)(?= (?:on|tonight|today|now|again|soon) | $)|"
+    r"(?:have|got) (?:them|my pills|my meds|the pills|all my pills|all my meds) (?:all )?(?:counted|lined|laid) "
+    r"(?:out|up)(?! for (?:the|this|next|a) (?:week|month|trip|day)| in (?:a|my|the) (?:pill|dosette))",
+)
+# Asking for a way to die, not a question about dying at the end of a life (`assess` leaves those out).
+WAY_TO_DIE = phrases(
+    r"(?:painless|least painful|easy|easiest|quick|quickest|fast|fastest|peaceful|best|surest|simplest|quietest) "
+    r"(?:way|ways|method|methods) (?:to die|of dying|to end (?:it|my life))(?! (?:\w+ ){0,2}(?:hair|roots|beard|"
+    r"fabric|clothes|eggs?|shirts?|shoes|wool|yarn|cotton|jeans|leather|easter)\b)"
+)
+END_OF_LIFE = phrases(
+    r"hospice|palliative|with dignity|terminally ill|terminal (?:illness|cancer)|end of life|in (?:my|your|their|his|"
+    r"her|our) sleep|of old age"
 )
 
 RED_FLAG = phrases(
@@ -169,11 +178,11 @@ RED_FLAG = phrases(
     r"(?:i|he|she|they|we|you|someone|friend|just|has|have|think (?:i|he|she)) overdosed|overdosing|took (?:\d+|too many|a (?:whole |full )?(?:bottle|box|pack|handful)|all (?:of )?(?:my|the|his|her)|"
     r"an entire|double|extra)(?: \w+){0,4} (?:pills?|tablets?|capsules?|meds|dose|doses|of (?:my|his|her|the))",
     r"(?:swallowed|drank|ate|ingested|bit into|chewed|licked|sucked on|got into) (?:some |a |an |the |one of "
-    r"(?:the|those|my) |a little |part of a |half a |(?:some|all|a few|several|half|a handful|a bunch|\d+) of "
-    r"(?:the |my |his |her |their |those |\w+s )?)?(?:\w+ )?(?:bleach|cleaner|detergent|pods?|battery|"
+    r"(?:the|those|my) |a little |part of a |half a |(?:some|all|a few|several|half|a handful|a bunch|one|two|"
+    r"three|\d+) of (?:(?:the|my|his|her|their|those|\w+s) ){0,2})?(?:\w+ ){0,2}(?:bleach|cleaner|detergent|pods?|battery|"
     r"batteries|button batteries|magnets?|poison|antifreeze|pesticide|weed killer|lye|paint thinner|gasoline|"
     r"lighter fluid|mushrooms?|berries|pills?|tablets?|meds|medicine|vape|nicotine|chemicals?|rat poison|"
-    r"lamp oil|mouthwash|hand sanitizer)",
+    r"lamp oil|mouthwash|hand sanitizer)(?! whole\b| with (?:food|water|milk)\b| instead\b)",
     r"(?:i|we|he|she|they|been|was|were|got|think (?:i|we|he|she) (?:was|were|got)) poisoned|"
     r"(?:we|everyone|whole family|all of us|family)\b.{0,80}\b(?:fumes|gas (?:heater|leak|stove)|heater|generator|"
     r"carbon monoxide)|(?:fumes|carbon monoxide)\b.{0,60}\b(?:dizzy|headache|sleepy|sluggish|passed out|confused)",
@@ -206,10 +215,16 @@ RED_FLAG = phrases(
     r"sweat\w*|passed out|wont wake|acting drunk|cant think)",
     r"(?:baby|newborn|infant) (?:is |who is )?\d+ (?:days?|weeks?)(?: old)?\b.{0,60}\b(?:fever|temp|temperature)",
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
-    r"\b(?:[12]|one|two) (?:months?|mo) old\b.{0,60}\b(?:fever|temp|temperature)",  # a fever under 3 months
-    # An aortic dissection's pain.
-    r"(?:tearing|ripping)\b.{0,40}\b(?:chest|back|belly|abdomen|stomach|shoulder blades)|(?:chest|back|belly|abdomen|"
-    r"stomach)\b.{0,40}\b(?:tearing|ripping)|pain\b.{0,40}\bthrough to (?:the |my |his |her )?back\b(?! of)",
+    # A fever under three months (a temperature of 38 C or 100.4 F and up), not a puppy's or "no fever".
+    r"(?:\b(?:[12]|one|two) (?:months?|mo)|\b(?:[1-9]|1[0-2]) (?:weeks?|wks?)) old\b(?! (?:\w+ )?(?:puppy|kitten|dog|"
+    r"cat|foal|calf|lamb))(?:(?! no fever| not have a fever| without (?:a )?fever).){0,60}\b(?:fever|(?:temp|"
+    r"temperature) (?:is |of |was |at )?(?:3[89]|4[01]|10[0-5]))",
+    r"newborn\b.{0,40}\b(?<!no )fever",
+    # An aortic dissection's pain: tearing or ripping, or severe and going through to the back.
+    r"(?:tearing|ripping) (?:pain|feeling|sensation)\b.{0,40}\b(?:chest|back|belly|abdomen|stomach|shoulder blades)|"
+    r"(?:chest|back|belly|abdomen|stomach|pain)\b.{0,40}\b(?:feels?|felt|feeling) like (?:\w+ )?(?:tearing|ripping)|"
+    r"(?:severe|sudden|excruciating|worst|unbearable|terrible)\b.{0,20}\bpain\b.{0,40}\bthrough to (?:the |my |his "
+    r"|her )?back\b(?! of)",
 )
 
 ACUTE_CONDITION = phrases(
@@ -279,12 +294,14 @@ INFORMATIONAL = phrases(
 PAST = phrases(
     r"(?:\d+|a|one|two|three|four|five|six|several|few|a few|couple|couple of) (?:years?|months?) (?:ago|back)",
     r"last (?:year|month|week|spring|summer|fall|autumn|winter)|(?:a|one|two|\d+) weeks? ago|back in (?:\w+)|in (?:19|20)\d\d|in the \d0s|"
-    r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|had (?:a|an) (?:\w+ ){0,2}"
+    r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|history of|had (?:a|an) (?:\w+ ){0,2}"
     r"(?:years?|months?) ago",
 )
 NOW = phrases(
     r"now|right now|just|currently|today|tonight|this (?:morning|afternoon|evening)|minutes? ago|an hour ago|"
-    r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still"
+    r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still|"
+    # A pain described as it is felt: "has severe pain ... history of high BP" is not a thing of the past.
+    r"(?:has|have|is in|am in|im in) (?:severe|sudden|really bad|terrible|excruciating|unbearable) pain|feels? like"
 )
 HAPPENING = phrases(
     r"(?:is|am|im|are|were|was|be|been|currently|might be|could be|think (?:i|im|he|she|hes|shes|they) (?:am |is |are )?)"
@@ -373,7 +390,7 @@ def assess_by_rules(question: str) -> Assessment:
 
 
 def _by_rules(text: str) -> Assessment:
-    if SELF_HARM.search(text):
+    if SELF_HARM.search(text) or (WAY_TO_DIE.search(text) and not END_OF_LIFE.search(text)):
         return Assessment("emergency", ("self_harm",))
     red_flag = RED_FLAG.search(text)
     long_past = PAST.search(text) and not NOW.search(text)

@@ -19,9 +19,9 @@ from medimind_assets.data.medicines import MEDICINE_WORDS
 
 # "ectopic" alone is an ectopic pregnancy ("signs of an ectopic"), not an ectopic kidney, beat or calcification.
 ECTOPIC_PREGNANCY = (
-    r"ectopic(?! (?:kidneys?|beats?|heart ?beats?|calcification|ureters?|atrial|ventricular|rhythm|teeth|tooth|"
+    r"ectopic(?! (?:kidneys?|beats?|heart ?beats?|calcification|ureter\w*|atrial|ventricular|rhythm|teeth|tooth|"
     r"eruption|thyroid|pancreas|spleen|testis|testicles?|cushing\w*|acth|hormone|adrenocorticotropic|lens|lentis|"
-    r"ossification|bone|anus|gastric|adrenal|foci|focus|tachycardia|pacemaker)\b)"
+    r"ossification|bone|anus|gastric|adrenal|foci|focus|tachycardia|pacemaker|pituitary|\w+omas?)\b)"
 )
 
 # The words the patterns are written with, where a misspelling would lose a question, and the medicines'
@@ -50,7 +50,7 @@ _REAL_WORDS = frozenset(
     strike strikes stoke stoked attach attached attacks breath breaths breathy bleed blend blond blonde blood bloody
     choke chokes poise prison poisson pressed passes paused caused cause drowsy drowse allergy allergen effect affect
     affects effects nurse nurses nursed conceived concise symptom numb number sighs sings singe reaction reactions
-    treatment treatments medicine medicines medication medications infant infants newborns children
+    treatment treatments medicine medicines medication medications infant infants newborns children ectopics
     """.split()
 )
 # Misspellings too far (or too short) for the edit rule that people type all the same.

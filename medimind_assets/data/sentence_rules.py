@@ -59,7 +59,7 @@ _RESOURCE = _rx(
     r"\b(?:see|visit|go to|check out|web ?sites?|web ?pages?|site|page|links?|summary|summaries|fact sheets?|"
     r"booklets?|brochures?|publications?|resources?|articles?|guides?|call|contact|write to|e-?mail|sections?|"
     r"chapters?|tables?|figures?|illustrations?|diagrams?|"
-    r"clearinghouse|information center|hotline|helpline|library|online|pdq|www\.|https?://|under|below|following|"
+    r"clearinghouse|information center|hotline|helpline|library|online|pdq|www\.|https?://|under (?:the )?(?:heading|section|tab|topic)s?|below|following|"
     r"institutes?|agency|association|foundation|society|nih|cdc|fda|nci|medlineplus|medscape)\b|\.(?:gov|org|com|edu)\b"
 )
 _SEE_SOMEONE = _rx(
@@ -154,6 +154,7 @@ _CITATION_MARKERS = re.compile(r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s
 # after a word (a number there is a decimal) and before the next sentence, a list item or the end.
 _SENTENCE_CITATION = re.compile(
     r"(?<=[A-Za-z)])(?<!Fig)(?<!No)(?<!Vol)(?<!Ch)(?<!pp)(?<!Ref)\.\d{1,2}(?:[,–-]\d{1,2})*(?=\s+[A-Z-]|\s*$)"
+    r"(?!\s+(?:[Oo]micron|[Vv]ariant|[Ss]ubvariant|[Ll]ineage|[Ss]train)\b)"  # "BA.2 Omicron": a name
 )
 MAX_NOTICE_WORDS = 60
 _REPEAT_GRAM = 6  # words in a run that counts as repeated

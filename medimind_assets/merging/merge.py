@@ -31,19 +31,7 @@ from medimind_assets.llm.loading import (
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models.model_dir import weight_digests
 from medimind_assets.quiet import no_progress_bars
-from medimind_assets.store import MERGE_INFO
-
-SHAPING_FILES = (
-    "config.json",
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "chat_template.jinja",
-    "vocab.json",
-    "merges.txt",
-    "tokenizer.model",
-)
+from medimind_assets.store import MERGE_INFO, SHAPING_FILES
 
 logger = logging.getLogger(__name__)
 Log = Callable[[str], None]

@@ -85,6 +85,7 @@ def test_contact_details_alone_are_rejected():
             ["document_title"],
         ),
         ("What I need to know about gout?", "What I need to know about gout?", []),
+        ("Tell me What I need to know about my surgery", "Tell me What I need to know about my surgery", []),
     ],
 )
 def test_questions_are_repaired(question, repaired, repairs):
@@ -110,6 +111,10 @@ def test_a_cut_never_leaves_an_item_s_label_without_its_text():
     )
     prose = "One sentence here. Two sentences here. A third one that goes past the limit."
     assert truncate_at_sentence(prose, 45) == ("One sentence here. Two sentences here.", True)
+    paragraphs = "Gout is a kind of arthritis.\nIt can cause sudden pain. The pain is often in the big toe for days."
+    assert truncate_at_sentence(paragraphs, 70) == ("Gout is a kind of arthritis.\nIt can cause sudden pain.", True)
+    only_a_label = "Symptoms include:\n- Fever. Often high and lasting several days in a row."
+    assert truncate_at_sentence(only_a_label, 60) == ("Symptoms include:\n- Fever.", True)  # not mid-sentence
 
 
 def test_an_introduction_is_never_left_without_its_list():

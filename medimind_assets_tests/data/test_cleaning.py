@@ -1,6 +1,9 @@
+import pytest
+
 from medimind_assets.data.cleaning import (
     clean_answer,
     clean_question,
+    compact_key,
     junk_reason,
     normalize_key,
     normalize_whitespace,
@@ -25,6 +28,8 @@ def test_mediqa_title_prefix_is_stripped():
     assert clean_answer("What is Flu?: The flu is an infection.", strip_prefix=True) == "The flu is an infection."
     title = "Methadone (IMPORTANT WARNING:): Methadone may cause slowed breathing."  # a colon inside the title
     assert clean_answer(title, strip_prefix=True) == "Methadone may cause slowed breathing."
+    long = f"Obesity medicines ({'How do doctors use medicines to treat overweight and obesity in adults? ' * 2}): Doctors may."
+    assert clean_answer(long, strip_prefix=True) == "Doctors may."
     # Without the flag (MedQuAD), a colon in the first sentence stays.
     assert clean_answer("Symptoms include: fever.") == "Symptoms include: fever."
 
@@ -64,3 +69,19 @@ def test_junk_answers_are_named():
     assert junk_reason("What is the flu exactly?", "what is the flu, exactly", 5) == "answer_equals_question"
     assert junk_reason("What is X?", "Too short.", 20) == "answer_too_short"
     assert junk_reason("What is X?", "A perfectly good answer about X.", 20) is None
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("Are x-rays safe during pregnancy?", "Are xrays safe during pregnancy?", True),
+        ("Do e-cigs cause cancer?", "Do ecigs cause cancer?", True),
+        ("What causes hair loss?", "What causes hairloss?", True),
+        ("What is Hirschsprung's disease?", "What is Hirschsprung disease?", True),
+        ("What is Hirschsprungs disease?", "What is Hirschsprung disease?", True),
+        ("Does wearing bras cause breast cancer?", "Does wearing brass cause breast cancer?", False),
+        ("Is 1.5 mg of warfarin safe?", "Is 15 mg of warfarin safe?", False),
+    ],
+)
+def test_one_question_whatever_its_spaces_possessives_and_plurals(one, other, same):
+    assert (compact_key(one) == compact_key(other)) is same

@@ -344,3 +344,21 @@ def test_a_dataset_of_one_question_and_its_variants_keeps_it_to_train_on():
     ]
     _ensure_validation(rows, 0.1)
     assert {r["split"] for r in rows} == {"train"}
+
+
+def test_an_answer_shared_across_splits_trains_with_every_question_it_pulls_along():
+    """Q1 shares answer A with a training question and answer B with Q2: all three train, B in one split only."""
+    from medimind_assets.data.build import _ensure_validation, _shared_answers_train
+
+    rows = [
+        {"id": "0", "instruction": "What is gout?", "split": "train"},
+        {"id": "1", "instruction": "What causes gout?", "split": "validation"},
+        {"id": "2", "instruction": "What causes gout?", "split": "validation"},
+        {"id": "3", "instruction": "How is gout treated?", "split": "validation"},
+        {"id": "4", "instruction": "What is lupus?", "split": "train"},
+    ]
+    answers = {"0": "a", "1": "a", "2": "b", "3": "b", "4": "c"}
+    _shared_answers_train(rows, answers)
+    assert [r["split"] for r in rows] == ["train"] * 5
+    _ensure_validation(rows, 0.1, answers)  # validation is empty again: only lupus, which shares nothing, may go
+    assert [r["instruction"] for r in rows if r["split"] == "validation"] == ["What is lupus?"]

@@ -139,6 +139,7 @@ def test_research_that_wants_to_learn_more_is_no_pointer():
         ("Keep it above 11.5 g/dL. Patients vary.", None),
         ("Type 1.5 diabetes is rare. It is also called LADA.", None),
         ("See Fig.1 Overview of the kidney.", None),
+        ("The BA.2 Omicron subvariant spreads faster.", None),
     ],
 )
 def test_a_reference_number_flattened_onto_a_sentence_goes_a_decimal_stays(text, furnished):
@@ -148,6 +149,8 @@ def test_a_reference_number_flattened_onto_a_sentence_goes_a_decimal_stays(text,
 def test_a_starred_pointer_to_a_guide_the_corpus_lacks_goes():
     text = f"{CONTENT[0]}\n\n*See the Pronunciation Guide for tips on how to say the words in bold type."
     assert furnish(text).text == CONTENT[0]
+    warning = f"{CONTENT[0]}\n\n*See warnings: do not give aspirin to children under 16."
+    assert furnish(warning).text == warning  # advice, whatever its opening
 
 
 def test_urgent_advice_with_a_phone_number_is_content():

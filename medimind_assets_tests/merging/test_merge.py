@@ -140,10 +140,15 @@ def test_only_the_merge_of_the_promoted_files_is_served_and_only_as_written(worl
     assert ask()[0] == 0
     # A config edited by hand changes every answer without changing one weight byte.
     assert "config.json" in info["config_files"] and "tokenizer.json" in info["config_files"]
-    config = json.loads((out / "config.json").read_text())
+    original = (out / "config.json").read_bytes()
+    config = json.loads(original)
     (out / "config.json").write_text(json.dumps({**config, "rope_theta": 10.0}))
     code, err = ask()
     assert code == 2 and f"{out / 'config.json'}: differs from the file merged_model wrote" in err
+    (out / "config.json").write_bytes(original)
+    (out / "chat_template.jinja").write_text("{{ messages }}")  # added since: transformers prefers it
+    code, err = ask()
+    assert code == 2 and "chat_template.jinja" in err
     (out / MERGE_INFO).unlink()
     code, err = ask()
     assert code == 2 and "merge_info.json: does not exist" in err
