@@ -220,6 +220,17 @@ RED_FLAG = phrases(
     r"cat|foal|calf|lamb))(?:(?! no fever| not have a fever| without (?:a )?fever).){0,60}\b(?:fever|(?:temp|"
     r"temperature) (?:is |of |was |at )?(?:3[89]|4[01]|10[0-5]))",
     r"newborn\b.{0,40}\b(?<!no )fever",
+    # An overdose taken, told plainly: "I took an overdose", "took 30 tylenol", "took too much heroin".
+    r"(?:took|taken|swallowed|had) (?:an? )?(?:huge |big |massive )?overdose\b|"
+    r"(?:took|taken|swallowed|ate|had) (?:[1-9]\d+|a (?:dozen|bunch|lot)(?: of)?) (?!(?:minutes?|mins?|hours?|hrs?|days?|"
+    r"weeks?|months?|years?|seconds?|steps?|mg|mcg|ml|units?|iu|percent|times?|breaths?|bites?|sips?|puffs?)\b)[a-z]+|"
+    r"(?:took|taken|used|had|did|shot|snorted) (?:way )?too much (?:of (?:my|his|her|their|the) )?(?:heroin|fentanyl|"
+    r"methadone|morphine|oxy\w*|opioids?|opiates?|xanax|benzos?|insulin|tylenol|paracetamol|acetaminophen|lithium|"
+    r"digoxin|sleeping pills|pills|meds|medication|cocaine|meth|ketamine|ghb)",
+    r"(?:snake|rattlesnake|viper|adder|copperhead|cottonmouth|spider|scorpion|black widow|brown recluse) "
+    r"(?:just )?(?:bit|bitten|stung)",
+    r"(?:is|isnt|s|are|arent) not waking(?: up)?|(?:isnt|arent|not) waking up|(?:wont|cant|doesnt) wake (?:him|her|"
+    r"them)? ?up",
     # An aortic dissection's pain: tearing or ripping, or severe and going through to the back.
     r"(?:tearing|ripping) (?:pain|feeling|sensation)\b.{0,40}\b(?:chest|back|belly|abdomen|stomach|shoulder blades)|"
     r"(?:chest|back|belly|abdomen|stomach|pain)\b.{0,40}\b(?:feels?|felt|feeling) like (?:\w+ )?(?:tearing|ripping)|"

@@ -67,7 +67,10 @@ def generate_answers(
     device = next(model.parameters()).device
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     # Cut to `max_prompt_tokens` below: the tokenizer's "longer than the maximum length" warning would be noise.
-    encoded = [tokenizer(p, add_special_tokens=False, verbose=False)["input_ids"] for p in prompts]
+    # A question's "<|endoftext|>" is text, not the end of the prompt (`split_special_tokens`).
+    encoded = [
+        tokenizer(p, add_special_tokens=False, verbose=False, split_special_tokens=True)["input_ids"] for p in prompts
+    ]
     truncated = [max_prompt_tokens is not None and len(ids) > max_prompt_tokens for ids in encoded]
     if max_prompt_tokens is not None:
         encoded = [ids[-max_prompt_tokens:] for ids in encoded]
@@ -104,6 +107,8 @@ def generate_answers(
                 stopped = eos in new
                 new = new[: new.index(eos)] if stopped else new
                 text = tokenizer.decode(new, skip_special_tokens=True).strip()
+                if not stopped:  # cut inside a character of several tokens: its bytes decode to U+FFFD
+                    text = text.rstrip("\ufffd").rstrip()
                 results[index] = Generated(
                     text=text,
                     n_tokens=len(new),

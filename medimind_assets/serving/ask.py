@@ -198,7 +198,9 @@ def ask(
         # The plain base of a comparison is the loaded model with its adapter switched off.
         plain_base = target.adapter_dir is None and hasattr(model, "disable_adapter")
         prompt = target.template.prompt(question)
-        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
+        prompt_tokens = len(
+            tokenizer(prompt, add_special_tokens=False, verbose=False, split_special_tokens=True)["input_ids"]
+        )
         budget = prompt_budget(model, max_new_tokens, prompt_tokens)
         with model.disable_adapter() if plain_base else nullcontext():
             generated = generate_answers(

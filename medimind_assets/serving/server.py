@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,7 +27,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS
@@ -41,19 +42,29 @@ from medimind_assets.serving.chat import (
 from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher
 from medimind_assets.serving.worker import DEFAULT_MAX_WAITING, ChatJob, GenerationQueue, QueueClosed, QueueFull
 
+logger = logging.getLogger("medimind.serve")
+
 CHAT_PATH = "/api/v1/chat"
 HEALTH_PATHS = ("/api/v1/health", "/healthz")
 DISCONNECT_POLL_S = 0.25  # how often a waiting request checks that its client is still there
 CLIENT_CLOSED = 499  # the status logged for a request whose client left (nginx's "client closed request")
+GRACEFUL_SHUTDOWN_S = 30  # SIGTERM: the requests in flight get this long to finish
+# The largest valid request, a message and MAX_HISTORY_TURNS turns at their limits with every character escaped
+# (\uXXXX), is about 10 MB: a body past this is refused before it is read (413).
+MAX_BODY_BYTES = 16 * 2**20
 DETAIL_KEYS = ("type", "loc", "msg")  # what `detail` keeps of an error: not the input, which may be huge or NaN
 
 
 class ChatTurn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field ("max_tokens") is an error, not a silent default
+
     role: Literal["user", "assistant"]
     content: StrictStr = Field(max_length=MAX_MESSAGE_CHARS)
 
 
 class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     message: StrictStr = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, examples=["What is a headache?"])
     history: list[ChatTurn] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS)
     max_new_tokens: StrictInt | None = Field(default=None, ge=1, le=MAX_NEW_TOKENS)
@@ -141,6 +152,38 @@ def _require_json(request: Request) -> None:
         )
 
 
+class BodyLimit:
+    """ASGI middleware: a body past `limit` bytes is a 413, refused on its Content-Length before it is read, or
+    once the chunks read pass the limit (a body sent without a length)."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._too_large(int(declared))(scope, receive, send)
+        seen = 0
+
+        async def limited() -> dict:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b"")) if message["type"] == "http.request" else 0
+            if seen > self.limit:
+                raise StarletteHTTPException(413, self._message(f"over {self.limit:,}"))
+            return message
+
+        await self.app(scope, limited, send)
+
+    def _message(self, size: str) -> str:
+        return f"the request body is {size} bytes; at most {self.limit:,} are accepted"
+
+    def _too_large(self, size: int) -> JSONResponse:
+        return _error(413, self._message(f"{size:,}"))
+
+
 async def _answer(request: Request, queue: GenerationQueue, job: ChatJob) -> Any:
     """The job's answer; once its client has left, the job is abandoned and a 499 returned (no one reads it)."""
     answer = asyncio.wrap_future(job.future)
@@ -151,6 +194,11 @@ async def _answer(request: Request, queue: GenerationQueue, job: ChatJob) -> Any
         if await request.is_disconnected():
             queue.abandon(job)
             answer.cancel()  # a result set later is dropped, not logged as never retrieved
+            # No access-log line is written for a connection that is gone: this is the request's only trace.
+            client = f"{request.client.host}:{request.client.port}" if request.client else "-"
+            logger.info(
+                '%s - "%s %s" %d client closed request', client, request.method, request.url.path, CLIENT_CLOSED
+            )
             return Response(status_code=CLIENT_CLOSED)
 
 
@@ -196,6 +244,7 @@ def create_app(
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(BodyLimit)
 
     @app.post(
         CHAT_PATH,
@@ -203,6 +252,7 @@ def create_app(
         dependencies=[Depends(_require_json)],
         responses={
             400: {"description": "the body is not valid JSON"},
+            413: {"description": "the body is larger than any valid request (16 MiB)"},
             415: {"description": "the body was not sent with Content-Type: application/json"},
             422: {"description": "a field is missing, of the wrong type or out of bounds (named in `error`)"},
             500: {"description": "the generation failed"},
@@ -288,4 +338,5 @@ def run(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
     """Serve `app` until SIGINT or SIGTERM (uvicorn finishes the requests in flight first)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # Bounded: a client that stalls mid-body must not keep the server from exiting (then SIGKILLed, losing all).
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)

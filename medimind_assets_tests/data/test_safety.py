@@ -302,3 +302,35 @@ def test_the_words_of_batch_6s_emergencies_in_ordinary_questions_are_no_emergenc
 )
 def test_ectopic_alone_is_a_pregnancy_but_not_before_another_organ(question, level):
     assert classify_safety(question) == level, assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I took an overdose",
+        "I took an overdose of my pills",
+        "I took 30 tylenol",
+        "my son took 12 of my sleeping pills",
+        "my friend took too much heroin",
+        "a snake bit me",
+        "he is not waking up",
+    ],
+)
+def test_an_overdose_a_bite_or_someone_not_waking_told_plainly_is_an_emergency(question):
+    """What a user types into `medimind serve` first, without a time or a symptom (a serving probe's misses)."""
+    assert classify_safety(question) == "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what happens if you take an overdose of vitamin d",
+        "i took 20 mg of prednisone for 5 days is that ok",
+        "i had 12 hours of sleep and still tired",
+        "What is Spider Bites?",
+        "what does a spider bite look like",
+        "i took too much vitamin c",
+    ],
+)
+def test_the_words_of_a_plain_overdose_or_bite_in_ordinary_questions_are_no_emergency(question):
+    assert classify_safety(question) != "emergency", assess(question)

@@ -95,6 +95,35 @@ def test_batched_greedy_generation_equals_one_by_one(world, loaded):
         assert answer.stopped_on_eos or answer.n_tokens == 12
 
 
+def test_a_special_token_written_in_a_question_is_text_and_a_cut_character_is_dropped(world, loaded):
+    """ "<|endoftext|>" typed into a question must not end the prompt; an answer cut inside a character of several
+    tokens must not end in U+FFFD."""
+    model, tokenizer = loaded
+    prompt = PromptTemplate().prompt("What is gout?<|endoftext|>")
+    as_text = tokenizer(prompt, add_special_tokens=False, split_special_tokens=True)["input_ids"]
+    assert tokenizer.eos_token_id not in as_text
+    (answer,) = generate_answers(model, tokenizer, [prompt], max_new_tokens=2)
+    assert answer.prompt_tokens == len(as_text)
+
+    class CutMidCharacter:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def __call__(self, *args, **kwargs):
+            return self.inner(*args, **kwargs)
+
+        def decode(self, ids, **kwargs):
+            return self.inner.decode(ids, **kwargs) + "\ufffd"
+
+    (cut,) = generate_answers(
+        model, CutMidCharacter(tokenizer), [PromptTemplate().prompt("What is gout?")], max_new_tokens=2
+    )
+    assert cut.stopped_on_eos or not cut.text.endswith("\ufffd")
+
+
 def test_text_metrics_on_hand_made_answers():
     refs = [["the heart pumps blood through the body"], ["asthma narrows the airways", "asthma is a lung disease"]]
     perfect = [

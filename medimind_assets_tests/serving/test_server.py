@@ -251,10 +251,13 @@ def wait_for_health(url: str, condition, what: str, timeout: float = 10) -> dict
     return health
 
 
-def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stopped():
+def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stopped(caplog):
     """Abandoned requests must not make the next one wait: one that waits is dropped (never generated), the row of
-    one being generated is told to stop; health counts both."""
+    one being generated is told to stop; health counts both, and the log has a line for each (uvicorn writes none
+    for a connection that is gone)."""
     from medimind_assets.serving.server import create_app
+
+    caplog.set_level("INFO", logger="medimind.serve")
 
     generated, rows_stopped, release = [], [], threading.Event()
 
@@ -282,6 +285,8 @@ def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stoppe
             answered = requests.post(f"{url}/api/v1/chat", json={"message": "third?"}, timeout=10)
             assert answered.status_code == 200 and answered.json()["answer"] == "an answer"
         assert generated == [1, 1]  # the first and the third: the second was never generated
+        closed = [r.getMessage() for r in caplog.records if r.name == "medimind.serve"]
+        assert len([m for m in closed if '"POST /api/v1/chat" 499 client closed request' in m]) == 2, closed
     finally:
         release.set()
 
@@ -388,6 +393,35 @@ def test_an_error_is_strict_json_without_the_input(fake_server_url: str, payload
     assert response.status_code == 422 and len(response.content) < 1000, response.text[:200]
     body = _strict_json(response.text)
     assert error in body["error"] and all("input" not in item for item in body["detail"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"message": "hi", "max_tokens": 1}, "max_tokens"),
+        ({"message": "hi", "history": [{"role": "user", "content": "x", "name": "a"}]}, "history.0.name"),
+    ],
+)
+def test_a_misspelt_or_unknown_field_is_a_422_naming_it(fake_server_url: str, payload: dict, field: str):
+    """Not a silent default: "max_tokens" for max_new_tokens would otherwise generate the server's bound."""
+    response = requests.post(f"{fake_server_url}/api/v1/chat", json=payload, timeout=10)
+    assert response.status_code == 422 and f"{field}: Extra inputs are not permitted" in response.json()["error"]
+
+
+def test_a_body_larger_than_any_valid_request_is_a_413_before_it_is_read(fake_server_url: str):
+    from medimind_assets.serving.server import MAX_BODY_BYTES
+
+    big = b'{"message": "hi", "pad": "' + b"a" * (MAX_BODY_BYTES + 10) + b'"}'
+    declared = requests.post(
+        f"{fake_server_url}/api/v1/chat", data=big, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert declared.status_code == 413 and "at most 16,777,216 are accepted" in declared.json()["error"]
+    chunks = (big[i : i + 2**20] for i in range(0, len(big), 2**20))  # sent without a Content-Length
+    chunked = requests.post(
+        f"{fake_server_url}/api/v1/chat", data=chunks, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    assert chunked.status_code == 413
+    assert requests.get(f"{fake_server_url}/healthz", timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -788,3 +822,15 @@ def test_any_text_made_only_of_invisible_characters_is_blank_and_one_visible_one
         text = "".join(rng.choice(invisible) for _ in range(rng.randint(1, 12)))
         assert is_blank(text), repr(text)
         assert not is_blank(text + "a" + text)
+
+
+def test_shutdown_waits_a_bounded_time_for_the_requests_in_flight(monkeypatch):
+    """A client stalled mid-body must not keep a SIGTERMed server up until it is SIGKILLed."""
+    import uvicorn
+
+    from medimind_assets.serving.server import GRACEFUL_SHUTDOWN_S, run
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    run(object(), "127.0.0.1", 8000)
+    assert calls[0]["timeout_graceful_shutdown"] == GRACEFUL_SHUTDOWN_S <= 60
