@@ -425,15 +425,16 @@ def _serve(args: argparse.Namespace) -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        from medimind_assets.serving.server import check_address, create_app, run
+        from medimind_assets.serving.server import bind_address, create_app, run
 
-        check_address(args.host, args.port)  # before loading: a port in use fails in a second, not after the load
+        sock = bind_address(args.host, args.port)  # before loading: a port in use fails in a second, not after
     except (ValueError, OSError) as exc:
         raise CommandError(exc) from None
     try:
         holder = ModelHolder(args.data_dir, lora_model_path=lora_model_path, device=device, merge=args.merge)
         loaded = holder.load_initial()
     except (ArtifactMissingError, ValueError, OSError) as exc:
+        sock.close()
         raise CommandError(f"{where}{exc}") from None
     served = loaded.served
     if served.target.adapter_dir is not None:
@@ -462,7 +463,7 @@ def _serve(args: argparse.Namespace) -> int:
         reload_interval=args.reload_interval,
         repetition_penalty=args.repetition_penalty,
     )
-    run(app, args.host, args.port, log_level=args.log_level)
+    run(app, sock, log_level=args.log_level)
     return 0
 
 

@@ -42,7 +42,7 @@ from medimind_assets.serving.chat import (
 from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher
 from medimind_assets.serving.worker import DEFAULT_MAX_WAITING, ChatJob, GenerationQueue, QueueClosed, QueueFull
 
-logger = logging.getLogger("medimind.serve")
+logger = logging.getLogger("uvicorn.error")  # uvicorn's own log, which it configures: what `medimind serve` prints
 
 CHAT_PATH = "/api/v1/chat"
 HEALTH_PATHS = ("/api/v1/health", "/healthz")
@@ -322,21 +322,37 @@ def create_app(
     return app
 
 
-def check_address(host: str, port: int) -> None:
-    """OSError saying why uvicorn could not listen on host:port (in use, unknown host), found in a moment by binding
-    it once, before the model loads for seconds or minutes. Port 0 (any free port) always passes."""
+def bind_address(host: str, port: int) -> socket.socket:
+    """The socket bound to host:port, before the model loads for seconds or minutes and kept for `run`: a port in
+    use (or an unknown host) is an OSError saying why in a moment, and no other process can take the port during
+    the load (a client that connects meanwhile waits for it)."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
-            sock.bind(address)
+        sock = socket.socket(family, kind, proto)
     except OSError as exc:
         raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        sock.bind(address)
+        sock.listen()  # only a listening socket keeps another from binding the port (Linux, SO_REUSEADDR)
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
-def run(app: FastAPI, host: str, port: int, log_level: str = "info") -> None:
+def run(app: FastAPI, sock: socket.socket, log_level: str = "info") -> None:
     """Serve `app` until SIGINT or SIGTERM (uvicorn finishes the requests in flight first)."""
     import uvicorn
 
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:  # uvicorn says where it listens only for an address it bound itself
+                host, port = sock.getsockname()[:2]
+                shown = f"[{host}]" if ":" in host else host
+                logger.info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)", shown, port)
+
     # Bounded: a client that stalls mid-body must not keep the server from exiting (then SIGKILLed, losing all).
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    Server(config).run(sockets=[sock])

@@ -9,6 +9,7 @@ before any generation (Content-Type, blank messages, errors without the input) a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import socket
@@ -257,8 +258,6 @@ def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stoppe
     for a connection that is gone)."""
     from medimind_assets.serving.server import create_app
 
-    caplog.set_level("INFO", logger="medimind.serve")
-
     generated, rows_stopped, release = [], [], threading.Event()
 
     def generate(model, tokenizer, prompts, *, unwanted=None, **_):
@@ -271,6 +270,9 @@ def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stoppe
     app = create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)
     try:
         with running(app) as url:
+            uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not propagate to the root's
+            uvicorn_log.setLevel("INFO")
+            uvicorn_log.addHandler(caplog.handler)
             generating = post_then_leave(url, "first?")
             wait_for_health(url, lambda h: h["generating_requests"] == 1, "the first request never generated")
             waiting = post_then_leave(url, "second?")
@@ -285,10 +287,11 @@ def test_a_client_that_leaves_is_dropped_from_the_queue_or_its_generation_stoppe
             answered = requests.post(f"{url}/api/v1/chat", json={"message": "third?"}, timeout=10)
             assert answered.status_code == 200 and answered.json()["answer"] == "an answer"
         assert generated == [1, 1]  # the first and the third: the second was never generated
-        closed = [r.getMessage() for r in caplog.records if r.name == "medimind.serve"]
+        closed = [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"]
         assert len([m for m in closed if '"POST /api/v1/chat" 499 client closed request' in m]) == 2, closed
     finally:
         release.set()
+        logging.getLogger("uvicorn.error").removeHandler(caplog.handler)
 
 
 def test_a_full_queue_is_a_503_with_retry_after():
@@ -828,9 +831,32 @@ def test_shutdown_waits_a_bounded_time_for_the_requests_in_flight(monkeypatch):
     """A client stalled mid-body must not keep a SIGTERMed server up until it is SIGKILLed."""
     import uvicorn
 
-    from medimind_assets.serving.server import GRACEFUL_SHUTDOWN_S, run
+    from medimind_assets.serving.server import GRACEFUL_SHUTDOWN_S, bind_address, run
 
-    calls = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
-    run(object(), "127.0.0.1", 8000)
-    assert calls[0]["timeout_graceful_shutdown"] == GRACEFUL_SHUTDOWN_S <= 60
+    served = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append((self.config, sockets)))
+    sock = bind_address("127.0.0.1", 0)
+    try:
+        run(object(), sock)
+    finally:
+        sock.close()
+    config, sockets = served[0]
+    assert config.timeout_graceful_shutdown == GRACEFUL_SHUTDOWN_S <= 60 and sockets == [sock]
+
+
+def test_the_port_is_held_from_before_the_model_loads():
+    """Another process that binds the port while the model loads would make the server fail after the load."""
+    from medimind_assets.serving.server import bind_address
+
+    held = bind_address("127.0.0.1", 0)
+    try:
+        port = held.getsockname()[1]
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}"):
+            bind_address("127.0.0.1", port)
+        other = socket.socket()
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as http.server binds
+        with pytest.raises(OSError), other:
+            other.bind(("127.0.0.1", port))
+            other.listen()
+    finally:
+        held.close()
