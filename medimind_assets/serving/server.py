@@ -48,6 +48,9 @@ CHAT_PATH = "/api/v1/chat"
 HEALTH_PATHS = ("/api/v1/health", "/healthz")
 DISCONNECT_POLL_S = 0.25  # how often a waiting request checks that its client is still there
 CLIENT_CLOSED = 499  # the status logged for a request whose client left (nginx's "client closed request")
+BODY_UNREADABLE = (
+    "the request body cannot be read as JSON: not UTF-8, a number of over 4,300 digits, or nested too deep"
+)
 GRACEFUL_SHUTDOWN_S = 30  # SIGTERM: the requests in flight get this long to finish
 # The largest valid request, a message and MAX_HISTORY_TURNS turns at their limits with every character escaped
 # (\uXXXX), is about 10 MB: a body past this is refused before it is read (413).
@@ -121,7 +124,8 @@ def _error(status: int, message: str, detail: Any = None, headers: dict | None =
 
 async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Starlette's own errors (a body that is not UTF-8, an unknown path) in the same shape as ours."""
-    message = "the request body is not valid UTF-8 JSON" if exc.status_code == 400 else str(exc.detail)
+    # FastAPI says only "There was an error parsing the body": what it cannot parse is one of these.
+    message = BODY_UNREADABLE if exc.status_code == 400 else str(exc.detail)
     return _error(exc.status_code, message, headers=exc.headers)
 
 

@@ -630,7 +630,7 @@ def test_every_answer_carries_the_safety_line_of_its_question(promoted_server: S
         (json.dumps({"message": "x" * 8001}), 422, "message: String should have at most 8000 characters"),
         ("[1, 2]", 422, "body: Input should be a valid dictionary"),
         ('{"message": "pain \\ud800 here"}', 422, "message: Input should be a valid string"),  # a lone surrogate
-        ('{"message": "caf\xe9?"}'.encode("latin-1"), 400, "the request body is not valid UTF-8 JSON"),
+        ('{"message": "caf\xe9?"}'.encode("latin-1"), 400, "the request body cannot be read as JSON: not UTF-8"),
         ("{}", 404, "Not Found"),  # at an unknown path, below
     ],
 )
@@ -647,6 +647,8 @@ def test_bad_requests_are_4xx_naming_the_field(promoted_server: Server, payload,
 
 @pytest.mark.slow
 def test_any_lone_surrogate_or_non_utf8_byte_is_a_4xx_in_the_error_shape(promoted_server: Server):
+    from medimind_assets.serving.server import BODY_UNREADABLE
+
     """Across the surrogate range and the bytes UTF-8 never starts with, in the message or the history."""
     url = f"{promoted_server.url}/api/v1/chat"
     headers = {"Content-Type": "application/json"}
@@ -662,9 +664,7 @@ def test_any_lone_surrogate_or_non_utf8_byte_is_a_4xx_in_the_error_shape(promote
         for byte in (0x80, 0xA9, 0xC0, 0xE9, 0xFF):
             body = b'{"message": "caf' + bytes([byte]) + b'?"}'
             response = session.post(url, data=body, headers=headers, timeout=30)
-            assert response.status_code == 400 and response.json() == {
-                "error": "the request body is not valid UTF-8 JSON"
-            }
+            assert response.status_code == 400 and response.json() == {"error": BODY_UNREADABLE}
 
 
 @pytest.mark.slow
@@ -860,3 +860,16 @@ def test_the_port_is_held_from_before_the_model_loads():
             other.listen()
     finally:
         held.close()
+
+
+@pytest.mark.parametrize(
+    "body", ['{"message": "hi", "max_new_tokens": ' + "9" * 5000 + "}", "[" * 100_000 + "]" * 100_000]
+)
+def test_a_body_json_cannot_parse_is_a_400_saying_what_it_may_be(fake_server_url: str, body: str):
+    from medimind_assets.serving.server import BODY_UNREADABLE
+
+    response = requests.post(
+        f"{fake_server_url}/api/v1/chat", data=body, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 400 and response.json() == {"error": BODY_UNREADABLE}
+    assert "number of over 4,300 digits" in BODY_UNREADABLE and "nested too deep" in BODY_UNREADABLE
