@@ -647,9 +647,9 @@ def test_bad_requests_are_4xx_naming_the_field(promoted_server: Server, payload,
 
 @pytest.mark.slow
 def test_any_lone_surrogate_or_non_utf8_byte_is_a_4xx_in_the_error_shape(promoted_server: Server):
+    """Across the surrogate range and the bytes UTF-8 never starts with, in the message or the history."""
     from medimind_assets.serving.server import BODY_UNREADABLE
 
-    """Across the surrogate range and the bytes UTF-8 never starts with, in the message or the history."""
     url = f"{promoted_server.url}/api/v1/chat"
     headers = {"Content-Type": "application/json"}
     with requests.Session() as session:
