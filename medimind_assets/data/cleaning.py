@@ -23,6 +23,7 @@ _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 _ITEM_START = re.compile(r"\s+-\s|\n")
+HEADING_WORDS = 4  # a paragraph's first sentence this short is its heading ("Liver cancer.", "Defecography.")
 # HTML that reached the text escaped ("&lt;p&gt;", "&amp;nbsp;", CDATA): entities are decoded (twice, for the
 # doubly escaped), then the tags of common markup removed, block ones leaving a line break.
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
@@ -60,17 +61,19 @@ def normalize_whitespace(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
-def _sentence_ends(head: str, items: list[int]) -> list[int]:
-    ends, item_sentences = [], 0
-    starts = iter([*items, len(head) + 1])
-    next_item, current_item = next(starts), None
-    for m in _SENTENCE_END.finditer(head):
-        while next_item < m.end():
-            current_item, item_sentences, next_item = next_item, 0, next(starts)
-        item_sentences += 1
-        if current_item is None or item_sentences > 1:
-            ends.append(m.end())
-    return ends
+def _sentence_ends(head: str, starts: list[re.Match]) -> list[int]:
+    """Sentence ends that may close a cut answer: not the end of the first sentence of a list item (its label,
+    "- Alpha-beta blockers.") nor of a paragraph's heading ("Liver cancer.": four words or fewer) when more
+    follows."""
+    labels = set()
+    for m in starts:
+        first = _SENTENCE_END.search(head, m.end())
+        if first is None:
+            continue
+        item = "-" in m.group() or head[m.end() :].startswith("- ")
+        if item or len(head[m.end() : first.end()].split()) <= HEADING_WORDS:
+            labels.add(first.end())
+    return [m.end() for m in _SENTENCE_END.finditer(head) if m.end() not in labels]
 
 
 def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
@@ -84,10 +87,7 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
         return text, False
     head = text[: max_chars + 1]
     starts = list(_ITEM_START.finditer(head))
-    # Not at the end of a list item's first sentence when the item goes on: "- Alpha-beta blockers." is its label
-    # (a new line of prose is no item); only when nothing else is left.
-    items = [m.start() for m in starts if "-" in m.group() or head[m.end() :].startswith("- ")]
-    ends = [end for end in _sentence_ends(head, items) if end <= max_chars]
+    ends = [end for end in _sentence_ends(head, starts) if end <= max_chars]  # labels only when nothing else is left
     ends += [m.start() for m in starts if not head[: m.start()].rstrip().endswith(":")]
     if not [end for end in ends if 0 < end <= max_chars and head[:end].strip()]:
         ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
@@ -135,14 +135,16 @@ def normalize_key(text: str) -> str:
 
 _SPACE_NOT_BETWEEN_NUMBERS = re.compile(r" (?!\d)|(?<!\d) ")
 _POSSESSIVE = re.compile(r"(?<=[a-z]) s\b")
-_FINAL_S = re.compile(r"(?<=[a-z]{2})s\b")  # every piece of a split word too: "x-rays" and "xrays" stay one
+# Four letters or more, so that a three-letter acronym is not another ("CFS", "CF"), and every piece of a split word
+# too: "x-rays" and "xrays" stay one ("rays", "xrays").
+_FINAL_S = re.compile(r"(?<=[a-z]{3})s\b")
 
 
 def compact_key(text: str) -> str:
     """`normalize_key` without its spaces, for telling whether two questions are one: "I'm" and "Im", "e-cigarettes"
     and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls. A space between two numbers
-    stays: "1.5 mg" and "15 mg" are other questions. A final "s" of a word of three letters or more goes too:
-    "Hirschsprung's disease", "Hirschsprungs disease" and "Hirschsprung disease" ask one thing."""
+    stays: "1.5 mg" and "15 mg" are other questions. A possessive and the final "s" of a word of four letters or
+    more go too: "Hirschsprung's disease", "Hirschsprungs disease" and "Hirschsprung disease" ask one thing."""
     return _SPACE_NOT_BETWEEN_NUMBERS.sub("", _FINAL_S.sub("", _POSSESSIVE.sub("s", normalize_key(text))))
 
 

@@ -82,6 +82,20 @@ END_OF_LIFE = phrases(
     r"hospice|palliative|with dignity|terminally ill|terminal (?:illness|cancer)|end of life|in (?:my|your|their|his|"
     r"her|our) sleep|of old age"
 )
+# The asker speaking of themselves: an end-of-life word then no longer makes a way to die a question about others.
+FIRST_PERSON = phrases(r"i|im|ive|id|me|myself|tonight")
+# Someone not waking, not someone who wakes tired or late.
+NOT_WAKING = phrases(
+    r"(?:is|isnt|s|are|arent) not waking(?: up)?|(?:isnt|arent|not) waking up|(?:wont|cant|doesnt) wake (?:him|her|"
+    r"them)? ?up"
+)
+SLEEP_CONTEXT = phrases(
+    r"refreshed|rested|alarms?|for (?:school|work|class|feeds?|feedings?)|on time|in time|early|sleep (?:disorder|"
+    r"apnea|apnoea|study)|insomnia|oversleep\w*|tired|groggy"
+)
+
+# A fever, or a temperature that is no normal reading ("temperature taken, 36.8", "a temp of 99").
+_FEVER = r"(?:fever|(?:high |a )?(?:temp|temperature)\b(?! (?:taken|check\w*|reading|(?:of |is |was |at )?(?:3[0-7]|9[0-9])\b)))"
 
 RED_FLAG = phrases(
     # chest
@@ -217,20 +231,23 @@ RED_FLAG = phrases(
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
     # A fever under three months (a temperature of 38 C or 100.4 F and up), not a puppy's or "no fever".
     r"(?:\b(?:[12]|one|two) (?:months?|mo)|\b(?:[1-9]|1[0-2]) (?:weeks?|wks?)) old\b(?! (?:\w+ )?(?:puppy|kitten|dog|"
-    r"cat|foal|calf|lamb))(?:(?! no fever| not have a fever| without (?:a )?fever).){0,60}\b(?:fever|(?:temp|"
-    r"temperature) (?:is |of |was |at )?(?:3[89]|4[01]|10[0-5]))",
-    r"newborn\b.{0,40}\b(?<!no )fever",
+    r"cat|foal|calf|lamb))(?:(?! no fever| not have a fever| without (?:a )?fever).){0,60}\b" + _FEVER,
+    r"newborn\b(?:(?! no fever| without (?:a )?fever).){0,40}\b" + _FEVER,
     # An overdose taken, told plainly: "I took an overdose", "took 30 tylenol", "took too much heroin".
     r"(?:took|taken|swallowed|had) (?:an? )?(?:huge |big |massive )?overdose\b|"
-    r"(?:took|taken|swallowed|ate|had) (?:[1-9]\d+|a (?:dozen|bunch|lot)(?: of)?) (?!(?:minutes?|mins?|hours?|hrs?|days?|"
-    r"weeks?|months?|years?|seconds?|steps?|mg|mcg|ml|units?|iu|percent|times?|breaths?|bites?|sips?|puffs?)\b)[a-z]+|"
-    r"(?:took|taken|used|had|did|shot|snorted) (?:way )?too much (?:of (?:my|his|her|their|the) )?(?:heroin|fentanyl|"
-    r"methadone|morphine|oxy\w*|opioids?|opiates?|xanax|benzos?|insulin|tylenol|paracetamol|acetaminophen|lithium|"
-    r"digoxin|sleeping pills|pills|meds|medication|cocaine|meth|ketamine|ghb)",
-    r"(?:snake|rattlesnake|viper|adder|copperhead|cottonmouth|spider|scorpion|black widow|brown recluse) "
-    r"(?:just )?(?:bit|bitten|stung)",
-    r"(?:is|isnt|s|are|arent) not waking(?: up)?|(?:isnt|arent|not) waking up|(?:wont|cant|doesnt) wake (?:him|her|"
-    r"them)? ?up",
+    r"(?:took|taken|swallowed|ate) (?:like |about |around |maybe |over )?(?:[1-9]\d+|ten|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|a hundred|a (?:whole |full )?(?:bottle|box|pack|packet|handful|bunch|lot)(?: of)?|all (?:of )?"
+    r"(?:my|his|her|their|the|\w+s)) (?!(?:mg|mcg|ml|g|grams?|units?|iu|milligrams?)\b)(?:\w+ ){0,2}(?:"
+    + MEDICINES
+    + r"|pills?|tablets?|capsules?|meds)\b|"
+    r"(?:i|he|she|they|we|someone|friend|son|daughter|brother|sister|husband|wife|boyfriend|girlfriend) (?:just )?"
+    r"(?:took|has taken|have taken|used|did|shot|snorted) (?:way )?too much (?:of (?:my|his|her|their|the) )?(?:heroin|"
+    r"fentanyl|methadone|morphine|oxy\w*|opioids?|opiates?|xanax|benzos?|insulin|tylenol|paracetamol|acetaminophen|"
+    r"lithium|digoxin|sleeping pills|pills|meds|medication|cocaine|meth|ketamine|ghb)|"
+    r"(?:od|odd|oded|odeed) on (?:fentanyl|heroin|pills|meds|opioids?|oxy\w*|xanax|tylenol|my|his|her|their)",
+    r"(?:snake|rattlesnake|viper|adder|copperhead|cottonmouth|spider|scorpion|black widow|brown recluse|bat) "
+    r"(?:just )?(?:bit|bitten|stung)|(?:stung|bitten|bit) by (?:a |an )?(?:snake|rattlesnake|viper|adder|scorpion|"
+    r"black widow|brown recluse|bat|stingray|jellyfish|box jellyfish)",
     # An aortic dissection's pain: tearing or ripping, or severe and going through to the back.
     r"(?:tearing|ripping) (?:pain|feeling|sensation)\b.{0,40}\b(?:chest|back|belly|abdomen|stomach|shoulder blades)|"
     r"(?:chest|back|belly|abdomen|stomach|pain)\b.{0,40}\b(?:feels?|felt|feeling) like (?:\w+ )?(?:tearing|ripping)|"
@@ -312,7 +329,8 @@ NOW = phrases(
     r"now|right now|just|currently|today|tonight|this (?:morning|afternoon|evening)|minutes? ago|an hour ago|"
     r"hours? ago|since (?:this|last night|yesterday)|again|is having|am having|im having|keeps?|still|"
     # A pain described as it is felt: "has severe pain ... history of high BP" is not a thing of the past.
-    r"(?:has|have|is in|am in|im in) (?:severe|sudden|really bad|terrible|excruciating|unbearable) pain|feels? like"
+    r"(?:has|have|is in|am in|im in|with) (?:severe|sudden|really bad|terrible|excruciating|unbearable) pain|"
+    r"^ (?:severe|sudden|excruciating|unbearable) pain|feels? like (?:tearing|ripping|crushing|squeezing|an elephant)"
 )
 HAPPENING = phrases(
     r"(?:is|am|im|are|were|was|be|been|currently|might be|could be|think (?:i|im|he|she|hes|shes|they) (?:am |is |are )?)"
@@ -401,12 +419,15 @@ def assess_by_rules(question: str) -> Assessment:
 
 
 def _by_rules(text: str) -> Assessment:
-    if SELF_HARM.search(text) or (WAY_TO_DIE.search(text) and not END_OF_LIFE.search(text)):
+    way_to_die = WAY_TO_DIE.search(text) and not (END_OF_LIFE.search(text) and not FIRST_PERSON.search(text))
+    if SELF_HARM.search(text) or way_to_die:
         return Assessment("emergency", ("self_harm",))
     red_flag = RED_FLAG.search(text)
     long_past = PAST.search(text) and not NOW.search(text)
     if red_flag and not long_past:
         return Assessment("emergency", ("red_flag: " + red_flag.group(0),))
+    if (not_waking := NOT_WAKING.search(text)) and not long_past and not SLEEP_CONTEXT.search(text):
+        return Assessment("emergency", ("red_flag: " + not_waking.group(0),))
     condition = ACUTE_CONDITION.search(text)
     if condition and not long_past:
         name = condition.group(0)

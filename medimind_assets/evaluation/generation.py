@@ -67,10 +67,7 @@ def generate_answers(
     device = next(model.parameters()).device
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     # Cut to `max_prompt_tokens` below: the tokenizer's "longer than the maximum length" warning would be noise.
-    # A question's "<|endoftext|>" is text, not the end of the prompt (`split_special_tokens`).
-    encoded = [
-        tokenizer(p, add_special_tokens=False, verbose=False, split_special_tokens=True)["input_ids"] for p in prompts
-    ]
+    encoded = [tokenizer(p, add_special_tokens=False, verbose=False)["input_ids"] for p in prompts]
     truncated = [max_prompt_tokens is not None and len(ids) > max_prompt_tokens for ids in encoded]
     if max_prompt_tokens is not None:
         encoded = [ids[-max_prompt_tokens:] for ids in encoded]

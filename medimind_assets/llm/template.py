@@ -45,6 +45,17 @@ class PromptTemplate:
         return f"{gap}{response}{suffix}"
 
 
+def plain_text(text: str, tokenizer) -> str:
+    """`text` (a user's question) with the spelling of any of the tokenizer's added tokens broken by a space, so
+    that "<|endoftext|>" typed in a question is read as text, not as the token that ends it. Only the user's text:
+    the template's own tokens (a ChatML template's <|im_start|>) stay the tokens training saw."""
+    added = tokenizer.get_added_vocab() if hasattr(tokenizer, "get_added_vocab") else {}
+    for token in sorted(added, key=len, reverse=True):
+        if len(token) > 1 and token in text:
+            text = text.replace(token, f"{token[0]} {token[1:]}")
+    return text
+
+
 def template_from_summary(summary: dict) -> PromptTemplate:
     for key in TEMPLATE_KEYS:
         if isinstance(summary.get(key), str):

@@ -17,7 +17,7 @@ from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, Ge
 from medimind_assets.integrity import ADAPTER_CONFIG, read_summary
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
-from medimind_assets.llm.template import PromptTemplate, template_from_summary
+from medimind_assets.llm.template import PromptTemplate, plain_text, template_from_summary
 from medimind_assets.models import BaseModelError, read_current_base_model
 from medimind_assets.promotion import base_weights_hash, verified_merge, verified_promotion
 from medimind_assets.serving.chat import is_blank, normalise
@@ -197,10 +197,8 @@ def ask(
         model, tokenizer = loaded[target.model_dir]
         # The plain base of a comparison is the loaded model with its adapter switched off.
         plain_base = target.adapter_dir is None and hasattr(model, "disable_adapter")
-        prompt = target.template.prompt(question)
-        prompt_tokens = len(
-            tokenizer(prompt, add_special_tokens=False, verbose=False, split_special_tokens=True)["input_ids"]
-        )
+        prompt = target.template.prompt(plain_text(question, tokenizer))
+        prompt_tokens = len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
         budget = prompt_budget(model, max_new_tokens, prompt_tokens)
         with model.disable_adapter() if plain_base else nullcontext():
             generated = generate_answers(

@@ -111,9 +111,7 @@ class LoadedModel:
     merge: dict | None = None  # the in-memory merge's proof (max |logit diff| and its bound), when merged
 
     def count_tokens(self, text: str) -> int:
-        return len(
-            self.tokenizer(text, add_special_tokens=False, verbose=False, split_special_tokens=True)["input_ids"]
-        )
+        return len(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
 
 def merge_proven(model, tokenizer, target: Target):

@@ -330,14 +330,12 @@ def bind_address(host: str, port: int) -> socket.socket:
     """The socket bound to host:port, before the model loads for seconds or minutes and kept for `run`: a port in
     use (or an unknown host) is an OSError saying why in a moment, and no other process can take the port during
     the load (a client that connects meanwhile waits for it)."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-    except OSError as exc:
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    # The family as uvicorn chooses it: IPv6 only for an IPv6 address, so "localhost" is 127.0.0.1 even where the
+    # resolver lists ::1 first.
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
-        sock.bind(address)
+        sock.bind((host, port))
         sock.listen()  # only a listening socket keeps another from binding the port (Linux, SO_REUSEADDR)
     except OSError as exc:
         sock.close()

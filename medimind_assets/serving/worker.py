@@ -17,11 +17,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from medimind_assets.data.safety import assess, with_safety_notice
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, generate_answers
+from medimind_assets.llm.template import plain_text
 from medimind_assets.serving.chat import Turn, build_prompt, normalise, prompt_budget
 from medimind_assets.serving.holder import ModelHolder, logger
 
@@ -180,7 +181,16 @@ class GenerationQueue:
         bound = batch[0].max_new_tokens
         budget = prompt_budget(loaded.context_tokens, bound, self.max_prompt_tokens)
         template = loaded.served.target.template
-        prompts = [build_prompt(loaded.count_tokens, template, job.history, job.message, budget) for job in batch]
+        prompts = [
+            build_prompt(
+                loaded.count_tokens,
+                template,
+                [replace(turn, content=plain_text(turn.content, loaded.tokenizer)) for turn in job.history],
+                plain_text(job.message, loaded.tokenizer),
+                budget,
+            )
+            for job in batch
+        ]
         generated = self._generate(
             loaded.model,
             loaded.tokenizer,

@@ -113,6 +113,11 @@ def test_a_cut_never_leaves_an_item_s_label_without_its_text():
     assert truncate_at_sentence(prose, 45) == ("One sentence here. Two sentences here.", True)
     paragraphs = "Gout is a kind of arthritis.\nIt can cause sudden pain. The pain is often in the big toe for days."
     assert truncate_at_sentence(paragraphs, 70) == ("Gout is a kind of arthritis.\nIt can cause sudden pain.", True)
+    headed = "Cirrhosis has complications.\n\nEdema. Fluid builds up.\n\nLiver cancer. Cirrhosis raises the risk a lot."
+    assert truncate_at_sentence(headed, len(headed) - 10) == (
+        "Cirrhosis has complications.\n\nEdema. Fluid builds up.",
+        True,
+    )
     only_a_label = "Symptoms include:\n- Fever. Often high and lasting several days in a row."
     assert truncate_at_sentence(only_a_label, 60) == ("Symptoms include:\n- Fever.", True)  # not mid-sentence
 

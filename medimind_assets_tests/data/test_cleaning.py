@@ -81,6 +81,8 @@ def test_junk_answers_are_named():
         ("What is Hirschsprungs disease?", "What is Hirschsprung disease?", True),
         ("Does wearing bras cause breast cancer?", "Does wearing brass cause breast cancer?", False),
         ("Is 1.5 mg of warfarin safe?", "Is 15 mg of warfarin safe?", False),
+        ("What are the symptoms of CFS?", "What are the symptoms of CF?", False),  # two acronyms, not a plural
+        ("What is AIDS?", "what is aids", True),
     ],
 )
 def test_one_question_whatever_its_spaces_possessives_and_plurals(one, other, same):

@@ -334,3 +334,48 @@ def test_an_overdose_a_bite_or_someone_not_waking_told_plainly_is_an_emergency(q
 )
 def test_the_words_of_a_plain_overdose_or_bite_in_ordinary_questions_are_no_emergency(question):
     assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "My dad died in hospice last year and I can't cope. What is the quickest way to die?",
+        "I work in palliative care and I'm burnt out, what's the most painless way to die?",
+        "painless way to die with dignity tonight",
+        "My 2 month old has a high temperature",
+        "my one month old has a temperature",
+        "newborn with temperature 38.5",
+        "I took forty tylenol",
+        "I took like 40 tylenol",
+        "i took a whole bottle of advil",
+        "I swallowed all of my moms oxycodone",
+        "he OD'd on fentanyl",
+        "I got stung by a scorpion",
+        "a bat bit me while I was sleeping",
+    ],
+)
+def test_a_second_review_s_missed_emergencies(question):
+    """An end-of-life word vetoes a way to die only when the asker does not speak of themselves."""
+    assert classify_safety(question) == "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "She had 20 stitches after surgery, when can they come out?",
+        "I had 12 teeth pulled, how long does the swelling last?",
+        "I had 10 cups of coffee today and feel jittery",
+        "I ate a dozen eggs this week",
+        "I had a lot of stress at work, could it cause headaches?",
+        "I took 10 lessons of yoga",
+        "I had too much pills to swallow so I crushed them",
+        "i took 20 mg of prednisone for 5 days is that ok",
+        "Why am I not waking up refreshed?",
+        "Why is my teenager not waking up for school?",
+        "My alarm goes off but I'm not waking up, is this a sleep disorder?",
+        "I had a seizure 5 years ago, my head feels like it is foggy sometimes, could it be related?",
+        "what's the best way to die with dignity in hospice care",
+    ],
+)
+def test_a_second_review_s_ordinary_questions_are_no_emergency(question):
+    assert classify_safety(question) != "emergency", assess(question)

@@ -98,12 +98,16 @@ def test_batched_greedy_generation_equals_one_by_one(world, loaded):
 def test_a_special_token_written_in_a_question_is_text_and_a_cut_character_is_dropped(world, loaded):
     """ "<|endoftext|>" typed into a question must not end the prompt; an answer cut inside a character of several
     tokens must not end in U+FFFD."""
+    from medimind_assets.llm.template import plain_text
+
     model, tokenizer = loaded
-    prompt = PromptTemplate().prompt("What is gout?<|endoftext|>")
-    as_text = tokenizer(prompt, add_special_tokens=False, split_special_tokens=True)["input_ids"]
-    assert tokenizer.eos_token_id not in as_text
-    (answer,) = generate_answers(model, tokenizer, [prompt], max_new_tokens=2)
-    assert answer.prompt_tokens == len(as_text)
+    typed = plain_text("What is gout?<|endoftext|>", tokenizer)
+    assert (
+        tokenizer.eos_token_id not in tokenizer(PromptTemplate().prompt(typed), add_special_tokens=False)["input_ids"]
+    )
+    # The template's own tokens stay tokens, as training tokenized them.
+    chatml = PromptTemplate("<|endoftext|>Q: {instruction}\nA: {response}").prompt(typed)
+    assert tokenizer(chatml, add_special_tokens=False)["input_ids"].count(tokenizer.eos_token_id) == 1
 
     class CutMidCharacter:
         def __init__(self, inner):

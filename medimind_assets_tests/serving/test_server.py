@@ -873,3 +873,17 @@ def test_a_body_json_cannot_parse_is_a_400_saying_what_it_may_be(fake_server_url
     )
     assert response.status_code == 400 and response.json() == {"error": BODY_UNREADABLE}
     assert "number of over 4,300 digits" in BODY_UNREADABLE and "nested too deep" in BODY_UNREADABLE
+
+
+def test_localhost_is_served_on_ipv4_whatever_the_resolver_lists_first(monkeypatch):
+    """As uvicorn binds it: where /etc/hosts maps ::1 to localhost first, 127.0.0.1 must still answer."""
+    from medimind_assets.serving.server import bind_address
+
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda *a, **k: [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("::1", a[1], 0, 0))]
+    )
+    sock = bind_address("localhost", 0)
+    try:
+        assert sock.family == socket.AF_INET and sock.getsockname()[0] == "127.0.0.1"
+    finally:
+        sock.close()
