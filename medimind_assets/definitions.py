@@ -36,8 +36,9 @@ def _with_condition(assets_def: dg.AssetsDefinition, condition: dg.AutomationCon
 def build_definitions(deployment: Deployment) -> dg.Definitions:
     settings = MediMindSettings.from_deployment(deployment)
     assets = [
-        *[a for a in ASSETS if a not in (lora_adapter, merged_model)],
+        *[a for a in ASSETS if a not in (lora_adapter, evaluation, merged_model)],
         _with_condition(lora_adapter, conditions.adapter_condition(deployment.training_cron)),
+        _with_condition(evaluation, conditions.evaluation_condition(deployment.training_cron)),
         _with_condition(merged_model, conditions.merge_condition(deployment.auto_merge)),
     ]
     return dg.Definitions(

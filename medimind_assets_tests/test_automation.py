@@ -219,6 +219,23 @@ def test_a_failed_training_is_tried_again_in_the_next_window_only(ticker):
         assert ticker.tick(instance, minutes=2) == set()  # trained: nothing the night after
 
 
+def test_a_failed_evaluation_is_tried_again_in_the_next_window_only(ticker):
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        ticker.tick(instance)
+        report(instance, "lora_adapter", "fingerprint-2")
+        assert ticker.tick(instance) == {"evaluation"}
+
+        @dg.asset(name="evaluation", deps=["lora_adapter"])
+        def failing() -> None:
+            raise RuntimeError("CUDA out of memory")
+
+        assert not dg.materialize([failing], instance=instance, raise_on_error=False).success
+        assert ticker.tick(instance) == set()  # not at every tick
+        assert next_window(ticker, instance, 0) == {"evaluation"}
+        assert ticker.tick(instance) == set()
+
+
 def training_run(ticker, instance, during, version: str, *with_keys) -> None:
     """A training run (a stand-in adapter of the same key) that takes hours: `during()` happens while it is in
     progress, between the scheduler's ticks. `with_keys` are real assets the same run builds first."""
