@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from medimind_assets import cli, definitions
 from medimind_assets.definitions import defs as load_definitions
@@ -70,3 +71,19 @@ def test_the_command_line_knows_every_asset_and_job_it_can_launch():
     defs = definitions.defs()
     assert set(cli.ASSETS) == {key.to_user_string() for a in definitions.ASSETS for key in a.keys}
     assert set(cli.JOBS) == {job.name for job in defs.jobs if not job.name.startswith("__")}
+
+
+@pytest.mark.parametrize(
+    ("op", "field", "bad", "good"),
+    [
+        ("evaluation", "ranker", "bogus", "mean_pmi"),
+        ("lora_adapter", "quantization", "4-bit", "4bit"),
+        ("dataset", "dosage_rule", "drop", "reject"),
+    ],
+)
+def test_a_choice_outside_its_values_is_refused_at_launch_not_when_its_step_runs(op, field, bad, good):
+    """Before the run starts: a misspelt ranker would otherwise fail only after the dataset and the training."""
+    job = definitions.defs().resolve_job_def("medimind_pipeline")
+    with pytest.raises(dg.DagsterInvalidConfigError, match=f"root:ops:{op}:config:{field} not in enum type"):
+        dg.validate_run_config(job, {"ops": {op: {"config": {field: bad}}}})
+    assert dg.validate_run_config(job, {"ops": {op: {"config": {field: good}}}})

@@ -97,8 +97,11 @@ def config_from(settings_class: type, name: str) -> type[dg.Config]:
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
         if isinstance(default, enum.Enum):
             default = default.value  # the launchpad edits plain values; the dataclass takes them back
-        annotation = str if isinstance(hints[field.name], type) and issubclass(hints[field.name], enum.Enum) else None
-        fields[field.name] = (annotation or hints[field.name], Field(default, description=help_of(field)))
+        hint = hints[field.name]
+        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+            # Its values as a Literal: the launchpad refuses another before the run starts, not its step later.
+            hint = typing.Literal[tuple(member.value for member in hint)]
+        fields[field.name] = (hint, Field(default, description=help_of(field)))
     return pydantic.create_model(name, __base__=_NullIsDefault, **fields)
 
 

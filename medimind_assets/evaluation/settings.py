@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS, check_repetition_penalty
 from medimind_assets.options import option
@@ -18,6 +19,7 @@ RANKERS = {
     "mean_pmi": "pmi per answer token",
     "yes_no": "log P(Yes) - log P(No) when the model is asked whether the answer answers the question",
 }
+Ranker = Literal[tuple(RANKERS)]  # the launchpad refuses another name before the run starts
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class EvaluationSettings:
         None, "MEDIQA test questions whose candidates are ranked (None: all 150; 0: skip ranking)."
     )
     ranking_max_answer_tokens: int = option(256, "Candidate answer tokens scored.")
-    ranker: str = option(
+    ranker: Ranker = option(
         "pmi",  # the best on the MEDIQA validation set with SmolLM2-135M (benchmarks/compare_rankers.py)
         "How the MEDIQA test candidates are scored: " + "; ".join(f"{k}: {v}" for k, v in RANKERS.items()) + ".",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from medimind_assets.data.rows import SOURCES
 from medimind_assets.errors import MediMindError
@@ -19,6 +19,7 @@ from medimind_assets.llm.template import DEFAULT_TEMPLATE, PromptTemplate, Templ
 from medimind_assets.options import option
 
 QUANTIZATION_CHOICES = ("auto", "4bit", "8bit", "none")
+Quantization = Literal[QUANTIZATION_CHOICES]  # the launchpad refuses another value before the run starts
 
 # Fields that change what is logged, evaluated or checkpointed, or how a step is computed, not the trained weights:
 # they stay out of the fingerprint, so changing them neither retrains a finished adapter nor discards resumable
@@ -60,7 +61,7 @@ class TrainingHyperparameters:
     lora_alpha: int = option(16, "LoRA scaling numerator (the update is scaled by alpha / r).")
     lora_dropout: float = option(0.1, "Dropout on the LoRA input.")
     target_modules: list[str] | None = option(None, "LoRA targets; None = the base model manifest's (by architecture).")
-    quantization: str = option(
+    quantization: Quantization = option(
         "auto", "auto | 4bit | 8bit | none. auto: 4-bit only on a GPU too small for bf16 weights."
     )
     no_4bit: bool = option(False, "The seed's flag: True means quantization='none'.")
