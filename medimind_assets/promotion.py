@@ -202,7 +202,8 @@ def verified_merge(store: ArtifactStore, merged_dir: Path, promoted: dict | None
     adapter's files; IntegrityError or ArtifactMissingError naming what differs otherwise."""
     from medimind_assets.digests import file_digests, sha256_text
 
-    info_path = Path(merged_dir) / MERGE_INFO
+    merged_dir = Path(merged_dir)
+    info_path = merged_dir / MERGE_INFO
     if not info_path.is_file():
         raise IntegrityError(info_path, "does not exist: not a merge `merged_model` wrote; re-run merged_model")
     info = read_json_object(info_path, "re-run merged_model")
@@ -213,19 +214,19 @@ def verified_merge(store: ArtifactStore, merged_dir: Path, promoted: dict | None
             f"merged model {merged_dir} is a merge of other adapter files than the promoted adapter's (promoted "
             "again since it was merged): re-run merged_model"
         )
-    cache = store.merged / f".weights-{sha256_text(str(Path(merged_dir).resolve()))[:16]}.json"
+    cache = store.merged / f".weights-{sha256_text(str(merged_dir.resolve()))[:16]}.json"
     for key in ("weight_files", "config_files"):  # config_files: merges written since it was recorded
         recorded = info.get(key)
         if not isinstance(recorded, dict):
             continue
-        present = [name for name in recorded if (Path(merged_dir) / name).is_file()]  # a missing one differs
-        actual = file_digests(Path(merged_dir), present, cache if key == "weight_files" else None)
+        present = [name for name in recorded if (merged_dir / name).is_file()]  # a missing one differs
+        actual = file_digests(merged_dir, present, cache if key == "weight_files" else None)
         changed = sorted(name for name, digest in recorded.items() if actual.get(name) != digest)
         if key == "config_files":  # one added since (a chat template) changes answers as much as one edited
-            changed += [name for name in SHAPING_FILES if name not in recorded and (Path(merged_dir) / name).is_file()]
+            changed += [name for name in SHAPING_FILES if name not in recorded and (merged_dir / name).is_file()]
         if changed:
             raise IntegrityError(
-                Path(merged_dir) / changed[0],
+                merged_dir / changed[0],
                 "differs from the file merged_model wrote (damaged?); re-run merged_model",
             )
     return info

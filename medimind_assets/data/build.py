@@ -460,17 +460,14 @@ def _cap_shared_answers(result: BuildResult, answer_keys: dict[str, str], limit:
 def _shared_answers_train(rows: list[dict], answer_keys: dict[str, str]) -> None:
     """An answer given to questions of both splits trains (with each of those questions' variants): a validation
     question whose reference is a training target measures memory, not what the model learned."""
+    questions = {r["id"]: compact_key(r["instruction"]) for r in rows if r["split"] != "test"}
     while True:  # a moved question brings its other answers to train: until nothing more moves
         trained = {answer_keys[r["id"]] for r in rows if r["split"] == "train"}
-        moved = {
-            compact_key(r["instruction"])
-            for r in rows
-            if r["split"] == "validation" and answer_keys[r["id"]] in trained
-        }
+        moved = {questions[r["id"]] for r in rows if r["split"] == "validation" and answer_keys[r["id"]] in trained}
         if not moved:
             return
         for row in rows:
-            if row["split"] == "validation" and compact_key(row["instruction"]) in moved:
+            if row["split"] == "validation" and questions[row["id"]] in moved:
                 row["split"] = "train"
 
 
@@ -499,8 +496,8 @@ def _ensure_validation(rows: list[dict], fraction: float, answer_keys: dict[str,
     if fraction <= 0 or any(r["split"] == "validation" for r in rows):
         return
     askers: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        if r["split"] == "train" and answer_keys is not None:
+    for r in rows if answer_keys is not None else ():
+        if r["split"] == "train":
             askers[answer_keys[r["id"]]].add(compact_key(r["instruction"]))
     shared = {key for keys in askers.values() if len(keys) > 1 for key in keys}
     train_keys = sorted({normalize_key(r["instruction"]) for r in rows if r["split"] == "train"})

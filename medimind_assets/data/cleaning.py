@@ -87,11 +87,13 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
         return text, False
     head = text[: max_chars + 1]
     starts = list(_ITEM_START.finditer(head))
-    ends = [end for end in _sentence_ends(head, starts) if end <= max_chars]  # labels only when nothing else is left
-    ends += [m.start() for m in starts if not head[: m.start()].rstrip().endswith(":")]
-    if not [end for end in ends if 0 < end <= max_chars and head[:end].strip()]:
-        ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= max_chars]
-    ends = [end for end in ends if 0 < end <= max_chars and head[:end].strip()]
+
+    def usable(candidates: list[int]) -> list[int]:
+        return [end for end in candidates if 0 < end <= max_chars and head[:end].strip()]
+
+    items = [m.start() for m in starts if not head[: m.start()].rstrip().endswith(":")]
+    # An item's label or a heading closes the cut only when nothing else can.
+    ends = usable(_sentence_ends(head, starts) + items) or usable([m.end() for m in _SENTENCE_END.finditer(head)])
     if ends:
         return head[: max(ends)].rstrip(), True
     return text[:max_chars].rsplit(None, 1)[0].rstrip(), True

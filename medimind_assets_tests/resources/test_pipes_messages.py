@@ -10,27 +10,35 @@ from dagster import PipesFileMessageReader
 from medimind_assets.resources.pipes_messages import _WholeLineFileReader, whole_lines
 
 
-def test_a_message_written_in_chunks_is_read_whole(tmp_path):
-    path = tmp_path / "messages"
+def _written_in_chunks_then_read(path, messages: list[dict], chunk_sizes, pause_s: float = 0.0) -> list[dict]:
+    """What `whole_lines` reads of `messages` while another thread appends them in chunks of `chunk_sizes()`."""
     path.write_text("")
-    messages = [{"method": "report", "params": {"image": "x" * 50_000, "n": n}} for n in range(3)]
     done = threading.Event()
 
-    def write_slowly() -> None:
+    def write() -> None:
         with open(path, "a", encoding="utf-8") as handle:
             for message in messages:
-                line = json.dumps(message) + "\n"
-                for start in range(0, len(line), 4096):  # as a buffered writer flushes a long line
-                    handle.write(line[start : start + 4096])
+                line = json.dumps(message, ensure_ascii=False) + "\n"
+                cut = 0
+                while cut < len(line):
+                    step = chunk_sizes()
+                    handle.write(line[cut : cut + step])
                     handle.flush()
-                    time.sleep(0.002)
+                    cut += step
+                    time.sleep(pause_s)
         done.set()
 
-    writer = threading.Thread(target=write_slowly)
+    writer = threading.Thread(target=write)
     writer.start()
-    read = [json.loads(line) for line in whole_lines(str(path), done.is_set, poll_s=0.001)]
+    read = [json.loads(line) for line in whole_lines(str(path), done.is_set, poll_s=0.0005)]
     writer.join()
-    assert read == messages
+    return read
+
+
+def test_a_message_written_in_chunks_is_read_whole(tmp_path):
+    messages = [{"method": "report", "params": {"image": "x" * 50_000, "n": n}} for n in range(3)]
+    # As a buffered writer flushes a long line.
+    assert _written_in_chunks_then_read(tmp_path / "messages", messages, lambda: 4096, pause_s=0.002) == messages
 
 
 def test_the_reader_replaces_the_method_dagster_reads_with():
@@ -44,25 +52,6 @@ def test_any_chunking_of_any_messages_is_read_whole(tmp_path):
 
     rng = random.Random(3)
     for trial in range(5):
-        path = tmp_path / f"messages-{trial}"
-        path.write_text("")
         messages = [{"n": n, "text": "é" * rng.randint(0, 20_000)} for n in range(rng.randint(1, 6))]
-        done = threading.Event()
-
-        def write(messages=messages, path=path, done=done) -> None:
-            with open(path, "a", encoding="utf-8") as handle:
-                for message in messages:
-                    line = json.dumps(message, ensure_ascii=False) + "\n"
-                    cut = 0
-                    while cut < len(line):
-                        step = rng.randint(1, 9000)
-                        handle.write(line[cut : cut + step])
-                        handle.flush()
-                        cut += step
-            done.set()
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        read = [json.loads(line) for line in whole_lines(str(path), done.is_set, poll_s=0.0005)]
-        writer.join()
+        read = _written_in_chunks_then_read(tmp_path / f"messages-{trial}", messages, lambda: rng.randint(1, 9000))
         assert read == messages
