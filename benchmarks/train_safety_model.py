@@ -23,7 +23,7 @@ import numpy as np
 
 from medimind_assets.data.safety import MODEL_PATH, assess_by_rules
 from medimind_assets.data.safety_concepts import NAMES, PAIRS, concepts
-from medimind_assets.data.safety_text import normalise
+from medimind_assets.data.safety_text import question_text
 from medimind_assets_tests.data.labelled_sets import DEVELOPMENT_QUESTIONS, labelled_questions, precision_recall
 
 FEATURES = NAMES + PAIRS
@@ -36,7 +36,7 @@ def _matrix(questions: list[str]) -> np.ndarray:
     index = {name: i for i, name in enumerate(FEATURES)}
     out = np.zeros((len(questions), len(FEATURES)))
     for row, question in enumerate(questions):
-        for name in concepts(normalise(question)):
+        for name in concepts(question_text(question)):
             out[row, index[name]] = 1.0
     return out
 

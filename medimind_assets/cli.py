@@ -133,6 +133,12 @@ def _ask(args: argparse.Namespace) -> int:
         if len(answers) > 1:
             print(f"[{target.label}]")
         print(with_safety_notice(level, answer.text or "(empty answer)"))
+        if not answer.ended:
+            print(
+                f"medimind ask: the answer reached --max-new-tokens ({args.max_new_tokens}) before it ended: it is cut "
+                "at its last whole sentence or word",
+                file=sys.stderr,
+            )
         if len(answers) > 1:
             print()
     return 0
@@ -263,7 +269,11 @@ def add_status_command(subparsers: argparse._SubParsersAction) -> None:
 
 def _project_instance() -> Path:
     """The project's Dagster instance for `launch` and `dev`, made on first use."""
-    home = instance.dagster_home(create=True)
+    try:
+        home = instance.dagster_home(create=True)
+    except OSError as exc:  # DAGSTER_HOME a file, or a folder that cannot be written
+        where = exc.filename or os.environ.get("DAGSTER_HOME", "")
+        raise CommandError(f"the Dagster instance folder {where} cannot be made or used: {exc.strerror}") from None
     if home is None:
         raise CommandError(
             "no Dagster instance: set DAGSTER_HOME (this package is not installed from a checkout with its own "
@@ -292,6 +302,8 @@ _ASSET_NAME = re.compile(r"^\w+$")
 
 
 def _check_target(args: argparse.Namespace) -> None:
+    if not args.job and not any(name.strip() for name in (args.assets or "").split(",")):
+        raise CommandError(f"nothing to launch: name assets ({', '.join(ASSETS)}) or --job ({', '.join(JOBS)})")
     if args.job and args.job not in JOBS:
         raise CommandError(f"no job named {args.job!r}; the jobs: {', '.join(JOBS)}")
     names = [name.strip() for name in (args.assets or "").split(",")]
@@ -570,6 +582,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `medimind status | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
         return 0
+    except KeyboardInterrupt:  # Ctrl-C while a model loads: one line, the shell's code for SIGINT, no traceback
+        print(f"medimind {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -47,17 +47,22 @@ def base_model_condition() -> AC:
     return AC.on_missing() | (AC.initial_evaluation() & AC.missing() & ~AC.in_progress())
 
 
+def _window(cron: str) -> AC:
+    """The window's tick, held open while this asset or an input is busy at it (a dataset build across 02:00 is
+    trained on when it ends, that night), until the first evaluation after the one that found nothing busy."""
+    tick = AC.cron_tick_passed(cron)
+    busy = ~_not_busy()
+    closes = AC.newly_requested() | (~busy & ~AC.newly_true(~busy) & ~tick)
+    return (tick | (tick & busy).since(closes)).with_label(f"training window {cron}")
+
+
 def adapter_condition(cron: str = DEFAULT_TRAINING_CRON) -> AC:
     # "The inputs changed since this adapter was last requested or trained", latched until the window opens.
     changed = _changed("dataset", "base_model", long_runs=True)
     # A training that failed (out of memory, a killed child) is tried again in the next window, not forgotten.
     retry = AC.execution_failed().with_label("last training failed")
     ready = AC.all_deps_blocking_checks_passed() & ~AC.any_deps_missing() & _not_busy()
-    # Known gap: inputs still being rebuilt at the window's tick (a dataset run across 02:00) put the training off
-    # to the next window (docs/operations.md, "Automation").
-    return (AC.cron_tick_passed(cron) & (changed | retry) & ready).with_label(
-        f"dataset changed; train in window {cron}"
-    )
+    return (_window(cron) & (changed | retry) & ready).with_label(f"dataset changed; train in window {cron}")
 
 
 def evaluation_condition(cron: str = DEFAULT_TRAINING_CRON) -> AC:

@@ -29,9 +29,10 @@ def sha256_text(text: str) -> str:
 def file_digests(folder: Path, names: Iterable[str] | None = None, cache_path: Path | None = None) -> dict[str, str]:
     """sha256 of each file of `folder` named in `names` (relative paths; every file when None), streaming.
 
-    With `cache_path`, a hash is reused while the file's size and mtime match the cached ones: that keeps
-    re-resolving a multi-gigabyte base model cheap. A rename keeps mtimes, so a model built in a temporary folder
-    and renamed into place is not hashed twice.
+    With `cache_path`, a hash is reused while the file's size, mtime, ctime and inode match the cached ones: that
+    keeps re-resolving a multi-gigabyte base model cheap. The ctime is what a write followed by putting the old
+    mtime back (`touch -d`, a restore keeping timestamps) cannot set back; only damage below the file system (bit
+    rot) goes unseen, as it would by any check short of hashing every time.
     """
     from medimind_assets.atomic import atomic_write_json
 
@@ -47,9 +48,10 @@ def file_digests(folder: Path, names: Iterable[str] | None = None, cache_path: P
     entries: dict[str, dict[str, Any]] = {}
     for name in names:
         stat = (folder / name).stat()
+        key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
         entry = cached.get(name)
-        if not (entry and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns):
-            entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256_file(folder / name)}
+        if not (entry and all(entry.get(k) == v for k, v in key.items())):
+            entry = {**key, "sha256": sha256_file(folder / name)}
         entries[name] = entry
     if cache_path is not None and entries != cached:
         # A read-only data folder (a serving host's mount): the digests are right, only not remembered.

@@ -105,6 +105,17 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     from medimind_assets.models.model_dir import config_digest, tokenizer_digest
 
     record = read_promoted(store)
+    # What an evaluation writes (`promotion_record`): a pointer written by hand proves nothing it names.
+    proofs = {
+        "adapter_files": isinstance(record.get("adapter_files"), dict) and bool(record["adapter_files"]),
+        "base_model.content_hash": bool((record.get("base_model") or {}).get("content_hash")),
+        "gate.passed": (record.get("gate") or {}).get("passed") is True,
+    }
+    if missing := [name for name, present in proofs.items() if not present]:
+        raise ArtifactMissingError(
+            f"{store.current_pointer} is not a promotion an evaluation recorded (no {', '.join(missing)}): what it names "
+            "was never proven to be what passed the gate; evaluate the adapter to promote it"
+        )
     adapter_dir = Path(record["path"])
     trained = read_summary(adapter_dir).get("fingerprint")
     if not trained:
@@ -154,7 +165,7 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
 
 
 def base_weights_hash(store: ArtifactStore, base_dir: Path) -> str:
-    """The base folder's weight digest now, as the manifest computes it, with a size-and-mtime cache per folder."""
+    """The base folder's weight digest now, as the manifest computes it, with a cache per folder (size, times and inode)."""
     from medimind_assets.digests import combined_hash, sha256_text
     from medimind_assets.models.model_dir import weight_digests
 

@@ -6,6 +6,7 @@ library only.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from contextlib import suppress
@@ -17,6 +18,7 @@ from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
 DEFAULT_KEEP_ADAPTERS = 3
+_HASH = re.compile(r"[0-9a-f]{64}")
 QUIET_S = 24 * 3600  # untouched this long: no process is writing it
 
 
@@ -61,12 +63,19 @@ def _trained_at(adapter_dir: Path) -> tuple[str, float]:
     return str(_summary(adapter_dir).get("created_at") or ""), adapter_dir.stat().st_mtime
 
 
+def _pipelines(name: str) -> bool:
+    """A name the pipeline writes: a fingerprint or a content hash (64 hex digits). Anything else in its folders is
+    an operator's ("export-for-vllm/", "hand-curated.jsonl", "<fingerprint>.bak/") and never removed."""
+    return _HASH.fullmatch(name) is not None
+
+
 def _folders(area: Path) -> list[Path]:
-    """The artefact folders of `area` (adapters/, checkpoints/...), by name; temporaries (`.name.*`) left out, and
-    links (an operator's, to something kept elsewhere: never followed, never removed)."""
+    """The artefact folders of `area` (adapters/, checkpoints/...), by name: fingerprints only; temporaries
+    (`.name.*`), an operator's own folders and links (to something kept elsewhere: never followed, never removed)
+    left out."""
     if not area.is_dir():
         return []
-    return sorted(p for p in area.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    return sorted(p for p in area.iterdir() if p.is_dir() and not p.is_symlink() and _pipelines(p.name))
 
 
 def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
@@ -154,6 +163,6 @@ def apply_retention(
         versions.add(sha256_file(store.dataset))
     if store.datasets.is_dir():
         for path in sorted(store.datasets.glob("*.jsonl")):
-            if path.stem not in versions and not path.is_symlink():  # an operator's link stays, as in the others
+            if path.stem not in versions and not path.is_symlink() and _pipelines(path.stem):  # an operator's stays
                 remove(path)
     return report

@@ -107,6 +107,7 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
         rows.append(("rouge_l", f"ROUGE-L ({counts['generation_questions']} generated answers)", _fixed))
         rows.append(("eos_rate", "answers that end (EOS) within the bound", _percent))
         rows.append(("degenerate_rate", "degenerate answers (empty, loops)", _percent))
+        rows.append(("invented_turn_rate", "answers that went on to invent the next turn (cut there)", _percent))
     if count := counts.get("emergency_questions"):
 
         def shown(rate: object) -> str:
@@ -192,7 +193,7 @@ def _promoted_lines(
         missing = f"{_short(current['path'], store.root)} is missing: `medimind ask` and serving will refuse it"
         return [_stage("promoted", f"{missing}; materialize evaluation to promote an adapter again")]
     try:
-        verified_promotion(store)  # digests only (the base's cached by size and mtime): no model is loaded
+        verified_promotion(store)  # digests only (the base's cached by size, times and inode): no model is loaded
     except UNREADABLE as exc:
         refused = f"{_short(current['path'], store.root)} {REFUSED}: {exc}"
         return [_stage("promoted", refused)]

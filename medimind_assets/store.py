@@ -72,7 +72,7 @@ class ArtifactStore:
     evaluations = _under_root("evaluations")
     merged = _under_root("merged")
     cache = _under_root("cache")  # tokenised splits and preference pairs, rebuilt on demand
-    leases = _under_root("serving")  # `<pid>.json` of each running server: the adapter it serves
+    leases = _under_root("serving")  # `<host>-<pid>.json` of each running server: the adapter it serves
     latest_pointer = _under_root("adapters", "latest.json")
     current_pointer = _under_root("adapters", "current.json")
     base_model_pointer = _under_root("models", BASE_MODEL)
@@ -116,13 +116,18 @@ class ArtifactStore:
         path = Path(raw).expanduser()
         return path if path.is_absolute() else self.root / path
 
+    def _lease(self, pid: int) -> Path:
+        # Named by host and pid: replicas in containers are all pid 1 on one shared volume.
+        host = "".join(c if c.isalnum() or c in "-_." else "_" for c in socket.gethostname())
+        return self.leases / f"{host}-{pid}.json"
+
     def write_lease(self, pid: int, adapter_dir: str | Path | None) -> None:
         """Record that server `pid` serves `adapter_dir` (None: the base model alone), so retention keeps it."""
         path = self.relative(adapter_dir) if adapter_dir else None
-        atomic_write_json(self.leases / f"{pid}.json", {"pid": pid, "host": socket.gethostname(), "path": path})
+        atomic_write_json(self._lease(pid), {"pid": pid, "host": socket.gethostname(), "path": path})
 
     def remove_lease(self, pid: int) -> None:
-        (self.leases / f"{pid}.json").unlink(missing_ok=True)
+        self._lease(pid).unlink(missing_ok=True)
 
     def leased_adapters(self) -> set[Path]:
         """The adapter folders servers still running serve; a lease whose process is gone from this host is removed.

@@ -262,3 +262,22 @@ def on_the_volume(world: World, data: Path):
     for adapter in (world.trained_adapter, world.random_adapter):
         shutil.copytree(adapter, data / "adapters" / adapter.name)
     return MediMindSettings(raw_dir=str(data / "raw"), data_dir=str(data), base_model="tiny-phi")
+
+
+def evaluated(world: World, adapter: Path, **extra) -> dict:
+    """A `current.json` record as an evaluation whose gate passed writes it: the adapter's file digests, the base
+    model's weight digest, the gate (`extra` adds or replaces fields)."""
+    from medimind_assets.digests import file_digests
+    from medimind_assets.evaluation.plan import evaluated_adapter_files
+
+    return {
+        "fingerprint": adapter.name,
+        "path": str(adapter),
+        # The files there are (a test may have broken the adapter on purpose).
+        "adapter_files": file_digests(
+            adapter, [n for n in evaluated_adapter_files(adapter) if (adapter / n).is_file()]
+        ),
+        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
+        "gate": {"passed": True, "reasons": ["passed"]},
+        **extra,
+    }

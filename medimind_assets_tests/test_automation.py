@@ -290,6 +290,42 @@ def test_a_dataset_changed_during_a_training_is_trained_on_the_next_night(ticker
         assert next_window(ticker, instance, 2) == set()
 
 
+@pytest.mark.parametrize("changed", [True, False])
+def test_a_dataset_build_across_the_window_trains_when_it_ends_the_same_night(ticker, monkeypatch, changed):
+    """The window's tick found the dataset still being built: the training waits for that build, not for the next
+    night; a rebuild of the same bytes leaves nothing to train, and the window closes once nothing is busy."""
+    from medimind_assets.assets import dataset as dataset_asset
+
+    alexa = ticker.settings.raw_path / ALEXA
+    with dg.instance_for_test() as instance:
+        built_once(ticker, instance)
+        ticker.tick(instance)
+        if changed:
+            alexa.write_bytes(alexa.read_bytes().replace(b"influenza", b"Influenza", 1))
+        ticker.sense(instance)
+        ticker.now = START.replace(hour=1, minute=50)
+        ticker.tick(instance)
+        build = dataset_asset.build_dataset
+
+        def slow_build(*args, **kwargs):  # the build goes on past 02:00
+            ticker.now = START.replace(hour=1, minute=59)
+            assert ticker.tick(instance) == set()  # 02:00: the dataset is still being built
+            assert ticker.tick(instance) == set()
+            return build(*args, **kwargs)
+
+        monkeypatch.setattr(dataset_asset, "build_dataset", slow_build)
+        ticker.materialize(instance, "dataset")
+        assert ticker.tick(instance) == ({"lora_adapter"} if changed else set())
+        assert ticker.tick(instance) == set()
+        if changed:
+            trained(instance, "fingerprint-2")
+            assert ticker.tick(instance) == {"evaluation"}
+            report(instance, "evaluation", "fingerprint-2")
+        assert ticker.tick(instance) == set()  # the window has closed
+        assert ticker.tick(instance, minutes=60) == set()
+        assert next_window(ticker, instance, 1) == set()
+
+
 def test_a_run_that_builds_the_dataset_and_trains_on_it_leaves_nothing_for_the_night(ticker):
     """A manual pipeline run spanning many ticks: the dataset it built itself is the one it trained on."""
     alexa = ticker.settings.raw_path / ALEXA

@@ -52,6 +52,8 @@ from medimind_assets_tests.model_world import use_adapter
         (["launch", "dataset", "--config", "Makefile"], "is not valid YAML"),
         (["launch", "dataset", "--config", "deploy/local/dagster.yaml"], "expected a mapping of ops, resources"),
         (["dev", "--port", "0"], "expected a port number 1-65535, got 0"),
+        (["launch", ""], "nothing to launch: name assets (raw_mediqa_qa,"),
+        (["launch", " , "], "nothing to launch"),
     ],
 )
 def test_misuse_is_one_line_and_exit_2(argv, says, capsys):
@@ -420,3 +422,27 @@ def test_status_says_when_the_dataset_changed_since_the_newest_adapter_trained(t
     store.write_latest({"fingerprint": "abc", "path": str(adapter)})
     cli.main(["status", "--data-dir", str(tmp_path)])
     assert "trained on dataset 000000000000, but dataset.jsonl is now" in capsys.readouterr().out
+
+
+def test_ctrl_c_while_a_command_works_is_one_line_and_the_sigint_code(tmp_path, monkeypatch, capsys):
+    """Ctrl-C during `serve`'s model load printed a KeyboardInterrupt traceback."""
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    for action in parser._subparsers._group_actions[0].choices.values():
+        if action.prog.endswith(" status"):
+            action.set_defaults(handler=interrupted)
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 130
+    assert capsys.readouterr().err == "medimind status: interrupted\n"
+
+
+def test_a_dagster_home_that_is_a_file_is_one_line(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "not-a-folder"
+    home.write_text("")
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "sub"))
+    assert cli.main(["launch", "dataset"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "cannot be made or used" in err and "Traceback" not in err

@@ -49,6 +49,7 @@ def promoted(world, tmp_path: Path) -> ArtifactStore:
         },
         "evaluation_path": str(report),
         "evaluation_sha256": sha256_file(report),
+        "gate": {"passed": True, "reasons": ["passed"]},
     }
     promote(store, AdapterRef("trained", adapter), record)
     return store
@@ -195,3 +196,15 @@ def test_a_read_only_copy_of_the_data_folder_elsewhere_is_still_served(promoted:
     monkeypatch.setattr(atomic, "atomic_write_json", read_only)
     served = verified_promotion(ArtifactStore.at(copy))
     assert served.adapter_dir == copy / "adapters" / "trained"
+
+
+@pytest.mark.parametrize("dropped", ["adapter_files", "base_model", "gate"])
+def test_a_promotion_pointer_without_what_the_evaluation_proved_is_refused(promoted: ArtifactStore, capsys, dropped):
+    """A hand-written current.json ({"fingerprint", "path"}) served an adapter no gate had seen; one without its
+    base_model block let an edited base config through."""
+    pointer = promoted.adapters / "current.json"
+    record = json.loads(pointer.read_text())
+    del record[dropped]
+    pointer.write_text(json.dumps(record))
+    code, err = _ask(promoted, capsys)
+    assert code == 2 and "is not a promotion an evaluation recorded" in err and dropped in err

@@ -96,16 +96,32 @@ def test_an_adapter_a_running_server_serves_is_kept_until_the_server_stops(tmp_p
     store.write_lease(os.getpid(), store.adapters / served)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     store.write_lease(int(dead.stdout), store.adapters / f"02{'f' * 62}")  # a server killed without removing it
-    elsewhere = store.leases / "7.json"  # a server on another host sharing the volume: its pid means nothing here
+    elsewhere = (
+        store.leases / "gpu-node-2-7.json"
+    )  # a server on another host sharing the volume: its pid means nothing here
     elsewhere.write_text(json.dumps({"pid": 7, "host": "gpu-node-2", "path": f"adapters/03{'f' * 62}"}))
     apply_retention(store, keep_adapters=0)
     remaining = {p.name for p in store.adapters.iterdir() if p.is_dir()}
     assert remaining == {served, f"03{'f' * 62}", f"04{'f' * 62}"}
-    assert {p.name for p in store.leases.iterdir()} == {f"{os.getpid()}.json", "7.json"}  # the dead one went
+    assert {p.name for p in store.leases.iterdir()} == {store._lease(os.getpid()).name, elsewhere.name}  # dead one went
     elsewhere.unlink()
     store.remove_lease(os.getpid())
     apply_retention(store, keep_adapters=0)
     assert {p.name for p in store.adapters.iterdir() if p.is_dir()} == {f"04{'f' * 62}"}
+
+
+def test_two_replicas_with_the_same_pid_on_one_volume_keep_each_their_lease(tmp_path, monkeypatch):
+    """Containers are all pid 1: a lease named by the pid alone was overwritten, then removed, by the other replica."""
+    import socket
+
+    store = ArtifactStore.at(tmp_path / "data")
+    for host, adapter in (("pod-a", "01"), ("pod-b", "02")):
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        store.write_lease(1, store.adapters / f"{adapter}{'f' * 62}")
+    monkeypatch.setattr(socket, "gethostname", lambda: "pod-b")
+    store.remove_lease(1)
+    monkeypatch.setattr(socket, "gethostname", lambda: "pod-c")
+    assert store.leased_adapters() == {store.adapters / f"01{'f' * 62}"}
 
 
 @pytest.mark.parametrize("pointer", ["current.json", "latest.json"])
@@ -270,3 +286,27 @@ def test_a_linked_dataset_version_is_not_removed(tmp_path: Path):
     report = apply_retention(store, keep_adapters=0)
     assert link.is_symlink() and target.is_file()
     assert not [path for path in report.removed if path.endswith(link.name)]
+
+
+def test_files_and_folders_the_pipeline_never_writes_are_never_removed(tmp_path):
+    """A hand-curated dataset, a backup copy of an adapter, an export and an audit folder were all listed for
+    removal; the backup also counted as one of the most recent adapters kept."""
+    store = ArtifactStore.at(tmp_path / "data")
+    for night in range(1, 4):
+        _night(store, night)
+    mine = [
+        store.datasets / "hand-curated-2026.jsonl",
+        store.adapters / f"01{'f' * 62}.bak",
+        store.merged / "export-for-vllm",
+        store.evaluations / "manual-audit-2026",
+    ]
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir() if path.suffix != ".jsonl" else path.write_text("{}\n")
+    report = apply_retention(store, keep_adapters=1)
+    assert all(path.exists() for path in mine)
+    assert not any(
+        removed.endswith((".bak", "export-for-vllm", "manual-audit-2026", "hand-curated-2026.jsonl"))
+        for removed in report.removed
+    )
+    assert f"02{'f' * 62}" in report.kept

@@ -64,6 +64,12 @@ def dataset(
     # First: a source requested but missing or empty fails here, before anything is built or written.
     versions = raw_data_versions(raw_dir, config.include_medquad)
     result = build_dataset(raw_dir, options)
+    if raw_data_versions(raw_dir, config.include_medquad) != versions:
+        # The rows may hold the new text; the lineage would name the old files.
+        raise dg.Failure(
+            description=f"raw files under {raw_dir} changed while the dataset was built: {settings.store.dataset} "
+            "left unchanged; build it again once the files are still (the sources' sensor observes them)"
+        )
     outcomes = validate_rows(result.rows, mediqa.test_questions(raw_dir / MEDIQA), config.min_rows)
     failed = [o for o in outcomes if not o.passed]
     path = settings.store.dataset

@@ -39,6 +39,7 @@ SUMMARY_METRICS = {
     "rouge_l": "ROUGE-L",
     "eos_rate": "EOS rate",
     "degenerate_rate": "degenerate rate",
+    "invented_turn_rate": "invented next turn",
     "urgent_care_rate": "urgent care, model",
     "served_urgent_care_rate": "urgent care, shown",
 }

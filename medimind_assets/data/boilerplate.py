@@ -125,6 +125,12 @@ class Scrubbed:
     segments: list[Segment] | None = field(default=None, repr=False)  # those of `text`, when at hand
 
 
+_BARE_REPLY = re.compile(r"(?:yes|no)\b", re.IGNORECASE)
+_YES_NO_QUESTION = re.compile(
+    r"\s*(?:is|are|am|was|were|can|could|does|do|did|should|will|would|may|might|has|have|had|must)\b", re.IGNORECASE
+)
+
+
 def _stems(text: str) -> set[str]:
     # diagnose/diagnosed, treated/treatment: a crude stem is enough to recognise a restatement
     return {w[:5] for w in _CONTENT_WORD.findall(text.casefold()) if w not in _QUESTION_STOP_WORDS}
@@ -220,16 +226,25 @@ def scrub_answer(question: str, answer: str, min_chars: int) -> Scrubbed:
         repairs.append("summary_prefix")
     stripped = False  # headings can stack: "How does one get X? What causes X? ..."
     while (opening := _OPENING_QUESTION.match(text)) and is_heading(opening.group(1), question):
-        text, stripped = text[opening.end() :].lstrip(), True
+        rest = text[opening.end() :].lstrip()
+        if _BARE_REPLY.match(rest) and not _YES_NO_QUESTION.match(question):
+            break  # "Is genetic testing available? Yes. ..." under "How to diagnose X?": the "Yes" needs its question
+        text, stripped = rest, True
     if stripped:
         repairs.append("restated_question")
         if len(text) < min_chars:
             return Scrubbed(text, repairs, "answer_only_question")
     table = _MISSING_TABLE.search(text)
     if table:
-        # Back to the start of the sentence that points at the table.
-        before = _LAST_SENTENCE_END.match(text, 0, table.start())
-        text = text[: before.end() if before else 0].rstrip()
+        # A pointer that opens its own sentence ("The Human Phenotype Ontology provides ...") is cut right there: what
+        # comes before may be a list without full stops ("may include: Painful fingers ... Heart failure Shock").
+        # One inside a sentence ("If available, the table below ...") is cut back to that sentence's start.
+        if table.group()[0].isupper():
+            end = table.start()
+        else:
+            before = _LAST_SENTENCE_END.match(text, 0, table.start())
+            end = before.end() if before else 0
+        text = text[:end].rstrip()
         repairs.append("missing_table")
         if len(text) < min_chars:
             return Scrubbed(text, repairs, "missing_table")

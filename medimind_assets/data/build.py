@@ -143,7 +143,9 @@ def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], 
     files = [(tag, name, False) for tag, name in mediqa.TRAINING_FILES.items()]
     out: list[Candidate] = []
     test_texts: list[str] = []
-    errors: list[RawDataError] = []
+    errors: list[RawDataError] = [
+        RawDataError(path, mediqa.UNKNOWN_FILE) for path in mediqa.unknown_files(raw_dir / MEDIQA / mediqa.TASK_DIR)
+    ]
     for tag, name, is_test in [*files, ("Test", mediqa.TEST_LABELLED_FILE, True)]:
         stats["files"] += 1
         origin = f"{MEDIQA}/{mediqa.TASK_DIR}/{name}"

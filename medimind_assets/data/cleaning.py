@@ -15,10 +15,19 @@ import unicodedata
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u00b6"), None)
 _BLANK_LINES = re.compile(r"\n{3,}")
 _NON_WORD = re.compile(r"[\W_]+")
-_NAVIGATION = re.compile(r"«[^»]*»|«[^»]*$")
+# Page navigation is a run of section questions ("« What causes it? What are common symptoms? »"); other « » are
+# quotation marks ("the condition known as « restless gut »"), whose words stay.
+_NAVIGATION = re.compile(r"«[^»?]{0,200}\?[^»]{0,200}»|«[^»?]{0,200}\?[^»]{0,200}$")
+_QUOTED = re.compile(r"«\s*([^«»]*?)\s*»")
 # "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
 _NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
 _TITLE_PREFIX = re.compile(r"^((?:[^\n:.!(]|\([^)\n]{0,150}\)){1,150}?(?:\?)?):\s+(?=\S)")
+# Who a dose is for, not a page title: "Adults and children 12 years and over: Take 2 tablets".
+_DOSE_GROUP = re.compile(
+    r"(?:adults?|children|kids|infants|babies|teens|teenagers|adolescents|patients|people|women|men|seniors)"
+    r"\s+(?:and|or|aged?|ages|under|over|from|younger|older|\d)\b|(?:ages?|aged|under|over)\s+\d|\d+\s*(?:years?|months?)\b",
+    re.IGNORECASE,
+)
 _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
@@ -39,6 +48,8 @@ _INLINE_TAGS = frozenset(
     "img b i u em strong span a sup sub font small big abbr cite code q s strike del ins mark tt kbd var wbr dfn time "
     "picture source input button label link meta iframe object embed video audio".split()
 )
+# A power written as a superscript after a number ("10<sup>9</sup>/L"): kept as "10^9", not read as "109".
+_POWER = re.compile(r"(?<=\d)<sup\b[^<>]*>\s*(-?\d{1,3})\s*</sup\s*>", re.IGNORECASE)
 # What a page runs or styles, not what it says: gone with its content.
 _SCRIPT = re.compile(r"<(script|style|noscript)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
@@ -48,7 +59,7 @@ def strip_markup(text: str) -> str:
         if "&" in text:
             text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
     if "<" in text:
-        text = _SCRIPT.sub("\n", text)
+        text = _POWER.sub(r"^\1", _SCRIPT.sub("\n", text))
         text = _TAG.sub(lambda m: "" if m.group(1).lower() in _INLINE_TAGS else "\n", text)
     return text
 
@@ -103,11 +114,16 @@ def clean_answer(text: str, strip_prefix: bool = False) -> str:
     """Cleaned answer text. `strip_prefix` for MEDIQA answers, which carry the page title."""
     text = normalize_whitespace(text)
     if "«" in text or "»" in text:  # page navigation; it leaves spaces behind
-        text = _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text))
+        text = _QUOTED.sub(r'"\1"', _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text)))
         text = normalize_whitespace(text.replace("«", " ").replace("»", " "))
     # The page title is followed by the answer's first sentence, never by a word in lower case: "Do not: drive ..."
     # and "Adults and children over 12: take 2 tablets" are the answer itself ("mRNA", "pH" may follow a title).
-    if strip_prefix and (title := _TITLE_PREFIX.match(text)) and not _LOWER_WORD.match(text, title.end()):
+    if (
+        strip_prefix
+        and (title := _TITLE_PREFIX.match(text))
+        and not _LOWER_WORD.match(text, title.end())
+        and not _DOSE_GROUP.match(text)
+    ):
         text = text[title.end() :]
     return _KEY_POINTS.sub("", text).strip()
 

@@ -10,7 +10,7 @@ import re
 
 # Alternatives of a pattern on normalised text (lower case, no punctuation).
 MEDICINES = (
-    r"ibuprofen|acetaminophen|paracetamol|tylenol|advil|motrin|aleve|naproxen|aspirin|excedrin|benadryl|"
+    r"co codamol|co dydramol|bowel prep|ibuprofen|acetaminophen|paracetamol|tylenol|advil|motrin|aleve|naproxen|aspirin|excedrin|benadryl|"
     r"diphenhydramine|zyrtec|cetirizine|claritin|loratadine|allegra|fexofenadine|sudafed|pseudoephedrine|"
     r"phenylephrine|nyquil|dayquil|mucinex|guaifenesin|robitussin|dextromethorphan|pepto|imodium|loperamide|tums|"
     r"antacids?|laxatives?|miralax|dulcolax|melatonin|unisom|midol|orajel|hydrocortisone|neosporin|monistat|"

@@ -15,6 +15,10 @@ TRAINING_FILES = {
     "Alexa": "MEDIQA2019-Task3-QA-TrainingSet2-Alexa.xml",
     "Validation": "MEDIQA2019-Task3-QA-ValidationSet.xml",
 }
+UNKNOWN_FILE = (
+    "an XML file in the MEDIQA 2019 Task 3 folder that is none of the task's files: its questions would be silently "
+    "left out (and the source's version would still change); remove it, or add its pairs as a MedQuAD collection"
+)
 # The files of the 2019 training split (`Validation` is the task's validation set).
 TRAIN_SPLIT_TAGS = ("LiveQAMed", "Alexa")
 TEST_LABELLED_FILE = "MEDIQA2019-Task3-QA-TestSet-wLabels.xml"
@@ -113,6 +117,14 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
         reference_rank=_parse_rank(path, elem.get("ReferenceRank"), "ReferenceRank", aid, line),
         reference_score=None if raw_score is None else parse_score(path, raw_score, aid, line),
     )
+
+
+def unknown_files(task_dir: Path) -> list[Path]:
+    """The XML files in the task folder that the build does not read (a file added by hand, a renamed copy)."""
+    known = {*TRAINING_FILES.values(), TEST_LABELLED_FILE, TEST_UNLABELLED_FILE}
+    if not task_dir.is_dir():
+        return []
+    return sorted(p for p in task_dir.iterdir() if p.suffix.lower() == ".xml" and p.name not in known)
 
 
 def test_questions(raw_mediqa_dir: Path) -> list[str]:

@@ -13,6 +13,7 @@ autosomal dominant pattern ...") are no evidence that a training answer is a tes
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from itertools import chain
@@ -67,6 +68,7 @@ class ShingleIndex:
 
 QUESTION_GRAM_WORDS = 3
 MIN_QUESTION_GRAMS = 6  # a test question with fewer word 3-grams is too short to be told apart ("what is gout")
+MIN_HELD_WORDS = 4  # ... but one of four words or more, held whole in another question, is that question
 NEAR_QUESTION = 0.8
 
 
@@ -78,15 +80,24 @@ def _question_grams(key: str) -> set[tuple[str, ...]]:
 class NearTestQuestions:
     """The MEDIQA test questions, for telling when another question holds one nearly whole: at least 80% of its
     word 3-grams (of `normalize_key`), which is a test question with a subject line in front ("father suffering
-    from IBS. My father is ...") or a word spelt another way ("loosing", "losing"). Equality is checked apart."""
+    from IBS. My father is ...") or a word spelt another way ("loosing", "losing"); a test question too short for
+    3-grams to tell (four to seven words) when it is held whole ("how much ibuprofen is too much" in "how much
+    ibuprofen is too much for an adult"). Equality is checked apart."""
 
     def __init__(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
         self._sets = [grams for grams in map(_question_grams, keys) if len(grams) >= MIN_QUESTION_GRAMS]
+        short = sorted(
+            {k for k in keys if len(k.split()) >= MIN_HELD_WORDS and len(_question_grams(k)) < MIN_QUESTION_GRAMS}
+        )
+        self._short = re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, short)) + r")(?!\S)") if short else None
         self._postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for number, grams in enumerate(self._sets):
             for gram in grams:
                 self._postings[gram].append(number)
 
     def held_in(self, key: str) -> bool:
+        if self._short is not None and self._short.search(key):
+            return True
         shared = Counter(chain.from_iterable(self._postings.get(g, ()) for g in _question_grams(key)))
         return any(count >= NEAR_QUESTION * len(self._sets[number]) for number, count in shared.items())

@@ -3,7 +3,9 @@ rule names, found by counting, so that it is found in collections no rule was wr
 
 A segment recurs when its text is in at least `MIN_SHARE` (and `MIN_ANSWERS`) of a collection's answers; it is
 removed as template when it is not a sentence and it opens or closes at least `EDGE_SHARE` of the answers holding
-it: that is where a page template puts its lines, and an answer's own sentences are rarely fixed to an edge.
+it: that is where a page template puts its lines, and an answer's own sentences are rarely fixed to an edge. A line
+that advises urgent care, names a crisis or poison line, or gives a dose is content wherever it recurs (a drug
+collection closing every answer with "Get emergency medical help if ..." keeps it).
 Recurring sentences in the middle of answers (the inheritance paragraphs shared by hundreds of GHR pages) are
 content and stay; an answer given whole to many questions is capped by the dataset build instead.
 """
@@ -14,6 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from medimind_assets.data.segments import Segment, drop_segments, split_segments
+from medimind_assets.data.sentence_rules import is_content
 
 MIN_SHARE = 0.01
 MIN_ANSWERS = 5
@@ -60,7 +63,11 @@ class RecurringText:
 
     def template(self, collection: str) -> set[str]:
         edge, first = self.at_edge[collection], self.first[collection]
-        return {key for key, n in self.recurring(collection) if not first[key][0] and edge[key] >= EDGE_SHARE * n}
+        return {
+            key
+            for key, n in self.recurring(collection)
+            if not first[key][0] and edge[key] >= EDGE_SHARE * n and not is_content(first[key][1])
+        }
 
     def remove(self, answer: str, template: set[str]) -> tuple[str, bool]:
         """`answer` without its template segments, and whether any was there."""

@@ -2,7 +2,8 @@
 evaluation shares. The levels and the rule of thumb the labelled sets are judged by: `docs/safety-labels.md`; how
 a question is classified: `docs/dataset.md`.
 
-The text is normalised first (`data/safety_text.py`: lower case, no punctuation, misspelled key words corrected), so
+The text is normalised first (`data/safety_text.py`: lower case, no punctuation, misspelled key words corrected,
+symptoms the asker denies left out: `question_text`), so
 every pattern below is written once, for correct words. The pattern families are concepts, not phrases of one
 source. The level: `emergency` for self-harm, for a red flag not long past, or for an acute condition asked about
 to recognise or respond to it (signs and treatment only when no informational word outweighs them) or happening
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from medimind_assets.data.medicines import MEDICINES
 from medimind_assets.data.safety_concepts import concepts
-from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, normalise, phrases
+from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, phrases, question_text
 
 SAFETY_LEVELS = ("safe", "caution", "emergency")
 
@@ -47,7 +48,17 @@ SELF_HARM = phrases(
     r"(?:disappear|be gone) for good",
     r"no (?:reason|point) (?:to|in) (?:live|living|going on|being alive)",
     r"(?:cant|cannot) go on (?:anymore|any more|like this)",
-    r"end it all",
+    r"end it all|(?:thinking (?:about|of)|thought about|want(?:ed)? to|wanna|going to|gonna|plan(?:ning)? (?:to|on)|"
+    r"ready to|about to) (?:end|ending) (?:everything|things(?! (?:with|between|off)\b))",
+    r"(?:cut|slashed|slashing) (?:my|his|her|their) wrists?",
+    # Asking how much it takes to die: "what is a lethal dose of tylenol", "how much insulin to kill a person".
+    r"(?:lethal|fatal|deadly) (?:dose|amount|overdose)|how (?:much|many) (?:\w+ ){0,3}(?:to|would|will|does it take "
+    r"to) (?:kill|die)",
+    r"(?:wont|will not|wouldnt|never) be a (?:problem|burden|bother) (?:for|to) (?:anyone|anybody|you|everyone|them|"
+    r"us) (?:anymore|any more|much longer|for long|again)",
+    # Cuts or burns kept up: "the marks on my thighs ... i do it when the noise in my head gets too loud".
+    r"(?:marks|cuts|scars|burns|scratches) on (?:my|his|her|their) (?:thighs?|arms?|wrists?|legs?|stomach|hips?)\b"
+    r".{0,100}\b(?:i|he|she|they) (?:do|does|did|keep doing) (?:it|this|them) (?:when|because|to|every)",
     # A warning sign, not "grandma gives away her belongings to her grandchildren" (a gift to someone named).
     r"(?:giving|gave|gives|give) (?:away )?(?:all )?(?:of )?(?:my|his|her|their) (?:stuff|things|belongings|"
     r"possessions)(?: away)?(?! (?:away )?to\b)",
@@ -62,7 +73,8 @@ SELF_HARM = phrases(
     r"(?:cant|cannot) (?:take|do) (?:it|this) (?:anymore|any more|much longer)|want (?:it|the pain|everything) to "
     r"(?:stop|end)|no one (?:would|will) (?:miss|care)|nobody (?:would|will) (?:miss|care)",
     r"(?:bought|got|have|saved up|stockpil\w*|hoard\w*) (?:a |some |enough )?(?:rope|gun|pills|meds) (?:to|for|so)|"
-    r"jump (?:off|from) (?:a |the )?(?:bridge|building|roof)|(?:hang|hanging) (?:my|him|her)sel(?:f|ves)",
+    r"jump (?:off|from) (?:a |the |our |my |his |her |their )?(?:bridge|building|roof|terrace|balcony|cliff|tower|"
+    r"flyover|overpass|window|car park)|(?:hang|hanging) (?:my|him|her)sel(?:f|ves)",
     r"(?:thoughts?|thinking|think) (?:of|about) (?:ending|killing|hurting|harming) (?:it|my|him|her)|"
     r"dont (?:see|have) (?:a |any )?(?:reason|point) (?:to|in) (?:live|living|go on|going on|be here)",
     r"(?:wish|wishing) (?:i|he|she) (?:was|were|could be) dead|(?:want|wants|wanted) to die|kill (?:my|him|her)self",
@@ -87,7 +99,8 @@ FIRST_PERSON = phrases(r"i|im|ive|id|me|myself|tonight")
 # Someone not waking, not someone who wakes tired or late.
 NOT_WAKING = phrases(
     r"(?:is|isnt|s|are|arent) not waking(?: up)?|(?:isnt|arent|not) waking up|(?:wont|cant|doesnt) wake (?:him|her|"
-    r"them)? ?up"
+    r"them)? ?up|(?:baby|he|she|husband|wife|mother|father|mom|mum|dad|son|daughter|child|grandma|grandpa) (?:no|not) "
+    r"wake up"
 )
 SLEEP_CONTEXT = phrases(
     r"refreshed|rested|alarms?|for (?:school|work|class|feeds?|feedings?)|on time|in time|early|sleep (?:disorder|"
@@ -95,7 +108,11 @@ SLEEP_CONTEXT = phrases(
 )
 
 # A fever, or a temperature that is no normal reading ("temperature taken, 36.8", "a temp of 99").
-_FEVER = r"(?:fever|(?:high |a )?(?:temp|temperature)\b(?! (?:taken|check\w*|reading|(?:of |is |was |at )?(?:3[0-7]|9[0-9])\b)))"
+_FEVER = (
+    r"(?:fever|(?:high |a )?(?:temp|temperature)\b(?! (?:taken|check\w*|reading|(?:of |is |was |at )?(?:3[0-7]|9[0-9])\b))|"
+    r"feels? (?:really |very )?(?:hot|warm)|burning up|(?:3[89]|4[0-2])(?: \d)? (?:c|degrees|under|in (?:the|his|her) "
+    r"(?:arm|ear|mouth|bottom)|orally|rectal\w*|armpit)|10[0-5](?: \d)? (?:f|degrees))"
+)
 
 RED_FLAG = phrases(
     # chest
@@ -105,28 +122,34 @@ RED_FLAG = phrases(
     r"(?:pressure|weight|elephant|something heavy|heavy)(?: \w+){0,3} on (?:my|his|her|the) chest",
     r"(?:my|his|her) chest (?:is |feels |feel )?(?:tight|heavy|hurts?|hurting|crushing|pounding|on fire)",
     r"(?:arm|jaw|shoulder) (?:pain|aches?|hurts?|numb)\w* (?:and|with|plus) (?:sweat\w*|chest|clammy|short of breath)",
+    r"chest\b.{0,60}\bpain (?:goes|go|going|spreads?|spreading|radiat\w*|moves?|moving) (?:up |down )?(?:to|into|down) "
+    r"(?:my |his |her |the )?(?:jaw|left arm|arm|neck|back)",
     r"(?:left|right) arm (?:is )?(?:aches?|aching|hurts?|numb|tingl\w*|pain)",
     # breathing
     r"(?:cant|cannot|can not|could not|couldnt|unable to|hard to|struggling to|struggle to|hardly|barely|trouble|"
     r"difficulty|problems?|fighting to|gasping to) (?:to )?(?:breathe?|breathing|catch (?:my|his|her|their) breath|"
-    r"get (?:air|a breath|enough air)|get a sentence out|speak)",
+    r"get (?:air|a breath|enough air)|get a sentence out|finish (?:a|her|his|my) sentences?|speak)",
     r"not breathing|stopped breathing|isnt breathing|wasnt breathing|barely breathing|gasping for (?:air|breath)",
     r"breathing (?:really |very |super )?(?:fast|hard|funny|strange|weird|loud|shallow)",
     r"short(?:ness)? of breath (?:at rest|sitting|lying|even|suddenly|and (?:chest|dizzy|faint))",
     r"(?:lips|face|skin|fingers|fingertips|tongue) (?:are |is |look |looks |going |turning |turned |gone )?"
     r"(?:kinda |kind of |a bit |slightly )?(?:blue|grey|gray|purple)",
     r"(?:skin|ribs) (?:is )?sucking in|sucking in (?:under|between) (?:the|his|her) ribs",
-    r"chok\w* on|is choking|are choking|was choking|choking and|choked on|cant cough|cant cry",
+    r"chok\w* on|(?:is|are|was) choking(?! (?:with|from) laugh\w*| back (?:tears|laugh\w*))|choking and|choked on|cant cough|cant cry",
     r"(?:throat|tongue|lips?|mouth|face)(?: \w+){0,4} (?:closing|swelling|swollen|swelled|puffy|tight|tightening)",
-    r"(?:cant|cannot|unable to|trouble|difficulty) swallow\w*(?: (?:and|or|her|his|my|saliva|spit))?|drooling and",
+    r"(?:cant|cannot|unable to|trouble|difficulty) swallow\w*(?! (?:it|them|pills?|tablets?|capsules?|the (?:pills?|"
+    r"tablets?|capsules?))\b)(?: (?:and|or|her|his|my|saliva|spit))?|drooling and",
     r"swelling (?:of|in) (?:my|his|her|the) (?:throat|tongue|lips|mouth)",
     r"hives (?:all over|everywhere|and)|covered in hives",
     r"inhaler (?:isnt|is not|not) (?:working|helping|doing anything)",
+    r"(?:inhaler|inhalers|puffer|puffs|nebuli[sz]er)\b.{0,30}\b(?:havent|hasnt|didnt|dont|doesnt|arent|not|isnt|"
+    r"never) (?:helped|helping|help|worked|working|work|done anything|made (?:a|any) difference)",
     # stroke and the brain
     r"face (?:is |was |started |keeps |looks |seems )?(?:drooping|droopy|drooped|crooked|lopsided|numb)",
     r"(?:mouth|smile) (?:is |looks |looked )?(?:crooked|droop\w*|lopsided|uneven)",
     r"(?:half|one side) of (?:his|her|my|their|the) (?:face|smile|mouth) (?:is |has |was )?(?:gone|droop\w*|dropped|"
-    r"fallen|slack|frozen|not moving|numb)",
+    r"fallen|slack|frozen|not moving|numb|going down|gone down|went down|hanging|sagging)",
+    r"(?:talking|speech|speaking|words) (?:is |are )?(?:not clear|unclear)",
     r"slurred|slurring|garbled|talking funny|speaking funny|"
     r"words (?:are |were |keep )?(?:came |come |coming )?(?:out )?(?:all )?(?:jumbled|wrong|mixed|muddled)|"
     r"cant (?:get (?:the|her|his|my) words out|find (?:the|my|his|her) words)",
@@ -138,14 +161,20 @@ RED_FLAG = phrases(
     r"(?:curtain|shadow) (?:came |coming |has come )?(?:down )?over|lost (?:the )?vision|cant see out of",
     r"worst headache|thunderclap|headache (?:is |was )?(?:the worst|like being hit|came on suddenly|exploded)",
     r"(?:is|hes|shes|seems|became|got|getting|gone|went|now|suddenly|really|very|and) (?:really |very |so |more )?"
-    r"(?:confused|disoriented)|not making sense|mumbling|talking nonsense|doesnt know (?:where|what day|who)|"
+    r"(?:confused|disoriented)|not mak(?:ing|in) sense|mumbling|talking nonsense|doesnt know (?:where|what day|who)|"
     r"acting (?:drunk|strange|weird)|keeps asking the same",
     # consciousness
     r"unconscious|unresponsive|not responding|wont respond|isnt responding|not moving|wont wake|cant wake|"
     r"will not wake|hard to wake|wont stay awake|(?:passed|passing|passes) out|blacked out|collapsed(?! lung)|"
-    r"fainted and|keeled over|no pulse|cant (?:feel|find) a pulse|heart (?:has )?stopped|floppy",
+    r"fainted and|keeled over|(?:lost|losing|loses|loss of) consciousness|slumped (?:over|against|in (?:the|a|his|her|my|their) (?:car|chair|seat|bed|bath|"
+    r"toilet|shower)|on the (?:floor|ground|sofa|couch|table|desk|steering wheel))|no pulse|"
+    r"(?:doesnt|does not|didnt|did not|wont|will not|isnt) (?:move|moving|respond\w*|react\w*) when (?:we|i|you|they|"
+    r"he|she) (?:shout|call|shake|talk|touch|poke|nudge)\w*|lying face down\b.{0,40}\b(?:not|doesnt|wont|hour|"
+    r"minutes)|cant (?:feel|find) a pulse|heart (?:has )?stopped|floppy",
     r"(?:having|had|has|is having|just had|in the middle of) (?:a |another |his first |her first |my first |"
     r"their first )?seizure|seizure (?:for|that|lasting|wont|will not|isnt|is not|and (?:hes|shes|wont|cant|not))|"
+    r"first (?:ever )?seizure(?! clinics?\b)|(?:fit|seizure|convulsion|shaking)\b.{0,40}\b(?:going|lasting|lasted|gone) "
+    r"(?:on )?(?:for )?(?:\d+|five|ten|fifteen) (?:minutes|mins)|"
     r"seizing|convulsing|fitting|(?:shaking|jerking) and (?:shaking|jerking)|(?:shaking|jerking) (?:uncontrollably|"
     r"all over|and (?:wont|cant|not) stop)",
     # asking whether to call for help or go in, about something happening
@@ -199,7 +228,10 @@ RED_FLAG = phrases(
     r"lamp oil|mouthwash|hand sanitizer)(?! whole\b| with (?:food|water|milk)\b| instead\b)",
     r"(?:i|we|he|she|they|been|was|were|got|think (?:i|we|he|she) (?:was|were|got)) poisoned|"
     r"(?:we|everyone|whole family|all of us|family)\b.{0,80}\b(?:fumes|gas (?:heater|leak|stove)|heater|generator|"
-    r"carbon monoxide)|(?:fumes|carbon monoxide)\b.{0,60}\b(?:dizzy|headache|sleepy|sluggish|passed out|confused)",
+    r"carbon monoxide)|(?:fumes|carbon monoxide)\b.{0,60}\b(?:dizzy|headache|sleepy|sluggish|passed out|confused)|"
+    r"(?:co|carbon monoxide) (?:alarm|detector) (?:went off|is going off|going off|keeps going off|beeping|sounding)|"
+    r"(?:closed|shut|enclosed) garage\b.{0,60}\b(?:engine|exhaust|car) (?:still )?(?:running|on)|"
+    r"(?:engine|exhaust|car) (?:still )?running\b.{0,60}\b(?:closed|shut|enclosed) garage",
     r"(?:ingested|swallowed|ate|eaten|chewed|drank) (?:\w+ ){0,5}(?:poisonous|toxic|oleander|foxglove|hemlock|"
     r"nightshade|mushrooms?|berries|plant)",
     r"(?:snorted|injected|smoked) (?:something|\w+) (?:and|now)",
@@ -233,6 +265,9 @@ RED_FLAG = phrases(
     r"(?:\b(?:[12]|one|two) (?:months?|mo)|\b(?:[1-9]|1[0-2]) (?:weeks?|wks?)) old\b(?! (?:\w+ )?(?:puppy|kitten|dog|"
     r"cat|foal|calf|lamb))(?:(?! no fever| not have a fever| without (?:a )?fever).){0,60}\b" + _FEVER,
     r"newborn\b(?:(?! no fever| without (?:a )?fever).){0,40}\b" + _FEVER,
+    # A week's medicines taken at once: "took her whole week's pill organiser".
+    r"(?:took|taken|swallowed) (?:\w+ ){0,2}(?:whole|entire|full) (?:weeks?|months?|days?)(?: worth)?(?: of)? "
+    r"(?:\w+ ){0,2}(?:pills|meds|medications?|medicines|tablets|pill (?:organi[sz]er|box)|dosette)",
     # An overdose taken, told plainly: "I took an overdose", "took 30 tylenol", "took too much heroin".
     r"(?:took|taken|swallowed|had) (?:an? )?(?:huge |big |massive )?overdose\b|"
     r"(?:took|taken|swallowed|ate) (?:like |about |around |maybe |over )?(?:[1-9]\d+|ten|twelve|fifteen|twenty|thirty|"
@@ -247,7 +282,13 @@ RED_FLAG = phrases(
     r"(?:od|odd|oded|odeed) on (?:fentanyl|heroin|pills|meds|opioids?|oxy\w*|xanax|tylenol|my|his|her|their)",
     r"(?:snake|rattlesnake|viper|adder|copperhead|cottonmouth|spider|scorpion|black widow|brown recluse|bat) "
     r"(?:just )?(?:bit|bitten|stung)|(?:stung|bitten|bit) by (?:a |an )?(?:snake|rattlesnake|viper|adder|scorpion|"
-    r"black widow|brown recluse|bat|stingray|jellyfish|box jellyfish)",
+    r"black widow|brown recluse|bat|stingray|jellyfish|box jellyfish)|(?:bitten|bit|stung)\b.{0,40}\bby\b(?: \w+){0,5} "
+    r"(?:snake|rattlesnake|viper|adder|taipan|cobra|krait|copperhead|cottonmouth|scorpion|black widow|brown recluse|"
+    r"funnel ?web|redback|stingray|box jellyfish)",
+    # Something taken at a club or a party, then hot, twitching, racing or confused.
+    r"(?:took|taken|had|drank|dropped|popped) (?:some |a )?(?:something|sumthin|smth|sth|pills?|molly|mdma|ecstasy|"
+    r"pingers?|acid)\b.{0,30}\b(?:club|party|festival|rave|gig)\b.{0,80}\b(?:hot|burning up|twitch\w*|shaking|"
+    r"heart|confus\w*|sense|seizure|fitting|breath\w*|collapsed)",
     # An aortic dissection's pain: tearing or ripping, or severe and going through to the back.
     r"(?:tearing|ripping) (?:pain|feeling|sensation)\b.{0,40}\b(?:chest|back|belly|abdomen|stomach|shoulder blades)|"
     r"(?:chest|back|belly|abdomen|stomach|pain)\b.{0,40}\b(?:feels?|felt|feeling) like (?:\w+ )?(?:tearing|ripping)|"
@@ -263,7 +304,7 @@ ACUTE_CONDITION = phrases(
     r"sepsis|septic|septicemia|meningitis|meningococcal",
     r"pulmonary embol\w*|blood clots? in (?:the|my|your|his|her) lungs?|embolism",
     r"aortic dissection|dissection|ruptured aneurysm|aneurysm",
-    r"diabetic ketoacidosis|ketoacidosis|dka|hypoglycemia|hypoglycaemia|low blood sugar|insulin shock|diabetic coma",
+    r"diabetic ketoacidosis|ketoacidosis|dka|hypoglycemia|hypoglycaemia|low (?:blood )?sugars?|insulin shock|diabetic coma",
     r"status epilepticus",
     r"heatstroke|heat stroke|sun stroke|sunstroke|hyperthermia|hypothermia|frostbite",
     r"drowning|dry drowning|near drowning",
@@ -294,7 +335,7 @@ RESPOND = phrases(
     r"how to (?:tell|know|recogni[sz]e|spot)|tell if|know if|tell the difference|is it (?:a|an)|is this (?:a|an)|"
     r"could (?:this|it|i) (?:be|have)|am i having|are (?:these|those)|do i have",
     r"what (?:does|do|would) (?:a |an |it )?(?:\w+ ){0,3}(?:feel|look|looks|feels|sound) like",
-    r"first aid|what (?:to|should|do|can|must) (?:i |we |you |they |one )?do(?! to prevent)|what should "
+    r"first aid(?! (?:certificate|course|kit|training|class|box|cert|qualification)s?)|what (?:to|should|do|can|must) (?:i |we |you |they |one )?do(?! to prevent)|what should "
     r"(?:i|we|you)(?! know)|"
     r"how (?:do|can|should) (?:i|we|you) (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)|"
     r"how to (?:use|give|inject)",
@@ -317,7 +358,8 @@ INFORMATIONAL = phrases(
     r"research|clinical trials?|studies|diagnos\w*|test(?:s|ed|ing)? (?:\w+ )?for|prevent\w*|avoid|recovery|recover|"
     r"detectors?|alarms?|precautions|"
     r"rehab\w*|after (?:a|an|his|her|my|their|having)|difference between|different from|what happens (?:to|in|during)|"
-    r"cost|costs|history of|how long (?:does|is) (?:the )?recovery",
+    r"cost|costs|history of|how long (?:does|is) (?:the )?recovery|get(?:ting)? back (?:into|to)|return(?:ing)? to "
+    r"(?:work|running|sport|exercise|the gym|driving|normal)",
 )
 PAST = phrases(
     r"(?:\d+|a|one|two|three|four|five|six|several|few|a few|couple|couple of) (?:years?|months?) (?:ago|back)",
@@ -399,7 +441,7 @@ def _model() -> dict:
 def assess(question: str) -> Assessment:
     """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model's
     P(emergency) over the question's concepts, for an emergency the rules did not name."""
-    text = normalise(question)
+    text = question_text(question)
     ruled = _by_rules(text)
     if ruled.level == "emergency":
         return ruled
@@ -415,7 +457,7 @@ def assess(question: str) -> Assessment:
 
 def assess_by_rules(question: str) -> Assessment:
     """The rules alone (no learned model)."""
-    return _by_rules(normalise(question))
+    return _by_rules(question_text(question))
 
 
 def _by_rules(text: str) -> Assessment:

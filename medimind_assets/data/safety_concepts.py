@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from itertools import combinations
 
+from medimind_assets.data.medicines import MEDICINES
 from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, phrases
 
 CONCEPTS: dict[str, re.Pattern[str]] = {
@@ -28,7 +29,7 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     ),
     "severe": phrases(
         r"severe|severely|worst|agoni[sz]ing|excruciating|unbearable|terrible|terribly|horrible|really bad|so bad|"
-        r"extreme|extremely|violent|violently|intense|crushing|tearing|ripping|stabbing|explosive|thunderclap|"
+        r"extreme|extremely|violent|violently|intense|crushing|tearing(?! (?:eyes|up))|ripping|stabbing|explosive|thunderclap|"
         r"heavy|heavily|a lot|loads|buckets|pouring|gushing|out of control|cant stand|worse and worse|"
         r"more and more|way worse|by the hour|fast|rapidly|quickly|wont stop|cant stop|not stopping|doesnt stop|"
         r"constant|nonstop|non stop|keeps? (?:throwing up|vomiting|bleeding)"
@@ -73,7 +74,8 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
         r"drenched in sweat|sweating|sweaty|hot and dry|yellow|dots|rash"
     ),
     "toxic": phrases(
-        r"swallowed|swallow|ingested|drank|ate|eaten|chewed|licked|got into|took|taken|missing from|overdos\w*|"
+        # Not "took", "ate" or "drank" alone: "took 10 lessons", "ate a dozen eggs" (what was taken names it).
+        r"swallowed|swallow|ingested|chewed|licked|got into|missing from|overdos\w*|"
         r"poison\w*|toxic|chemical\w*|bleach|cleaner|antifreeze|pesticide|fumes|gas|carbon monoxide|mushrooms|"
         r"berries|pills|tablets|capsules|battery|batteries|magnets?|ecstasy|mdma|cocaine|heroin|fentanyl|meth|"
         r"drugs|valium|xanax|paracetamol|tylenol|acetaminophen|iron|alcohol|shots|drunk|vodka|oven cleaner|"
@@ -90,7 +92,11 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
         r"soft spot|fontanelle|nappy|nappies|diaper|diapers|feed|feeds|feeding"
     ),
     "pregnancy": phrases(r"pregnan\w*|weeks pregnant|wks pregnant|trimester|bump|waters?|contractions|cord|labou?r"),
-    "fever": phrases(r"fever|feverish|temp|temperature|3[89](?: \d)?|4[01](?: \d)?|10[2-6](?: \d)?|burning up|hot"),
+    # Not a reading that is normal: "temperature taken, 36.8".
+    "fever": phrases(
+        r"fever|feverish|(?:temp|temperature)(?! (?:taken|check\w*|reading|(?:of |is |was |at )?(?:3[0-7]|9[0-9])\b))|"
+        r"3[89](?: \d)?|4[01](?: \d)?|10[2-6](?: \d)?|burning up|hot"
+    ),
     "self_harm_soft": phrases(
         r"burden|better off|end it|ending it|finish (?:my|his|her) life|go to sleep and never|never wake|noose|rope|"
         r"bridge|ledge|other side|goodbye|last week|painless way|way to go|saving up (?:his|her|my)? ?pills|"
@@ -99,10 +105,24 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     ),
     # Long-standing or long past: what a person has lived with is rarely an emergency now.
     "chronic": phrases(
-        r"for (?:\d+|a few|several|many|some|the past|the last) (?:\w+ )?(?:years?|months?|weeks?)|chronic|"
+        r"for (?:\d+|a few|several|many|some|the past|the last) (?:\w+ )?(?:years?|months?|weeks?)|for (?:years|months)|"
+        r"chronic|"
         r"always|every (?:day|night|morning|evening|week|month|time)|all my life|on and off|for ages|recurring|"
         r"keeps? coming back|years? ago|months? ago|last (?:year|month)|as a (?:baby|child|kid|teen)|used to|"
-        r"diagnosed (?:with|in)|history of|since (?:i was|childhood|birth)"
+        r"diagnosed (?:with|in)|history of|since (?:i was|childhood|birth)|(?:winters?|summers?) ago|growing up|"
+        r"after (?:eating|meals?|food|(?:fatty|spicy|big|heavy) (?:food|meals?))"
+    ),
+    # A question about a medicine (taking, giving, mixing it) is a caution question, however alarming its words.
+    "medicine": phrases(
+        MEDICINES,
+        r"medicines?|medications?|meds|tablets?|pills?|capsules?|syrup|inhalers?|puffer|cream|ointment|drops|"
+        r"prescri\w*|doses?|dosage|\d+ ?mg",
+    ),
+    # Small, passing or already over: "bled a bit and stopped", "small lump", "feel completely normal".
+    "mild": phrases(
+        r"a bit|a little|bit of|small|tiny|minor|mild|mildly|slight|slightly|stopped|went away|gone now|"
+        r"feels? (?:completely |totally )?(?:normal|fine|ok|okay)|(?:otherwise|vision|he is|she is|i am|im) fine|"
+        r"no other (?:symptoms|problems)|chopping|paper cut|splinter|graze|grazed|scrape|scraped|bruise|bruised|stubbed"
     ),
     "risk_context": phrases(
         r"diabetic|diabetes|type 1|type 2|chemo\w*|dialysis|afib|blood thinners?|warfarin|anticoagula\w*|"
@@ -121,7 +141,7 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
         r"what causes|causes|why (?:do|does|is|are)|how (?:many|common)|statistics|research|risk|more likely|"
         r"inherit\w*|genetic|prevent\w*|long term|after effects|years? ago|course|certificate|cost|test|tests|"
         r"diagnos\w*|measure|difference|history|recover\w*|rehab\w*|as a (?:baby|child|kid|teen)|job|work|"
-        r"exam|study|studies|percentage|rate"
+        r"exam|study|studies|percentage|rate|what should i know|should know about"
     ),
     "condition_named": phrases(
         r"heart attack|stroke(?! like)|sepsis|meningitis|embolism|dissection|aneurysm|ketoacidosis|dka|anaphyla\w*|"

@@ -51,6 +51,13 @@ _REAL_WORDS = frozenset(
     choke chokes poise prison poisson pressed passes paused caused cause drowsy drowse allergy allergen effect affect
     affects effects nurse nurses nursed conceived concise symptom numb number sighs sings singe reaction reactions
     treatment treatments medicine medicines medication medications infant infants newborns children ectopics
+    ability alive aseptic blurred blurring bloom breeding conscious consciousness cooked cooking creating described
+    description descriptions direction drooling dropping education flood heard laughter peptic rarest reflex
+    reticular retinal singular stains stating tainted verbal warming valgum coumarin septin ectopia epiglottis inhale
+    inhaled hypoglycemic relieves matrin emedicine ambient antivirus aspiring asteroids believers blending breed brood
+    browning concert concerts creative creator crowned dedication earning emergence hears hearth hearty herein heroic
+    integration iteration iterations lyric lyrical lyrics mediation meditation mourning painted painting parsed
+    sizing skeptic solver spurred stations tables thinkers
     """.split()
 )
 # Misspellings too far (or too short) for the edit rule that people type all the same.
@@ -58,6 +65,7 @@ _VARIANTS = {
     **dict.fromkeys(["hart", "harte"], "heart"),
     **dict.fromkeys(["atack", "attak", "atak"], "attack"),
     "breth": "breath",
+    **dict.fromkeys(["paine", "pian"], "pain"),
     "brethe": "breathe",
     "breathin": "breathing",
     "cnt": "cant",
@@ -78,7 +86,7 @@ _VARIANTS = {
     **dict.fromkeys(["od", "ods"], "overdose"),
     "oded": "overdosed",
     **dict.fromkeys(["pregnent", "pregant", "preggo", "preggers"], "pregnant"),
-    "bf": "breastfeeding",
+    "bf": "breastfeeding",  # "my bf", or opening the question: a boyfriend (`normalise`)
     "ttc": "trying to conceive",
     "kms": "kill myself",
     "unalive": "kill",
@@ -96,6 +104,7 @@ _VARIANTS = {
     "seroquil": "seroquel",
     "zanax": "xanax",
 }
+_POSSESSIVES = frozenset("my her his your our their a the ex".split())
 _APOSTROPHES = str.maketrans({"’": "", "‘": "", "'": "", "`": "", "´": ""})
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")  # "sooooo" -> "soo"
@@ -177,6 +186,28 @@ def normalise(text: str) -> str:
             out.append(correct(joined))  # "keto acidosis" -> "ketoacidosis"
             i += 2
             continue
-        out.append(correct(words[i]))
+        boyfriend = words[i] == "bf" and (i == 0 or words[i - 1] in _POSSESSIVES)
+        out.append("boyfriend" if boyfriend else correct(words[i]))
         i += 1
     return " " + " ".join(out) + " "
+
+
+_SYMPTOM = (
+    r"(?:chest )?pains?|headaches?|fever|(?:a )?temperature|bleeding|blood|vomiting|sick|nausea|dizziness|dizzy|"
+    r"breathlessness|shortness of breath|trouble breathing|swelling|rash|numbness|weakness|confusion|symptoms"
+)
+# A symptom the asker says is absent: "no chest pain, no breathlessness", "not sick", "without fever or rash".
+_DENIED = phrases(
+    r"(?:no|not|without|nor|never had|dont have|do not have|doesnt have|hasnt had|havent had|denies)(?: any| a)? "
+    rf"(?:{_SYMPTOM})(?: (?:or|and|nor) (?:{_SYMPTOM}))*"
+)
+
+
+# A disease's type in Roman numerals: "type i" is no first person ("citrullinemia type I").
+_ROMAN_TYPE = re.compile(r"(?<= )(type|class|grade|stage) (i|ii|iii|iv)(?= )")
+
+
+def question_text(question: str) -> str:
+    """A question as the safety rules and the learned model read it: normalised, without the symptoms it denies."""
+    text = _ROMAN_TYPE.sub(lambda m: f"{m[1]} {('i', 'ii', 'iii', 'iv').index(m[2]) + 1}", normalise(question))
+    return _DENIED.sub(" ", text)

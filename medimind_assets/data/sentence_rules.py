@@ -35,7 +35,9 @@ _ORGANISATION = re.compile(
 )
 _AGENCY_PREFIX = re.compile(r"^[A-Z][A-Za-z.&]{1,10}:\s+")
 _MEDIA = _rx(
-    r"\b(?:videos?|animations?|audio|podcasts?|slide ?shows?|webcasts?|captions?|captioning|multimedia|"
+    # Not the video of a procedure ("the camera sends a video image to a monitor").
+    r"\b(?:videos?(?![- ](?:images?|camera|capsule|monitor|screen|endoscop\w*|assisted|fluoroscop\w*|games?))|"
+    r"animations?|audio|podcasts?|slide ?shows?|webcasts?|captions?|captioning|multimedia|"
     r"interactive tutorials?|full[- ]screen|media player)\b"
 )
 _MEDIA_ACTION = _rx(
@@ -45,14 +47,18 @@ _MEDIA_ACTION = _rx(
 _CONTROLS = _rx(r"\b(?:press|click|tap)\b.{0,40}\b(?:button|key|icon|brackets?|screen|arrow)\b|\bescape \(esc\)")
 _POINTER = _rx(
     r"\bfor (?:more|additional|further|detailed|specific|general|complete|the latest) information\b|"
-    r"\bmore (?:detailed |specific |in-depth |complete )?information (?:is|can be|may be) (?:found|available|obtained)|"
+    r"\bmore (?:detailed |specific |in-depth |complete )?information (?:is|can be|may be) (?:found|available|obtained|provided)|"
     r"\b(?:to )?(?:learn|read|find out|hear) more\b|\b(?:to )?(?:read|learn) about\b|\bfor information (?:on|about)\b|"
     r"\b(?:web ?site|web ?page|page|site) (?:offers|has|provides|contains|lists)\b|"
     r"\b(?:is|are) available (?:from|at|on|through) (?:the |our |its )?\S+|"
     r"\binformation (?:about|on|regarding)\b[^.]{0,120}\b(?:is|are|can be|may be) (?:found|available|obtained)\b"
 )
 # Pointers whatever they name: "Click ...", "Read more about ...", "... can be accessed through ...".
-_ALWAYS_POINTER = _rx(r"\bclick(?:s|ed|ing)?\b|^(?:read|learn) more\b|\bcan be accessed\b")
+# A click as an instruction, not "clicking noises" or a joint that clicks.
+_ALWAYS_POINTER = _rx(
+    r"\bclick(?:ing|ed)? (?:here|on|the|this|a|an|below|above|to|through|it|link)\b|\bclick here\b|"
+    r"^(?:read|learn) more\b|\bcan be accessed (?:at|on|from|through|via|online)\b"
+)
 # "Researchers are working to learn more about ...": research, not a pointer.
 _RESEARCH = _rx(r"\b(?:researchers?|scientists?|investigators?|studies|study|trials?)\b[^.]{0,60}\blearn more\b")
 _RESOURCE = _rx(
@@ -60,7 +66,8 @@ _RESOURCE = _rx(
     r"booklets?|brochures?|publications?|resources?|articles?|guides?|call|contact|write to|e-?mail|sections?|"
     r"chapters?|tables?|figures?|illustrations?|diagrams?|"
     r"clearinghouse|information center|hotline|helpline|library|online|pdq|www\.|https?://|under (?:the )?(?:heading|section|tab|topic)s?|below|following|"
-    r"institutes?|agency|association|foundation|society|nih|cdc|fda|nci|medlineplus|medscape)\b|\.(?:gov|org|com|edu)\b"
+    r"institutes?|agency|association|foundation|society|nih|cdc|fda|nci|medlineplus|medscape|niddk|nhlbi|ninds|nimh|"
+    r"niams|nichd|health topics?)\b|\.(?:gov|org|com|edu)\b"
 )
 _SEE_SOMEONE = _rx(
     r"^\W*(?:please )?(?:see|visit|go to|check with)\s+(?:a |an |your |the |one's )?(?:[\w-]+ ){0,3}(?:doctors?|"
@@ -149,11 +156,16 @@ _REFERENCE_TAIL = _rx(
     r"^[a-z][\w .,&'-]{2,40}: [^.;]{3,80}; (?:19|20)\d\d\.?$"
 )
 MAX_REFERENCE_WORDS = 25
-_CITATION_MARKERS = re.compile(r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*")
+# Not a range of values with its unit after it ("fasting glucose is [70-99] mg/dL").
+_CITATION_MARKERS = re.compile(
+    r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*"
+    r"(?!\s?(?:mg|mcg|µg|ng|pg|g|kg|ml|mL|l|L|dL|mmol|µmol|mEq|mIU|IU|iu|U|units?|%|mm|cm|bpm|beats|breaths|mmHg|"
+    r"mm Hg|°|degrees|years|months|weeks|days|hours|minutes|times)\b)"
+)
 # A superscript reference number flattened onto the end of a sentence ("at some point.1 It most often", NIDDK):
 # after a word (a number there is a decimal) and before the next sentence, a list item or the end.
 _SENTENCE_CITATION = re.compile(
-    r"(?<=[A-Za-z)])(?<!Fig)(?<!No)(?<!Vol)(?<!Ch)(?<!pp)(?<!Ref)\.\d{1,2}(?:[,–-]\d{1,2})*(?=\s+[A-Z-]|\s*$)"
+    r"(?<=[A-Za-z)])(?<!Fig)(?<!No)(?<!Vol)(?<!Ch)(?<!pp)(?<!Ref)(?<!\b[A-Z])\.\d{1,2}(?:[,–-]\d{1,2})*(?=\s+[A-Z-]|\s*$)"
     r"(?!\s+(?:[Oo]micron|[Vv]ariant|[Ss]ubvariant|[Ll]ineage|[Ss]train)\b)"  # "BA.2 Omicron": a name
 )
 MAX_NOTICE_WORDS = 60
@@ -183,6 +195,7 @@ def is_attribution(seg: Segment) -> bool:
     text = _AGENCY_PREFIX.sub("", seg.text)
     return (
         not seg.ends_sentence
+        and not seg.item  # "- A Cardiac Rehabilitation Program": the last item of a list, not the page's agency
         and len(text.split()) <= 16
         and bool(_ORGANISATION.search(text))
         and (_title_case(text) or bool(_AGENCY_PREFIX.match(seg.text)))
@@ -192,7 +205,9 @@ def is_attribution(seg: Segment) -> bool:
 _TOKEN = re.compile(r"\S+")
 _CONNECTORS = frozenset("of and for on the in & to".split())
 # Words after which a name is part of the sentence ("funded by the National Institutes of Health"), not glued on.
-_LEADS_INTO_NAME = _CONNECTORS | frozenset("by from at with visit contact call a an via through see".split())
+_LEADS_INTO_NAME = _CONNECTORS | frozenset(
+    "by from at with visit contact call a an via through see your local nearest national".split()
+)
 
 
 def glued_attribution(text: str) -> int | None:
@@ -212,8 +227,10 @@ def glued_attribution(text: str) -> int | None:
         i += 1
     if i == 0 or len(tokens) - i < 2 or tokens[i - 1].group().lower() in _LEADS_INTO_NAME:
         return None
+    if tokens[i - 1].group() in ("-", "*", "•"):
+        return None  # a list item of its own ("- A Cardiac Rehabilitation Program"), not a name glued onto one
     name = text[tokens[i].start() :]
-    return tokens[i].start() if _ORGANISATION.search(name) else None
+    return tokens[i].start() if _ORGANISATION.search(name) and not _CRISIS.search(name) else None
 
 
 def _short(seg: Segment) -> bool:
@@ -226,6 +243,8 @@ def is_section_heading(seg: Segment) -> bool:
     """A section heading: a short title-case line or segment with no sentence, or an introduction ending in a
     colon."""
     text = seg.text
+    if advises_urgent_care(text) or _CRISIS.search(text):  # "Use Epinephrine And Call 911 Right Away"
+        return False
     return text.endswith(":") or (
         not seg.ends_sentence and not seg.item and len(text.split()) <= 10 and _title_case(text)
     )
@@ -241,6 +260,13 @@ def is_pointer(seg: Segment) -> bool:
         return False
     return bool(_STARTS_POINTING.match(text)) and bool(_RESOURCE.search(text[4:]) or "information" in text.lower())
 
+
+# Where to turn in a crisis or a poisoning: a resource the answer must keep, phone number and all.
+_CRISIS = _rx(
+    r"\b(?:crisis|suicid\w*|self[- ]harm\w*|(?:harm|harming|hurt|hurting|kill|killing) (?:yourself|themselves|oneself)|"
+    r"keep (?:yourself|themselves|oneself) safe|poisons? (?:control|information|help ?line|centre|center)|"
+    r"ingestion (?:hotline|help ?line)|lifeline)"
+)
 
 # (family, the words without which it cannot be there, a pattern that finds where it may be, the test of the
 # segment found there). The words are plain substring tests of the lower-cased answer (most answers hold none, and
@@ -327,7 +353,9 @@ _FAMILIES = (
         "contact_details",
         "http|www.|@|tty|tdd|toll|fax|box|-8|18",
         r"https?://|www\.|@|\btty\b|\btdd\b|toll[- ]free|\bfax\b|\bp\.?\s?o\.? box|1[-.\s]?8\d\d",
-        lambda seg: bool(_CONTACT.search(seg.text)) and not advises_urgent_care(seg.text),
+        lambda seg: (
+            bool(_CONTACT.search(seg.text)) and not advises_urgent_care(seg.text) and not _CRISIS.search(seg.text)
+        ),
     ),
 )
 # Phone numbers have no word to look for first; this finds the answers that may hold one.
@@ -384,9 +412,9 @@ _MEASURED = _rx(
 )
 
 
-def _is_content(text: str) -> bool:
-    """Never a page notice: advice to get urgent help, or a dose, an amount or a numbered step."""
-    return advises_urgent_care(text) or bool(_MEASURED.search(text))
+def is_content(text: str) -> bool:
+    """Never a page notice: advice to get urgent help, a crisis resource, or a dose, an amount or a numbered step."""
+    return advises_urgent_care(text) or bool(_CRISIS.search(text) or _MEASURED.search(text))
 
 
 def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
@@ -394,7 +422,7 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
     the end past what the rules found: whole lines first (a notice's sentences judged together), then, in the last
     line left, single segments (with a stricter threshold: one short sentence is little evidence). A short sentence
     sending the reader to a professional right after such a notice goes with it (as in `_continue_notices`). The
-    first segment always stays; a line that holds content (`_is_content`) is judged sentence by sentence, and the
+    first segment always stays; a line that holds content (`is_content`) is judged sentence by sentence, and the
     walk stops at a list item (the last items of a list of symptoms are short and plain: content), at advice to get
     urgent help and at a dose, an amount or a numbered step."""
     end = len(segments)
@@ -403,7 +431,7 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
         while start > 0 and "\n" not in text[segments[start - 1].end : segments[start].start]:
             start -= 1
         open_ = [i for i in range(max(start, 1), end) if i not in hits]
-        if start == 0 or any(segments[i].item or _is_content(segments[i].text) for i in open_):
+        if start == 0 or any(segments[i].item or is_content(segments[i].text) for i in open_):
             break  # the answer's first line, or a line that holds content: judged sentence by sentence below
         line = text[segments[start].start : segments[end - 1].end]
         if open_ and (not 2 < len(line.split()) <= MAX_NOTICE_WORDS or not is_page_notice(line)):
@@ -415,7 +443,7 @@ def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -
         seg = segments[i]
         if i in hits:
             continue
-        if seg.item or not _short(seg) or _is_content(seg.text):
+        if seg.item or not _short(seg) or is_content(seg.text):
             return
         if len(seg.text.split()) > 2 and is_page_notice(seg.text, segment=True):  # two words are too few to judge
             hits[i] = "page_notice"

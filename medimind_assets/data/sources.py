@@ -151,13 +151,22 @@ def download(raw_dir: Path, name: str, url: str | None = None, timeout: float = 
     final = raw_dir / name
     raw_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".download", dir=raw_dir))
+    os.chmod(staging, 0o755)  # readable by the daemon or a server running as another user, as any unpacked source
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
             files = sorted(entry["files"].items())
             list(pool.map(lambda f: _fetch(f"{url}/{f[0]}", staging / f[0], f[1], final / f[0], timeout), files))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+        if final.is_dir() and any(final.iterdir()):
+            # Files of the operator's there (notes, an archive being unpacked): the source's files join them, one
+            # by one; nothing else in the folder is touched.
+            for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+                target = final / path.relative_to(staging)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+        else:
+            if final.is_dir():
+                final.rmdir()
+            os.replace(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result = snapshot(raw_dir, name)

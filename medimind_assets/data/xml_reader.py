@@ -118,13 +118,21 @@ def line_of(elem: ET.Element) -> int | None:
 
 
 def text_of(elem: ET.Element | None) -> str:
-    """All text inside an element; upstream answers are plain text, but nested block markup keeps its breaks."""
+    """All text inside an element; upstream answers are plain text, but nested block markup keeps its breaks. Walked
+    with a stack, not recursion: markup nested a thousand deep is text like any other."""
     if elem is None:
         return ""
-    parts = [elem.text or ""]
-    for child in elem:
-        brk = "\n" if child.tag.lower() in _BLOCK_TAGS else ""
-        parts += [brk, text_of(child), brk, child.tail or ""]
+    parts: list[str] = []
+    stack: list[ET.Element | str] = [elem]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            parts.append(item)
+            continue
+        parts.append(item.text or "")
+        for child in reversed(item):  # pushed in reverse: popped in document order
+            brk = "\n" if child.tag.lower() in _BLOCK_TAGS else ""
+            stack += [child.tail or "", brk, child, brk]
     return "".join(parts)
 
 

@@ -11,6 +11,9 @@ An answer is degenerate (`is_degenerate`) when it has no letter or digit, when i
 two characters repeated, when it is one word repeated, or when at least half of its word 4-grams repeat an earlier
 one (seq-rep-4 >= 0.5, Welleck et al. 2019). Numbers are left out of the last two rules, so list numbering does not
 hide a loop ("1. Pain 2. Pain 3. Pain").
+
+A small model that misses EOS often goes on to invent the next turn ("...rest.\nHuman: And what about..."). Given
+the template's turn markers (`stop_at`), a row stops once a line opens with one, and its answer ends before it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,12 @@ class Generated:
     stopped_on_eos: bool
     prompt_tokens: int = 0  # the prompt's tokens as the model saw them
     prompt_truncated: bool = False  # the prompt was cut to its last `max_prompt_tokens` tokens
+    invented_turn: bool = False  # the model began the next turn (`stop_at`): the answer ends before it
+
+    @property
+    def ended(self) -> bool:
+        """The answer ended before the token bound: on EOS, or where the model began inventing the next turn."""
+        return self.stopped_on_eos or self.invented_turn
 
 
 def generate_answers(
@@ -53,10 +62,12 @@ def generate_answers(
     label: str = "generation",
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
     unwanted: Sequence[Callable[[], bool]] | None = None,
+    stop_at: Sequence[str] = (),
 ) -> list[Generated]:
     """Greedy continuation of each prompt, in input order (repetition penalised: module docstring).
 
-    `unwanted`, one per prompt: True once that answer is no longer wanted (serving: its client left); its row stops
+    `stop_at`: the template's turn markers (`PromptTemplate.turn_markers`); an answer ends before a line that
+    opens with one. `unwanted`, one per prompt: True once that answer is no longer wanted (serving: its client left); its row stops
     generating at the next token, and its (cut) answer is returned as any other."""
     import torch
 
@@ -77,6 +88,7 @@ def generate_answers(
     context = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     if isinstance(context, int) and max(map(len, encoded)) + 1 > context:
         raise ValueError(f"a prompt of {max(map(len, encoded))} tokens leaves no room in the {context}-token context")
+    turn = _turn_pattern(stop_at)
     batches = make_batches([len(ids) for ids in encoded], max_batch_tokens=10**12, max_batch_size=batch_size)
     results: list = [None] * len(prompts)
     started, done = time.monotonic(), 0
@@ -94,7 +106,8 @@ def generate_answers(
                     [answer_repetition_penalty(width, repetition_penalty)] if repetition_penalty != 1.0 else []
                 ),
                 stopping_criteria=StoppingCriteriaList(
-                    [rows_unwanted([unwanted[i] for i in batch])] if unwanted is not None else []
+                    ([rows_unwanted([unwanted[i] for i in batch])] if unwanted is not None else [])
+                    + ([turn_started(tokenizer, width, turn)] if turn is not None else [])
                 ),
                 eos_token_id=eos,
                 pad_token_id=pad,
@@ -103,19 +116,39 @@ def generate_answers(
                 new = output[row, width:].tolist()
                 stopped = eos in new
                 new = new[: new.index(eos)] if stopped else new
-                text = tokenizer.decode(new, skip_special_tokens=True).strip()
-                if not stopped:  # cut inside a character of several tokens: its bytes decode to U+FFFD
-                    text = text.rstrip("\ufffd").rstrip()
+                text = tokenizer.decode(new, skip_special_tokens=True)
+                invented = turn is not None and (found := turn.search(text)) is not None
+                text = text[: found.start()].strip() if invented else text.strip()
+                if not stopped and not invented:  # cut at the token bound
+                    text = clean_cut(text)
                 results[index] = Generated(
                     text=text,
                     n_tokens=len(new),
                     stopped_on_eos=stopped,
                     prompt_tokens=len(encoded[index]),
                     prompt_truncated=truncated[index],
+                    invented_turn=invented,
                 )
             done += len(batch)
             log(f"{label}: {done}/{len(prompts)} answers, {time.monotonic() - started:.1f}s")
     return results
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def clean_cut(text: str) -> str:
+    """An answer cut at the token bound, ending on its last whole sentence when that keeps at least half of it, else
+    on its last whole word: never "Take 40 mg of ket" or "since January 202", nor a character cut in its bytes
+    (U+FFFD). Unchanged when it already ends a sentence."""
+    text = text.rstrip("\ufffd").rstrip()
+    if not text or text[-1] in ".!?":
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if ends and ends[-1] >= len(text) / 2:
+        return text[: ends[-1]]
+    head, _, _ = text.rpartition(" ")
+    return head.rstrip(" ,;:-") if head else text
 
 
 def check_repetition_penalty(penalty: float) -> None:
@@ -134,6 +167,34 @@ def rows_unwanted(unwanted: Sequence[Callable[[], bool]]):
             return torch.tensor([stop() for stop in unwanted], dtype=torch.bool, device=input_ids.device)
 
     return RowsUnwanted()
+
+
+def _turn_pattern(markers: Sequence[str]) -> re.Pattern | None:
+    """A new line that opens with one of `markers` (after spaces), or None without markers."""
+    if not markers:
+        return None
+    return re.compile(r"\n[ \t]*(?:" + "|".join(map(re.escape, markers)) + ")")
+
+
+TURN_WINDOW = 16  # tokens decoded from the end of each row to look for a turn marker
+
+
+def turn_started(tokenizer, width: int, pattern: re.Pattern):
+    """A transformers stopping criterion: a batch row stops once its newest tokens open a line with a turn marker
+    (generation past it would be thrown away)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class TurnStarted(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            tails = tokenizer.batch_decode(
+                input_ids[:, max(width, input_ids.shape[1] - TURN_WINDOW) :], skip_special_tokens=True
+            )
+            return torch.tensor(
+                [pattern.search(t) is not None for t in tails], dtype=torch.bool, device=input_ids.device
+            )
+
+    return TurnStarted()
 
 
 def answer_repetition_penalty(answer_start: int, penalty: float):
@@ -176,7 +237,7 @@ def is_degenerate(text: str) -> bool:
 def text_metrics(generated: Sequence[Generated], references: Sequence[Sequence[str]]) -> dict[str, float]:
     """ROUGE-L F1 (best over a question's references, mean over questions), corpus BLEU (sacrebleu,
     multi-reference), mean and median answer length in tokens, the share of answers that ended on EOS and the
-    share of degenerate answers (`is_degenerate`)."""
+    share of degenerate answers (`is_degenerate`) and of answers that went on to invent the next turn."""
     import sacrebleu
     from rouge_score import rouge_scorer
 
@@ -199,6 +260,7 @@ def text_metrics(generated: Sequence[Generated], references: Sequence[Sequence[s
         "answer_tokens_median": float(statistics.median(lengths)),
         "eos_rate": sum(g.stopped_on_eos for g in generated) / len(generated),
         "degenerate_rate": sum(is_degenerate(g.text) for g in generated) / len(generated),
+        "invented_turn_rate": sum(g.invented_turn for g in generated) / len(generated),
     }
 
 

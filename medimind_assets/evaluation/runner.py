@@ -218,6 +218,7 @@ class _Evaluator:
                 batch_size=s.generation_batch_size,
                 max_prompt_tokens=s.max_prompt_tokens,
                 repetition_penalty=s.repetition_penalty,
+                stop_at=self.template.turn_markers,
                 log=self.log,
                 # The scored sample and the emergency questions, each answered once: say which is which, so the
                 # count here adds up with the summary's ("6 generated answers" and "4 emergency").

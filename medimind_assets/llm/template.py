@@ -15,6 +15,8 @@ from medimind_assets.errors import MediMindError
 DEFAULT_TEMPLATE = "Human: {instruction}\nAssistant: {response}"
 INSTRUCTION = "{instruction}"
 RESPONSE = "{response}"
+# Role labels a model writes when it goes on to invent a conversation, whatever its template.
+INVENTED_TURNS = ("Human:", "User:", "Assistant:", "Q:", "Question:")
 # Keys under which a training summary may record its template (first found wins).
 TEMPLATE_KEYS = ("prompt_template", "template")
 
@@ -37,6 +39,17 @@ class PromptTemplate:
         """What the model is given: the template up to the response, without trailing spaces."""
         # str.replace, not str.format: questions may contain braces.
         return self.text.partition(RESPONSE)[0].replace(INSTRUCTION, instruction).rstrip(" ")
+
+    @property
+    def turn_markers(self) -> tuple[str, ...]:
+        """The template's own words that open a turn ("Human:", "Assistant:"), then the role labels models invent
+        turns with ("User:", "Q:"): a model that writes one at the start of a line has finished its answer and
+        begun inventing the next turn of the conversation."""
+        before, _, rest = self.text.partition(INSTRUCTION)
+        between = rest.partition(RESPONSE)[0]
+        lines = (part.strip().splitlines()[-1].strip() if part.strip() else "" for part in (before, between))
+        own = [line for line in lines if any(c.isalpha() for c in line)]
+        return tuple(dict.fromkeys([*own, *INVENTED_TURNS]))
 
     def completion(self, response: str) -> str:
         """What the model is scored on (EOS is appended by the tokenizing code)."""

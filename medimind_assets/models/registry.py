@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.atomic import atomic_directory, atomic_write_json, directory_lock
-from medimind_assets.digests import sha256_file, sha256_text
+from medimind_assets.digests import combined_hash, sha256_file, sha256_text
 from medimind_assets.models.errors import BaseModelError
 from medimind_assets.models.hub import KNOWN_LICENSES, fetch_hub_model, parse_hub_spec
-from medimind_assets.models.manifest import MANIFEST_FILENAME, describe_model
+from medimind_assets.models.manifest import HASH_CACHE_FILENAME, MANIFEST_FILENAME, describe_model
+from medimind_assets.models.model_dir import weight_digests
 
 TINY_PHI = "tiny-phi"
 SMOLLM2 = "smollm2-135m"
@@ -64,10 +65,16 @@ def _resolve_built(
 ) -> dict[str, Any]:
     """`<models_dir>/<name>`, a model this project builds. `plan(previous manifest or None)` gives its revision and
     the build to run in a temporary folder (None: what is there is current); a build is described there, then
-    swapped in whole."""
+    swapped in whole. Weights changed in place since they were built (their digest is not the manifest's) are built
+    again from their source: re-materializing must not make damaged weights the official base."""
     target = models_dir / name
     with directory_lock(models_dir, name):
-        revision, build = plan(_read_manifest(target))
+        previous = _read_manifest(target)
+        revision, build = plan(previous)
+        if build is None and previous is not None and previous.get("content_hash"):
+            weights = weight_digests(target, target / HASH_CACHE_FILENAME)
+            if combined_hash(weights) != previous["content_hash"]:
+                revision, build = plan(None)
         if build is not None:
             with atomic_directory(target, locked=True) as tmp:
                 build(tmp)

@@ -208,6 +208,7 @@ def ask(
                 max_new_tokens=max_new_tokens,
                 max_prompt_tokens=budget,
                 repetition_penalty=repetition_penalty,
+                stop_at=target.template.turn_markers,
                 log=lambda _: None,
             )
         answers.append((target, generated[0]))

@@ -119,6 +119,7 @@ def merge_proven(model, tokenizer, target: Target):
     compute the same logits (`merging.merge`); ValueError when they do not."""
     prompts = proof_prompts(target.template)
     reference = prompt_logits(model, tokenizer, prompts)
+    refuse_non_finite(reference, target)
     merged = model.merge_and_unload()
     proof = compare_logits(reference, prompt_logits(merged, tokenizer, prompts), "float32", len(prompts))
     if not proof.passed:
@@ -127,6 +128,16 @@ def merge_proven(model, tokenizer, target: Target):
             f"(bound {proof.bound:.2e}); serve it unmerged (--no-merge)"
         )
     return merged, {"max_abs_logit_diff": proof.max_abs_diff, "bound": proof.bound, "positions": proof.n_positions}
+
+
+def refuse_non_finite(logits, target) -> None:
+    """ValueError when the model's logits hold NaN or infinity: damaged weights answer every question with nothing,
+    merged or not."""
+    import torch
+
+    if not bool(torch.isfinite(logits).all()):
+        what = f"adapter {target.adapter_dir}" if target.adapter_dir is not None else f"model {target.model_dir}"
+        raise ValueError(f"{what} gives non-finite logits (NaN or infinity): its weights are damaged; it is not served")
 
 
 def load_served(served: Served, device: str = "auto", merge: bool = True) -> LoadedModel:
@@ -144,6 +155,7 @@ def load_served(served: Served, device: str = "auto", merge: bool = True) -> Loa
         model = attach_adapter(model, target.adapter_dir)
         if merge and next(model.parameters()).dtype == torch.float32:
             model, proof = merge_proven(model, tokenizer, target)
+    refuse_non_finite(prompt_logits(model, tokenizer, [target.template.prompt(VERIFY_QUESTION)]), target)
     generate_answers(model, tokenizer, [target.template.prompt(VERIFY_QUESTION)], max_new_tokens=1, log=lambda _: None)
     context = getattr(model.config, "max_position_embeddings", None)
     return LoadedModel(

@@ -189,10 +189,17 @@ class BodyLimit:
 
 
 async def _answer(request: Request, queue: GenerationQueue, job: ChatJob) -> Any:
-    """The job's answer; once its client has left, the job is abandoned and a 499 returned (no one reads it)."""
+    """The job's answer; once its client has left, the job is abandoned and a 499 returned (no one reads it). A
+    request still unanswered when the graceful shutdown runs out (its task cancelled) is abandoned too, so its row
+    stops generating, and answered with a 503 in JSON rather than a bare 500."""
     answer = asyncio.wrap_future(job.future)
     while True:
-        await asyncio.wait({answer}, timeout=DISCONNECT_POLL_S)
+        try:
+            await asyncio.wait({answer}, timeout=DISCONNECT_POLL_S)
+        except asyncio.CancelledError:
+            queue.abandon(job)
+            answer.cancel()
+            return _error(503, "the server is shutting down: the answer was not finished in time; retry")
         if answer.done():
             return answer.result()
         if await request.is_disconnected():
@@ -245,6 +252,9 @@ def create_app(
         title="MediMind",
         summary="Answers medical questions with the promoted LoRA adapter, with a safety notice where one is due.",
         lifespan=lifespan,
+        default_response_class=_AsciiJSONResponse,  # answers too, not only errors: non-ASCII escaped
+        docs_url=None,  # no Swagger or ReDoc pages (their scripts come from a CDN); /openapi.json describes the API
+        redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -61,7 +61,7 @@ def reply(job: ChatJob, loaded, prompt, generated) -> dict[str, Any]:
         "safety_level": level,
         "truncated_prompt": prompt.truncated,
         "history_turns_used": prompt.history_turns_used,
-        "cut_at_max_tokens": not generated.stopped_on_eos,
+        "cut_at_max_tokens": not generated.ended,
         "adapter": served.adapter(),
         "dataset_version": served.dataset_version,
         "base_model": served.base_model,
@@ -102,6 +102,7 @@ class GenerationQueue:
         self.stopped = 0  # requests whose client left during their generation: their row stopped
         self.refused = 0  # requests refused because the queue was full
         self._last_batch_s = 1.0  # how long the last batch took
+        self._batch_started: float | None = None  # when the batch being generated began
 
     @property
     def waiting(self) -> int:
@@ -119,10 +120,18 @@ class GenerationQueue:
             if len(self._pending) >= self.max_waiting:
                 self.refused += 1
                 # Room opens when the batch being generated ends and the next one leaves the queue.
-                raise QueueFull(len(self._pending), max(1, math.ceil(self._last_batch_s)))
+                raise QueueFull(len(self._pending), self._retry_after())
             self._pending.append(job)
             self._cond.notify()
         return job.future
+
+    def _retry_after(self) -> int:
+        """Seconds until the queue has room, estimated: the batches ahead (the one generating and those waiting),
+        each as long as the last one took or as the one generating has taken so far, whichever is longer."""
+        started = self._batch_started
+        per_batch = max(self._last_batch_s, time.monotonic() - started if started is not None else 0.0)
+        ahead = math.ceil(len(self._pending) / self.max_batch_size) + (started is not None)
+        return max(1, math.ceil(ahead * per_batch))
 
     def abandon(self, job: ChatJob) -> None:
         """`job`'s client left: drop it if it still waits, else stop its row of the generation."""
@@ -161,7 +170,7 @@ class GenerationQueue:
             if not batch:
                 continue
             self.generating = len(batch)
-            started = time.monotonic()
+            started = self._batch_started = time.monotonic()
             try:
                 results = self.answer(batch)
             except Exception as exc:  # the requests fail, the worker goes on with the next batch
@@ -174,6 +183,7 @@ class GenerationQueue:
             finally:
                 self.generating = 0
                 self._last_batch_s = time.monotonic() - started
+                self._batch_started = None
 
     def answer(self, batch: list[ChatJob]) -> list[dict[str, Any]]:
         """Answers to requests sharing one `max_new_tokens`, from the model being served now."""
@@ -201,5 +211,6 @@ class GenerationQueue:
             repetition_penalty=self.repetition_penalty,
             log=lambda _: None,
             unwanted=[job.abandoned.is_set for job in batch],
+            stop_at=template.turn_markers,
         )
         return [reply(job, loaded, p, g) for job, p, g in zip(batch, prompts, generated, strict=True)]

@@ -169,3 +169,27 @@ def test_an_unreachable_download_is_a_clear_error_at_once(tmp_path, instance, re
     error = str(next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE").step_failure_data.error)
     assert "nowhere/mediqa2019_qa" in error and "MEDIMIND_RAW_DIR" in error and "cannot be reached" in error
     assert materializations(result, "dataset") == []  # never built from a source that could not be observed
+
+
+def test_a_raw_file_edited_during_the_build_publishes_nothing(raw_copy, tmp_path, instance, monkeypatch):
+    """The sources were hashed before the build read them: a file edited meanwhile gave a dataset holding the new
+    text under the old raw version."""
+    from medimind_assets.assets import dataset as dataset_module
+
+    out = tmp_path / "out"
+    assert run(raw_copy, out, instance).success
+    before = sha256_file(out / "dataset.jsonl")
+    build = dataset_module.build_dataset
+    edited = next((raw_copy / "medquad" / "9_CDC_QA").glob("*.xml"))
+
+    def edited_meanwhile(*args, **kwargs):
+        rows = build(*args, **kwargs)
+        edited.write_text(edited.read_text(encoding="utf-8").replace("</Answer>", " Edited.</Answer>", 1))
+        return rows
+
+    monkeypatch.setattr(dataset_module, "build_dataset", edited_meanwhile)
+    result = run(raw_copy, out, instance, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "changed while the dataset was built" in str(failure.step_failure_data.error)
+    assert sha256_file(out / "dataset.jsonl") == before

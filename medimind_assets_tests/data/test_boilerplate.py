@@ -125,3 +125,38 @@ def test_a_cut_never_leaves_an_item_s_label_without_its_text():
 def test_an_introduction_is_never_left_without_its_list():
     text = "First sentence here. Symptoms include: - " + "x" * 500
     assert truncate_at_sentence(text, 300) == ("First sentence here.", True)
+
+
+@pytest.mark.parametrize(
+    ("question", "stripped"),
+    [("How to diagnose Danon disease?", False), ("Is genetic testing available for Danon disease?", True)],
+)
+def test_a_yes_or_no_keeps_its_question_unless_the_row_asks_it(question, stripped):
+    answer = "Is genetic testing available for Danon disease? Yes. GeneTests lists laboratories that test for it."
+    text = scrub_answer(question, answer, min_chars=20).text
+    assert text == (answer.split("? ", 1)[1] if stripped else answer)
+
+
+def test_a_warning_every_answer_of_a_collection_ends_with_is_no_template():
+    from medimind_assets.data.recurring import RecurringText
+
+    warning = "Get emergency medical help if you have signs of an allergic reaction: hives, difficult breathing"
+    footer = "Page last updated on 1 May 2024"
+    recurring = RecurringText()
+    for i in range(8):
+        recurring.observe("13_Drugs_QA", f"Drug {i} lowers blood pressure. Take it daily.\n{warning}\n{footer}", "x")
+    template = recurring.template("13_Drugs_QA")
+    assert footer.casefold() in template and warning.casefold() not in template
+
+
+def test_the_missing_table_cut_keeps_a_list_written_without_full_stops():
+    answer = (
+        "Anemia is common. Other signs may include: Painful fingers and toes Abnormal behavior Heart failure Shock "
+        "The Human Phenotype Ontology provides the following list of signs and symptoms for X. If the information is "
+        "available, the table below includes how often the symptom is seen."
+    )
+    kept = scrub_answer("What are the symptoms of X?", answer, min_chars=20).text
+    assert (
+        kept
+        == "Anemia is common. Other signs may include: Painful fingers and toes Abnormal behavior Heart failure Shock"
+    )

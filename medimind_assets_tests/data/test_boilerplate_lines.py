@@ -43,16 +43,29 @@ KNOWN_MISSES = (
     "Advice given by our online pharmacist",
     "Related articles:",
     "ref: harrisons principles",
-    # Batch 5: an affiliate line, another language, a funding disclosure, a link row, forum and share prompts.
+    # Batch 5: an affiliate line, another language, a funding disclosure, forum and share prompts.
     "As an Amazon Associate",
     "Avertissement :",
     "Disclosure: The author has received",
-    "Terms | Privacy | Cookie settings",
     "If you liked this post",
     "Sent from my iPhone",
     "Related posts:",
     "Tag a friend",
     "Best answer chosen by asker",
+    # Batch 6: two more languages, a crisis line (kept on purpose: a crisis resource is never cut), product and
+    # forum lines, teasers, and sources named without a page, a year or an identifier.
+    "Ce document est fourni",
+    "This service is not monitored 24 hours a day",
+    "The symptom checker is not a diagnostic tool",
+    "यह जानकारी",
+    "Panadol® and Calpol®",
+    "3 people reacted to this",
+    "Originally posted by",
+    "Trending now:",
+    "Next article:",
+    "Key references",
+    "Additional sources consulted:",
+    "Based on the NICE clinical knowledge summary",
 )
 KNOWN_MISS = pytest.mark.xfail(reason="a known miss (see KNOWN_MISSES)", strict=True)
 
@@ -64,13 +77,14 @@ def _params(name: str, tag: str) -> list:
     ]
 
 
-# The first batch, the third, the fourth and the fifth (written later, by helpers without sight of the rules or the
+# The first batch, the third to the sixth (written later, by helpers without sight of the rules or the
 # model).
 DEVELOPMENT = (
     _params("boilerplate_lines.tsv", "")
     + _params("boilerplate_lines_batch3.tsv", "batch3-")
     + _params("boilerplate_lines_batch4.tsv", "batch4-")
     + _params("boilerplate_lines_batch5.tsv", "batch5-")
+    + _params("boilerplate_lines_batch6.tsv", "batch6-")
 )
 
 
@@ -82,16 +96,18 @@ def test_each_development_line_is_removed_or_kept_as_labelled(kind, line):
         assert _removed(line)
 
 
-# Measured (docs/dataset.md), rules alone -> rules and the learned model (trained on batches 1, 3, 4 and 5): held
-# out 1, 48 -> 55 of 60; held out 2, 38 -> 45; held out 3 (written with batch 4, before the model), 31 -> 42; held
-# out 4 (written with batch 5), 36 -> 45. None was read line by line; every content line stays in each.
+# Measured (docs/dataset.md), rules alone -> rules and the learned model (trained on batches 1 and 3 to 6): held
+# out 1, 48 -> 55 of 60; held out 2, 38 -> 47; held out 3 (written with batch 4, before the model), 31 -> 42; held
+# out 4 (written with batch 5), 36 -> 45; held out 5 (written with batch 6), 44. None was read line by line; every
+# content line stays in each.
 @pytest.mark.parametrize(
     ("name", "at_least"),
     [
         ("boilerplate_lines_heldout.tsv", 55),
-        ("boilerplate_lines_heldout2.tsv", 45),
+        ("boilerplate_lines_heldout2.tsv", 47),
         ("boilerplate_lines_heldout3.tsv", 42),
         ("boilerplate_lines_heldout4.tsv", 45),
+        ("boilerplate_lines_heldout5.tsv", 44),
     ],
 )
 def test_held_out_lines_most_notices_removed_no_content_lost(name, at_least):

@@ -115,7 +115,8 @@ def test_long_gard_answers_are_cut_at_a_boundary(shared_data, real_build, stem):
             continue
         original = next(o for o in originals if response[-200:] in o)
         rest = original[original.index(response[-200:]) + 200 :]
-        assert rest.startswith((" - ", "\n")), f"{stem}: cut inside a list item: ...{response[-60:]!r}"
+        table = rest.lstrip().startswith("The Human Phenotype Ontology")  # the missing table's pointer, cut there
+        assert table or rest.startswith((" - ", "\n")), f"{stem}: cut inside a list item: ...{response[-60:]!r}"
     assert rows
 
 

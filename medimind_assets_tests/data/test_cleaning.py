@@ -87,3 +87,27 @@ def test_junk_answers_are_named():
 )
 def test_one_question_whatever_its_spaces_possessives_and_plurals(one, other, same):
     assert (compact_key(one) == compact_key(other)) is same
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        # French quotation marks hold words; only runs of section questions are navigation.
+        (
+            "The condition known as « restless gut » causes cramping.",
+            'The condition known as "restless gut" causes cramping.',
+        ),
+        ("Doctors call it a « butterfly rash. It fades.", "Doctors call it a butterfly rash. It fades."),
+        ("Text here. « What causes it? What are common symptoms? » More text.", "Text here. More text."),
+        # A power after a number stays a power: "10<sup>9</sup>/L" is not "109/L".
+        ("Platelets are 150 to 400 x 10&lt;sup&gt;9&lt;/sup&gt;/L.", "Platelets are 150 to 400 x 10^9/L."),
+        # Who a dose is for is no page title.
+        (
+            "Adults and children 12 years and over: Take 2 tablets every 4 to 6 hours.",
+            "Adults and children 12 years and over: Take 2 tablets every 4 to 6 hours.",
+        ),
+        ("Asthma - children (Treatment): Use a spacer.", "Use a spacer."),
+    ],
+)
+def test_quotes_powers_and_dose_groups_survive_cleaning(raw, clean):
+    assert clean_answer(raw, strip_prefix=True) == clean

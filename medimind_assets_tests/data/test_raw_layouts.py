@@ -272,6 +272,24 @@ def test_a_test_question_with_a_subject_line_and_a_word_spelt_otherwise_never_tr
     assert near.held_in(normalize_key(variant)) and not near.held_in(normalize_key(" ".join(words[: len(words) // 2])))
 
 
+@pytest.mark.parametrize(
+    ("training", "near"),
+    [
+        ("How much ibuprofen is too much for an adult?", True),
+        ("How to prevent Diabetes, Heart Disease, and Stroke?", True),
+        ("How much ibuprofen can a child take?", False),  # shares words, holds no test question whole
+        ("What is gout and who gets it?", False),  # "what is gout": three words are too few to tell
+    ],
+)
+def test_a_short_test_question_held_whole_in_another_question_is_that_question(training, near):
+    from medimind_assets.data.overlap import NearTestQuestions
+
+    tests = NearTestQuestions(
+        normalize_key(q) for q in ["how much ibuprofen is too much", "how to prevent diabetes", "what is gout"]
+    )
+    assert tests.held_in(normalize_key(training)) is near
+
+
 def test_a_data_file_name_that_is_no_text_is_named_not_a_crash(sample_copy):
     folder = sample_copy / sources.MEDQUAD / "2_GARD_QA"
     name = os.fsencode(folder) + b"/caf\xe9.xml"  # latin-1 bytes: no UTF-8 text

@@ -195,3 +195,20 @@ def test_a_medquad_question_type_is_read_whatever_its_case_and_spaces(tmp_path):
         encoding="utf-8",
     )
     assert [p.qtype for p in medquad.parse_medquad_file(path)] == ["information"]
+
+
+def test_an_xml_file_in_the_mediqa_folder_that_no_build_reads_is_an_error(sample_copy):
+    from medimind_assets.data.build import build_dataset
+
+    extra = sample_copy / "mediqa2019_qa" / mediqa.TASK_DIR / "MEDIQA2019-Task3-QA-TrainingSet3-Extra.xml"
+    extra.write_text("<MEDIQA2019-Task3-QA-TrainingSet3/>", encoding="utf-8")
+    with pytest.raises(RawDataError, match="TrainingSet3-Extra.xml.*none of the task's files"):
+        build_dataset(sample_copy)
+
+
+def test_markup_nested_a_thousand_deep_is_read_as_text(tmp_path):
+    from medimind_assets.data.xml_reader import parse_xml, text_of
+
+    path = tmp_path / "deep.xml"
+    path.write_text("<Answer>" + "<b>" * 3000 + "deep" + "</b>" * 3000 + " end</Answer>", encoding="utf-8")
+    assert text_of(parse_xml(path)) == "deep end"

@@ -379,3 +379,118 @@ def test_a_second_review_s_missed_emergencies(question):
 )
 def test_a_second_review_s_ordinary_questions_are_no_emergency(question):
     assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "hi i'm 16 and i've been thinking about ending everything",
+        "found my elderly dad slumped in the car in the closed garage with the engine running",
+        "my nan is slumped over in her chair and won't answer me",
+        "my mom accidentally took her whole week's pill organiser at once",
+        "he swallowed his entire month's supply of tablets",
+        "a girl can't finish a sentence after the bleep test",
+        "three lots of her inhaler haven't helped and she's wheezing",
+        "his puffer isn't working and he is getting worse",
+    ],
+)
+def test_batch_7s_emergencies(question):
+    assert classify_safety(question) == "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is it normal to feel slumped in energy after lunch",
+        "how do I keep the garage warm in winter, the engine block heater is running",
+        "do I need a new inhaler if the old one has helped for years",
+        "is a pill organiser a good idea for my dad's weekly medicines",
+        "my son finished his antibiotics, can he go back to school",
+        "ending everything with my ex was hard, how do I sleep better",
+    ],
+)
+def test_the_words_of_batch_7s_emergencies_in_ordinary_questions_are_no_emergency(question):
+    assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "can i have a glass of wine while on bowel prep for my colonoscopy",
+        "I had 4 pints last night, how long until I can take my co-codamol",
+    ],
+)
+def test_bowel_prep_and_co_codamol_are_medicines(question):
+    assert classify_safety(question) == "caution", assess(question)
+
+
+def test_words_the_corpus_spells_are_never_corrected_into_another_word(shared_data):
+    """The spelling corrector is for what people type: a word MedQuAD's authors write is a real word ("conscious",
+    "blurred", "laughter"), never a misspelling of a key word ("unconscious", "slurred", "daughter"). Only an
+    inflection of the same word may be taken for the key word, and two typos of the corpus itself."""
+    import collections
+    import os
+    import re
+
+    from medimind_assets.data.safety_text import _VARIANTS, correct
+
+    counts: collections.Counter[str] = collections.Counter()
+    for path in sorted((shared_data / "medquad").glob("*/*.xml")):
+        counts.update(re.findall(r"[a-z]{5,}", path.read_text(encoding="utf-8", errors="ignore").lower()))
+    typos = {"corticosteriods", "doxcycline"}
+    wrong = {
+        word: correct(word)
+        for word, n in counts.items()
+        if n >= 3 and word not in typos and word not in _VARIANTS
+        if len(os.path.commonprefix([word, correct(word)])) < max(len(word), len(correct(word))) - 3
+    }
+    assert not wrong
+
+
+@pytest.mark.parametrize(
+    ("question", "level"),
+    [
+        ("I don't want to be alive anymore", "emergency"),  # "alive" is no "aleve"
+        ("she lost consciousness", "emergency"),
+        ("he's conscious and talking, just bruised his knee", "safe"),
+        ("I have blurred vision after reading all day", "safe"),
+        ("is cooking with olive oil healthy", "safe"),
+        ("my partner was choking with laughter at the film, why does laughing make you cough", "safe"),
+    ],
+)
+def test_common_words_are_not_corrected_into_key_words(question, level):
+    assert classify_safety(question) == level, assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "i cut my wrists",
+        "thinking of ending things",
+        "He had a fit and it's been going for 7 minutes",
+        "first seizure ever in my 30 year old husband",
+        "the co alarm went off and we all feel dizzy",
+        "chest paine very strong and sweat and pain go to jaw",
+        "my newborn feels hot, 38.2",
+        "my baby no wake up and very hot",
+        "what is a lethal dose of tylenol",
+        "how much insulin to kill a person",
+        "she lost consciousness",
+    ],
+)
+def test_a_serving_probe_s_missed_emergencies(question):
+    assert classify_safety(question) == "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "I am ending things with my boyfriend, how do I cope",
+        "how many calories to lose a pound",
+        "I cut my finger chopping onions",
+        "what happens at a first seizure clinic appointment",
+        "my mom had a fit when she saw my tattoo",
+    ],
+)
+def test_the_words_of_the_serving_probe_s_emergencies_in_ordinary_questions_are_no_emergency(question):
+    assert classify_safety(question) != "emergency", assess(question)

@@ -228,3 +228,40 @@ def test_a_short_question_leading_into_a_notice_goes_with_it_and_a_reference_in_
 def test_advice_to_see_anyone_who_treats_stays_however_it_is_put(verb, who):
     advice = f"{verb} {who} right away if the pain gets worse or you develop a fever."
     assert furnish(f"{BODY} {advice}").text == f"{BODY} {advice}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Crisis and poison lines are what an emergency answer must keep, phone number and all.
+        "Swallowed batteries burn. The Poison Help line number is 1-800-222-1222.",
+        "Help is there. The 988 Suicide and Crisis Lifeline is available 24 hours a day at 988 or 1-800-273-8255.",
+        "If a child swallows a battery, keep the package and contact your local Poison Control Center",
+        "Anaphylaxis can kill within minutes.\nUse Epinephrine And Call 911 Right Away",
+        "Rehab helps. Options include:\n- Exercise training\n- A Cardiac Rehabilitation Program",
+        # "click" as a sound, a procedure's video, a port reached with a needle: content.
+        "McLeod syndrome causes chorea. Some people make grunting and clicking noises.",
+        "During the test a small camera on the tube sends a video image of the lining to a monitor. It is safe.",
+        "The port can be accessed with a special needle. It stays under the skin.",
+        # A range of values with its unit is no citation; a vitamin's name is no reference number.
+        "Normal fasting glucose is [70-99] mg/dL. Values above are high.",
+        "It needs vitamin B.12 Patients should eat meat.",
+    ],
+)
+def test_content_a_probe_found_removed_is_kept(text):
+    assert furnish(text).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Gout is painful. Click here to learn more.", "Gout is painful."),
+        (
+            "Milk is hard to digest.\n\nMore information is provided in the NIDDK health topic, Lactose Intolerance.",
+            "Milk is hard to digest.",
+        ),
+        ("Gout is common [1,2]. It hurts [3].", "Gout is common. It hurts."),
+    ],
+)
+def test_pointers_and_citations_still_go(text, kept):
+    assert furnish(text).text == kept

@@ -64,6 +64,24 @@ def test_download_fetches_and_verifies_every_pinned_file(http_server, shared_dat
     assert sorted(p.name for p in raw.iterdir()) == ["mediqa2019_qa"]  # no staging folder left behind
 
 
+def test_a_download_into_a_folder_holding_other_files_keeps_them_and_is_readable(http_server, shared_data, tmp_path):
+    """Notes and an archive being unpacked in the source's folder were deleted by the download's move into place;
+    the folder came out owner-only (0700), unreadable to a daemon running as another user."""
+    served, url = http_server
+    shutil.copytree(shared_data / "mediqa2019_qa", served / "mediqa2019_qa")
+    raw = tmp_path / "raw"
+    mine = raw / "mediqa2019_qa"
+    mine.mkdir(parents=True)
+    (mine / "NOTES.txt").write_text("where these came from")
+    (mine / "upstream.zip").write_bytes(b"PK")
+    sources.download(raw, sources.MEDIQA, url=f"{url}/mediqa2019_qa")
+    assert (mine / "NOTES.txt").read_text() == "where these came from" and (mine / "upstream.zip").is_file()
+    assert (mine / "README.md").is_file()
+    fresh = tmp_path / "fresh"
+    sources.download(fresh, sources.MEDIQA, url=f"{url}/mediqa2019_qa")
+    assert (fresh / "mediqa2019_qa").stat().st_mode & 0o055 == 0o055
+
+
 def test_ensure_downloads_only_when_absent(http_server, shared_data, tmp_path):
     served, url = http_server
     shutil.copytree(shared_data / "medquad", served / "medquad")

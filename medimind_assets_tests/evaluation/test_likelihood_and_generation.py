@@ -224,6 +224,48 @@ def test_repetition_penalty_below_one_is_refused(world, loaded):
         EvaluationSettings(repetition_penalty=0.5)
 
 
+def test_an_invented_next_turn_ends_the_answer_and_the_generation(world, loaded):
+    """A model that misses EOS and writes "Human: ..." itself: the answer ends before that line, generation stops
+    there (not at the token bound), and the answer still counts as ended, not cut."""
+    from transformers import LogitsProcessor
+
+    model, tokenizer = loaded
+    script = tokenizer(" Rest and drink fluids.\nHuman: And how long does it last?\nAssistant: A week or two." * 3)
+    script = script["input_ids"]
+
+    class Scripted(LogitsProcessor):  # forces the scripted tokens, one per step
+        def __init__(self, width: int):
+            self.width = width
+
+        def __call__(self, input_ids, scores):
+            forced = torch.full_like(scores, -math.inf)
+            forced[:, script[input_ids.shape[1] - self.width]] = 0.0
+            return forced
+
+    class ScriptedModel:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def generate(self, **kwargs):
+            kwargs["logits_processor"].append(Scripted(kwargs["input_ids"].shape[1]))
+            return self.inner.generate(**kwargs)
+
+    prompt = PromptTemplate().prompt("What helps a cold?")
+    bound = len(script) - 1
+    [cut] = generate_answers(
+        ScriptedModel(model), tokenizer, [prompt], max_new_tokens=bound, stop_at=PromptTemplate().turn_markers
+    )
+    assert cut.text == "Rest and drink fluids."
+    assert cut.invented_turn and cut.ended and not cut.stopped_on_eos
+    assert cut.n_tokens < len(tokenizer(" Rest and drink fluids.\nHuman: And how long")["input_ids"]) + 2
+    [whole] = generate_answers(ScriptedModel(model), tokenizer, [prompt], max_new_tokens=bound)
+    assert "Human: And how long" in whole.text and not whole.ended and whole.n_tokens == bound
+    assert text_metrics([cut, whole], [["Rest."], ["Rest."]])["invented_turn_rate"] == 0.5
+
+
 def test_generation_stops_at_the_models_context(world, loaded):
     """Past `max_position_embeddings` a model computes positions it never learnt: noise, and hours of it."""
     model, tokenizer = loaded
@@ -249,3 +291,22 @@ def test_settings_that_could_only_fail_are_refused_before_anything_loads(setting
     with pytest.raises(ValueError, match=says):
         EvaluationSettings(**settings)
     assert EvaluationSettings(max_safety_questions=0, require_safety=False).max_safety_questions == 0
+
+
+@pytest.mark.parametrize(
+    ("cut", "shown"),
+    [
+        ("Take 40 mg of ket", "Take 40 mg of"),
+        ("Gout is a form of arthritis. It started in January 202", "Gout is a form of arthritis."),
+        (
+            "It helps. Rest, fluids, and a daily supplement of vitamin B",
+            "It helps. Rest, fluids, and a daily supplement of vitamin",
+        ),
+        ("It ends here.", "It ends here."),
+        ("caf\ufffd", "caf"),
+    ],
+)
+def test_an_answer_cut_at_the_bound_ends_on_a_whole_word_or_sentence(cut, shown):
+    from medimind_assets.evaluation.generation import clean_cut
+
+    assert clean_cut(cut) == shown

@@ -48,3 +48,18 @@ def test_template_is_read_from_the_training_summary(tmp_path: Path):
     (tmp_path / "training_summary.json").write_text("{not json")
     with pytest.raises(IntegrityError, match="training_summary.json: is not valid JSON"):
         read_summary(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("text", "markers"),
+    [
+        ("Human: {instruction}\nAssistant: {response}", ("Human:", "Assistant:")),
+        ("### Question:\n{instruction}\n\n### Answer:\n{response}", ("### Question:", "### Answer:")),
+        ("Patient asks: {instruction}\nAnswer: {response}", ("Patient asks:", "Answer:")),
+        ("{instruction}\n\n{response}", ()),  # only the labels models invent turns with
+    ],
+)
+def test_turn_markers_are_the_words_that_open_a_turn(text: str, markers: tuple[str, ...]):
+    from medimind_assets.llm.template import INVENTED_TURNS
+
+    assert PromptTemplate(text).turn_markers == tuple(dict.fromkeys([*markers, *INVENTED_TURNS]))

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from medimind_assets.assets.merge import EQUIVALENCE_CHECK, merged_model
-from medimind_assets_tests.model_world import on_the_volume
+from medimind_assets_tests.model_world import evaluated, on_the_volume
 
 
 def test_merge_in_a_pod_is_checked_on_the_dagster_side(world, data_dir: Path, k8s_launcher, fake_cluster):
@@ -23,9 +23,7 @@ def test_merge_in_a_pod_is_checked_on_the_dagster_side(world, data_dir: Path, k8
         "path": str(data_dir / "hf-cache" / "tiny-phi"),
         "content_hash": world.manifest["content_hash"],
     }
-    (data_dir / "adapters" / "current.json").write_text(
-        json.dumps({"fingerprint": "random", "path": str(adapter), "base_model": base})
-    )
+    (data_dir / "adapters" / "current.json").write_text(json.dumps(evaluated(world, adapter, base_model=base)))
     result = dg.materialize(
         [merged_model], resources={"settings": settings, "launcher": k8s_launcher}, raise_on_error=False
     )

@@ -15,6 +15,7 @@ from medimind_assets.digests import sha256_file
 from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 from medimind_assets.merging.merge import MERGE_INFO, compare_logits, merge_adapter, prompt_logits
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
+from medimind_assets_tests.model_world import evaluated
 
 
 def test_merged_model_computes_what_base_plus_adapter_computes(world, tmp_path: Path):
@@ -61,11 +62,7 @@ def materialize(world, data: Path) -> dg.ExecuteInProcessResult:
 
 
 def test_asset_merges_the_promoted_adapter(world, data_dir: Path):
-    current = {
-        "fingerprint": "random",
-        "path": str(world.random_adapter),
-        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
-    }
+    current = evaluated(world, world.random_adapter)
     (data_dir / "adapters").mkdir()
     (data_dir / "adapters" / "current.json").write_text(json.dumps(current))
     result = materialize(world, data_dir)
@@ -95,12 +92,7 @@ def test_only_the_merge_of_the_promoted_files_is_served_and_only_as_written(worl
 
     adapter = data_dir / "adapters" / "random"
     shutil.copytree(world.random_adapter, adapter)
-    current = {
-        "fingerprint": "random",
-        "path": str(adapter),
-        "adapter_files": file_digests(adapter, evaluated_adapter_files(adapter)),
-        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
-    }
+    current = evaluated(world, adapter)
     pointer = data_dir / "adapters" / "current.json"
     pointer.write_text(json.dumps(current))
     assert materialize(world, data_dir).success

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ def test_weight_hashes_are_cached_until_the_file_changes(tmp_path: Path) -> None
     weights.write_bytes(b"weights v2")
     os.utime(weights, ns=(entry["mtime_ns"] + 1, entry["mtime_ns"] + 1))
     assert weight_digests(model_dir, cache) == {"model.safetensors": sha256_file(weights)}
+
+
+def test_weights_edited_with_their_old_mtime_put_back_are_hashed_again(tmp_path: Path) -> None:
+    """Bytes flipped in place, then `os.utime` back to the old time (a restore that keeps timestamps): the size and
+    mtime match the cache, the ctime does not."""
+    model_dir, cache = tmp_path / "model", tmp_path / "hashes.json"
+    model_dir.mkdir()
+    weights = model_dir / "model.safetensors"
+    weights.write_bytes(b"weights v1")
+    before = weight_digests(model_dir, cache)
+    stat = weights.stat()
+    time.sleep(0.05)  # past the file system's timestamp granularity (a few ms)
+    weights.write_bytes(b"weights v2")  # same size
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert weights.stat().st_mtime_ns == stat.st_mtime_ns
+    assert weight_digests(model_dir, cache) == {"model.safetensors": sha256_file(weights)} != before

@@ -100,3 +100,16 @@ def test_importing_the_registry_does_not_import_ml_libraries() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_weights_damaged_in_place_are_built_again_not_adopted(tmp_path: Path) -> None:
+    """Re-materializing base_model after damage, as the refusal suggests, recorded the damaged weights' hash as the
+    base's and kept them."""
+    built = resolve_base_model("tiny-phi", tmp_path, TEXTS)
+    weights = Path(built["path"]) / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    again = resolve_base_model("tiny-phi", tmp_path, TEXTS)
+    assert again["content_hash"] == built["content_hash"]
+    assert weights.read_bytes() != bytes(data)

@@ -17,16 +17,13 @@ from medimind_assets.cli import build_parser, main
 from medimind_assets.data.safety import CAUTION_NOTICE, EMERGENCY_NOTICE, assess
 from medimind_assets.merging.merge import merge_adapter
 from medimind_assets.serving.ask import ask, resolve_targets
+from medimind_assets_tests.model_world import evaluated
 
 
 @pytest.fixture
 def promoted(world, data_dir: Path) -> Path:
     """A data directory whose current.json promotes the trained adapter."""
-    record = {
-        "fingerprint": "trained",
-        "path": str(world.trained_adapter),
-        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
-    }
+    record = evaluated(world, world.trained_adapter)
     (data_dir / "adapters").mkdir()
     (data_dir / "adapters" / "current.json").write_text(json.dumps(record))
     return data_dir
@@ -73,7 +70,9 @@ def test_every_answer_shown_carries_the_safety_line_of_its_question(promoted: Pa
 
 
 def test_merged_model_answers_like_the_adapter(world, promoted: Path):
-    merge_adapter(world.base_dir, world.trained_adapter, promoted / "merged" / "trained", device="cpu")
+    record = json.loads((promoted / "adapters" / "current.json").read_text())
+    info = {"adapter_files": record["adapter_files"]}  # as the merge asset records what it merged
+    merge_adapter(world.base_dir, world.trained_adapter, promoted / "merged" / "trained", device="cpu", info=info)
     [(_, merged)] = ask(resolve_targets(promoted, merged=""), "What is eczema?", max_new_tokens=8, device="cpu")
     [(_, adapted)] = ask(resolve_targets(promoted), "What is eczema?", max_new_tokens=8, device="cpu")
     assert merged.text == adapted.text
@@ -89,7 +88,9 @@ def test_the_command_prints_the_answers_and_nothing_else(promoted: Path):
         env={**os.environ, "MEDIMIND_DATA_DIR": str(promoted)},
     )
     assert proc.returncode == 0 and "[base]" in proc.stdout
-    assert proc.stderr == ""
+    # Only what the user needs to know: 6 tokens end no answer, and ask says each was cut.
+    notices = proc.stderr.splitlines()
+    assert notices and all(line.startswith("medimind ask: the answer reached --max-new-tokens (6)") for line in notices)
 
 
 def test_explicit_adapter_path(world, data_dir: Path, capsys):

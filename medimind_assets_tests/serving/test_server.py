@@ -37,6 +37,7 @@ from medimind_assets.promotion import AdapterRef, promote
 from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold, is_blank
 from medimind_assets.serving.worker import ChatJob, GenerationQueue
 from medimind_assets.store import ArtifactStore
+from medimind_assets_tests.model_world import evaluated
 
 EMERGENCY = "i have crushing chest pain and my left arm is numb what do i do"
 CAUTION = "how much ibuprofin can i give my 3 year old"
@@ -354,6 +355,19 @@ def fake_server_url() -> Iterator[str]:
         yield url
 
 
+def test_answers_escape_non_ascii_as_errors_do_and_no_swagger_page_is_served():
+    from medimind_assets.serving.server import create_app
+
+    def generate(model, tokenizer, prompts, **_):
+        return [Generated("Le débat continue.", 3, stopped_on_eos=True) for _ in prompts]
+
+    with running(create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)) as url:
+        response = requests.post(f"{url}/api/v1/chat", json={"message": "hi"}, timeout=30)
+        assert response.status_code == 200 and b"d\\u00e9bat" in response.content
+        assert response.json()["answer"].startswith("Le débat")
+        assert requests.get(f"{url}/docs", timeout=10).status_code == 404
+
+
 @pytest.mark.parametrize(
     ("headers", "sent"),
     [
@@ -502,7 +516,8 @@ def start_server(data: Path, log: Path, *args: str, env: dict | None = None) -> 
         try:
             if requests.get(f"{server.url}/healthz", timeout=5).status_code == 200:
                 return server
-        except requests.ConnectionError:
+        # The port is held from before the model loads: a request waits in its backlog until the app answers.
+        except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.2)
     server.stop()
@@ -520,11 +535,12 @@ def pipeline_data(root: Path, world) -> Path:
 
 def promote_adapter(data: Path, world, adapter: Path) -> dict:
     """What the evaluation asset writes when the gate passes (atomically)."""
-    record = {
-        "dataset_data_version": sha256_file(data / "dataset.jsonl"),
-        "trained_on_dataset_version": sha256_file(data / "dataset.jsonl"),
-        "base_model": {"name": "tiny-phi", "path": str(world.base_dir), "content_hash": world.manifest["content_hash"]},
-    }
+    record = evaluated(
+        world,
+        adapter,
+        dataset_data_version=sha256_file(data / "dataset.jsonl"),
+        trained_on_dataset_version=sha256_file(data / "dataset.jsonl"),
+    )
     return promote(ArtifactStore.at(data), AdapterRef(adapter.name, adapter), record)
 
 
@@ -887,3 +903,49 @@ def test_localhost_is_served_on_ipv4_whatever_the_resolver_lists_first(monkeypat
         assert sock.family == socket.AF_INET and sock.getsockname()[0] == "127.0.0.1"
     finally:
         sock.close()
+
+
+def test_retry_after_counts_the_batches_ahead_not_only_the_last_one():
+    """Five requests of 300 tokens queued behind one another, one at a time: "retry in 1 s" had clients hammer."""
+    import time
+
+    from medimind_assets.serving.worker import ChatJob, GenerationQueue
+
+    queue = GenerationQueue(_fake_holder(), max_batch_size=1, max_waiting=3)
+    queue._last_batch_s = 10.0
+    queue._batch_started = time.monotonic() - 2.0
+    queue._pending.extend(ChatJob("q", [], 300) for _ in range(3))
+    assert queue._retry_after() == 40  # the batch generating and three waiting, 10 s each
+    queue._batch_started = time.monotonic() - 25.0  # this batch is slower than the last
+    assert 100 <= queue._retry_after() <= 101
+
+
+def test_a_request_cut_off_by_the_shutdown_stops_its_row_and_gets_a_json_503():
+    """The graceful shutdown's end cancels the requests still running: they got uvicorn's plain-text 500 and their
+    rows went on generating for as long again."""
+    import asyncio
+    from concurrent.futures import Future
+
+    from medimind_assets.serving.server import _answer
+    from medimind_assets.serving.worker import ChatJob
+
+    abandoned = []
+
+    class Queue:
+        def abandon(self, job):
+            abandoned.append(job)
+
+    class Connected:
+        async def is_disconnected(self):
+            return False
+
+    async def cut_off():
+        job = ChatJob("q", [], 8, future=Future())
+        task = asyncio.ensure_future(_answer(Connected(), Queue(), job))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        return job, await task
+
+    job, response = asyncio.run(cut_off())
+    assert abandoned == [job] and response.status_code == 503
+    assert json.loads(response.body)["error"].startswith("the server is shutting down")
