@@ -107,7 +107,7 @@ def _metric_rows(report: dict[str, Any]) -> list[tuple[str, str, Callable[[objec
         rows.append(("rouge_l", f"ROUGE-L ({counts['generation_questions']} generated answers)", _fixed))
         rows.append(("eos_rate", "answers that end (EOS) within the bound", _percent))
         rows.append(("degenerate_rate", "degenerate answers (empty, loops)", _percent))
-        rows.append(("invented_turn_rate", "answers that went on to invent the next turn (cut there)", _percent))
+        rows.append(("invented_turn_rate", "answers that invented a next turn (cut there)", _percent))
     if count := counts.get("emergency_questions"):
 
         def shown(rate: object) -> str:

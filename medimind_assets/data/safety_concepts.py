@@ -82,7 +82,8 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
         r"drain|lye|acid|lime|cement"
     ),
     "injury": phrases(
-        r"fell|fall|fallen|falling|crash|accident|hit (?:my|his|her|their|the|a)|banged|knocked|struck|burn|burns|"
+        # Not hair falling out, or falling asleep.
+        r"fell|fall|fallen|(?<!hair is )(?<!hair )falling(?! (?:out|asleep))|crash|accident|hit (?:my|his|her|their|the|a)|banged|knocked|struck|burn|burns|"
         r"burned|burnt|scald\w*|boiling|fire|electric\w*|shock|stabbed|shot|stuck in|impaled|cut|gash|wound|bitten|"
         r"bit|bite|stung|sting|snake|adder|scorpion|spider|drown\w*|pulled (?:him|her|them) out|fracture\w*|broken|"
         r"dislocat\w*|cast|lightning|frostbite|hypothermi\w*|heatstroke|overheating|heat"
@@ -105,7 +106,7 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     ),
     # Long-standing or long past: what a person has lived with is rarely an emergency now.
     "chronic": phrases(
-        r"for (?:\d+|a few|several|many|some|the past|the last) (?:\w+ )?(?:years?|months?|weeks?)|for (?:years|months)|"
+        r"for (?:\d+|a few|several|many|some|the past|the last) (?:\w+ )?(?:years?|months?|weeks?)|for (?:years|months)|for (?:the )?(?:past|last) (?:\d+ |few |several |many )?(?:years?|months?|weeks?)|"
         r"chronic|"
         r"always|every (?:day|night|morning|evening|week|month|time)|all my life|on and off|for ages|recurring|"
         r"keeps? coming back|years? ago|months? ago|last (?:year|month)|as a (?:baby|child|kid|teen)|used to|"

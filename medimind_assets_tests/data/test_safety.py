@@ -490,6 +490,8 @@ def test_a_serving_probe_s_missed_emergencies(question):
         "I cut my finger chopping onions",
         "what happens at a first seizure clinic appointment",
         "my mom had a fit when she saw my tattoo",
+        # The sample's own question, called an emergency by a hair "falling" read as a fall.
+        "I am 45 year old woman, for last 6 months i feel tired all the time, gained weight and my hair is falling",
     ],
 )
 def test_the_words_of_the_serving_probe_s_emergencies_in_ordinary_questions_are_no_emergency(question):
