@@ -135,6 +135,7 @@ def generate_answers(
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+_ITEM_NUMBER = re.compile(r"(?:^|\n)[ \t]*\d{1,3}\.$")  # "2." opening a list item: no sentence end
 
 
 def clean_cut(text: str) -> str:
@@ -142,9 +143,9 @@ def clean_cut(text: str) -> str:
     on its last whole word: never "Take 40 mg of ket" or "since January 202", nor a character cut in its bytes
     (U+FFFD). Unchanged when it already ends a sentence."""
     text = text.rstrip("\ufffd").rstrip()
-    if not text or text[-1] in ".!?":
+    if not text or (text[-1] in ".!?" and not _ITEM_NUMBER.search(text)):
         return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(text) if not _ITEM_NUMBER.search(text, 0, m.end())]
     if ends and ends[-1] >= len(text) / 2:
         return text[: ends[-1]]
     head, _, _ = text.rpartition(" ")

@@ -303,6 +303,7 @@ def test_settings_that_could_only_fail_are_refused_before_anything_loads(setting
             "It helps. Rest, fluids, and a daily supplement of vitamin",
         ),
         ("It ends here.", "It ends here."),
+        ("Diet matters:\n\n1. Avoid sugary drinks.\n\n2.", "Diet matters:\n\n1. Avoid sugary drinks."),  # no bare "2."
         ("caf\ufffd", "caf"),
     ],
 )
