@@ -28,6 +28,7 @@ UNREADABLE = (MediMindError, OSError, ValueError, KeyError, TypeError, Attribute
 REFUSED = "is refused by `medimind ask` and serving"
 NOT_PROMOTED = "PASSED but not promoted"
 DAMAGED = "the adapter is damaged"
+CANNOT_READ = "cannot be read"
 LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
 METRIC_WIDTH = 48
 
@@ -246,7 +247,8 @@ def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
     promoted = _promoted_lines(store, current, latest, unreadable="current" in unreadable)
     lines.extend(promoted)
     refused = any(REFUSED in line or " is missing: " in line for line in promoted)
-    unpromoted = any(NOT_PROMOTED in line or DAMAGED in line for line in lines)
+    # An evaluation report or a training summary that cannot be read: a monitoring script must hear of it too.
+    unpromoted = any(NOT_PROMOTED in line or DAMAGED in line or CANNOT_READ in line for line in lines)
     lines.append("Next:")
     for command, what in NEXT_STEPS:
         if refused and command.startswith(ASK):

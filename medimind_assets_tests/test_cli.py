@@ -175,8 +175,10 @@ def test_status_survives_any_truncation_or_missing_key_of_the_evaluation_report(
     damaged = [text[:cut] for cut in range(len(text))] + [without(report, where) for where in paths(report)]
     for content in damaged:
         path.write_text(content)
-        lines = status_lines(store)
+        lines, ok = status_report(store)
         assert lines[-1].startswith("      ") and any(line.startswith("  evaluation  ") for line in lines), content
+        # A report it cannot read is said, and exits 1 for a monitoring script (it printed "cannot be read", exit 0).
+        assert not (ok and any("cannot be read" in line for line in lines)), content
     path.write_text(text)
     # Passed, but adapters/current.json promotes nothing: the promotion never happened (killed, read-only folder).
     lines, ok = status_report(store)
