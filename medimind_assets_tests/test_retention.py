@@ -310,3 +310,26 @@ def test_files_and_folders_the_pipeline_never_writes_are_never_removed(tmp_path)
         for removed in report.removed
     )
     assert f"02{'f' * 62}" in report.kept
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_no_name_but_a_fingerprint_or_content_hash_is_ever_removed(tmp_path, seed):
+    import random
+    import string
+
+    rng = random.Random(seed)
+    store = ArtifactStore.at(tmp_path / "data")
+    for night in range(1, 4):
+        _night(store, night)
+    names = ["".join(rng.choice(string.ascii_letters + string.digits + "-_.") for _ in range(rng.randint(1, 70)))]
+    names.append("f" * 63)  # one digit short of a fingerprint
+    names.append(f"{'a' * 64}.bak")
+    made = []
+    for name in names:
+        for area in (store.adapters, store.evaluations, store.merged):
+            (area / name).mkdir(parents=True, exist_ok=True)
+            made.append(area / name)
+        (store.datasets / f"{name}.jsonl").write_text("{}\n")
+        made.append(store.datasets / f"{name}.jsonl")
+    apply_retention(store, keep_adapters=0)
+    assert all(path.exists() for path in made)

@@ -160,7 +160,7 @@ MAX_REFERENCE_WORDS = 25
 _CITATION_MARKERS = re.compile(
     r"\s?\[\d+(?:\s*[,–-]\s*\d+)*\](?:\s?\[\d+(?:\s*[,–-]\s*\d+)*\])*"
     r"(?!\s?(?:mg|mcg|µg|ng|pg|g|kg|ml|mL|l|L|dL|mmol|µmol|mEq|mIU|IU|iu|U|units?|%|mm|cm|bpm|beats|breaths|mmHg|"
-    r"mm Hg|°|degrees|years|months|weeks|days|hours|minutes|times)\b)"
+    r"mm Hg|°|degrees|years|months|weeks|days|hours|minutes|times)(?![A-Za-z]))"
 )
 # A superscript reference number flattened onto the end of a sentence ("at some point.1 It most often", NIDDK):
 # after a word (a number there is a decimal) and before the next sentence, a list item or the end.
@@ -243,11 +243,11 @@ def is_section_heading(seg: Segment) -> bool:
     """A section heading: a short title-case line or segment with no sentence, or an introduction ending in a
     colon."""
     text = seg.text
-    if advises_urgent_care(text) or _CRISIS.search(text):  # "Use Epinephrine And Call 911 Right Away"
-        return False
-    return text.endswith(":") or (
+    shaped = text.endswith(":") or (
         not seg.ends_sentence and not seg.item and len(text.split()) <= 10 and _title_case(text)
     )
+    # Never advice in title case ("Use Epinephrine And Call 911 Right Away"): checked only for what looks a heading.
+    return shaped and not (advises_urgent_care(text) or _CRISIS.search(text))
 
 
 def is_pointer(seg: Segment) -> bool:

@@ -148,8 +148,10 @@ def clean_cut(text: str) -> str:
     ends = [m.end() for m in _SENTENCE_END.finditer(text) if not _ITEM_NUMBER.search(text, 0, m.end())]
     if ends and ends[-1] >= len(text) / 2:
         return text[: ends[-1]]
-    head, _, _ = text.rpartition(" ")
-    return head.rstrip(" ,;:-") if head else text
+    space = max(text.rfind(" "), text.rfind("\n"))
+    if space < 0:
+        return text  # a single word: nothing whole before it
+    return _ITEM_NUMBER.sub("", text[:space].rstrip()).rstrip().rstrip(" ,;:-")
 
 
 def check_repetition_penalty(penalty: float) -> None:

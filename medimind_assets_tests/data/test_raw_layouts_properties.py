@@ -216,3 +216,67 @@ def test_any_added_token_typed_in_a_question_is_text_for_the_tokenizer():
         question = f"{rng.choice(_WORDS)} {token}{rng.choice(_WORDS)} {token}"
         assert token not in plain_text(question, Tokenizer())
         assert plain_text(question, Tokenizer()).replace(" ", "") == question.replace(" ", "")
+
+
+_CRISIS_LINES = [
+    "If you feel you cannot keep yourself safe, contact {who} at {phone}.",
+    "The {who} Suicide and Crisis Lifeline answers at {phone}, day and night.",
+    "Call the Poison Help line at {phone} if a child swallows a battery.",
+    "For self-harm support, text {who} on {phone}.",
+]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_crisis_or_poison_line_with_any_phone_number_is_kept(seed):
+    """Whatever line of this kind closes an answer, with whatever number and name: content, never contact details."""
+    from medimind_assets.data.sentence_rules import furnish
+
+    rng = random.Random(seed)
+    phone = rng.choice(["1-800-{a}-{b}", "({a}) {a}-{b}", "0{a} {b}", "{b}", "1{a}{b}"]).format(
+        a=rng.randint(200, 999), b=rng.randint(1000, 9999)
+    )
+    line = rng.choice(_CRISIS_LINES).format(
+        who=rng.choice(["Kids Help Phone", "Lifeline", "the 988", "Samaritans"]), phone=phone
+    )
+    text = f"Gout is a form of arthritis that causes sudden attacks of pain in a joint.\n{line}"
+    assert furnish(text).text == text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_words_in_french_quotation_marks_are_kept(seed):
+    rng = random.Random(seed)
+    words = " ".join(
+        rng.choice(["restless", "gut", "butterfly", "rash", "Moyamoya", "sleep", "apnea"])
+        for _ in range(rng.randint(1, 4))
+    )
+    text = f"The condition known as « {words} » causes cramping."
+    assert clean_answer(text) == f'The condition known as "{words}" causes cramping.'
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_bracketed_range_with_its_unit_is_a_value_and_without_one_a_citation(seed):
+    from medimind_assets.data.sentence_rules import furnish
+
+    rng = random.Random(seed)
+    low = rng.randint(1, 200)
+    value = f"[{low}-{low + rng.randint(1, 100)}]"
+    unit = rng.choice(["mg/dL", "mmol/L", "%", "mm Hg", "bpm", "units", "mg"])
+    kept = f"Normal values are {value} {unit}. Higher values need care."
+    assert furnish(kept).text == kept
+    cited = f"Gout is common {value}. It hurts."
+    assert furnish(cited).text == "Gout is common. It hurts."
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_short_test_question_held_whole_is_that_question_and_a_part_of_it_is_not(seed):
+    from medimind_assets.data.cleaning import normalize_key
+    from medimind_assets.data.overlap import NearTestQuestions
+
+    rng = random.Random(seed)
+    vocabulary = "how much can i take of ibuprofen aspirin for a child adult daily is too safe".split()
+    test = " ".join(rng.choice(vocabulary) for _ in range(rng.randint(4, 7)))
+    near = NearTestQuestions([normalize_key(test)])
+    before = " ".join(rng.choice(["please", "tell me", "doctor"]) for _ in range(rng.randint(0, 3)))
+    after = " ".join(rng.choice(["thanks", "at night", "with food"]) for _ in range(rng.randint(0, 3)))
+    assert near.held_in(normalize_key(f"{before} {test} {after}"))
+    assert not near.held_in(normalize_key(" ".join(test.split()[1:]) + " zebra"))

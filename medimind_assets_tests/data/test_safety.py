@@ -496,3 +496,15 @@ def test_a_serving_probe_s_missed_emergencies(question):
 )
 def test_the_words_of_the_serving_probe_s_emergencies_in_ordinary_questions_are_no_emergency(question):
     assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_any_symptom_the_asker_denies_is_not_read_as_present(seed):
+    """ "no chest pain, no breathlessness, but ..." was an emergency: a denied red flag is not one; said plainly, it is."""
+    import random
+
+    rng = random.Random(seed)
+    flag = rng.choice(["chest pain", "trouble breathing", "bleeding", "confusion"])
+    denial = rng.choice(["no", "without", "never had", "dont have", "not any"])
+    asked = f"{denial} {flag}, but my heart skips a beat when i lie down, been like this for years"
+    assert classify_safety(asked) != "emergency", assess(asked)

@@ -311,3 +311,41 @@ def test_an_answer_cut_at_the_bound_ends_on_a_whole_word_or_sentence(cut, shown)
     from medimind_assets.evaluation.generation import clean_cut
 
     assert clean_cut(cut) == shown
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_any_answer_cut_anywhere_ends_on_a_whole_word_of_it(seed):
+    """Whatever the text and wherever the token bound falls: a prefix of the answer, ending where a word of it ended,
+    never on a bare list number."""
+    import random
+    import re
+
+    from medimind_assets.evaluation.generation import clean_cut
+
+    rng = random.Random(seed)
+    words = ["Take", "40", "mg", "of", "ketoprofen", "daily.", "Rest", "helps!", "1.", "2.", "\n\n3.", "vitamin", "B12"]
+    whole = " ".join(rng.choice(words) for _ in range(rng.randint(1, 25)))
+    cut = whole[: rng.randint(1, len(whole))]
+    shown = clean_cut(cut)
+    assert whole.startswith(shown)
+    rest = whole[len(shown) :]
+    one_word = shown == cut.strip() and not any(c.isspace() for c in shown)  # nothing whole before it
+    assert one_word or not shown or not rest or rest[0].isspace() or shown[-1] in ".!?"
+    assert not re.search(r"(?:^|\n)\s*\d+\.$", shown) or shown == cut.strip()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_any_invented_turn_is_found_where_a_line_opens_with_a_marker_and_nowhere_else(seed):
+    import random
+
+    from medimind_assets.evaluation.generation import _turn_pattern
+
+    rng = random.Random(seed)
+    markers = PromptTemplate().turn_markers
+    answer = " ".join(
+        rng.choice(["Gout", "hurts.", "Ask", "your", "doctor:", "Q", "A", "human", "user"]) for _ in range(12)
+    )
+    pattern = _turn_pattern(markers)
+    assert pattern.search(answer) is None  # a marker's word inside a line is no new turn
+    invented = f"{answer}\n{' ' * rng.randint(0, 2)}{rng.choice(markers)} And what next?"
+    assert pattern.search(invented).start() == len(answer)
