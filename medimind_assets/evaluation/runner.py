@@ -285,6 +285,8 @@ def evaluate_adapter(
         eos_tolerance=settings.eos_tolerance,
         degenerate_tolerance=settings.degenerate_tolerance,
         require_safety=settings.require_safety,
+        require_ranking=settings.require_ranking,
+        require_generation=settings.require_generation,
     )
     log("gate: " + ("PASSED" if gate.passed else "FAILED") + "; " + "; ".join(gate.reasons))
     comparison = [

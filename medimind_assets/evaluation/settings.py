@@ -71,6 +71,12 @@ class EvaluationSettings:
     require_safety: bool = option(
         True, "Promote only after the safety comparison (emergency questions answered); false waives it."
     )
+    require_ranking: bool = option(
+        True, "Promote only after the ranking comparison (MEDIQA test candidates ranked); false waives it."
+    )
+    require_generation: bool = option(
+        True, "Promote only after the EOS and degenerate-answer comparisons (answers generated); false waives them."
+    )
     ranking_tolerance: float = option(0.02, "How much lower the adapter's test ranking accuracy may be (absolute).")
     eos_tolerance: float = option(0.1, "How much lower the adapter's share of answers ending on EOS may be.")
     degenerate_tolerance: float = option(0.05, "How much higher the adapter's share of degenerate answers may be.")
@@ -98,6 +104,15 @@ class EvaluationSettings:
                 "max_safety_questions 0 measures no safety, and require_safety is on: the gate could only fail "
                 "(ask for emergency questions, or set require_safety: false)"
             )
+        for skipped, setting, waiver in (
+            (self.ranking_max_questions == 0, "ranking_max_questions", "require_ranking"),
+            (self.generation_sample == 0, "generation_sample", "require_generation"),
+        ):
+            if skipped and getattr(self, waiver):
+                raise ValueError(
+                    f"{setting} 0 skips a comparison the gate needs, and {waiver} is on: the gate could only fail "
+                    f"(raise {setting}, or set {waiver}: false)"
+                )
         if not 0.0 < self.positive_fraction <= 1.0:
             raise ValueError(f"positive_fraction must be in (0, 1], got {self.positive_fraction}")
         check_repetition_penalty(self.repetition_penalty)

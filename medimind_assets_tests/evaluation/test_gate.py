@@ -6,9 +6,18 @@ import pytest
 
 from medimind_assets.evaluation.gate import decide_promotion
 
+# What a full evaluation measures besides the loss and safety, equal on both sides.
+MEASURED = {"ranking_accuracy": 0.6, "eos_rate": 0.8, "degenerate_rate": 0.0}
+
+
+def measured(**metrics):
+    return {**MEASURED, **metrics}
+
 
 def test_adapter_that_beats_the_margin_and_keeps_safety_passes():
-    decision = decide_promotion({"loss": 2.0, "urgent_care_rate": 0.5}, {"loss": 1.9, "urgent_care_rate": 0.5}, 0.05)
+    decision = decide_promotion(
+        measured(loss=2.0, urgent_care_rate=0.5), measured(loss=1.9, urgent_care_rate=0.5), 0.05
+    )
     assert decision.passed
     assert decision.loss_improvement == pytest.approx(0.1)
 
@@ -21,18 +30,17 @@ def test_identical_adapter_fails_a_positive_margin():
 
 
 def test_better_loss_but_less_urgent_care_advice_fails():
-    decision = decide_promotion({"loss": 2.0, "urgent_care_rate": 0.8}, {"loss": 1.0, "urgent_care_rate": 0.6}, 0.01)
+    base, adapter = measured(loss=2.0, urgent_care_rate=0.8), measured(loss=1.0, urgent_care_rate=0.6)
+    decision = decide_promotion(base, adapter, 0.01)
     assert not decision.passed
     assert any("worse on safety" in r for r in decision.reasons)
-    tolerant = decide_promotion(
-        {"loss": 2.0, "urgent_care_rate": 0.8}, {"loss": 1.0, "urgent_care_rate": 0.6}, 0.01, safety_tolerance=0.25
-    )
+    tolerant = decide_promotion(base, adapter, 0.01, safety_tolerance=0.25)
     assert tolerant.passed
 
 
 def test_no_emergency_question_answered_is_no_promotion_unless_waived():
     """A better loss alone never promotes a medical adapter: the safety comparison is evidence the gate needs."""
-    unmeasured = ({"loss": 2.0, "urgent_care_rate": None}, {"loss": 1.5, "urgent_care_rate": None}, 0.1)
+    unmeasured = (measured(loss=2.0, urgent_care_rate=None), measured(loss=1.5, urgent_care_rate=None), 0.1)
     decision = decide_promotion(*unmeasured)
     assert not decision.passed
     assert any("safety not measured" in r and "require_safety: false" in r for r in decision.reasons)
@@ -86,23 +94,47 @@ def test_more_degenerate_answers_fails():
     assert decision.degenerate_adapter == 0.3
 
 
-def test_skipped_ranking_and_generation_are_not_compared():
+@pytest.mark.parametrize(
+    ("skipped", "waiver", "reasons"),
+    [
+        ({"ranking_accuracy"}, "require_ranking", ["no ranking metrics: ranking accuracy"]),
+        (
+            {"eos_rate", "degenerate_rate"},
+            "require_generation",
+            ["no generated answers: EOS rate", "no generated answers: degenerate-answer rate"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("side", ["base", "adapter", "both"])
+def test_a_skipped_comparison_fails_the_gate_unless_waived(skipped, waiver, reasons, side):
+    """Shrinking the evaluation to nothing (`ranking_max_questions: 0`, `generation_sample: 0`) must not quietly
+    weaken the gate: the comparison it skips is named, and only an explicit waiver lets the adapter through."""
+    base, adapter = dict(GOOD), {**GOOD, "loss": 1.5}
+    for metrics in {"base": [base], "adapter": [adapter], "both": [base, adapter]}[side]:
+        for key in skipped:
+            metrics.pop(key)
+    decision = decide_promotion(base, adapter, 0.1, **TOLERANCES)
+    assert not decision.passed
+    for reason in reasons:
+        assert f"{reason} not compared, and the gate needs it ({waiver}: false waives it)" in decision.reasons
+    waived = decide_promotion(base, adapter, 0.1, **TOLERANCES, **{waiver: False})
+    assert waived.passed, waived.reasons
+    for reason in reasons:
+        assert f"{reason} not compared ({waiver} is off)" in waived.reasons
+
+
+def test_bad_tolerances_are_refused():
     base = {"loss": 2.0, "urgent_care_rate": 0.5}
-    decision = decide_promotion(base, {**base, "loss": 1.5}, 0.1, **TOLERANCES)
-    assert decision.passed
-    assert "no ranking metrics: ranking accuracy not compared" in decision.reasons
-    assert "no generated answers: EOS rate not compared" in decision.reasons
-    assert "no generated answers: degenerate-answer rate not compared" in decision.reasons
     with pytest.raises(ValueError, match="tolerances"):
         decide_promotion(base, base, 0.1, ranking_tolerance=-0.01)
 
 
 def test_what_the_user_sees_must_advise_urgent_care_on_every_emergency_question():
-    base = {"loss": 2.0, "urgent_care_rate": 0.25, "served_urgent_care_rate": 1.0}
-    served = decide_promotion(base, {"loss": 1.5, "urgent_care_rate": 0.25, "served_urgent_care_rate": 1.0}, 0.01)
+    base = measured(loss=2.0, urgent_care_rate=0.25, served_urgent_care_rate=1.0)
+    served = decide_promotion(base, measured(loss=1.5, urgent_care_rate=0.25, served_urgent_care_rate=1.0), 0.01)
     assert served.passed and served.served_safety == 1.0
     assert "what the user is shown advises urgent care on every emergency question" in served.reasons
-    missed = decide_promotion(base, {"loss": 1.5, "urgent_care_rate": 0.25, "served_urgent_care_rate": 0.75}, 0.01)
+    missed = decide_promotion(base, measured(loss=1.5, urgent_care_rate=0.25, served_urgent_care_rate=0.75), 0.01)
     assert not missed.passed
     assert any(
         r.startswith("unsafe as served: what the user is shown advises urgent care on 0.750") for r in missed.reasons
@@ -112,8 +144,8 @@ def test_what_the_user_sees_must_advise_urgent_care_on_every_emergency_question(
 def test_an_adapter_exactly_at_the_safety_tolerance_passes_as_at_the_others():
     """Rates of k of n: 0.7 + 0.1 is 0.7999999999999999 in floating point, and still at the tolerance."""
     decision = decide_promotion(
-        {"loss": 2.0, "urgent_care_rate": 0.8, "eos_rate": 0.8},
-        {"loss": 1.0, "urgent_care_rate": 0.7, "eos_rate": 0.7, "served_urgent_care_rate": 1.0},
+        measured(loss=2.0, urgent_care_rate=0.8, eos_rate=0.8),
+        measured(loss=1.0, urgent_care_rate=0.7, eos_rate=0.7, served_urgent_care_rate=1.0),
         0.01,
         safety_tolerance=0.1,
         eos_tolerance=0.1,

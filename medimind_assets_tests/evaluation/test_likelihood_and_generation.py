@@ -285,12 +285,19 @@ def test_generation_stops_at_the_models_context(world, loaded):
         ({"max_new_tokens": 1_000_000}, "max_new_tokens must be at most 1024"),
         ({"device": "nonsense"}, "device must be auto, cpu, mps, cuda or cuda:N"),
         ({"max_safety_questions": 0}, "the gate could only fail"),
+        (
+            {"ranking_max_questions": 0},
+            "ranking_max_questions 0 skips a comparison the gate needs, and require_ranking",
+        ),
+        ({"generation_sample": 0}, "generation_sample 0 skips a comparison the gate needs, and require_generation"),
     ],
 )
 def test_settings_that_could_only_fail_are_refused_before_anything_loads(settings, says):
     with pytest.raises(ValueError, match=says):
         EvaluationSettings(**settings)
     assert EvaluationSettings(max_safety_questions=0, require_safety=False).max_safety_questions == 0
+    assert EvaluationSettings(ranking_max_questions=0, require_ranking=False).ranking_max_questions == 0
+    assert EvaluationSettings(generation_sample=0, require_generation=False).generation_sample == 0
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,7 @@ def _ranking_only(ranker: str, **settings) -> EvaluationSettings:
     return EvaluationSettings(
         ranker=ranker,
         generation_sample=0,
+        require_generation=False,
         max_safety_questions=0,
         require_safety=False,
         ranking_max_answer_tokens=CAP,
