@@ -103,11 +103,31 @@ class LockUnavailable(MediMindError, OSError):
     """The lock file cannot be created (a read-only or full data folder): the message names it and why."""
 
 
+def lock_file(parent: Path, name: str) -> Path:
+    return Path(parent) / f".{name}.lock"
+
+
+def lock_held(parent: Path, name: str) -> bool | None:
+    """Whether a process holds the lock `name` now (None: no lock file). Opens it read-only, never creates it: a
+    status report may run where nothing can be written. A lock that cannot be opened counts as held."""
+    path = lock_file(parent, name)
+    if fcntl is None or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return True
+
+
 @contextmanager
 def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive lock named `name` in `parent`: blocks while another process holds it, or with
     `wait=False` raises LockHeld naming the lock file. The kernel releases it when the holder dies."""
-    path = parent / f".{name}.lock"
+    path = lock_file(parent, name)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a") if fcntl is not None else None

@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import LockHeld, directory_lock
+from medimind_assets.atomic import LockHeld, directory_lock, lock_held
 from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
@@ -155,6 +155,15 @@ def apply_retention(
             and _stale(folder)
         ):
             remove(folder)
+    # Locks of trainings and evaluations (`.<fingerprint>.lock`) outlive them: those of adapters no longer kept go,
+    # unless a process holds one now.
+    for area in (store.checkpoints, store.evaluations):
+        for lock in sorted(area.glob(".*.lock")) if area.is_dir() else []:
+            name = lock.name[1 : -len(".lock")]
+            folder = area / name
+            gone = not folder.exists() or folder.relative_to(store.root).as_posix() in report.removed  # dry run
+            if _pipelines(name) and name not in kept | training and gone and lock_held(area, name) is False:
+                remove(lock)
     if training:  # a training reads a dataset version no adapter records yet: every version stays
         return report
     trained_on = [(_summary(store.adapters / fp).get("dataset") or {}).get("data_version") for fp in kept]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medimind_assets.atomic import lock_held
 from medimind_assets.data.rows import DatasetError, count_rows
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
@@ -29,6 +30,7 @@ REFUSED = "is refused by `medimind ask` and serving"
 NOT_PROMOTED = "PASSED but not promoted"
 DAMAGED = "the adapter is damaged"
 CANNOT_READ = "cannot be read"
+UNFINISHED = "did not finish"
 LABEL_WIDTH = 12  # "  evaluation  ": the column where every stage's text starts
 METRIC_WIDTH = 48
 
@@ -167,7 +169,17 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
         )
     report_path = store.evaluations / latest["fingerprint"] / EVALUATION_REPORT
     if not report_path.is_file():
-        return [*lines, _stage("evaluation", "not run yet for this adapter (materialize evaluation)")]
+        held = lock_held(store.evaluations, latest["fingerprint"])  # taken by the evaluation process, until it ends
+        if held:
+            said = "running now (an evaluation process holds its lock)"
+        elif held is False:
+            said = (
+                f"started but {UNFINISHED}: the process was killed or failed (the run's logs in Dagster say which); "
+                "materialize evaluation again"
+            )
+        else:
+            said = "not run yet for this adapter (materialize evaluation)"
+        return [*lines, _stage("evaluation", said)]
     promoted_earlier = None
     is_promoted = bool(current) and current["fingerprint"] == latest["fingerprint"]
     if is_promoted and current.get("evaluation_sha256") not in (None, sha256_file(report_path)):
@@ -248,10 +260,11 @@ def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
     lines.extend(promoted)
     refused = any(REFUSED in line or " is missing: " in line for line in promoted)
     # An evaluation report or a training summary that cannot be read: a monitoring script must hear of it too.
-    unpromoted = any(NOT_PROMOTED in line or DAMAGED in line or CANNOT_READ in line for line in lines)
+    troubles = (NOT_PROMOTED, DAMAGED, CANNOT_READ, UNFINISHED)
+    unpromoted = any(trouble in line for line in lines for trouble in troubles)
     lines.append("Next:")
     for command, what in NEXT_STEPS:
-        if refused and command.startswith(ASK):
-            continue  # it would refuse: the lines above say why
+        if (refused or current is None) and command != "make dev":
+            continue  # they need a promoted adapter: the lines above say what is missing, or why it is refused
         lines += [f"  {command}", f"      {what}"]
     return lines, not (refused or unreadable or unpromoted)

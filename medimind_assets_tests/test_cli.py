@@ -114,7 +114,46 @@ def test_status_on_an_empty_data_folder_says_what_to_materialize(tmp_path, capsy
     assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "dataset not found" in out and "not trained yet (materialize lora_adapter)" in out
-    assert "make dev" in out and "medimind ask" in out and "medimind lineage" in out
+    # Nothing is promoted: ask and lineage would only refuse; the web UI shows what ran.
+    assert "make dev" in out.split("Next:")[1]
+    assert "medimind ask" not in out.split("Next:")[1] and "medimind lineage" not in out.split("Next:")[1]
+
+
+def test_status_tells_an_evaluation_that_is_running_or_was_killed_from_one_never_run(tmp_path, capsys):
+    import subprocess
+    import sys
+    import textwrap
+
+    from medimind_assets_tests.test_integrity import _adapter
+
+    store = ArtifactStore.at(tmp_path)
+    adapter = _adapter(store.adapters / "abc")
+    store.write_latest({"fingerprint": "abc", "path": str(adapter)})
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+    assert "not run yet for this adapter" in capsys.readouterr().out
+    # An evaluation process holds its lock, as evaluate_lora does, until the test lets it go (or it is killed).
+    holder = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        from medimind_assets.atomic import directory_lock
+        with directory_lock(Path({str(store.evaluations)!r}), "abc", wait=False):
+            print("held", flush=True)
+            sys.stdin.read()
+        """
+    )
+    process = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().strip() == "held"
+        assert cli.main(["status", "--data-dir", str(tmp_path)]) == 0
+        assert "evaluation  running now" in capsys.readouterr().out
+    finally:
+        process.kill()
+        process.wait()
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1  # a monitoring script hears of it
+    out = capsys.readouterr().out
+    assert "evaluation  started but did not finish: the process was killed or failed" in out
+    assert "materialize evaluation again" in out
 
 
 @pytest.mark.parametrize("report", ["{truncated", "{}", '{"gate": {"passed": true}}'])

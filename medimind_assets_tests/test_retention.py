@@ -27,6 +27,10 @@ def _night(store: ArtifactStore, night: int, *, promoted: bool = True) -> str:
     version = sha256_file(store.dataset)
     store.keep_dataset_version(version)
     fingerprint = f"{night:02d}" + "f" * 62
+    with directory_lock(store.checkpoints, fingerprint):  # as the training takes it: the lock file stays after it
+        pass
+    with directory_lock(store.evaluations, fingerprint):  # an evaluation killed before its report: its lock stays
+        pass
     adapter = store.adapters / fingerprint
     adapter.mkdir(parents=True)
     (adapter / "adapter_model.safetensors").write_bytes(os.urandom(WEIGHTS_BYTES))
@@ -65,9 +69,11 @@ def test_a_week_of_nightly_retrains_stays_bounded_and_keeps_its_lineage(tmp_path
             summary = json.loads((store.adapters / fingerprint / "training_summary.json").read_text())
             kept = store.dataset_version(summary["dataset"]["data_version"])
             assert kept.is_file() and sha256_file(kept) == summary["dataset"]["data_version"]
-        assert {p.name for p in store.evaluations.iterdir()} <= set(adapters)
+        assert {p.name for p in store.evaluations.iterdir() if p.is_dir()} <= set(adapters)
         assert {p.name for p in store.merged.iterdir()} <= set(adapters)
         assert len(list(store.datasets.glob("*.jsonl"))) <= 1 + keep
+        for area in (store.checkpoints, store.evaluations):  # the locks of adapters gone, gone with them
+            assert {p.name[1:-5] for p in area.glob(".*.lock")} == set(adapters)
     assert max(sizes[2:]) <= sizes[2] * 1.05  # bounded: the third night on, no growth
 
 
@@ -150,6 +156,19 @@ def test_a_quiet_checkpoint_folder_of_a_running_training_is_kept(tmp_path: Path)
         assert folder.is_dir()
     apply_retention(store)
     assert not folder.exists()
+
+
+def test_the_lock_of_a_removed_adapter_stays_while_a_process_holds_it(tmp_path: Path):
+    store = ArtifactStore.at(tmp_path / "data")
+    old = _night(store, 1)
+    for night in (2, 3):
+        _night(store, night)
+    with directory_lock(store.evaluations, old, wait=False):  # an evaluation of it still running
+        assert old not in apply_retention(store, keep_adapters=0).kept
+        assert (store.evaluations / f".{old}.lock").is_file()
+    apply_retention(store, keep_adapters=0)
+    assert not (store.evaluations / f".{old}.lock").exists()
+    assert not (store.checkpoints / f".{old}.lock").exists()
 
 
 def _age(path: Path, seconds: float) -> None:
@@ -253,7 +272,8 @@ def test_an_operators_links_are_neither_followed_nor_removed(tmp_path: Path):
     for area in (store.adapters, store.evaluations, store.merged):
         (area / "backup_link").symlink_to(elsewhere, target_is_directory=True)
     report = apply_retention(store, keep_adapters=0)
-    assert sum(path.startswith(("adapters/", "evaluations/", "merged/")) for path in report.removed) == 6  # nights 1, 2
+    folders = [path for path in report.removed if not path.endswith(".lock")]
+    assert sum(path.startswith(("adapters/", "evaluations/", "merged/")) for path in folders) == 6  # nights 1, 2
     assert not [path for path in report.removed if "backup_link" in path]
     assert all((area / "backup_link").is_symlink() for area in (store.adapters, store.evaluations, store.merged))
     assert (elsewhere / "keep-me").is_dir()

@@ -20,7 +20,20 @@ from medimind_assets.pipes_scripts import EVALUATION, run_script
 
 
 def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
-    """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data."""
+    """Run the evaluation the extras describe, write it to `out_dir`, return the report as JSON data. It holds
+    `.<fingerprint>.lock` beside `out_dir` while it runs, and removes it once the report is written: a lock file
+    nobody holds, with no report, is an evaluation that was killed or failed (`medimind status` says so), and a
+    second evaluation of the same adapter meanwhile is refused."""
+    from medimind_assets.atomic import directory_lock, lock_file
+
+    out_dir = Path(extras["out_dir"])
+    with directory_lock(out_dir.parent, out_dir.name, wait=False):
+        result = _evaluate(extras, log)
+        lock_file(out_dir.parent, out_dir.name).unlink(missing_ok=True)
+    return result
+
+
+def _evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     from medimind_assets.evaluation.ranking import load_labelled_files
     from medimind_assets.evaluation.runner import evaluate_adapter, write_report
     from medimind_assets.evaluation.settings import EvaluationSettings

@@ -39,6 +39,7 @@ def test_passing_adapter_is_evaluated_and_promoted(world, data_dir: Path):
     use_adapter(data_dir, world.trained_adapter)
     result = materialize(world, data_dir, EvaluationConfig(**{**FAST.model_dump(), "compare_rankers": True}))
     assert result.success
+    assert not list((data_dir / "evaluations").glob(".*.lock"))  # finished: nothing says it was killed
     [check] = result.get_asset_check_evaluations()
     assert check.check_name == PROMOTION_CHECK and check.passed
 

@@ -76,3 +76,19 @@ def test_a_script_that_ends_without_its_report_fails_the_step():
 
     with pytest.raises(dg.Failure, match="evaluate_lora exited without reporting its result"):
         reported_message(Silent(), EVALUATION)
+
+
+def test_an_evaluation_that_fails_leaves_its_lock_and_a_second_one_meanwhile_is_refused(tmp_path):
+    """The lock beside `evaluations/<fingerprint>` is how `medimind status` tells a killed or failed evaluation
+    from one never run; while it is held, another evaluation of the same adapter does not start."""
+    from medimind_assets.atomic import LockHeld, directory_lock, lock_held
+    from medimind_assets.evaluation.evaluate_lora import evaluate
+
+    evaluations = tmp_path / "evaluations"
+    extras = {"out_dir": str(evaluations / "abc"), "settings": {"no_such_setting": 1}}
+    with pytest.raises(TypeError, match="no_such_setting"):
+        evaluate(extras, print)
+    assert lock_held(evaluations, "abc") is False  # left behind, held by no one: it did not finish
+    with directory_lock(evaluations, "abc", wait=False), pytest.raises(LockHeld, match=r"\.abc\.lock"):
+        evaluate(extras, print)
+    assert lock_held(tmp_path, "never") is None
