@@ -1,7 +1,8 @@
 """The sensors (docs/operations.md, "Automation"): `medimind_raw_sources` observes the raw sources without a run,
 reporting a new data version only when their bytes changed, and starts a download run for a source whose files are
 missing; `medimind_automation` evaluates the conditions of `conditions.py`; `log_failed_runs` logs every failed run;
-`medimind_dead_runs` fails the runs whose process died (run_health.py).
+`medimind_dead_runs` fails the runs whose process died (run_health.py). The raw-sources sensor also rebuilds the
+dataset and the base model when the data folder lost them.
 """
 
 import datetime
@@ -21,6 +22,7 @@ from medimind_assets.data import sources
 from medimind_assets.data.errors import RawDataError
 from medimind_assets.resources import MediMindSettings
 from medimind_assets.run_health import fail_dead_runs, uses_local_launcher
+from medimind_assets.store import ArtifactStore
 
 DEAD_RUNS_CHECK_SECONDS = 60
 
@@ -52,15 +54,36 @@ def check_sources(
     return observations, downloads, problems
 
 
+# Rebuilt by the sensor when the data folder lost them (a wiped or new volume under a kept instance): the instance
+# records them as materialized and no input changed, so no automation condition would ever rebuild them.
+REBUILT_WHEN_GONE = {"dataset": "dataset", "base_model": "base_model_pointer"}
+
+
+def missing_artefacts(
+    instance: dg.DagsterInstance, store: ArtifactStore, now: datetime.datetime
+) -> list[dg.RunRequest]:
+    """A run for each asset of REBUILT_WHEN_GONE that was materialized but whose file is gone, one an hour at most.
+    What comes after them (an adapter) is not: its status line says what to materialize."""
+    requests = []
+    for key, where in REBUILT_WHEN_GONE.items():
+        event = instance.get_latest_materialization_event(dg.AssetKey(key))
+        # Written by a run of this pipeline (a runless report, another system's record, wrote no file here).
+        if event is not None and event.run_id and not getattr(store, where).exists():
+            run_key = f"{key}/missing/{now:%Y-%m-%dT%H}"
+            requests.append(dg.RunRequest(asset_selection=[dg.AssetKey(key)], run_key=run_key))
+    return requests
+
+
 def raw_sources_sensor_every(seconds: int) -> dg.SensorDefinition:
     """`medimind_raw_sources`, checking every `seconds` (MEDIMIND_SOURCE_CHECK_SECONDS)."""
     return dg.sensor(
         name="medimind_raw_sources",
-        target=[raw_mediqa_qa, raw_medquad],
+        target=dg.AssetSelection.assets(raw_mediqa_qa, raw_medquad) | dg.AssetSelection.assets(*REBUILT_WHEN_GONE),
         minimum_interval_seconds=seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Observes the raw sources without a run: reports a new data version only when their bytes "
-        "changed; starts an observation run (a download) only for a source whose files are missing.",
+        "changed; starts an observation run (a download) only for a source whose files are missing, and a run of "
+        "the dataset or the base model when the data folder lost it.",
     )(check_raw_sources)
 
 
@@ -73,6 +96,12 @@ def check_raw_sources(
     )
     for problem in problems:  # files still arriving are normal (the skip reason says so too); anything else is not
         context.log.info(problem) if "still for" in problem else context.log.error(problem)
+    if not downloads and not problems:  # rebuilt only from sources that are all there
+        for request in missing_artefacts(context.instance, settings.store, now):
+            context.log.warning(
+                f"{request.asset_selection[0].to_user_string()} is gone from {settings.store.root}: rebuilt"
+            )
+            downloads.append(request)
     if not observations and not downloads:
         return dg.SkipReason("; ".join(problems) or "the raw files are unchanged")
     return dg.SensorResult(asset_events=observations, run_requests=downloads)

@@ -410,6 +410,25 @@ def test_missing_sources_get_an_observation_run_that_downloads_once_an_hour(tmp_
     assert {dg.AssetKey(k) for k in SOURCES} <= set(job.asset_layer.selected_asset_keys)
 
 
+def test_a_wiped_data_folder_under_a_kept_instance_gets_its_dataset_and_base_model_back(ticker):
+    """The instance still records both as materialized and no source changed: no condition would rebuild them."""
+    ticker.settings = MediMindSettings(**{**ticker.settings.model_dump(), "base_model": "tiny-phi"})  # built here
+    with dg.instance_for_test() as instance:
+        ticker.sense(instance)
+        ticker.materialize(instance, "dataset", "base_model")
+        assert not isinstance(ticker.sense(instance), dg.SensorResult)  # all there: nothing to do
+        shutil.rmtree(ticker.settings.store.root)
+        result = ticker.sense(instance)
+        assert sorted(r.asset_selection[0].to_user_string() for r in result.run_requests) == ["base_model", "dataset"]
+        assert all("/missing/" in r.run_key for r in result.run_requests)  # one attempt an hour (the hour's key)
+        ticker.materialize(instance, "dataset", "base_model")  # what those runs do
+        assert ticker.settings.store.dataset.is_file() and ticker.settings.store.base_model_pointer.is_file()
+        assert not isinstance(ticker.sense(instance), dg.SensorResult)
+    # The sensor may only request assets it targets.
+    job = definitions.defs().resolve_implicit_global_asset_job_def()
+    assert {dg.AssetKey(k) for k in sensors.REBUILT_WHEN_GONE} <= set(job.asset_layer.selected_asset_keys)
+
+
 def test_a_source_missing_a_required_file_is_reported_not_observed(ticker):
     (ticker.settings.raw_path / "mediqa2019_qa/MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-TestSet-wLabels.xml").unlink()
     with dg.instance_for_test() as instance:
