@@ -19,7 +19,7 @@ from pathlib import Path
 from medimind_assets import instance
 from medimind_assets.config import LORA_MODEL_PATH, Deployment, SettingError, absolute_folders
 from medimind_assets.data.safety import assess, with_safety_notice
-from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS
 from medimind_assets.presentation import first_line
 from medimind_assets.store import ArtifactStore
 
@@ -63,8 +63,6 @@ _web_port = _number(int, 1, 65535, "a port number 1-65535")
 
 
 def _bounded_new_tokens(value: str) -> int:
-    from medimind_assets.evaluation.generation import MAX_NEW_TOKENS
-
     number = _positive_int(value)
     if number > MAX_NEW_TOKENS:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_NEW_TOKENS}, got {number}")
@@ -333,25 +331,22 @@ def _check_config(config: Path) -> None:
         raise CommandError(f"config file {config} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(loaded, dict) or not set(loaded) <= set(RUN_CONFIG_SECTIONS):
         raise CommandError(f"config file {config}: expected a mapping of {', '.join(RUN_CONFIG_SECTIONS)}")
-    if problem := _run_config_problem(loaded):
-        raise CommandError(f"config file {config}: {problem}")
-
-
-def _run_config_problem(loaded: dict) -> str | None:
-    """What Dagster would refuse in `loaded`, in a line (it would say so at the end of a launch's output)."""
+    ops = loaded.get("ops") or {}
+    if isinstance(ops, dict) and (unknown := sorted(set(ops) - set(ASSETS))):
+        raise CommandError(
+            f"config file {config}: no asset named {unknown[0]!r} under ops; the assets: {', '.join(ASSETS)}"
+        )
+    # What Dagster would refuse, in a line now (it would say so at the end of a launch's output).
     import dagster as dg
 
     from medimind_assets import definitions
 
-    ops = loaded.get("ops") or {}
-    if isinstance(ops, dict) and (unknown := sorted(set(ops) - set(ASSETS))):
-        return f"no asset named {unknown[0]!r} under ops; the assets: {', '.join(ASSETS)}"
     try:
         dg.validate_run_config(definitions.defs().resolve_implicit_global_asset_job_def(), loaded)
     except dg.DagsterInvalidConfigError as exc:
         # "Received unexpected config entry ... Expected: <the whole schema>": the field list is noise on one line.
-        return "; ".join(error.message.split(" Expected: ")[0].replace("root:", "") for error in exc.errors)
-    return None
+        problems = (error.message.split(" Expected: ")[0].replace("root:", "") for error in exc.errors)
+        raise CommandError(f"config file {config}: {'; '.join(problems)}") from None
 
 
 def _launch(args: argparse.Namespace) -> int:
