@@ -19,7 +19,8 @@ from pathlib import Path
 from medimind_assets import instance
 from medimind_assets.config import LORA_MODEL_PATH, Deployment, SettingError, absolute_folders
 from medimind_assets.data.safety import assess, with_safety_notice
-from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY
+from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS
+from medimind_assets.presentation import first_line
 from medimind_assets.store import ArtifactStore
 
 EXIT_MISSING = 2
@@ -62,8 +63,6 @@ _web_port = _number(int, 1, 65535, "a port number 1-65535")
 
 
 def _bounded_new_tokens(value: str) -> int:
-    from medimind_assets.evaluation.generation import MAX_NEW_TOKENS
-
     number = _positive_int(value)
     if number > MAX_NEW_TOKENS:
         raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {MAX_NEW_TOKENS}, got {number}")
@@ -206,10 +205,6 @@ def add_retention_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_retention)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _lineage(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -229,7 +224,7 @@ def _lineage(args: argparse.Namespace) -> int:
     except (LineageError, dg.DagsterError, OSError) as exc:
         raise CommandError(exc) from None
     except Exception as exc:  # noqa: BLE001 (the storage's own errors: sqlite, SQLAlchemy, a read-only folder)
-        raise CommandError(f"the Dagster instance at {home} cannot be read ({_first_line(exc)})") from None
+        raise CommandError(f"the Dagster instance at {home} cannot be read ({first_line(exc)})") from None
     print(format_chain(chain))
     return 0
 
@@ -282,15 +277,14 @@ def _project_instance() -> Path:
     return home
 
 
-def _dg(*arguments: str) -> list[str]:
-    """`dg <arguments>`, the `dg` of this interpreter's environment (a virtual environment's bin/ beside python)."""
+def _run_dg(run: Callable[..., int], home: Path, *arguments: str) -> int:
+    """`run` (`subprocess.call` or `run_dev_server`) of `dg <arguments>` in the checkout: the `dg` of this
+    interpreter's environment (a virtual environment's bin/ beside python), with the Dagster environment of `home`
+    and the data folders made absolute here."""
     dg_path = Path(sys.executable).with_name("dg")
-    return [str(dg_path) if dg_path.is_file() else "dg", *arguments]
-
-
-def _project_environment(home: Path) -> dict[str, str]:
-    """The Dagster environment, with the data folders made absolute here: `dg` runs in the checkout."""
-    return {**instance.dagster_environment(home), **absolute_folders(Deployment.from_env())}
+    command = [str(dg_path) if dg_path.is_file() else "dg", *arguments]
+    env = {**instance.dagster_environment(home), **absolute_folders(Deployment.from_env())}
+    return run(command, env=env, cwd=instance.project_root() or Path.cwd())
 
 
 # What `medimind launch` can start, named here so that a typo is one line, not `dg`'s traceback (the command line
@@ -302,11 +296,11 @@ _ASSET_NAME = re.compile(r"^\w+$")
 
 
 def _check_target(args: argparse.Namespace) -> None:
-    if not args.job and not any(name.strip() for name in (args.assets or "").split(",")):
+    names = [name.strip() for name in (args.assets or "").split(",")]
+    if not args.job and not any(names):
         raise CommandError(f"nothing to launch: name assets ({', '.join(ASSETS)}) or --job ({', '.join(JOBS)})")
     if args.job and args.job not in JOBS:
         raise CommandError(f"no job named {args.job!r}; the jobs: {', '.join(JOBS)}")
-    names = [name.strip() for name in (args.assets or "").split(",")]
     plain = args.assets and all(_ASSET_NAME.match(name) for name in names)
     if plain and (unknown := [name for name in names if name not in ASSETS]):
         raise CommandError(f"no asset named {', '.join(map(repr, unknown))}; the assets: {', '.join(ASSETS)}")
@@ -319,7 +313,7 @@ def _check_target(args: argparse.Namespace) -> None:
             selected = dg.AssetSelection.from_string(args.assets).resolve(definitions.defs().resolve_asset_graph())
         except Exception as exc:  # noqa: BLE001 (the parser's and the resolver's own errors)
             raise CommandError(
-                f"{args.assets!r} is not an asset selection ({_first_line(exc)}); a comma-separated list of assets "
+                f"{args.assets!r} is not an asset selection ({first_line(exc)}); a comma-separated list of assets "
                 f"({', '.join(ASSETS)}) or Dagster's selection syntax, such as 'key:dataset+'"
             ) from None
         if not selected:
@@ -337,25 +331,22 @@ def _check_config(config: Path) -> None:
         raise CommandError(f"config file {config} is not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(loaded, dict) or not set(loaded) <= set(RUN_CONFIG_SECTIONS):
         raise CommandError(f"config file {config}: expected a mapping of {', '.join(RUN_CONFIG_SECTIONS)}")
-    if problem := _run_config_problem(loaded):
-        raise CommandError(f"config file {config}: {problem}")
-
-
-def _run_config_problem(loaded: dict) -> str | None:
-    """What Dagster would refuse in `loaded`, in a line (it would say so at the end of a launch's output)."""
+    ops = loaded.get("ops") or {}
+    if isinstance(ops, dict) and (unknown := sorted(set(ops) - set(ASSETS))):
+        raise CommandError(
+            f"config file {config}: no asset named {unknown[0]!r} under ops; the assets: {', '.join(ASSETS)}"
+        )
+    # What Dagster would refuse, in a line now (it would say so at the end of a launch's output).
     import dagster as dg
 
     from medimind_assets import definitions
 
-    ops = loaded.get("ops") or {}
-    if isinstance(ops, dict) and (unknown := sorted(set(ops) - set(ASSETS))):
-        return f"no asset named {unknown[0]!r} under ops; the assets: {', '.join(ASSETS)}"
     try:
         dg.validate_run_config(definitions.defs().resolve_implicit_global_asset_job_def(), loaded)
     except dg.DagsterInvalidConfigError as exc:
         # "Received unexpected config entry ... Expected: <the whole schema>": the field list is noise on one line.
-        return "; ".join(error.message.split(" Expected: ")[0].replace("root:", "") for error in exc.errors)
-    return None
+        problems = (error.message.split(" Expected: ")[0].replace("root:", "") for error in exc.errors)
+        raise CommandError(f"config file {config}: {'; '.join(problems)}") from None
 
 
 def _launch(args: argparse.Namespace) -> int:
@@ -369,13 +360,12 @@ def _launch(args: argparse.Namespace) -> int:
     try:
         dead = fail_dead_runs_of(home)  # a killed run would hold the gpu slot: this run would wait on it forever
     except Exception as exc:  # noqa: BLE001 (a malformed dagster.yaml, the storage's own errors)
-        raise CommandError(f"the Dagster instance at {home} cannot be used ({_first_line(exc)})") from None
+        raise CommandError(f"the Dagster instance at {home} cannot be used ({first_line(exc)})") from None
     for line in dead:
         print(f"medimind launch: {line}", file=sys.stderr, flush=True)
     target = ["--job", args.job] if args.job else ["--assets", args.assets]
-    command = _dg("launch", *target, *(["--config", str(config)] if config else []))
     print(f"medimind launch: recorded in the Dagster instance at {home}", file=sys.stderr, flush=True)
-    return subprocess.call(command, env=_project_environment(home), cwd=instance.project_root() or Path.cwd())
+    return _run_dg(subprocess.call, home, "launch", *target, *(["--config", str(config)] if config else []))
 
 
 def add_launch_command(subparsers: argparse._SubParsersAction) -> None:
@@ -398,9 +388,7 @@ def add_launch_command(subparsers: argparse._SubParsersAction) -> None:
 def _dev(args: argparse.Namespace) -> int:
     from medimind_assets.dev_server import run_dev_server
 
-    home = _project_instance()
-    command = _dg("dev", "--port", str(args.port), "--host", args.host)
-    return run_dev_server(command, env=_project_environment(home), cwd=instance.project_root() or Path.cwd())
+    return _run_dg(run_dev_server, _project_instance(), "dev", "--port", str(args.port), "--host", args.host)
 
 
 def add_dev_command(subparsers: argparse._SubParsersAction) -> None:

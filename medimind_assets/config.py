@@ -62,11 +62,16 @@ class Deployment:
             return value
 
         cron = text("TRAINING_CRON", cls.training_cron)
-        if cron != DEFAULT_TRAINING_CRON and not _valid_cron(cron):
-            raise SettingError(
-                f"{PREFIX}TRAINING_CRON={cron!r}: expected a five-field cron schedule such as '0 2 * * *' "
-                "(minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6)"
-            )
+        # Checked here, where the variable is named, rather than when the definitions fail to load; Dagster is
+        # imported only for a schedule other than the default.
+        if cron != DEFAULT_TRAINING_CRON:
+            from dagster._utils.schedules import is_valid_cron_string
+
+            if not is_valid_cron_string(cron):
+                raise SettingError(
+                    f"{PREFIX}TRAINING_CRON={cron!r}: expected a five-field cron schedule such as '0 2 * * *' "
+                    "(minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6)"
+                )
         auto_merge = text("AUTO_MERGE", "false").lower()
         if auto_merge not in _TRUE | _FALSE:
             raise SettingError(f"{PREFIX}AUTO_MERGE={auto_merge!r}: expected true or false (1/0, yes/no, on/off)")
@@ -92,11 +97,3 @@ def absolute_folders(deployment: Deployment) -> dict[str, str]:
     run here, looks."""
     folders = {"RAW_DIR": deployment.raw_dir, "DATA_DIR": deployment.data_dir}
     return {PREFIX + name: str(Path(value).expanduser().resolve()) for name, value in folders.items()}
-
-
-def _valid_cron(cron: str) -> bool:
-    """Whether Dagster's automation condition will accept the schedule (checked here, where the variable is named,
-    rather than when the definitions fail to load); Dagster is imported only for a schedule other than the default."""
-    from dagster._utils.schedules import is_valid_cron_string
-
-    return is_valid_cron_string(cron)

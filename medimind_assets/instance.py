@@ -49,10 +49,8 @@ def dagster_environment(home: Path) -> dict[str, str]:
     return {**os.environ, "DAGSTER_HOME": str(home), "VIRTUAL_ENV": sys.prefix}
 
 
-def temporary_instance_warning(is_ephemeral: bool) -> str | None:
-    """What to tell a user whose run is recorded in a throwaway instance (None when it is not)."""
-    if not is_ephemeral:
-        return None
+def temporary_instance_warning() -> str:
+    """What to tell a user whose run is recorded in a throwaway instance."""
     where = dagster_home()
     return (
         "this run is recorded in a temporary Dagster instance: it will not show in the web UI or in `medimind "

@@ -49,3 +49,8 @@ def sparkline(values: list[float], width: int = 24) -> str:
     low, high = min(finite), max(finite)
     span = (high - low) or 1.0
     return "".join(_SPARK[min(len(_SPARK) - 1, int((v - low) / span * len(_SPARK)))] for v in finite)
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in a line: the first of its message, or its class when it has none."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -28,12 +28,6 @@ def tag_run_host(instance: dg.DagsterInstance, run_id: str) -> None:
         instance.add_run_tags(run_id, {RUN_HOST_TAG: socket.gethostname()})
 
 
-def run_worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
-    """The pid of the run's own process, or None when it reported none (yet)."""
-    worker = run_worker(instance, run_id)
-    return worker[0] if worker else None
-
-
 def run_worker(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
     """(pid, when it was reported) of the run's own process, or None when it reported none (yet): the first engine
     event with one, "Started process for run" from a run worker, or the executor's "parent process" where

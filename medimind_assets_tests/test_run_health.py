@@ -13,7 +13,7 @@ from dagster._core.events import DagsterEvent, DagsterEventType, EngineEventData
 from dagster._core.storage.dagster_run import DagsterRun
 
 from medimind_assets.resources import MediMindSettings
-from medimind_assets.run_health import RUN_HOST_TAG, fail_dead_runs, fail_dead_runs_of, run_worker_pid, tag_run_host
+from medimind_assets.run_health import RUN_HOST_TAG, fail_dead_runs, fail_dead_runs_of, run_worker, tag_run_host
 from medimind_assets.sensors import dead_runs_sensor
 
 
@@ -48,7 +48,7 @@ def _started_run(
 def test_a_killed_run_is_failed_and_its_gpu_slot_freed(message):
     with dg.instance_for_test() as instance:
         dead = _started_run(instance, _dead_pid(), message)
-        assert run_worker_pid(instance, dead.run_id) is not None
+        assert run_worker(instance, dead.run_id) is not None
         waiting = instance.event_log_storage.claim_concurrency_slot("gpu", "next-run", "lora_adapter")
         assert not waiting.is_claimed  # the next training waits behind the dead run
         assert fail_dead_runs(instance) == [dead.run_id]

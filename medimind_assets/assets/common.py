@@ -105,16 +105,19 @@ def config_from(settings_class: type, name: str) -> type[dg.Config]:
     return pydantic.create_model(name, __base__=_NullIsDefault, **fields)
 
 
-def settings_from(settings_class: type, config: dg.Config, exclude: tuple[str, ...] = ()) -> Any:
-    """The settings dataclass from a run config derived with `config_from` (its own validation runs)."""
+def settings_from(settings_class: type, config: dg.Config, what: str, exclude: tuple[str, ...] = ()) -> Any:
+    """The settings dataclass from a run config derived with `config_from`; a value its own validation refuses
+    fails the step as "invalid <what> config: ..."."""
     values = {k: v for k, v in config.model_dump().items() if k not in exclude}
     hints = typing.get_type_hints(settings_class)
     for key, value in values.items():
         hint = hints.get(key)
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
-            try:
-                values[key] = hint(value)
-            except ValueError:
+            if value not in {member.value for member in hint}:
                 choices = ", ".join(str(member.value) for member in hint)
-                raise ValueError(f"{key} must be one of {choices}, got {value!r}") from None
-    return settings_class(**values)
+                raise dg.Failure(description=f"invalid {what} config: {key} must be one of {choices}, got {value!r}")
+            values[key] = hint(value)
+    try:
+        return settings_class(**values)
+    except ValueError as exc:
+        raise dg.Failure(description=f"invalid {what} config: {exc}") from None

@@ -25,7 +25,7 @@ class DatasetConfig(config_from(BuildOptions, "DatasetOptions")):
     min_rows: int = Field(DEFAULT_MIN_ROWS, description="Fewer rows than this fails the dataset.")
 
     def build_options(self) -> BuildOptions:
-        return settings_from(BuildOptions, self, exclude=("min_rows",))
+        return settings_from(BuildOptions, self, "dataset", exclude=("min_rows",))
 
 
 def raw_data_versions(raw_dir: Path, include_medquad: bool) -> dict[str, str]:
@@ -57,10 +57,7 @@ def dataset(
     context: dg.AssetExecutionContext, config: DatasetConfig, settings: MediMindSettings
 ) -> dg.MaterializeResult:
     raw_dir = settings.raw_path
-    try:
-        options = config.build_options()
-    except ValueError as exc:
-        raise dg.Failure(description=f"invalid dataset config: {exc}") from None
+    options = config.build_options()
     # First: a source requested but missing or empty fails here, before anything is built or written.
     versions = raw_data_versions(raw_dir, config.include_medquad)
     result = build_dataset(raw_dir, options)

@@ -94,11 +94,7 @@ def evaluation(
     from medimind_assets.promotion import Superseded, promote, promoted_version_of
     from medimind_assets.retention import RetentionReport, apply_retention
 
-    try:
-        evaluation_settings = settings_from(EvaluationSettings, config)
-    except ValueError as exc:
-        raise dg.Failure(description=f"invalid evaluation config: {exc}") from None
-    plan = plan_evaluation(settings.store, settings.raw_path, evaluation_settings)
+    plan = plan_evaluation(settings.store, settings.raw_path, settings_from(EvaluationSettings, config, "evaluation"))
     adapter = plan.adapter
     job = PythonJob(EVALUATION.module, plan.extras, data_dir=settings.store.root, inputs=plan.inputs)
     context.log.info(f"evaluating adapter {adapter.fingerprint} ({adapter.path}) against {plan.base_model['name']}")

@@ -49,10 +49,7 @@ def merged_model(
     from medimind_assets.merging.merge import MergeReport
     from medimind_assets.promotion import verified_promotion
 
-    try:
-        merge_settings = settings_from(MergeSettings, config)
-    except ValueError as exc:
-        raise dg.Failure(description=f"invalid merge config: {exc}") from None
+    merge_settings = settings_from(MergeSettings, config, "merge")
     verified = verified_promotion(settings.store)
     promoted, fingerprint, base_dir = verified.record, verified.fingerprint, verified.base_dir
     job = PythonJob(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
+from medimind_assets.presentation import first_line
 from medimind_assets.resources.launcher import KUBERNETES, LAUNCHER_ENV, Launcher, LauncherConfigError, PythonJob
 
 if TYPE_CHECKING:
@@ -243,10 +244,9 @@ class KubernetesLauncher(Launcher):
                 delete_pod_on_completion=self.delete_pod_on_completion,
             )
         except (ConfigException, HTTPError) as exc:  # no usable config, or no cluster at its address
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise dg.Failure(
-                description=f"{job.name} not started: the Kubernetes cluster cannot be reached ({first}); check the "
-                "kubeconfig (or the in-cluster service account) and MEDIMIND_K8S_NAMESPACE"
+                description=f"{job.name} not started: the Kubernetes cluster cannot be reached ({first_line(exc)}); "
+                "check the kubeconfig (or the in-cluster service account) and MEDIMIND_K8S_NAMESPACE"
             ) from None
 
     def _source(self) -> str:

@@ -43,10 +43,9 @@ class MediMindSettings(dg.ConfigurableResource):
         `dagster` command without DAGSTER_HOME): nothing of it will show in the web UI or lineage. The run is tagged
         with the machine it runs on (`run_health.RUN_HOST_TAG`)."""
         instance = context.instance
-        warning = temporary_instance_warning(instance is not None and instance.is_ephemeral)
-        if warning and context.log is not None:
-            context.log.warning(warning)
-        if instance is not None and not instance.is_ephemeral and context.run_id:
+        if instance is not None and instance.is_ephemeral and context.log is not None:
+            context.log.warning(temporary_instance_warning())
+        elif instance is not None and not instance.is_ephemeral and context.run_id:
             tag_run_host(instance, context.run_id)
 
     @property

@@ -11,7 +11,7 @@ from pydantic import Field
 from medimind_assets.orphans import RUN_WORKER_PID
 from medimind_assets.resources.launcher import Launcher, PythonJob
 from medimind_assets.resources.pipes_messages import WholeLineTempFileReader
-from medimind_assets.run_health import run_worker_pid
+from medimind_assets.run_health import run_worker
 
 if TYPE_CHECKING:
     from dagster._core.pipes.client import PipesClientCompletedInvocation
@@ -30,8 +30,8 @@ class SubprocessLauncher(Launcher):
     def _launch(self, context: dg.AssetExecutionContext, job: PythonJob) -> PipesClientCompletedInvocation:
         env = {"MEDIMIND_DATA_DIR": str(job.data_dir), **self.env}
         # The job stops when the run's worker dies, also when this step process outlives it (orphans.py).
-        if (worker := run_worker_pid(context.instance, context.run_id)) is not None:
-            env[RUN_WORKER_PID] = str(worker)
+        if (worker := run_worker(context.instance, context.run_id)) is not None:
+            env[RUN_WORKER_PID] = str(worker[0])
         return dg.PipesSubprocessClient(message_reader=WholeLineTempFileReader()).run(
             command=job.command(self.python or sys.executable), context=context, extras=dict(job.extras), env=env
         )

@@ -39,7 +39,7 @@ def test_a_new_setting_is_one_line_and_travels_through_a_real_run():
 
     @dg.asset
     def uses_options(config: config_class) -> None:
-        seen.append(settings_from(Options, config))
+        seen.append(settings_from(Options, config, "options"))
 
     result = dg.materialize([uses_options], run_config={"ops": {"uses_options": {"config": {"rule": "reject"}}}})
     assert result.success and seen == [Options(steps=3, rule=DosageRule.REJECT)]
@@ -47,7 +47,9 @@ def test_a_new_setting_is_one_line_and_travels_through_a_real_run():
 
 def test_the_derived_configs_build_the_library_settings():
     assert DatasetConfig(dosage_rule="reject").build_options() == BuildOptions(dosage_rule=DosageRule.REJECT)
-    assert settings_from(EvaluationSettings, EvaluationConfig(margin=0.2)) == EvaluationSettings(margin=0.2)
+    assert settings_from(EvaluationSettings, EvaluationConfig(margin=0.2), "evaluation") == EvaluationSettings(
+        margin=0.2
+    )
     # The run config itself refuses a value outside the choices (the launchpad too: test_definitions).
     with pytest.raises(ValueError, match="dosage_rule\n  Input should be 'flag', 'reject' or 'off'"):
         DatasetConfig(dosage_rule="sometimes")
@@ -67,7 +69,7 @@ def test_null_in_a_run_config_means_the_default_in_a_real_run():
 
     @dg.asset
     def uses_options(config: config_class) -> None:
-        seen.append(settings_from(Options, config))
+        seen.append(settings_from(Options, config, "options"))
 
     run_config = {"ops": {"uses_options": {"config": {"margin": None, "limit": None}}}}
     result = dg.materialize([uses_options], run_config=run_config)
