@@ -33,7 +33,7 @@ from medimind_assets.data.sentence_rules import MAX_NOTICE_WORDS
 from medimind_assets_tests.data.test_boilerplate_lines import HERE, _lines, _removed, _scrubbed
 
 DEVELOPMENT = tuple(f"boilerplate_lines{n}.tsv" for n in ("", "_batch3", "_batch4", "_batch5", "_batch6"))
-HELD_OUT = tuple(f"boilerplate_lines_heldout{n}.tsv" for n in ("", "2", "3", "4", "5"))
+HELD_OUT = tuple(f"boilerplate_lines_heldout{n}.tsv" for n in ("", "2", "3", "4", "5", "6"))
 L2 = 1.0
 STEPS = 1500
 THRESHOLDS = (0.6, 0.7, 0.8)

@@ -40,7 +40,8 @@ MEDICINES = (
     r"supplements)|folic acid|prenatal\w*|vitamins?|vit [a-z0-9]+|supplements?|fish oil|omega 3|turmeric|"
     r"ashwagandha|st johns wort|valerian|echinacea|elderberry|ginkgo|ginseng|kratom|cbd|thc|magnesium|zinc|"
     r"calcium|potassium|probiotics?|herbs?|herbal|creatine|caffeine pills|diet pills|laxative teas?|"
-    r"colloidal silver|teething gel|gripe water|medications?|medicines?|meds|pills?|tablets?|prescriptions?|"
+    r"lactulose|senna|senokot|movicol|trimethoprim|chlorhexidine|iodine contrast|contrast (?:dye|agent|medium)|"
+    r"anaesthetics?|anesthetics?|colloidal silver|teething gel|gripe water|medications?|medicines?|meds|pills?|tablets?|prescriptions?|"
     r"drugs?"
 )
 # The plain names in it, for spelling correction.

@@ -125,6 +125,9 @@ RED_FLAG = phrases(
     r"chest\b.{0,60}\bpain (?:goes|go|going|spreads?|spreading|radiat\w*|moves?|moving) (?:up |down )?(?:to|into|down) "
     r"(?:my |his |her |the )?(?:jaw|left arm|arm|neck|back)",
     r"(?:left|right) arm (?:is )?(?:aches?|aching|hurts?|numb|tingl\w*|pain)",
+    r"\b(?:jaw|(?:left )?(?:fore)?arm|shoulder)s?\b(?: and (?:my |his |her )?(?:jaw|(?:left )?(?:fore)?arm|shoulder))?"
+    r"(?: \w+){0,3} (?:ache\w*|ached|pain\w*|hurt\w*|heavy)\b.{0,60}\b(?:clammy|cold sweat|sweaty|sweating|"
+    r"short of breath|breathless|grey|gray)",
     # breathing
     r"(?:cant|cannot|can not|could not|couldnt|unable to|hard to|struggling to|struggle to|hardly|barely|trouble|"
     r"difficulty|problems?|fighting to|gasping to) (?:to )?(?:breathe?|breathing|catch (?:my|his|her|their) breath|"
@@ -157,7 +160,8 @@ RED_FLAG = phrases(
     r"(?:arm|leg|hand) (?:wont|will not|doesnt|does not|cant) (?:work|move|lift)|cant (?:lift|move|feel) "
     r"(?:my|his|her|their) (?:arm|leg|hand|left|right)",
     r"(?:sudden(?:ly)?|all of a sudden) (?:numb\w*|weak\w*|paraly\w*|confus\w*|blind\w*|dizz\w*|"
-    r"(?:loss|lost) of (?:vision|sight|balance)|(?:cant|cannot) (?:see|speak|talk|walk))",
+    r"(?:loss|lost) of (?:vision|sight|balance)|(?:cant|cannot) (?:see|speak|talk|walk|understand))",
+    r"(?:words|answers|talking|speaking|speech|sentences) (?:\w+ ){0,3}(?:make|made|making) no sense|gibberish",
     r"(?:curtain|shadow) (?:came |coming |has come )?(?:down )?over|lost (?:the )?vision|cant see out of",
     r"worst headache|thunderclap|headache (?:is |was )?(?:the worst|like being hit|came on suddenly|exploded)",
     r"(?:is|hes|shes|seems|became|got|getting|gone|went|now|suddenly|really|very|and) (?:really |very |so |more )?"
@@ -171,10 +175,15 @@ RED_FLAG = phrases(
     r"(?:doesnt|does not|didnt|did not|wont|will not|isnt) (?:move|moving|respond\w*|react\w*) when (?:we|i|you|they|"
     r"he|she) (?:shout|call|shake|talk|touch|poke|nudge)\w*|lying face down\b.{0,40}\b(?:not|doesnt|wont|hour|"
     r"minutes)|cant (?:feel|find) a pulse|heart (?:has )?stopped|floppy",
+    # Someone else down on the floor: "through the window we can see her lying on the kitchen floor".
+    r"(?:she|he|her|him|they|them|mum|mom|mother|dad|father|grandma|gran|grandad|grandpa|nan|neighbou?r|husband|"
+    r"wife|partner)(?: is| was| s)? (?:lying|laying|lay|collapsed|found) (?:on|in) (?:the|her|his|their) (?:\w+ )?"
+    r"(?:floor|ground)",
     r"(?:having|had|has|is having|just had|in the middle of) (?:a |another |his first |her first |my first |"
     r"their first )?seizure|seizure (?:for|that|lasting|wont|will not|isnt|is not|and (?:hes|shes|wont|cant|not))|"
     r"first (?:ever )?seizure(?! clinics?\b)|(?:fit|seizure|convulsion|shaking)\b.{0,40}\b(?:going|lasting|lasted|gone) "
     r"(?:on )?(?:for )?(?:\d+|five|ten|fifteen) (?:minutes|mins)|"
+    r"(?:seizures?|fits?|convulsions?) (?:of |over |longer than |more than |beyond |past )(?:\d+|five|ten) (?:minutes|mins?)\b|"
     r"seizing|convulsing|fitting|(?:shaking|jerking) and (?:shaking|jerking)|(?:shaking|jerking) (?:uncontrollably|"
     r"all over|and (?:wont|cant|not) stop)",
     # asking whether to call for help or go in, about something happening
@@ -202,7 +211,7 @@ RED_FLAG = phrases(
     r"(?:no|not any|hasnt had a|hasnt had any) (?:wet )?(?:diapers|nappies)|hasnt (?:peed|urinated|wet)|"
     r"sunken (?:eyes|soft spot|fontanelle)|(?:soft spot|fontanelle) (?:is )?bulging|(?:limp|lethargic|listless)",
     r"(?:purple|dark) (?:spots|rash|blotches|blotchy)|(?:blotchy|mottled) (?:purple|skin)|(?:knees|skin|legs) "
-    r"(?:look |looks |are |is )?(?:blotchy|mottled)",
+    r"(?:look |looks |are |is )?(?:blotchy|mottled)|mottling|new (?:onset )?(?:delirium|confusion)|acutely confused",
     r"fruity breath|(?:sugar|glucose|blood sugar|bs|bg) (?:is |reads |reading |at |of )?(?:hi\b|over (?:4|5|6)\d\d|"
     r"[4-9]\d\d|[1-3]\d)\b",
     r"(?:chemical|bleach|acid|lye)\b.{0,30}\b(?:eye|eyes|splash\w*)|(?:splash\w*|spray\w*)\b.{0,30}\b"
@@ -223,7 +232,7 @@ RED_FLAG = phrases(
     r"(?:swallowed|drank|ate|ingested|bit into|chewed|licked|sucked on|got into) (?:some |a |an |the |one of "
     r"(?:the|those|my) |a little |part of a |half a |(?:some|all|a few|several|half|a handful|a bunch|one|two|"
     r"three|\d+) of (?:(?:the|my|his|her|their|those|\w+s) ){0,2})?(?:\w+ ){0,2}(?:bleach|cleaner|detergent|pods?|battery|"
-    r"batteries|button batteries|magnets?|poison|antifreeze|pesticide|weed killer|lye|paint thinner|gasoline|"
+    r"batteries|button batteries|magnets?|poison|antifreeze|pesticide|weed killer|weedkiller|herbicide|paraquat|drain cleaner|oven cleaner|caustic|lye|paint thinner|gasoline|"
     r"lighter fluid|mushrooms?|berries|pills?|tablets?|meds|medicine|vape|nicotine|chemicals?|rat poison|"
     r"lamp oil|mouthwash|hand sanitizer)(?! whole\b| with (?:food|water|milk)\b| instead\b)",
     r"(?:i|we|he|she|they|been|was|were|got|think (?:i|we|he|she) (?:was|were|got)) poisoned|"
@@ -241,6 +250,9 @@ RED_FLAG = phrases(
     r"(?:hit|banged|bumped|smacked) (?:my|his|her|their) head\b.{0,60}\b(?:vomit\w*|throw\w* up|threw up|sleepy|drowsy|"
     r"confused|passed out|wont wake)",
     r"(?:fell|fall) (?:off|down|from)\b.{0,60}\b(?:hit (?:my|his|her) head|not moving|cant move|wont wake|unconscious)",
+    # A scald that took the skin: "the kettle tipped over her arm, the skin is peeling off".
+    r"(?:kettle|boiling (?:water|oil)|hot (?:water|oil|fat|tea|coffee|soup)|scald\w*|chip pan|deep fryer)\b.{0,80}\b"
+    r"(?:skin (?:is |was )?(?:peel\w*|coming off|came off|blister\w*|hanging)|blister\w*|peeling)",
     r"(?:skin|burn) (?:is |looks )?(?:white and leathery|leathery|charred|black)|burn\w* (?:all )?over (?:his|her|my)"
     r"|(?:big|large|huge) burn|third degree",
     r"(?:stopped|not|isnt) (?:shivering|sweating)|hot and dry|(?:pulled|dragged) (?:him|her|them)? ?(?:out )?"
@@ -251,6 +263,13 @@ RED_FLAG = phrases(
     r"(?: \w+){0,3} (?:pain|cramp\w*)(?: \w+){0,5} (?:belly|stomach|abdomen|chest|shoulder blades|testicle|ball|"
     r"balls|groin|head|lower right|right side)",
     r"(?:ball|balls|testicle|testicles|testis) (?:hurts?|pain|is swollen|swelled)\w*",
+    # A blood pressure in the severe range (160/110 and up) with a headache, changed sight or a recent birth.
+    r"(?:headache|vision|blurr\w*|seeing spots|flashing|chest|confus\w*|gave birth|giving birth|pregnan\w*|"
+    r"postpartum)\b.{0,120}\b(?:bp|blood pressure)(?: \w+){0,4} (?:1[6-9]\d|2\d\d) (?:over )?1[1-4]\d\b|"
+    r"(?:bp|blood pressure)(?: \w+){0,4} (?:1[6-9]\d|2\d\d) (?:over )?1[1-4]\d\b.{0,120}\b(?:headache|vision|"
+    r"blurr\w*|seeing spots|flashing|chest|confus\w*|gave birth|giving birth|pregnan\w*|postpartum)",
+    r"(?:after (?:giving birth|birth|delivery|having (?:the|my|a|her) baby)|postpartum|just had (?:a|my|the|her) "
+    r"baby)\b.{0,80}\bheadache\b.{0,60}\b(?:vision|blurr\w*|seeing spots|flashing|bp|blood pressure)",
     r"pregnant\b.{0,60}\b(?:bleeding|severe pain|sharp pain|cramping and bleeding|seeing spots|flashing|blurred vision|"
     r"swollen face|water broke|no movement|baby (?:isnt|stopped) moving)",
     r"(?:heart|pulse) (?:is )?(?:racing|going like|pounding)\b.{0,60}\b(?:pass out|faint|dizzy|chest|confus\w*)",
@@ -262,7 +281,7 @@ RED_FLAG = phrases(
     r"(?:baby|newborn|infant) (?:is |who is )?\d+ (?:days?|weeks?)(?: old)?\b.{0,60}\b(?:fever|temp|temperature)",
     r"(?:fever|temp|temperature)\b.{0,60}\b(?:baby|newborn|infant) (?:is )?\d+ (?:days?|weeks?)",
     # A fever under three months (a temperature of 38 C or 100.4 F and up), not a puppy's or "no fever".
-    r"(?:\b(?:[12]|one|two) (?:months?|mo)|\b(?:[1-9]|1[0-2]) (?:weeks?|wks?)) old\b(?! (?:\w+ )?(?:puppy|kitten|dog|"
+    r"(?:\b(?:[12]|one|two) (?:months?|mo)|\b(?:[1-9]|1[0-2]) (?:weeks?|wks?)|\b(?:[1-9]|[1-8]\d) days?) old\b(?! (?:\w+ )?(?:puppy|kitten|dog|"
     r"cat|foal|calf|lamb))(?:(?! no fever| not have a fever| without (?:a )?fever).){0,60}\b" + _FEVER,
     r"newborn\b(?:(?! no fever| without (?:a )?fever).){0,40}\b" + _FEVER,
     # A week's medicines taken at once: "took her whole week's pill organiser".
@@ -302,12 +321,13 @@ ACUTE_CONDITION = phrases(
     r"anaphyla\w*|(?:severe|serious|bad) allergic reactions?|allergic reaction|epi ?pens?|(?:epinephrine|adrenaline) "
     r"(?:auto ?)?(?:injector|pen)s?",
     r"sepsis|septic|septicemia|meningitis|meningococcal",
-    r"pulmonary embol\w*|blood clots? in (?:the|my|your|his|her) lungs?|embolism",
+    r"pulmonary embol\w*|blood clots? in (?:the|my|your|his|her) lungs?|embolism|clots? (?:had |has |have )?(?:travel\w*|"
+    r"moved|gone|went|go|goes) (?:to|into) (?:the |my |your |his |her )?lungs?",
     r"aortic dissection|dissection|ruptured aneurysm|aneurysm",
     r"diabetic ketoacidosis|ketoacidosis|dka|hypoglycemia|hypoglycaemia|low (?:blood )?sugars?|insulin shock|diabetic coma",
     r"status epilepticus",
     r"heatstroke|heat stroke|sun stroke|sunstroke|hyperthermia|hypothermia|frostbite",
-    r"drowning|dry drowning|near drowning",
+    r"drowning|dry drowning|near drowning|(?:falls?|fell|fallen|gone|went|goes) through (?:the )?ice",
     r"(?:severe |bad |third degree |serious )?burns?",
     r"ectopic pregnancy|"
     + ECTOPIC_PREGNANCY
@@ -340,6 +360,7 @@ RESPOND = phrases(
     r"how (?:do|can|should) (?:i|we|you) (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)|"
     r"how to (?:use|give|inject)",
     r"how to (?:help|treat|stop|handle|respond|save|give|use|do|perform|warm|cool)",
+    r"what (?:exactly |actually )?(?:should|can|must) (?:\w+ ){1,4}do\b(?! to prevent)",
     r"(?:bad|serious) enough|when (?:to|should i|do i) (?:call|go|worry)|should (?:i|we) (?:go|call|wait|worry)",
     r"(?:do|should|must) (?:i|we|you) (?:still )?(?:need to )?(?:go (?:in|to)|call|see a doctor)|is it necessary to go|"
     r"need (?:to go|to be seen)",
@@ -358,12 +379,14 @@ INFORMATIONAL = phrases(
     r"research|clinical trials?|studies|diagnos\w*|test(?:s|ed|ing)? (?:\w+ )?for|prevent\w*|avoid|recovery|recover|"
     r"detectors?|alarms?|precautions|"
     r"rehab\w*|after (?:a|an|his|her|my|their|having)|difference between|different from|what happens (?:to|in|during)|"
-    r"cost|costs|history of|how long (?:does|is) (?:the )?recovery|get(?:ting)? back (?:into|to)|return(?:ing)? to "
+    r"cost|costs|history of|historically|in history|centur(?:y|ies)|in the 1\d00s|death rates?|mortality|deaths|"
+    r"(?:over|in) the (?:last|past) (?:\d+|few|several|ten|twenty|thirty) (?:years|decades)|how long (?:does|is) (?:the )?recovery|get(?:ting)? back (?:into|to)|return(?:ing)? to "
     r"(?:work|running|sport|exercise|the gym|driving|normal)",
 )
 PAST = phrases(
     r"(?:\d+|a|one|two|three|four|five|six|several|few|a few|couple|couple of) (?:years?|months?) (?:ago|back)",
     r"last (?:year|month|week|spring|summer|fall|autumn|winter)|(?:a|one|two|\d+) weeks? ago|back in (?:\w+)|in (?:19|20)\d\d|in the \d0s|"
+    r"in the 1\d00s|"
     r"when i was (?:a kid|\d+|young|little)|years ago|as a (?:kid|child)|history of|had (?:a|an) (?:\w+ ){0,2}"
     r"(?:years?|months?) ago",
 )

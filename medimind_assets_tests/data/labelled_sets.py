@@ -25,7 +25,7 @@ from medimind_assets.data.safety import SAFETY_LEVELS
 HERE = Path(__file__).parent
 DEVELOPMENT_QUESTIONS = tuple(
     HERE / f"safety_labels{name}.tsv"
-    for name in ("", "_more", "_batch3", "_batch4", "_batch5", "_batch6", "_batch7", "_batch8")
+    for name in ("", "_more", "_batch3", "_batch4", "_batch5", "_batch6", "_batch7", "_batch8", "_batch9", "_batch10")
 )
 HELD_OUT_QUESTIONS = tuple(HERE / f"safety_heldout{n}.tsv" for n in ("", "2", "3", "4", "5"))
 URGENT_CARE_DEVELOPMENT = HERE / "urgent_care_answers.tsv"
