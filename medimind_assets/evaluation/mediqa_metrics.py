@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 HEADER = "question_id,answer_id,label"
@@ -62,9 +62,6 @@ class Task3Scores:
     n_questions: int
     n_answers: int
     n_spearman_questions: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def format_submission(rows: Iterable[Judgement]) -> str:
