@@ -4,7 +4,7 @@ The base model is loaded once and the adapter attached to it; base metrics are c
 disabled, so both sides share the exact same weights, prompts, batches and questions. The test candidates are
 ranked with `settings.ranker` (or, with `learned_ranking`, by the ranker's score combined with what the task
 gives, fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`). Which
-ranker that is was chosen on the MEDIQA validation set (benchmarks/compare_rankers.py).
+ranker that was chosen on the MEDIQA validation set (benchmarks/compare_rankers.py).
 """
 
 from __future__ import annotations
