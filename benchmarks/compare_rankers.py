@@ -8,16 +8,58 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
 from medimind_assets.data import mediqa
 from medimind_assets.data.sources import MEDIQA
-from medimind_assets.evaluation.ranking import compare_rankers, load_ranking_task, ranker_table
+from medimind_assets.evaluation.mediqa_metrics import Task3Scores
+from medimind_assets.evaluation.ranking import (
+    RankingTask,
+    build_submission,
+    evaluate_ranking,
+    load_ranking_task,
+    score_rankers,
+)
 from medimind_assets.evaluation.settings import RANKERS, EvaluationSettings
 from medimind_assets.llm.loading import load_for_inference, load_tokenizer
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models.registry import resolve_base_model
+
+TABLE_METRICS = {"accuracy": "accuracy", "mrr": "MRR", "precision": "precision", "spearman": "Spearman"}
+
+
+def compare_rankers(
+    model,
+    tokenizer,
+    task: RankingTask,
+    template: PromptTemplate,
+    rankers: Iterable[str] = tuple(RANKERS),
+    *,
+    positive_fraction: float = 0.5,
+    **scoring,
+) -> dict[str, Task3Scores]:
+    """Each ranker's Task 3 metrics on a labelled task (the validation set: what a ranker is chosen on)."""
+    scored = score_rankers(model, tokenizer, task, template, rankers, **scoring)
+    return {
+        ranker: evaluate_ranking(build_submission(by_question, positive_fraction), task)
+        for ranker, by_question in scored.items()
+    }
+
+
+def ranker_table(comparison: Mapping[str, Mapping[str, Mapping[str, float]]], chosen: str | None = None) -> str:
+    """Markdown: one row per (model, ranker), the Task 3 metrics as columns; `chosen` in bold."""
+    lines = [
+        "| model | ranker | " + " | ".join(TABLE_METRICS.values()) + " |",
+        "|---|---|" + "---:|" * len(TABLE_METRICS),
+    ]
+    for model, by_ranker in comparison.items():
+        for ranker, scores in by_ranker.items():
+            name = f"**{ranker}**" if ranker == chosen else ranker
+            cells = " | ".join(f"{scores[key]:.3f}" for key in TABLE_METRICS)
+            lines.append(f"| {model} | {name} | {cells} |")
+    return "\n".join(lines)
 
 
 def best_ranker(scores: dict[str, dict[str, float]]) -> str:

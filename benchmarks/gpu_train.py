@@ -716,9 +716,9 @@ def evaluate(args, manifest: dict, summary: dict, dataset_path: Path) -> None:
 
     if args.tiny:
         limits = dict(max_test_questions=8, ranking_max_questions=4, generation_sample=2, max_new_tokens=16)
-        settings = EvaluationSettings(compare_rankers=False, max_safety_questions=1, **limits)
+        settings = EvaluationSettings(max_safety_questions=1, **limits)
     else:  # all of the test loss and ranking; generation and safety as the quick start bounds them
-        settings = EvaluationSettings(compare_rankers=False, generation_sample=16, max_safety_questions=8)
+        settings = EvaluationSettings(generation_sample=16, max_safety_questions=8)
     raw_mediqa = args.raw / MEDIQA
     ranking = load_ranking_task(
         raw_mediqa / mediqa.TASK_DIR / mediqa.TEST_LABELLED_FILE,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +83,7 @@ def table(args, models: list[str]) -> None:
     sets = tasks(args.raw)
 
     def metrics(split: str, scored: dict) -> dict:
-        return evaluate_ranking(build_submission(scored), sets[split]).as_dict()
+        return asdict(evaluate_ranking(build_submission(scored), sets[split]))
 
     def without_model(score_of) -> dict:
         return {

@@ -24,6 +24,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +163,7 @@ def evaluate(args) -> None:
         rankers = list(RANKERS) if args.split == "validation" else ["pmi"]
         scored = score_rankers(model, tokenizer, task, template, rankers, **scoring)
         if args.split == "validation":  # every ranker, as the evaluation compares them
-            result["rankers"] = {r: evaluate_ranking(build_submission(s), task).as_dict() for r, s in scored.items()}
+            result["rankers"] = {r: asdict(evaluate_ranking(build_submission(s), task)) for r, s in scored.items()}
         official = ranking_metrics(build_submission(scored["pmi"]), task.gold)
         result.update({key: value for key, value in official.items() if key.startswith("official/")})
         result["seconds"] = round(time.monotonic() - started, 1)

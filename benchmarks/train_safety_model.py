@@ -17,19 +17,26 @@ import argparse
 import json
 import math
 import random
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-from medimind_assets.data.safety import MODEL_PATH, assess_by_rules
-from medimind_assets.data.safety_concepts import NAMES, PAIRS, concepts
+from medimind_assets.data.safety import MODEL_PATH, Assessment, _by_rules
+from medimind_assets.data.safety_concepts import NAMES, concepts
 from medimind_assets.data.safety_text import question_text
 from medimind_assets_tests.data.labelled_sets import DEVELOPMENT_QUESTIONS, labelled_questions, precision_recall
 
-FEATURES = NAMES + PAIRS
+# The concepts and their pairs, as `safety_concepts.concepts` names them.
+FEATURES = NAMES + [f"{a}&{b}" for a, b in combinations(NAMES, 2)]
 L2 = 1.0
 STEPS = 2000
 THRESHOLD = 0.55
+
+
+def assess_by_rules(question: str) -> Assessment:
+    """The rules alone (no learned model)."""
+    return _by_rules(question_text(question))
 
 
 def _matrix(questions: list[str]) -> np.ndarray:

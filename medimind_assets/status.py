@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from medimind_assets.atomic import lock_held
-from medimind_assets.data.rows import DatasetError, count_rows
+from medimind_assets.data.rows import DatasetError, read_dataset, split_counts
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import IntegrityError, read_summary, verify_adapter
@@ -67,7 +67,7 @@ def _continued(text: str) -> str:
 
 def _dataset_line(store: ArtifactStore) -> str:
     try:
-        counts = count_rows(store.dataset)
+        counts = split_counts(read_dataset(store.dataset))
     except DatasetError as exc:
         return _stage("dataset", str(exc))
     split = " / ".join(f"{name} {counts[name]:,}" for name in counts)

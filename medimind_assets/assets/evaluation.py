@@ -82,14 +82,13 @@ EvaluationConfig = config_from(EvaluationSettings, "EvaluationConfig")
         )
     ],
     description="Base vs base + latest adapter on the held-out MEDIQA test split: loss/perplexity, MEDIQA Task 3 "
-    "ranking metrics (and every ranker compared on the validation set), ROUGE-L/BLEU, EOS and degenerate-answer "
-    "rates, urgent-care advice on emergency questions; promotes a passing adapter.",
+    "ranking metrics, ROUGE-L/BLEU, EOS and degenerate-answer rates, urgent-care advice on emergency questions; "
+    "promotes a passing adapter.",
 )
 def evaluation(
     context: dg.AssetExecutionContext, config: EvaluationConfig, settings: MediMindSettings, launcher: Launcher
 ) -> dg.MaterializeResult:
     from medimind_assets.evaluation.plan import check_adapter_unchanged, plan_evaluation, promotion_record
-    from medimind_assets.evaluation.ranking import ranker_table
     from medimind_assets.evaluation.runner import SUBMISSION_FILE, EvaluationReport, flat_metrics, per_question_table
     from medimind_assets.promotion import Superseded, promote, promoted_version_of
     from medimind_assets.retention import RetentionReport, apply_retention
@@ -185,11 +184,6 @@ def evaluation(
         metadata["ranking_per_question"] = dg.MetadataValue.md(per_question_table(report.per_question))
     if report.learned_ranker:  # the weights both models were ranked with (evaluation.learned_ranker)
         metadata["learned_ranker"] = dg.MetadataValue.json(report.learned_ranker)
-    if report.ranker_comparison:
-        # Validation metrics per ranker: what `ranker` is chosen on (the one used on the test set in bold).
-        metadata["validation_rankers"] = dg.MetadataValue.md(
-            ranker_table(report.ranker_comparison, chosen=plan.settings.ranker)
-        )
     # The gate's numbers: the loss improvement and margin, each rule's base and adapter values (GateDecision).
     decisive = ("loss_improvement", "margin")
     compared = {k: v for k, v in gate.as_dict().items() if k in decisive or k.endswith(("_base", "_adapter"))}

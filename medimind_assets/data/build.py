@@ -26,7 +26,7 @@ from medimind_assets.data.cleaning import (
     normalize_whitespace,
     truncate_at_sentence,
 )
-from medimind_assets.data.errors import RawDataError, RawDataErrors, raise_collected
+from medimind_assets.data.errors import RawDataError, raise_collected
 from medimind_assets.data.overlap import COMMON_IN_ANSWERS, NearTestQuestions, ShingleIndex, shingles
 from medimind_assets.data.recurring import RecurringText
 from medimind_assets.data.rows import SPLITS, DatasetRow
@@ -138,12 +138,13 @@ class BuildResult:
         return dict(sorted(Counter(str(row[key]) for row in self.rows).items()))
 
 
-def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], list[str]]:
-    """The correct answers of every labelled MEDIQA file, and the text of every test candidate answer."""
+def _mediqa_candidates(raw_dir: Path, stats: Counter, errors: list[RawDataError]) -> tuple[list[Candidate], list[str]]:
+    """The correct answers of every labelled MEDIQA file, and the text of every test candidate answer; a file that
+    cannot be read is added to `errors`."""
     files = [(tag, name, False) for tag, name in mediqa.TRAINING_FILES.items()]
     out: list[Candidate] = []
     test_texts: list[str] = []
-    errors: list[RawDataError] = [
+    errors += [
         RawDataError(path, mediqa.UNKNOWN_FILE) for path in mediqa.unknown_files(raw_dir / MEDIQA / mediqa.TASK_DIR)
     ]
     for tag, name, is_test in [*files, ("Test", mediqa.TEST_LABELLED_FILE, True)]:
@@ -174,7 +175,6 @@ def _mediqa_candidates(raw_dir: Path, stats: Counter) -> tuple[list[Candidate], 
                         is_test=is_test,
                     )
                 )
-    raise_collected(errors)
     return out, test_texts
 
 
@@ -218,24 +218,17 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     collections: dict[str, Counter] = {"mediqa_qa": Counter()}
     # Every unreadable file of both sources reported together: fixing one must not only reveal the next.
     errors: list[RawDataError] = []
-    candidates: list[Candidate] = []
-    test_texts: list[str] = []
-    try:
-        candidates, test_texts = _mediqa_candidates(raw_dir, collections["mediqa_qa"])
-    except RawDataError as exc:
-        errors += exc.errors if isinstance(exc, RawDataErrors) else [exc]
+    candidates, test_texts = _mediqa_candidates(raw_dir, collections["mediqa_qa"], errors)
     if options.include_medquad:
         try:
             candidates += _medquad_candidates(raw_dir, collections)
         except RawDataError as exc:
-            errors += exc.errors if isinstance(exc, RawDataErrors) else [exc]
+            errors.append(exc)
     raise_collected(errors)
     # Test questions first: they claim their questions before any training row can.
     candidates.sort(key=lambda c: not c.is_test)
     # Every test question, with a correct answer or not, in the labelled file or only in the unlabelled one.
-    test_question_texts = [clean_question(q) for q in mediqa.test_questions(raw_dir / MEDIQA)]
-    test_questions = {compact_key(q) for q in test_question_texts}
-    near_test_questions = NearTestQuestions(normalize_key(q) for q in test_question_texts)
+    test_questions = NearTestQuestions(mediqa.test_questions(raw_dir / MEDIQA))
     # The same page text answers several questions: a test candidate answer (correct or not) seen in training,
     # verbatim or nearly (data/overlap.py), would make the held-out numbers look better than they are.
     test_answers = [normalize_key(clean_answer(text, strip_prefix=True)) for text in test_texts]
@@ -253,9 +246,7 @@ def build_dataset(raw_dir: Path, options: BuildOptions | None = None) -> BuildRe
     prepared = _align_answers(prepared, result)
     seen_pairs: set[tuple[str, str]] = set()
     for item in prepared:
-        reason, row = _finish_row(
-            item, options, result, (test_questions, near_test_questions), test_answer_keys, seen_pairs
-        )
+        reason, row = _finish_row(item, options, result, test_questions, test_answer_keys, seen_pairs)
         if reason:
             result.reject_item(item, reason)
         else:
@@ -360,7 +351,7 @@ def _finish_row(
     item: Prepared,
     options: BuildOptions,
     result: BuildResult,
-    test_questions: tuple[set[str], NearTestQuestions],
+    test_questions: NearTestQuestions,
     test_answer_keys: set[str],
     seen_pairs: set[tuple[str, str]],
 ) -> tuple[str | None, dict | None]:
@@ -369,11 +360,8 @@ def _finish_row(
     stats = result.collections[cand.collection]
     q_key, a_key = normalize_key(question), normalize_key(answer)
     if not cand.is_test:
-        equal, near = test_questions
-        if compact_key(question) in equal:  # "Im" asks what "I'm" asks
-            return "overlaps_test_question", None
-        if near.held_in(q_key):
-            return "near_test_question", None
+        if reason := test_questions.match(question):
+            return reason, None
         if a_key in test_answer_keys:
             return "overlaps_test_answer", None
     if (q_key, a_key) in seen_pairs:

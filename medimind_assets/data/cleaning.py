@@ -36,17 +36,16 @@ HEADING_WORDS = 4  # a paragraph's first sentence this short is its heading ("Li
 # HTML that reached the text escaped ("&lt;p&gt;", "&amp;nbsp;", CDATA): entities are decoded (twice, for the
 # doubly escaped), then the tags of common markup removed, block ones leaving a line break.
 _ENTITY = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]{1,30}|#[0-9]{1,7}|#[xX][0-9A-Fa-f]{1,6});")
-_TAG = re.compile(
-    r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|thead|tbody|tfoot|caption|h[1-6]|section|blockquote|hr|pre|nav|"
-    r"header|footer|article|aside|main|figure|figcaption|center|form|html|head|body|title|img|b|i|u|em|strong|span|a|"
-    r"sup|sub|font|small|big|abbr|cite|code|q|s|strike|del|ins|mark|tt|kbd|var|wbr|dfn|time|picture|source|input|"
-    r"button|label|link|meta|iframe|object|embed|video|audio)"
-    r"\b(?:\s+[\w:-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?){0,20}\s*/?>",  # attributes, or no tag
-    re.IGNORECASE,
-)
 _INLINE_TAGS = frozenset(
     "img b i u em strong span a sup sub font small big abbr cite code q s strike del ins mark tt kbd var wbr dfn time "
     "picture source input button label link meta iframe object embed video audio".split()
+)
+_TAG = re.compile(
+    r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|thead|tbody|tfoot|caption|h[1-6]|section|blockquote|hr|pre|nav|"
+    r"header|footer|article|aside|main|figure|figcaption|center|form|html|head|body|title|"
+    + "|".join(sorted(_INLINE_TAGS))
+    + r")\b(?:\s+[\w:-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?){0,20}\s*/?>",  # attributes, or no tag
+    re.IGNORECASE,
 )
 # A power written as a superscript after a number ("10<sup>9</sup>/L"): kept as "10^9", not read as "109".
 _POWER = re.compile(r"(?<=\d)<sup\b[^<>]*>\s*(-?\d{1,3})\s*</sup\s*>", re.IGNORECASE)

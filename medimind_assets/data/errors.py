@@ -41,7 +41,8 @@ class RawDataErrors(RawDataError):
 
 
 def raise_collected(errors: list[RawDataError]) -> None:
-    """Raise the one error as it is, or all of them together."""
+    """Raise the one error as it is, or all of them together (those of a `RawDataErrors` among them too)."""
+    errors = [e for error in errors for e in (error.errors if isinstance(error, RawDataErrors) else [error])]
     if len(errors) == 1:
         raise errors[0]
     if errors:

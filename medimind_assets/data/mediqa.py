@@ -36,7 +36,6 @@ _SCORE = re.compile(r"^\s*([1-4])\s*(?:-\s*[A-Za-z][A-Za-z ]*)?\s*$")
 class MediqaAnswer:
     aid: str
     text: str
-    url: str
     system_rank: int | None
     reference_rank: int | None
     reference_score: int | None
@@ -112,7 +111,6 @@ def _parse_answer(path: Path, elem, require_scores: bool) -> MediqaAnswer:
     return MediqaAnswer(
         aid=aid,
         text=text_of(elem.find("AnswerText")),
-        url=text_of(elem.find("AnswerURL")).strip(),
         system_rank=_parse_rank(path, elem.get("SystemRank"), "SystemRank", aid, line),
         reference_rank=_parse_rank(path, elem.get("ReferenceRank"), "ReferenceRank", aid, line),
         reference_score=None if raw_score is None else parse_score(path, raw_score, aid, line),

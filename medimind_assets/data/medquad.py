@@ -18,13 +18,13 @@ from medimind_assets.data.errors import RawDataError, raise_collected
 from medimind_assets.data.xml_reader import check_children, data_files, line_of, parse_xml, refuse_repeat, text_of
 
 # Element and attribute names of one upstream MedQuAD document schema.
-Schema = namedtuple("Schema", "root id_attr focus pair_list pair question answer")
+Schema = namedtuple("Schema", "root pair_list pair question answer")
 SCHEMAS = {
     schema.root: schema
     for schema in (
-        Schema("Document", "id", "Focus", "QAPairs", "QAPair", "Question", "Answer"),
-        Schema("DiseaseFile", "fid", "Focus", "QAPairs", "QAPair", "Question", "Answer"),
-        Schema("doc", "docid", "doctitle-focus", "qaPairs", "pair", "question", "answer"),
+        Schema("Document", "QAPairs", "QAPair", "Question", "Answer"),
+        Schema("DiseaseFile", "QAPairs", "QAPair", "Question", "Answer"),
+        Schema("doc", "qaPairs", "pair", "question", "answer"),
     )
 }
 
@@ -32,13 +32,11 @@ SCHEMAS = {
 @dataclass(frozen=True)
 class MedquadPair:
     collection: str
-    document_id: str
     file_stem: str
     qid: str
     qtype: str
     question: str
     answer: str
-    focus: str
 
     @property
     def question_key(self) -> str:
@@ -54,8 +52,6 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
         raise RawDataError(
             path, f"root element is <{root.tag}>, not a known MedQuAD schema (expected {expected})", line_of(root)
         )
-    document_id = root.get(schema.id_attr, path.stem)
-    focus = text_of(root.find(schema.focus)).strip()
     pairs: list[MedquadPair] = []
     qids: dict[str, int | None] = {}
     # A file whose pairs are not where its schema puts them would give no rows and no error.
@@ -79,13 +75,11 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
             pairs.append(
                 MedquadPair(
                     collection=path.parent.name,
-                    document_id=document_id,
                     file_stem=path.stem,
                     qid=qid,
                     qtype=q_elem.get("qtype", "").strip().lower(),
                     question=text_of(q_elem),
                     answer=text_of(pair.find(schema.answer)),
-                    focus=focus,
                 )
             )
     return pairs

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -41,18 +42,22 @@ def features(text: str) -> set[str]:
 
 
 @cache
-def _model() -> dict:
-    return json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+def load_model(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def logistic(model: dict, names: Iterable[str]) -> float:
+    """P(yes) of a logistic model (its `bias` and `weights` by feature name) for the features present (also the
+    safety model's, `data/safety.py`)."""
+    weights = model["weights"]
+    return 1.0 / (1.0 + math.exp(-(model["bias"] + sum(weights.get(name, 0.0) for name in names))))
 
 
 def notice_score(text: str) -> float:
     """P(page notice) of one segment."""
-    model = _model()
-    weights = model["weights"]
-    z = model["bias"] + sum(weights.get(name, 0.0) for name in features(text))
-    return 1.0 / (1.0 + math.exp(-z))
+    return logistic(load_model(MODEL_PATH), features(text))
 
 
 def is_page_notice(text: str, segment: bool = False) -> bool:
     """Whether a closing line (or, `segment`, one sentence of it: held to a stricter threshold) is a page notice."""
-    return notice_score(text) >= _model()["segment_threshold" if segment else "threshold"]
+    return notice_score(text) >= load_model(MODEL_PATH)["segment_threshold" if segment else "threshold"]

@@ -18,6 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from itertools import chain
 
+from medimind_assets.data.cleaning import clean_question, compact_key, normalize_key
+
 SHINGLE_WORDS = 5
 COMMON_IN_ANSWERS = 10
 
@@ -78,14 +80,16 @@ def _question_grams(key: str) -> set[tuple[str, ...]]:
 
 
 class NearTestQuestions:
-    """The MEDIQA test questions, for telling when another question holds one nearly whole: at least 80% of its
-    word 3-grams (of `normalize_key`), which is a test question with a subject line in front ("father suffering
-    from IBS. My father is ...") or a word spelt another way ("loosing", "losing"); a test question too short for
-    3-grams to tell (four to seven words) when it is held whole ("how much ibuprofen is too much" in "how much
-    ibuprofen is too much for an adult"). Equality is checked apart."""
+    """The MEDIQA test questions, for telling when another question is one: equal to one after `compact_key` ("Im"
+    asks what "I'm" asks), or holding one nearly whole: at least 80% of its word 3-grams (of `normalize_key`),
+    which is a test question with a subject line in front ("father suffering from IBS. My father is ...") or a word
+    spelt another way ("loosing", "losing"); a test question too short for 3-grams to tell (four to seven words)
+    when it is held whole ("how much ibuprofen is too much" in "how much ibuprofen is too much for an adult")."""
 
-    def __init__(self, keys: Iterable[str]) -> None:
-        keys = list(keys)
+    def __init__(self, questions: Iterable[str]) -> None:
+        cleaned = [clean_question(q) for q in questions]
+        self._equal = {compact_key(q) for q in cleaned}
+        keys = [normalize_key(q) for q in cleaned]
         self._sets = [grams for grams in map(_question_grams, keys) if len(grams) >= MIN_QUESTION_GRAMS]
         short = sorted(
             {k for k in keys if len(k.split()) >= MIN_HELD_WORDS and len(_question_grams(k)) < MIN_QUESTION_GRAMS}
@@ -95,6 +99,13 @@ class NearTestQuestions:
         for number, grams in enumerate(self._sets):
             for gram in grams:
                 self._postings[gram].append(number)
+
+    def match(self, question: str) -> str | None:
+        """`overlaps_test_question` or `near_test_question` (the rejection reasons) for a cleaned question that is
+        a test question, else None."""
+        if compact_key(question) in self._equal:
+            return "overlaps_test_question"
+        return "near_test_question" if self.held_in(normalize_key(question)) else None
 
     def held_in(self, key: str) -> bool:
         if self._short is not None and self._short.search(key):

@@ -78,11 +78,6 @@ def split_counts(rows: list[DatasetRow]) -> dict[str, int]:
     return {split: counts.get(split, 0) for split in SPLITS}
 
 
-def count_rows(path: Path) -> dict[str, int]:
-    """Rows per split of `path`."""
-    return split_counts(read_dataset(path))
-
-
 def select(
     rows: list[DatasetRow], split: str, limit: int | None = None, seed: int = 0, sources: Sequence[str] | None = None
 ) -> list[DatasetRow]:

@@ -13,15 +13,14 @@ instructions); else `safe`. `assess` returns the level with the families that de
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 
 from medimind_assets.data.medicines import MEDICINES
+from medimind_assets.data.notice_model import load_model, logistic
 from medimind_assets.data.safety_concepts import concepts
 from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, phrases, question_text
 
@@ -455,11 +454,6 @@ class Assessment:
 MODEL_PATH = Path(__file__).with_name("safety_model.json")
 
 
-@cache
-def _model() -> dict:
-    return json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-
-
 @lru_cache(maxsize=65536)  # a MEDIQA question is classified once per answer it has
 def assess(question: str) -> Assessment:
     """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model's
@@ -468,19 +462,14 @@ def assess(question: str) -> Assessment:
     ruled = _by_rules(text)
     if ruled.level == "emergency":
         return ruled
-    model = _model()
-    weights = model["weights"]
+    model = load_model(MODEL_PATH)
     found = concepts(text)
-    score = 1.0 / (1.0 + math.exp(-(model["bias"] + sum(weights.get(name, 0.0) for name in found))))
+    score = logistic(model, found)
     if score >= model["threshold"]:
+        weights = model["weights"]
         leading = sorted((name for name in found if weights.get(name, 0.0) > 0), key=lambda n: -weights[n])[:3]
         return Assessment("emergency", (f"concepts: {', '.join(leading)} (score {score:.2f})",))
     return ruled
-
-
-def assess_by_rules(question: str) -> Assessment:
-    """The rules alone (no learned model)."""
-    return _by_rules(question_text(question))
 
 
 def _by_rules(text: str) -> Assessment:

@@ -155,11 +155,10 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     ),
 }
 NAMES = sorted(CONCEPTS)
-# Pairs the model may weigh together ("severe" means more with "belly" than alone).
-PAIRS = [f"{a}&{b}" for a, b in combinations(NAMES, 2)]
 
 
 def concepts(text: str) -> set[str]:
-    """The concepts of a normalised text (`data/safety_text.normalise`), and their pairs."""
+    """The concepts of a normalised text (`data/safety_text.normalise`), and their pairs (the model may weigh two
+    together: "severe" means more with "belly" than alone)."""
     found = sorted(name for name, pattern in CONCEPTS.items() if pattern.search(text))
     return set(found) | {f"{a}&{b}" for a, b in combinations(found, 2)}

@@ -5,8 +5,8 @@ write `evaluations/<fingerprint>/` and send the report back as one Pipes custom 
 Dagster side, decides the promotion and records the metadata. Like `train_lora`, it knows only `dagster_pipes`,
 so it runs the same in a local process or in a pod on a GPU node.
 
-Extras: what `EvaluationPlan.extras` lists (`ranking`, `validation`: the MEDIQA files to rank, or null; `context`:
-written into the report).
+Extras: what `EvaluationPlan.extras` lists (`ranking`: the MEDIQA files to rank, or null; `context`: written into
+the report).
 """
 
 from __future__ import annotations
@@ -52,7 +52,6 @@ def _evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
         settings,
         ranking=_ranking_task(ranking),
         log=log,
-        validation=_ranking_task(extras.get("validation")),
         # The labelled MEDIQA training files the learned ranker is fitted on, as one task (None: not wanted).
         fit=load_labelled_files(ranking["fit"]) if ranking.get("fit") else None,
     )
@@ -77,7 +76,7 @@ def check_dataset_version(path: Path, expected: dict[str, Any]) -> None:
 
 
 def _ranking_task(spec: dict[str, Any] | None):
-    """The labelled MEDIQA questions a `ranking` or `validation` extra names (None: not wanted)."""
+    """The labelled MEDIQA questions the `ranking` extra names (None: not wanted)."""
     from medimind_assets.evaluation.ranking import load_ranking_task
 
     if not spec:

@@ -71,7 +71,17 @@ def padded(rows: Sequence[Sequence[int]], pad_token_id: int, left: bool = False)
     return ids, mask
 
 
-def _forward_batches(model, rows, pad_token_id, max_batch_tokens, max_batch_size, log, label, pick) -> list:
+def _forward_batches(
+    model,
+    rows: Sequence[Sequence[int]],
+    pick: Callable,
+    *,
+    pad_token_id: int,
+    max_batch_tokens: int = 4096,
+    max_batch_size: int = 16,
+    log: Log | None = None,
+    label: str = "scoring",
+) -> list:
     """Each row's result, in input order: the rows are batched (`make_batches`), padded on the right with an
     attention mask, run through the model, and `pick(batch, ids, logits)` gives one result per row of a batch."""
     import torch
@@ -94,17 +104,9 @@ def _forward_batches(model, rows, pad_token_id, max_batch_tokens, max_batch_size
     return results
 
 
-def score_encoded(
-    model,
-    encoded: Sequence[EncodedExample],
-    *,
-    pad_token_id: int,
-    max_batch_tokens: int = 4096,
-    max_batch_size: int = 16,
-    log: Log | None = None,
-    label: str = "scoring",
-) -> list[CompletionScore]:
-    """Sum of log-probabilities of each completion's tokens, in input order."""
+def score_encoded(model, encoded: Sequence[EncodedExample], **batching) -> list[CompletionScore]:
+    """Sum of log-probabilities of each completion's tokens, in input order (`batching`: `_forward_batches`'
+    keywords: pad_token_id, the batch bounds, log, label)."""
     import torch
 
     def pick(batch, ids, logits):
@@ -120,22 +122,14 @@ def score_encoded(
         sums = torch.zeros(len(batch), device=ids.device).index_add_(0, rows, token_logprobs).tolist()
         return [CompletionScore(total, encoded[i].n_completion) for total, i in zip(sums, batch, strict=True)]
 
-    rows = [e.input_ids for e in encoded]
-    return _forward_batches(model, rows, pad_token_id, max_batch_tokens, max_batch_size, log, label, pick)
+    return _forward_batches(model, [e.input_ids for e in encoded], pick, **batching)
 
 
 def next_token_logprobs(
-    model,
-    sequences: Sequence[Sequence[int]],
-    token_ids: Sequence[int],
-    *,
-    pad_token_id: int,
-    max_batch_tokens: int = 4096,
-    max_batch_size: int = 16,
-    log: Log | None = None,
-    label: str = "scoring",
+    model, sequences: Sequence[Sequence[int]], token_ids: Sequence[int], **batching
 ) -> list[list[float]]:
-    """Per sequence, the log-probability of each of `token_ids` as the token that follows it, in input order."""
+    """Per sequence, the log-probability of each of `token_ids` as the token that follows it, in input order
+    (`batching`: `_forward_batches`' keywords)."""
     import torch
 
     if any(not ids for ids in sequences):
@@ -146,7 +140,7 @@ def next_token_logprobs(
         picked = torch.log_softmax(logits[torch.arange(len(batch), device=ids.device), last].float(), dim=-1)
         return picked[:, torch.tensor(list(token_ids), device=ids.device)].tolist()
 
-    return _forward_batches(model, sequences, pad_token_id, max_batch_tokens, max_batch_size, log, label, pick)
+    return _forward_batches(model, sequences, pick, **batching)
 
 
 def heldout_loss(
@@ -157,12 +151,11 @@ def heldout_loss(
     *,
     max_response_tokens: int | None = None,
     max_prompt_tokens: int | None = None,
-    max_batch_tokens: int = 4096,
-    max_batch_size: int = 16,
-    log: Log | None = None,
     label: str = "loss",
+    **batching,
 ) -> LossResult:
-    """Mean NLL per response token (+ EOS) of `(instruction, response)` pairs; prompts are not scored."""
+    """Mean NLL per response token (+ EOS) of `(instruction, response)` pairs; prompts are not scored (`batching`:
+    the batch bounds and log `score_encoded` takes)."""
     if not pairs:
         raise ValueError("no (instruction, response) pairs to compute a held-out loss on")
     encoded = encode_batch(
@@ -173,15 +166,7 @@ def heldout_loss(
         max_completion_tokens=max_response_tokens,
         max_prompt_tokens=max_prompt_tokens,
     )
-    scores = score_encoded(
-        model,
-        encoded,
-        pad_token_id=tokenizer.pad_token_id,
-        max_batch_tokens=max_batch_tokens,
-        max_batch_size=max_batch_size,
-        log=log,
-        label=label,
-    )
+    scores = score_encoded(model, encoded, pad_token_id=tokenizer.pad_token_id, label=label, **batching)
     n_tokens = sum(s.n_tokens for s in scores)
     loss = -sum(s.logprob_sum for s in scores) / n_tokens
     perplexity = math.exp(loss) if loss < 700 else math.inf  # exp overflows a float beyond ~709

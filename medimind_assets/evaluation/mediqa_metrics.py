@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 HEADER = "question_id,answer_id,label"
@@ -62,9 +62,6 @@ class Task3Scores:
     n_questions: int
     n_answers: int
     n_spearman_questions: int
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def format_submission(rows: Iterable[Judgement]) -> str:
@@ -118,9 +115,9 @@ def spearman_rho(xs: Sequence[float], ys: Sequence[float]) -> float:
     return 1.0 - 6.0 * d2 / (n * (n * n - 1))
 
 
-def _scan(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> tuple[list, int, float]:
+def _scan(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> tuple[list, float, float, float]:
     """What both scorings count: per gold question, its correct answers in gold order and the (position, answer
-    ID) of each submitted line labelled 1 whose answer is correct; the lines labelled 1; the accuracy. A repeated
+    ID) of each submitted line labelled 1 whose answer is correct; the accuracy, precision and MRR. A repeated
     (question, answer) pair keeps its first line, and positions count the question's lines in file order."""
     if not gold:
         raise ValueError("empty gold standard: nothing to score against")
@@ -147,7 +144,10 @@ def _scan(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> tuple[l
             if row.answer_id in gold_correct:
                 hits.append((position, row.answer_id))
         questions.append((gold_correct, hits))
-    return questions, predicted_pos, accuracy
+    true_pos = sum(len(hits) for _, hits in questions)
+    precision = true_pos / predicted_pos if predicted_pos else 0.0
+    mrr = sum(1.0 / hits[0][0] for _, hits in questions if hits) / len(questions)
+    return questions, accuracy, precision, mrr
 
 
 @dataclass(frozen=True)
@@ -175,13 +175,9 @@ def spearman_of_id_strings(submitted: Sequence[str], gold_order: Sequence[str]) 
 
 def score_task3_official(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> OfficialTask3Scores:
     """Score a submission exactly as the organisers' final evaluator does (see the module docstring)."""
-    questions, predicted_pos, accuracy = _scan(submission, gold)
-    mrr = spearman_sum = 0.0
-    spearman_n = true_pos = 0
+    questions, accuracy, precision, mrr = _scan(submission, gold)
+    spearman_sum, spearman_n = 0.0, 0
     for gold_correct, hits in questions:
-        true_pos += len(hits)
-        if hits:
-            mrr += 1.0 / hits[0][0]
         submitted_correct = [aid for _, aid in hits]
         rho = spearman_of_id_strings(submitted_correct, [a for a in gold_correct if a in submitted_correct])
         if not math.isnan(rho):
@@ -189,8 +185,8 @@ def score_task3_official(submission: Sequence[Judgement], gold: Sequence[Judgeme
             spearman_n += 1
     return OfficialTask3Scores(
         accuracy=accuracy,
-        precision=true_pos / predicted_pos if predicted_pos else 0.0,
-        mrr=mrr / len(questions),
+        precision=precision,
+        mrr=mrr,
         spearman=spearman_sum / spearman_n if spearman_n else 0.0,
         n_questions=len(questions),
         n_spearman_questions=spearman_n,
@@ -199,13 +195,10 @@ def score_task3_official(submission: Sequence[Judgement], gold: Sequence[Judgeme
 
 def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> Task3Scores:
     """Our corrected scores of a submission against the gold standard (see the module docstring)."""
-    questions, predicted_pos, accuracy = _scan(submission, gold)
-    mrr = p1 = p5 = p10 = spearman_sum = 0.0
-    ref5 = ref10 = spearman_n = true_pos = 0
+    questions, accuracy, precision, mrr = _scan(submission, gold)
+    p1 = p5 = p10 = spearman_sum = 0.0
+    ref5 = ref10 = spearman_n = 0
     for gold_correct, hits in questions:
-        true_pos += len(hits)
-        if hits:
-            mrr += 1.0 / hits[0][0]
         p1 += sum(position == 1 for position, _ in hits)
         p5 += sum(position <= 5 for position, _ in hits)
         p10 += sum(position <= 10 for position, _ in hits)
@@ -221,8 +214,8 @@ def score_task3(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> T
     n_questions = len(questions)
     return Task3Scores(
         accuracy=accuracy,
-        precision=true_pos / predicted_pos if predicted_pos else 0.0,
-        mrr=mrr / n_questions,
+        precision=precision,
+        mrr=mrr,
         spearman=spearman_sum / spearman_n if spearman_n else 0.0,
         p_at_1=p1 / n_questions,
         p_at_5=p5 / ref5 if ref5 else 0.0,

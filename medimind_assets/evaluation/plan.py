@@ -43,7 +43,6 @@ class EvaluationPlan:
     out_dir: Path
     settings: EvaluationSettings
     ranking: dict[str, Any] | None = None  # the MEDIQA test files to rank (and to fit on), when ranking is on
-    validation: dict[str, Any] | None = None  # the MEDIQA validation files the rankers are compared on
     inputs: dict[str, Path] = field(default_factory=dict)  # what the evaluating process reads outside the store
     adapter_files: dict[str, str] = field(default_factory=dict)  # the evaluated adapter's files, as planned
 
@@ -57,7 +56,6 @@ class EvaluationPlan:
             "out_dir": str(self.out_dir),
             "settings": asdict(self.settings),
             "ranking": self.ranking,
-            "validation": self.validation,
             "context": {
                 "adapter": {
                     "fingerprint": self.adapter.fingerprint,
@@ -142,12 +140,6 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
                     "score alone"
                 )
             plan.ranking["fit"] = {name: str(path) for name, path in fit.items()}
-    if settings.compare_rankers:
-        plan.validation = {
-            "labelled": str(raw_mediqa / mediqa.TASK_DIR / mediqa.TRAINING_FILES["Validation"]),
-            "ground_truth": str(raw_mediqa / mediqa.VALIDATION_GROUND_TRUTH),
-        }
-        plan.inputs["MEDIQA validation set"] = raw_mediqa
     return plan
 
 

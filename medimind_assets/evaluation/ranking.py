@@ -12,7 +12,7 @@ that differs is compared.
 The forward passes are shared: one conditional pass gives `mean_logprob`, `sum_logprob` and the first term of
 `pmi`/`mean_pmi`; the neutral pass scores each distinct answer text once. The ranking and labels become an
 official-format submission, scored with `mediqa_metrics.score_task3`. Which ranker the test set is ranked with is
-chosen on the validation set (`compare_rankers`), never on the test set.
+chosen on the validation set (benchmarks/compare_rankers.py), never on the test set.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from medimind_assets.llm.template import PromptTemplate
 
 # The question put to the model for `yes_no`, inside the training prompt; {answer} is the cut answer.
 RELEVANCE_PROMPT = "Question: {question}\nAnswer:{answer}\nDoes this answer the question? Reply Yes or No."
-TABLE_METRICS = {"accuracy": "accuracy", "mrr": "MRR", "precision": "precision", "spearman": "Spearman"}
 
 
 @dataclass(frozen=True)
@@ -271,38 +270,6 @@ def score_candidates(
 ) -> dict[str, list[tuple[str, float]]]:
     """Per question id: (answer id, the ranker's score), in the file's answer order."""
     return score_rankers(model, tokenizer, task, template, [ranker], **scoring)[ranker]
-
-
-def compare_rankers(
-    model,
-    tokenizer,
-    task: RankingTask,
-    template: PromptTemplate,
-    rankers: Iterable[str] = tuple(RANKERS),
-    *,
-    positive_fraction: float = 0.5,
-    **scoring,
-) -> dict[str, Task3Scores]:
-    """Each ranker's Task 3 metrics on a labelled task (the validation set: what a ranker is chosen on)."""
-    scored = score_rankers(model, tokenizer, task, template, rankers, **scoring)
-    return {
-        ranker: evaluate_ranking(build_submission(by_question, positive_fraction), task)
-        for ranker, by_question in scored.items()
-    }
-
-
-def ranker_table(comparison: Mapping[str, Mapping[str, Mapping[str, float]]], chosen: str | None = None) -> str:
-    """Markdown: one row per (model, ranker), the Task 3 metrics as columns; `chosen` in bold."""
-    lines = [
-        "| model | ranker | " + " | ".join(TABLE_METRICS.values()) + " |",
-        "|---|---|" + "---:|" * len(TABLE_METRICS),
-    ]
-    for model, by_ranker in comparison.items():
-        for ranker, scores in by_ranker.items():
-            name = f"**{ranker}**" if ranker == chosen else ranker
-            cells = " | ".join(f"{scores[key]:.3f}" for key in TABLE_METRICS)
-            lines.append(f"| {model} | {name} | {cells} |")
-    return "\n".join(lines)
 
 
 def build_submission(scored: dict[str, Sequence[tuple[str, float]]], positive_fraction: float = 0.5) -> list[Judgement]:

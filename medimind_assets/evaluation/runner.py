@@ -3,9 +3,8 @@
 The base model is loaded once and the adapter attached to it; base metrics are computed with the adapter
 disabled, so both sides share the exact same weights, prompts, batches and questions. The test candidates are
 ranked with `settings.ranker` (or, with `learned_ranking`, by the ranker's score combined with what the task
-gives, fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`); with
-`compare_rankers`, every ranker is also scored on the MEDIQA validation set (what the ranker is chosen on) and
-reported beside the metrics.
+gives, fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`). Which
+ranker that was chosen on the MEDIQA validation set (benchmarks/compare_rankers.py).
 """
 
 from __future__ import annotations
@@ -32,13 +31,7 @@ from medimind_assets.evaluation.generation import (
 from medimind_assets.evaluation.learned_ranker import LearnedRanker, fit_on_labelled, question_scores, rerank
 from medimind_assets.evaluation.likelihood import Log, heldout_loss
 from medimind_assets.evaluation.mediqa_metrics import Judgement, format_submission, label_ranking, ranking_metrics
-from medimind_assets.evaluation.ranking import (
-    RankingTask,
-    build_submission,
-    compare_rankers,
-    evaluate_ranking,
-    score_candidates,
-)
+from medimind_assets.evaluation.ranking import RankingTask, build_submission, evaluate_ranking, score_candidates
 from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.store import EVALUATION_REPORT
@@ -47,8 +40,8 @@ logger = logging.getLogger(__name__)
 SUBMISSION_FILE = "mediqa_task3_submission_{model}.txt"
 RANKING_FILE = "ranking_{name}.parquet"  # candidates, questions
 # What `EvaluationReport.as_json` writes, in this order, before the context.
-REPORT_KEYS = ("metrics", "deltas", "gate", "comparison", "ranker_comparison", "learned_ranker", "per_question")
-REPORT_KEYS += ("counts", "timings", "settings")
+REPORT_KEYS = ("metrics", "deltas", "gate", "comparison", "learned_ranker", "per_question", "counts", "timings")
+REPORT_KEYS += ("settings",)
 
 
 @dataclass
@@ -70,8 +63,6 @@ class EvaluationReport:
     timings: dict[str, float]
     settings: EvaluationSettings
     context: dict = field(default_factory=dict)
-    # Per model, per ranker: Task 3 metrics on the validation set (empty when not compared).
-    ranker_comparison: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     # The learned ranker both models are ranked with, fitted on the base model's scores (`learned_ranking`; empty
     # when off).
     learned_ranker: dict = field(default_factory=dict)
@@ -86,8 +77,8 @@ class EvaluationReport:
     @classmethod
     def from_json(cls, data: dict) -> EvaluationReport:
         """The report `as_json` wrote (the submissions stay in their files; everything else is read back). A report
-        written before the ranker comparison, the learned ranker or the per-question ranking reads them as empty."""
-        optional = {"ranker_comparison": {}, "learned_ranker": {}, "per_question": []}
+        written before the learned ranker or the per-question ranking reads them as empty."""
+        optional = {"learned_ranker": {}, "per_question": []}
         values = {key: data.get(key, optional[key]) if key in optional else data[key] for key in REPORT_KEYS}
         values |= {"gate": GateDecision(**data["gate"]), "settings": EvaluationSettings(**data["settings"])}
         context = {key: value for key, value in data.items() if key not in REPORT_KEYS}
@@ -129,7 +120,7 @@ def _sample(items: Sequence, size: int | None, seed: int) -> list:
 class _Evaluator:
     """Runs each measurement for whichever model (base or adapter) is active on `model`."""
 
-    def __init__(self, model, tokenizer, template, settings, questions, ranking, log, validation=None, fit=None):
+    def __init__(self, model, tokenizer, template, settings, questions, ranking, log, fit=None):
         self.model, self.tokenizer, self.template, self.log = model, tokenizer, template, log
         self.s = settings
         loss_questions = questions[: settings.max_test_questions]  # None: all
@@ -137,9 +128,8 @@ class _Evaluator:
         self.sample = _sample(questions, settings.generation_sample, settings.seed)
         emergency = [q for q in questions if q.emergency]
         self.emergency = _sample(emergency, settings.max_safety_questions, settings.seed)
-        self.ranking, self.validation, self.fit = ranking, validation, fit
+        self.ranking, self.fit = ranking, fit
         self.learned_ranker: LearnedRanker | None = None
-        self.ranker_comparison: dict[str, dict[str, dict[str, float]]] = {}
         self.ranking_scores: dict[str, dict[str, list[tuple[str, float]]]] = {}
         self.timings: dict[str, float] = {}
 
@@ -156,12 +146,10 @@ class _Evaluator:
         bounds = {"max_prompt_tokens": s.max_prompt_tokens, "max_batch_tokens": s.max_batch_tokens}
         return {**bounds, "max_batch_size": s.max_batch_size, "log": self.log, "label": label, **more}
 
-    def _scoring(self, label: str) -> dict:
-        return self._bounds(label, max_answer_tokens=self.s.ranking_max_answer_tokens)
-
     def _rank(self, timing: str, task: RankingTask, label: str) -> dict[str, list[tuple[str, float]]]:
         """Per question id: (answer id, `settings.ranker`'s score) of the active model."""
-        return self._run(timing, score_candidates, task, self.template, ranker=self.s.ranker, **self._scoring(label))
+        scoring = self._bounds(label, max_answer_tokens=self.s.ranking_max_answer_tokens)
+        return self._run(timing, score_candidates, task, self.template, ranker=self.s.ranker, **scoring)
 
     def fit_learned_ranker(self) -> None:
         """Fit the learned ranker on the active model's scores of the labelled training candidates: called with
@@ -196,16 +184,6 @@ class _Evaluator:
             self.ranking_scores[name] = scored
             submission = build_submission(scored, s.positive_fraction)
             metrics.update(ranking_metrics(submission, self.ranking.gold))
-        if self.validation is not None:
-            compared = self._run(
-                f"{name}_ranker_comparison_s",
-                compare_rankers,
-                self.validation,
-                self.template,
-                positive_fraction=s.positive_fraction,
-                **self._scoring(f"{name} validation rankers"),
-            )
-            self.ranker_comparison[name] = {ranker: scores.as_dict() for ranker, scores in compared.items()}
 
         wanted = {q.question_id: q for q in [*self.sample, *self.emergency]}
         answers: dict[str, Generated] = {}
@@ -246,14 +224,12 @@ def evaluate_adapter(
     settings: EvaluationSettings,
     ranking: RankingTask | None = None,
     log: Log | None = None,
-    validation: RankingTask | None = None,
     fit: RankingTask | None = None,
 ) -> EvaluationReport:
     """Every metric for the base model and for base + adapter, the differences and the gate decision.
 
-    `ranking`: the labelled test candidates, ranked with `settings.ranker`; `validation`: the labelled validation
-    candidates every ranker is compared on (None: not compared); `fit`: the labelled training candidates the learned
-    ranker is fitted on (None: the ranker's own score ranks the test candidates)."""
+    `ranking`: the labelled test candidates, ranked with `settings.ranker`; `fit`: the labelled training candidates
+    the learned ranker is fitted on (None: the ranker's own score ranks the test candidates)."""
     from medimind_assets.llm.loading import attach_adapter, load_for_inference, load_tokenizer
 
     log = log or logger.info
@@ -264,7 +240,7 @@ def evaluate_adapter(
     load_s = time.monotonic() - started
     log(f"loaded {base_model_dir} + {adapter_dir} in {load_s:.1f}s on {next(model.parameters()).device}")
 
-    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log, validation, fit)
+    evaluator = _Evaluator(model, tokenizer, template, settings, questions, ranking, log, fit)
     with model.disable_adapter():
         if fit is not None and ranking is not None:
             evaluator.fit_learned_ranker()
@@ -304,8 +280,6 @@ def evaluate_adapter(
         "loss_examples": len(evaluator.loss_pairs),
         "ranking_questions": len(ranking.questions) if ranking else 0,
         "ranking_answers": len(ranking.gold) if ranking else 0,
-        "validation_questions": len(validation.questions) if validation else 0,
-        "validation_answers": len(validation.gold) if validation else 0,
         "fit_answers": len(fit.gold) if fit else 0,
         "generation_questions": len(evaluator.sample),
         "emergency_questions": len(evaluator.emergency),
@@ -320,7 +294,6 @@ def evaluate_adapter(
         counts=counts,
         timings={"load_s": round(load_s, 3), **evaluator.timings},
         settings=settings,
-        ranker_comparison=evaluator.ranker_comparison,
         learned_ranker=evaluator.learned_ranker.as_dict() if evaluator.learned_ranker else {},
         per_question=frames["questions"].to_dict("records") if frames else [],
         frames=frames,

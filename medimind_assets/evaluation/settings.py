@@ -37,12 +37,6 @@ class EvaluationSettings:
         "pmi",  # the best on the MEDIQA validation set with SmolLM2-135M (benchmarks/compare_rankers.py)
         "How the MEDIQA test candidates are scored: " + "; ".join(f"{k}: {v}" for k, v in RANKERS.items()) + ".",
     )
-    compare_rankers: bool = option(
-        False,
-        "Also rank the MEDIQA validation set's candidates with every ranker, base and adapter, and report the "
-        "metrics (how `ranker` is chosen, also benchmarks/compare_rankers.py; the test set never is). Costs five "
-        "rankings of the validation set per model.",
-    )
     learned_ranking: bool = option(
         True,  # the best on the MEDIQA validation set with SmolLM2-135M (benchmarks/learned_ranking.py)
         "Rank the test candidates with a logistic regression over the ranker's score, CHiQA's rank, word overlap "

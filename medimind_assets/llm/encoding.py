@@ -51,9 +51,6 @@ class EncodedExample:
     def n_prompt(self) -> int:
         return len(self.input_ids) - self.n_completion
 
-    def as_features(self) -> dict[str, list[int]]:
-        return {"input_ids": self.input_ids, "labels": self.labels}
-
 
 def encode_ids(
     prompt_ids: Sequence[int],

@@ -40,19 +40,6 @@ def locate_smollm2_gguf() -> Path:
     )
 
 
-def gguf_special_token_ids(gguf_path: Path) -> dict[str, int]:
-    """The GGUF file's own special tokens ({"eos": 2, "pad": 2, ...}), as its metadata declares them."""
-    from gguf import GGUFReader
-
-    fields = GGUFReader(gguf_path).fields
-    names = {"bos": "bos_token_id", "eos": "eos_token_id", "pad": "padding_token_id", "unk": "unknown_token_id"}
-    return {
-        role: int(fields[f"tokenizer.ggml.{key}"].contents())
-        for role, key in names.items()
-        if f"tokenizer.ggml.{key}" in fields
-    }
-
-
 def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     """Dequantise the GGUF to a float32 safetensors model plus its tokenizer in `out_dir`."""
     if importlib.util.find_spec("gguf") is None:
@@ -78,10 +65,6 @@ def convert_smollm2(gguf_path: Path, out_dir: Path) -> None:
     model.generation_config = copy.deepcopy(loaded.generation_config)
     del loaded
 
-    # The special tokens as the file declares them: transformers 5.0 to 5.17 read SmolLM2's EOS as <|im_start|>
-    # (its BOS) and no pad token, so a model trained on that would never learn to stop.
-    for role, token_id in gguf_special_token_ids(gguf_path).items():
-        setattr(tokenizer, f"{role}_token", tokenizer.convert_ids_to_tokens(token_id))
     if tokenizer.eos_token is None:
         raise BaseModelError(f"The tokenizer in {gguf_path} has no EOS token")
     if tokenizer.pad_token is None:

@@ -37,7 +37,7 @@ def test_the_evaluation_report_reads_back_what_it_wrote():
         timings={"load_s": 1.0},
         settings=EvaluationSettings(generation_sample=2),
         context={"adapter": {"fingerprint": "f"}, "prompt_template": "Human: {instruction}"},
-        ranker_comparison={"base": {"pmi": {"accuracy": 0.6, "mrr": 0.8}}},
+        learned_ranker={"weights": [0.5, 1.0]},
     )
     again = EvaluationReport.from_json(report.as_json())
     assert again == report
@@ -65,7 +65,7 @@ def test_a_report_written_before_the_rankers_and_sanity_gate_still_reads():
     }
     report = EvaluationReport.from_json(old)
     assert report.gate.passed and report.gate.ranking_base is None and report.gate.eos_tolerance == 0.0
-    assert report.ranker_comparison == {} and report.settings.max_new_tokens == 128
+    assert report.learned_ranker == {} and report.settings.max_new_tokens == 128
     assert report.context == {"adapter": {"fingerprint": "f"}}
 
 

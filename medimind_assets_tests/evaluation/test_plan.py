@@ -56,15 +56,10 @@ def test_a_plan_names_everything_the_evaluating_process_reads(tmp_path):
     for path in _training_files(tmp_path / "raw"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("<MEDIQA2019-Task3-QA-TestSet/>")
-    plan = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(ranking_max_questions=3, compare_rankers=True))
+    plan = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(ranking_max_questions=3))
     assert plan.adapter.fingerprint == "fp" and plan.out_dir == store.evaluations / "fp"
     assert plan.prompt_template == "Q: {instruction}\nA: {response}"
     assert plan.extras["ranking"]["max_questions"] == 3 and "MEDIQA test set" in plan.inputs
-    validation = plan.extras["validation"]
-    assert validation["labelled"].endswith("MEDIQA_Task3_QA/MEDIQA2019-Task3-QA-ValidationSet.xml")
-    assert validation["ground_truth"].endswith("QA_validationSet_ground_truth.txt")
-    assert "MEDIQA validation set" in plan.inputs
-    assert plan_evaluation(store, tmp_path / "raw", EvaluationSettings()).validation is None
     learned = plan.extras["ranking"]  # learned_ranking is on by default
     plain = plan_evaluation(store, tmp_path / "raw", EvaluationSettings(learned_ranking=False)).extras["ranking"]
     assert "fit" not in plain

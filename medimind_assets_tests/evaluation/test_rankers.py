@@ -1,12 +1,12 @@
-"""The rankers on tiny-phi against direct computations; the validation comparison; the test set ranked with the
-chosen ranker."""
+"""The rankers on tiny-phi against direct computations; the validation comparison (benchmarks/compare_rankers.py); the
+test set ranked with the chosen ranker."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from benchmarks.compare_rankers import best_ranker
+from benchmarks.compare_rankers import best_ranker, compare_rankers, ranker_table
 from medimind_assets.data.mediqa import TRAIN_SPLIT_TAGS, TRAINING_FILES
 from medimind_assets.evaluation.likelihood import next_token_logprobs
 from medimind_assets.evaluation.mediqa_metrics import Task3Scores
@@ -14,12 +14,10 @@ from medimind_assets.evaluation.ranking import (
     RANKER_PASSES,
     RANKER_SCORES,
     build_submission,
-    compare_rankers,
     evaluate_ranking,
     load_labelled_files,
     load_ranking_task,
     neutral_prompt_ids,
-    ranker_table,
     score_candidates,
     score_rankers,
 )
@@ -187,14 +185,13 @@ def _ranking_only(ranker: str, **settings) -> EvaluationSettings:
 
 def test_the_test_set_is_ranked_with_the_chosen_ranker(world, loaded):
     model, tokenizer = loaded
-    settings = _ranking_only("sum_logprob", compare_rankers=False, learned_ranking=False)
+    settings = _ranking_only("sum_logprob", learned_ranking=False)
     task = load_ranking_task(world.raw_dir / TEST_XML)
     report = evaluate_adapter(
         world.base_dir, world.trained_adapter, world.dataset, PromptTemplate(), settings, ranking=task
     )
     expected = score_candidates(model, tokenizer, task, PromptTemplate(), ranker="sum_logprob", max_answer_tokens=CAP)
     assert report.submissions["adapter"] == build_submission(expected, settings.positive_fraction)
-    assert report.ranker_comparison == {}
     assert "eos_rate" not in report.metrics["adapter"]
     assert any("no generated answers: EOS rate not compared" in r for r in report.gate.reasons)
 

@@ -1,5 +1,7 @@
 """The loss on labelled positions only equals the model's own loss, per example, and has its gradient."""
 
+from dataclasses import asdict
+
 import pytest
 import torch
 
@@ -43,7 +45,7 @@ def lora_model(tiny_phi):
 def examples(request, tiny_tokenizer):
     rows = make_rows(n_train=6, n_validation=0, n_test=0, seed=11)
     encoded = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256, loss_on=request.param)
-    return [e.as_features() for e in encoded]
+    return [asdict(e) for e in encoded]
 
 
 def PaddingCollator(pad: int):  # noqa: N802 - trl's padded batches, as SFTTrainer makes them

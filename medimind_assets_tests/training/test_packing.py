@@ -1,5 +1,7 @@
 """Examples flattened into one row (padding-free passes, packing) keep apart, and the check that says so."""
 
+from dataclasses import asdict
+
 import pytest
 
 from medimind_assets.llm.encoding import IGNORE_INDEX
@@ -22,7 +24,7 @@ def model(tiny_phi):
 @pytest.fixture(scope="module")
 def features(tiny_tokenizer) -> list[dict]:
     rows = make_rows(n_train=6, n_validation=0, n_test=0, seed=3)
-    return [e.as_features() for e in encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256)]
+    return [asdict(e) for e in encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=256)]
 
 
 def test_padded_batches_mask_padding_out_of_attention_and_loss(features, tiny_tokenizer):
@@ -67,7 +69,7 @@ def test_the_training_loss_definition_matches_evaluations_heldout_loss(model, ti
 
     rows = make_rows(n_train=0, n_validation=5, n_test=0, seed=5)
     examples = encode_rows(tiny_tokenizer, rows, PromptTemplate(), max_length=4096)
-    ours, count = summed_loss(model, collate([e.as_features() for e in examples], tiny_tokenizer.pad_token_id, False))
+    ours, count = summed_loss(model, collate([asdict(e) for e in examples], tiny_tokenizer.pad_token_id, False))
     pairs = [(r["instruction"], r["response"]) for r in rows]
     theirs = heldout_loss(model, tiny_tokenizer, pairs, PromptTemplate()).loss
     assert ours / count == pytest.approx(theirs, rel=1e-4)
