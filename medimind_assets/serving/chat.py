@@ -1,7 +1,8 @@
 """A conversation folded into the one prompt format the adapter was trained on, within a token budget (no torch).
 
-The adapter learned single exchanges, `template.prompt(question) + template.completion(answer)`, so the previous
-turns are written the same way, one exchange per line, before the new question's prompt (docs/serving.md shows one).
+The adapter learned single exchanges, `template.prompt(question) + template.completion(answer)` ended by the
+tokenizer's EOS, so the previous turns are written the same way, each answer ended by EOS as in training, one
+exchange per line, before the new question's prompt (docs/serving.md shows one).
 A user turn without an answer (the previous request failed) is folded with an empty answer. Over the budget, the
 oldest exchanges go first; a question alone still over it keeps its last tokens, as the evaluation truncates.
 """
@@ -77,18 +78,26 @@ def exchanges(history: Sequence[Turn]) -> list[Exchange]:
     return found
 
 
-def fold(template: PromptTemplate, history: Sequence[Exchange], message: str) -> str:
-    """The previous exchanges, then the new question's prompt, one exchange per line."""
+def fold(template: PromptTemplate, history: Sequence[Exchange], message: str, end_of_answer: str = "") -> str:
+    """The previous exchanges, each answer ended by `end_of_answer` (the EOS token's text), then the new question's
+    prompt, one exchange per line."""
     lines = [
-        template.prompt(e.question) + (template.completion(e.answer) if e.answer is not None else "") for e in history
+        template.prompt(e.question) + (template.completion(e.answer) + end_of_answer if e.answer is not None else "")
+        for e in history
     ]
     return "\n".join([*lines, template.prompt(normalise(message))])
 
 
 def build_prompt(
-    count_tokens: Callable[[str], int], template: PromptTemplate, history: Sequence[Turn], message: str, budget: int
+    count_tokens: Callable[[str], int],
+    template: PromptTemplate,
+    history: Sequence[Turn],
+    message: str,
+    budget: int,
+    end_of_answer: str = "",
 ) -> ChatPrompt:
-    """The longest fold of the newest exchanges whose prompt fits `budget` tokens (`count_tokens` counts them).
+    """The longest fold of the newest exchanges whose prompt fits `budget` tokens (`count_tokens` counts them);
+    `end_of_answer` ends each previous answer (the tokenizer's EOS text, which it reads back as the EOS token).
 
     A binary search over where the kept history starts (fewer exchanges, fewer tokens), so a long history costs a
     few tokenizations, not one per exchange; exchanges further back than `MAX_CHARS_PER_TOKEN` x `budget`
@@ -103,7 +112,7 @@ def build_prompt(
 
     def tokens(start: int) -> int:
         if start not in counted:
-            text = fold(template, folded[start:], message)
+            text = fold(template, folded[start:], message, end_of_answer)
             counted[start] = (text, count_tokens(text))
         return counted[start][1]
 

@@ -3,8 +3,10 @@
 - `POST /api/v1/chat` `{"message": str, "history": [{"role": "user"|"assistant", "content": str}, ...],
   "max_new_tokens": int (optional)}`: the answer, with the safety notice of its question, and what the caller needs
   beside it (`ChatResponse`).
-- `GET /api/v1/health` (and `/healthz`): which model is loaded, from where, since when, the last failed
-  reload, if any, and the queue's counts.
+- `GET /api/v1/health` (and `/healthz`; HEAD too): which model is loaded, from where, since when, the last failed
+  reload, if any, and the queue's counts. `status` is `ok`; `degraded` (still 200) when the promoted adapter could
+  not be loaded and an earlier one is served; `unavailable` (503, so a load balancer stops sending requests) while
+  shutting down or when the generation worker has stopped.
 
 A body sent without `Content-Type: application/json` is a 415; a body that is not JSON is a 400; a missing field,
 a wrong type or a value out of bounds is a 422; each says what is wrong in `error` (the field named), with
@@ -298,11 +300,13 @@ def create_app(
         except Exception as exc:
             return _error(500, f"generation failed: {type(exc).__name__}: {exc}")
 
-    async def health() -> dict[str, Any]:
+    async def health() -> Any:
         loaded = holder.current
         served = loaded.served
+        accepting = queue.accepting
+        status = "unavailable" if not accepting else "degraded" if holder.last_reload_error else "ok"
         body: dict[str, Any] = {
-            "status": "ok",
+            "status": status,
             "source": served.source,
             "adapter": served.adapter(),
             "base_model": served.base_model,
@@ -329,10 +333,15 @@ def create_app(
             body["note"] = (
                 "no LoRA adapter: LORA_MODEL_PATH is unset and nothing is promoted; serving the base model alone"
             )
+        if status == "degraded":
+            body["reason"] = "the promoted adapter is not served (last_reload_error); an earlier model answers"
+        if not accepting:
+            body["reason"] = "shutting down, or the generation worker has stopped: requests are not answered"
+            return _AsciiJSONResponse(status_code=503, content=jsonable_encoder(body))
         return body
 
     for path in HEALTH_PATHS:
-        app.add_api_route(path, health, methods=["GET"])
+        app.add_api_route(path, health, methods=["GET", "HEAD"])
     return app
 
 

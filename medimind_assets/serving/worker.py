@@ -105,6 +105,12 @@ class GenerationQueue:
         self._batch_started: float | None = None  # when the batch being generated began
 
     @property
+    def accepting(self) -> bool:
+        """Whether a request submitted now would be generated: not shutting down, the worker thread alive."""
+        with self._cond:
+            return not self._closed and self._thread.is_alive()
+
+    @property
     def waiting(self) -> int:
         with self._cond:
             return len(self._pending)
@@ -117,6 +123,8 @@ class GenerationQueue:
         with self._cond:
             if self._closed:
                 raise QueueClosed("the server is shutting down")
+            if self._thread.ident is not None and not self._thread.is_alive():
+                raise QueueClosed("the generation worker has stopped: restart the server")
             if len(self._pending) >= self.max_waiting:
                 self.refused += 1
                 # Room opens when the batch being generated ends and the next one leaves the queue.
@@ -198,6 +206,7 @@ class GenerationQueue:
                 [replace(turn, content=plain_text(turn.content, loaded.tokenizer)) for turn in job.history],
                 plain_text(job.message, loaded.tokenizer),
                 budget,
+                end_of_answer=loaded.tokenizer.eos_token or "",
             )
             for job in batch
         ]

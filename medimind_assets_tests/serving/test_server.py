@@ -35,7 +35,7 @@ from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models import write_current_base_model
 from medimind_assets.promotion import AdapterRef, promote
 from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold, is_blank
-from medimind_assets.serving.worker import ChatJob, GenerationQueue
+from medimind_assets.serving.worker import ChatJob, GenerationQueue, QueueClosed
 from medimind_assets.store import ArtifactStore
 from medimind_assets_tests.model_world import evaluated
 
@@ -62,9 +62,10 @@ def test_history_is_folded_in_the_trained_format():
     history = [Turn("user", "What is gout?"), Turn("assistant", "Gout is  arthritis."), Turn("user", "And eczema?")]
     folded = exchanges(history)
     assert folded == [Exchange("What is gout?", "Gout is arthritis."), Exchange("And eczema?", None)]
-    text = fold(PromptTemplate(), folded, "How is it\ntreated?")
+    text = fold(PromptTemplate(), folded, "How is it\ntreated?", end_of_answer="<|endoftext|>")
+    # Each answer ends on EOS, as each training example did; an unanswered turn has no answer to end.
     assert text == (
-        "Human: What is gout?\nAssistant: Gout is arthritis.\nHuman: And eczema?\nAssistant:\n"
+        "Human: What is gout?\nAssistant: Gout is arthritis.<|endoftext|>\nHuman: And eczema?\nAssistant:\n"
         "Human: How is it treated?\nAssistant:"
     )
     with pytest.raises(ValueError, match=r"history\[0\]: an assistant turn must follow a user turn"):
@@ -103,7 +104,11 @@ def _fake_holder() -> SimpleNamespace:
         base_model="fake-base",
     )
     loaded = SimpleNamespace(
-        served=served, model=None, tokenizer=None, context_tokens=64, count_tokens=lambda t: len(t.split())
+        served=served,
+        model=None,
+        tokenizer=SimpleNamespace(eos_token="</s>"),
+        context_tokens=64,
+        count_tokens=lambda t: len(t.split()),
     )
     return SimpleNamespace(current=loaded, release=lambda: None)
 
@@ -233,6 +238,32 @@ def test_health_answers_while_a_generation_runs():
             assert response.status_code == 200 and response.json()["answer"] == "It is a condition."
     finally:
         release.set()
+
+
+def test_health_says_degraded_when_the_promoted_adapter_is_not_served_and_answers_head():
+    from medimind_assets.serving.server import create_app
+
+    holder = _fake_served_holder()
+    app = create_app(holder, max_new_tokens=8, reload_interval=0, generate=lambda *a, **k: [])
+    with running(app) as url:
+        assert requests.get(f"{url}/healthz", timeout=5).json()["status"] == "ok"
+        head = requests.head(f"{url}/api/v1/health", timeout=5)  # what many load balancers send
+        assert head.status_code == 200 and head.content == b""
+        holder.last_reload_error = "adapters/new: adapter_model.safetensors is not what training wrote"
+        health = requests.get(f"{url}/api/v1/health", timeout=5)
+        assert health.status_code == 200  # an earlier model still answers: degraded, not down
+        assert health.json()["status"] == "degraded" and "not served" in health.json()["reason"]
+
+
+def test_a_closed_queue_or_a_stopped_worker_accepts_nothing():
+    queue = GenerationQueue(_fake_holder(), generate=lambda *a, **k: [])
+    assert not queue.accepting  # not started yet
+    queue.start()
+    assert queue.accepting
+    queue.close()
+    assert not queue.accepting
+    with pytest.raises(QueueClosed):
+        queue.submit(ChatJob("hi", [], 8))
 
 
 def post_then_leave(url: str, message: str) -> socket.socket:
@@ -599,9 +630,12 @@ def test_history_is_folded_into_the_prompt(world, promoted_server: Server):
         {"role": "assistant", "content": "Yes, often in the big toe."},
     ]
     body = promoted_server.chat({"message": "How is it treated?", "history": history}).json()
-    folded = fold(PromptTemplate(), exchanges([Turn(t["role"], t["content"]) for t in history]), "How is it treated?")
+    turns = exchanges([Turn(t["role"], t["content"]) for t in history])
+    folded = fold(PromptTemplate(), turns, "How is it treated?", end_of_answer=tokenizer.eos_token)
     assert body["history_turns_used"] == 4 and body["truncated_prompt"] is False
-    assert body["usage"]["prompt_tokens"] == len(tokenizer(folded, add_special_tokens=False)["input_ids"])
+    ids = tokenizer(folded, add_special_tokens=False)["input_ids"]
+    assert body["usage"]["prompt_tokens"] == len(ids)
+    assert ids.count(tokenizer.eos_token_id) == 2  # each previous answer ends on the one EOS token, as in training
 
     long_history = history * 40  # far over the 256-token prompt bound: the oldest turns go first
     cut = promoted_server.chat({"message": "How is it treated?", "history": long_history}).json()
