@@ -117,6 +117,7 @@ def _ask(args: argparse.Namespace) -> int:
             max_new_tokens=args.max_new_tokens,
             device=args.device,
             repetition_penalty=args.repetition_penalty,
+            max_prompt_tokens=args.max_prompt_tokens,
         )
     except (ArtifactMissingError, ValueError, OSError) as exc:
         raise CommandError(exc) from None
@@ -125,7 +126,8 @@ def _ask(args: argparse.Namespace) -> int:
     if any(answer.prompt_truncated for _, answer in answers):
         kept = min(answer.prompt_tokens for _, answer in answers)
         print(
-            f"medimind ask: the question is longer than the model's context: only its last {kept} tokens were read",
+            f"medimind ask: the question is longer than the prompt bound (--max-prompt-tokens, the evaluation's, or "
+            f"the model's context): only its last {kept} tokens were read",
             file=sys.stderr,
         )
     for target, answer in answers:
@@ -164,10 +166,22 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-new-tokens", type=_bounded_new_tokens, default=128, help="generation bound (default 128, at most 1024)"
     )
+    _add_max_prompt_tokens(parser)
     _add_repetition_penalty(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ... (default auto)")
     _add_data_dir(parser)
     parser.set_defaults(handler=_ask)
+
+
+def _add_max_prompt_tokens(parser: argparse.ArgumentParser) -> None:
+    """The prompt bound `ask` and `serve` share, the evaluation's: a question is read as it was evaluated."""
+    parser.add_argument(
+        "--max-prompt-tokens",
+        type=_positive_int,
+        default=256,
+        help="prompt bound: older turns are left out, then a long question keeps its end (default 256, as the "
+        "evaluation; the model's context bounds it too)",
+    )
 
 
 def _retention(args: argparse.Namespace) -> int:
@@ -485,13 +499,7 @@ def add_serve_command(subparsers: argparse._SubParsersAction) -> None:
         default=128,
         help="answer bound when a request sets none (default 128)",
     )
-    parser.add_argument(
-        "--max-prompt-tokens",
-        type=_positive_int,
-        default=256,
-        help="prompt bound: older turns are left out, then a long question keeps its end (default 256, as the "
-        "evaluation; the model's context bounds it too)",
-    )
+    _add_max_prompt_tokens(parser)
     parser.add_argument(
         "--max-batch-size",
         type=_positive_int,

@@ -179,8 +179,10 @@ def ask(
     max_new_tokens: int = 128,
     device: str = "auto",
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY,
+    max_prompt_tokens: int | None = 256,
 ) -> list[tuple[Target, Generated]]:
-    """Greedy answer of each target, decoded as the evaluation decodes (`repetition_penalty`). Targets sharing a
+    """Greedy answer of each target, decoded as the evaluation decodes (`repetition_penalty`) and read as it reads
+    a question (a longer prompt keeps its last `max_prompt_tokens` tokens, as serving does too). Targets sharing a
     base model load it once (the adapter is switched off for the plain base)."""
     if is_blank(question):
         raise ValueError("the question is blank")
@@ -199,7 +201,11 @@ def ask(
         plain_base = target.adapter_dir is None and hasattr(model, "disable_adapter")
         prompt = target.template.prompt(plain_text(question, tokenizer))
         prompt_tokens = len(tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"])
-        budget = prompt_budget(model, max_new_tokens, prompt_tokens)
+        if max_prompt_tokens is not None:
+            prompt_tokens = min(prompt_tokens, max_prompt_tokens)
+        room = prompt_budget(model, max_new_tokens, prompt_tokens)
+        bounds = [bound for bound in (room, max_prompt_tokens) if bound is not None]
+        budget = min(bounds) if bounds else None
         with model.disable_adapter() if plain_base else nullcontext():
             generated = generate_answers(
                 model,

@@ -141,7 +141,21 @@ def test_a_question_longer_than_the_context_is_cut_as_the_evaluation_cuts_it(pro
     code = main(["ask", question, "--data-dir", str(promoted), "--max-new-tokens", "4", "--device", "cpu"])
     captured = capsys.readouterr()
     assert code == 0 and captured.out.strip()
-    assert "longer than the model's context: only its last" in captured.err
+    assert (
+        "longer than the prompt bound (--max-prompt-tokens, the evaluation's, or the model's context): only its "
+        in (captured.err)
+    )
+
+
+def test_ask_reads_a_long_question_as_the_evaluation_and_serving_read_it(promoted: Path, capsys):
+    """The same prompt bound as `serve` and the evaluation (256 tokens by default): what `ask` shows for a long
+    question is what was evaluated and what is served; `--max-prompt-tokens` widens it."""
+    question = "My knee hurts when I run. " * 20 + "What is gout?"  # over 256 tokens, under 900
+    args = ["ask", question, "--data-dir", str(promoted), "--max-new-tokens", "2", "--device", "cpu"]
+    assert main(args) == 0
+    assert "only its last 256 tokens were read" in capsys.readouterr().err
+    assert main([*args, "--max-prompt-tokens", "900"]) == 0
+    assert "only its last" not in capsys.readouterr().err
 
 
 def test_an_adapter_trained_on_another_base_is_refused_naming_both(world, data_dir: Path, tmp_path: Path, capsys):
