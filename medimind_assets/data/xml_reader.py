@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -49,8 +50,14 @@ def data_files(folder: Path) -> list[Path]:
     return sorted(p for p in found if p.is_file())
 
 
-def read_utf8(path: Path) -> bytes:
-    """Return the file's bytes after checking they are UTF-8 (what every upstream file declares)."""
+# The encoding an XML declaration names: `<?xml version="1.0" encoding="ISO-8859-1"?>`.
+_DECLARED = re.compile(rb"""\A\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z][A-Za-z0-9._-]*)["']""")
+
+
+def read_xml_bytes(path: Path) -> bytes:
+    """The file's text as UTF-8 bytes, read in the encoding its byte-order mark or XML declaration names (UTF-8
+    when it names none, as every upstream file is): a file saved as Latin-1 or UTF-16 that says so is read, one whose
+    bytes are not what it declares is an error naming the byte and its line."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -59,13 +66,25 @@ def read_utf8(path: Path) -> bytes:
         raise RawDataError(path, f"cannot be read: {exc.strerror}") from None
     if not data.strip():
         raise RawDataError(path, "file is empty")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "UTF-16"
+    elif (declared := _DECLARED.match(data)) and not data.startswith(codecs.BOM_UTF8):
+        encoding = declared.group(1).decode("ascii")
+    else:
+        encoding = "UTF-8"
     try:
-        data.decode("utf-8")
+        utf8 = codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        raise RawDataError(
+            path, f"declares the encoding {encoding!r}, which is unknown; re-save it as UTF-8", 1
+        ) from None
+    try:
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        problem = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
+        line = data[: exc.start].count(b"\n") + 1 if not encoding.upper().startswith("UTF-16") else None
+        problem = f"not valid {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start}); re-save it as UTF-8"
         raise RawDataError(path, problem, line) from None
-    return data
+    return data if utf8 else text.encode("utf-8")
 
 
 class LineElement(ET.Element):
@@ -76,7 +95,7 @@ class LineElement(ET.Element):
 
 def parse_xml(path: Path) -> ET.Element:
     """Parse `path` into a tree of `LineElement`s (each with `.sourceline`)."""
-    data = read_utf8(path)
+    data = read_xml_bytes(path)  # expat is told it is UTF-8, whatever the declaration said
     builder = ET.TreeBuilder(element_factory=LineElement)
     parser = expat.ParserCreate("utf-8")
 

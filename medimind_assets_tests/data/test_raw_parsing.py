@@ -109,6 +109,42 @@ def test_wrong_encoding_is_reported_with_its_line(tmp_path):
     assert info.value.line == 6 and str(path) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("declared", "codec", "bom"),
+    [
+        ("ISO-8859-1", "latin-1", b""),
+        ("windows-1252", "cp1252", b""),
+        ("UTF-16", "utf-16-le", b"\xff\xfe"),
+        ("UTF-8", "utf-8", b"\xef\xbb\xbf"),
+    ],
+)
+def test_a_file_saved_in_the_encoding_it_declares_is_read(tmp_path, declared, codec, bom):
+    """XML names its own encoding: a question saved as Latin-1 (or UTF-16 with its byte-order mark) that says so
+    reads the same as in UTF-8."""
+    text = _question('ReferenceScore="4"').replace('encoding="UTF-8"', f'encoding="{declared}"')
+    text = text.replace("<QuestionText>q", "<QuestionText>Caf\xe9 au lait and na\xefve fever")
+    path = tmp_path / "declared.xml"
+    path.write_bytes(bom + text.encode(codec))
+    [question] = mediqa.parse_mediqa_file(path)
+    assert question.text == "Caf\xe9 au lait and na\xefve fever"
+
+
+@pytest.mark.parametrize(
+    ("declared", "says", "line"),
+    [
+        ("ascii", r"not valid ascii \(byte 0xe9 at offset", 4),
+        ("klingon-8", "declares the encoding 'klingon-8', which is unknown; re-save it as UTF-8", 1),
+    ],
+)
+def test_a_file_not_in_the_encoding_it_declares_is_refused_with_its_line(tmp_path, declared, says, line):
+    text = _question('ReferenceScore="4"').replace('encoding="UTF-8"', f'encoding="{declared}"')
+    path = tmp_path / "wrong.xml"
+    path.write_bytes(text.replace("<QuestionText>q", "<QuestionText>caf\xe9").encode("latin-1"))
+    with pytest.raises(RawDataError, match=says) as info:
+        mediqa.parse_mediqa_file(path)
+    assert info.value.line == line and str(path) in str(info.value)
+
+
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(RawDataError, match="file not found"):
         mediqa.parse_mediqa_file(tmp_path / "nope.xml")
