@@ -22,7 +22,7 @@ from pathlib import Path
 from medimind_assets.data.medicines import MEDICINES
 from medimind_assets.data.notice_model import load_model, logistic
 from medimind_assets.data.safety_concepts import concepts
-from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, phrases, question_text
+from medimind_assets.data.safety_text import ECTOPIC_PREGNANCY, phrases, question_text, read_as_english
 
 SAFETY_LEVELS = ("safe", "caution", "emergency")
 
@@ -458,6 +458,8 @@ MODEL_PATH = Path(__file__).with_name("safety_model.json")
 def assess(question: str) -> Assessment:
     """The safety level of a question, with why (`docs/safety-labels.md`): the rules, then the learned model's
     P(emergency) over the question's concepts, for an emergency the rules did not name."""
+    if not read_as_english(question):
+        return Assessment("emergency", ("not_english: the rules read English only",))
     text = question_text(question)
     ruled = _by_rules(text)
     if ruled.level == "emergency":

@@ -203,6 +203,32 @@ _DENIED = phrases(
 )
 
 
+# Words that mark a sentence's language, none of them a word of another list: English function words, and those of
+# the languages other questions come in most (Spanish, French, German, Portuguese, Italian, Dutch).
+_ENGLISH = frozenset(
+    "the and is are was were my i im ive what how why when of to it its have has had can do does did with for should "
+    "this that you your he she his her they after from will would not get got feel been or on at if".split()
+)
+_FOREIGN = frozenset(
+    "el la los las y muy mucho mi mis es que por con para una del le les et je mon ma est pas avec pour dans il "
+    "ne se sont der das und ich mein meine ist nicht mit fur ein eine nao eu meu minha com uma di sono della mio "
+    "molto anche questo het een ik niet zijn ook".split()
+)
+
+
+def read_as_english(question: str) -> bool:
+    """Whether the safety rules can read `question`: not mostly in a non-Latin script, and not a sentence with at
+    least two function words of another language and none of English. A question in another language is an
+    emergency to `assess` (the rules read English only: the more protective level)."""
+    letters = [c for c in question if c.isalpha()]
+    latin = sum(unicodedata.name(c, "").startswith("LATIN") for c in letters)
+    if letters and latin < len(letters) / 2:
+        return False
+    text = unicodedata.normalize("NFKD", question.casefold()).encode("ascii", "ignore").decode()
+    words = _NON_WORD.sub(" ", text).split()
+    return any(w in _ENGLISH for w in words) or sum(w in _FOREIGN for w in words) < 2
+
+
 # A disease's type in Roman numerals: "type i" is no first person ("citrullinemia type I").
 _ROMAN_TYPE = re.compile(r"(?<= )(type|class|grade|stage) (i|ii|iii|iv)(?= )")
 

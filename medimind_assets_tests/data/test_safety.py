@@ -508,3 +508,38 @@ def test_any_symptom_the_asker_denies_is_not_read_as_present(seed):
     denial = rng.choice(["no", "without", "never had", "dont have", "not any"])
     asked = f"{denial} {flag}, but my heart skips a beat when i lie down, been like this for years"
     assert classify_safety(asked) != "emergency", assess(asked)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "me duele mucho el pecho y no puedo respirar",
+        "que es la diabetes",
+        "mon fils a de la fièvre et il ne se réveille pas",
+        "ich habe starke Brustschmerzen und kann nicht atmen",
+        "meu filho tomou os comprimidos da minha mãe",
+        "mio padre non respira bene, è una emergenza?",
+        "我胸口很痛，呼吸困难",
+        "у меня сильная боль в груди",
+        "ألم شديد في الصدر",
+    ],
+)
+def test_a_question_the_rules_cannot_read_is_never_safe(question):
+    """The rules read English only: a question in another language gets the more protective level, with why,
+    never `safe` with no notice."""
+    assessed = assess(question)
+    assert assessed.level == "emergency" and assessed.reasons == ("not_english: the rules read English only",)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "chest pain cant breathe",  # English with no function word: read by the rules
+        "diabetes symptoms list",
+        "I went to Las Vegas and got a rash",  # a foreign name in an English sentence
+        "What is (are) Café au lait spots ?",
+        "is it ok to eat paella with la gout",
+    ],
+)
+def test_english_with_foreign_words_or_without_function_words_is_read_by_the_rules(question):
+    assert not assess(question).reasons or not assess(question).reasons[0].startswith("not_english")
