@@ -123,6 +123,26 @@ def lock_held(parent: Path, name: str) -> bool | None:
         return True
 
 
+# Without waiting, a lock is still tried for this long: `lock_held` (a status report, retention) holds it for an
+# instant to look, which must not make a training or an evaluation that starts then refuse to run.
+LOCK_PATIENCE_S = 1.0
+
+
+def _take(handle, path: Path, wait: bool) -> None:
+    if wait:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + LOCK_PATIENCE_S
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockHeld(f"{path} is held by another process") from None
+            time.sleep(0.02)
+
+
 @contextmanager
 def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive lock named `name` in `parent`: blocks while another process holds it, or with
@@ -138,10 +158,7 @@ def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]
         yield
         return
     with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            raise LockHeld(f"{path} is held by another process") from None
+        _take(handle, path, wait)
         try:
             yield
         finally:

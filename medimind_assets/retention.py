@@ -78,14 +78,16 @@ def _folders(area: Path) -> list[Path]:
     return sorted(p for p in area.iterdir() if p.is_dir() and not p.is_symlink() and _pipelines(p.name))
 
 
-def adapters_in_use(store: ArtifactStore, keep_adapters: int) -> list[str]:
+def adapters_in_use(store: ArtifactStore, keep_adapters: int, prune_leases: bool = True) -> list[str]:
     """The fingerprints kept: promoted, newest, served by a running server, and the `keep_adapters` most recent
-    others."""
+    others. `prune_leases` off (a dry run) leaves the leases of servers gone where they are."""
     if keep_adapters < 0:
         raise ValueError(f"keep_adapters must be >= 0, got {keep_adapters}")
     # A pointer that exists but cannot be read raises PointerError: what it protects is unknown, so nothing may go.
     pinned = [str(payload["fingerprint"]) for payload in (store.read_promoted(), store.read_latest()) if payload]
-    pinned += sorted(path.name for path in store.leased_adapters() if path.parent == store.adapters)
+    # Compared resolved: `adapters/` may be a link to another volume, and a lease names the folder it resolves to.
+    adapters = store.adapters.resolve()
+    pinned += sorted(path.name for path in store.leased_adapters(prune_leases) if path.resolve().parent == adapters)
     finished = sorted(_folders(store.adapters), key=_trained_at, reverse=True)
     recent = [p.name for p in finished if p.name not in pinned]
     return list(dict.fromkeys([*pinned, *recent[:keep_adapters]]))
@@ -123,7 +125,7 @@ def apply_retention(
     `dry_run`, what would go: nothing is removed). With a pointer that cannot be read, nothing is removed and the
     report says why."""
     try:
-        report = RetentionReport(kept=adapters_in_use(store, keep_adapters))
+        report = RetentionReport(kept=adapters_in_use(store, keep_adapters, prune_leases=not dry_run))
     except PointerError as exc:
         return RetentionReport(skipped=f"{exc}; nothing removed until it can be read")
     kept = set(report.kept)

@@ -168,9 +168,15 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
             )
         )
     report_path = store.evaluations / latest["fingerprint"] / EVALUATION_REPORT
+    is_promoted = bool(current) and current["fingerprint"] == latest["fingerprint"]
     if not report_path.is_file():
         held = lock_held(store.evaluations, latest["fingerprint"])  # taken by the evaluation process, until it ends
-        if held:
+        if is_promoted and not held:
+            said = (
+                f"its report {_short(report_path, store.root)} is missing; adapters/current.json keeps the gate and "
+                "metrics it was promoted on (materialize evaluation to write it again)"
+            )
+        elif held:
             said = "running now (an evaluation process holds its lock)"
         elif held is False:
             said = (
@@ -181,7 +187,6 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
             said = "not run yet for this adapter (materialize evaluation)"
         return [*lines, _stage("evaluation", said)]
     promoted_earlier = None
-    is_promoted = bool(current) and current["fingerprint"] == latest["fingerprint"]
     if is_promoted and current.get("evaluation_sha256") not in (None, sha256_file(report_path)):
         promoted_earlier = str(current.get("promoted_at") or "an earlier evaluation")
     try:
@@ -212,6 +217,8 @@ def _promoted_lines(
         return [_stage("promoted", refused)]
     if latest is not None and current["fingerprint"] == latest["fingerprint"]:
         promoted = "this adapter (adapters/current.json): what `medimind ask` and serving use"
+    elif latest is None:  # no newest adapter known (latest.json missing or unreadable): nothing to compare with
+        promoted = f"{_short(current['path'], store.root)} (adapters/current.json): what `medimind ask` and serving use"
     else:
         promoted = f"{_short(current['path'], store.root)} (adapters/current.json), an earlier adapter"
     merged = store.merged / current["fingerprint"]
@@ -252,7 +259,9 @@ def status_report(store: ArtifactStore) -> tuple[list[str], bool]:
     else:
         gone = "" if Path(base["path"]).is_dir() else ": missing, materialize base_model"
         lines.append(_stage("base model", f"{base['name']} ({_short(base['path'], root)}{gone})"))
-    if latest is None:
+    if "latest" in unreadable:
+        lines.append(_stage("adapter", f"unknown: {store.latest_pointer.name} {CANNOT_READ} (above)"))
+    elif latest is None:
         lines.append(_stage("adapter", "not trained yet (materialize lora_adapter)"))
     else:
         lines.extend(_adapter_lines(store, latest, current))

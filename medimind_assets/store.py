@@ -129,9 +129,10 @@ class ArtifactStore:
     def remove_lease(self, pid: int) -> None:
         self._lease(pid).unlink(missing_ok=True)
 
-    def leased_adapters(self) -> set[Path]:
-        """The adapter folders servers still running serve; a lease whose process is gone from this host is removed.
-        A lease from another host (a shared volume) cannot be checked and stays until its server removes it."""
+    def leased_adapters(self, prune: bool = True) -> set[Path]:
+        """The adapter folders servers still running serve; a lease whose process is gone from this host is removed
+        (unless `prune` is off: a dry run, a read-only data folder). A lease from another host (a shared volume)
+        cannot be checked and stays until its server removes it."""
         leased = set()
         for lease in sorted(self.leases.glob("*.json")) if self.leases.is_dir() else []:
             try:
@@ -140,7 +141,8 @@ class ArtifactStore:
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # being written, or damaged: it protects nothing it can name
             if payload.get("host") in (None, socket.gethostname()) and not process_alive(pid):
-                lease.unlink(missing_ok=True)
+                if prune:
+                    lease.unlink(missing_ok=True)
             elif payload.get("path"):
                 leased.add(self.resolve(payload["path"]))
         return leased
@@ -178,8 +180,10 @@ class ArtifactStore:
         return stored
 
     def _read(self, pointer: Path, asset: str, required: tuple[str, ...]) -> dict[str, Any] | None:
-        if not pointer.is_file():
+        if not pointer.exists() and not pointer.is_symlink():
             return None
+        if not pointer.is_file():  # a folder in its place, a dangling link: unreadable, not absent
+            raise PointerError(f"{pointer}: not a file; remove it and materialize {asset} again")
         try:
             payload = json.loads(pointer.read_text(encoding="utf-8"))
         except ValueError as exc:

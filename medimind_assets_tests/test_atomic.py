@@ -171,3 +171,37 @@ def test_a_lock_that_cannot_be_created_is_named_with_why(tmp_path, monkeypatch):
     with pytest.raises(LockUnavailable, match=expected), directory_lock(tmp_path, "x"):
         pass
     assert issubclass(LockUnavailable, OSError)
+
+
+def test_a_lock_looked_at_for_an_instant_does_not_refuse_the_one_that_takes_it(tmp_path):
+    """`medimind status` (lock_held) holds an evaluation's lock for an instant to look: an evaluation or a training
+    starting at that moment waits the instant out instead of refusing to run; a real holder still refuses it."""
+    import threading
+    import time
+
+    from medimind_assets.atomic import LOCK_PATIENCE_S, LockHeld, directory_lock
+
+    def hold(seconds: float) -> threading.Thread:
+        started = threading.Event()
+
+        def run() -> None:
+            with directory_lock(tmp_path, "abc"):
+                started.set()
+                time.sleep(seconds)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        started.wait(5)
+        return thread
+
+    looking = hold(0.2)
+    with directory_lock(tmp_path, "abc", wait=False):
+        pass
+    looking.join()
+    running = hold(LOCK_PATIENCE_S + 1)
+    with (
+        pytest.raises(LockHeld, match=r"\.abc\.lock is held by another process"),
+        directory_lock(tmp_path, "abc", False),
+    ):
+        pass
+    running.join()

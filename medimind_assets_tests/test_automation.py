@@ -456,6 +456,18 @@ def test_half_copied_sources_wait_until_their_files_are_still(sample_copy):
         assert isinstance(observed, dg.SensorResult) and len(observed.asset_events) == 2
 
 
+def test_a_file_dated_in_the_future_is_observed_without_waiting_for_that_date(sample_copy):
+    """A clock ahead, or `cp -p` from such a host: waiting until the file is "still" would wait for years."""
+    settings = MediMindSettings(raw_dir=str(sample_copy), data_dir=str(sample_copy.parent / "out"))
+    future = time.time() + 10 * 365 * 24 * 3600
+    path = next(sample_copy.rglob("*.xml"))
+    os.utime(path, (future, future))
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources={"settings": settings})
+        observed = sensors.raw_sources_sensor(context)
+    assert isinstance(observed, dg.SensorResult) and len(observed.asset_events) == 2
+
+
 def test_a_collection_behind_a_symbolic_link_is_hashed_as_it_is_read(sample_copy, tmp_path):
     """The build reads a collection folder that is a link; its observation hashes it too, so an edit there is a new
     data version (and a retrain), never a silent change."""

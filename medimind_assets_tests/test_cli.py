@@ -387,6 +387,24 @@ def test_status_shows_every_stage_it_can_when_one_pointer_is_unreadable(tmp_path
     assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "latest.json" in out and "tiny (" in out and "promoted" in out
+    assert "adapter     unknown: latest.json cannot be read (above)" in out and "not trained yet" not in out
+    store.latest_pointer.unlink()
+    store.latest_pointer.mkdir()  # a folder in its place is no pointer, and no "nothing trained" either
+    assert cli.main(["status", "--data-dir", str(tmp_path)]) == 1
+    assert "latest.json: not a file" in capsys.readouterr().out
+
+
+def test_status_says_the_promoted_adapters_report_is_missing_not_that_it_was_never_evaluated(tmp_path, capsys):
+    from medimind_assets_tests.test_integrity import _adapter
+
+    store = ArtifactStore.at(tmp_path)
+    adapter = _adapter(store.adapters / "abc")
+    store.write_latest({"fingerprint": "abc", "path": str(adapter)})
+    store.write_promoted({"fingerprint": "abc", "path": str(adapter)})
+    cli.main(["status", "--data-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "evaluations/abc/evaluation.json is missing; adapters/current.json keeps the gate" in out
+    assert "not run yet" not in out
 
 
 def test_status_names_a_newest_adapter_missing_its_weights(tmp_path, capsys):

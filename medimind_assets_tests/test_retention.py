@@ -106,6 +106,9 @@ def test_an_adapter_a_running_server_serves_is_kept_until_the_server_stops(tmp_p
         store.leases / "gpu-node-2-7.json"
     )  # a server on another host sharing the volume: its pid means nothing here
     elsewhere.write_text(json.dumps({"pid": 7, "host": "gpu-node-2", "path": f"adapters/03{'f' * 62}"}))
+    leases = sorted(p.name for p in store.leases.iterdir())
+    apply_retention(store, keep_adapters=0, dry_run=True)
+    assert sorted(p.name for p in store.leases.iterdir()) == leases  # a dry run removes nothing, a dead lease neither
     apply_retention(store, keep_adapters=0)
     remaining = {p.name for p in store.adapters.iterdir() if p.is_dir()}
     assert remaining == {served, f"03{'f' * 62}", f"04{'f' * 62}"}
@@ -169,6 +172,25 @@ def test_the_lock_of_a_removed_adapter_stays_while_a_process_holds_it(tmp_path: 
     apply_retention(store, keep_adapters=0)
     assert not (store.evaluations / f".{old}.lock").exists()
     assert not (store.checkpoints / f".{old}.lock").exists()
+
+
+def test_an_adapter_served_through_a_linked_adapters_folder_is_kept(tmp_path: Path):
+    """`adapters/` moved to a bigger volume and linked back: a server's lease names the folder it resolves to, and
+    the adapter it serves is still the one kept."""
+    store = ArtifactStore.at(tmp_path / "data")
+    bigger = tmp_path / "big" / "adapters"
+    bigger.mkdir(parents=True)
+    store.root.mkdir(parents=True)
+    store.adapters.symlink_to(bigger, target_is_directory=True)
+    served = _night(store, 1)
+    for night in range(2, 4):
+        _night(store, night)
+    store.write_lease(os.getpid(), store.adapters / served)
+    try:
+        assert served in apply_retention(store, keep_adapters=0).kept
+        assert (bigger / served).is_dir()
+    finally:
+        store.remove_lease(os.getpid())
 
 
 def _age(path: Path, seconds: float) -> None:

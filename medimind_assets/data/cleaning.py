@@ -25,13 +25,23 @@ _TITLE_PREFIX = re.compile(r"^((?:[^\n:.!(]|\([^)\n]{0,150}\)){1,150}?(?:\?)?):\
 # Who a dose is for, not a page title: "Adults and children 12 years and over: Take 2 tablets".
 _DOSE_GROUP = re.compile(
     r"(?:adults?|children|kids|infants|babies|teens|teenagers|adolescents|patients|people|women|men|seniors)"
-    r"\s+(?:and|or|aged?|ages|under|over|from|younger|older|\d)\b|(?:ages?|aged|under|over)\s+\d|\d+\s*(?:years?|months?)\b",
+    r"\s+(?:and|or|aged?|ages|under|over|from|younger|older|\d)\b|(?:ages?|aged|under|over)\s+\d|\d+\s*(?:years?|months?)\b|"
+    # A group named alone: "Adults: Take 2 tablets", "Pregnant women: Avoid this medicine".
+    r"(?:adults?|children|kids|infants|babies|teens|teenagers|adolescents|seniors|elderly|(?:pregnant|breastfeeding|"
+    r"nursing) women)\s*:",
     re.IGNORECASE,
 )
 _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
-_ITEM_START = re.compile(r"\s+-\s|\n")
+_TOP_OF_PAGE = re.compile(r"[ \t]*\bTop of Page\b[ \t]*")  # a page's link back up, left in its text
+# A sentence's end: not an abbreviation's full stop ("e.g. the", "Dr. Smith", "vs. febuxostat").
+_SENTENCE_END = re.compile(
+    r"(?<!\be\.g)(?<!\bi\.e)(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bvs)(?<!\bSt)(?<!\bNo)(?<!\bFig)"
+    r"[.!?](?=\s+[^a-z\s]|\s*$)"
+)
+# A list item starts on a new line, or after " - " before a capital ("... - Nausea"): not a range ("0.6 - 1.2 mg")
+# nor a dash in a sentence ("can be prevented - rotavirus and ...").
+_ITEM_START = re.compile(r"\s+-\s(?=[A-Z(\"'])|\n")
 HEADING_WORDS = 4  # a paragraph's first sentence this short is its heading ("Liver cancer.", "Defecography.")
 # HTML that reached the text escaped ("&lt;p&gt;", "&amp;nbsp;", CDATA): entities are decoded (twice, for the
 # doubly escaped), then the tags of common markup removed, block ones leaving a line break.
@@ -53,13 +63,24 @@ _POWER = re.compile(r"(?<=\d)<sup\b[^<>]*>\s*(-?\d{1,3})\s*</sup\s*>", re.IGNORE
 _SCRIPT = re.compile(r"<(script|style|noscript)\b[^<>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
+def _tag_replacement(tag: re.Match) -> str:
+    """Nothing for an inline tag, a line break for a block one; a list item's opening tag also marks the line as an
+    item ("- "), as the sources write their lists, so that a list's last short item is never read as a heading."""
+    name = tag.group(1).lower()
+    if name in _INLINE_TAGS:
+        return ""
+    if name == "li":
+        return "" if tag.group().startswith("</") else "\n- "
+    return "\n"
+
+
 def strip_markup(text: str) -> str:
     for _ in range(2):
         if "&" in text:
             text = _ENTITY.sub(lambda m: html.unescape(m.group()), text)
     if "<" in text:
         text = _POWER.sub(r"^\1", _SCRIPT.sub("\n", text))
-        text = _TAG.sub(lambda m: "" if m.group(1).lower() in _INLINE_TAGS else "\n", text)
+        text = _TAG.sub(_tag_replacement, text)
     return text
 
 
@@ -124,7 +145,7 @@ def clean_answer(text: str, strip_prefix: bool = False) -> str:
         and not _DOSE_GROUP.match(text)
     ):
         text = text[title.end() :]
-    return _KEY_POINTS.sub("", text).strip()
+    return _KEY_POINTS.sub("", _TOP_OF_PAGE.sub(" ", text)).strip()
 
 
 # MedQuAD question templates leave artefacts: "What is (are) X ?", "Who is at risk for X? ?",

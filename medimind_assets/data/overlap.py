@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from itertools import chain
 
 from medimind_assets.data.cleaning import clean_question, compact_key, normalize_key
+from medimind_assets.data.safety_text import edit_distance
 
 SHINGLE_WORDS = 5
 COMMON_IN_ANSWERS = 10
@@ -79,12 +80,25 @@ def _question_grams(key: str) -> set[tuple[str, ...]]:
     return set(zip(*(words[i:] for i in range(QUESTION_GRAM_WORDS)), strict=False))
 
 
+MAX_SPELT_WORDS = 12  # a test question this short may also come back with one word spelt another way
+
+
+def _spelt_alike(a: str, b: str) -> bool:
+    """One word spelt two ways ("loose"/"lose", "ibuprofin"/"ibuprofen", "to"/"too"): letters only, one edit apart
+    (two for words of six letters or more); never two numbers ("type 1"/"type 2") or two words ("men"/"women")."""
+    if not (a.isalpha() and b.isalpha()):
+        return False
+    return edit_distance(a, b, 2) <= (2 if min(len(a), len(b)) >= 6 else 1)
+
+
 class NearTestQuestions:
     """The MEDIQA test questions, for telling when another question is one: equal to one after `compact_key` ("Im"
     asks what "I'm" asks), or holding one nearly whole: at least 80% of its word 3-grams (of `normalize_key`),
     which is a test question with a subject line in front ("father suffering from IBS. My father is ...") or a word
     spelt another way ("loosing", "losing"); a test question too short for 3-grams to tell (four to seven words)
-    when it is held whole ("how much ibuprofen is too much" in "how much ibuprofen is too much for an adult")."""
+    when it is held whole ("how much ibuprofen is too much" in "how much ibuprofen is too much for an adult"); a
+    test question of at most `MAX_SPELT_WORDS` words with one word spelt another way ("how to lose weight" for "how
+    to loose weight")."""
 
     def __init__(self, questions: Iterable[str]) -> None:
         cleaned = [clean_question(q) for q in questions]
@@ -95,6 +109,11 @@ class NearTestQuestions:
             {k for k in keys if len(k.split()) >= MIN_HELD_WORDS and len(_question_grams(k)) < MIN_QUESTION_GRAMS}
         )
         self._short = re.compile(r"(?<!\S)(?:" + "|".join(map(re.escape, short)) + r")(?!\S)") if short else None
+        # Each short test question with one word left out, for its other spellings: (words, position) -> the word.
+        self._one_word_out: dict[tuple[tuple[str, ...], int], set[str]] = defaultdict(set)
+        for words in (k.split() for k in keys if 2 <= len(k.split()) <= MAX_SPELT_WORDS):
+            for at, word in enumerate(words):
+                self._one_word_out[(tuple(words[:at] + words[at + 1 :]), at)].add(word)
         self._postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
         for number, grams in enumerate(self._sets):
             for gram in grams:
@@ -110,5 +129,11 @@ class NearTestQuestions:
     def held_in(self, key: str) -> bool:
         if self._short is not None and self._short.search(key):
             return True
+        words = key.split()
+        if len(words) <= MAX_SPELT_WORDS:
+            for at, word in enumerate(words):
+                test_words = self._one_word_out.get((tuple(words[:at] + words[at + 1 :]), at), ())
+                if any(_spelt_alike(word, other) for other in test_words):
+                    return True
         shared = Counter(chain.from_iterable(self._postings.get(g, ()) for g in _question_grams(key)))
         return any(count >= NEAR_QUESTION * len(self._sets[number]) for number, count in shared.items())

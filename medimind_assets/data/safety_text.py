@@ -136,7 +136,7 @@ def _index(words: frozenset[str]) -> dict[str, set[str]]:
 _INDEX = _index(KEY_WORDS)
 
 
-def _edit_distance(a: str, b: str, limit: int) -> int:
+def edit_distance(a: str, b: str, limit: int) -> int:
     """Damerau-Levenshtein distance (adjacent swaps count one), or limit + 1 once it is over `limit`."""
     if abs(len(a) - len(b)) > limit:
         return limit + 1
@@ -167,7 +167,7 @@ def correct(word: str) -> str:
     for form in {word} | _deletions(word):
         candidates |= _INDEX.get(form, set())
     limit = 2 if len(word) >= 9 else 1
-    close = [(_edit_distance(word, c, limit), c) for c in candidates]
+    close = [(edit_distance(word, c, limit), c) for c in candidates]
     close = [(d, c) for d, c in close if d <= (2 if len(c) >= 9 else 1) and d <= limit]
     return min(close)[1] if close else word
 

@@ -25,7 +25,7 @@ _CREDITS = _rx(
     r"\b(?:editorial (?:team|staff|board|director)|(?:also )?reviewed by|review provided by|updated by|"
     r"medically reviewed|medical reviewers?|last (?:reviewed|updated|revised|modified)|page (?:last )?(?:updated|reviewed)|"
     r"next review (?:due|date)|"
-    r"accredited by|content provided by|translated by)\b|"
+    r"accredited by|content provided by|translated by|would like to thank)\b|"
     r"^(?:sources?(?!\s+of\b)|adapted from|courtesy of|reprinted (?:with permission )?from|credits?)\s*:?\s"
 )
 _ORGANISATION = re.compile(
@@ -35,29 +35,42 @@ _ORGANISATION = re.compile(
 )
 _AGENCY_PREFIX = re.compile(r"^[A-Z][A-Za-z.&]{1,10}:\s+")
 _MEDIA = _rx(
-    # Not the video of a procedure ("the camera sends a video image to a monitor").
-    r"\b(?:videos?(?![- ](?:images?|camera|capsule|monitor|screen|endoscop\w*|assisted|fluoroscop\w*|games?))|"
+    # Not the video of a procedure ("the camera sends a video image to a monitor", "video urodynamic images"), nor a
+    # call ("video-chatting with family").
+    r"\b(?:videos?(?![- ](?:\w+ )?(?:images?|camera|capsule|monitor|screen|endoscop\w*|assisted|fluoroscop\w*|games?|"
+    r"urodynamic\w*|swallow\w*|EEG|recordings? of|chat\w*|calls?|visits?|consultations?))|"
     r"animations?|audio|podcasts?|slide ?shows?|webcasts?|captions?|captioning|multimedia|"
     r"interactive tutorials?|full[- ]screen|media player)\b"
 )
 _MEDIA_ACTION = _rx(
-    r"\b(?:click|press|tap|watch|view|play|enlarge|reduce|pause|listen|download|button|screen|keyboard|brackets?|"
+    r"\b(?:click|press|tap|watch|view|play|enlarge|reduce|pause|listen|download|button|screen(?! time)|keyboard|brackets?|"
     r"icon|arrow|launch|open|below|above|shows?|following)\b"
 )
 _CONTROLS = _rx(r"\b(?:press|click|tap)\b.{0,40}\b(?:button|key|icon|brackets?|screen|arrow)\b|\bescape \(esc\)")
+# A medical device's controls are instructions to keep: "press the button until the dose counter shows 0", "click the
+# cap back onto the pen".
+_DEVICE = _rx(
+    r"\b(?:pens?|inhalers?|puffer|(?:auto[- ]?)?injectors?|epi ?pens?|pumps?|meters?|monitors?|needles?|doses?|"
+    r"counters?|devices?|syringes?|canisters?|nebuli[sz]ers?|spacers?|lancets?|strips?|cap|dial|skin|thigh|"
+    r"defibrillators?|aed|cpap|hearing aids?|insulin)\b"
+)
 _POINTER = _rx(
     r"\bfor (?:more|additional|further|detailed|specific|general|complete|the latest) information\b|"
     r"\bmore (?:detailed |specific |in-depth |complete )?information (?:is|can be|may be) (?:found|available|obtained|provided)|"
     r"\b(?:to )?(?:learn|read|find out|hear) more\b|\b(?:to )?(?:read|learn) about\b|\bfor information (?:on|about)\b|"
     r"\b(?:web ?site|web ?page|page|site) (?:offers|has|provides|contains|lists)\b|"
     r"\b(?:is|are) available (?:from|at|on|through) (?:the |our |its )?\S+|"
-    r"\binformation (?:about|on|regarding)\b[^.]{0,120}\b(?:is|are|can be|may be) (?:found|available|obtained)\b"
+    r"\binformation (?:about|on|regarding)\b[^.]{0,120}\b(?:is|are|can be|may be) (?:found|available|obtained|provided)\b"
 )
+# A click that is a device's ("click the dose selector to 2 units"), not a link's: no web word with it.
+_CLICK_ON_DEVICE = _rx(r"^(?!.*\b(?:here|link|website|web site|page|below|above|online)\b).*\bclick")
 # Pointers whatever they name: "Click ...", "Read more about ...", "... can be accessed through ...".
 # A click as an instruction, not "clicking noises" or a joint that clicks.
 _ALWAYS_POINTER = _rx(
     r"\bclick(?:ing|ed)? (?:here|on|the|this|a|an|below|above|to|through|it|link)\b|\bclick here\b|"
-    r"^(?:read|learn) more\b|\bcan be accessed (?:at|on|from|through|via|online)\b"
+    r"^(?:read|learn) more\b|\bcan be accessed (?:at|on|from|through|via|online)\b|"
+    # A site's own furniture: a trials search's instructions, where a list came from, an exit notice.
+    r"\brefine the search\b|\bretrieved from nci'?s\b|\bcheck nci'?s list\b|\byou are leaving an? [\w.]+ web ?site\b"
 )
 # "Researchers are working to learn more about ...": research, not a pointer.
 _RESEARCH = _rx(r"\b(?:researchers?|scientists?|investigators?|studies|study|trials?)\b[^.]{0,60}\blearn more\b")
@@ -122,7 +135,7 @@ _ASK_A_PROFESSIONAL = _rx(
 # A copyright or licence line: the sign, "all rights reserved", "(c) 2015", the word with a year, a licence.
 _COPYRIGHT = _rx(
     r"©|\ball rights reserved\b|\(c\)\s*(?:crown |(?:19|20)\d\d\b)|\bcopyright\b[^.]{0,60}\b(?:19|20)\d\d\b|"
-    r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|"
+    r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|\bnot copyrighted\b|"
     r"\bnon-?commercial use\b|\bcreative commons\b|\bcc by(?:-\w+)*\b|"
     r"\b(?:reproduc|duplicat|distribut|republish|reprint|reus|copie|copy|copying)\w*\b[^.]{0,80}\b(?:prohibited|"
     r"without (?:the )?(?:prior )?(?:express )?(?:written )?permission)\b|"
@@ -252,7 +265,7 @@ def is_section_heading(seg: Segment) -> bool:
 
 def is_pointer(seg: Segment) -> bool:
     text = seg.text
-    if _ALWAYS_POINTER.search(text):
+    if _ALWAYS_POINTER.search(text) and not (_CLICK_ON_DEVICE.search(text) and _DEVICE.search(text)):
         return True
     if _POINTER.search(text) and _RESOURCE.search(text) and not _RESEARCH.search(text):
         return True
@@ -275,9 +288,9 @@ _FAMILIES = (
     (
         "credits",
         "review|editor|updated|modified|revised|accredited|provided by|translated|source|adapted|courtesy|reprinted|"
-        "credit",
+        "credit|would like to thank",
         r"review|editor|updated|modified|revised|accredited|provided by|translated|sources?\b|adapted|courtesy|"
-        r"reprinted|credits?\b",
+        r"reprinted|credits?\b|would like to thank",
         lambda seg: bool(_CREDITS.search(seg.text)),
     ),
     (
@@ -286,7 +299,10 @@ _FAMILIES = (
         "icon|(esc",
         r"video|animation|\baudio\b|podcast|slide ?show|webcast|caption|multimedia|tutorial|media player|button|"
         r"bracket|keyboard|\bicon|\(esc",
-        lambda seg: bool(_CONTROLS.search(seg.text) or (_MEDIA.search(seg.text) and _MEDIA_ACTION.search(seg.text))),
+        lambda seg: bool(
+            (_CONTROLS.search(seg.text) and not _DEVICE.search(seg.text))
+            or (_MEDIA.search(seg.text) and _MEDIA_ACTION.search(seg.text))
+        ),
     ),
     (
         "language_switch",
@@ -297,8 +313,9 @@ _FAMILIES = (
     (
         "more_information",
         "click|information|learn|read|find out|hear more|available|accessed|offers|provides|contains|lists|see|visit|"
-        "go to|check out|view|browse|refer to",
-        r"click|information|learn more|read more|find out more|hear more|learn about|read about|"
+        "go to|check out|view|browse|refer to|refine the search|retrieved from|nci|you are leaving",
+        r"click|information|learn more|read more|find out more|hear more|learn about|read about|refine the search|"
+        r"retrieved from nci|check nci|you are leaving|"
         r"available (?:from|at|on|through)|can be accessed|(?:web ?site|web ?page|page|site) (?:offers|has|provides|"
         r"contains|lists)|(?:^|(?<=[.!?(\n-])|(?<=[.!?(\n-] ))[(*]?(?:please see|see|visit|go to|check out|view|browse|"
         r"refer to)\b",
@@ -471,7 +488,8 @@ def _lead_in_questions(text: str, segments: list[Segment], hits: dict[int, str])
 
 def _repeats(words: list[str], key: str, seen_keys: set[str], seen_grams: set[tuple[str, ...]]) -> bool:
     """A segment the answer already gave: the same sentence, or (for a longer one) at least 80% of its words in
-    runs of `_REPEAT_GRAM` words seen earlier."""
+    runs of `_REPEAT_GRAM` words seen earlier, its opening run among them: an item that says of another thing what
+    the one before said ("- Negative IGRA: ... is not likely" after "- Negative TST: ... is not likely") is new."""
     if len(words) >= _MIN_REPEATED_WORDS and key in seen_keys:
         return True
     if len(words) < 2 * _REPEAT_GRAM:
@@ -480,7 +498,7 @@ def _repeats(words: list[str], key: str, seen_keys: set[str], seen_grams: set[tu
     for i in range(len(words) - _REPEAT_GRAM + 1):
         if tuple(words[i : i + _REPEAT_GRAM]) in seen_grams:
             covered[i : i + _REPEAT_GRAM] = [True] * _REPEAT_GRAM
-    return sum(covered) >= 0.8 * len(words)
+    return covered[0] and sum(covered) >= 0.8 * len(words)
 
 
 def _may_repeat(text: str) -> bool:

@@ -16,6 +16,7 @@ request being answered keeps the model it started with, the next one gets the ne
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -50,12 +51,15 @@ class Served:
     fingerprint: str | None
     dataset_version: str | None  # the dataset the adapter was trained on
     base_model: str
+    adapter_files: str | None = None  # the promotion record's file digests, as one string (None: no record)
 
     @property
-    def key(self) -> tuple[str, str | None]:
-        """Two `Served` with the same key are the same weights: a re-promotion of the served adapter loads nothing."""
+    def key(self) -> tuple[str, str | None, str | None]:
+        """Two `Served` with the same key are the same weights: a re-promotion of the served adapter loads nothing,
+        one of the same folder with other bytes (retrained in place, evaluated again) loads them."""
         adapter = self.target.adapter_dir
-        return str(Path(self.target.model_dir).resolve()), str(Path(adapter).resolve()) if adapter else None
+        folder = str(Path(adapter).resolve()) if adapter else None
+        return str(Path(self.target.model_dir).resolve()), folder, self.adapter_files
 
     def describe(self) -> str:
         return f"adapter {self.fingerprint}" if self.target.adapter_dir is not None else "the base model alone"
@@ -94,6 +98,7 @@ def resolve_served(data_dir: Path, lora_model_path: str | Path | None = None) ->
             str(record["fingerprint"]),
             str(version) if version else None,
             base_name(store, target.model_dir, record.get("base_model")),
+            json.dumps(record.get("adapter_files"), sort_keys=True),
         )
     model_dir = current_base_dir(store)
     return Served(Target("base", model_dir), SOURCE_BASE, None, None, base_name(store, model_dir))
@@ -187,7 +192,9 @@ class ModelHolder:
         self.device = device
         self.merge = merge
         self.pointer = ArtifactStore.at(self.data_dir).current_pointer
-        self.last_reload_error: str | None = None
+        self.last_reload_error: str | None = None  # the pointer's error while it cannot be read, else the last load's
+        self._load_error: str | None = None
+        self._pointer_unreadable = False
         self.last_reload_at: str | None = None
         self.swaps = 0
         self._lock = threading.Lock()
@@ -242,8 +249,10 @@ class ModelHolder:
             error = f"{self.pointer} cannot be read ({exc.strerror or exc}); still serving the previous model"
             if error != self.last_reload_error:
                 logger.error("promotion not served: %s", error)
-            self.last_reload_error = error
+            self.last_reload_error, self._pointer_unreadable = error, True
             return None
+        if self._pointer_unreadable:  # readable again: what it said before stands
+            self.last_reload_error, self._pointer_unreadable = self._load_error, False
         if state is None or state == self._seen:
             return None
         self._seen = state
@@ -251,20 +260,20 @@ class ModelHolder:
         try:
             served = resolve_served(self.data_dir)
             if served.key == self.current.served.key:
-                self.last_reload_error = None
+                self.last_reload_error = self._load_error = None
                 return None
             logger.info("promotion: loading adapter %s from %s", served.fingerprint, served.target.adapter_dir)
             loaded = load_served(served, self.device, self.merge)
         except Exception as exc:  # whatever went wrong, the model being served stays
             # A missing or unverified artefact says what and where; anything else also says what kind of failure.
             expected = isinstance(exc, (ValueError, OSError))
-            self.last_reload_error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+            self.last_reload_error = self._load_error = str(exc) if expected else f"{type(exc).__name__}: {exc}"
             logger.error("promotion not served, still serving the previous model: %s", self.last_reload_error)
             return None
         with self._lock:
             previous, self._current = self._current, loaded
             self.swaps += 1
-            self.last_reload_error = None
+            self.last_reload_error = self._load_error = None
         self._lease(loaded)
         logger.info(
             "promotion: now serving %s (was %s), loaded and verified in %.1fs",

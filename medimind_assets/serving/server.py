@@ -5,8 +5,8 @@
   beside it (`ChatResponse`).
 - `GET /api/v1/health` (and `/healthz`; HEAD too): which model is loaded, from where, since when, the last failed
   reload, if any, and the queue's counts. `status` is `ok`; `degraded` (still 200) when the promoted adapter could
-  not be loaded and an earlier one is served; `unavailable` (503, so a load balancer stops sending requests) while
-  shutting down or when the generation worker has stopped.
+  not be loaded and an earlier one is served; `unavailable` (503, so a load balancer stops sending requests) when
+  the generation worker has stopped. On SIGTERM the server stops accepting connections at once.
 
 A body sent without `Content-Type: application/json` is a 415; a body that is not JSON is a 400; a missing field,
 a wrong type or a value out of bounds is a 422; each says what is wrong in `error` (the field named), with
@@ -33,12 +33,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from medimind_assets.evaluation.generation import DEFAULT_REPETITION_PENALTY, MAX_NEW_TOKENS
+from medimind_assets.llm.template import plain_text
 from medimind_assets.serving.chat import (
     MAX_HISTORY_TURNS,
     MAX_MESSAGE_CHARS,
     Turn,
     exchanges,
     is_blank,
+    normalise,
     prompt_budget,
 )
 from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher
@@ -55,8 +57,9 @@ BODY_UNREADABLE = (
 )
 GRACEFUL_SHUTDOWN_S = 30  # SIGTERM: the requests in flight get this long to finish
 # The largest valid request, a message and MAX_HISTORY_TURNS turns at their limits with every character escaped
-# (\uXXXX), is about 10 MB: a body past this is refused before it is read (413).
-MAX_BODY_BYTES = 16 * 2**20
+# (12 bytes for one outside the BMP, a surrogate pair "\ud83d\ude00"), is about 19.3 MB: a body past this is refused
+# before it is read (413).
+MAX_BODY_BYTES = 24 * 2**20
 DETAIL_KEYS = ("type", "loc", "msg")  # what `detail` keeps of an error: not the input, which may be huge or NaN
 
 
@@ -268,7 +271,7 @@ def create_app(
         dependencies=[Depends(_require_json)],
         responses={
             400: {"description": "the body is not valid JSON"},
-            413: {"description": "the body is larger than any valid request (16 MiB)"},
+            413: {"description": "the body is larger than any valid request (24 MiB)"},
             415: {"description": "the body was not sent with Content-Type: application/json"},
             422: {"description": "a field is missing, of the wrong type or out of bounds (named in `error`)"},
             500: {"description": "the generation failed"},
@@ -287,6 +290,16 @@ def create_app(
         if budget < 1:
             return _error(
                 422, f"max_new_tokens: {bound} leaves no room for a prompt in the model's {context}-token context"
+            )
+        # As `medimind ask` refuses it: never a question cut to make room for the answer (the bound is the cause).
+        loaded = holder.current
+        prompt = loaded.served.target.template.prompt(normalise(plain_text(request.message, loaded.tokenizer)))
+        question = min(loaded.count_tokens(prompt), max_prompt_tokens or context or 0)
+        if context is not None and budget < question:
+            return _error(
+                422,
+                f"max_new_tokens: the question ({question} tokens) and max_new_tokens {bound} do not fit together in "
+                f"the model's {context}-token context: ask for at most {context - question} new tokens",
             )
         job = ChatJob(request.message, history, bound)
         try:

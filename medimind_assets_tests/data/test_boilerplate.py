@@ -160,3 +160,52 @@ def test_the_missing_table_cut_keeps_a_list_written_without_full_stops():
         kept
         == "Anemia is common. Other signs may include: Painful fingers and toes Abnormal behavior Heart failure Shock"
     )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        # A device's controls are steps to keep, not a page's media controls.
+        "- Click the dose selector to 2 units and do a safety test.",
+        "- Insert the needle into the skin and press the button until the dose counter shows 0.",
+        "Click the cap back onto the pen after each injection.",
+        # A procedure's video and a child's screen time are medicine, not a player's instructions.
+        "Video urodynamic images can show the size and shape of the urinary tract and the flow of urine.",
+        "Children younger than 18 months should avoid all screen time, except for video-chatting with family.",
+    ],
+)
+def test_device_steps_and_clinical_sentences_with_media_words_stay(content):
+    answer = f"Here is what to know.\n{content}\nStore the pen at room temperature for up to 28 days."
+    assert content in scrub_answer("How do I use it?", answer, 20).text
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "Click here to watch the video about gout.",
+        "Press the play button to start the video.",
+        "More information about testing for thyroid problems is provided in the NIDDK health topic, Thyroid Tests.",
+        "These have been retrieved from NCI's listing of clinical trials.",
+        "For more specific results, refine the search by using other search features, such as the location.",
+        "This graphic notice means that you are leaving an HHS Web site.",
+        "The NIDDK would like to thank: Jane Doe, M.D., University of Somewhere.",
+        "This information is not copyrighted.",
+    ],
+)
+def test_page_furniture_and_pointers_go(notice):
+    answer = f"Gout is a form of arthritis that causes sudden joint pain.\n{notice}"
+    assert (
+        scrub_answer("What is gout?", answer, 20).text == "Gout is a form of arthritis that causes sudden joint pain."
+    )
+
+
+def test_an_item_that_says_of_another_thing_what_the_one_before_said_is_kept():
+    """A list of test results words each item alike: the second says something new, it is no repeat."""
+    answer = (
+        "Results of the tests:\n"
+        "- Negative TST: This means that the person's body did not react to the test, and that latent TB infection or "
+        "TB disease is not likely.\n"
+        "- Negative IGRA: This means that the person's blood did not react to the test and that latent TB infection "
+        "or TB disease is not likely."
+    )
+    assert "Negative IGRA" in scrub_answer("What do the results mean?", answer, 20).text

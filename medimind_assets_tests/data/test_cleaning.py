@@ -46,10 +46,29 @@ def test_key_points_header_is_removed():
 
 
 def test_long_answers_are_cut_at_a_sentence_end():
-    text = "First sentence. Second sentence here. " + "x" * 100
+    text = "First sentence. Second sentence here. " + "Xx" * 50
     cut, was_cut = truncate_at_sentence(text, 60)
     assert was_cut and cut == "First sentence. Second sentence here."
     assert truncate_at_sentence("short.", 60) == ("short.", False)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        # A range is no list item: never "The usual dose is 0.6".
+        ("Gout hurts. The usual dose is 0.6 - 1.2 mg at the first sign of a flare, then less. ", "Gout hurts."),
+        # Abbreviations end no sentence: never "Ask about allopurinol, e.g." nor "... vs.".
+        (
+            "Gout hurts. Ask your doctor, e.g. Dr. Smith, about allopurinol vs. febuxostat, i.e. the drugs. ",
+            "Gout hurts.",
+        ),
+        # A dash inside a sentence starts no item: never "Two types can be prevented".
+        ("Gout hurts. Two types can be prevented - rotavirus and travelers diarrhea - with care. ", "Gout hurts."),
+    ],
+)
+def test_a_cut_never_ends_inside_a_range_an_abbreviation_or_a_dashed_clause(text, kept):
+    cut, was_cut = truncate_at_sentence(text + "Xx" * 60, len(text) - 5)  # inside the second sentence's end
+    assert was_cut and cut == kept
 
 
 def test_medquad_question_template_artefacts_are_repaired():
@@ -111,3 +130,15 @@ def test_one_question_whatever_its_spaces_possessives_and_plurals(one, other, sa
 )
 def test_quotes_powers_and_dose_groups_survive_cleaning(raw, clean):
     assert clean_answer(raw, strip_prefix=True) == clean
+
+
+@pytest.mark.parametrize("group", ["Adults", "Children", "Pregnant women", "Teens"])
+def test_a_dose_group_named_alone_is_no_page_title(group):
+    answer = f"{group}: Take 2 tablets every 4 to 6 hours."
+    assert clean_answer(answer, strip_prefix=True) == answer
+
+
+def test_an_html_list_keeps_its_items_as_items():
+    """The list's last short item is an item, not a heading left at the end."""
+    html = "<p>Symptoms of meningitis include:</p><ul><li>Headache</li><li>Stiff neck</li><li>Seizures</li></ul>"
+    assert clean_answer(html) == "Symptoms of meningitis include:\n\n- Headache\n- Stiff neck\n- Seizures"

@@ -34,7 +34,16 @@ from medimind_assets.evaluation.generation import Generated
 from medimind_assets.llm.template import PromptTemplate
 from medimind_assets.models import write_current_base_model
 from medimind_assets.promotion import AdapterRef, promote
-from medimind_assets.serving.chat import Exchange, Turn, build_prompt, exchanges, fold, is_blank
+from medimind_assets.serving.chat import (
+    MAX_HISTORY_TURNS,
+    MAX_MESSAGE_CHARS,
+    Exchange,
+    Turn,
+    build_prompt,
+    exchanges,
+    fold,
+    is_blank,
+)
 from medimind_assets.serving.worker import ChatJob, GenerationQueue, QueueClosed
 from medimind_assets.store import ArtifactStore
 from medimind_assets_tests.model_world import evaluated
@@ -255,6 +264,27 @@ def test_health_says_degraded_when_the_promoted_adapter_is_not_served_and_answer
         assert health.json()["status"] == "degraded" and "not served" in health.json()["reason"]
 
 
+def test_an_answer_bound_that_would_cut_the_question_is_refused_as_ask_refuses_it():
+    """The model's 64-token context: 60 new tokens leave 4 for a question of 10: a 422 saying how many fit, never
+    an answer to a question cut to its last 4 tokens."""
+    from medimind_assets.serving.server import create_app
+
+    def generate(model, tokenizer, prompts, **_):
+        return [Generated("It is a condition.", 5, stopped_on_eos=True) for _ in prompts]
+
+    app = create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=generate)
+    message = "What is gout and how is it treated?"  # 10 words with the template's: 10 tokens here
+    with running(app) as url:
+        refused = requests.post(f"{url}/api/v1/chat", json={"message": message, "max_new_tokens": 60}, timeout=10)
+        assert refused.status_code == 422
+        assert (
+            "do not fit together in the model's 64-token context: ask for at most 54 new tokens"
+            in (refused.json()["error"])
+        )
+        answered = requests.post(f"{url}/api/v1/chat", json={"message": message, "max_new_tokens": 54}, timeout=10)
+        assert answered.status_code == 200
+
+
 def test_a_closed_queue_or_a_stopped_worker_accepts_nothing():
     queue = GenerationQueue(_fake_holder(), generate=lambda *a, **k: [])
     assert not queue.accepting  # not started yet
@@ -456,6 +486,16 @@ def test_a_misspelt_or_unknown_field_is_a_422_naming_it(fake_server_url: str, pa
     assert response.status_code == 422 and f"{field}: Extra inputs are not permitted" in response.json()["error"]
 
 
+def test_the_largest_valid_request_is_under_the_body_bound():
+    """200 turns of 8,000 characters outside the BMP, each escaped as a surrogate pair ("\\ud83d\\ude00", 12 bytes)
+    as `json.dumps` writes them: valid, so never a 413."""
+    from medimind_assets.serving.server import MAX_BODY_BYTES
+
+    turn = {"role": "user", "content": "\U0001f600" * MAX_MESSAGE_CHARS}
+    body = json.dumps({"message": "\U0001f600" * MAX_MESSAGE_CHARS, "history": [turn] * MAX_HISTORY_TURNS})
+    assert len(body.encode()) < MAX_BODY_BYTES
+
+
 def test_a_body_larger_than_any_valid_request_is_a_413_before_it_is_read(fake_server_url: str):
     from medimind_assets.serving.server import MAX_BODY_BYTES
 
@@ -463,7 +503,7 @@ def test_a_body_larger_than_any_valid_request_is_a_413_before_it_is_read(fake_se
     declared = requests.post(
         f"{fake_server_url}/api/v1/chat", data=big, headers={"Content-Type": "application/json"}, timeout=30
     )
-    assert declared.status_code == 413 and "at most 16,777,216 are accepted" in declared.json()["error"]
+    assert declared.status_code == 413 and f"at most {MAX_BODY_BYTES:,} are accepted" in declared.json()["error"]
     chunks = (big[i : i + 2**20] for i in range(0, len(big), 2**20))  # sent without a Content-Length
     chunked = requests.post(
         f"{fake_server_url}/api/v1/chat", data=chunks, headers={"Content-Type": "application/json"}, timeout=30
@@ -755,7 +795,7 @@ def test_lora_model_path_serves_that_adapter_pinned_and_unmerged_on_request(worl
 @pytest.mark.parametrize("broken", ["missing", "truncated", "promoted-missing"])
 def test_an_adapter_that_fails_is_an_error_at_start_never_the_base(world, tmp_path: Path, broken: str):
     data = pipeline_data(tmp_path, world)
-    adapter = tmp_path / "adapter"
+    adapter = tmp_path / "retrained" / "trained"  # its summary's fingerprint
     shutil.copytree(world.trained_adapter, adapter)
     env = {}
     if broken == "missing":
@@ -861,6 +901,33 @@ def test_a_promotion_is_swapped_in_under_load_with_every_request_answered(world,
     order = {None: 0, "trained": 1, "random": 2}
     assert [order[f] for f in fingerprints] == sorted(order[f] for f in fingerprints)
     assert {None, "trained", "random"} <= set(fingerprints)
+
+
+def test_the_same_adapter_folder_promoted_again_with_other_bytes_is_other_weights(world, tmp_path: Path):
+    """Retrained in place and evaluated again: the promotion record's file digests change, so the server loads the
+    new bytes instead of keeping the old weights as 'the same adapter'."""
+    from medimind_assets.serving.holder import resolve_served
+
+    data = pipeline_data(tmp_path, world)
+    adapter = tmp_path / "retrained" / "trained"  # its summary's fingerprint
+    shutil.copytree(world.trained_adapter, adapter)
+    promote_adapter(data, world, adapter)
+    first = resolve_served(data)
+    promote_adapter(data, world, adapter)  # the same bytes promoted again: nothing to load
+    assert resolve_served(data).key == first.key
+    shutil.copy(world.random_adapter / "adapter_model.safetensors", adapter / "adapter_model.safetensors")
+    promote_adapter(data, world, adapter)
+    assert resolve_served(data).key != first.key
+
+
+def test_a_pointer_unreadable_for_a_moment_is_not_reported_once_it_reads_again(tmp_path: Path):
+    from medimind_assets.serving.holder import ModelHolder
+
+    holder = ModelHolder(tmp_path)
+    holder.pointer.mkdir(parents=True)
+    assert holder.check_promotion() is None and "cannot be read" in holder.last_reload_error
+    holder.pointer.rmdir()  # readable again (here: gone, which leaves the served model in place)
+    assert holder.check_promotion() is None and holder.last_reload_error is None
 
 
 def test_any_text_made_only_of_invisible_characters_is_blank_and_one_visible_one_is_not():
