@@ -352,7 +352,7 @@ RESPOND = phrases(
     r"how (?:do|can|would|should|will) (?:i|you|we|one|they|someone|a person) (?:know|tell|recogni[sz]e|spot|"
     r"notice|check|be sure)",
     r"how to (?:tell|know|recogni[sz]e|spot)|tell if|know if|tell the difference|is it (?:a|an)|is this (?:a|an)|"
-    r"could (?:this|it|i) (?:be|have)|am i having|are (?:these|those)|do i have",
+    r"could (?:this|it|i) (?:be|have)|am i having|(?<!how common )(?<!how rare )are (?:these|those)|do i have",
     r"what (?:does|do|would) (?:a |an |it )?(?:\w+ ){0,3}(?:feel|look|looks|feels|sound) like",
     r"first aid(?! (?:certificate|course|kit|training|class|box|cert|qualification)s?)|what (?:to|should|do|can|must) (?:i |we |you |they |one )?do(?! to prevent)|what should "
     r"(?:i|we|you)(?! know)|"

@@ -76,10 +76,13 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     "toxic": phrases(
         # Not "took", "ate" or "drank" alone: "took 10 lessons", "ate a dozen eggs" (what was taken names it).
         r"swallowed|swallow|ingested|chewed|licked|got into|missing from|overdos\w*|"
-        r"poison\w*|toxic|chemical\w*|bleach|cleaner|antifreeze|pesticide|fumes|gas|carbon monoxide|mushrooms|"
+        # Not gas in the gut, acid reflux or an amino acid, nor alcohol use as such: the gas, acid or drink that poisons.
+        r"poison\w*|(?<!non )toxic|chemical\w*|bleach|cleaner|antifreeze|pesticide|fumes|gas (?:leak|heater|stove|"
+        r"cooker|smell|fire)|smell(?:s|ed)? (?:of )?gas|carbon monoxide|mushrooms|"
         r"berries|pills|tablets|capsules|battery|batteries|magnets?|ecstasy|mdma|cocaine|heroin|fentanyl|meth|"
-        r"drugs|valium|xanax|paracetamol|tylenol|acetaminophen|iron|alcohol|shots|drunk|vodka|oven cleaner|"
-        r"drain|lye|acid|lime|cement"
+        r"drugs|valium|xanax|paracetamol|tylenol|acetaminophen|iron|alcohol (?:poisoning|overdose)|(?:with|and) "
+        r"alcohol|shots|drunk|vodka|oven cleaner|drain|lye|(?:battery|drain|hydrochloric|sulfuric|sulphuric|muriatic|"
+        r"hydrofluoric) acid|acid (?:burn|splash\w*|in (?:my|his|her|the) eyes?)|lime|cement"
     ),
     "injury": phrases(
         # Not hair falling out, or falling asleep.
@@ -101,7 +104,9 @@ CONCEPTS: dict[str, re.Pattern[str]] = {
     "self_harm_soft": phrases(
         r"burden|better off|end it|ending it|finish (?:my|his|her) life|go to sleep and never|never wake|noose|rope|"
         r"bridge|ledge|other side|goodbye|last week|painless way|way to go|saving up (?:his|her|my)? ?pills|"
-        r"using them on myself|hurt (?:people|someone|others)|voices|kill|die|dying|dead|suicid\w*|harm\w*|"
+        # Not harm done by a thing ("can coffee harm my liver"): harm done to oneself or others.
+        r"using them on myself|hurt (?:people|someone|others)|voices|kill|die|dying|dead|suicid\w*|self harm\w*|"
+        r"harm(?:ing)? (?:my|him|her|them)sel(?:f|ves)|harm (?:people|someone|others)|"
         r"cutting|guns?|knife"
     ),
     # Long-standing or long past: what a person has lived with is rarely an emergency now.

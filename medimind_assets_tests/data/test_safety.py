@@ -543,3 +543,32 @@ def test_a_question_the_rules_cannot_read_is_never_safe(question):
 )
 def test_english_with_foreign_words_or_without_function_words_is_read_by_the_rules(question):
     assert not assess(question).reasons or not assess(question).reasons[0].startswith("not_english")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What are the symptoms of acid reflux?",
+        "What to do for Gas in the Digestive Tract?",
+        "What are the symptoms of Aromatic L-amino acid decarboxylase deficiency?",
+        "What are the symptoms of Alcohol Use Disorder?",
+        "Can coffee harm my liver?",
+        "will it harm me to skip breakfast",
+        "How common are these diseases for Marine Toxins?",
+    ],
+)
+def test_gas_acid_alcohol_or_harm_in_an_everyday_sense_is_no_emergency(question):
+    assert classify_safety(question) != "emergency", assess(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "i smell gas in the kitchen and feel dizzy and sick",
+        "my son drank battery acid",
+        "she took 20 of her pills with alcohol",
+        "i want to harm myself tonight",
+    ],
+)
+def test_the_gas_acid_alcohol_and_harm_that_are_emergencies_still_are(question):
+    assert classify_safety(question) == "emergency", assess(question)
