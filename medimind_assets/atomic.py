@@ -49,6 +49,19 @@ def describe_os_error(exc: OSError, path: Path | str) -> str:
     return f"{reason} while writing {path}"
 
 
+def naming_the_os_error(exc: BaseException, path: Path | str) -> ArtifactWriteError | None:
+    """The operating system's refusal (a full disk, a read-only folder) inside `exc`'s chain of causes, as an
+    ArtifactWriteError naming `path`: a library that wraps it ("An error occurred while generating the dataset")
+    still says what went wrong; None when there is none."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
+            return ArtifactWriteError(exc.errno, describe_os_error(exc, path))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 @contextmanager
 def _naming_os_errors(final: Path, every: bool = False) -> Iterator[None]:
     """OSErrors as ArtifactWriteError naming the reason and `final`: `every` one, or only those `_OS_REASONS` names

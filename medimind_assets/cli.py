@@ -100,6 +100,13 @@ def _ask(args: argparse.Namespace) -> int:
     from medimind_assets.llm.artifacts import ArtifactMissingError
     from medimind_assets.serving.ask import ask, resolve_targets
 
+    if args.question is None:
+        if args.merged and not Path(args.merged).exists():
+            raise CommandError(
+                f"no question: {args.merged!r} was read as --merged's PATH; put the question first "
+                f'(medimind ask "{args.merged}" --merged)'
+            )
+        raise CommandError('no question: medimind ask "What is a headache?" (see medimind ask --help)')
     if args.base and args.compare:
         raise CommandError("--base and --compare ask for the same answer twice; use one (see medimind ask --help)")
     _require_data_dir(args.data_dir)
@@ -151,7 +158,9 @@ def add_ask_command(subparsers: argparse._SubParsersAction) -> None:
         help="answer a question with the promoted adapter (or the base, another adapter, the merged model)",
         description="Generate a greedy answer, prompted as the serving backend does: 'Human: {q}\\nAssistant:'.",
     )
-    parser.add_argument("question", help='the question, e.g. "What is a headache?"')
+    # Optional here, required by `_ask`: "ask --merged 'What is gout?'" reads the question as --merged's PATH, which
+    # deserves a better word than argparse's "the following arguments are required".
+    parser.add_argument("question", nargs="?", help='the question, e.g. "What is a headache?"')
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--adapter", metavar="PATH", help="a LoRA adapter folder instead of the promoted one")
     which.add_argument(
@@ -239,7 +248,7 @@ def _lineage(args: argparse.Namespace) -> int:
         raise CommandError(exc) from None
     except Exception as exc:  # noqa: BLE001 (the storage's own errors: sqlite, SQLAlchemy, a read-only folder)
         raise CommandError(f"the Dagster instance at {home} cannot be read ({first_line(exc)})") from None
-    print(format_chain(chain))
+    print(format_chain(chain, ArtifactStore.at(args.data_dir)))
     return 0
 
 

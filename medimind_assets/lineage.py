@@ -137,7 +137,9 @@ def lineage_chain(instance: dg.DagsterInstance, adapter_fingerprint: str) -> lis
     return chain
 
 
-def format_chain(chain: list[Link]) -> str:
+def format_chain(chain: list[Link], store: ArtifactStore | None = None) -> str:
+    """The chain as text. A kept dataset version recorded under another folder (the data folder moved or mounted
+    elsewhere) is looked for in `store` too, by its content hash."""
     lines = []
     for link in chain:
         origin = link.metadata.get("unrecorded") or (f"run {link.run_id}" if link.run_id else "observed, no run")
@@ -150,6 +152,8 @@ def format_chain(chain: list[Link]) -> str:
             lines.append(f"    path {link.metadata['path']}")
         if "versioned_path" in link.metadata:  # the dataset version itself, kept after the next build
             kept = Path(str(link.metadata["versioned_path"]))
+            if not kept.is_file() and store is not None and store.dataset_version(kept.stem).is_file():
+                kept = store.dataset_version(kept.stem)
             if not kept.is_file():
                 state = "  (removed: the data folder no longer holds it)"
             elif (actual := sha256_file(kept)) != link.data_version:

@@ -37,6 +37,8 @@ from medimind_assets_tests.model_world import use_adapter
         (["serve", "--device", "nonsense", "--data-dir", "."], "unknown device 'nonsense'"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["ask", "hi", "--base", "--compare"], "--base and --compare ask for the same answer twice"),
+        (["ask", "--merged", "What is gout?"], "'What is gout?' was read as --merged's PATH; put the question first"),
+        (["ask"], 'no question: medimind ask "What is a headache?"'),
         (["ask", "caf\udce9?", "--data-dir", "."], "the question is not UTF-8 text"),
         (["ask", "hi", "--frobnicate"], "unrecognized arguments: --frobnicate (see medimind ask --help)"),
         (["status", "--max-new-tokens", "3"], "(see medimind status --help)"),

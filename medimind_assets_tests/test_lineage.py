@@ -14,6 +14,7 @@ from medimind_assets import definitions, lineage
 from medimind_assets.data import sources
 from medimind_assets.digests import sha256_file
 from medimind_assets.resources import MediMindSettings, SubprocessLauncher
+from medimind_assets.store import ArtifactStore
 
 FAST_TRAINING = {"max_steps": 2, "batch_size": 4, "gradient_accumulation_steps": 1, "save_steps": 100}
 
@@ -177,3 +178,10 @@ def test_lineage_follows_the_dataset_the_adapter_trained_on_and_says_when_the_ta
     assert "warning: Dagster's input tag names dataset d_old, but the adapter was trained on d_new" in text
     # The kept file's name is its content hash: a file changed since says so.
     assert f"kept as {kept}  (damaged: its sha256 is now" in text
+    # The data folder moved: the version is looked for in the folder given, not called removed.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (tmp_path / "datasets").rename(moved / "datasets")
+    text = lineage.format_chain(chain, ArtifactStore.at(moved))
+    assert f"kept as {moved / 'datasets' / 'd_new.jsonl'}  (damaged" in text and "removed" not in text
+    assert "(removed: the data folder no longer holds it)" in lineage.format_chain(chain)

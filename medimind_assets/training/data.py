@@ -39,8 +39,16 @@ def load_rows(path: Path, cache_dir: Path) -> datasets.Dataset:
     """Every row of `path` (already validated by `data.rows.read_dataset`), memory-mapped from `cache_dir`."""
     import datasets
 
-    with no_progress_bars():
-        return datasets.Dataset.from_json(str(path), features=row_features(), cache_dir=str(Path(cache_dir) / "json"))
+    from medimind_assets.atomic import naming_the_os_error
+
+    cache = Path(cache_dir) / "json"
+    try:
+        with no_progress_bars():
+            return datasets.Dataset.from_json(str(path), features=row_features(), cache_dir=str(cache))
+    except Exception as exc:  # datasets wraps a full disk in "An error occurred while generating the dataset"
+        if (named := naming_the_os_error(exc, cache)) is not None:
+            raise named from exc
+        raise
 
 
 def select_split(

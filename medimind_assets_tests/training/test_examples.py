@@ -33,3 +33,27 @@ def test_batched_rows_match_one_by_one_and_count_the_cuts(tiny_tokenizer):
 
 def test_no_rows_no_examples(tiny_tokenizer):
     assert encode_rows(tiny_tokenizer, [], TEMPLATE, max_length=64) == []
+
+
+def test_a_full_disk_while_the_dataset_is_cached_is_named_with_its_folder(tmp_path, monkeypatch):
+    """`datasets` wraps the operating system's refusal in "An error occurred while generating the dataset": the
+    training and the evaluation still say the disk is full, and where."""
+    import errno
+
+    import datasets
+    import pytest
+
+    from medimind_assets.atomic import ArtifactWriteError
+    from medimind_assets.training.data import load_rows
+
+    def full_disk(*args, **kwargs):
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise datasets.exceptions.DatasetGenerationError("An error occurred while generating the dataset") from exc
+
+    monkeypatch.setattr(datasets.Dataset, "from_json", full_disk)
+    with pytest.raises(
+        ArtifactWriteError, match=f"no space left on device while writing {tmp_path / 'cache' / 'json'}"
+    ):
+        load_rows(tmp_path / "dataset.jsonl", tmp_path / "cache")
