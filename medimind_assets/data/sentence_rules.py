@@ -136,6 +136,7 @@ _ASK_A_PROFESSIONAL = _rx(
 _COPYRIGHT = _rx(
     r"©|\ball rights reserved\b|\(c\)\s*(?:crown |(?:19|20)\d\d\b)|\bcopyright\b[^.]{0,60}\b(?:19|20)\d\d\b|"
     r"\bcopyright notice\b|\b(?:work|material|content|page|site) is (?:protected by )?copyright\b|\bnot copyrighted\b|"
+    r"\b(?:images?|logos?)\b[^.]{0,80}\btrademarked\b|\bnot in the public domain\b|"
     r"\bnon-?commercial use\b|\bcreative commons\b|\bcc by(?:-\w+)*\b|"
     r"\b(?:reproduc|duplicat|distribut|republish|reprint|reus|copie|copy|copying)\w*\b[^.]{0,80}\b(?:prohibited|"
     r"without (?:the )?(?:prior )?(?:express )?(?:written )?permission)\b|"
@@ -150,7 +151,8 @@ _SOCIAL = _rx(
     r"^(?:#[^\W_]\w*[\s,]*){2,}$|^\d+ (?:comments?|replies|responses|shares|likes)$|\b(?:leave|post|add) a (?:comment|reply|review)\b|\bjoin the (?:conversation|discussion)\b|\bcomments? below\b|"
     r"\buse (?:the )?(?:promo |discount |coupon )?code\b|\b\d+% off\b|\bcoupon\b|\bcancel (?:any ?time|at any time)\b|"
     r"\brate this (?:article|page|answer|post|video)\b|\btell us what you think\b|★|^(?:yes\W+no|no\W+yes)\W*$|"
-    r"\b(?:share|print|e-?mail|bookmark|save|send) this (?:page|article|story|post|video|answer)\b|"
+    r"\b(?:share|print|e-?mail|bookmark|save|send) this (?:page|article|story|post|video|answer|infographic|"
+    r"graphic|image|widget)\b|"
     r"\bshare (?:button|icon)\b|\bsend to a friend\b|\bprint-friendly\b|\benter your e-?mail\b|\bunsubscribe\b|"
     r"\b(?:sign up|subscribe|register)\b[^.]{0,40}\b(?:newsletters?|updates|alerts|e-?mails?|rss|feeds?|digest|"
     r"podcasts?|channel|mailing list|magazine)\b|\b(?:download|get) (?:our|the)\b[^.]{0,30}\bapp\b|\bapp store\b|"
@@ -341,9 +343,9 @@ _FAMILIES = (
     (
         "copyright",
         "©|copyright|rights reserved|(c)|permission|prohibited|commercial|creative commons|cc by|trademark|courtesy|"
-        "licensed|licenced|licence",
+        "licensed|licenced|licence|public domain",
         r"©|copyright|rights reserved|\(c\)|permission|prohibited|commercial|creative commons|cc by|trademark|"
-        r"courtesy|licen[cs]ed|licence",
+        r"courtesy|licen[cs]ed|licence|public domain",
         lambda seg: _short(seg) and bool(_COPYRIGHT.search(seg.text)),
     ),
     (

@@ -174,7 +174,7 @@ class BodyLimit:
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
             return await self._too_large(int(declared))(scope, receive, send)
-        seen = 0
+        seen, started = 0, False
 
         async def limited() -> dict:
             nonlocal seen
@@ -184,7 +184,21 @@ class BodyLimit:
                 raise StarletteHTTPException(413, self._message(f"over {self.limit:,}"))
             return message
 
-        await self.app(scope, limited, send)
+        async def sending(message: dict) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, sending)
+        except asyncio.CancelledError:
+            # The graceful shutdown ran out while the body was still arriving (a stalled client): a JSON 503, as
+            # for a request whose answer was not finished, not the server's plain-text 500 and a traceback.
+            if started:
+                raise
+            await _error(503, "the server is shutting down: the request was not read in time; retry")(
+                scope, receive, send
+            )
 
     def _message(self, size: str) -> str:
         return f"the request body is {size} bytes; at most {self.limit:,} are accepted"

@@ -190,6 +190,8 @@ def test_device_steps_and_clinical_sentences_with_media_words_stay(content):
         "This graphic notice means that you are leaving an HHS Web site.",
         "The NIDDK would like to thank: Jane Doe, M.D., University of Somewhere.",
         "This information is not copyrighted.",
+        "Share this infographic and help spread the word about flu vaccination.",
+        "Images and logos on this website which are trademarked/copyrighted are not in the public domain.",
     ],
 )
 def test_page_furniture_and_pointers_go(notice):

@@ -416,6 +416,34 @@ def fake_server_url() -> Iterator[str]:
         yield url
 
 
+def test_a_client_stalled_mid_body_at_the_shutdown_deadline_gets_a_json_503():
+    """SIGTERM while a client has sent half its body: when the graceful shutdown runs out, that client hears a 503
+    in the API's JSON shape, not uvicorn's plain-text 500 (and no traceback in the log)."""
+    import uvicorn
+
+    from medimind_assets.serving.server import create_app
+
+    app = create_app(_fake_served_holder(), max_new_tokens=8, reload_interval=0, generate=lambda *a, **k: [])
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="critical", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as client:
+        client.sendall(
+            b"POST /api/v1/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"message": '
+        )
+        time.sleep(0.3)
+        server.should_exit = True
+        reply = client.recv(4096).decode()
+    thread.join(20)
+    assert reply.startswith("HTTP/1.1 503") and "application/json" in reply
+    assert '"error":"the server is shutting down: the request was not read in time; retry"' in reply
+
+
 def test_answers_escape_non_ascii_as_errors_do_and_no_swagger_page_is_served():
     from medimind_assets.serving.server import create_app
 
