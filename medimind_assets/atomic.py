@@ -82,9 +82,28 @@ def _naming_os_errors(final: Path, every: bool = False) -> Iterator[None]:
         raise
 
 
+def restore_interrupted_swap(final: Path) -> bool:
+    """A writer killed between a folder swap's two renames leaves `final` missing and its last version aside as
+    `.<name>.old-*`: that version is put back (the newest, if several), under the folder's lock as the swap itself
+    takes it, so a swap in progress is never undone. Whether one was put back."""
+    if final.exists() or final.is_symlink() or not final.parent.is_dir():
+        return False
+    with _folder_held(final.parent):
+        if final.exists() or final.is_symlink():
+            return False
+        aside = [p for p in final.parent.glob(f".{final.name}.old-*") if p.is_dir() and not p.is_symlink()]
+        for old in sorted(aside, key=lambda p: p.stat().st_mtime, reverse=True)[:1]:
+            os.replace(old, final)
+            return True
+    return False
+
+
 def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> None:
     """Remove `.<name>.*.tmp` and `.<name>.old-*` files and folders beside `final` left by writes that were killed
-    (`max_age_s=0` when the caller holds `directory_lock`: then nothing else can be writing)."""
+    (`max_age_s=0` when the caller holds `directory_lock`: then nothing else can be writing), once a version a
+    killed swap left aside is back in place."""
+    with suppress(OSError):
+        restore_interrupted_swap(final)
     now = time.time()
     for path in [*final.parent.glob(f".{final.name}.*.tmp"), *final.parent.glob(f".{final.name}.old-*")]:
         with suppress(OSError):

@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import LockHeld, directory_lock, lock_held
+from medimind_assets.atomic import LockHeld, directory_lock, lock_held, restore_interrupted_swap
 from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
@@ -108,6 +108,13 @@ def _leftovers(area: Path) -> list[Path]:
     )
 
 
+def _set_aside_from(leftover: Path) -> Path | None:
+    """The folder a swap's `.<name>.old-*` was the last version of (None for other leftovers)."""
+    if ".old-" not in leftover.name:
+        return None
+    return leftover.parent / leftover.name[1 : leftover.name.index(".old-")]
+
+
 def _training(store: ArtifactStore, fingerprint: str) -> bool:
     """Whether a training holds the fingerprint's lock (a long first step can leave its folder quiet for a day). A
     lock that cannot be opened (a read-only data folder) counts as held: nothing of it goes."""
@@ -124,6 +131,12 @@ def apply_retention(
     """Remove what is not kept (module docstring); the report says what went and how many bytes it freed (with
     `dry_run`, what would go: nothing is removed). With a pointer that cannot be read, nothing is removed and the
     report says why."""
+    areas = (store.adapters, store.evaluations, store.merged, store.checkpoints, store.datasets)
+    if not dry_run:  # first the last versions a killed swap left aside: they are in use, never leftovers
+        for final in (_set_aside_from(path) for area in areas for path in _leftovers(area)):
+            if final is not None:
+                with suppress(OSError):
+                    restore_interrupted_swap(final)
     try:
         report = RetentionReport(kept=adapters_in_use(store, keep_adapters, prune_leases=not dry_run))
     except PointerError as exc:
@@ -137,8 +150,9 @@ def apply_retention(
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         report.removed.append(path.relative_to(store.root).as_posix())
 
-    areas = (store.adapters, store.evaluations, store.merged, store.checkpoints, store.datasets)
     for leftover in (path for area in areas for path in _leftovers(area)):
+        if (final := _set_aside_from(leftover)) is not None and not final.exists():
+            continue  # to be put back (a dry run), never removed
         if _stale(leftover):  # a day untouched: the write that made it was killed
             remove(leftover)
     for area in (store.adapters, store.evaluations, store.merged):

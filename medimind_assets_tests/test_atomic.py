@@ -205,3 +205,30 @@ def test_a_lock_looked_at_for_an_instant_does_not_refuse_the_one_that_takes_it(t
     ):
         pass
     running.join()
+
+
+def test_a_folder_a_killed_swap_left_aside_is_put_back_not_removed(tmp_path):
+    """Killed between a swap's two renames: the folder is gone and its last version sits aside as `.<name>.old-*`.
+    The next write, or retention, puts it back instead of deleting the only copy."""
+    import os
+    import time
+
+    from medimind_assets.atomic import remove_stale_temporaries
+    from medimind_assets.retention import apply_retention
+    from medimind_assets.store import ArtifactStore
+
+    store = ArtifactStore.at(tmp_path / "data")
+    final = store.adapters / ("a" * 64)
+    final.mkdir(parents=True)
+    (final / "adapter_model.safetensors").write_bytes(b"weights")
+    aside = final.parent / f".{final.name}.old-x1y2"
+    os.replace(final, aside)  # what the kill leaves
+    day_ago = time.time() - 3 * 24 * 3600
+    os.utime(aside, (day_ago, day_ago))
+    assert apply_retention(store, dry_run=True).removed == []  # it would be put back, so never listed as removed
+    assert not final.exists()
+    apply_retention(store)
+    assert (final / "adapter_model.safetensors").read_bytes() == b"weights" and not aside.exists()
+    os.replace(final, aside)
+    remove_stale_temporaries(final, max_age_s=0)  # what the next write of the folder does first
+    assert (final / "adapter_model.safetensors").read_bytes() == b"weights" and not aside.exists()
