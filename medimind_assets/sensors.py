@@ -41,9 +41,9 @@ def check_sources(
                 downloads.append(dg.RunRequest(asset_selection=[dg.AssetKey(key)], run_key=run_key))
                 continue
             age = now.timestamp() - sources.newest_change(raw_dir, name)
-            if age < -1:  # a file dated ahead (a clock ahead, an archive): waiting would wait until that date
-                problems.append(f"{key}: a file is dated {-age:.0f} s in the future; observed without waiting")
-            elif settle_seconds > 0 and age < settle_seconds:
+            # A file dated ahead (a clock ahead, `cp -p` from such a host) is observed: waiting for it to be still
+            # would wait until that date.
+            if settle_seconds > 0 and 0 <= age < settle_seconds:
                 problems.append(
                     f"{key}: files changed {age:.0f} s ago; observed once they are still for {settle_seconds:.0f} s"
                 )
@@ -97,12 +97,7 @@ def check_raw_sources(
         context.instance, settings.raw_path, now, settings.source_settle_seconds
     )
     for problem in problems:  # files still arriving are normal (the skip reason says so too); anything else is not
-        if "still for" in problem:
-            context.log.info(problem)
-        elif "in the future" in problem:
-            context.log.warning(problem)
-        else:
-            context.log.error(problem)
+        context.log.info(problem) if "still for" in problem else context.log.error(problem)
     if not downloads and not problems:  # rebuilt only from sources that are all there
         for request in missing_artefacts(context.instance, settings.store, now):
             context.log.warning(
