@@ -27,7 +27,7 @@ DEVELOPMENT_QUESTIONS = tuple(
     HERE / f"safety_labels{name}.tsv"
     for name in ("", "_more", "_batch3", "_batch4", "_batch5", "_batch6", "_batch7", "_batch8", "_batch9", "_batch10")
 )
-HELD_OUT_QUESTIONS = tuple(HERE / f"safety_heldout{n}.tsv" for n in ("", "2", "3", "4", "5", "7"))
+HELD_OUT_QUESTIONS = tuple(HERE / f"safety_heldout{n}.tsv" for n in ("", "2", "3", "4", "5", "7", "8"))
 URGENT_CARE_DEVELOPMENT = HERE / "urgent_care_answers.tsv"
 URGENT_CARE_HELD_OUT = HERE / "urgent_care_answers_heldout.tsv"
 
