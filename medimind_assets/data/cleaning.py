@@ -33,6 +33,9 @@ _DOSE_GROUP = re.compile(
 )
 _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
+# Two sentences the source glued together ("... and medication.Share this ..."): a space after the full stop, so that
+# a rule dropping the second never takes the first with it. Not "U.S.", "St.Louis" or "MedlinePlus.gov".
+_GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")
 _TOP_OF_PAGE = re.compile(r"[ \t]*\bTop of Page\b[ \t]*")  # a page's link back up, left in its text
 # A sentence's end: not an abbreviation's full stop ("e.g. the", "Dr. Smith", "vs. febuxostat").
 _SENTENCE_END = re.compile(
@@ -54,7 +57,10 @@ _TAG = re.compile(
     r"</?(p|div|br|li|ul|ol|dl|dt|dd|tr|td|th|table|thead|tbody|tfoot|caption|h[1-6]|section|blockquote|hr|pre|nav|"
     r"header|footer|article|aside|main|figure|figcaption|center|form|html|head|body|title|"
     + "|".join(sorted(_INLINE_TAGS))
-    + r")\b(?:\s+[\w:-]+(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?){0,20}\s*/?>",  # attributes, or no tag
+    # Attributes with a value, or HTML's value-less ones: "a<b and b>c" is text, not a <b> tag with "and" and "b".
+    + r")\b(?:\s+(?:[\w:-]+\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+)|"
+    r"(?:hidden|disabled|checked|selected|download|async|defer|controls|autoplay|loop|muted|readonly|required|"
+    r"multiple|nowrap|noshade|compact|open|allowfullscreen)(?=[\s/>]))){0,20}\s*/?>",
     re.IGNORECASE,
 )
 # A power written as a superscript after a number ("10<sup>9</sup>/L"): kept as "10^9", not read as "109".
@@ -132,7 +138,7 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
 
 def clean_answer(text: str, strip_prefix: bool = False) -> str:
     """Cleaned answer text. `strip_prefix` for MEDIQA answers, which carry the page title."""
-    text = normalize_whitespace(text)
+    text = _GLUED_SENTENCE.sub(". ", normalize_whitespace(text))
     if "«" in text or "»" in text:  # page navigation; it leaves spaces behind
         text = _QUOTED.sub(r'"\1"', _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text)))
         text = normalize_whitespace(text.replace("«", " ").replace("»", " "))

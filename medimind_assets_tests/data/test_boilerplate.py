@@ -211,3 +211,15 @@ def test_an_item_that_says_of_another_thing_what_the_one_before_said_is_kept():
         "or TB disease is not likely."
     )
     assert "Negative IGRA" in scrub_answer("What do the results mean?", answer, 20).text
+
+
+def test_a_notice_glued_to_a_sentence_by_the_source_takes_only_itself():
+    """ "... and medication.Share this infographic ...": the sentences are told apart before the notice goes."""
+    from medimind_assets.data.cleaning import clean_answer
+
+    answer = clean_answer(
+        "Over time, people with diabetes may need both lifestyle changes and medication.Share this infographic and "
+        "help spread the word about diabetes."
+    )
+    kept = scrub_answer("How is diabetes treated?", answer, 20).text
+    assert kept == "Over time, people with diabetes may need both lifestyle changes and medication."

@@ -142,3 +142,15 @@ def test_an_html_list_keeps_its_items_as_items():
     """The list's last short item is an item, not a heading left at the end."""
     html = "<p>Symptoms of meningitis include:</p><ul><li>Headache</li><li>Stiff neck</li><li>Seizures</li></ul>"
     assert clean_answer(html) == "Symptoms of meningitis include:\n\n- Headache\n- Stiff neck\n- Seizures"
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("if a<b and b>c, stop", "if a<b and b>c, stop"),  # a comparison, not a <b> tag with bare words
+        ('<p class="note">Rest.</p>', "Rest."),
+        ('<a href="/x" download>the leaflet</a> explains it', "the leaflet explains it"),
+    ],
+)
+def test_only_markup_is_taken_for_a_tag(text, cleaned):
+    assert clean_answer(text) == cleaned
