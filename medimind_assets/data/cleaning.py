@@ -36,6 +36,9 @@ _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 # Two sentences the source glued together ("... and medication.Share this ..."): a space after the full stop, so that
 # a rule dropping the second never takes the first with it. Not "U.S.", "St.Louis" or "MedlinePlus.gov".
 _GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")
+# A sentence wrapped onto the next line ("is not intended to\nreplace the advice"): one line again, so that the rules
+# read the sentence whole. Not a list item, a heading or a line that ends a sentence.
+_SOFT_WRAP = re.compile(r"(?<=[a-z,])\n(?=[a-z])")
 _TOP_OF_PAGE = re.compile(r"[ \t]*\bTop of Page\b[ \t]*")  # a page's link back up, left in its text
 # A sentence's end: not an abbreviation's full stop ("e.g. the", "Dr. Smith", "vs. febuxostat").
 _SENTENCE_END = re.compile(
@@ -138,7 +141,7 @@ def truncate_at_sentence(text: str, max_chars: int) -> tuple[str, bool]:
 
 def clean_answer(text: str, strip_prefix: bool = False) -> str:
     """Cleaned answer text. `strip_prefix` for MEDIQA answers, which carry the page title."""
-    text = _GLUED_SENTENCE.sub(". ", normalize_whitespace(text))
+    text = _SOFT_WRAP.sub(" ", _GLUED_SENTENCE.sub(". ", normalize_whitespace(text)))
     if "«" in text or "»" in text:  # page navigation; it leaves spaces behind
         text = _QUOTED.sub(r'"\1"', _NEXT_LINK.sub(" ", _NAVIGATION.sub(" ", text)))
         text = normalize_whitespace(text.replace("«", " ").replace("»", " "))

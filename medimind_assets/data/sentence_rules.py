@@ -103,7 +103,8 @@ _LANGUAGE_SWITCH = _rx(
 # of your physician with any questions" (a sentence saying a remedy is no substitute for care is answer content).
 _DISCLAIMER = _rx(
     r"\bdisclaim(?:ers?|s)?\b|\bseek the advice of (?:your|a) (?:physician|doctor)\b[^.]{0,80}\bquestions?\b|"
-    r"\b(?:does|do) not (?:necessarily )?(?:recommend or |imply (?:an )?|constitute (?:an )?)?endorse(?:ment|s)?\b|"
+    r"\b(?:(?:does|do) not|doesn[’']?t|don[’']?t) (?:necessarily )?(?:recommend or |imply (?:an )?|constitute (?:an )?)?"
+    r"endorse(?:ment|s)?\b|"
     r"\bnot responsible for (?:the )?content\b|\bno liability\b|\bdisregard (?:professional )?medical advice\b|"
     r"\bviews? expressed\b[^.]{0,80}\b(?:do not|don't|does not|doesn't) (?:necessarily )?(?:reflect|represent)\b|"
     r"\b(?:answers?|information|content|advice|articles?) (?:is|are|here is) (?:of a )?general (?:in )?nature\b|"

@@ -192,10 +192,14 @@ def test_device_steps_and_clinical_sentences_with_media_words_stay(content):
         "This information is not copyrighted.",
         "Share this infographic and help spread the word about flu vaccination.",
         "Images and logos on this website which are trademarked/copyrighted are not in the public domain.",
+        "This information is not intended to\nreplace the advice of your doctor.",  # wrapped onto two lines
+        "The NHS website doesn't endorse any of the services listed here.",
     ],
 )
 def test_page_furniture_and_pointers_go(notice):
-    answer = f"Gout is a form of arthritis that causes sudden joint pain.\n{notice}"
+    from medimind_assets.data.cleaning import clean_answer
+
+    answer = clean_answer(f"Gout is a form of arthritis that causes sudden joint pain.\n{notice}")
     assert (
         scrub_answer("What is gout?", answer, 20).text == "Gout is a form of arthritis that causes sudden joint pain."
     )
