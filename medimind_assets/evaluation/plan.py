@@ -7,6 +7,7 @@ refuses, with the reason, an adapter trained on another base or on another datas
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
             f"but the current base model is {manifest.get('name')} ({str(manifest.get('content_hash'))[:12]}); "
             "re-materialize lora_adapter"
         )
+    refuse_over_context(settings, Path(manifest["path"]))
     dataset_version = sha256_file(store.dataset)
     trained_on = (summary.get("dataset") or {}).get("data_version")
     if trained_on and trained_on != dataset_version:
@@ -141,6 +143,25 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
                 )
             plan.ranking["fit"] = {name: str(path) for name, path in fit.items()}
     return plan
+
+
+def refuse_over_context(settings: EvaluationSettings, model_dir: Path) -> None:
+    """A reference answer or a candidate scored past the model's context would be scored at positions it never
+    learned: the gate would judge numbers that mean nothing. Refused before any model loads, naming the settings."""
+    try:
+        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+        context = int(config["max_position_embeddings"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # the model names no context: nothing to check against
+    for name, answer in (
+        ("max_response_tokens", settings.max_response_tokens),
+        ("ranking_max_answer_tokens", settings.ranking_max_answer_tokens),
+    ):
+        if settings.max_prompt_tokens + answer > context:
+            raise EvaluationRefused(
+                f"max_prompt_tokens {settings.max_prompt_tokens} + {name} {answer} exceed the base model's "
+                f"{context}-token context: lower them to at most {context} together"
+            )
 
 
 def evaluated_adapter_files(adapter_dir: Path) -> list[str]:

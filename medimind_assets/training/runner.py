@@ -295,7 +295,9 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         if hp.preference != "none":
             from medimind_assets.training.preference import train_preference
 
+            before = {n: p.detach().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
             preference = train_preference(trainer.model, tokenizer, request, plan, distributed, reporter)
+            check_changed(trainer.model, before, "the preference stage")
             if len(evaluation):  # the published adapter's validation loss: after the preference stage
                 preference["validation_loss"] = trainer.evaluate()["eval_loss"]
     except torch.OutOfMemoryError:
@@ -404,6 +406,20 @@ def check_trained(model, global_step: int) -> None:
             f"the adapter is unchanged after {global_step} optimizer step(s) (every lora_B is still zero; with "
             "warmup_ratio > 0 the first step runs at learning rate 0): train for more steps (max_steps, num_epochs, "
             "fewer gradient_accumulation_steps) or set warmup_ratio: 0. No adapter was written."
+        )
+
+
+def check_changed(model, before: dict, stage: str) -> None:
+    """Refuse a stage that moved no trainable weight (a DPO stage of one step, at learning rate 0 under warmup): it
+    would publish the adapter before it under a new fingerprint, called tuned."""
+    import torch
+
+    now = {n: p.detach() for n, p in model.named_parameters() if n in before}
+    if now and all(torch.equal(before[n], p) for n, p in now.items()):
+        raise TrainingError(
+            f"{stage} changed no weight of the adapter (too few steps: with warmup_ratio > 0 the first runs at "
+            "learning rate 0): give it more pairs or epochs (preference_max_pairs, preference_epochs) or set "
+            "warmup_ratio: 0. No adapter was written."
         )
 
 

@@ -116,3 +116,23 @@ def test_a_mediqa_test_question_moved_into_train_is_refused_against_the_raw_test
     with pytest.raises(DatasetError, match="refusing to evaluate.*test_isolation"):
         plan_evaluation(store, shared_data, EvaluationSettings())
     assert plan_evaluation(_store(tmp_path / "clean"), shared_data, EvaluationSettings()).adapter.fingerprint == "fp"
+
+
+@pytest.mark.parametrize(
+    ("settings", "names"),
+    [
+        ({"max_prompt_tokens": 256, "max_response_tokens": 900}, "max_response_tokens 900"),
+        (
+            {"max_prompt_tokens": 400, "max_response_tokens": 400, "ranking_max_answer_tokens": 700},
+            "ranking_max_answer_tokens 700",
+        ),
+    ],
+)
+def test_scoring_past_the_models_context_is_refused_before_any_model_loads(tmp_path, settings, names):
+    """Positions the model never learned would give the gate numbers that mean nothing (tiny-phi reads 1,024)."""
+    store = _store(tmp_path)
+    (store.models / "tiny" / "config.json").write_text(json.dumps({"max_position_embeddings": 1024}))
+    fits = EvaluationSettings(learned_ranking=False, max_prompt_tokens=256, max_response_tokens=768)
+    assert plan_evaluation(store, tmp_path / "raw", fits).settings == fits
+    with pytest.raises(EvaluationRefused, match=f"max_prompt_tokens .* \\+ {names} exceed the base model's 1024-token"):
+        plan_evaluation(store, tmp_path / "raw", EvaluationSettings(learned_ranking=False, **settings))

@@ -133,6 +133,18 @@ def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny
     assert metadata["preference_pairs"]["raw_value"]["pairs"] == 12
 
 
+def test_a_preference_stage_that_moves_no_weight_is_refused_not_published(settings, tiny_phi, raw_dir):
+    """Two pairs: one DPO step, at learning rate 0 under warmup. Publishing it would give the SFT adapter's bytes a
+    new fingerprint and call it preference-tuned."""
+    from medimind_assets.training.runner import TrainingError, run_training
+
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
+    request = make_request(settings, tiny_phi, max_steps=2, raw_dir=raw_dir, preference="dpo", preference_max_pairs=2)
+    with pytest.raises(TrainingError, match="the preference stage changed no weight of the adapter"):
+        run_training(request, ListReporter())
+    assert not request.adapter_dir.exists()
+
+
 def test_preference_without_the_raw_files_is_refused(settings, tiny_phi):
     from medimind_assets.training.request import RequestError
 
