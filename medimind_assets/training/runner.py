@@ -285,8 +285,20 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         )
         _check_loss(trainer, sample, tokenizer.pad_token_id, plan, reporter)
         started = time.monotonic()
-        with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
-            result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        if resume and 0 < hp.max_steps <= resumed.get("global_step", 0):
+            # The run it resumes finished (an SFT a preference stage starts from): the Trainer would train one step
+            # past max_steps, and write it among that run's checkpoints. Used as it is instead.
+            from transformers import TrainerState
+
+            trainer._load_from_checkpoint(str(resume))
+            trainer.state = TrainerState.load_from_json(str(resume / "trainer_state.json"))
+            trainer.callback_handler.on_train_begin(trainer.args, trainer.state, trainer.control)  # as train() would
+            reporter.info(f"{resume.name} finished its {hp.max_steps} steps: the adapter is used as it is")
+            losses_seen = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+            training_loss = sum(losses_seen) / len(losses_seen) if losses_seen else float("nan")
+        else:
+            with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
+                training_loss = trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss
         runtime_s = time.monotonic() - started
         curve = loss_curve(trainer.state.log_history)
         if len(evaluation) and not (curve["validation"] and curve["validation"][-1][0] == trainer.state.global_step):
@@ -361,7 +373,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
             "max_steps": state.max_steps,
             "epochs": round(float(state.epoch or 0), 4),
             "resumed_from_step": resumed.get("global_step"),
-            "train_loss_mean": float(result.training_loss),
+            "train_loss_mean": float(training_loss),
         },
         "loss_curve": curve,
     }

@@ -113,6 +113,9 @@ def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny
     outcome = run_training(dpo_request, reporter)
 
     assert any(f"resuming from checkpoint-2 of {sft.checkpoint_dir}" in line for line in reporter.lines)
+    # The SFT it starts from is finished: used as it is, never trained a step past max_steps.
+    assert outcome.summary["metrics"]["global_step"] == 2 and not (sft.checkpoint_dir / "checkpoint-3").exists()
+    assert not any("step 3/2" in line for line in reporter.lines)
     preference = outcome.summary["preference"]
     assert preference["pairs"]["pairs"] == 12 and preference["global_step"] == 3  # 12 pairs in steps of 4
     assert preference["pairs_data_version"] == dpo_request.preference["data_version"]
