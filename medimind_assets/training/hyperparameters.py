@@ -163,6 +163,11 @@ class TrainingHyperparameters:
                 raise HyperparameterError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise HyperparameterError(f"max_steps must be -1 (off) or a positive integer, got {self.max_steps}")
+        if self.max_steps == 1 and self.warmup_ratio > 0:  # refused after training otherwise (check_trained)
+            raise HyperparameterError(
+                "max_steps 1 with warmup_ratio > 0: its one step runs at learning rate 0 and would change nothing; "
+                "set max_steps to 2 or more, or warmup_ratio: 0"
+            )
         if self.preference not in PREFERENCE_CHOICES:
             raise HyperparameterError(f"preference must be one of {PREFERENCE_CHOICES}, got {self.preference!r}")
         if not isinstance(self.preference_max_length, int) or self.preference_max_length < 16:

@@ -44,6 +44,7 @@ def test_no_4bit_means_no_quantization_and_the_same_fingerprint_inputs():
         ({"batch_size": 0}, "batch_size must be a positive integer"),
         ({"lora_dropout": 1.0}, "lora_dropout"),
         ({"max_steps": 0}, "max_steps"),
+        ({"max_steps": 1}, "max_steps 1 with warmup_ratio > 0"),
         ({"target_modules": []}, "target_modules"),
         ({"learning_rate": 0}, "learning_rate"),
         ({"sources": ["pubmed"]}, "sources must be None"),

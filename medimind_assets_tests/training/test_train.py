@@ -326,11 +326,21 @@ def test_the_number_of_training_processes_is_part_of_the_fingerprint(settings, t
 
 
 def test_an_adapter_no_step_changed_is_not_published(settings, tiny_phi):
-    """One optimizer step under warmup runs at learning rate 0: the adapter would be the base model."""
-    request = make_request(settings, tiny_phi, max_steps=1)
+    """One optimizer step under warmup runs at learning rate 0: the adapter would be the base model. `max_steps: 1`
+    is refused before anything loads; a run that ends after one step otherwise (a tiny split) is refused after it."""
+    import torch
+
+    from medimind_assets.training.hyperparameters import HyperparameterError
+    from medimind_assets.training.runner import check_trained
+
+    with pytest.raises(HyperparameterError, match="max_steps 1 with warmup_ratio > 0: its one step runs at learning"):
+        make_request(settings, tiny_phi, max_steps=1)
+    untouched = torch.nn.Module()
+    untouched.lora_B = torch.nn.Parameter(torch.zeros(2, 2))  # as LoRA starts: the base model's outputs
     with pytest.raises(TrainingError, match="unchanged after 1 optimizer step"):
-        run_training(request, ListReporter())
-    assert not request.adapter_dir.exists()
+        check_trained(untouched, 1)
+    untouched.lora_B.data[0, 0] = 0.1
+    check_trained(untouched, 1)
 
 
 def test_checkpoints_are_removed_once_the_adapter_is_published_unless_kept(settings, tiny_phi):
