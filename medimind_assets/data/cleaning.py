@@ -35,10 +35,10 @@ _LOWER_WORD = re.compile(r"[a-z]+\b")
 _KEY_POINTS = re.compile(r"^key points\s*\n", re.IGNORECASE)
 # Two sentences the source glued together ("... and medication.Share this ..."): a space after the full stop, so that
 # a rule dropping the second never takes the first with it. Not "U.S.", "St.Louis" or "MedlinePlus.gov".
-_GLUED_SENTENCE = re.compile(r"(?<=[a-z]{2})\.(?=[A-Z][a-z])")
+_GLUED_SENTENCE = re.compile(r"\.(?<=[a-z]{2}\.)(?=[A-Z][a-z])")  # the full stop first: found fast
 # A sentence wrapped onto the next line ("is not intended to\nreplace the advice"): one line again, so that the rules
 # read the sentence whole. Not a list item, a heading or a line that ends a sentence.
-_SOFT_WRAP = re.compile(r"(?<=[a-z,])\n(?=[a-z])")
+_SOFT_WRAP = re.compile(r"\n(?<=[a-z,]\n)(?=[a-z])")
 _TOP_OF_PAGE = re.compile(r"[ \t]*\bTop of Page\b[ \t]*")  # a page's link back up, left in its text
 # A sentence's end: not an abbreviation's full stop ("e.g. the", "Dr. Smith", "vs. febuxostat").
 _SENTENCE_END = re.compile(
