@@ -169,3 +169,23 @@ def test_a_metric_that_is_not_a_number_fails_the_gate_named(key, value):
 def test_a_setting_that_is_not_a_number_is_refused(name):
     with pytest.raises(ValueError, match="finite numbers >= 0"):
         decide_promotion({"loss": 2.0}, {"loss": 1.0}, **{"margin": 0.01, name: float("nan")})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_comparison_left_out_fails_the_gate_and_only_its_waiver_lets_it_pass(seed):
+    import random
+
+    rng = random.Random(seed)
+    keys = {
+        "ranking_accuracy": "require_ranking",
+        "eos_rate": "require_generation",
+        "degenerate_rate": "require_generation",
+    }
+    left_out = set(rng.sample(sorted(keys), rng.randint(1, 3)))
+    base, adapter = dict(GOOD), {**GOOD, "loss": 1.5}
+    for metrics in rng.choice([[base], [adapter], [base, adapter]]):
+        for key in left_out:
+            metrics.pop(key)
+    assert not decide_promotion(base, adapter, 0.1, **TOLERANCES).passed
+    waivers = {keys[key]: False for key in left_out}
+    assert decide_promotion(base, adapter, 0.1, **TOLERANCES, **waivers).passed
