@@ -149,9 +149,7 @@ def lock_held(parent: Path, name: str) -> bool | None:
         with path.open("rb") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return False
-    except BlockingIOError:
-        return True
-    except OSError:
+    except OSError:  # BlockingIOError (held) among them
         return True
 
 
