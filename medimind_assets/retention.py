@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import LockHeld, directory_lock, lock_held, restore_interrupted_swap
+from medimind_assets.atomic import lock_held, restore_interrupted_swap
 from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
@@ -118,11 +118,7 @@ def _set_aside_from(leftover: Path) -> Path | None:
 def _training(store: ArtifactStore, fingerprint: str) -> bool:
     """Whether a training holds the fingerprint's lock (a long first step can leave its folder quiet for a day). A
     lock that cannot be opened (a read-only data folder) counts as held: nothing of it goes."""
-    try:
-        with directory_lock(store.checkpoints, fingerprint, wait=False):
-            return False
-    except (LockHeld, OSError):
-        return True
+    return lock_held(store.checkpoints, fingerprint) is True
 
 
 def apply_retention(

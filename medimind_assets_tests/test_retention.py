@@ -314,9 +314,12 @@ def test_a_dry_run_on_a_read_only_data_folder_lists_without_a_lock(tmp_path: Pat
     def read_only(*args, **kwargs):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr("medimind_assets.retention.directory_lock", read_only)
+    monkeypatch.setattr("medimind_assets.atomic.directory_lock", read_only)
+    before = sorted(store.root.rglob("*"))
     report = apply_retention(store, keep_adapters=0, dry_run=True)
-    assert report.removed and all(path.startswith(("adapters/", "evaluations/", "merged/")) for path in report.removed)
+    assert report.removed == apply_retention(store, keep_adapters=0, dry_run=True).removed
+    assert {path.split("/")[0] for path in report.removed} >= {"adapters", "evaluations", "merged"}
+    assert sorted(store.root.rglob("*")) == before  # looked at the locks (read-only), created none
 
 
 def test_a_linked_dataset_version_is_not_removed(tmp_path: Path):

@@ -219,6 +219,7 @@ def is_attribution(seg: Segment) -> bool:
 
 
 _TOKEN = re.compile(r"\S+")
+_NIH_SOURCE = re.compile(r"\s*\bNIH: ((?:(?:[A-Z][\w'-]*|of|on|and|for|the),?\s*){1,14})$")
 _CONNECTORS = frozenset("of and for on the in & to".split())
 # Words after which a name is part of the sentence ("funded by the National Institutes of Health"), not glued on.
 _LEADS_INTO_NAME = _CONNECTORS | frozenset(
@@ -232,6 +233,9 @@ def glued_attribution(text: str) -> int | None:
     connectors (optionally after "NIH:") with an organisation word in it, after a word that does not lead into it."""
     if text.rstrip().endswith((".", "!", "?", ":")):
         return None
+    source_line = _NIH_SOURCE.search(text)  # MedlinePlus's source line, glued to a list item or a sentence
+    if source_line and _ORGANISATION.search(source_line.group(1)):
+        return source_line.start()
     tokens = list(_TOKEN.finditer(text))
     i = len(tokens)
     while i > 0:

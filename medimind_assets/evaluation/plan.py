@@ -7,7 +7,6 @@ refuses, with the reason, an adapter trained on another base or on another datas
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from medimind_assets.evaluation.settings import EvaluationSettings
 from medimind_assets.integrity import SIGNED_ADAPTER_FILES, IntegrityError, read_summary, verify_digests
 from medimind_assets.llm.template import template_from_summary
 from medimind_assets.models import read_current_base_model
-from medimind_assets.models.model_dir import config_digest, tokenizer_digest
+from medimind_assets.models.model_dir import config_digest, model_context, tokenizer_digest
 from medimind_assets.promotion import AdapterRef, base_weights_changed, read_latest_adapter
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore
 
@@ -148,10 +147,8 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
 def refuse_over_context(settings: EvaluationSettings, model_dir: Path) -> None:
     """A reference answer or a candidate scored past the model's context would be scored at positions it never
     learned: the gate would judge numbers that mean nothing. Refused before any model loads, naming the settings."""
-    try:
-        config = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
-        context = int(config["max_position_embeddings"])
-    except (OSError, ValueError, KeyError, TypeError):
+    context = model_context(model_dir)
+    if context is None:
         return  # the model names no context: nothing to check against
     for name, answer in (
         ("max_response_tokens", settings.max_response_tokens),

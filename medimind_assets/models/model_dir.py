@@ -25,6 +25,16 @@ def weight_files(model_dir: Path) -> list[Path]:
     return sorted(p for p in model_dir.glob("*.safetensors") if p.is_file())
 
 
+def model_context(model_dir: Path) -> int | None:
+    """The model's context in tokens (`max_position_embeddings` of its config), read without loading it; None when
+    the config names none or cannot be read."""
+    try:
+        config = json.loads((Path(model_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
+        return int(config["max_position_embeddings"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def model_dir_problems(model_dir: Path) -> list[str]:
     """What keeps `model_dir` from being a loadable safetensors model (empty list: nothing)."""
     if not model_dir.is_dir():

@@ -25,6 +25,27 @@ def _preference(summary: dict[str, Any]) -> str:
     )
 
 
+def _trained_on(dataset: dict[str, Any]) -> str:
+    """What the adapter saw: the examples trained and validated on (a subset with `max_train_examples`, or of
+    `sources`), and the dataset's own split sizes when they differ."""
+    counts = dataset.get("row_counts") or {}
+    used = (
+        dataset.get("train_examples", counts.get("train", "?")),
+        dataset.get("validation_examples", counts.get("validation", "?")),
+    )
+    text = f"{used[0]} train / {used[1]} validation examples"
+    if used != (counts.get("train"), counts.get("validation")):
+        text += f" of its {counts.get('train', '?')} train / {counts.get('validation', '?')} validation rows"
+    return text
+
+
+def _eos_note(dataset: dict[str, Any], max_length: object) -> str:
+    cut = dataset.get("train_examples_truncated") or 0
+    if not cut:
+        return "every response ends with EOS"
+    return f"every response ends with EOS, except the {cut} cut at max_length={max_length}, which get none"
+
+
 def model_card(summary: dict[str, Any]) -> str:
     base = summary.get("base_model") or {}
     dataset = summary.get("dataset") or {}
@@ -35,7 +56,6 @@ def model_card(summary: dict[str, Any]) -> str:
         return f"{value:.4g}" if isinstance(value, int | float) else "n/a"
 
     rows = "\n".join(f"| `{key}` | `{value}` |" for key, value in sorted(hp.items()) if key != "prompt_template")
-    counts = dataset.get("row_counts") or {}
     return f"""---
 library_name: peft
 base_model: {base.get("name")}
@@ -46,8 +66,7 @@ tags: [lora, medical, medimind]
 
 A LoRA adapter for **{base.get("name")}** (revision `{base.get("revision")}`, weights `{str(base.get("content_hash"))[:12]}`),
 trained by the MediMind pipeline on `dataset.jsonl` version `{str(dataset.get("data_version"))[:12]}`
-({counts.get("train", "?")} train / {counts.get("validation", "?")} validation rows; the MEDIQA 2019 test set is
-held out and never trained on).
+({_trained_on(dataset)}; the MEDIQA 2019 test set is held out and never trained on).
 
 | metric | value |
 | --- | --- |
@@ -57,8 +76,8 @@ held out and never trained on).
 | tokens trained | {metrics.get("tokens_trained", "n/a")} |
 | trainable parameters | {metrics.get("trainable_parameters", "n/a")} |
 
-Prompt format: `{summary.get("prompt_template", "")!r}` (the prompt is masked out of the loss by default; every
-response ends with EOS).{_preference(summary)}
+Prompt format: `{summary.get("prompt_template", "")!r}` (the prompt is masked out of the loss by default;
+{_eos_note(dataset, hp.get("max_length"))}).{_preference(summary)}
 
 ## Load it
 

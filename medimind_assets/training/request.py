@@ -16,6 +16,7 @@ from typing import Any
 from medimind_assets.data.rows import DatasetError, read_dataset, split_counts
 from medimind_assets.digests import sha256_file
 from medimind_assets.errors import MediMindError
+from medimind_assets.models.model_dir import model_context
 from medimind_assets.store import ArtifactStore
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 
@@ -81,6 +82,7 @@ class TrainingRequest:
         fingerprint the run (raises on a bad input)."""
         hyperparameters.validate()
         _check_manifest(base_model)
+        _refuse_over_context(base_model, hyperparameters)
         rows = read_dataset(Path(dataset_path))
         row_counts = split_counts(rows)
         if row_counts["train"] == 0:
@@ -185,6 +187,18 @@ def _check_manifest(manifest: dict[str, Any]) -> None:
             f"base model manifest {manifest.get('name', '?')!r} has no {', '.join(missing)}; "
             "re-materialize the `base_model` asset"
         )
+
+
+def _refuse_over_context(manifest: dict[str, Any], hyperparameters: TrainingHyperparameters) -> None:
+    """Positions past the base model's context were never learned: refused here, before a process launches and
+    loads the model, not after."""
+    context = model_context(Path(manifest["path"]))
+    for name in ("max_length", "preference_max_length"):
+        if context and getattr(hyperparameters, name) > context:
+            raise RequestError(
+                f"{name}={getattr(hyperparameters, name)} exceeds the context of base model {manifest['name']!r} "
+                f"({context} tokens): lower it to at most {context}"
+            )
 
 
 def _preference_pairs(

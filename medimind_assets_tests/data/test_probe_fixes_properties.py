@@ -117,3 +117,24 @@ def test_any_text_saved_in_the_encoding_it_declares_reads_the_same(tmp_path, see
     path.write_bytes(xml.encode(codec))
     [question] = mediqa.parse_mediqa_file(path)
     assert question.text == " ".join(text.split())
+
+
+INSTITUTES = [
+    "National Institute of Diabetes and Digestive and Kidney Diseases",
+    "National Heart, Lung, and Blood Institute",
+    "National Cancer Institute",
+    "National Institute on Minority Health and Health Disparities",
+    "National Institutes of Health",
+]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_medlineplus_source_line_glued_to_any_list_or_sentence_goes_and_only_it(seed):
+    rng = random.Random(seed)
+    first, second = rng.sample(CONTENT, 2)
+    items = " ".join(f"- {word}" for word in rng.sample(["Rest", "Ice", "Surgery", "Physical therapy", "Medicines"], 3))
+    body = rng.choice([f"{first}. {second}.", f"{first}: {items}"])
+    answer = clean_answer(f"{body} NIH: {rng.choice(INSTITUTES)}")
+    assert scrub_answer("What is it?", answer, 20).text == body
+    kept = f"{body} Ask NIH: researchers there study it"  # "NIH:" opening a sentence of content stays
+    assert scrub_answer("What is it?", clean_answer(kept), 20).text == kept

@@ -16,9 +16,20 @@ from .conftest import materialize_lora, run_messages
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_an_error_in_the_training_process_fails_the_run_with_its_message(settings, tiny_phi):
+def test_a_max_length_past_the_context_fails_before_launching(settings, tiny_phi):
     instance = dg.DagsterInstance.ephemeral()
-    # The model's context is read where the model loads: in the training process, which says so.
+    result = materialize_lora(settings, instance, max_length=2048)
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    description = failure.event_specific_data.user_failure_data.description
+    assert "max_length=2048 exceeds the context of base model 'tiny-phi' (1024 tokens)" in description
+    assert not any("[pipes]" in m for m in run_messages(instance, result))  # no process was launched
+
+
+def test_an_error_in_the_training_process_fails_the_run_with_its_message(settings, tiny_phi, monkeypatch):
+    instance = dg.DagsterInstance.ephemeral()
+    # With a context the Dagster side cannot read, the check falls to where the model loads: the training
+    # process, which says so.
+    monkeypatch.setattr("medimind_assets.training.request.model_context", lambda model_dir: None)
     result = materialize_lora(settings, instance, max_length=2048)
     assert not result.success
     messages = run_messages(instance, result)

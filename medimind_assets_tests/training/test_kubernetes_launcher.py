@@ -67,8 +67,11 @@ def test_training_in_a_pod_reports_through_the_pod_log(settings, model_on_the_vo
     assert any(f"step {QUICK['max_steps']}/{QUICK['max_steps']}" in m for m in run_messages(instance, result))
 
 
-def test_a_failing_pod_fails_the_run_with_its_error(settings, model_on_the_volume, k8s_launcher, fake_cluster):
+def test_a_failing_pod_fails_the_run_with_its_error(
+    settings, model_on_the_volume, k8s_launcher, fake_cluster, monkeypatch
+):
     instance = dg.DagsterInstance.ephemeral()
+    monkeypatch.setattr("medimind_assets.training.request.model_context", lambda model_dir: None)  # fails in the pod
     result = materialize(settings, k8s_launcher, instance, max_length=2048)
     assert not result.success
     assert any("exceeds the context of base model" in m for m in run_messages(instance, result))

@@ -14,7 +14,7 @@ from medimind_assets.store import TRAINING_SUMMARY
 from medimind_assets.training.hyperparameters import TrainingHyperparameters
 from medimind_assets.training.lora import TargetModuleError
 from medimind_assets.training.reporting import pipes_metadata
-from medimind_assets.training.request import TrainingRequest, compute_fingerprint
+from medimind_assets.training.request import RequestError, TrainingRequest, compute_fingerprint
 from medimind_assets.training.runner import TrainingError, run_training
 
 from .conftest import QUICK, ListReporter, make_request, make_rows, write_dataset
@@ -146,7 +146,14 @@ def test_a_target_module_the_model_lacks_is_named_with_the_available_ones(settin
     assert not request.checkpoint_dir.exists()
 
 
-def test_max_length_beyond_the_model_context_fails_before_training(settings, tiny_phi):
+def test_max_length_beyond_the_model_context_is_refused_before_any_model_loads(settings, tiny_phi):
+    for name in ("max_length", "preference_max_length"):
+        with pytest.raises(RequestError, match=f"{name}=2048 exceeds the context of base model 'tiny-phi' \\(1024"):
+            make_request(settings, tiny_phi, **{name: 2048})
+
+
+def test_a_context_the_request_could_not_read_is_still_checked_where_the_model_loads(settings, tiny_phi, monkeypatch):
+    monkeypatch.setattr("medimind_assets.training.request.model_context", lambda model_dir: None)
     request = make_request(settings, tiny_phi, max_length=2048)
     with pytest.raises(TrainingError, match="max_length=2048 exceeds the context of base model 'tiny-phi' \\(1024"):
         run_training(request, ListReporter())
