@@ -2,7 +2,8 @@
 reporting a new data version only when their bytes changed, and starts a download run for a source whose files are
 missing; `medimind_automation` evaluates the conditions of `conditions.py`; `log_failed_runs` logs every failed run;
 `medimind_dead_runs` fails the runs whose process died (run_health.py). The raw-sources sensor also rebuilds the
-dataset and the base model when the data folder lost them.
+dataset and the base model when the data folder lost them, and evaluates again a promoted adapter trained again in
+place.
 """
 
 import datetime
@@ -76,16 +77,42 @@ def missing_artefacts(
     return requests
 
 
+def retrained_promotion(store: ArtifactStore) -> dg.RunRequest | None:
+    """An evaluation run when the promoted adapter was trained again in place (its folder failed verification and
+    the same fingerprint was retrained): intact, still the latest, but not the bytes the gate passed. Serving refuses
+    it until it is evaluated again, and no input of `evaluation` changed. One run per new content."""
+    from medimind_assets.digests import combined_hash, file_digests
+    from medimind_assets.errors import MediMindError
+    from medimind_assets.integrity import verify_adapter
+
+    try:
+        record, latest = store.read_promoted(), store.read_latest()
+        evaluated = (record or {}).get("adapter_files")
+        if not record or not latest or latest.get("fingerprint") != record.get("fingerprint"):
+            return None
+        adapter_dir = Path(record["path"])
+        if not isinstance(evaluated, dict) or not evaluated or not verify_adapter(adapter_dir):
+            return None
+        current = file_digests(adapter_dir, list(evaluated))
+    except (MediMindError, OSError):
+        return None  # unreadable or damaged: the status report names it; nothing to evaluate yet
+    if current == evaluated:
+        return None
+    run_key = f"evaluation/retrained/{record['fingerprint'][:12]}/{combined_hash(current)[:12]}"
+    return dg.RunRequest(asset_selection=[dg.AssetKey("evaluation")], run_key=run_key)
+
+
 def raw_sources_sensor_every(seconds: int) -> dg.SensorDefinition:
     """`medimind_raw_sources`, checking every `seconds` (MEDIMIND_SOURCE_CHECK_SECONDS)."""
     return dg.sensor(
         name="medimind_raw_sources",
-        target=dg.AssetSelection.assets(raw_mediqa_qa, raw_medquad) | dg.AssetSelection.assets(*REBUILT_WHEN_GONE),
+        target=dg.AssetSelection.assets(raw_mediqa_qa, raw_medquad, "evaluation", *REBUILT_WHEN_GONE),
         minimum_interval_seconds=seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Observes the raw sources without a run: reports a new data version only when their bytes "
         "changed; starts an observation run (a download) only for a source whose files are missing, and a run of "
-        "the dataset or the base model when the data folder lost it.",
+        "the dataset or the base model when the data folder lost it, and an evaluation of a promoted adapter "
+        "trained again in place.",
     )(check_raw_sources)
 
 
@@ -104,6 +131,9 @@ def check_raw_sources(
                 f"{request.asset_selection[0].to_user_string()} is gone from {settings.store.root}: rebuilt"
             )
             downloads.append(request)
+    if (request := retrained_promotion(settings.store)) is not None:
+        context.log.warning("the promoted adapter was trained again in place: evaluating it again")
+        downloads.append(request)
     if not observations and not downloads:
         return dg.SkipReason("; ".join(problems) or "the raw files are unchanged")
     return dg.SensorResult(asset_events=observations, run_requests=downloads)

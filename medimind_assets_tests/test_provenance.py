@@ -208,3 +208,26 @@ def test_a_promotion_pointer_without_what_the_evaluation_proved_is_refused(promo
     pointer.write_text(json.dumps(record))
     code, err = _ask(promoted, capsys)
     assert code == 2 and "is not a promotion an evaluation recorded" in err and dropped in err
+
+
+def test_a_promoted_adapter_trained_again_in_place_is_evaluated_again(promoted: ArtifactStore, world):
+    """Its folder was damaged and the same fingerprint retrained: intact, but not the bytes the gate passed, and
+    no input of `evaluation` changed. The raw-sources sensor asks for one evaluation per new content."""
+    import dagster as dg
+
+    from medimind_assets.sensors import retrained_promotion
+
+    record = promoted.read_promoted()
+    promoted.write_latest({"fingerprint": record["fingerprint"], "path": record["path"]})
+    assert retrained_promotion(promoted) is None  # what was evaluated is what is there
+    adapter = promoted.adapters / "trained"
+    shutil.rmtree(adapter)
+    shutil.copytree(world.random_adapter, adapter)
+    request = retrained_promotion(promoted)
+    assert request is not None and request.asset_selection == [dg.AssetKey("evaluation")]
+    assert retrained_promotion(promoted).run_key == request.run_key  # asked once for this content
+    promoted.write_latest({"fingerprint": "newer", "path": record["path"]})
+    assert retrained_promotion(promoted) is None  # a newer adapter's evaluation comes anyway
+    promoted.write_latest({"fingerprint": record["fingerprint"], "path": record["path"]})
+    (adapter / "adapter_model.safetensors").write_bytes(b"broken")
+    assert retrained_promotion(promoted) is None  # damaged: the status names it; nothing to evaluate
