@@ -10,6 +10,10 @@ is scored once per model with the likelihood rankers, and those of the MEDIQA tr
 ranker is fitted on) by the base model, as the evaluation fits it, candidates cut to 128 tokens as the preference benchmark cuts them; the scores are cached in
 `<workdir>/ranking_scores/`. The table gives official accuracy and MRR on validation and test; per model, the
 configuration with the best validation accuracy (ties: MRR) is marked.
+
+With --dev (the workdir of `preference_mediqa.py --dev`), the training files' dev quarter, which no model trained
+on, is a set of its own: the learned ranker is fitted on the other three quarters, and the models and rankings are
+chosen on validation and dev pooled ("choice").
 """
 
 from __future__ import annotations
@@ -24,20 +28,22 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 
-from preference_mediqa import RANKING_MAX_ANSWER_TOKENS, _json, prepare  # noqa: E402
+from preference_mediqa import RANKING_MAX_ANSWER_TOKENS, _json, in_dev, prepare  # noqa: E402
 
 LIKELIHOOD_RANKERS = ("mean_logprob", "sum_logprob", "pmi", "mean_pmi")
 
 
-def tasks(raw: Path) -> dict:
-    """The labelled MEDIQA ranking tasks: both training files as one, validation, test."""
+def tasks(raw: Path, dev: bool = False) -> dict:
+    """The labelled MEDIQA ranking tasks: both training files as one (with `dev`, less the dev quarter, which is
+    `dev`), validation, test; with `dev`, also `choice`: validation and dev pooled."""
     from medimind_assets.data import mediqa
     from medimind_assets.data.sources import MEDIQA
-    from medimind_assets.evaluation.ranking import load_labelled_files, load_ranking_task
+    from medimind_assets.evaluation.ranking import RankingTask, load_labelled_files, load_ranking_task
 
     folder = raw / MEDIQA / mediqa.TASK_DIR
-    return {
-        "train": load_labelled_files({tag: folder / mediqa.TRAINING_FILES[tag] for tag in mediqa.TRAIN_SPLIT_TAGS}),
+    train = load_labelled_files({tag: folder / mediqa.TRAINING_FILES[tag] for tag in mediqa.TRAIN_SPLIT_TAGS})
+    sets = {
+        "train": train,
         "validation": load_ranking_task(
             folder / mediqa.TRAINING_FILES["Validation"], ground_truth=raw / MEDIQA / mediqa.VALIDATION_GROUND_TRUTH
         ),
@@ -45,6 +51,18 @@ def tasks(raw: Path) -> dict:
             folder / mediqa.TEST_LABELLED_FILE, ground_truth=raw / MEDIQA / mediqa.TEST_GROUND_TRUTH
         ),
     }
+    if dev:
+
+        def part(keep) -> RankingTask:
+            return RankingTask(
+                [q for q in train.questions if keep(q.question_id)], [g for g in train.gold if keep(g.question_id)]
+            )
+
+        sets["train"], sets["dev"] = part(lambda q: not in_dev(q)), part(in_dev)
+        sets["choice"] = RankingTask(
+            sets["validation"].questions + sets["dev"].questions, sets["validation"].gold + sets["dev"].gold
+        )
+    return sets
 
 
 def score(args, models: list[str]) -> None:
@@ -61,8 +79,8 @@ def score(args, models: list[str]) -> None:
         model = load_for_inference(Path(manifest["path"]), "cpu")
         if name != "base":
             model = attach_adapter(model, Path(registry[name]["path"]))
-        for split, task in tasks(args.raw).items():
-            if (split == "train" and name != "base") or split not in args.splits:
+        for split, task in tasks(args.raw, args.dev).items():
+            if (split == "train" and name != "base") or split not in args.splits or split == "choice":
                 continue  # the learned ranker is fitted on the base model's scores only
             path = out / f"{name}.{split}.json"
             if path.is_file():
@@ -80,7 +98,9 @@ def table(args, models: list[str]) -> None:
     from medimind_assets.evaluation.learned_ranker import content_words, fit_on_labelled, question_scores, rerank
     from medimind_assets.evaluation.ranking import build_submission, evaluate_ranking
 
-    sets = tasks(args.raw)
+    sets = tasks(args.raw, args.dev)
+    shown = ["validation", "dev", "choice", "test"] if args.dev else ["validation", "test"]
+    chooser = "choice" if args.dev else "validation"
 
     def metrics(split: str, scored: dict) -> dict:
         return asdict(evaluate_ranking(build_submission(scored), sets[split]))
@@ -91,22 +111,23 @@ def table(args, models: list[str]) -> None:
             for split, t in sets.items()
         }  # fmt: skip
 
-    rows: list[tuple[str, str, dict, dict]] = []
+    rows: list[tuple[str, str, dict]] = []
     order = without_model(lambda q, i, c: -i)
     overlap = without_model(lambda q, i, c: len(set(content_words(q.text)) & set(content_words(c.text))))
     for label, scored in (("CHiQA's order", order), ("word overlap", overlap)):
-        rows.append(("-", label, metrics("validation", scored["validation"]), metrics("test", scored["test"])))
+        rows.append(("-", label, {s: metrics(s, scored[s]) for s in shown}))
 
     flat = {
         split: question_scores(t, {q: [(a, 0.0) for a, _ in o] for q, o in order[split].items()})
         for split, t in sets.items()
     }
     no_model = fit_on_labelled(flat["train"], sets["train"].gold)
-    rows.append(
-        ("-", "learned (no model score)", *(metrics(s, rerank(no_model, flat[s])) for s in ("validation", "test")))
-    )
+    rows.append(("-", "learned (no model score)", {s: metrics(s, rerank(no_model, flat[s])) for s in shown}))
 
     def cached(name: str, split: str) -> dict:
+        if split == "choice":
+            parts = [cached(name, "validation"), cached(name, "dev")]
+            return {ranker: {**parts[0][ranker], **parts[1][ranker]} for ranker in parts[0]}
         return json.loads((args.workdir / "ranking_scores" / f"{name}.{split}.json").read_text())
 
     fitted = {  # on the base model's scores of the training candidates, as the evaluation fits it
@@ -114,26 +135,25 @@ def table(args, models: list[str]) -> None:
         for ranker in LIKELIHOOD_RANKERS
     }
     for name in models:
-        scores = {s: cached(name, s) for s in ("validation", "test")}
+        scores = {s: cached(name, s) for s in shown}
         candidates = []
         for ranker in LIKELIHOOD_RANKERS:
-            alone = {s: scores[s][ranker] for s in ("validation", "test")}
-            candidates.append((ranker, metrics("validation", alone["validation"]), metrics("test", alone["test"])))
-            per_set = {s: question_scores(sets[s], alone[s]) for s in ("validation", "test")}
+            candidates.append((ranker, {s: metrics(s, scores[s][ranker]) for s in shown}))
             learned = fitted[ranker]
             candidates.append(
                 (
                     f"learned ({ranker})",
-                    metrics("validation", rerank(learned, per_set["validation"])),
-                    metrics("test", rerank(learned, per_set["test"])),
+                    {s: metrics(s, rerank(learned, question_scores(sets[s], scores[s][ranker]))) for s in shown},
                 )
             )
-        chosen = max(candidates, key=lambda c: (c[1]["accuracy"], c[1]["mrr"]))[0]
-        rows.extend((name, f"**{r}**" if r == chosen else r, v, t) for r, v, t in candidates)
-    print("| model | ranking | validation accuracy | validation MRR | test accuracy | test MRR |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
-    for model, ranking, v, t in rows:
-        print(f"| {model} | {ranking} | {v['accuracy']:.1%} | {v['mrr']:.3f} | {t['accuracy']:.1%} | {t['mrr']:.3f} |")
+        chosen = max(candidates, key=lambda c: (c[1][chooser]["accuracy"], c[1][chooser]["mrr"]))[0]
+        rows.extend((name, f"**{r}**" if r == chosen else r, m) for r, m in candidates)
+    names = {"choice": "validation + dev"}
+    print("| model | ranking | " + " | ".join(f"{names.get(s, s)} accuracy / MRR" for s in shown) + " |")
+    print("| --- | --- |" + " ---: |" * len(shown))
+    for model, ranking, m in rows:
+        cells = " | ".join(f"{m[s]['accuracy']:.1%} / {m[s]['mrr']:.3f}" for s in shown)
+        print(f"| {model} | {ranking} | {cells} |")
     fitted_json = {ranker: learned.as_dict() for ranker, learned in fitted.items()}
     (args.workdir / "learned_rankers.json").write_text(json.dumps(fitted_json, indent=2))
 
@@ -157,7 +177,7 @@ def labels(args, models: list[str]) -> None:
     from medimind_assets.evaluation.learned_ranker import fit_on_labelled, question_scores, rerank
     from medimind_assets.evaluation.ranking import RankingTask, build_submission, evaluate_ranking
 
-    sets = tasks(args.raw)
+    sets = tasks(args.raw, args.dev)
     rules = {
         "top half": build_submission,
         "probability": lambda s: _calibrated(s, first_always=False),
@@ -203,8 +223,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--raw", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "benchmarks" / "out" / "preference")
     parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--dev", action="store_true", help="the workdir was prepared with --dev")
     parser.add_argument(
-        "--splits", default="train,validation,test", type=lambda s: s.split(","), help="score: the sets to score"
+        "--splits", default="train,dev,validation,test", type=lambda s: s.split(","), help="score: the sets to score"
     )
     parser.add_argument("command", choices=["score", "table", "labels"])
     parser.add_argument("models", nargs="+")

@@ -16,11 +16,17 @@ Measured per model and set: `official/accuracy`, `official/mrr` (the organisers'
 (candidates cut to 128 tokens, as the evaluation asset is configured there), and the held-out loss of the set's
 reference answers (validation: the dataset's MEDIQA `validation` rows; test: every `test` row, as the gate
 measures it). On validation every ranker is also scored (`rankers`).
+
+With --dev (use its own --workdir), a fixed quarter of the MEDIQA training-file questions (`in_dev`: by a hash of
+their IDs) is held out of training: their dataset rows move to the validation split, so neither SFT nor DPO (whose
+pairs come from train-split questions only) sees them, and the held-out loss counts them. With the validation file
+they make the set the models are chosen on four times larger (`benchmarks/learned_ranking.py --dev`).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -51,6 +57,7 @@ def parse_args(argv):
     parser.add_argument("--raw", type=Path, default=PROJECT_ROOT.parent / "shared" / "data")
     parser.add_argument("--workdir", type=Path, default=PROJECT_ROOT / "benchmarks" / "out" / "preference")
     parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--dev", action="store_true", help="hold a quarter of the training questions out as dev")
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train")
     train.add_argument("name")
@@ -66,16 +73,47 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def in_dev(question_key: str) -> bool:
+    """Whether a MEDIQA training-file question (`LiveQAMed:12`) is in the --dev quarter: fixed by its ID alone."""
+    return hashlib.sha256(question_key.encode()).digest()[0] % 4 == 0
+
+
+def _with_dev(rows: list[dict]) -> tuple[list[dict], list[str]]:
+    """The rows with the dev questions' train rows moved to validation, and the dev question IDs. Any train row
+    asking a dev question's text moves too: a question sits in one split (the dataset's `split_by_question`)."""
+    from medimind_assets.data.cleaning import compact_key
+
+    dev = {
+        r["question_id"]
+        for r in rows
+        if r["source"] == "mediqa_qa" and r["split"] == "train" and in_dev(r["question_id"].removeprefix("mediqa_qa:"))
+    }
+    texts = {compact_key(r["instruction"]) for r in rows if r["question_id"] in dev}
+    moved = {r["question_id"] for r in rows if r["split"] == "train" and compact_key(r["instruction"]) in texts}
+    rows = [{**r, "split": "validation"} if r["question_id"] in moved | dev else dict(r) for r in rows]
+    return rows, sorted(dev)
+
+
 def prepare(args) -> tuple[Path, dict]:
-    """The dataset (built once from --raw) and the base model's manifest."""
+    """The dataset (built once from --raw; with --dev, the dev questions' rows moved to validation) and the base
+    model's manifest."""
     from medimind_assets.data.build import build_dataset
     from medimind_assets.data.rows import read_dataset, write_dataset
     from medimind_assets.models import resolve_base_model
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     dataset = args.workdir / "dataset.jsonl"
+    marker = args.workdir / "dev.json"
+    if dataset.is_file() and marker.is_file() != args.dev:
+        sys.exit(
+            f"{args.workdir} was prepared {'with' if marker.is_file() else 'without'} --dev: use another --workdir"
+        )
     if not dataset.is_file():
-        write_dataset(dataset, build_dataset(args.raw).rows)
+        rows = build_dataset(args.raw).rows
+        if args.dev:
+            rows, dev = _with_dev(rows)
+            marker.write_text(json.dumps(dev, indent=1))
+        write_dataset(dataset, rows)
     rows = read_dataset(dataset)
     texts = [r[k] for r in rows for k in ("instruction", "response")]
     return dataset, resolve_base_model(args.model, args.workdir / "models", texts)
