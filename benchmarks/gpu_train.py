@@ -683,6 +683,7 @@ def full_job(args, workdir: Path, device: str) -> int:
         hyperparameters=hyperparameters,
         data_root=workdir,
         force=True,
+        raw_dir=args.raw,  # the default preference stage (`auto`) runs on the MEDIQA pairs, as in the asset
     )
     _reset_peak()
     started = time.perf_counter()
@@ -699,6 +700,11 @@ def full_job(args, workdir: Path, device: str) -> int:
         f"final train loss {metrics['final_train_loss'] or float('nan'):.4f}; {runtime['batching']}; "
         f"loss on {runtime['loss']}"
     )
+    if preference := outcome.summary.get("preference"):
+        print(
+            f"then the preference stage: DPO on {preference['pairs']['pairs']} pairs, {preference['global_step']} "
+            f"steps in {preference['train_runtime_s']:,.1f} s"
+        )
     if args.evaluate:
         evaluate(args, manifest, outcome.summary, dataset_path)
     return 0

@@ -47,6 +47,7 @@ SFT = {
     "eval_steps": 40,
     "save_steps": 40,
     "keep_checkpoints": True,  # the DPO runs resume from the SFT run's last checkpoint
+    "preference": "none",  # `train sft` is SFT alone; DPO runs name preference=dpo
 }
 RANKING_MAX_ANSWER_TOKENS = 128
 MAX_RESPONSE_TOKENS = 256

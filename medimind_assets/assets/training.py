@@ -95,6 +95,10 @@ def lora_adapter(
         f"{'; only ' + ', '.join(sources) + ' rows' if sources else ''}) of dataset {request.data_version[:12]}, "
         f"fingerprint {request.fingerprint[:12]}"
     )
+    if request.preference is not None:
+        context.log.info(f"then DPO on {request.preference['counts']['pairs']} preference pairs")
+    elif config.preference == "auto":
+        context.log.info("SFT alone: no MEDIQA 2019 training question of the train split has a preference pair")
     job = PythonJob(
         TRAINING.module,
         request.to_extras(),

@@ -35,7 +35,7 @@ NON_RESULT_FIELDS = frozenset(
         "torch_compile",
     }
 )
-PREFERENCE_CHOICES = ("none", "dpo")
+PREFERENCE_CHOICES = ("auto", "dpo", "none")
 
 
 class HyperparameterError(MediMindError, ValueError):
@@ -88,15 +88,16 @@ class TrainingHyperparameters:
         "The same adapter up to float rounding and dropout's random draws.",
     )
     preference: str = option(
-        "none",
-        "none | dpo: after SFT, tune the adapter with trl's DPO on (question, correct answer, incorrect answer) pairs "
-        "of the MEDIQA 2019 training questions (never a validation or test question).",
+        "auto",
+        "auto | dpo | none: after SFT, tune the adapter with trl's DPO on (question, correct answer, incorrect answer) "
+        "pairs of the MEDIQA 2019 training questions (never a validation or test question). auto: when the train "
+        "split has such pairs, else SFT alone; dpo: refused without pairs.",
     )
     preference_beta: float = option(0.1, "DPO's beta: how far the tuned adapter may move from the SFT adapter.")
     preference_epochs: float = option(1, "Passes over the preference pairs.")
-    preference_learning_rate: float = option(2e-5, "Peak learning rate of the preference stage.")
+    preference_learning_rate: float = option(1e-4, "Peak learning rate of the preference stage.")
     preference_sft_weight: float = option(
-        0.0, "Weight of an NLL term on the correct answers added to the DPO loss (trl's 'sft' loss; 0: none)."
+        2.0, "Weight of an NLL term on the correct answers added to the DPO loss (trl's 'sft' loss; 0: none)."
     )
     preference_max_pairs: int | None = option(None, "Tune on a seeded subset of this many pairs (None: all).")
     preference_max_length: int = option(

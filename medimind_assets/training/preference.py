@@ -23,6 +23,18 @@ INCORRECT_SCORES = frozenset({1, 2})
 MIN_ANSWER_CHARS = 20
 
 
+def pairs_possible(rows: list[dict], raw_dir: Path | None) -> bool:
+    """Whether the train split has MEDIQA 2019 rows and the raw files `build_pairs` reads are there."""
+    from medimind_assets.data import mediqa
+    from medimind_assets.data.sources import MEDIQA
+
+    if raw_dir is None or not any(r["split"] == "train" and r["source"] == "mediqa_qa" for r in rows):
+        return False
+    folder = Path(raw_dir) / MEDIQA / mediqa.TASK_DIR
+    names = [mediqa.TRAINING_FILES[tag] for tag in ("Validation", *mediqa.TRAIN_SPLIT_TAGS)]
+    return all((folder / name).is_file() for name in (*names, mediqa.TEST_LABELLED_FILE))
+
+
 def build_pairs(
     rows: list[dict], raw_dir: Path, max_pairs: int | None = None, seed: int = 42
 ) -> tuple[list[dict], dict[str, int]]:

@@ -91,6 +91,8 @@ class TrainingRequest:
         preference = None
         if hyperparameters.preference != "none":
             preference = _preference_pairs(rows, raw_dir, hyperparameters, ArtifactStore.at(data_root).cache)
+        # `auto` becomes what runs, so the fingerprint and the record name the same run as an explicit choice would.
+        hyperparameters = dataclasses.replace(hyperparameters, preference="dpo" if preference else "none")
         return cls(
             dataset_path=str(Path(dataset_path).resolve()),
             data_version=data_version,
@@ -204,12 +206,18 @@ def _refuse_over_context(manifest: dict[str, Any], hyperparameters: TrainingHype
 def _preference_pairs(
     rows: list[dict], raw_dir: Path | None, hyperparameters: TrainingHyperparameters, cache_dir: Path
 ) -> dict[str, Any]:
-    from medimind_assets.training.preference import build_pairs, write_pairs
+    """The pairs' file, version and counts; None under `auto` when there are none (SFT alone)."""
+    from medimind_assets.training.preference import build_pairs, pairs_possible, write_pairs
 
+    auto = hyperparameters.preference == "auto"
+    if auto and not pairs_possible(rows, raw_dir):
+        return None
     if raw_dir is None:
         raise RequestError("preference tuning needs the raw MEDIQA 2019 files (raw_dir) for its incorrect answers")
     pairs, counts = build_pairs(rows, Path(raw_dir), hyperparameters.preference_max_pairs, hyperparameters.seed)
     if not pairs:
+        if auto:
+            return None
         raise DatasetError(f"no preference pairs: no MEDIQA training question of the train split has both ({counts})")
     path, version = write_pairs(pairs, cache_dir)
     return {"path": str(path), "data_version": version, "counts": counts}

@@ -66,10 +66,10 @@ def test_bad_values_are_named(values, message):
         TrainingHyperparameters.from_dict(values)
 
 
-def test_the_preference_stage_is_off_by_default_and_its_settings_count_only_with_it():
-    hp = TrainingHyperparameters()
-    assert hp.preference == "none"
-    assert TrainingHyperparameters(preference_beta=0.5).result_affecting() == hp.result_affecting()
+def test_the_preference_stage_runs_where_it_can_by_default_and_its_settings_count_only_with_it():
+    assert TrainingHyperparameters().preference == "auto"
+    hp = TrainingHyperparameters(preference="none")
+    assert TrainingHyperparameters(preference="none", preference_beta=0.5).result_affecting() == hp.result_affecting()
     dpo = TrainingHyperparameters(preference="dpo")
     assert dpo.result_affecting() != hp.result_affecting()
     assert TrainingHyperparameters(preference="dpo", preference_beta=0.5).result_affecting() != dpo.result_affecting()

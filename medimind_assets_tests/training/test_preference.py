@@ -155,6 +155,32 @@ def test_preference_without_the_raw_files_is_refused(settings, tiny_phi):
         make_request(settings, tiny_phi, preference="dpo")
 
 
+def test_auto_tunes_on_pairs_where_there_are_some_and_trains_sft_alone_where_there_are_none(
+    settings, tiny_phi, raw_dir, tmp_path
+):
+    """The default: a MedQuAD-only corpus (or no raw MEDIQA files) trains, as the same run without the stage."""
+    from medimind_assets.data.rows import DatasetError
+
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
+    auto = make_request(settings, tiny_phi, raw_dir=raw_dir)
+    assert auto.hyperparameters.preference == "dpo" and auto.preference["counts"]["pairs"] == 12
+    assert auto.fingerprint == make_request(settings, tiny_phi, raw_dir=raw_dir, preference="dpo").fingerprint
+    sft_alone = make_request(settings, tiny_phi, raw_dir=raw_dir, preference="none")
+    # No raw MEDIQA files, or a train split without MEDIQA rows: SFT alone, the run `none` names.
+    assert make_request(settings, tiny_phi).fingerprint == sft_alone.fingerprint
+    empty = tmp_path / "medquad-only"
+    empty.mkdir()
+    assert make_request(settings, tiny_phi, raw_dir=empty).preference is None
+    write_dataset(settings.store.dataset, make_rows())
+    request = make_request(settings, tiny_phi, raw_dir=raw_dir)
+    assert request.preference is None and request.hyperparameters.preference == "none"
+    # The one MEDIQA training question of the train split asks what a validation question asks: no pair.
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows({"mediqa_qa:Alexa:A0": "train"}))
+    assert make_request(settings, tiny_phi, raw_dir=raw_dir).preference is None
+    with pytest.raises(DatasetError, match="no preference pairs"):
+        make_request(settings, tiny_phi, raw_dir=raw_dir, preference="dpo")
+
+
 def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapter(settings, tiny_phi, raw_dir):
     import shutil
 
