@@ -67,7 +67,9 @@ class TrainingHyperparameters:
     no_4bit: bool = option(False, "The seed's flag: True means quantization='none'.")
     warmup_ratio: float = option(0.03, "Share of the steps with a rising learning rate.")
     seed: int = option(42, "Seed of initialisation, shuffling and subsets.")
-    max_steps: int = option(-1, "Stop after this many optimizer steps (-1: off); for smoke runs.")
+    max_steps: int = option(
+        -1, "Stop each stage (SFT, then preference) after this many optimizer steps (-1: off); for smoke runs."
+    )
     max_train_examples: int | None = option(None, "Train on a seeded subset of this size.")
     max_eval_examples: int | None = option(None, "Validate on a seeded subset of this size.")
     sources: list[str] | None = option(None, "Train and validate on these sources' rows only (None: all).")

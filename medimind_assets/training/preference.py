@@ -109,10 +109,10 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
     import datasets
     from trl import DPOConfig, DPOTrainer
 
-    from medimind_assets.quiet import no_progress_bars, peft_wrapping
+    from medimind_assets.quiet import no_progress_bars
     from medimind_assets.training.checkpoints import resume_point
     from medimind_assets.training.reporting import loss_curve
-    from medimind_assets.training.trainer import common_arguments, make_trainer, trl_config
+    from medimind_assets.training.trainer import common_arguments, make_trainer, train_or_reuse, trl_config
 
     spec, hp = request.preference, request.hyperparameters
     template, weight = hp.template, hp.preference_sft_weight
@@ -128,11 +128,13 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
         )
     run_dir = request.checkpoint_dir / "preference"
     resume = resume_point(run_dir, request.force, distributed.is_main, reporter.info)
+    resumed_step = json.loads((resume / "trainer_state.json").read_text())["global_step"] if resume else 0
     reporter.info(f"preference stage: DPO on {len(dataset)} pairs ({spec['counts']})")
     args = trl_config(
         DPOConfig,
         **common_arguments(hp, plan, run_dir, has_eval=False),
         num_train_epochs=hp.preference_epochs,
+        max_steps=hp.max_steps,  # a smoke run's bound holds for both stages
         learning_rate=hp.preference_learning_rate,
         beta=hp.preference_beta,
         loss_type=["sigmoid", "sft"] if weight else ["sigmoid"],
@@ -144,8 +146,7 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
             DPOTrainer, reporter, model=model, args=args, train_dataset=dataset, processing_class=tokenizer
         )
     started = time.monotonic()
-    with peft_wrapping():
-        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    train_or_reuse(trainer, resume, resumed_step, hp.max_steps, reporter)
     runtime_s = time.monotonic() - started
     model.delete_adapter("ref")  # the frozen reference copy; only the tuned adapter is published
     model.set_adapter("default")

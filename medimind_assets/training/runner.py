@@ -239,7 +239,7 @@ def _tokenized_splits(request: TrainingRequest, tokenizer, reporter: Reporter):
 
 
 def _train(request: TrainingRequest, reporter: Reporter, distributed: Distributed) -> TrainingOutcome:
-    from medimind_assets.quiet import before_peft, peft_wrapping
+    from medimind_assets.quiet import before_peft
 
     before_peft()  # transformers' training utilities (set_seed, TrainerCallback, Trainer) import peft and bitsandbytes
     import torch
@@ -253,7 +253,7 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         model_shape,
         plan_runtime,
     )
-    from medimind_assets.training.trainer import build_trainer, describe_batching
+    from medimind_assets.training.trainer import build_trainer, describe_batching, train_or_reuse
 
     hp, manifest = request.hyperparameters, request.base_model
     plan = plan_runtime(
@@ -285,20 +285,8 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
         )
         _check_loss(trainer, sample, tokenizer.pad_token_id, plan, reporter)
         started = time.monotonic()
-        if resume and 0 < hp.max_steps <= resumed.get("global_step", 0):
-            # The run it resumes finished (an SFT a preference stage starts from): the Trainer would train one step
-            # past max_steps, and write it among that run's checkpoints. Used as it is instead.
-            from transformers import TrainerState
-
-            trainer._load_from_checkpoint(str(resume))
-            trainer.state = TrainerState.load_from_json(str(resume / "trainer_state.json"))
-            trainer.callback_handler.on_train_begin(trainer.args, trainer.state, trainer.control)  # as train() would
-            reporter.info(f"{resume.name} finished its {hp.max_steps} steps: the adapter is used as it is")
-            losses_seen = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-            training_loss = sum(losses_seen) / len(losses_seen) if losses_seen else float("nan")
-        else:
-            with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
-                training_loss = trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss
+        # An SFT a preference stage starts from may have finished: used as it is.
+        training_loss = train_or_reuse(trainer, resume, resumed.get("global_step", 0), hp.max_steps, reporter)
         runtime_s = time.monotonic() - started
         curve = loss_curve(trainer.state.log_history)
         if len(evaluation) and not (curve["validation"] and curve["validation"][-1][0] == trainer.state.global_step):

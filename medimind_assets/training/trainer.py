@@ -71,6 +71,25 @@ def make_trainer(trainer_class, reporter: Reporter, extra_callbacks: Sequence = 
     return trainer
 
 
+def train_or_reuse(trainer, resume: Path | None, resumed_step: int, max_steps: int, reporter: Reporter) -> float:
+    """Train, from `resume` when given, and return the mean training loss; a resumed run that already finished its
+    `max_steps` is loaded as it is (the Trainer would train one step past `max_steps` and write it among the run's
+    checkpoints)."""
+    from medimind_assets.quiet import peft_wrapping
+
+    if resume and 0 < max_steps <= resumed_step:
+        from transformers import TrainerState
+
+        trainer._load_from_checkpoint(str(resume))
+        trainer.state = TrainerState.load_from_json(str(resume / "trainer_state.json"))
+        trainer.callback_handler.on_train_begin(trainer.args, trainer.state, trainer.control)  # as train() would
+        reporter.info(f"{resume.name} finished its {max_steps} steps: the adapter is used as it is")
+        losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+        return sum(losses) / len(losses) if losses else float("nan")
+    with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
+        return trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss
+
+
 def describe_batching(hp: TrainingHyperparameters) -> str:
     if hp.packing:
         layout = f"packed into rows of {hp.max_length} tokens"

@@ -10,7 +10,7 @@ from medimind_assets.data import mediqa
 from medimind_assets.data.sources import MEDIQA
 from medimind_assets.training.preference import build_pairs
 
-from .conftest import ListReporter, make_request, make_rows, write_dataset
+from .conftest import ListReporter, make_request, make_rows, materialize_lora, run_messages, write_dataset
 
 ANSWER = "Gout is a form of arthritis caused by uric acid crystals in a joint; see a doctor about {}."
 WRONG = "This page is about {} in dogs and cats, which the question did not ask about at all."
@@ -32,8 +32,21 @@ def _xml(path: Path, questions: list[tuple[str, str, list[tuple[str, int]]]]) ->
     path.write_text("\n".join(parts), encoding="utf-8")
 
 
+TOPICS = {
+    "L0": "gout flares at night",
+    "L1": "a sprained ankle that keeps swelling",
+    "L2": "migraines with an aura",
+    "L3": "itchy eczema on my hands",
+    "L4": "high blood pressure in pregnancy",
+    "L5": "a child with croup",
+    "A1": "shingles pain after the rash",
+    "V0": "kidney stones that keep coming back",
+    "T0": "a tick bite with a red ring around it",
+}
+
+
 def _question(qid: str) -> str:
-    return f"What should I do about my gout, question {qid}?"
+    return f"What should I do about {TOPICS[qid]}?"
 
 
 @pytest.fixture
@@ -117,7 +130,7 @@ def test_dpo_after_sft_publishes_one_tuned_adapter_with_its_pairs(settings, tiny
     assert outcome.summary["metrics"]["global_step"] == 2 and not (sft.checkpoint_dir / "checkpoint-3").exists()
     assert not any("step 3/2" in line for line in reporter.lines)
     preference = outcome.summary["preference"]
-    assert preference["pairs"]["pairs"] == 12 and preference["global_step"] == 3  # 12 pairs in steps of 4
+    assert preference["pairs"]["pairs"] == 12 and preference["global_step"] == 2  # max_steps bounds both stages
     assert preference["pairs_data_version"] == dpo_request.preference["data_version"]
     assert outcome.summary["runtime"]["trainer"] == "trl SFTTrainer + DPOTrainer"
     assert outcome.summary["metrics"]["final_validation_loss"] == preference["validation_loss"]
@@ -142,7 +155,9 @@ def test_a_preference_stage_that_moves_no_weight_is_refused_not_published(settin
     from medimind_assets.training.runner import TrainingError, run_training
 
     write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
-    request = make_request(settings, tiny_phi, max_steps=2, raw_dir=raw_dir, preference="dpo", preference_max_pairs=2)
+    request = make_request(  # no max_steps: it would hold the stage to its steps, cycling the pairs
+        settings, tiny_phi, max_steps=-1, num_epochs=1, raw_dir=raw_dir, preference="dpo", preference_max_pairs=2
+    )
     with pytest.raises(TrainingError, match="the preference stage changed no weight of the adapter"):
         run_training(request, ListReporter())
     assert not request.adapter_dir.exists()
@@ -188,8 +203,8 @@ def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapt
 
     write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
 
-    def request(**overrides):
-        return make_request(settings, tiny_phi, max_steps=2, save_steps=1, raw_dir=raw_dir, **overrides)
+    def request(**overrides):  # 3 DPO steps: the 12 pairs in steps of 4
+        return make_request(settings, tiny_phi, max_steps=3, save_steps=1, raw_dir=raw_dir, **overrides)
 
     first = request(preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True)
     run_training(first, ListReporter())
@@ -201,3 +216,50 @@ def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapt
     run_training(request(preference="dpo", preference_learning_rate=1e-3), reporter)
     assert any("resuming from checkpoint-2 of" in line and line.endswith("/preference") for line in reporter.lines)
     assert (first.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
+    # Killed after the stage's last checkpoint, before publishing: that checkpoint is the adapter, no step past it.
+    shutil.rmtree(first.adapter_dir)
+    reporter = ListReporter()
+    run_training(request(preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True), reporter)
+    assert "checkpoint-3 finished its 3 steps: the adapter is used as it is" in reporter.lines
+    assert not (first.checkpoint_dir / "preference" / "checkpoint-4").exists()
+    assert (first.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
+
+
+def test_dpo_runs_on_a_4bit_base_with_gradient_checkpointing(settings, tiny_phi, raw_dir):
+    """The default GPU run: 4-bit weights, and now the preference stage after SFT on them."""
+    import math
+
+    from medimind_assets.training.runner import run_training
+
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
+    request = make_request(
+        settings, tiny_phi, raw_dir=raw_dir, quantization="4bit", gradient_checkpointing=True, max_steps=2
+    )
+    assert request.hyperparameters.preference == "dpo"
+    outcome = run_training(request, ListReporter())
+    assert outcome.summary["runtime"]["quantization"] == "4bit"
+    preference = outcome.summary["preference"]
+    assert preference["global_step"] == 2 and all(math.isfinite(loss) for _, loss in preference["loss_curve"]["train"])
+    assert math.isfinite(preference["validation_loss"])
+
+
+@pytest.mark.slow
+def test_the_default_run_on_two_processes_tunes_on_the_pairs_after_sft(settings, tiny_phi, raw_dir):
+    """The asset with its default `preference: auto`, two training processes (gloo): one DPO-tuned adapter."""
+    import dagster as dg
+
+    assert settings.raw_path == raw_dir  # the asset reads the MEDIQA files where the settings say
+    write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_lora(settings, instance, num_processes=2, max_steps=2)
+    messages = run_messages(instance, result)
+    assert result.success, messages
+    assert any("then DPO on 12 preference pairs" in m for m in messages)
+    [materialization] = result.asset_materializations_for_node("lora_adapter")
+    assert materialization.metadata["runtime"].value["world_size"] == 2
+    assert materialization.metadata["preference_pairs"].value["pairs"] == 12
+    summary = json.loads(
+        (Path(materialization.metadata["identifiers"].value["adapter_path"]) / "training_summary.json").read_text()
+    )
+    assert summary["hyperparameters"]["preference"] == "dpo"
+    assert summary["preference"]["global_step"] == 2  # 12 pairs, 4 per process and step: 8 a step, 2 an epoch
