@@ -74,7 +74,9 @@ def _dataset_line(store: ArtifactStore) -> str:
     return _stage("dataset", f"{_short(store.dataset, store.root)}: {sum(counts.values()):,} rows ({split})")
 
 
-def training_facts(metrics: dict[str, Any], curve: dict[str, Any]) -> list[str]:
+def training_facts(
+    metrics: dict[str, Any], curve: dict[str, Any], preference: dict[str, Any] | None = None
+) -> list[str]:
     """What a training summary says about the run, in the order a reader checks it; absent facts left out."""
     facts = []
     if "global_step" in metrics:
@@ -92,6 +94,10 @@ def training_facts(metrics: dict[str, Any], curve: dict[str, Any]) -> list[str]:
     train = curve.get("train") or []
     if len(train) >= 2:
         facts.append(f"train loss {_fixed(train[0][1])} -> {_fixed(train[-1][1])}")
+    if preference and isinstance(preference.get("global_step"), int):
+        pairs = (preference.get("pairs") or {}).get("pairs", "?")
+        took = _duration(preference.get("train_runtime_s"))
+        facts.append(f"then DPO on {pairs} preference pairs: {preference['global_step']} steps in {took}")
     if metrics.get("final_validation_loss") is not None:
         facts.append(f"validation loss {_fixed(metrics['final_validation_loss'])}")
     return facts
@@ -149,7 +155,7 @@ def _adapter_lines(store: ArtifactStore, latest: dict[str, Any], current: dict[s
         return [_stage("adapter", f"{shown} is missing (adapters/latest.json points at it): materialize lora_adapter")]
     try:
         summary = read_summary(Path(latest["path"]))
-        facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {})
+        facts = training_facts(summary.get("metrics") or {}, summary.get("loss_curve") or {}, summary.get("preference"))
     except UNREADABLE as exc:
         summary, facts = {}, [f"its training summary cannot be read: {exc}"]
     try:

@@ -238,6 +238,12 @@ def test_training_facts_say_how_long_and_whether_the_loss_fell():
         "validation loss 2.276",
     ]
     assert training_facts({}, {}) == []
+    dpo = {"pairs": {"pairs": 26, "questions": 15}, "global_step": 7, "train_runtime_s": 252.4}
+    assert training_facts({**metrics, "final_validation_loss": 2.3833}, curve, dpo)[2:] == [
+        "train loss 2.710 -> 2.583",
+        "then DPO on 26 preference pairs: 7 steps in 4m12s",
+        "validation loss 2.383",  # measured after the preference stage
+    ]
     resumed = {**metrics, "train_runtime_s": 0.8, "resumed_from_step": 100}
     assert training_facts(resumed, {})[1] == "14,799 tokens, resumed at step 100: 1s"  # not "in 1s"
 
