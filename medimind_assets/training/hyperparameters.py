@@ -68,7 +68,9 @@ class TrainingHyperparameters:
     warmup_ratio: float = option(0.03, "Share of the steps with a rising learning rate.")
     seed: int = option(42, "Seed of initialisation, shuffling and subsets.")
     max_steps: int = option(
-        -1, "Stop each stage (SFT, then preference) after this many optimizer steps (-1: off); for smoke runs."
+        -1,
+        "Stop after this many optimizer steps (-1: off); for smoke runs. The preference stage stops there too, or at "
+        "the end of its epochs if sooner.",
     )
     max_train_examples: int | None = option(None, "Train on a seeded subset of this size.")
     max_eval_examples: int | None = option(None, "Validate on a seeded subset of this size.")

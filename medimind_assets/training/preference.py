@@ -10,6 +10,7 @@ frozen copy of itself (trl's second adapter, "ref"), removed before publishing.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections import Counter, defaultdict
@@ -126,6 +127,10 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
             },
             remove_columns=pairs.column_names,
         )
+    # `max_steps` bounds the stage (a smoke run stays short) without stretching it past its epochs over few pairs.
+    per_step = hp.batch_size * hp.gradient_accumulation_steps * distributed.world_size
+    epoch_steps = math.ceil(math.ceil(len(dataset) / per_step) * hp.preference_epochs)
+    max_steps = hp.max_steps if 0 < hp.max_steps < epoch_steps else -1
     run_dir = request.checkpoint_dir / "preference"
     resume = resume_point(run_dir, request.force, distributed.is_main, reporter.info)
     resumed_step = json.loads((resume / "trainer_state.json").read_text())["global_step"] if resume else 0
@@ -134,7 +139,7 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
         DPOConfig,
         **common_arguments(hp, plan, run_dir, has_eval=False),
         num_train_epochs=hp.preference_epochs,
-        max_steps=hp.max_steps,  # a smoke run's bound holds for both stages
+        max_steps=max_steps,
         learning_rate=hp.preference_learning_rate,
         beta=hp.preference_beta,
         loss_type=["sigmoid", "sft"] if weight else ["sigmoid"],
@@ -146,7 +151,7 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
             DPOTrainer, reporter, model=model, args=args, train_dataset=dataset, processing_class=tokenizer
         )
     started = time.monotonic()
-    train_or_reuse(trainer, resume, resumed_step, hp.max_steps, reporter)
+    train_or_reuse(trainer, resume, resumed_step, max_steps, reporter)
     runtime_s = time.monotonic() - started
     model.delete_adapter("ref")  # the frozen reference copy; only the tuned adapter is published
     model.set_adapter("default")

@@ -52,7 +52,13 @@ from medimind_assets_tests.e2e.webui_graphql import (
 RUN_CONFIG = {
     "ops": {
         "lora_adapter": {
-            "config": {"max_steps": 20, "num_epochs": 1, "learning_rate": 1e-2, "gradient_accumulation_steps": 1}
+            "config": {
+                "max_steps": 20,
+                "num_epochs": 1,
+                "learning_rate": 1e-2,
+                "gradient_accumulation_steps": 1,
+                "preference_max_pairs": 8,  # the default preference stage in the run, kept short
+            }
         },
         "evaluation": {
             "config": {

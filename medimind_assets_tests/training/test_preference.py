@@ -155,9 +155,7 @@ def test_a_preference_stage_that_moves_no_weight_is_refused_not_published(settin
     from medimind_assets.training.runner import TrainingError, run_training
 
     write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
-    request = make_request(  # no max_steps: it would hold the stage to its steps, cycling the pairs
-        settings, tiny_phi, max_steps=-1, num_epochs=1, raw_dir=raw_dir, preference="dpo", preference_max_pairs=2
-    )
+    request = make_request(settings, tiny_phi, max_steps=2, raw_dir=raw_dir, preference="dpo", preference_max_pairs=2)
     with pytest.raises(TrainingError, match="the preference stage changed no weight of the adapter"):
         run_training(request, ListReporter())
     assert not request.adapter_dir.exists()
@@ -203,26 +201,33 @@ def test_a_preference_stage_resumed_from_its_checkpoint_publishes_the_same_adapt
 
     write_dataset(settings.store.dataset, make_rows() + _mediqa_rows(SPLITS))
 
-    def request(**overrides):  # 3 DPO steps: the 12 pairs in steps of 4
-        return make_request(settings, tiny_phi, max_steps=3, save_steps=1, raw_dir=raw_dir, **overrides)
+    def request(**overrides):  # 3 DPO steps (the 12 pairs in steps of 4), or max_steps
+        return make_request(settings, tiny_phi, save_steps=1, raw_dir=raw_dir, **overrides)
 
-    first = request(preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True)
+    def killed(run, *checkpoints):  # no adapter, the stage's last checkpoints lost
+        shutil.rmtree(run.adapter_dir)
+        for checkpoint in checkpoints:
+            shutil.rmtree(run.checkpoint_dir / "preference" / checkpoint)
+
+    first = request(max_steps=3, preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True)
     run_training(first, ListReporter())
     weights = (first.adapter_dir / "adapter_model.safetensors").read_bytes()
-    # As after a kill during the preference stage: no adapter, its last checkpoint lost.
-    shutil.rmtree(first.adapter_dir)
-    shutil.rmtree(first.checkpoint_dir / "preference" / "checkpoint-3")
+    killed(first, "checkpoint-3")
     reporter = ListReporter()
-    run_training(request(preference="dpo", preference_learning_rate=1e-3), reporter)
+    run_training(request(max_steps=3, preference="dpo", preference_learning_rate=1e-3), reporter)
     assert any("resuming from checkpoint-2 of" in line and line.endswith("/preference") for line in reporter.lines)
     assert (first.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
-    # Killed after the stage's last checkpoint, before publishing: that checkpoint is the adapter, no step past it.
-    shutil.rmtree(first.adapter_dir)
+    # Held to 2 steps by max_steps, killed after the stage's last checkpoint, before publishing: that checkpoint is
+    # the adapter, no step past it.
+    short = request(max_steps=2, preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True)
+    run_training(short, ListReporter())
+    weights = (short.adapter_dir / "adapter_model.safetensors").read_bytes()
+    killed(short)
     reporter = ListReporter()
-    run_training(request(preference="dpo", preference_learning_rate=1e-3, keep_checkpoints=True), reporter)
-    assert "checkpoint-3 finished its 3 steps: the adapter is used as it is" in reporter.lines
-    assert not (first.checkpoint_dir / "preference" / "checkpoint-4").exists()
-    assert (first.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
+    run_training(short, reporter)
+    assert "checkpoint-2 finished its 2 steps: the adapter is used as it is" in reporter.lines
+    assert not (short.checkpoint_dir / "preference" / "checkpoint-3").exists()
+    assert (short.adapter_dir / "adapter_model.safetensors").read_bytes() == weights
 
 
 def test_dpo_runs_on_a_4bit_base_with_gradient_checkpointing(settings, tiny_phi, raw_dir):
