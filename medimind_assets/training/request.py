@@ -205,7 +205,7 @@ def _refuse_over_context(manifest: dict[str, Any], hyperparameters: TrainingHype
 
 def _preference_pairs(
     rows: list[dict], raw_dir: Path | None, hyperparameters: TrainingHyperparameters, cache_dir: Path
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """The pairs' file, version and counts; None under `auto` when there are none (SFT alone)."""
     from medimind_assets.training.preference import build_pairs, pairs_possible, write_pairs
 
