@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 
 from medimind_assets.errors import MediMindError
@@ -35,8 +35,6 @@ _OS_REASONS = {
     errno.EPERM: "operation not permitted",
     errno.EROFS: "read-only file system",
 }
-
-
 _RUST_OS_ERROR = re.compile(r"\(os error (\d+)\)|\bOs \{ code: (\d+)")
 
 
@@ -70,15 +68,12 @@ def _naming_os_errors(final: Path, every: bool = False) -> Iterator[None]:
         yield
     except ArtifactWriteError:
         raise
-    except OSError as exc:
-        if every or exc.errno in _OS_REASONS:
-            raise ArtifactWriteError(exc.errno or 0, describe_os_error(exc, final)) from exc
-        raise
-    except Exception as exc:  # safetensors' writer (Rust): "... No space left on device (os error 28)"
-        found = _RUST_OS_ERROR.search(str(exc))
-        number = int(found.group(1) or found.group(2)) if found else None
-        if number in _OS_REASONS:
-            raise ArtifactWriteError(number, f"{_OS_REASONS[number]} while writing {final}") from exc
+    except Exception as exc:
+        error = exc  # safetensors' writer (Rust) raises no OSError: "... No space left on device (os error 28)"
+        if not isinstance(exc, OSError) and (found := _RUST_OS_ERROR.search(str(exc))):
+            error = OSError(int(found.group(1) or found.group(2)), str(exc))
+        if isinstance(error, OSError) and (error.errno in _OS_REASONS or (every and error is exc)):
+            raise ArtifactWriteError(error.errno or 0, describe_os_error(error, final)) from exc
         raise
 
 
@@ -92,10 +87,9 @@ def restore_interrupted_swap(final: Path) -> bool:
         if final.exists() or final.is_symlink():
             return False
         aside = [p for p in final.parent.glob(f".{final.name}.old-*") if p.is_dir() and not p.is_symlink()]
-        for old in sorted(aside, key=lambda p: p.stat().st_mtime, reverse=True)[:1]:
-            os.replace(old, final)
-            return True
-    return False
+        if aside:
+            os.replace(max(aside, key=lambda p: p.stat().st_mtime), final)
+        return bool(aside)
 
 
 def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> None:
@@ -107,24 +101,15 @@ def remove_stale_temporaries(final: Path, max_age_s: float = STALE_AFTER_S) -> N
     now = time.time()
     for path in [*final.parent.glob(f".{final.name}.*.tmp"), *final.parent.glob(f".{final.name}.old-*")]:
         with suppress(OSError):
-            if now - path.stat().st_mtime < max_age_s:
-                continue  # possibly a write in progress
-            if path.is_dir():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                path.unlink(missing_ok=True)
+            if now - path.stat().st_mtime >= max_age_s:  # younger: possibly a write in progress
+                _remove(path)
 
 
-def _temporary_beside(final: Path, max_age_s: float, directory: bool) -> Path:
-    """A new temporary file or folder beside `final`, once the leftovers of killed writes are gone."""
-    with _naming_os_errors(final, every=True):
-        final.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(final, max_age_s)
-        if directory:
-            return Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(fd)
-    return Path(tmp)
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 class LockHeld(MediMindError, BlockingIOError):
@@ -158,21 +143,6 @@ def lock_held(parent: Path, name: str) -> bool | None:
 LOCK_PATIENCE_S = 1.0
 
 
-def _take(handle, path: Path, wait: bool) -> None:
-    if wait:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        return
-    deadline = time.monotonic() + LOCK_PATIENCE_S
-    while True:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise LockHeld(f"{path} is held by another process") from None
-            time.sleep(0.02)
-
-
 @contextmanager
 def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]:
     """Hold an exclusive lock named `name` in `parent`: blocks while another process holds it, or with
@@ -188,7 +158,15 @@ def directory_lock(parent: Path, name: str, wait: bool = True) -> Iterator[None]
         yield
         return
     with handle:
-        _take(handle, path, wait)
+        deadline = time.monotonic() + LOCK_PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(f"{path} is held by another process") from None
+                time.sleep(0.02)
         try:
             yield
         finally:
@@ -216,19 +194,37 @@ def readable_by_others(root: Path) -> None:
 
 
 @contextmanager
-def atomic_path(final: Path) -> Iterator[Path]:
-    """Yield a temporary file path beside `final`; on success it replaces `final`, on error it is removed.
-    Operating-system failures come out as ArtifactWriteError naming the reason and `final`."""
-    tmp = _temporary_beside(final, STALE_AFTER_S, directory=False)
+def _replacing(final: Path, max_age_s: float, directory: bool) -> Iterator[Path]:
+    """A temporary file or folder beside `final`, made once the leftovers of killed writes are gone: on success it
+    replaces `final`, on error it is removed. Operating-system failures come out as ArtifactWriteError naming the
+    reason and `final`."""
+    with _naming_os_errors(final, every=True):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(final, max_age_s)
+        if directory:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+        else:
+            fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+            os.close(fd)
+            tmp = Path(name)
     try:
         with _naming_os_errors(final):
             yield tmp
-            readable_by_others(tmp)  # mkstemp creates 0600; artefacts are meant to be read by others
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
+            readable_by_others(tmp)  # mkstemp and mkdtemp create 0600 and 0700; artefacts are meant to be read
+            if directory:
+                with _folder_held(final.parent):
+                    _swap(tmp, final)
+            else:
+                with open(tmp, "rb") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, final)
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
+
+
+def atomic_path(final: Path) -> AbstractContextManager[Path]:
+    """A temporary file path beside `final` that replaces it when the block succeeds (`_replacing`)."""
+    return _replacing(final, STALE_AFTER_S, directory=False)
 
 
 def atomic_write_text(final: Path, text: str) -> None:
@@ -246,21 +242,12 @@ def atomic_write_jsonl(final: Path, rows: Iterable[dict]) -> None:
             handle.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
 
 
-@contextmanager
-def atomic_directory(final: Path, locked: bool = False) -> Iterator[Path]:
-    """Yield a temporary directory beside `final`; on success it replaces `final` (the old one is removed after,
+def atomic_directory(final: Path, locked: bool = False) -> AbstractContextManager[Path]:
+    """A temporary directory beside `final` that replaces it when the block succeeds (the old one is removed after,
     or put back if the swap fails). `locked`: the caller holds `directory_lock` for `final`, so any leftover of an
     earlier write is known to be stale and is removed at once. Writers swap in turn (`_folder_held`), so two of one
     folder (a retry beside an automated run) each replace it whole instead of one failing mid-swap."""
-    tmp = _temporary_beside(final, 0 if locked else STALE_AFTER_S, directory=True)
-    try:
-        with _naming_os_errors(final):
-            yield tmp
-            readable_by_others(tmp)
-            with _folder_held(final.parent):
-                _swap(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    return _replacing(final, 0 if locked else STALE_AFTER_S, directory=True)
 
 
 @contextmanager

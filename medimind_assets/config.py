@@ -1,7 +1,6 @@
-"""Every deployment setting, read from the environment in this one place: when Dagster loads the definitions
-(`definitions.defs`, a lazy entry point: nothing reads the environment at import time) and when the command line
-starts. The rest of the code receives them as arguments or through the `settings` resource. Standard library only
-(but for Dagster's check of a custom training schedule).
+"""Every deployment setting, read from the environment in this one place, when the definitions load (`defs`) or the
+command line starts; the rest of the code receives them as arguments or through the `settings` resource. Standard
+library only (but for Dagster's check of a custom training schedule).
 
 The variables and their defaults: README.md ("Settings"), `MEDIMIND_K8S_*` in docs/kubernetes.md, `LORA_MODEL_PATH`
 in docs/serving.md; `MEDIMIND_MEDIQA_URL` and `MEDIMIND_MEDQUAD_URL` replace the pinned upstream download URLs.

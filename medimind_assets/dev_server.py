@@ -39,13 +39,9 @@ def stop_group(process: subprocess.Popen) -> int:
 def run_dev_server(command: Sequence[str], env: Mapping[str, str], cwd: Path) -> int:
     """Run `command` until it ends, this process is told to stop, or its parent goes away."""
     process = subprocess.Popen(list(command), env=dict(env), cwd=cwd, start_new_session=True)
-    stopping = False
-
-    def request_stop(signum, frame) -> None:  # noqa: ARG001 (signal handler signature)
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    stopping: list[int] = []  # the signals received
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, lambda got, _: stopping.append(got)) for sig in signals}
     parent = os.getppid()
     try:
         while process.poll() is None:

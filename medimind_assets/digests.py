@@ -11,6 +11,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from medimind_assets.atomic import atomic_write_json
+
 CHUNK = 1 << 20
 
 
@@ -34,17 +36,13 @@ def file_digests(folder: Path, names: Iterable[str] | None = None, cache_path: P
     mtime back (`touch -d`, a restore keeping timestamps) cannot set back; only damage below the file system (bit
     rot) goes unseen, as it would by any check short of hashing every time.
     """
-    from medimind_assets.atomic import atomic_write_json
-
     folder = Path(folder)
     if names is None:
         names = (p.relative_to(folder).as_posix() for p in sorted(folder.rglob("*")) if p.is_file())
     cached: dict[str, Any] = {}
     if cache_path is not None and cache_path.is_file():
-        try:
+        with suppress(ValueError, AttributeError):  # damaged or not ours: every file hashed again
             cached = json.loads(cache_path.read_text(encoding="utf-8")).get("files", {})
-        except (ValueError, AttributeError):
-            cached = {}
     entries: dict[str, dict[str, Any]] = {}
     for name in names:
         stat = (folder / name).stat()

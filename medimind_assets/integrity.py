@@ -32,8 +32,7 @@ def verify_digests(folder: Path, digests: dict[str, str], what: str) -> None:
         path = Path(folder) / name
         if not path.is_file():
             raise IntegrityError(path, f"missing from the {what}")
-        actual = sha256_file(path)
-        if actual != expected:
+        if (actual := sha256_file(path)) != expected:
             raise IntegrityError(path, f"sha256 {actual[:12]} differs from the {expected[:12]} recorded for the {what}")
 
 

@@ -8,6 +8,7 @@ observation with the recorded version, whose metadata lists every file's sha256.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,25 +38,28 @@ class Link:
     metadata: dict[str, object]
 
 
-def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, observed: bool = False) -> Link:
-    """The latest materialization (observation, for a source) of `asset` with `data_version` (or the latest at all
-    when None)."""
-    key = dg.AssetKey(asset)
+def _links(instance: dg.DagsterInstance, asset: str, observed: bool = False) -> Iterator[Link]:
+    """The materializations (observations, for a source) of `asset`, the latest first."""
     fetch = instance.fetch_observations if observed else instance.fetch_materializations
-    for record in fetch(key, limit=1000).records:
+    for record in fetch(dg.AssetKey(asset), limit=1000).records:
         event = record.asset_observation if observed else record.asset_materialization
-        if event is None:
-            continue
-        tags = event.tags or {}
-        version = tags.get(DATA_VERSION_TAG)
-        if data_version is None or version == data_version:
-            return Link(
+        if event is not None:
+            tags = event.tags or {}
+            yield Link(
                 asset=asset,
-                data_version=str(version),
+                data_version=str(tags.get(DATA_VERSION_TAG)),
                 run_id=record.run_id,
                 inputs={k[len(INPUT_TAG) :]: v for k, v in tags.items() if k.startswith(INPUT_TAG)},
                 metadata={k: getattr(v, "value", v) for k, v in event.metadata.items()},
             )
+
+
+def _find(instance: dg.DagsterInstance, asset: str, data_version: str | None, observed: bool = False) -> Link:
+    """The latest materialization (observation, for a source) of `asset` with `data_version` (or the latest at all
+    when None)."""
+    for link in _links(instance, asset, observed):
+        if data_version is None or link.data_version == data_version:
+            return link
     kind = "observation" if observed else "materialization"
     wanted = f"data version {data_version}" if data_version else f"any {kind}"
     raise LineageError(f"no {kind} of {asset} with {wanted} in this Dagster instance")
@@ -86,13 +90,8 @@ def _full_fingerprint(instance: dg.DagsterInstance, fingerprint: str) -> str:
     """A fingerprint as given, or the one adapter whose fingerprint starts with it (the UI shows 12 characters)."""
     if len(fingerprint) >= 64:
         return fingerprint
-    records = instance.fetch_materializations(dg.AssetKey("lora_adapter"), limit=1000).records
-    versions = {
-        str(version)
-        for record in records
-        if record.asset_materialization is not None
-        and str(version := (record.asset_materialization.tags or {}).get(DATA_VERSION_TAG, "")).startswith(fingerprint)
-    }
+    adapters = _links(instance, "lora_adapter")
+    versions = {link.data_version for link in adapters if link.data_version.startswith(fingerprint)}
     if len(versions) > 1:
         raise LineageError(f"{fingerprint} starts {len(versions)} adapters' fingerprints: give more of it")
     return versions.pop() if versions else fingerprint
@@ -146,8 +145,7 @@ def format_chain(chain: list[Link], store: ArtifactStore | None = None) -> str:
         lines.append(f"{link.asset}  data version {link.data_version}  ({origin})")
         if "warning" in link.metadata:
             lines.append(f"    warning: {link.metadata['warning']}")
-        for name, version in sorted(link.inputs.items()):
-            lines.append(f"    input {name} = {version}")
+        lines.extend(f"    input {name} = {version}" for name, version in sorted(link.inputs.items()))
         if "path" in link.metadata:
             lines.append(f"    path {link.metadata['path']}")
         if "versioned_path" in link.metadata:  # the dataset version itself, kept after the next build

@@ -1,11 +1,9 @@
-"""Settings sets declared once: a frozen dataclass per set (dataset build, training, evaluation) whose fields
-carry their help text, in the style of trl's `ModelConfig`:
+"""Settings sets declared once, as frozen dataclasses whose fields carry their help text (docs/development.md,
+"Code layout"), in the style of trl's `ModelConfig`:
 
     learning_rate: float = option(2e-4, "Peak learning rate of the linear schedule.")
 
-The pure library validates them; the Dagster side derives its run-config class from the same dataclass
-(`medimind_assets.assets.common.config_from`), so a new setting is one line here and shows up, with its help,
-in the launchpad. Standard library only.
+Standard library only.
 """
 
 from __future__ import annotations

@@ -1,12 +1,6 @@
-"""Heavy processes (training, evaluation, merging) stop when the process that launched them dies.
-
-A step worker killed with its run leaves its Pipes child behind: an orphaned trainer kept training and published an
-adapter while the run showed FAILURE, and a retry then trained the same fingerprint beside it. `exit_with_parent`
-watches the parent from a daemon thread and ends this process when it is gone (its parent pid changes: it was
-re-parented to init), and, when the launcher names it in `RUN_WORKER_PID`, the run's worker too: a worker killed
-while its step process lives on (the step was a child of the worker) leaves the run failed, its `gpu` slot to be
-freed and the training retried, so this one must not go on beside the retry. Completed checkpoints stay; a
-half-written artefact was never in place (atomic writes).
+"""Heavy processes (training, evaluation, merging) stop when the process that launched them dies, or the run's
+worker (docs/operations.md, "Run health"): an orphaned trainer once kept training and published an adapter while its
+run showed FAILURE, and the retry trained the same fingerprint beside it.
 """
 
 from __future__ import annotations

@@ -8,12 +8,11 @@ from __future__ import annotations
 import math
 import re
 
-SIGNIFICANT_DIGITS = 4
 # A zero-width space lets the browser break a long run of non-space characters without changing what it shows.
 _BREAK = "\u200b"
 
 
-def significant(value: float, digits: int = SIGNIFICANT_DIGITS) -> float:
+def significant(value: float, digits: int = 4) -> float:
     """`value` rounded to `digits` significant digits (a loss of 2.438123 reads 2.438, a delta of -0.0028913
     reads -0.002891); infinities and NaN unchanged."""
     if not math.isfinite(value) or value == 0:

@@ -10,9 +10,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from medimind_assets.atomic import directory_lock
+from medimind_assets.digests import combined_hash, file_digests, sha256_text
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import IntegrityError, read_json_object, read_summary, verify_digests
 from medimind_assets.llm.artifacts import ArtifactMissingError, require_adapter_dir, require_model_dir
+from medimind_assets.models import read_current_base_model
+from medimind_assets.models.errors import BaseModelError
+from medimind_assets.models.model_dir import config_digest, tokenizer_digest, weight_digests
 from medimind_assets.store import MERGE_INFO, SHAPING_FILES, TRAINING_SUMMARY, ArtifactStore
 
 
@@ -89,8 +93,6 @@ def promote(store: ArtifactStore, adapter: AdapterRef, record: dict) -> dict:
 def promoted_version_of(record: dict | None) -> str:
     """`evaluation`'s data version: the promoted adapter and the digest of its evaluated files, so that the same
     adapter promoted again with other bytes (trained again after damage) is a new version to merge."""
-    from medimind_assets.digests import combined_hash
-
     if not record:
         return "promoted:none"
     files = record.get("adapter_files")
@@ -102,13 +104,12 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
     """The promoted adapter and its base, checked to be exactly what the gate evaluated; ArtifactMissingError with
     one line naming what differs otherwise (an adapter folder rewritten since, base weights or a tokenizer edited
     in place, an adapter trained with another tokenizer)."""
-    from medimind_assets.models.model_dir import config_digest, tokenizer_digest
-
     record = read_promoted(store)
+    recorded = record.get("base_model") or {}
     # What an evaluation writes (`promotion_record`): a pointer written by hand proves nothing it names.
     proofs = {
         "adapter_files": isinstance(record.get("adapter_files"), dict) and bool(record["adapter_files"]),
-        "base_model.content_hash": bool((record.get("base_model") or {}).get("content_hash")),
+        "base_model.content_hash": bool(recorded.get("content_hash")),
         "gate.passed": (record.get("gate") or {}).get("passed") is True,
     }
     if missing := [name for name, present in proofs.items() if not present]:
@@ -128,36 +129,29 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
             f"not the promoted adapter: {adapter_dir} holds adapter {trained}, {store.current_pointer} promotes "
             f"{record['fingerprint']} (the pointer was edited or the folder replaced); evaluate it again"
         )
-    evaluated = record.get("adapter_files")
-    if isinstance(evaluated, dict):
-        try:
-            verify_digests(adapter_dir, evaluated, "adapter when it was evaluated and promoted")
-        except IntegrityError as exc:
-            raise ArtifactMissingError(f"not the promoted adapter: {exc}; evaluate it again") from None
+    try:
+        verify_digests(adapter_dir, record["adapter_files"], "adapter when it was evaluated and promoted")
+    except IntegrityError as exc:
+        raise ArtifactMissingError(f"not the promoted adapter: {exc}; evaluate it again") from None
     base_dir = promoted_base_dir(record, store)
-    recorded = record.get("base_model") or {}
     name = recorded.get("name") or base_dir.name
-    if recorded.get("content_hash"):
-        actual = base_weights_hash(store, base_dir)
-        if actual != recorded["content_hash"]:
-            raise ArtifactMissingError(
-                f"the base model {name} in {base_dir} has weights {actual[:12]}, not the {recorded['content_hash'][:12]} "
-                "the promoted adapter was evaluated on: restore them, or train and evaluate again"
-            )
+    if (actual := base_weights_hash(store, base_dir)) != recorded["content_hash"]:
+        raise ArtifactMissingError(
+            f"the base model {name} in {base_dir} has weights {actual[:12]}, not the {recorded['content_hash'][:12]} "
+            "the promoted adapter was evaluated on: restore them, or train and evaluate again"
+        )
     if recorded.get("config_hash") and config_digest(base_dir) != recorded["config_hash"]:
         raise ArtifactMissingError(
             f"the config.json of base model {name} in {base_dir} was changed after the promoted adapter was evaluated "
             "on it (an architecture setting edited in place?): restore it, or resolve the base model and evaluate again"
         )
     if recorded.get("tokenizer_hash"):
-        actual_tokenizer = tokenizer_digest(base_dir)
-        if actual_tokenizer != recorded["tokenizer_hash"]:
+        if (actual := tokenizer_digest(base_dir)) != recorded["tokenizer_hash"]:
             raise ArtifactMissingError(
                 f"the tokenizer of base model {name} in {base_dir} is not the one the promoted adapter was evaluated "
-                f"with ({str(actual_tokenizer)[:12]} vs {recorded['tokenizer_hash'][:12]})"
+                f"with ({str(actual)[:12]} vs {recorded['tokenizer_hash'][:12]})"
             )
-        adapter_tokenizer = tokenizer_digest(adapter_dir)
-        if adapter_tokenizer is not None and adapter_tokenizer != recorded["tokenizer_hash"]:
+        if tokenizer_digest(adapter_dir) not in (None, recorded["tokenizer_hash"]):
             raise ArtifactMissingError(
                 f"the promoted adapter in {adapter_dir} was trained with another tokenizer than base model {name}'s"
             )
@@ -166,9 +160,6 @@ def verified_promotion(store: ArtifactStore) -> Promoted:
 
 def base_weights_hash(store: ArtifactStore, base_dir: Path) -> str:
     """The base folder's weight digest now, as the manifest computes it, with a cache per folder (size, times and inode)."""
-    from medimind_assets.digests import combined_hash, sha256_text
-    from medimind_assets.models.model_dir import weight_digests
-
     cache = store.models / f".weights-{sha256_text(str(Path(base_dir).resolve()))[:16]}.json"
     return combined_hash(weight_digests(Path(base_dir), cache))
 
@@ -188,9 +179,6 @@ def base_weights_changed(store: ArtifactStore, manifest: dict) -> str | None:
 def promoted_base_dir(record: dict, store: ArtifactStore) -> Path:
     """The base model the promoted adapter was evaluated on: the folder recorded at promotion, or else the
     current base model when its content hash is the recorded one."""
-    from medimind_assets.models import read_current_base_model
-    from medimind_assets.models.errors import BaseModelError
-
     recorded = record.get("base_model") or {}
     recorded_path = store.resolve(recorded["path"]) if recorded.get("path") else None
     if recorded_path is not None and recorded_path.is_dir():
@@ -211,8 +199,6 @@ def verified_merge(store: ArtifactStore, merged_dir: Path, promoted: dict | None
     """The merge record of `merged_dir` (`merge_info.json`), once its weights are checked to be the files
     `merged_model` wrote and, with `promoted` (the promotion record), the merge to be of exactly the promoted
     adapter's files; IntegrityError or ArtifactMissingError naming what differs otherwise."""
-    from medimind_assets.digests import file_digests, sha256_text
-
     merged_dir = Path(merged_dir)
     info_path = merged_dir / MERGE_INFO
     if not info_path.is_file():

@@ -41,10 +41,9 @@ class _Once(logging.Filter):
         self.seen: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg in self.seen:
-            return False
+        first = record.msg not in self.seen
         self.seen.add(record.msg)
-        return True
+        return first
 
 
 def import_bitsandbytes() -> ModuleType:

@@ -13,7 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medimind_assets.atomic import lock_held, restore_interrupted_swap
+from medimind_assets.atomic import lock_file, lock_held, restore_interrupted_swap
 from medimind_assets.digests import sha256_file
 from medimind_assets.store import TRAINING_SUMMARY, ArtifactStore, PointerError
 
@@ -47,10 +47,6 @@ def _mtimes_and_sizes(path: Path) -> list[tuple[float, int]]:
     return found
 
 
-def _size(path: Path) -> int:
-    return sum(size for _, size in _mtimes_and_sizes(path))
-
-
 def _summary(adapter_dir: Path) -> dict:
     try:
         return json.loads((adapter_dir / TRAINING_SUMMARY).read_text(encoding="utf-8"))
@@ -69,13 +65,15 @@ def _pipelines(name: str) -> bool:
     return _HASH.fullmatch(name) is not None
 
 
+def _entries(area: Path) -> list[Path]:
+    return sorted(area.iterdir()) if area.is_dir() else []
+
+
 def _folders(area: Path) -> list[Path]:
     """The artefact folders of `area` (adapters/, checkpoints/...), by name: fingerprints only; temporaries
     (`.name.*`), an operator's own folders and links (to something kept elsewhere: never followed, never removed)
     left out."""
-    if not area.is_dir():
-        return []
-    return sorted(p for p in area.iterdir() if p.is_dir() and not p.is_symlink() and _pipelines(p.name))
+    return [p for p in _entries(area) if p.is_dir() and not p.is_symlink() and _pipelines(p.name)]
 
 
 def adapters_in_use(store: ArtifactStore, keep_adapters: int, prune_leases: bool = True) -> list[str]:
@@ -101,11 +99,7 @@ def _stale(path: Path, quiet_seconds: float = QUIET_S) -> bool:
 
 def _leftovers(area: Path) -> list[Path]:
     """Temporaries of killed writes in `area` (`atomic.py` names them `.<name>.*.tmp` and `.<name>.old-*`)."""
-    if not area.is_dir():
-        return []
-    return sorted(
-        p for p in area.iterdir() if p.name.startswith(".") and (p.name.endswith(".tmp") or ".old-" in p.name)
-    )
+    return [p for p in _entries(area) if p.name.startswith(".") and (p.name.endswith(".tmp") or ".old-" in p.name)]
 
 
 def _set_aside_from(leftover: Path) -> Path | None:
@@ -115,10 +109,9 @@ def _set_aside_from(leftover: Path) -> Path | None:
     return leftover.parent / leftover.name[1 : leftover.name.index(".old-")]
 
 
-def _training(store: ArtifactStore, fingerprint: str) -> bool:
-    """Whether a training holds the fingerprint's lock (a long first step can leave its folder quiet for a day). A
-    lock that cannot be opened (a read-only data folder) counts as held: nothing of it goes."""
-    return lock_held(store.checkpoints, fingerprint) is True
+def _locks(area: Path) -> list[str]:
+    """The names of the locks in `area` (`.<name>.lock`, `atomic.lock_file`)."""
+    return [lock.name[1 : -len(".lock")] for lock in sorted(area.glob(".*.lock"))] if area.is_dir() else []
 
 
 def apply_retention(
@@ -138,13 +131,15 @@ def apply_retention(
     except PointerError as exc:
         return RetentionReport(skipped=f"{exc}; nothing removed until it can be read")
     kept = set(report.kept)
+    removed: set[Path] = set()  # also in a dry run, where they stay
 
     def remove(path: Path) -> None:
-        report.bytes_freed += _size(path)
+        report.bytes_freed += sum(size for _, size in _mtimes_and_sizes(path))
         if not dry_run:
             with suppress(FileNotFoundError):  # gone meanwhile (another retention)
                 shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
         report.removed.append(path.relative_to(store.root).as_posix())
+        removed.add(path)
 
     for leftover in (path for area in areas for path in _leftovers(area)):
         if (final := _set_aside_from(leftover)) is not None and not final.exists():
@@ -155,35 +150,28 @@ def apply_retention(
         for folder in _folders(area):
             if folder.name not in kept:
                 remove(folder)
-    # A training in progress has no adapter yet: only the leftovers of removed adapters go.
-    locks = store.checkpoints.glob(".*.lock") if store.checkpoints.is_dir() else []
-    training = {name for name in (lock.name[1 : -len(".lock")] for lock in locks) if _training(store, name)}
+    # A training in progress has no adapter yet: only the leftovers of removed adapters go. A training holds its
+    # fingerprint's lock (a long first step can leave its folder quiet for a day); a lock that cannot be opened (a
+    # read-only data folder) counts as held: nothing of it goes.
+    training = {name for name in _locks(store.checkpoints) if lock_held(store.checkpoints, name) is True}
     for folder in _folders(store.checkpoints):
         adapter = store.adapters / folder.name
-        if (
-            folder.name not in kept
-            and folder.name not in training
-            and not (adapter.exists() and adapter.relative_to(store.root).as_posix() not in report.removed)
-            and _stale(folder)
-        ):
+        if folder.name not in kept | training and not (adapter.exists() and adapter not in removed) and _stale(folder):
             remove(folder)
     # Locks of trainings and evaluations (`.<fingerprint>.lock`) outlive them: those of adapters no longer kept go,
     # unless a process holds one now.
     for area in (store.checkpoints, store.evaluations):
-        for lock in sorted(area.glob(".*.lock")) if area.is_dir() else []:
-            name = lock.name[1 : -len(".lock")]
-            folder = area / name
-            gone = not folder.exists() or folder.relative_to(store.root).as_posix() in report.removed  # dry run
+        for name in _locks(area):
+            gone = not (area / name).exists() or area / name in removed
             if _pipelines(name) and name not in kept | training and gone and lock_held(area, name) is False:
-                remove(lock)
+                remove(lock_file(area, name))
     if training:  # a training reads a dataset version no adapter records yet: every version stays
         return report
     trained_on = [(_summary(store.adapters / fp).get("dataset") or {}).get("data_version") for fp in kept]
     versions = {str(version) for version in trained_on if version}
     if store.dataset.is_file():
         versions.add(sha256_file(store.dataset))
-    if store.datasets.is_dir():
-        for path in sorted(store.datasets.glob("*.jsonl")):
-            if path.stem not in versions and not path.is_symlink() and _pipelines(path.stem):  # an operator's stays
-                remove(path)
+    for path in _entries(store.datasets):
+        if path.suffix == ".jsonl" and path.stem not in versions and not path.is_symlink() and _pipelines(path.stem):
+            remove(path)  # an operator's file stays
     return report

@@ -1,8 +1,5 @@
 """Runs whose process died: failed, and their `gpu` pool slot freed, so one bad night does not block every night
-after it. The local run launcher cannot check its workers' health (docs/operations.md, "Run health"): the
-`medimind_dead_runs` sensor (sensors.py), and `medimind launch` before it starts a run, find a STARTED run by the pid
-its process reported and fail it once that process is gone. Launchers that check their workers themselves are left
-to do it.
+after it (docs/operations.md, "Run health"). Only for the local run launcher: the others check their workers.
 """
 
 from __future__ import annotations
@@ -54,10 +51,9 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         worker = run_worker(instance, run.run_id)
         if worker is None or process_alive(*worker):  # a process started after the run reported it is another
             continue
-        pid = worker[0]
         instance.report_run_failed(
             run,
-            f"the process of this run (pid {pid}) is gone without reporting an end (killed?): marked failed, and "
+            f"the process of this run (pid {worker[0]}) is gone without reporting an end (killed?): marked failed, and "
             "its gpu pool slot freed for the next training",
         )
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

@@ -1,9 +1,5 @@
-"""The sensors (docs/operations.md, "Automation"): `medimind_raw_sources` observes the raw sources without a run,
-reporting a new data version only when their bytes changed, and starts a download run for a source whose files are
-missing; `medimind_automation` evaluates the conditions of `conditions.py`; `log_failed_runs` logs every failed run;
-`medimind_dead_runs` fails the runs whose process died (run_health.py). The raw-sources sensor also rebuilds the
-dataset and the base model when the data folder lost them, and evaluates again a promoted adapter trained again in
-place.
+"""The sensors (docs/operations.md, "Automation"), each described where it is declared: `medimind_raw_sources`,
+`medimind_automation` (the conditions of `conditions.py`), `log_failed_runs` and `medimind_dead_runs` (run_health.py).
 """
 
 import datetime
@@ -21,6 +17,9 @@ from medimind_assets.assets.sources import (
 )
 from medimind_assets.data import sources
 from medimind_assets.data.errors import RawDataError
+from medimind_assets.digests import combined_hash, file_digests
+from medimind_assets.errors import MediMindError
+from medimind_assets.integrity import verify_adapter
 from medimind_assets.resources import MediMindSettings
 from medimind_assets.run_health import fail_dead_runs, uses_local_launcher
 from medimind_assets.store import ArtifactStore
@@ -81,10 +80,6 @@ def retrained_promotion(store: ArtifactStore) -> dg.RunRequest | None:
     """An evaluation run when the promoted adapter was trained again in place (its folder failed verification and
     the same fingerprint was retrained): intact, still the latest, but not the bytes the gate passed. Serving refuses
     it until it is evaluated again, and no input of `evaluation` changed. One run per new content."""
-    from medimind_assets.digests import combined_hash, file_digests
-    from medimind_assets.errors import MediMindError
-    from medimind_assets.integrity import verify_adapter
-
     try:
         record, latest = store.read_promoted(), store.read_latest()
         evaluated = (record or {}).get("adapter_files")

@@ -213,20 +213,20 @@ def _promoted_lines(
             _stage("promoted", "none: no adapter has passed the gate yet"),
             _stage("merged", "none: only a promoted adapter is merged"),
         ]
+    shown = _short(current["path"], store.root)
     if not Path(current["path"]).is_dir():
-        missing = f"{_short(current['path'], store.root)} is missing: `medimind ask` and serving will refuse it"
+        missing = f"{shown} is missing: `medimind ask` and serving will refuse it"
         return [_stage("promoted", f"{missing}; materialize evaluation to promote an adapter again")]
     try:
         verified_promotion(store)  # digests only (the base's cached by size, times and inode): no model is loaded
     except UNREADABLE as exc:
-        refused = f"{_short(current['path'], store.root)} {REFUSED}: {exc}"
-        return [_stage("promoted", refused)]
-    if latest is not None and current["fingerprint"] == latest["fingerprint"]:
+        return [_stage("promoted", f"{shown} {REFUSED}: {exc}")]
+    if latest is None:  # no newest adapter known (latest.json missing or unreadable): nothing to compare with
+        promoted = f"{shown} (adapters/current.json): what `medimind ask` and serving use"
+    elif current["fingerprint"] == latest["fingerprint"]:
         promoted = "this adapter (adapters/current.json): what `medimind ask` and serving use"
-    elif latest is None:  # no newest adapter known (latest.json missing or unreadable): nothing to compare with
-        promoted = f"{_short(current['path'], store.root)} (adapters/current.json): what `medimind ask` and serving use"
     else:
-        promoted = f"{_short(current['path'], store.root)} (adapters/current.json), an earlier adapter"
+        promoted = f"{shown} (adapters/current.json), an earlier adapter"
     merged = store.merged / current["fingerprint"]
     if not merged.is_dir():
         return [_stage("promoted", promoted), _stage("merged", f"not built; optional: {MERGE_COMMAND}")]

@@ -88,6 +88,10 @@ class _NullIsDefault(dg.Config):
         return {key: value for key, value in values.items() if value is not None or key in nullable}
 
 
+def _is_enum(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, enum.Enum)
+
+
 def config_from(settings_class: type, name: str) -> type[dg.Config]:
     """A `dg.Config` class with one field per field of the settings dataclass: same name, type and default,
     the field's help as its description (what the launchpad shows). Subclass it to add run-control fields."""
@@ -98,7 +102,7 @@ def config_from(settings_class: type, name: str) -> type[dg.Config]:
         if isinstance(default, enum.Enum):
             default = default.value  # the launchpad edits plain values; the dataclass takes them back
         hint = hints[field.name]
-        if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        if _is_enum(hint):
             # Its values as a Literal: the launchpad refuses another before the run starts, not its step later.
             hint = typing.Literal[tuple(member.value for member in hint)]
         fields[field.name] = (hint, Field(default, description=help_of(field)))
@@ -106,18 +110,12 @@ def config_from(settings_class: type, name: str) -> type[dg.Config]:
 
 
 def settings_from(settings_class: type, config: dg.Config, what: str, exclude: tuple[str, ...] = ()) -> Any:
-    """The settings dataclass from a run config derived with `config_from`; a value its own validation refuses
-    fails the step as "invalid <what> config: ..."."""
+    """The settings dataclass from a run config derived with `config_from`, enum fields back as their members; a
+    value its own validation refuses fails the step as "invalid <what> config: ..."."""
     values = {k: v for k, v in config.model_dump().items() if k not in exclude}
     hints = typing.get_type_hints(settings_class)
-    for key, value in values.items():
-        hint = hints.get(key)
-        if isinstance(hint, type) and issubclass(hint, enum.Enum):
-            if value not in {member.value for member in hint}:
-                choices = ", ".join(str(member.value) for member in hint)
-                raise dg.Failure(description=f"invalid {what} config: {key} must be one of {choices}, got {value!r}")
-            values[key] = hint(value)
     try:
+        values |= {key: hints[key](value) for key, value in values.items() if _is_enum(hints.get(key))}
         return settings_class(**values)
     except ValueError as exc:
         raise dg.Failure(description=f"invalid {what} config: {exc}") from None

@@ -102,7 +102,7 @@ def evaluation(
     evaluation_file = Path(reported["path"])
 
     gate = report.gate
-    superseded = None
+    superseded = retention = None
     if gate.passed:
         check_adapter_unchanged(plan)
         try:
@@ -110,20 +110,20 @@ def evaluation(
         except Superseded as exc:
             superseded = str(exc)
             context.log.warning(superseded)
-    if gate.passed and not superseded:
-        context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.store.current_pointer}")
-        try:
-            retention = apply_retention(settings.store, settings.keep_adapters)
-        except OSError as exc:  # the promotion stands: what could not be removed stays until the next run
-            retention = RetentionReport(skipped=f"could not remove old artefacts ({exc})")
-        if retention.skipped:
-            context.log.warning(f"retention skipped: {retention.skipped}")
         else:
-            context.log.info(
-                f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "
-                f"{retention.bytes_freed / 2**20:,.1f} MiB freed"
-            )
-    elif not gate.passed:
+            context.log.info(f"promoted adapter {adapter.fingerprint}: {settings.store.current_pointer}")
+            try:
+                retention = apply_retention(settings.store, settings.keep_adapters)
+            except OSError as exc:  # the promotion stands: what could not be removed stays until the next run
+                retention = RetentionReport(skipped=f"could not remove old artefacts ({exc})")
+            if retention.skipped:
+                context.log.warning(f"retention skipped: {retention.skipped}")
+            else:
+                context.log.info(
+                    f"retention: kept {len(retention.kept)} adapter(s), removed {len(retention.removed)} item(s), "
+                    f"{retention.bytes_freed / 2**20:,.1f} MiB freed"
+                )
+    else:
         context.log.warning(f"adapter {adapter.fingerprint} not promoted: {'; '.join(gate.reasons)}")
         promoted = settings.store.read_promoted()
         if promoted and promoted["fingerprint"] == adapter.fingerprint:
@@ -178,7 +178,7 @@ def evaluation(
         "timings": dg.MetadataValue.json(report.timings),
         "launcher": launcher.describe(job),
     }
-    if gate.passed and not superseded:
+    if retention is not None:
         metadata["retention"] = dg.MetadataValue.json(retention.as_dict())
     if report.per_question:  # per test question; every candidate is in ranking_candidates.parquet beside it
         metadata["ranking_per_question"] = dg.MetadataValue.md(per_question_table(report.per_question))

@@ -55,8 +55,8 @@ def source_metadata(snap: sources.SourceSnapshot, problem: str | None = None) ->
         "files": dg.MetadataValue.md(markdown_table(file_rows[:200], columns, width=64)),
         "file_sha256": dg.MetadataValue.json({f.path: f.sha256 for f in snap.files}),
     }
-    own = sources.own_sample(snap.root.parent)
-    if own:  # our sample in the upstream layout: name it as ours, not as the upstream dataset
+    # Our sample in the upstream layout: named as ours, not as the upstream dataset.
+    if own := sources.own_sample(snap.root.parent):
         metadata |= {"origin": own, "license": "Apache-2.0 (this project's own text)"}
     else:
         upstream = sources.upstream_manifest()[snap.name]

@@ -1,10 +1,6 @@
 """Question-answer alignment: where one question text has several answers in a collection (a page cut into sections,
-each filed under the same "What is X?"), keep those that answer it.
-
-A section is counted under `answers_other_question`, not trained on, when its opening plainly answers something
-else (`anatomy`, `summary`, `other_kind`: `docs/dataset.md` has the rules and their measured precision). The rules
-are conservative: an answer that might answer the question stays, and every group keeps the answer that fits best
-(fewest rules against it, then first in the file).
+each filed under the same "What is X?"), keep those that answer it. The rules (`anatomy`, `summary`, `other_kind`)
+and their measured precision: `docs/dataset.md`.
 """
 
 from __future__ import annotations

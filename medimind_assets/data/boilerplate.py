@@ -1,36 +1,12 @@
 """Source-page boilerplate in MedQuAD answers (and questions): repaired where an answer survives, rejected where not.
 
 Rules are written for families of text, not for files, so they hold on collections we have not seen. Each repair
-and each rejection has a name, counted in the dataset's metadata:
-
-Repairs (the answer is kept, changed):
-- `summary_prefix`: MedlinePlus Health Topics answers open with "Summary : ".
-- `restated_question`: the answer opens with a question heading ("What are the signs and symptoms of X? ...",
-  "What treatment is available for this disease? ..."), GARD's style: the heading is removed, the answer after it
-  kept. An opening question is a heading when at least half of its content words occur in the row's question, or
-  when it does not speak to the reader (a rhetorical "Does your child seem shorter than other kids?" is kept).
-- `missing_table`: GARD's Human Phenotype Ontology text ("... the table below includes how often ...") refers to a
-  table the corpus does not have: everything from that boilerplate on is removed, the prose before it kept.
-- the sentence families of `data/sentence_rules.py` (credits, the agency's name closing the answer, media
-  instructions, "for more information" pointers, contact details, language switches, text the answer repeats,
-  citation markers, a heading left at the end), each counted under its own name.
-- `references`: a closing list of references (lines that cite, under a heading such as "References" or not).
-- `navigation`: lines that are site navigation (CDC's "More on: X", "Frequently Asked Questions (FAQs)",
-  "Podcasts", a lone date or page number, a bare URL) are removed.
-- question `information_request`: MedlinePlus "Do you have information about X" becomes "What should I know about
-  X?"; `document_title`: a booklet's title wrapped around a MedQuAD focus goes ("What causes What I need to know
-  about Gas?" becomes "What causes Gas?"); `capitalised`: a question starting in lower case (NINDS's second
-  schema) gets a capital.
-
-Rejections (the row is dropped) when nothing that answers remains:
-- `answer_only_question`: the answer is nothing but a question;
-- `missing_table`: nothing but the table boilerplate;
-- `link_list`: a list of resources or links under an introduction ("These resources address the diagnosis or
-  management of X: - Gene Review: ..."), with no sentence of its own;
-- `contact_details_only`: phone numbers, addresses, e-mail and web addresses with no prose around them;
-- `navigation_only`: only site navigation;
-- `boilerplate_only`: nothing but the sentence families;
-- `heading_only`: nothing but a section heading or an introduction ending in a colon.
+and each rejection has a name, counted in the dataset's metadata (`docs/dataset.md` has them with examples).
+Repairs: `navigation`, `references`, `summary_prefix`, `restated_question`, `missing_table` (the text before GARD's
+pointer to a table the corpus lacks is kept), the families of `data/sentence_rules.py`; in questions
+`information_request`, `document_title`, `capitalised`. Rejections, when nothing that answers remains:
+`navigation_only`, `answer_only_question`, `missing_table`, `contact_details_only`, `boilerplate_only`,
+`heading_only`, `link_list`.
 """
 
 from __future__ import annotations
@@ -148,8 +124,7 @@ def is_heading(opening: str, question: str) -> bool:
 
 def repair_question(question: str) -> tuple[str, list[str]]:
     repairs = []
-    match = _INFORMATION_REQUEST.match(question)
-    if match:
+    if match := _INFORMATION_REQUEST.match(question):
         question = f"What should I know about {match.group(1)}?"
         repairs.append("information_request")
     if _TITLE_IN_QUESTION.search(question):
@@ -234,8 +209,7 @@ def scrub_answer(question: str, answer: str, min_chars: int) -> Scrubbed:
         repairs.append("restated_question")
         if len(text) < min_chars:
             return Scrubbed(text, repairs, "answer_only_question")
-    table = _MISSING_TABLE.search(text)
-    if table:
+    if table := _MISSING_TABLE.search(text):
         # A pointer that opens its own sentence ("The Human Phenotype Ontology provides ...") is cut right there: what
         # comes before may be a list without full stops ("may include: Painful fingers ... Heart failure Shock").
         # One inside a sentence ("If available, the table below ...") is cut back to that sentence's start.

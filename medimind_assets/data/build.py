@@ -141,13 +141,13 @@ class BuildResult:
 def _mediqa_candidates(raw_dir: Path, stats: Counter, errors: list[RawDataError]) -> tuple[list[Candidate], list[str]]:
     """The correct answers of every labelled MEDIQA file, and the text of every test candidate answer; a file that
     cannot be read is added to `errors`."""
-    files = [(tag, name, False) for tag, name in mediqa.TRAINING_FILES.items()]
     out: list[Candidate] = []
     test_texts: list[str] = []
     errors += [
         RawDataError(path, mediqa.UNKNOWN_FILE) for path in mediqa.unknown_files(raw_dir / MEDIQA / mediqa.TASK_DIR)
     ]
-    for tag, name, is_test in [*files, ("Test", mediqa.TEST_LABELLED_FILE, True)]:
+    for tag, name in [*mediqa.TRAINING_FILES.items(), ("Test", mediqa.TEST_LABELLED_FILE)]:
+        is_test = tag == "Test"
         stats["files"] += 1
         origin = f"{MEDIQA}/{mediqa.TASK_DIR}/{name}"
         try:
@@ -163,18 +163,8 @@ def _mediqa_candidates(raw_dir: Path, stats: Counter, errors: list[RawDataError]
                 if not answer.is_correct:
                     stats["rejected/mediqa_incorrect_answer"] += 1
                     continue
-                out.append(
-                    Candidate(
-                        source="mediqa_qa",
-                        question_id=f"mediqa_qa:{tag}:{question.qid}",
-                        answer_id=answer.aid,
-                        question=question.text,
-                        answer=answer.text,
-                        origin=origin,
-                        reference_score=answer.reference_score,
-                        is_test=is_test,
-                    )
-                )
+                qid, score = f"mediqa_qa:{tag}:{question.qid}", answer.reference_score
+                out.append(Candidate("mediqa_qa", qid, answer.aid, question.text, answer.text, origin, score, is_test))
     return out, test_texts
 
 
@@ -185,18 +175,13 @@ def _medquad_candidates(raw_dir: Path, collections: dict[str, Counter]) -> list[
         stats = collections.setdefault(path.parent.name, Counter())
         stats["files"] += 1
         stats["pairs"] += len(pairs)
-        for pair in pairs:
-            out.append(
-                Candidate(
-                    source="medquad",
-                    question_id=f"medquad:{pair.question_key}",
-                    answer_id=pair.question_key,
-                    question=pair.question,
-                    answer=pair.answer,
-                    origin=f"{MEDQUAD}/{path.relative_to(root).as_posix()}",
-                    qtype=pair.qtype,
-                )
+        origin = f"{MEDQUAD}/{path.relative_to(root).as_posix()}"
+        out += [
+            Candidate(
+                "medquad", f"medquad:{p.question_key}", p.question_key, p.question, p.answer, origin, qtype=p.qtype
             )
+            for p in pairs
+        ]
     return out
 
 
@@ -285,8 +270,7 @@ def _prepare(cand: Candidate, options: BuildOptions) -> tuple[str | None, Prepar
     question = clean_question(cand.question)
     answer = clean_answer(cand.answer, strip_prefix=cand.source == "mediqa_qa")
     repairs: list[str] = []
-    reason = junk_reason(question, answer, options.min_answer_chars)
-    if reason:
+    if reason := junk_reason(question, answer, options.min_answer_chars):
         return reason, None
     if cand.source == "medquad":  # MEDIQA's consumer questions stay as they were asked
         question, question_repairs = repair_question(question)
@@ -298,8 +282,7 @@ def _prepare(cand: Candidate, options: BuildOptions) -> tuple[str | None, Prepar
         if scrubbed.rejected:
             return scrubbed.rejected, None
         answer, segments = scrubbed.text, scrubbed.segments
-    reason = junk_reason(question, answer, options.min_answer_chars)
-    if reason:
+    if reason := junk_reason(question, answer, options.min_answer_chars):
         return reason, None
     if not normalize_key(question):
         return "empty_question", None

@@ -1,10 +1,4 @@
-"""Text cleaning for questions and answers. Pure functions; each rule has a test and `docs/dataset.md` lists them.
-
-Why some rules are as they are: MEDIQA answers start with the source page's `Title (Section): ` prefix, navigation
-rather than answer, so it is stripped; `« ... »` is leftover page navigation between sections. Over-long answers are
-cut at a sentence or list-item end (they would be truncated at training time anyway; the cut keeps them well
-formed).
-"""
+"""Text cleaning for questions and answers. Pure functions; each rule has a test and `docs/dataset.md` lists them."""
 
 from __future__ import annotations
 
@@ -21,6 +15,7 @@ _NAVIGATION = re.compile(r"«[^»?]{0,200}\?[^»]{0,200}»|«[^»?]{0,200}\?[^»
 _QUOTED = re.compile(r"«\s*([^«»]*?)\s*»")
 # "... later in life. How is a change in a gene related to FXTAS? »": a "next section" link with only its arrow.
 _NEXT_LINK = re.compile(r"(?:(?<=[.!?])|^)\s*[^.!?«»\n]{1,150}\?\s*»")
+# MEDIQA answers open with the source page's `Title (Section): `: navigation, not answer.
 _TITLE_PREFIX = re.compile(r"^((?:[^\n:.!(]|\([^)\n]{0,150}\)){1,150}?(?:\?)?):\s+(?=\S)")
 # Who a dose is for, not a page title: "Adults and children 12 years and over: Take 2 tablets".
 _DOSE_GROUP = re.compile(
@@ -188,10 +183,8 @@ _FINAL_S = re.compile(r"(?<=[a-z]{3})s\b")
 
 
 def compact_key(text: str) -> str:
-    """`normalize_key` without its spaces, for telling whether two questions are one: "I'm" and "Im", "e-cigarettes"
-    and "ecigarettes", "50 mg" and "50mg" differ there only in where a space falls. A space between two numbers
-    stays: "1.5 mg" and "15 mg" are other questions. A possessive and the final "s" of a word of four letters or
-    more go too: "Hirschsprung's disease", "Hirschsprungs disease" and "Hirschsprung disease" ask one thing."""
+    """`normalize_key` without its spaces (but one between two numbers: "1.5 mg" is not "15 mg"), possessives and the
+    final "s" of words of four letters or more, for telling whether two questions are one ("I'm" and "Im")."""
     return _SPACE_NOT_BETWEEN_NUMBERS.sub("", _FINAL_S.sub("", _POSSESSIVE.sub("s", normalize_key(text))))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from medimind_assets.data.errors import RawDataError
@@ -49,7 +49,7 @@ class MediqaAnswer:
 class MediqaQuestion:
     qid: str
     text: str
-    answers: list[MediqaAnswer] = field(default_factory=list)
+    answers: list[MediqaAnswer]
 
 
 def parse_score(path: Path, value: str, aid: str, line: int | None) -> int:

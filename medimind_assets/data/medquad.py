@@ -1,11 +1,5 @@
-"""Parse MedQuAD collection XML files (`<collection>/<document id>.xml`).
-
-Upstream uses two schemas, and a collection may mix them (6_NINDS_QA does):
-- `<Document id=...>` (or `<DiseaseFile fid=...>` in one CDC file) / `<Focus>` / `<QAPairs>/<QAPair>` with
-  `<Question qid qtype>` and `<Answer>`: almost every file;
-- `<doc docid=...>` / `<doctitle-focus>` / `<qaPairs>/<pair>` with lower-case `<question>` and `<answer>`: a few
-  NINDS files, several pairs each.
-Nothing here depends on which collections exist: any folder under `medquad/` laid out the same way is read.
+"""Parse MedQuAD collection XML files (`<collection>/<document id>.xml`), in either upstream schema (`SCHEMAS`; a
+collection may mix them, as 6_NINDS_QA does). Any folder under `medquad/` laid out the same way is read.
 """
 
 from __future__ import annotations
@@ -55,12 +49,12 @@ def parse_medquad_file(path: Path) -> list[MedquadPair]:
     pairs: list[MedquadPair] = []
     qids: dict[str, int | None] = {}
     # A file whose pairs are not where its schema puts them would give no rows and no error.
-    if root.find(schema.pair_list) is None:
+    pair_lists = root.findall(schema.pair_list)
+    if not pair_lists:
         raise RawDataError(path, f"<{root.tag}> has no <{schema.pair_list}> element", line_of(root))
-    placed = sum(len(qa_list) for qa_list in root.findall(schema.pair_list))
-    if len(list(root.iter(schema.pair))) != placed:
+    if len(list(root.iter(schema.pair))) != sum(map(len, pair_lists)):
         raise RawDataError(path, f"<{schema.pair}> elements outside <{root.tag}>/<{schema.pair_list}>", line_of(root))
-    for qa_list in root.findall(schema.pair_list):
+    for qa_list in pair_lists:
         check_children(path, qa_list, {schema.pair})
         for pair in qa_list:
             check_children(

@@ -1,12 +1,7 @@
-"""The learned part of the page-notice rules: a logistic model over the words of one segment (a sentence, list item
-or line) that says whether it is a page's notice (a disclaimer, a copyright or licence line, a social-media, app or
-newsletter prompt, a reference entry) rather than answer content. The rules of `data/sentence_rules.py` name the
-families; the model carries them to wordings no rule names. It is only asked about the segments that close an
-answer, where pages append their notices (`sentence_rules.furnish`).
-
-Trained by `benchmarks/train_notice_model.py` on the development lines (`medimind_assets_tests/data/
-boilerplate_lines*.tsv`, never the held-out ones) against the segments the rules keep at the end of the corpus's
-answers; the weights are in `notice_model.json`.
+"""The learned part of the page-notice rules: a logistic model over the words of one segment that says whether it
+is a page's notice rather than answer content, for wordings no rule of `data/sentence_rules.py` names
+(`docs/dataset.md`, "The learned notice model"). Trained by `benchmarks/train_notice_model.py`; the weights are in
+`notice_model.json`.
 """
 
 from __future__ import annotations

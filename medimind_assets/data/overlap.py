@@ -1,14 +1,9 @@
-"""Near-duplicate detection of training answers against the MEDIQA 2019 test candidate answers.
+"""Near-duplicate detection of training answers against the MEDIQA 2019 test candidate answers, and of questions
+against the test questions (`docs/dataset.md`, "No test text in training").
 
-MEDIQA's answers and MedQuAD's are excerpts of the same NIH and MedlinePlus pages, so a training answer can carry
-test text without being equal to it: the same paragraph cut at other places, or one inside the other. Equality
-catches none of that, so the measure is shingle containment, 1.0 when one text contains the other:
-
-    similarity(a, b) = |S(a) & S(b)| / min(|S(a)|, |S(b)|)
-
-where S(x) is the set of word 5-grams of x's `normalize_key`. Shingles in `COMMON_IN_ANSWERS` or more distinct
-training answers are left out of both sets: formulaic paragraphs many pages share ("... is inherited in an
-autosomal dominant pattern ...") are no evidence that a training answer is a test page's text.
+MEDIQA's and MedQuAD's answers are excerpts of the same pages, cut at other places: the measure is shingle
+containment, |S(a) & S(b)| / min(|S(a)|, |S(b)|) over the word 5-grams of `normalize_key`, leaving out those in
+`COMMON_IN_ANSWERS` or more distinct training answers (formulaic paragraphs many pages share are no evidence).
 """
 
 from __future__ import annotations
@@ -36,16 +31,22 @@ def shingles(key: str) -> set[Shingle]:
     return set(map(hash, zip(*(words[i:] for i in range(SHINGLE_WORDS)), strict=False)))
 
 
+def _postings(sets: list[set]) -> dict:
+    """Each gram -> the positions of the sets holding it."""
+    postings = defaultdict(list)
+    for number, grams in enumerate(sets):
+        for gram in grams:
+            postings[gram].append(number)
+    return postings
+
+
 class ShingleIndex:
     """Texts indexed by their shingles, for the best containment similarity of a new text against any of them.
     Shingles in `ignore` count on neither side (see `ignore`)."""
 
     def __init__(self, shingle_sets: Iterable[set[Shingle]], ignore: set[Shingle] | frozenset = frozenset()) -> None:
         self._sets = list(shingle_sets)
-        self._postings: dict[Shingle, list[int]] = defaultdict(list)
-        for number, grams in enumerate(self._sets):
-            for gram in grams:
-                self._postings[gram].append(number)
+        self._postings: dict[Shingle, list[int]] = _postings(self._sets)
         self.ignore(ignore)
 
     def ignore(self, shingles_to_ignore: set[Shingle] | frozenset) -> None:
@@ -92,13 +93,9 @@ def _spelt_alike(a: str, b: str) -> bool:
 
 
 class NearTestQuestions:
-    """The MEDIQA test questions, for telling when another question is one: equal to one after `compact_key` ("Im"
-    asks what "I'm" asks), or holding one nearly whole: at least 80% of its word 3-grams (of `normalize_key`),
-    which is a test question with a subject line in front ("father suffering from IBS. My father is ...") or a word
-    spelt another way ("loosing", "losing"); a test question too short for 3-grams to tell (four to seven words)
-    when it is held whole ("how much ibuprofen is too much" in "how much ibuprofen is too much for an adult"); a
-    test question of at most `MAX_SPELT_WORDS` words with one word spelt another way ("how to lose weight" for "how
-    to loose weight")."""
+    """The MEDIQA test questions, for telling when another question is one: equal after `compact_key`, or holding
+    one nearly whole (`NEAR_QUESTION` of its word 3-grams: a subject line in front, "loosing" for "losing"), a short
+    one whole, or a short one with one word spelt another way ("how to lose weight" for "how to loose weight")."""
 
     def __init__(self, questions: Iterable[str]) -> None:
         cleaned = [clean_question(q) for q in questions]
@@ -114,10 +111,7 @@ class NearTestQuestions:
         for words in (k.split() for k in keys if 2 <= len(k.split()) <= MAX_SPELT_WORDS):
             for at, word in enumerate(words):
                 self._one_word_out[(tuple(words[:at] + words[at + 1 :]), at)].add(word)
-        self._postings: dict[tuple[str, ...], list[int]] = defaultdict(list)
-        for number, grams in enumerate(self._sets):
-            for gram in grams:
-                self._postings[gram].append(number)
+        self._postings: dict[tuple[str, ...], list[int]] = _postings(self._sets)
 
     def match(self, question: str) -> str | None:
         """`overlaps_test_question` or `near_test_question` (the rejection reasons) for a cleaned question that is

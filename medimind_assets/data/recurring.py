@@ -1,13 +1,9 @@
 """Text that recurs across one collection's answers: the page template (a header, a footer, the agency's line) that no
-rule names, found by counting, so that it is found in collections no rule was written from.
+rule names, found by counting (`docs/dataset.md`, "Recurring text per collection").
 
-A segment recurs when its text is in at least `MIN_SHARE` (and `MIN_ANSWERS`) of a collection's answers; it is
-removed as template when it is not a sentence and it opens or closes at least `EDGE_SHARE` of the answers holding
-it: that is where a page template puts its lines, and an answer's own sentences are rarely fixed to an edge. A line
-that advises urgent care, names a crisis or poison line, or gives a dose is content wherever it recurs (a drug
-collection closing every answer with "Get emergency medical help if ..." keeps it).
-Recurring sentences in the middle of answers (the inheritance paragraphs shared by hundreds of GHR pages) are
-content and stay; an answer given whole to many questions is capped by the dataset build instead.
+A recurring segment is template when it is not a sentence and opens or closes at least `EDGE_SHARE` of the answers
+holding it: that is where a page template puts its lines, and an answer's own sentences are rarely fixed to an
+edge. Content (`sentence_rules.is_content`: urgent-care advice, a crisis line, a dose) is never template.
 """
 
 from __future__ import annotations

@@ -61,8 +61,7 @@ def read_dataset(path: Path) -> list[DatasetRow]:
                 raise DatasetError(f"{path}:{number}: not valid JSON ({error.msg})") from None
             if not isinstance(row, dict):
                 raise DatasetError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            missing = [key for key in REQUIRED_KEYS if key not in row]
-            if missing:
+            if missing := [key for key in REQUIRED_KEYS if key not in row]:
                 raise DatasetError(f"{path}:{number}: row has no {', '.join(missing)}")
             if row["split"] not in SPLITS:
                 raise DatasetError(f"{path}:{number}: split {row['split']!r} is not one of {SPLITS}")

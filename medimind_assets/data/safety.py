@@ -1,14 +1,7 @@
 """Safety levels for medical questions, the lines a user is shown with them, and the "seek urgent care" rule that
 evaluation shares. The levels and the rule of thumb the labelled sets are judged by: `docs/safety-labels.md`; how
-a question is classified: `docs/dataset.md`.
-
-The text is normalised first (`data/safety_text.py`: lower case, no punctuation, misspelled key words corrected,
-symptoms the asker denies left out: `question_text`), so
-every pattern below is written once, for correct words. The pattern families are concepts, not phrases of one
-source. The level: `emergency` for self-harm, for a red flag not long past, or for an acute condition asked about
-to recognise or respond to it (signs and treatment only when no informational word outweighs them) or happening
-now; else `caution` when a caution family is present (or, with `dosage_rule: flag`, the answer gives dosage
-instructions); else `safe`. `assess` returns the level with the families that decided it, so a reader sees why.
+a question is classified: `docs/dataset.md`. The patterns read `safety_text.question_text` (normalised, misspellings
+corrected), so each is written once, for correct words; `assess` returns the families that decided the level.
 """
 
 from __future__ import annotations

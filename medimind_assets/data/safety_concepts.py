@@ -1,9 +1,5 @@
-"""Concepts a question can carry, for the learned part of the safety classifier (`data/safety.py`).
-
-The rules there name situations; people describe the same situations in endless other words. What those messages
-share is a handful of concepts: something happening now, to someone present, severe or sudden, in a body system
-that can kill, or a poison, an injury, a baby, a pregnancy. A small logistic model (`safety_model.json`, trained by
-`benchmarks/train_safety_model.py` on the development labels only) weighs the concepts and their pairs: concepts,
+"""Concepts a question can carry, for the learned part of the safety classifier (`data/safety.py`): a logistic model
+(`safety_model.json`, trained by `benchmarks/train_safety_model.py`) weighs the concepts and their pairs. Concepts,
 not words, are learned, so that what the model learned from one phrasing carries over to another.
 """
 

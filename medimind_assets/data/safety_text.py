@@ -1,12 +1,7 @@
-"""Questions as people type them, made comparable: lower case, no apostrophes ("can't" and "cant" alike), no
-punctuation, and misspelled key words put right ("siezure", "anaphalaxis", "ibuprofin", "hart atack",
-"keto acidosis"), so that the safety patterns (`data/safety.py`) are written once, for the correct words.
-
-Misspellings are matched against a vocabulary of the words the patterns depend on (`KEY_WORDS`), never against
-the whole language: a word is corrected only when it is one edit (a letter added, dropped, changed, or two letters
-swapped) from a key word of five letters or more (two edits from one of nine or more), and is not itself a common
-word that happens to be that close ("strike", "attach", "breath"). Two words that make a key word when written
-together ("keto acidosis") are joined.
+"""Questions as people type them, made comparable: lower case, no apostrophes or punctuation, and misspelled key
+words put right ("siezure", "ibuprofin", "hart atack", "keto acidosis"), so that the safety patterns
+(`data/safety.py`) are written once, for the correct words. Only the words the patterns depend on (`KEY_WORDS`) are
+corrected to, never the whole language, and never from a common word that happens to be close (`_REAL_WORDS`).
 """
 
 from __future__ import annotations
@@ -156,7 +151,8 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 @lru_cache(maxsize=65536)
 def correct(word: str) -> str:
-    """The key word `word` is a misspelling of, or `word` itself."""
+    """The key word `word` is a misspelling of (one edit from one of five letters or more, two from one of nine or
+    more), or `word` itself."""
     if word in _VARIANTS:
         return _VARIANTS[word]
     if word in KEY_WORDS or word in _REAL_WORDS or len(word) < 5 or word.isdigit():

@@ -443,12 +443,9 @@ def is_content(text: str) -> bool:
 
 def _closing_notices(text: str, segments: list[Segment], hits: dict[int, str]) -> None:
     """What closes the answer that the learned model calls a page notice (`data/notice_model.py`), walking back from
-    the end past what the rules found: whole lines first (a notice's sentences judged together), then, in the last
-    line left, single segments (with a stricter threshold: one short sentence is little evidence). A short sentence
-    sending the reader to a professional right after such a notice goes with it (as in `_continue_notices`). The
-    first segment always stays; a line that holds content (`is_content`) is judged sentence by sentence, and the
-    walk stops at a list item (the last items of a list of symptoms are short and plain: content), at advice to get
-    urgent help and at a dose, an amount or a numbered step."""
+    the end past what the rules found: whole lines first, then single segments of the last line left (a stricter
+    threshold: one short sentence is little evidence), with the advice to see a professional that follows one. It
+    stops at the first segment, a list item (the last items of a list of symptoms are short and plain) or content."""
     end = len(segments)
     while end > 1:
         start = end - 1
@@ -562,8 +559,7 @@ def furnish(text: str) -> Furnished:
         result.found("trailing_heading")
         removed.append(kept.pop())
     result.text = drop_segments(text, removed)
-    glued = glued_attribution(result.text)
-    if glued is not None:
+    if (glued := glued_attribution(result.text)) is not None:
         result.found("attribution")
         result.text = result.text[:glued].rstrip()
     if result.text is text:

@@ -106,8 +106,7 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
     folder = raw_dir / name
     if not is_present(raw_dir, name):
         raise RawDataError(folder, f"no {name} XML files here (set MEDIMIND_RAW_DIR to the folder holding {name}/)")
-    missing = [rel for rel in REQUIRED[name] if not (folder / rel).is_file()]
-    if missing:
+    if missing := [rel for rel in REQUIRED[name] if not (folder / rel).is_file()]:
         raise RawDataError(folder, f"required file(s) missing: {', '.join(missing)}")
     pinned = upstream_manifest()[name]["files"]
     files, errors = [], []
@@ -118,11 +117,10 @@ def snapshot(raw_dir: Path, name: str, counts: bool = True) -> SourceSnapshot:
             file_counts = _counts(name, folder, path) if counts else {}
         except OSError as exc:
             errors.append(RawDataError(path, f"cannot be read: {exc.strerror}"))
-            continue
         except RawDataError as exc:  # keep going: the error names every unreadable file, not only the first
             errors.append(exc)
-            continue
-        files.append(SourceFile(rel, digest, path.stat().st_size, pinned.get(rel) == digest, file_counts))
+        else:
+            files.append(SourceFile(rel, digest, path.stat().st_size, pinned.get(rel) == digest, file_counts))
     raise_collected(errors)
     return SourceSnapshot(name=name, root=folder, files=files)
 
@@ -136,11 +134,7 @@ def _counts(name: str, folder: Path, path: Path) -> dict[str, int]:
         return {"qa_pairs": len(pairs), "with_answer": sum(1 for p in pairs if p.answer.strip())}
     questions = mediqa.parse_mediqa_file(path)
     answers = [a for q in questions for a in q.answers]
-    return {
-        "questions": len(questions),
-        "answers": len(answers),
-        "correct_answers": sum(1 for a in answers if a.is_correct),
-    }
+    return {"questions": len(questions), "answers": len(answers), "correct_answers": sum(a.is_correct for a in answers)}
 
 
 def download(raw_dir: Path, name: str, url: str | None = None, timeout: float = 30.0) -> SourceSnapshot:

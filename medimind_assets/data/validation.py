@@ -119,7 +119,6 @@ def refuse_if_invalid(
     test_questions = [*test_questions, *(row["instruction"] for row in rows if row.get("split") == "test")]
     # min_rows is left to the caller, which says "the train split is empty" in so many words.
     outcomes = validate_rows(rows, test_questions, min_rows=1)
-    failed = [o for o in outcomes if not o.passed and o.name != "min_rows"]
-    if failed:
+    if failed := [o for o in outcomes if not o.passed and o.name != "min_rows"]:
         details = "; ".join(f"{o.name}: {o.count} problem(s), e.g. {'; '.join(o.problems[:2])}" for o in failed)
         raise DatasetError(f"{path} breaks the dataset rules, refusing to {consumer} on it ({details})")

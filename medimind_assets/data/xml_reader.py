@@ -121,7 +121,7 @@ def parse_xml(path: Path) -> ET.Element:
     parser.ExternalEntityRefHandler = external
     try:
         parser.Parse(data, True)
-        root = builder.close()
+        return builder.close()
     except expat.ExpatError as exc:
         message = expat.ErrorString(exc.code)
         raise RawDataError(
@@ -129,7 +129,6 @@ def parse_xml(path: Path) -> ET.Element:
         ) from None
     except AssertionError:
         raise RawDataError(path, "malformed or truncated XML: unclosed elements") from None
-    return root
 
 
 def line_of(elem: ET.Element) -> int | None:

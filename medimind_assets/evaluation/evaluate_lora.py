@@ -34,28 +34,33 @@ def evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
 
 
 def _evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
-    from medimind_assets.evaluation.ranking import load_labelled_files
+    from medimind_assets.evaluation.ranking import load_labelled_files, load_ranking_task
     from medimind_assets.evaluation.runner import evaluate_adapter, write_report
     from medimind_assets.evaluation.settings import EvaluationSettings
     from medimind_assets.integrity import read_summary
     from medimind_assets.llm.template import template_from_summary
 
     settings = EvaluationSettings(**extras["settings"])
-    adapter_dir = Path(extras["adapter_dir"])
+    adapter_dir, dataset_path = Path(extras["adapter_dir"]), Path(extras["dataset_path"])
     ranking = extras.get("ranking") or {}
-    check_dataset_version(Path(extras["dataset_path"]), (extras.get("context") or {}).get("dataset", {}))
+    context = dict(extras.get("context") or {})
+    check_dataset_version(dataset_path, context.get("dataset", {}))
     report = evaluate_adapter(
         Path(extras["base_model_dir"]),
         adapter_dir,
-        Path(extras["dataset_path"]),
+        dataset_path,
         template_from_summary(read_summary(adapter_dir)),
         settings,
-        ranking=_ranking_task(ranking),
+        # The labelled MEDIQA test questions, and the training files the learned ranker is fitted on as one task.
+        ranking=load_ranking_task(
+            Path(ranking["labelled"]), ranking.get("max_questions"), ranking.get("ground_truth"), every_question=True
+        )
+        if ranking
+        else None,
         log=log,
-        # The labelled MEDIQA training files the learned ranker is fitted on, as one task (None: not wanted).
         fit=load_labelled_files(ranking["fit"]) if ranking.get("fit") else None,
     )
-    report.context = dict(extras.get("context") or {})
+    report.context = context
     path = write_report(Path(extras["out_dir"]), report)
     # The same JSON as the file (numbers that json cannot write natively become strings there too).
     return {"report": json.loads(json.dumps(report.as_json(), default=str)), "path": str(path)}
@@ -73,18 +78,6 @@ def check_dataset_version(path: Path, expected: dict[str, Any]) -> None:
             f"{path} changed after this evaluation was planned (sha256 is no longer {version[:12]}): not evaluated; "
             "materialize evaluation again"
         )
-
-
-def _ranking_task(spec: dict[str, Any] | None):
-    """The labelled MEDIQA questions the `ranking` extra names (None: not wanted)."""
-    from medimind_assets.evaluation.ranking import load_ranking_task
-
-    if not spec:
-        return None
-    ground_truth = Path(spec["ground_truth"]) if spec.get("ground_truth") else None
-    return load_ranking_task(
-        Path(spec["labelled"]), spec.get("max_questions"), ground_truth=ground_truth, every_question=True
-    )
 
 
 def main() -> int:

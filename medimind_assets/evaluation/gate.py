@@ -1,12 +1,8 @@
 """The promotion gate: may this adapter replace the one being served?
 
-Pure function of the two models' metrics (the rules: docs/evaluation.md, "The gate"): the adapter must beat the
-base's held-out loss by `margin` (nats per response token), be no worse than the base beyond a tolerance on
-urgent-care advice, ranking accuracy, EOS rate and degenerate answers, and what the user is shown must advise
-urgent care on every emergency question. The safety comparison is required: without an emergency question
-answered the adapter is not promoted, unless `require_safety` is off; likewise a ranking or generation comparison
-that was skipped fails the gate unless the run config waives it (`require_ranking`, `require_generation`): a run
-config that only shrinks the evaluation must not also weaken the gate.
+A pure function of the two models' metrics (the rules: docs/evaluation.md, "The gate"). A comparison that was
+skipped fails the gate unless the run config waives it (`require_safety`, `require_ranking`, `require_generation`):
+a run config that only shrinks the evaluation must not also weaken the gate.
 """
 
 from __future__ import annotations
@@ -105,7 +101,9 @@ def decide_promotion(
     if base_loss is None or adapter_loss is None:
         raise ValueError("both metric sets need a held-out 'loss'")
     improvement = float(base_loss) - float(adapter_loss)
-    passed = improvement >= margin and improvement > 0  # even with margin 0, an adapter must be better
+    safety_base, safety_adapter = base.get("urgent_care_rate"), adapter.get("urgent_care_rate")
+    shared = {"loss_improvement": improvement, "margin": margin, "safety_tolerance": safety_tolerance}
+    shared |= {"safety_base": safety_base, "safety_adapter": safety_adapter}
     # A metric that is not a number compares as nothing (NaN > x is False): it fails the gate, named.
     broken = [
         f"{model} {key} is {value}"
@@ -116,16 +114,13 @@ def decide_promotion(
     if broken:  # the rest was not measured for that model (the evaluation skips a diverged one): no other reason
         return GateDecision(
             passed=False,
-            loss_improvement=improvement,
-            margin=margin,
-            safety_base=base.get("urgent_care_rate"),
-            safety_adapter=adapter.get("urgent_care_rate"),
-            safety_tolerance=safety_tolerance,
             reasons=[
                 f"not a number: {', '.join(broken)} (a diverged model, or a bug in the evaluation); its ranking, "
                 "answers and safety were not measured"
             ],
+            **shared,
         )
+    passed = improvement >= margin and improvement > 0  # even with margin 0, an adapter must be better
     if passed:
         reasons = [f"held-out loss improved by {improvement:.4f} >= margin {margin:.4f}"]
     elif improvement >= margin:
@@ -135,15 +130,15 @@ def decide_promotion(
             f"held-out loss improved by {improvement:.4f} < margin {margin:.4f} "
             f"(base {base_loss:.4f}, adapter {adapter_loss:.4f})"
         ]
-    safety_base, safety_adapter = base.get("urgent_care_rate"), adapter.get("urgent_care_rate")
-    if (safety_base is None or safety_adapter is None) and require_safety:
-        passed = False
-        reasons.append(
-            "safety not measured (no emergency question answered: max_safety_questions is 0 or the test split has "
-            "none): a medical adapter is not promoted without it (require_safety: false waives it)"
-        )
-    elif safety_base is None or safety_adapter is None:
-        reasons.append("no emergency questions evaluated: safety not compared (require_safety is off)")
+    if safety_base is None or safety_adapter is None:
+        if require_safety:
+            passed = False
+            reasons.append(
+                "safety not measured (no emergency question answered: max_safety_questions is 0 or the test split "
+                "has none): a medical adapter is not promoted without it (require_safety: false waives it)"
+            )
+        else:
+            reasons.append("no emergency questions evaluated: safety not compared (require_safety is off)")
     elif safety_adapter + safety_tolerance + _EPSILON >= safety_base:  # rates of k of n: 0.7 + 0.1 is 0.8
         reasons.append(f"urgent-care advice on emergency questions {safety_adapter:.3f} vs base {safety_base:.3f}")
     else:
@@ -170,15 +165,11 @@ def decide_promotion(
         reasons.append(reason)
     return GateDecision(
         passed=passed,
-        loss_improvement=improvement,
-        margin=margin,
-        safety_base=safety_base,
-        safety_adapter=safety_adapter,
-        safety_tolerance=safety_tolerance,
         reasons=reasons,
         served_safety=served,
         ranking_tolerance=ranking_tolerance,
         eos_tolerance=eos_tolerance,
         degenerate_tolerance=degenerate_tolerance,
         **compared,
+        **shared,
     )

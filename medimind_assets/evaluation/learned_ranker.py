@@ -1,9 +1,8 @@
 """A ranker learned from the labelled MEDIQA training answers: the model's score combined with what the task gives.
 
-A language model's likelihood says whether an answer reads like an answer to the question, not whether CHiQA's
-retrieval (whose order, `Answer1` first, alone labels more validation answers right) was right; the two are
-complementary (docs/evaluation.md). So each candidate is scored with a logistic regression over four features,
-fitted on the answers labelled in the training files (1,701 answers of 208 questions), never on validation or test:
+The model's likelihood and CHiQA's retrieval order are complementary (docs/evaluation.md), so each candidate is
+scored with a logistic regression over four features, fitted on the answers labelled in the training files (1,701
+answers of 208 questions), never on validation or test:
 
 - `model`: the chosen ranker's score (`evaluation.ranking`), standardised within the question (only the order of
   a question's candidates is comparable across questions);

@@ -42,17 +42,13 @@ class LossResult:
 
 def make_batches(lengths: Sequence[int], max_batch_tokens: int, max_batch_size: int) -> list[list[int]]:
     """Indices grouped longest first, each group padded-size (len x longest) within the token budget."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     batches: list[list[int]] = []
-    current: list[int] = []
-    for index in order:
-        longest = lengths[current[0]] if current else lengths[index]
-        if current and (len(current) + 1 > max_batch_size or (len(current) + 1) * longest > max_batch_tokens):
-            batches.append(current)
-            current = []
-        current.append(index)
-    if current:
-        batches.append(current)
+    for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        batch = batches[-1] if batches else []
+        if batch and len(batch) < max_batch_size and (len(batch) + 1) * lengths[batch[0]] <= max_batch_tokens:
+            batch.append(index)
+        else:
+            batches.append([index])
     return batches
 
 

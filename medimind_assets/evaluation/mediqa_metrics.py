@@ -121,9 +121,8 @@ def _scan(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> tuple[l
     (question, answer) pair keeps its first line, and positions count the question's lines in file order."""
     if not gold:
         raise ValueError("empty gold standard: nothing to score against")
-    correct: dict[str, list[str]] = {}
+    correct: dict[str, list[str]] = {g.question_id: [] for g in gold}
     for g in gold:
-        correct.setdefault(g.question_id, [])
         if g.label == 1:
             correct[g.question_id].append(g.answer_id)
     first: dict[tuple[str, str], Judgement] = {}
@@ -136,14 +135,10 @@ def _scan(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> tuple[l
     accuracy = sum((r.question_id, r.answer_id, r.label) in gold_set for r in first.values()) / len(gold)
     questions, predicted_pos = [], 0
     for qid, gold_correct in correct.items():
-        hits = []
-        for position, row in enumerate(by_question.get(qid, []), start=1):
-            if row.label != 1:
-                continue
-            predicted_pos += 1
-            if row.answer_id in gold_correct:
-                hits.append((position, row.answer_id))
-        questions.append((gold_correct, hits))
+        rows = enumerate(by_question.get(qid, []), start=1)
+        labelled = [(position, row.answer_id) for position, row in rows if row.label == 1]
+        predicted_pos += len(labelled)
+        questions.append((gold_correct, [(position, aid) for position, aid in labelled if aid in gold_correct]))
     true_pos = sum(len(hits) for _, hits in questions)
     precision = true_pos / predicted_pos if predicted_pos else 0.0
     mrr = sum(1.0 / hits[0][0] for _, hits in questions if hits) / len(questions)
@@ -176,20 +171,18 @@ def spearman_of_id_strings(submitted: Sequence[str], gold_order: Sequence[str]) 
 def score_task3_official(submission: Sequence[Judgement], gold: Sequence[Judgement]) -> OfficialTask3Scores:
     """Score a submission exactly as the organisers' final evaluator does (see the module docstring)."""
     questions, accuracy, precision, mrr = _scan(submission, gold)
-    spearman_sum, spearman_n = 0.0, 0
+    rhos = []
     for gold_correct, hits in questions:
-        submitted_correct = [aid for _, aid in hits]
-        rho = spearman_of_id_strings(submitted_correct, [a for a in gold_correct if a in submitted_correct])
-        if not math.isnan(rho):
-            spearman_sum += rho
-            spearman_n += 1
+        submitted = [aid for _, aid in hits]
+        rhos.append(spearman_of_id_strings(submitted, [a for a in gold_correct if a in submitted]))
+    rhos = [rho for rho in rhos if not math.isnan(rho)]
     return OfficialTask3Scores(
         accuracy=accuracy,
         precision=precision,
         mrr=mrr,
-        spearman=spearman_sum / spearman_n if spearman_n else 0.0,
+        spearman=sum(rhos) / len(rhos) if rhos else 0.0,
         n_questions=len(questions),
-        n_spearman_questions=spearman_n,
+        n_spearman_questions=len(rhos),
     )
 
 

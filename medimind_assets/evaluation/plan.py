@@ -133,8 +133,7 @@ def plan_evaluation(store: ArtifactStore, raw_dir: Path, settings: EvaluationSet
         plan.inputs["MEDIQA test set"] = raw_mediqa
         if settings.learned_ranking:  # fitted on the training files' labels, never on validation or test
             fit = {tag: raw_mediqa / mediqa.TASK_DIR / mediqa.TRAINING_FILES[tag] for tag in mediqa.TRAIN_SPLIT_TAGS}
-            missing = [str(path) for path in fit.values() if not path.is_file()]
-            if missing:
+            if missing := [str(path) for path in fit.values() if not path.is_file()]:
                 raise EvaluationRefused(
                     "learned_ranking is fitted on the labelled MEDIQA training files, and these are missing: "
                     f"{', '.join(missing)}; restore them, or set learned_ranking: false to rank with the ranker's "

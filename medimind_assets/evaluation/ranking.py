@@ -72,9 +72,7 @@ def load_ranking_task(
     from medimind_assets.data.cleaning import clean_answer, clean_question
     from medimind_assets.data.mediqa import parse_mediqa_file
 
-    parsed = parse_mediqa_file(Path(labelled_xml), require_scores=True)
-    if max_questions is not None:
-        parsed = parsed[:max_questions]
+    parsed = parse_mediqa_file(Path(labelled_xml), require_scores=True)[:max_questions]  # None: all
     questions = []
     for q in parsed:
         candidates = tuple(
@@ -166,8 +164,7 @@ class _Scoring:
 
 def neutral_prompt_ids(tokenizer, template: PromptTemplate) -> list[int]:
     """The prompt `pmi` subtracts: the template with an empty question (BOS, or EOS, when that is empty)."""
-    ids = tokenizer(template.prompt(""), add_special_tokens=False)["input_ids"]
-    if ids:
+    if ids := tokenizer(template.prompt(""), add_special_tokens=False)["input_ids"]:
         return ids
     fallback = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     if fallback is None:
@@ -245,8 +242,7 @@ def score_rankers(
     """Per ranker, per question id: (answer id, score), in the file's answer order. Only the passes the rankers
     need are run, each once."""
     rankers = list(dict.fromkeys(rankers))
-    unknown = [r for r in rankers if r not in RANKERS]
-    if unknown or not rankers:
+    if not rankers or any(r not in RANKERS for r in rankers):
         raise ValueError(f"rankers must be among {', '.join(RANKERS)}, got {rankers}")
     pairs = [(q, c) for q in task.questions for c in q.candidates]
     passes = frozenset().union(*(RANKER_PASSES[r] for r in rankers))

@@ -2,9 +2,8 @@
 
 The base model is loaded once and the adapter attached to it; base metrics are computed with the adapter
 disabled, so both sides share the exact same weights, prompts, batches and questions. The test candidates are
-ranked with `settings.ranker` (or, with `learned_ranking`, by the ranker's score combined with what the task
-gives, fitted on the MEDIQA training files with the base model's scores: `evaluation.learned_ranker`). Which
-ranker that was chosen on the MEDIQA validation set (benchmarks/compare_rankers.py).
+ranked with `settings.ranker`, chosen on the MEDIQA validation set (benchmarks/compare_rankers.py), and with
+`learned_ranking` by `evaluation.learned_ranker`, fitted on the MEDIQA training files with the base model's scores.
 """
 
 from __future__ import annotations
@@ -63,8 +62,7 @@ class EvaluationReport:
     timings: dict[str, float]
     settings: EvaluationSettings
     context: dict = field(default_factory=dict)
-    # The learned ranker both models are ranked with, fitted on the base model's scores (`learned_ranking`; empty
-    # when off).
+    # The learned ranker both models are ranked with (`learned_ranking`; empty when off).
     learned_ranker: dict = field(default_factory=dict)
     # The test ranking per question (`ranking_frames`), as records; the frames themselves go to Parquet files.
     per_question: list[dict] = field(default_factory=list)
@@ -98,8 +96,7 @@ def load_test_questions(dataset_path: Path) -> list[HeldOutQuestion]:
     for number, row in enumerate(rows, start=1):
         if row["split"] != "test":
             continue
-        missing = {key for key in ("question_id", "instruction", "response", "safety_level") if not row[key]}
-        if missing:
+        if missing := {key for key in ("question_id", "instruction", "response", "safety_level") if not row[key]}:
             raise ValueError(f"{dataset_path}:{number}: test row without {', '.join(sorted(missing))}")
         q = questions.setdefault(
             row["question_id"], HeldOutQuestion(row["question_id"], row["instruction"], [], emergency=False)
@@ -126,8 +123,7 @@ class _Evaluator:
         loss_questions = questions[: settings.max_test_questions]  # None: all
         self.loss_pairs = [(q.instruction, ref) for q in loss_questions for ref in q.references]
         self.sample = _sample(questions, settings.generation_sample, settings.seed)
-        emergency = [q for q in questions if q.emergency]
-        self.emergency = _sample(emergency, settings.max_safety_questions, settings.seed)
+        self.emergency = _sample([q for q in questions if q.emergency], settings.max_safety_questions, settings.seed)
         self.ranking, self.fit = ranking, fit
         self.learned_ranker: LearnedRanker | None = None
         self.ranking_scores: dict[str, dict[str, list[tuple[str, float]]]] = {}
@@ -153,9 +149,7 @@ class _Evaluator:
 
     def fit_learned_ranker(self) -> None:
         """Fit the learned ranker on the active model's scores of the labelled training candidates: called with
-        the adapter disabled. The base model has seen none of those answers; an adapter trained on the training
-        files' correct answers would score them as memorised, and its score would be over-weighted. Both models
-        are then ranked with the same weights (their scores are standardised within each question)."""
+        the adapter disabled, as the base has seen none of those answers (docs/evaluation.md, "The learned ranker")."""
         fit_scored = self._rank("learned_ranker_fit_s", self.fit, "ranker fit")
         self.learned_ranker = fit_on_labelled(question_scores(self.fit, fit_scored), self.fit.gold)
 
@@ -252,18 +246,7 @@ def evaluate_adapter(
         for key, value in base_metrics.items()
         if value is not None and adapter_metrics.get(key) is not None
     }
-    gate = decide_promotion(
-        base_metrics,
-        adapter_metrics,
-        settings.margin,
-        settings.safety_tolerance,
-        ranking_tolerance=settings.ranking_tolerance,
-        eos_tolerance=settings.eos_tolerance,
-        degenerate_tolerance=settings.degenerate_tolerance,
-        require_safety=settings.require_safety,
-        require_ranking=settings.require_ranking,
-        require_generation=settings.require_generation,
-    )
+    gate = decide_promotion(base_metrics, adapter_metrics, **settings.gate_keywords())
     log("gate: " + ("PASSED" if gate.passed else "FAILED") + "; " + "; ".join(gate.reasons))
     comparison = [
         {
@@ -306,11 +289,8 @@ def _answer_text(answers: dict[str, Generated], question_id: str) -> str:
 
 
 def ranking_frames(task: RankingTask, scores: dict, positive_fraction: float) -> dict:
-    """The test ranking as pandas frames: `candidates` (one row per candidate answer: its gold label and, per model,
-    its score, rank and label) and `questions` (per model: how many answers are labelled right and their share, the
-    reciprocal rank of the first correct answer labelled correct). The official accuracy pools the answers (the sum
-    of `<model>_right` over the sum of `candidates`), not the mean of the shares; the official MRR is the mean of
-    the reciprocal ranks."""
+    """The test ranking as pandas frames: `candidates` (one row per candidate answer) and `questions` (one per test
+    question), with the columns docs/evaluation.md lists ("What it records")."""
     import pandas as pd
 
     rows = [{"question_id": g.question_id, "answer_id": g.answer_id, "gold": g.label} for g in task.gold]

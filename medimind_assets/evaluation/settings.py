@@ -20,6 +20,7 @@ RANKERS = {
     "yes_no": "log P(Yes) - log P(No) when the model is asked whether the answer answers the question",
 }
 Ranker = Literal[tuple(RANKERS)]  # the launchpad refuses another name before the run starts
+TOLERANCES = ("margin", "safety_tolerance", "ranking_tolerance", "eos_tolerance", "degenerate_tolerance")
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,12 @@ class EvaluationSettings:
         if self.ranker not in RANKERS:
             raise ValueError(f"ranker must be one of {', '.join(RANKERS)}, got {self.ranker!r}")
         # Checked here, before any model is loaded, not after the whole evaluation has run.
-        for name in ("margin", "safety_tolerance", "ranking_tolerance", "eos_tolerance", "degenerate_tolerance"):
+        for name in TOLERANCES:
             value = getattr(self, name)
             if not 0.0 <= value < float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+
+    def gate_keywords(self) -> dict:
+        """`gate.decide_promotion`'s keywords: the margin, the tolerances and the waivers."""
+        waivers = ("require_safety", "require_ranking", "require_generation")
+        return {name: getattr(self, name) for name in (*TOLERANCES, *waivers)}

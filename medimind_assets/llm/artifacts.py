@@ -13,7 +13,6 @@ from pathlib import Path
 from medimind_assets.errors import MediMindError
 from medimind_assets.integrity import ADAPTER_CONFIG, ADAPTER_WEIGHTS, check_safetensors, verify_adapter
 
-# Pickled weights can run code when loaded: they are refused, never read.
 PICKLE_PATTERNS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")  # fast, sentencepiece, BPE vocabulary
 

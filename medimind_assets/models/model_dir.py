@@ -29,9 +29,8 @@ def model_context(model_dir: Path) -> int | None:
     """The model's context in tokens (`max_position_embeddings` of its config), read without loading it; None when
     the config names none or cannot be read."""
     try:
-        config = json.loads((Path(model_dir) / CONFIG_FILE).read_text(encoding="utf-8"))
-        return int(config["max_position_embeddings"])
-    except (OSError, ValueError, KeyError, TypeError):
+        return int(read_config(Path(model_dir))["max_position_embeddings"])
+    except (BaseModelError, ValueError, KeyError, TypeError):
         return None
 
 

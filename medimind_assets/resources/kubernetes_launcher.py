@@ -1,10 +1,6 @@
-"""The `kubernetes` launcher: the job runs in a pod on a GPU node, through dagster-k8s' `PipesK8sClient`
-(docs/kubernetes.md).
-
-The pod template gives everything site-specific; the launcher sets the image, the command, the GPUs, the node
-selector, tolerations, the environment, and the data volume, mounted at the same path as `MEDIMIND_DATA_DIR` on the
-Dagster side (artefact paths in the Pipes extras are absolute, so both sides must see the same tree). dagster-k8s
-and the kubernetes client are imported only when this launcher is used.
+"""The `kubernetes` launcher: the job runs in a pod on a GPU node, through dagster-k8s' `PipesK8sClient`, built on
+the pod template (docs/kubernetes.md: what the launcher sets on it, the data volume at the same path as
+`MEDIMIND_DATA_DIR`). dagster-k8s and the kubernetes client are imported only when this launcher is used.
 """
 
 from __future__ import annotations

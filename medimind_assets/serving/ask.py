@@ -20,7 +20,7 @@ from medimind_assets.llm.loading import attach_adapter, load_for_inference, load
 from medimind_assets.llm.template import PromptTemplate, plain_text, template_from_summary
 from medimind_assets.models import BaseModelError, read_current_base_model
 from medimind_assets.promotion import base_weights_hash, verified_merge, verified_promotion
-from medimind_assets.serving.chat import is_blank, normalise
+from medimind_assets.serving.chat import is_blank, no_fit, normalise
 from medimind_assets.store import ArtifactStore
 
 
@@ -66,28 +66,20 @@ def base_name(store: ArtifactStore, model_dir: Path, recorded: Any = None) -> st
     return Path(model_dir).name
 
 
-def check_trained_on(store: ArtifactStore, adapter_dir: Path, base_dir: Path) -> None:
-    """ArtifactMissingError when the adapter's training summary records other base weights than those in
-    `base_dir` (an adapter whose summary records no base is not checked)."""
-    trained = read_summary(adapter_dir).get("base_model")
+def adapter_target(store: ArtifactStore, adapter_dir: Path) -> Target:
+    """`adapter_dir` on the current base (`_base_for_adapter`); ArtifactMissingError when its training summary
+    records other base weights than those (an adapter whose summary records no base is not checked)."""
+    adapter_dir = require_adapter_dir(Path(adapter_dir))
+    summary = read_summary(adapter_dir)
+    base_dir = _base_for_adapter(store, adapter_dir)
+    trained = summary.get("base_model")
     trained_hash = trained.get("content_hash") if isinstance(trained, dict) else None
-    if not trained_hash:
-        return
-    actual = base_weights_hash(store, base_dir)
-    if actual != trained_hash:
+    if trained_hash and (actual := base_weights_hash(store, base_dir)) != trained_hash:
         raise ArtifactMissingError(
             f"adapter {adapter_dir} was trained on base {trained.get('name')} ({trained_hash[:12]}), but the current "
             f"base model is {base_name(store, base_dir)} ({actual[:12]}); use an adapter trained on the current base"
         )
-
-
-def adapter_target(store: ArtifactStore, adapter_dir: Path) -> Target:
-    """`adapter_dir` on the current base (`_base_for_adapter`), checked to be the base it was trained on."""
-    adapter_dir = require_adapter_dir(Path(adapter_dir))
-    template = template_from_summary(read_summary(adapter_dir))
-    base_dir = _base_for_adapter(store, adapter_dir)
-    check_trained_on(store, adapter_dir, base_dir)
-    return Target(f"adapter {adapter_dir.name}", base_dir, adapter_dir, template)
+    return Target(f"adapter {adapter_dir.name}", base_dir, adapter_dir, template_from_summary(summary))
 
 
 def promoted_target(store: ArtifactStore) -> tuple[Target, dict]:
@@ -165,10 +157,7 @@ def prompt_budget(model, max_new_tokens: int, prompt_tokens: int) -> int | None:
             f"max_new_tokens {max_new_tokens} leaves no room for the question in the model's {context}-token context"
         )
     if room < prompt_tokens < context:
-        raise ValueError(
-            f"the question ({prompt_tokens} tokens) and max_new_tokens {max_new_tokens} do not fit together in the "
-            f"model's {context}-token context: ask for at most {context - prompt_tokens} new tokens"
-        )
+        raise ValueError(no_fit(prompt_tokens, max_new_tokens, context))
     return room
 
 
@@ -204,8 +193,7 @@ def ask(
         if max_prompt_tokens is not None:
             prompt_tokens = min(prompt_tokens, max_prompt_tokens)
         room = prompt_budget(model, max_new_tokens, prompt_tokens)
-        bounds = [bound for bound in (room, max_prompt_tokens) if bound is not None]
-        budget = min(bounds) if bounds else None
+        budget = min((bound for bound in (room, max_prompt_tokens) if bound is not None), default=None)
         with model.disable_adapter() if plain_base else nullcontext():
             generated = generate_answers(
                 model,

@@ -1,10 +1,8 @@
 """A conversation folded into the one prompt format the adapter was trained on, within a token budget (no torch).
 
-The adapter learned single exchanges, `template.prompt(question) + template.completion(answer)` ended by the
-tokenizer's EOS, so the previous turns are written the same way, each answer ended by EOS as in training, one
-exchange per line, before the new question's prompt (docs/serving.md shows one).
-A user turn without an answer (the previous request failed) is folded with an empty answer. Over the budget, the
-oldest exchanges go first; a question alone still over it keeps its last tokens, as the evaluation truncates.
+The previous exchanges are written as training wrote one, each answer ended by EOS, one per line, before the new
+question's prompt (docs/serving.md shows one). Over the budget, the oldest exchanges go first; a question alone still
+over it keeps its last tokens, as the evaluation truncates.
 """
 
 from __future__ import annotations
@@ -38,11 +36,7 @@ class Turn:
 @dataclass(frozen=True)
 class Exchange:
     question: str
-    answer: str | None  # None: the user turn was not answered
-
-    @property
-    def turns(self) -> int:
-        return 1 if self.answer is None else 2
+    answer: str | None  # None: the user turn was not answered (its request failed): folded with no answer
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ def build_prompt(
     start = bisect_left(range(first, len(folded)), True, key=lambda at: tokens(at) <= budget) + first
     if tokens(start) <= budget:
         text, n_tokens = counted[start]
-        return ChatPrompt(text, n_tokens, sum(e.turns for e in folded[start:]), truncated=start > 0)
+        return ChatPrompt(text, n_tokens, sum(1 + (e.answer is not None) for e in folded[start:]), truncated=start > 0)
     # The question alone is over the budget: the model sees its last `budget` tokens.
     return ChatPrompt(counted[len(folded)][0], budget, 0, truncated=True)
 
@@ -132,3 +126,11 @@ def prompt_budget(context_tokens: int | None, max_new_tokens: int, max_prompt_to
     if not known:
         raise ValueError("no prompt bound: give max_prompt_tokens or the model's context length")
     return min(known)
+
+
+def no_fit(question_tokens: int, max_new_tokens: int, context: int) -> str:
+    """Why a question is refused rather than cut to make room for the answer (`medimind ask` and serving)."""
+    return (
+        f"the question ({question_tokens} tokens) and max_new_tokens {max_new_tokens} do not fit together in the "
+        f"model's {context}-token context: ask for at most {context - question_tokens} new tokens"
+    )

@@ -1,17 +1,13 @@
 """The served model: chosen as the guide's backend chooses it, loaded once, swapped when a new promotion is ready.
 
-What is served (`resolve_served`, the table in docs/serving.md): the adapter folder `LORA_MODEL_PATH` names
-(pinned: promotions do not replace it), else the adapter `adapters/current.json` promotes, else the base model
-alone. An adapter is verified as `medimind ask` verifies it, then answers one greedy token: a failure at start
-raises (`ModelHolder.load_initial`); a failure of a later promotion leaves the served model in place and is kept
-for the health endpoint (`last_reload_error`).
+What is served (`resolve_served`) is the table in docs/serving.md. An adapter is verified as `medimind ask` verifies
+it, then answers one greedy token: a failure at start raises (`ModelHolder.load_initial`); a failure of a later
+promotion leaves the served model in place and is kept for the health endpoint (`last_reload_error`).
 
-On an fp32 base the adapter is merged into the base's weights in memory (about 15% faster per token: no separate
-LoRA matrices to multiply), proven as `merged_model` proves its merge (`merge_proven`). A bf16 base (a GPU) stays
-unmerged: rounding the update into bf16 weights would blur it.
-
-A new promotion is loaded and verified beside the served model, then the reference is swapped under a lock: a
-request being answered keeps the model it started with, the next one gets the new model.
+On an fp32 base the adapter is merged into the base's weights in memory (about 15% faster per token), proven as
+`merged_model` proves its merge (`merge_proven`). A bf16 base (a GPU) stays unmerged: rounding the update into bf16
+weights would blur it. A new promotion is loaded and verified beside the served model, then swapped in under a lock:
+a request keeps the model it started with.
 """
 
 from __future__ import annotations
@@ -194,7 +190,6 @@ class ModelHolder:
         self.pointer = ArtifactStore.at(self.data_dir).current_pointer
         self.last_reload_error: str | None = None  # the pointer's error while it cannot be read, else the last load's
         self._load_error: str | None = None
-        self._pointer_unreadable = False
         self.last_reload_at: str | None = None
         self.swaps = 0
         self._lock = threading.Lock()
@@ -249,10 +244,9 @@ class ModelHolder:
             error = f"{self.pointer} cannot be read ({exc.strerror or exc}); still serving the previous model"
             if error != self.last_reload_error:
                 logger.error("promotion not served: %s", error)
-            self.last_reload_error, self._pointer_unreadable = error, True
+            self.last_reload_error = error
             return None
-        if self._pointer_unreadable:  # readable again: what it said before stands
-            self.last_reload_error, self._pointer_unreadable = self._load_error, False
+        self.last_reload_error = self._load_error  # readable (again): what the last load said stands
         if state is None or state == self._seen:
             return None
         self._seen = state

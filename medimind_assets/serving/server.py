@@ -1,25 +1,16 @@
 """`medimind serve`: the MediMind backend's HTTP API (FastAPI on uvicorn) for the model `ModelHolder` serves.
 
-- `POST /api/v1/chat` `{"message": str, "history": [{"role": "user"|"assistant", "content": str}, ...],
-  "max_new_tokens": int (optional)}`: the answer, with the safety notice of its question, and what the caller needs
-  beside it (`ChatResponse`).
-- `GET /api/v1/health` (and `/healthz`; HEAD too): which model is loaded, from where, since when, the last failed
-  reload, if any, and the queue's counts. `status` is `ok`; `degraded` (still 200) when the promoted adapter could
-  not be loaded and an earlier one is served; `unavailable` (503, so a load balancer stops sending requests) when
-  the generation worker has stopped. On SIGTERM the server stops accepting connections at once.
-
-A body sent without `Content-Type: application/json` is a 415; a body that is not JSON is a 400; a missing field,
-a wrong type or a value out of bounds is a 422; each says what is wrong in `error` (the field named), with
-pydantic's list in `detail` (never the input it was given). Generation runs on one worker thread
-(`GenerationQueue`): the event loop stays free, so the health endpoint answers while a request is generating. A full
-queue is a 503 with Retry-After; a request whose client leaves is dropped from the queue, or stopped mid-generation.
+`POST /api/v1/chat` answers a question with the safety notice of its question (`ChatResponse`); `GET /api/v1/health`
+(and `/healthz`, HEAD too) says what is served, and is a 503 once the generation worker has stopped. The request,
+the response, the errors (415, 400, 413, 422, 503 with Retry-After, each naming the problem in `error`) and the
+health fields: docs/serving.md. Generation runs on one worker thread (`GenerationQueue`), so the event loop stays
+free: the health endpoint answers while a request is generating.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -40,13 +31,12 @@ from medimind_assets.serving.chat import (
     Turn,
     exchanges,
     is_blank,
+    no_fit,
     normalise,
     prompt_budget,
 )
-from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher
+from medimind_assets.serving.holder import SOURCE_BASE, ModelHolder, PromotionWatcher, logger
 from medimind_assets.serving.worker import DEFAULT_MAX_WAITING, ChatJob, GenerationQueue, QueueClosed, QueueFull
-
-logger = logging.getLogger("uvicorn.error")  # uvicorn's own log, which it configures: what `medimind serve` prints
 
 CHAT_PATH = "/api/v1/chat"
 HEALTH_PATHS = ("/api/v1/health", "/healthz")
@@ -136,18 +126,14 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = list(exc.errors())
+    detail = [{key: error[key] for key in DETAIL_KEYS if key in error} for error in errors]
     for error in errors:
         if error.get("type") == "json_invalid":
-            ctx = error.get("ctx") or {}
             where = f" at character {error['loc'][-1]}" if len(error.get("loc", ())) > 1 else ""
-            reason = ctx.get("error") or error.get("msg")
-            return _error(400, f"the request body is not valid JSON{where}: {reason}", _without_input(errors))
+            reason = (error.get("ctx") or {}).get("error") or error.get("msg")
+            return _error(400, f"the request body is not valid JSON{where}: {reason}", detail)
     message = "; ".join(f"{_field(e.get('loc', ()))}: {e.get('msg')}" for e in errors)
-    return _error(422, message, _without_input(errors))
-
-
-def _without_input(errors: list[dict]) -> list[dict]:
-    return [{key: error[key] for key in DETAIL_KEYS if key in error} for error in errors]
+    return _error(422, message, detail)
 
 
 def _require_json(request: Request) -> None:
@@ -173,7 +159,7 @@ class BodyLimit:
             return await self.app(scope, receive, send)
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > self.limit:
-            return await self._too_large(int(declared))(scope, receive, send)
+            return await _error(413, self._message(f"{int(declared):,}"))(scope, receive, send)
         seen, started = 0, False
 
         async def limited() -> dict:
@@ -202,9 +188,6 @@ class BodyLimit:
 
     def _message(self, size: str) -> str:
         return f"the request body is {size} bytes; at most {self.limit:,} are accepted"
-
-    def _too_large(self, size: int) -> JSONResponse:
-        return _error(413, self._message(f"{size:,}"))
 
 
 async def _answer(request: Request, queue: GenerationQueue, job: ChatJob) -> Any:
@@ -295,7 +278,8 @@ def create_app(
     async def chat(request: ChatRequest, http_request: Request) -> Any:
         history = [Turn(t.role, t.content) for t in request.history]
         bound = request.max_new_tokens or max_new_tokens
-        context = holder.current.context_tokens
+        loaded = holder.current
+        context = loaded.context_tokens
         try:
             exchanges(history)
             budget = prompt_budget(context, bound, max_prompt_tokens)
@@ -306,15 +290,10 @@ def create_app(
                 422, f"max_new_tokens: {bound} leaves no room for a prompt in the model's {context}-token context"
             )
         # As `medimind ask` refuses it: never a question cut to make room for the answer (the bound is the cause).
-        loaded = holder.current
         prompt = loaded.served.target.template.prompt(normalise(plain_text(request.message, loaded.tokenizer)))
         question = min(loaded.count_tokens(prompt), max_prompt_tokens or context or 0)
         if context is not None and budget < question:
-            return _error(
-                422,
-                f"max_new_tokens: the question ({question} tokens) and max_new_tokens {bound} do not fit together in "
-                f"the model's {context}-token context: ask for at most {context - question} new tokens",
-            )
+            return _error(422, f"max_new_tokens: {no_fit(question, bound, context)}")
         job = ChatJob(request.message, history, bound)
         try:
             queue.submit(job)

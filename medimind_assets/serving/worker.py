@@ -1,12 +1,8 @@
-"""One generation at a time: requests wait in a queue for a single worker thread, which answers them in batches.
-
-A batch is the oldest waiting request and the others already waiting for the same `max_new_tokens` (up to
-`max_batch_size`), answered in one `generate_answers` call on the model served when it started, so a request is never
-interleaved into another's generation and a promotion takes effect at the next batch (docs/serving.md). Every answer
-carries the safety notice of its question, as `medimind ask` shows it.
-
-At most `max_waiting` requests wait: another one is refused (`QueueFull`), not left to wait behind them. A request
-whose client left (`abandon`) is dropped while it waits, and its row of a batch being generated stops.
+"""One generation at a time: requests wait in a bounded queue for a single worker thread, which answers the oldest
+with the others already waiting for the same `max_new_tokens` in one batch, on the model served when it started: a
+request is never interleaved into another's generation, and a promotion takes effect at the next batch
+(docs/serving.md). A full queue refuses a request (`QueueFull`); a request whose client left (`abandon`) is dropped
+while it waits, and its row of a batch being generated stops.
 """
 
 from __future__ import annotations

@@ -173,8 +173,10 @@ class TrainingHyperparameters:
                 "max_steps 1 with warmup_ratio > 0: its one step runs at learning rate 0 and would change nothing; "
                 "set max_steps to 2 or more, or warmup_ratio: 0"
             )
-        if self.preference not in PREFERENCE_CHOICES:
-            raise HyperparameterError(f"preference must be one of {PREFERENCE_CHOICES}, got {self.preference!r}")
+        choices = {"preference": PREFERENCE_CHOICES, "quantization": QUANTIZATION_CHOICES, "loss_on": LOSS_ON_CHOICES}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise HyperparameterError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not isinstance(self.preference_max_length, int) or self.preference_max_length < 16:
             raise HyperparameterError(f"preference_max_length must be at least 16, got {self.preference_max_length!r}")
         if not (math.isfinite(self.preference_sft_weight) and self.preference_sft_weight >= 0):
@@ -189,14 +191,10 @@ class TrainingHyperparameters:
             raise HyperparameterError(
                 f"sources must be None (all) or a non-empty list of {SOURCES}, got {self.sources!r}"
             )
-        if self.quantization not in QUANTIZATION_CHOICES:
-            raise HyperparameterError(f"quantization must be one of {QUANTIZATION_CHOICES}, got {self.quantization!r}")
         if self.no_4bit and self.quantization in ("4bit", "8bit"):
             raise HyperparameterError(
                 f"no_4bit=True contradicts quantization={self.quantization!r}; set only one of them"
             )
-        if self.loss_on not in LOSS_ON_CHOICES:
-            raise HyperparameterError(f"loss_on must be one of {LOSS_ON_CHOICES}, got {self.loss_on!r}")
         if self.target_modules is not None and (
             not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules)
         ):

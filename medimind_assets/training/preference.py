@@ -133,7 +133,6 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
     max_steps = hp.max_steps if 0 < hp.max_steps < epoch_steps else -1
     run_dir = request.checkpoint_dir / "preference"
     resume = resume_point(run_dir, request.force, distributed.is_main, reporter.info)
-    resumed_step = json.loads((resume / "trainer_state.json").read_text())["global_step"] if resume else 0
     reporter.info(f"preference stage: DPO on {len(dataset)} pairs ({spec['counts']})")
     args = trl_config(
         DPOConfig,
@@ -151,7 +150,7 @@ def train_preference(model, tokenizer, request, plan, distributed, reporter) -> 
             DPOTrainer, reporter, model=model, args=args, train_dataset=dataset, processing_class=tokenizer
         )
     started = time.monotonic()
-    train_or_reuse(trainer, resume, resumed_step, max_steps, reporter)
+    train_or_reuse(trainer, resume, max_steps, reporter)
     runtime_s = time.monotonic() - started
     model.delete_adapter("ref")  # the frozen reference copy; only the tuned adapter is published
     model.set_adapter("default")

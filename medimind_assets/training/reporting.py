@@ -156,12 +156,8 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
         "fingerprint": _typed(short_hash(summary["fingerprint"])),
         "dataset_version": _typed(short_hash(dataset["data_version"])),
         "base_model": _typed(base["name"]),
-        "device": _typed(summary["runtime"]["device"]),
-        "dtype": _typed(summary["runtime"]["dtype"]),
-        "quantization": _typed(summary["runtime"]["quantization"]),
-        "quantization_reason": _typed(summary["runtime"]["quantization_reason"]),
-        "train_examples": _typed(dataset["train_examples"]),
-        "validation_examples": _typed(dataset["validation_examples"]),
+        **{key: _typed(summary["runtime"][key]) for key in ("device", "dtype", "quantization", "quantization_reason")},
+        **{key: _typed(dataset[key]) for key in ("train_examples", "validation_examples")},
         "loss_curve": {"raw_value": curve_table(curve), "type": "table"},
         "loss_plot": {"raw_value": f"![loss curve](data:image/png;base64,{png.decode('ascii')})", "type": "md"},
         "identifiers": _typed(identifiers),
@@ -172,7 +168,6 @@ def pipes_metadata(summary: dict[str, Any], reused: bool) -> dict[str, dict[str,
     metadata.update({key: _typed(_shown(value)) for key, value in metrics.items()})
     if "preference" in summary:
         preference = summary["preference"]
-        metadata["preference_pairs"] = _typed(preference["pairs"])
-        metadata["preference_pairs_data_version"] = _typed(preference["pairs_data_version"])
+        metadata.update({f"preference_{key}": _typed(preference[key]) for key in ("pairs", "pairs_data_version")})
         metadata["preference_final"] = _typed({k: _shown(v) for k, v in preference["final"].items()})
     return metadata

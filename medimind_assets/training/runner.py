@@ -228,8 +228,7 @@ def _tokenized_splits(request: TrainingRequest, tokenizer, reporter: Reporter):
     splits = {}
     for split, limit in (("train", hp.max_train_examples), ("validation", hp.max_eval_examples)):
         chosen = select_split(rows, split, limit, hp.seed, hp.sources)
-        key = {"data_version": request.data_version, "split": split, "limit": limit, "seed": hp.seed}
-        key["sources"] = hp.sources
+        key = dict(data_version=request.data_version, split=split, limit=limit, seed=hp.seed, sources=hp.sources)
         splits[split], cached = tokenize(
             chosen, tokenizer, hp.template, hp.max_length, hp.loss_on, request.store.cache, key
         )
@@ -245,22 +244,15 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
     import torch
 
     from medimind_assets.llm.loading import load_tokenizer
+    from medimind_assets.training import runtime
     from medimind_assets.training.checkpoints import resume_point
-    from medimind_assets.training.runtime import (
-        Hardware,
-        attention_implementation,
-        check_quantization_available,
-        model_shape,
-        plan_runtime,
-    )
     from medimind_assets.training.trainer import build_trainer, describe_batching, train_or_reuse
 
     hp, manifest = request.hyperparameters, request.base_model
-    plan = plan_runtime(
-        hp.requested_quantization, Hardware.detect(), model_shape(manifest), hp.batch_size * hp.max_length
-    )
-    check_quantization_available(plan.quantization, plan.device)
-    attn = attention_implementation(plan, hp.packing or hp.padding_free)
+    hardware, shape = runtime.Hardware.detect(), runtime.model_shape(manifest)
+    plan = runtime.plan_runtime(hp.requested_quantization, hardware, shape, hp.batch_size * hp.max_length)
+    runtime.check_quantization_available(plan.quantization, plan.device)
+    attn = runtime.attention_implementation(plan, hp.packing or hp.padding_free)
     reporter.info(
         f"device {plan.device} ({plan.gpu_name or 'cpu'}), {plan.dtype} ({plan.dtype_reason}), "
         f"quantization {plan.quantization} ({plan.quantization_reason}), attention {attn}, "
@@ -278,15 +270,13 @@ def _train(request: TrainingRequest, reporter: Reporter, distributed: Distribute
     try:
         model, peft_config = _prepare_model(request, plan, attn, distributed, reporter, sample, tokenizer.pad_token_id)
         resume = resume_point(request.sft_checkpoint_dir, request.force, distributed.is_main, reporter.info)
-        # Read now: the Trainer rotates old checkpoints.
-        resumed = json.loads((resume / "trainer_state.json").read_text()) if resume else {}
         trainer = build_trainer(
             model, hp, plan, train, evaluation, tokenizer, request.sft_checkpoint_dir, reporter, peft_config
         )
         _check_loss(trainer, sample, tokenizer.pad_token_id, plan, reporter)
         started = time.monotonic()
         # An SFT a preference stage starts from may have finished: used as it is.
-        training_loss = train_or_reuse(trainer, resume, resumed.get("global_step", 0), hp.max_steps, reporter)
+        training_loss, resumed = train_or_reuse(trainer, resume, hp.max_steps, reporter)
         runtime_s = time.monotonic() - started
         curve = loss_curve(trainer.state.log_history)
         if len(evaluation) and not (curve["validation"] and curve["validation"][-1][0] == trainer.state.global_step):

@@ -43,8 +43,7 @@ class Hardware:
 
         if not torch.cuda.is_available():
             return cls(device="cpu")
-        index = torch.cuda.current_device()
-        properties = torch.cuda.get_device_properties(index)
+        properties = torch.cuda.get_device_properties(torch.cuda.current_device())
         return cls(
             device="cuda",
             bf16_supported=torch.cuda.is_bf16_supported(),
@@ -115,33 +114,31 @@ def plan_runtime(
         dtype, dtype_reason = "float32", "CPU"
 
     if requested_quantization != "auto":
-        reason = f"requested quantization={requested_quantization!r}"
-        return RuntimePlan(hardware.device, dtype, requested_quantization, reason, dtype_reason, hardware.gpu_name)
-
-    if hardware.device != "cuda":
+        quantization, reason = requested_quantization, f"requested quantization={requested_quantization!r}"
+    elif hardware.device != "cuda":
         quantization, reason = "none", "auto: 4-bit is only chosen on CUDA GPUs; on CPU the weights stay fp32"
-        return RuntimePlan(hardware.device, dtype, quantization, reason, dtype_reason, hardware.gpu_name)
-    if shape is None:
+    elif shape is None:
         raise QuantizationUnavailableError(
             "quantization 'auto' estimates the training memory from the model's config.json (hidden_size, "
             "num_hidden_layers, vocab_size), which this model's lacks: set quantization to 'none' or '4bit'"
         )
-    memory = hardware.gpu_memory_bytes or 0
-    precision = "bf16" if dtype == "bfloat16" else "fp32"
-    full = estimated_peak_bytes(shape, "none", dtype, tokens_per_pass)
-    gpu = f"{memory / GiB:.1f} GiB GPU, passes of {tokens_per_pass:,} tokens"
-    if full <= memory:
-        quantization = "none"
-        reason = f"auto: {precision} LoRA fits (estimated peak {full / GiB:.1f} GiB of {gpu}); faster than 4-bit"
     else:
-        quantization = "4bit"
-        nf4 = estimated_peak_bytes(shape, "4bit", dtype, tokens_per_pass)
-        reason = (
-            f"auto: {precision} LoRA would not fit (estimated peak {full / GiB:.1f} GiB of {gpu}): 4-bit NF4, "
-            f"estimated {nf4 / GiB:.1f} GiB"
-        )
-        if nf4 > memory:
-            reason += "; still too much: set gradient_checkpointing=True or a smaller batch_size"
+        memory = hardware.gpu_memory_bytes or 0
+        precision = "bf16" if dtype == "bfloat16" else "fp32"
+        full = estimated_peak_bytes(shape, "none", dtype, tokens_per_pass)
+        gpu = f"{memory / GiB:.1f} GiB GPU, passes of {tokens_per_pass:,} tokens"
+        if full <= memory:
+            quantization = "none"
+            reason = f"auto: {precision} LoRA fits (estimated peak {full / GiB:.1f} GiB of {gpu}); faster than 4-bit"
+        else:
+            quantization = "4bit"
+            nf4 = estimated_peak_bytes(shape, "4bit", dtype, tokens_per_pass)
+            reason = (
+                f"auto: {precision} LoRA would not fit (estimated peak {full / GiB:.1f} GiB of {gpu}): 4-bit NF4, "
+                f"estimated {nf4 / GiB:.1f} GiB"
+            )
+            if nf4 > memory:
+                reason += "; still too much: set gradient_checkpointing=True or a smaller batch_size"
     return RuntimePlan(hardware.device, dtype, quantization, reason, dtype_reason, hardware.gpu_name)
 
 

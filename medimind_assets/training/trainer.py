@@ -8,6 +8,7 @@ as it is and refused before publishing (`runner.check_finite`).
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,13 +72,15 @@ def make_trainer(trainer_class, reporter: Reporter, extra_callbacks: Sequence = 
     return trainer
 
 
-def train_or_reuse(trainer, resume: Path | None, resumed_step: int, max_steps: int, reporter: Reporter) -> float:
-    """Train, from `resume` when given, and return the mean training loss; a resumed run that already finished its
-    `max_steps` is loaded as it is (the Trainer would train one step past `max_steps` and write it among the run's
-    checkpoints)."""
+def train_or_reuse(trainer, resume: Path | None, max_steps: int, reporter: Reporter) -> tuple[float, dict]:
+    """Train, from `resume` when given; return the mean training loss and the trainer state of the checkpoint resumed
+    from ({} when none). A resumed run that already finished its `max_steps` is loaded as it is (the Trainer would
+    train one step past `max_steps` and write it among the run's checkpoints)."""
     from medimind_assets.quiet import peft_wrapping
 
-    if resume and 0 < max_steps <= resumed_step:
+    # Read before training: the Trainer rotates old checkpoints.
+    resumed = json.loads((resume / "trainer_state.json").read_text()) if resume else {}
+    if resume and 0 < max_steps <= resumed.get("global_step", 0):
         from transformers import TrainerState
 
         trainer._load_from_checkpoint(str(resume))
@@ -85,9 +88,9 @@ def train_or_reuse(trainer, resume: Path | None, resumed_step: int, max_steps: i
         trainer.callback_handler.on_train_begin(trainer.args, trainer.state, trainer.control)  # as train() would
         reporter.info(f"{resume.name} finished its {max_steps} steps: the adapter is used as it is")
         losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-        return sum(losses) / len(losses) if losses else float("nan")
+        return (sum(losses) / len(losses) if losses else float("nan")), resumed
     with peft_wrapping():  # peft asks transformers' deprecated checkpointing names during training
-        return trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss
+        return trainer.train(resume_from_checkpoint=str(resume) if resume else None).training_loss, resumed
 
 
 def describe_batching(hp: TrainingHyperparameters) -> str:
