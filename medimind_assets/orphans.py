@@ -54,7 +54,9 @@ def process_start_time(pid: int) -> float | None:
 
 
 def exit_with_parent(poll_seconds: float = POLL_SECONDS) -> threading.Thread:
-    """Start watching; returns the watching (daemon) thread."""
+    """Watch from a daemon thread (returned) and end this process, exit code 3, once its parent is gone (its parent
+    pid changed: it was re-parented) or the run's worker named in `RUN_WORKER_PID` is: a retry of the run must not
+    train beside it."""
     parent = os.getppid()
     worker = int(os.environ[RUN_WORKER_PID]) if os.environ.get(RUN_WORKER_PID, "").isdigit() else None
 

@@ -1,12 +1,12 @@
 """Source-page boilerplate in MedQuAD answers (and questions): repaired where an answer survives, rejected where not.
 
-Rules are written for families of text, not for files, so they hold on collections we have not seen. Each repair
-and each rejection has a name, counted in the dataset's metadata (`docs/dataset.md` has them with examples).
-Repairs: `navigation`, `references`, `summary_prefix`, `restated_question`, `missing_table` (the text before GARD's
-pointer to a table the corpus lacks is kept), the families of `data/sentence_rules.py`; in questions
-`information_request`, `document_title`, `capitalised`. Rejections, when nothing that answers remains:
-`navigation_only`, `answer_only_question`, `missing_table`, `contact_details_only`, `boilerplate_only`,
-`heading_only`, `link_list`.
+Rules are written for families of text, not for files, so they hold on collections we have not seen. Each repair and
+each rejection has a name, counted in the dataset's metadata (`docs/dataset.md`, "Cleaning" and "Source-page
+boilerplate"; each rule's comment below). Repairs: `navigation`, `references`, `summary_prefix`, `restated_question`,
+`missing_table` (the text before GARD's pointer to a table the corpus lacks is kept), the families of
+`data/sentence_rules.py`; in questions `information_request`, `document_title`, `capitalised`. Rejections, when nothing
+that answers remains: `navigation_only`, `answer_only_question`, `missing_table`, `contact_details_only`,
+`boilerplate_only`, `heading_only`, `link_list`.
 """
 
 from __future__ import annotations

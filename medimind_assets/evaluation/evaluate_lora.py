@@ -45,19 +45,19 @@ def _evaluate(extras: dict[str, Any], log) -> dict[str, Any]:
     ranking = extras.get("ranking") or {}
     context = dict(extras.get("context") or {})
     check_dataset_version(dataset_path, context.get("dataset", {}))
+    task = None  # the labelled MEDIQA test questions the `ranking` extra names (None: not wanted)
+    if ranking:
+        truth = Path(ranking["ground_truth"]) if ranking.get("ground_truth") else None
+        task = load_ranking_task(Path(ranking["labelled"]), ranking.get("max_questions"), truth, every_question=True)
     report = evaluate_adapter(
         Path(extras["base_model_dir"]),
         adapter_dir,
         dataset_path,
         template_from_summary(read_summary(adapter_dir)),
         settings,
-        # The labelled MEDIQA test questions, and the training files the learned ranker is fitted on as one task.
-        ranking=load_ranking_task(
-            Path(ranking["labelled"]), ranking.get("max_questions"), ranking.get("ground_truth"), every_question=True
-        )
-        if ranking
-        else None,
+        ranking=task,
         log=log,
+        # The labelled MEDIQA training files the learned ranker is fitted on, as one task (None: not wanted).
         fit=load_labelled_files(ranking["fit"]) if ranking.get("fit") else None,
     )
     report.context = context
